@@ -1,0 +1,71 @@
+"""What every embedding method shares: the config base class, the inputs a fit receives, the method spec."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..embeddings import FitResult, ItemEmbeddings
+from ..progress import ProgressCallback
+from ..sessions import Sessions
+from ..vocab import Vocabulary
+
+
+class MethodConfig(BaseModel):
+    """Base of every method's config: validated, JSON round-trippable, unknown keys refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    dim: int = Field(128, ge=2, le=2048, description="Vector dimension.")
+
+
+@dataclass(frozen=True)
+class ContentVectors:
+    """Content vectors for items (any dimension), from a user table or from item text."""
+
+    vocab: Vocabulary
+    vectors: np.ndarray
+    origin: str = "table"
+
+
+@dataclass(frozen=True)
+class TrainingInputs:
+    """Everything a fit may use. Behaviour methods need ``sessions``; fusion also uses ``base``, ``content``
+    and ``item_text`` (item id → text, for content vectors built by the library)."""
+
+    sessions: Sessions | None = None
+    content: ContentVectors | None = None
+    item_text: Any = None  # pandas Series: item id (normalised) -> text
+    base: ItemEmbeddings | None = None
+    base_version: str | None = None
+
+
+FitFunction = Callable[..., FitResult]
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """One registry entry: canonical name, config class, fit function and a one-line description."""
+
+    name: str
+    title: str
+    config_class: type[MethodConfig]
+    fit: FitFunction
+    description: str
+    version_prefix: str
+
+    def parse_config(self, values: dict[str, Any] | None = None) -> MethodConfig:
+        from .registry import parse_config
+
+        return parse_config(self.name, values or {})
+
+
+def fit_signature_doc() -> str:  # pragma: no cover - documentation helper
+    return "fit(inputs: TrainingInputs, config, *, seed: int, progress: ProgressCallback | None) -> FitResult"
+
+
+__all__ = ["MethodConfig", "ContentVectors", "TrainingInputs", "MethodSpec", "ProgressCallback"]
