@@ -69,3 +69,12 @@ def fit_signature_doc() -> str:  # pragma: no cover - documentation helper
 
 
 __all__ = ["MethodConfig", "ContentVectors", "TrainingInputs", "MethodSpec", "ProgressCallback"]
+
+
+def require_sessions(inputs: TrainingInputs, method: str) -> Sessions:
+    """The sessions of ``inputs``, or a clear error when a behaviour method gets none."""
+    from ..errors import ConfigError
+
+    if inputs.sessions is None or inputs.sessions.n_events == 0:
+        raise ConfigError(f"{method} learns from sessions, but no sessions were given (or none survived cleaning)")
+    return inputs.sessions

@@ -1,0 +1,322 @@
+"""Command line: ``python -m behemb_core <command> …`` for offline batch jobs.
+
+Thin by design: parse arguments, make one library call, print the result. Results go to stdout (JSON or a
+table), progress to stderr, and every :class:`BehembError` becomes a one-line ``error: …`` with exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from .errors import BehembError, ConfigError
+from .progress import ProgressEvent
+
+SESSION_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz", ".json", ".json.gz")
+
+
+# ---------------------------------------------------------------------------------------------------- output
+class StderrProgress:
+    """Render progress events as short stderr lines, at most one per percent step or stage change."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.quiet = quiet
+        self.last: tuple[str, int] | None = None
+        self.t0 = time.perf_counter()
+
+    def __call__(self, event: ProgressEvent) -> None:
+        if self.quiet:
+            return
+        pct = -1 if event.fraction is None else int(event.fraction * 100)
+        key = (event.stage, pct)
+        if key == self.last and event.stage != "epoch":
+            return
+        self.last = key
+        head = f"{pct:3d}%" if pct >= 0 else "    "
+        print(f"[{time.perf_counter() - self.t0:7.1f}s] {head} {event.stage}: {event.message}", file=sys.stderr)
+
+
+def _emit(obj: Any) -> None:
+    print(json.dumps(obj, default=str, ensure_ascii=False))
+
+
+# ---------------------------------------------------------------------------------------------------- inputs
+def _add_input_options(p: argparse.ArgumentParser, *, required: bool) -> None:
+    g = p.add_argument_group("input data")
+    g.add_argument("--input", nargs="+", required=required, metavar="PATH",
+                   help="Session JSONL file(s), or event-log files/folders (CSV, TSV, Parquet, .gz).")
+    g.add_argument("--format", choices=["auto", "sessions", "events"], default="auto",
+                   help="auto: .jsonl/.ndjson are sessions, everything else an event log.")
+    g.add_argument("--user-col", help="Event logs: user column (default: auto-detected).")
+    g.add_argument("--item-col", help="Event logs: item column (default: auto-detected).")
+    g.add_argument("--time-col", help="Event logs: timestamp column (default: auto-detected).")
+    g.add_argument("--session-col", help="Event logs: session/basket id column (optional).")
+    g.add_argument("--weight-col", help="Event logs: quantity/weight column (optional).")
+    g.add_argument("--event-type-col", help="Event logs: event type column (optional).")
+    g.add_argument("--name-col", help="Event logs: a column with item names (e.g. Description).")
+    g.add_argument("--timestamp-unit", choices=["s", "ms"], default=None,
+                   help="Unit of numeric timestamps (default s).")
+    g.add_argument("--no-auto-columns", action="store_true",
+                   help="Do not auto-detect columns; only use the ones given.")
+    f = p.add_argument_group("row filters (every dropped row is counted by reason)")
+    f.add_argument("--keep-event-types", help="Comma-separated event types to keep.")
+    f.add_argument("--exclude-items", action="append", default=[], metavar="ID[,ID…]",
+                   help="Item ids to drop (e.g. POST,M,DOT). Repeatable.")
+    f.add_argument("--exclude-session-prefix", help="Drop rows whose session id starts with this (e.g. C).")
+    f.add_argument("--keep-nonpositive-weight", action="store_true",
+                   help="Keep rows with weight <= 0 (returns); dropped by default.")
+    s = p.add_argument_group("sessionization")
+    s.add_argument("--gap-minutes", type=float, help="Inactivity gap that starts a new session (default 30).")
+    s.add_argument("--no-session-column", action="store_true",
+                   help="Ignore the session column and sessionize by the gap.")
+    s.add_argument("--keep-repeats", action="store_true", help="Do not collapse consecutive repeats.")
+    s.add_argument("--min-count", type=int, help="Drop items seen fewer times (default 1).")
+    s.add_argument("--min-length", type=int, help="Drop sessions shorter than this (default 2).")
+    s.add_argument("--max-length", type=int, help="Split sessions longer than this (default 1000).")
+    m = p.add_argument_group("item metadata")
+    m.add_argument("--item-meta", metavar="PATH", help="Table of item id → name (CSV/TSV/Parquet).")
+    m.add_argument("--meta-id-col", help="Id column of --item-meta (default item_id, auto-detected).")
+    m.add_argument("--meta-name-col", help="Name column of --item-meta (default name, auto-detected).")
+
+
+def _session_options(args: argparse.Namespace):
+    from .sessions import SessionOptions
+
+    values = {
+        "gap_minutes": args.gap_minutes, "min_count": args.min_count, "min_length": args.min_length,
+        "max_length": args.max_length,
+    }
+    values = {k: v for k, v in values.items() if v is not None}
+    if args.no_session_column:
+        values["use_session_column"] = False
+    if args.keep_repeats:
+        values["collapse_repeats"] = False
+    return _validated(SessionOptions, values, "sessionization")
+
+
+def _validated(cls, values: dict, what: str):
+    from pydantic import ValidationError
+
+    try:
+        return cls(**values)
+    except ValidationError as exc:
+        parts = [f"{'.'.join(map(str, e['loc']))}={e.get('input')!r}: {e['msg']}" for e in exc.errors()]
+        raise ConfigError(f"invalid {what} option: " + "; ".join(parts)) from None
+
+
+def _is_sessions(paths: Sequence[str], fmt: str) -> bool:
+    if fmt != "auto":
+        return fmt == "sessions"
+    return all(str(p).lower().endswith(SESSION_SUFFIXES) for p in paths)
+
+
+def load_dataset(args: argparse.Namespace, progress) -> Any:
+    """Read ``--input`` (sessions or events) with the options given, plus ``--item-meta``."""
+    from .ingest import EventColumns, EventFilters, read_event_log, read_item_metadata, read_session_jsonl
+
+    options = _session_options(args)
+    if _is_sessions(args.input, args.format):
+        dataset = read_session_jsonl(args.input, options=options, progress=progress)
+    else:
+        cols = {
+            "user": args.user_col, "item": args.item_col, "timestamp": args.time_col,
+            "session": args.session_col, "weight": args.weight_col, "event_type": args.event_type_col,
+            "name": args.name_col, "timestamp_unit": args.timestamp_unit,
+        }
+        cols = {k: v for k, v in cols.items() if v is not None}
+        columns = _validated(EventColumns, cols, "column") if (cols or args.no_auto_columns) else None
+        excluded = [x.strip() for chunk in args.exclude_items for x in chunk.split(",") if x.strip()]
+        filt = {
+            "drop_nonpositive_weight": not args.keep_nonpositive_weight,
+            "exclude_items": excluded,
+            "exclude_session_prefix": args.exclude_session_prefix,
+            "keep_event_types": args.keep_event_types.split(",") if args.keep_event_types else None,
+        }
+        filters = _validated(EventFilters, filt, "filter")
+        dataset = read_event_log(
+            args.input, columns=columns, filters=filters, options=options, progress=progress,
+            auto_detect=not args.no_auto_columns,
+        )
+    if args.item_meta:
+        meta = read_item_metadata(args.item_meta, id_column=args.meta_id_col, name_column=args.meta_name_col)
+        dataset = dataset.with_metadata(meta)
+    return dataset
+
+
+def _parse_sets(method: str, sets: list[str]) -> dict[str, Any]:
+    from .methods.registry import coerce_setting
+
+    values: dict[str, Any] = {}
+    for item in sets:
+        if "=" not in item:
+            raise ConfigError(f"--set expects key=value, got {item!r}")
+        key, text = item.split("=", 1)
+        values[key.strip()] = coerce_setting(method, key.strip(), text)
+    return values
+
+
+# ---------------------------------------------------------------------------------------------------- commands
+def cmd_train(args: argparse.Namespace) -> int:
+    from .content import read_content_vectors
+    from .store import Store
+    from .train import train_version
+
+    progress = StderrProgress(args.quiet)
+    config = _parse_sets(args.method, args.set)
+    if args.method != "fusion" and (args.base_version or args.content_vectors):
+        raise ConfigError("--base-version and --content-vectors are for --method fusion")
+    if not args.input and not (args.method == "fusion" and args.base_version):
+        raise ConfigError(f"--method {args.method} needs --input (fusion may instead use --base-version)")
+    store = Store(args.store)
+    dataset = load_dataset(args, progress) if args.input else None
+    meta = None
+    if dataset is None and args.item_meta:
+        from .ingest import read_item_metadata
+
+        meta = read_item_metadata(args.item_meta, id_column=args.meta_id_col, name_column=args.meta_name_col)
+    content = (
+        read_content_vectors(args.content_vectors, id_column=args.content_id_col) if args.content_vectors else None
+    )
+    summary = train_version(
+        store, args.method, config, dataset=dataset, seed=args.seed, name=args.version, content=content,
+        base_version=args.base_version, item_meta=meta, progress=progress,
+    )
+    _emit(summary)
+    return 0
+
+
+def cmd_summarize(args: argparse.Namespace) -> int:
+    from .ingest import summarize
+
+    dataset = load_dataset(args, StderrProgress(args.quiet))
+    _emit(summarize(dataset))
+    return 0
+
+
+def cmd_versions(args: argparse.Namespace) -> int:
+    from .store import Store
+
+    rows = [
+        {"version": v.name, "method": v.method, "status": v.status, "created_at": v.created_at,
+         "items": v.n_items, "dim": v.dim}
+        for v in Store(args.store).list_versions()
+    ]
+    if args.json:
+        _emit(rows)
+    else:
+        _print_table(rows, ["version", "method", "status", "created_at", "items", "dim"])
+    return 0
+
+
+def cmd_neighbors(args: argparse.Namespace) -> int:
+    from .neighbors import item_neighbors
+    from .store import Store
+
+    stored = Store(args.store).load_version(args.version)
+    emb = stored.embeddings
+    names = stored.item_meta.names_for(emb.vocab.ids) if stored.item_meta is not None else None
+    try:
+        rows = item_neighbors(emb, args.item, args.k, names=names)
+    except KeyError:
+        raise ConfigError(f"item {args.item!r} has no vector in version {args.version!r}") from None
+    if args.json:
+        query = {"item_id": args.item}
+        if names is not None:
+            query["name"] = str(names[emb.vocab.code(_typed_id(emb, args.item))])
+        _emit({"version": args.version, "query": query, "neighbors": rows})
+    else:
+        if names is not None:
+            print(f"# {args.item}: {names[emb.vocab.code(_typed_id(emb, args.item))]}")
+        _print_table(rows, ["rank", "item_id", "score", *(["name"] if names is not None else [])])
+    return 0
+
+
+def _typed_id(emb, text: str):
+    from .vocab import parse_id_like
+
+    return parse_id_like(text, emb.vocab.kind)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .store import Store, export_version
+
+    paths = export_version(Store(args.store), args.version, fmt=args.format, out=args.out,
+                           overwrite=args.overwrite)
+    _emit({"version": args.version, "format": args.format, "written": paths})
+    return 0
+
+
+def _print_table(rows: list[dict], columns: list[str]) -> None:
+    if not rows:
+        print("(none)")
+        return
+    widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in columns}
+    print("  ".join(c.ljust(widths[c]) for c in columns))
+    for r in rows:
+        print("  ".join(str(r.get(c, "")).ljust(widths[c]) for c in columns))
+
+
+# ---------------------------------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    from .methods.registry import METHODS
+
+    parser = argparse.ArgumentParser(prog="python -m behemb_core", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("train", help="Train a method and save a draft version to a store.")
+    _add_input_options(p, required=False)
+    p.add_argument("--method", required=True, choices=sorted(METHODS))
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="Method parameter (repeatable), e.g. --set dim=64 --set window=3.")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--store", default="./store", help="Store folder or fsspec URL (default ./store).")
+    p.add_argument("--version", help="Version name (default: generated, e.g. ppmi_v3).")
+    p.add_argument("--base-version", help="Fusion: the stored behaviour version to fuse with content.")
+    p.add_argument("--content-vectors", metavar="PATH", help="Fusion: item id → vector table (Parquet/CSV/NPY).")
+    p.add_argument("--content-id-col", default="item_id", help="Id column of --content-vectors.")
+    p.add_argument("--quiet", action="store_true", help="No progress on stderr.")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("summarize", help="Print the dataset summary as JSON.")
+    _add_input_options(p, required=True)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_summarize)
+
+    p = sub.add_parser("versions", help="List the versions of a store.")
+    p.add_argument("--store", default="./store")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_versions)
+
+    p = sub.add_parser("neighbors", help="Top-k neighbours of an item by cosine.")
+    p.add_argument("--store", default="./store")
+    p.add_argument("--version", required=True)
+    p.add_argument("--item", required=True)
+    p.add_argument("-k", type=int, default=10)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_neighbors)
+
+    p = sub.add_parser("export", help="Export a version for an ANN index builder.")
+    p.add_argument("--store", default="./store")
+    p.add_argument("--version", required=True)
+    p.add_argument("--format", choices=["parquet", "npy", "jsonl"], required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=cmd_export)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except BehembError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130

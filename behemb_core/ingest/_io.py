@@ -1,0 +1,261 @@
+"""Low-level reading shared by the ingest modules: file lists, formats, headers, id columns, timestamps.
+
+Everything here works on whole columns (pyarrow compute, numpy, pandas); the only per-value Python work is on
+*dictionaries* (the distinct values of a column), never on every row.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from ..errors import InputError
+from ..vocab import normalize_ids
+
+PathsLike = Union[str, os.PathLike, Sequence[Union[str, os.PathLike]]]
+
+TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".txt.gz", ".parquet", ".pq")
+JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json", ".jsonl.gz", ".ndjson.gz", ".json.gz")
+NAT = np.iinfo(np.int64).min  # numpy's NaT as int64 nanoseconds: "time unknown"
+
+# A canonical integer optionally written as a whole float ("17850.0"), as pandas exports integer columns with gaps.
+_INTLIKE = r"^-?(?:0|[1-9][0-9]{0,17})(?:\.0+)?$"
+_NUMERIC = r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
+
+
+def list_files(paths: PathsLike, suffixes: tuple[str, ...], what: str) -> list[Path]:
+    """Expand ``paths`` (a file, a folder, or a list of either) into data files.
+
+    A folder contributes every non-hidden file whose name ends with one of ``suffixes``, sorted by name, so the
+    same folder always gives the same order. Explicitly named files must exist but may have any suffix.
+    """
+    items = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+    if not items:
+        raise InputError(f"no {what} files given")
+    out: list[Path] = []
+    for p in map(Path, items):
+        if p.is_dir():
+            found = sorted(
+                (f for f in p.iterdir() if f.is_file() and not f.name.startswith(".") and has_suffix(f, suffixes)),
+                key=lambda f: f.name,
+            )
+            if not found:
+                raise InputError(f"folder contains no {what} files (looked for {', '.join(suffixes)})", path=str(p))
+            out.extend(found)
+        elif p.is_file():
+            out.append(p)
+        else:
+            raise InputError("no such file or folder", path=str(p))
+    return out
+
+
+def has_suffix(path: Path, suffixes: tuple[str, ...]) -> bool:
+    name = path.name.lower()
+    return any(name.endswith(s) for s in suffixes)
+
+
+def open_text(path: Path) -> io.TextIOBase:
+    """Open a text file, transparently gunzipping ``.gz`` files (UTF-8, BOM tolerated)."""
+    if path.name.lower().endswith(".gz"):
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
+    return open(path, encoding="utf-8-sig", newline="")
+
+
+def table_format(path: Path) -> str:
+    """``"parquet"`` or ``"csv"`` from the file name (CSV covers .csv/.tsv/.txt and their .gz)."""
+    name = path.name.lower()
+    return "parquet" if name.endswith((".parquet", ".pq")) else "csv"
+
+
+def read_header(path: Path) -> tuple[list[str], str | None]:
+    """Column names of a table file and, for text files, the delimiter (sniffed for ``.txt``)."""
+    if table_format(path) == "parquet":
+        try:
+            return list(pq.read_schema(path).names), None
+        except Exception as exc:  # noqa: BLE001 - any reader failure is a bad input file
+            raise InputError(f"cannot read Parquet schema: {exc}", path=str(path)) from exc
+    name = path.name.lower().removesuffix(".gz")
+    try:
+        with open_text(path) as fh:
+            first = fh.readline()
+    except (OSError, UnicodeDecodeError, EOFError) as exc:
+        raise InputError(f"cannot read file: {exc}", path=str(path)) from exc
+    first = first.rstrip("\r\n")
+    if not first.strip():
+        raise InputError("the file is empty (expected a header line)", path=str(path), line=1)
+    if name.endswith(".tsv"):
+        delim = "\t"
+    elif name.endswith(".txt"):
+        delim = max(["\t", ",", ";", "|"], key=first.count)
+    else:
+        delim = ","
+    header = next(csv.reader([first], delimiter=delim))
+    return [h.strip() for h in header], delim
+
+
+def read_table(path: Path, columns: list[str], delimiter: str | None) -> pa.Table:
+    """Read only ``columns`` of one file. Text files are read as strings (ids such as ``85123A`` and
+    ``17850.0`` survive untouched; empty cells become nulls); Parquet keeps its types."""
+    try:
+        if delimiter is None:
+            return pq.read_table(path, columns=columns)
+        return pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(block_size=8 << 20),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(
+                include_columns=columns,
+                column_types={c: pa.large_string() for c in columns},
+                strings_can_be_null=True,
+                null_values=[""],
+                quoted_strings_can_be_null=True,
+            ),
+        )
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InputError(f"cannot read table: {exc}", path=str(path)) from exc
+
+
+def as_strings(arr: pa.Array | pa.ChunkedArray) -> pa.ChunkedArray:
+    """A column as trimmed large strings; empty strings become nulls (= missing)."""
+    if not isinstance(arr, pa.ChunkedArray):
+        arr = pa.chunked_array([arr])
+    if pa.types.is_floating(arr.type):
+        # Whole floats print as integers (17850.0 -> "17850"), like normalize_ids does for float columns.
+        arr = pc.cast(arr, pa.large_string())
+    elif not (pa.types.is_large_string(arr.type) or pa.types.is_string(arr.type)):
+        arr = pc.cast(arr, pa.large_string())
+    arr = pc.utf8_trim_whitespace(arr)
+    return pc.if_else(pc.equal(arr, ""), pa.scalar(None, arr.type), arr)
+
+
+def normalize_strings(values: np.ndarray) -> np.ndarray:
+    """Normalise distinct id strings: all integer-like (``"12"`` or ``"12.0"``) → ``int64``, else ``str``.
+
+    This extends :func:`normalize_ids` to text columns where an integer column was written as floats
+    (``17850.0``); if any value is not integer-like, every value stays a string, exactly as written.
+    """
+    s = pd.Series(values, dtype=object)
+    if len(s) and s.str.fullmatch(_INTLIKE).all():
+        return s.str.replace(r"\.0+$", "", regex=True).astype(np.int64).to_numpy()
+    return normalize_ids(s)
+
+
+def factorize_ids(arr: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes (``-1`` = missing) and the normalised distinct ids of a string column.
+
+    Only the distinct values are normalised; values that normalise to the same id (``"12"`` and ``"12.0"``) get
+    the same code. Codes follow the sorted order of the normalised ids, so they do not depend on file order.
+    """
+    enc = pc.dictionary_encode(as_strings(arr)).combine_chunks()
+    idx = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    raw = np.asarray(enc.dictionary.to_numpy(zero_copy_only=False), dtype=object)
+    if len(raw) == 0:
+        return np.full(len(idx), -1, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    norm = normalize_strings(raw)
+    if norm.dtype.kind == "i":
+        uniq, remap = np.unique(norm, return_inverse=True)
+    else:
+        remap, uniq = pd.factorize(norm, sort=True)
+        uniq = np.asarray(uniq, dtype=object)
+    remap = np.append(remap.astype(np.int64), -1)  # index -1 (missing) maps to -1
+    return remap[idx], uniq
+
+
+def id_strings(ids: np.ndarray) -> np.ndarray:
+    """Ids as an object array of ``str`` (for building session ids and comparing with user-given strings)."""
+    return ids.astype(str).astype(object) if ids.dtype.kind in "iu" else ids
+
+
+def parse_timestamps(
+    arr: pa.ChunkedArray, *, unit: str, fmt: str | None, path: Path, first_line: int
+) -> np.ndarray:
+    """Timestamps of one file as int64 ns since the epoch (``NAT`` where missing).
+
+    Numbers are unix times in ``unit``; strings are ISO 8601 (``YYYY-MM-DD HH:MM:SS`` included; offsets are
+    converted to UTC, naive times are taken as UTC) or follow ``fmt`` (strptime) when given. An unparseable
+    value is an :class:`InputError` naming the file, the line (``first_line`` is the line of row 0) and the value.
+    """
+    t = arr.type
+    if pa.types.is_timestamp(t) or pa.types.is_date(t):
+        if pa.types.is_timestamp(t) and t.tz is not None:
+            arr = pc.cast(arr, pa.timestamp(t.unit, tz="UTC"))
+        out = pc.cast(pc.cast(arr, pa.timestamp("ns", tz=getattr(arr.type, "tz", None))), pa.int64())
+        return pc.fill_null(out, NAT).to_numpy().astype(np.int64)
+    if pa.types.is_integer(t) or pa.types.is_floating(t):
+        return _numeric_times(pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False), unit)
+    s = as_strings(arr)
+    present = pc.is_valid(s).to_numpy(zero_copy_only=False).astype(bool)
+    if fmt is not None:
+        parsed = pc.strptime(s, format=fmt, unit="ns", error_is_null=True)
+        bad = present & pc.is_null(parsed).to_numpy(zero_copy_only=False).astype(bool)
+        _raise_first_bad(s, bad, path, first_line, f"format {fmt!r}")
+        return pc.fill_null(pc.cast(parsed, pa.int64()), NAT).to_numpy().astype(np.int64)
+    values = pc.drop_null(s)
+    if pc.all(pc.match_substring_regex(values, _NUMERIC)).as_py() is not False:
+        if pc.all(pc.match_substring_regex(values, r"^-?[0-9]+$")).as_py() is not False:
+            ints = pc.fill_null(pc.cast(s, pa.int64()), 0).to_numpy(zero_copy_only=False).astype(np.int64)
+            out = _int_times(ints, unit)
+            out[~present] = NAT
+            return out
+        return _numeric_times(pc.cast(s, pa.float64()).to_numpy(zero_copy_only=False), unit)
+    try:  # fast path: naive ISO 8601 in Arrow's C++ parser
+        return pc.fill_null(pc.cast(pc.cast(s, pa.timestamp("ns")), pa.int64()), NAT).to_numpy().astype(np.int64)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    ser = pd.Series(s.to_numpy(), dtype=object)
+    parsed = pd.to_datetime(ser, format="ISO8601", utc=True, errors="coerce")
+    _raise_first_bad(s, present & parsed.isna().to_numpy(), path, first_line, "an ISO 8601 date-time or unix time")
+    return parsed.dt.as_unit("ns").dt.tz_localize(None).to_numpy().view(np.int64).copy()
+
+
+_UNIT_NS = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
+
+
+def _int_times(values: np.ndarray, unit: str) -> np.ndarray:
+    return (values.astype(np.int64) * _UNIT_NS[unit]).astype(np.int64)
+
+
+def _numeric_times(values: np.ndarray, unit: str) -> np.ndarray:
+    values = np.asarray(values, dtype=np.float64)
+    out = np.full(len(values), NAT, dtype=np.int64)
+    ok = ~np.isnan(values)
+    out[ok] = np.round(values[ok] * _UNIT_NS[unit]).astype(np.int64)
+    return out
+
+
+def _raise_first_bad(values: pa.ChunkedArray, bad: np.ndarray, path: Path, first_line: int, expected: str) -> None:
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError(
+            f"cannot parse timestamp {values[i].as_py()!r}: expected {expected}",
+            path=str(path),
+            line=first_line + i,
+            field="timestamp",
+        )
+
+
+def parse_numbers(arr: pa.ChunkedArray, *, path: Path, first_line: int, field: str) -> np.ndarray:
+    """A numeric column as float64 (NaN where missing); a non-numeric value is an :class:`InputError`."""
+    if pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type) or pa.types.is_boolean(arr.type):
+        return pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64)
+    s = as_strings(arr)
+    bad = pc.and_(pc.is_valid(s), pc.invert(pc.match_substring_regex(s, _NUMERIC)))
+    mask = bad.to_numpy(zero_copy_only=False).astype(bool)
+    if mask.any():
+        i = int(np.flatnonzero(mask)[0])
+        raise InputError(
+            f"expected a number, got {s[i].as_py()!r}", path=str(path), line=first_line + i, field=field
+        )
+    return pc.cast(s, pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64)

@@ -1,0 +1,176 @@
+"""Skip-gram with negative sampling through gensim, fed at gensim's fastest: ``corpus_file`` mode.
+
+Shared by ``item2vec`` (sentences = sessions) and ``graph`` (sentences = random walks). Sentences arrive as
+CSR arrays of item codes; a compiled writer turns them into a whitespace-separated text file in one pass, the
+vocabulary is handed to gensim from counts we already have (no second scan of the corpus), and vectors come
+back aligned to our codes, never gensim's vocabulary order.
+
+Reproducibility: with ``workers=1`` the result is bit-identical for the same seed and data. With several
+workers, gensim's threads race on shared weights (Hogwild), so results differ slightly from run to run.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from numba import njit
+
+from .progress import Reporter
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SkipGramParams:
+    dim: int
+    window: int
+    negative: int
+    ns_exponent: float
+    sample: float
+    epochs: int
+    min_count: int
+    workers: int
+    shrink_windows: bool
+    alpha: float
+    min_alpha: float
+
+
+@dataclass
+class SkipGramResult:
+    vectors: np.ndarray  # (n_kept, dim) float32, rows aligned with `kept_codes`
+    kept_codes: np.ndarray  # codes (into the caller's vocabulary) that received a vector, ascending
+    epoch_losses: list[float] = field(default_factory=list)
+    train_seconds: float = 0.0
+    corpus_seconds: float = 0.0
+
+
+@njit(cache=True)
+def _write_tokens(indptr: np.ndarray, codes: np.ndarray, ndigits: np.ndarray, out: np.ndarray) -> int:
+    """ASCII-encode sentences: codes separated by spaces, one sentence per line. Returns bytes written."""
+    p = 0
+    n_sent = len(indptr) - 1
+    for s in range(n_sent):
+        start, end = indptr[s], indptr[s + 1]
+        for k in range(start, end):
+            v = codes[k]
+            nd = ndigits[k]
+            for j in range(nd - 1, -1, -1):
+                out[p + j] = 48 + v % 10
+                v //= 10
+            p += nd
+            out[p] = 32 if k < end - 1 else 10
+            p += 1
+    return p
+
+
+def write_corpus(path: str, indptr: np.ndarray, codes: np.ndarray) -> int:
+    """Write sentences (CSR of non-negative int codes) to ``path`` in gensim's LineSentence format."""
+    codes = np.ascontiguousarray(codes, dtype=np.int64)
+    indptr = np.ascontiguousarray(indptr, dtype=np.int64)
+    lengths = np.diff(indptr)
+    nonempty = lengths > 0
+    if not nonempty.all():  # empty sentences would become empty lines; drop them
+        keep_ev = np.repeat(nonempty, lengths)
+        codes = codes[keep_ev]
+        indptr = np.concatenate(([0], np.cumsum(lengths[nonempty])))
+    ndigits = np.ones(len(codes), dtype=np.int64)
+    big = codes >= 10
+    ndigits[big] = np.floor(np.log10(codes[big])).astype(np.int64) + 1
+    buf = np.empty(int(ndigits.sum() + len(codes)), dtype=np.uint8)
+    n = _write_tokens(indptr, codes, ndigits, buf)
+    with open(path, "wb") as fh:
+        fh.write(buf[:n].data)
+    return int(len(codes))
+
+
+def train_skipgram(
+    indptr: np.ndarray,
+    codes: np.ndarray,
+    n_items: int,
+    params: SkipGramParams,
+    *,
+    seed: int,
+    progress: Reporter,
+    epoch_stage: str = "epoch",
+) -> SkipGramResult:
+    """Train SGNS (``sg=1``, ``hs=0``) on sentences of item codes ``0..n_items-1``.
+
+    Items seen fewer than ``params.min_count`` times get no vector; they are absent from ``kept_codes``.
+    Progress reports every epoch with the loss of that epoch (gensim's counter is cumulative; we report
+    differences). With several workers gensim's loss counter is itself approximate.
+    """
+    from gensim.models import Word2Vec
+    from gensim.models.callbacks import CallbackAny2Vec
+
+    counts = np.bincount(np.asarray(codes, dtype=np.int64), minlength=n_items)
+    present = np.flatnonzero(counts > 0)
+
+    class _EpochReporter(CallbackAny2Vec):
+        def __init__(self) -> None:
+            self.epoch = 0
+            self.previous = 0.0
+            self.losses: list[float] = []
+
+        def on_epoch_end(self, model: Word2Vec) -> None:
+            total = float(model.get_latest_training_loss())
+            loss = total - self.previous
+            self.previous = total
+            self.epoch += 1
+            self.losses.append(loss)
+            progress(
+                epoch_stage,
+                self.epoch / params.epochs,
+                f"epoch {self.epoch}/{params.epochs}, loss {loss:,.0f}",
+                epoch=self.epoch,
+                epochs=params.epochs,
+                loss=loss,
+            )
+
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="behemb-sg-") as tmp:
+        path = os.path.join(tmp, "corpus.txt")
+        n_tokens = write_corpus(path, indptr, codes)
+        corpus_seconds = time.perf_counter() - t0
+        model = Word2Vec(
+            vector_size=params.dim,
+            window=params.window,
+            negative=params.negative,
+            ns_exponent=params.ns_exponent,
+            sample=params.sample,
+            epochs=params.epochs,
+            min_count=params.min_count,
+            workers=params.workers,
+            shrink_windows=params.shrink_windows,
+            alpha=params.alpha,
+            min_alpha=params.min_alpha,
+            sg=1,
+            hs=0,
+            seed=seed,
+            compute_loss=True,
+        )
+        model.build_vocab_from_freq({str(c): int(counts[c]) for c in present.tolist()})
+        callback = _EpochReporter()
+        t1 = time.perf_counter()
+        model.train(
+            corpus_file=path,
+            total_words=n_tokens,
+            epochs=params.epochs,
+            compute_loss=True,
+            callbacks=[callback],
+        )
+        train_seconds = time.perf_counter() - t1
+
+    keys = np.asarray(model.wv.index_to_key).astype(np.int64)
+    order = np.argsort(keys)
+    return SkipGramResult(
+        vectors=np.asarray(model.wv.vectors, dtype=np.float32)[order],
+        kept_codes=keys[order],
+        epoch_losses=callback.losses,
+        train_seconds=train_seconds,
+        corpus_seconds=corpus_seconds,
+    )

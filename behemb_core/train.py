@@ -1,0 +1,109 @@
+"""Train a method on a dataset and save the result as a draft version: the one call front ends make."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from .embeddings import FitResult, ItemEmbeddings
+from .ingest.dataset import Dataset, summarize
+from .metadata import ItemMetadata
+from .methods.base import ContentVectors, MethodConfig, TrainingInputs
+from .methods.registry import get_method, parse_config
+from .progress import ProgressCallback, as_reporter
+from .sessions import Sessions
+
+
+def fit_method(
+    method: str,
+    config: MethodConfig | dict[str, Any] | None = None,
+    *,
+    sessions: Sessions | None = None,
+    item_meta: ItemMetadata | None = None,
+    seed: int = 0,
+    content: ContentVectors | None = None,
+    base: ItemEmbeddings | None = None,
+    base_version: str | None = None,
+    progress: ProgressCallback | None = None,
+) -> tuple[MethodConfig, FitResult, float]:
+    """Validate the config, fit, and return ``(config, result, seconds)``. Nothing is written."""
+    spec = get_method(method)
+    cfg = parse_config(method, config)
+    meta = item_meta
+    inputs = TrainingInputs(
+        sessions=sessions,
+        content=content,
+        item_text=meta.text_series() if meta is not None else None,
+        base=base,
+        base_version=base_version,
+    )
+    t0 = time.perf_counter()
+    result = spec.fit(inputs, cfg, seed=seed, progress=progress)
+    return cfg, result, time.perf_counter() - t0
+
+
+def train_version(
+    store: Any,
+    method: str,
+    config: MethodConfig | dict[str, Any] | None = None,
+    *,
+    dataset: Dataset | None = None,
+    seed: int = 0,
+    name: str | None = None,
+    content: ContentVectors | None = None,
+    base_version: str | None = None,
+    item_meta: ItemMetadata | None = None,
+    progress: ProgressCallback | None = None,
+) -> dict[str, Any]:
+    """Fit ``method`` and save a draft version to ``store``; returns a short summary dict.
+
+    For fusion, ``base_version`` names a stored behaviour version to fuse (verified on load); its item
+    metadata travels on to the new version unless ``item_meta`` or the dataset brings its own.
+    """
+    rep = as_reporter(progress)
+    base = None
+    if base_version is not None:
+        stored = store.load_version(base_version)
+        base = ItemEmbeddings(
+            stored.embeddings.vocab, stored.embeddings.vectors, stored.embeddings.source,
+            behavior_version=base_version,
+        )
+        if item_meta is None and (dataset is None or dataset.item_meta is None):
+            item_meta = stored.item_meta
+    if item_meta is None and dataset is not None:
+        item_meta = dataset.item_meta
+    sessions = dataset.sessions if dataset is not None else None
+    cfg, result, seconds = fit_method(
+        method, config, sessions=sessions, item_meta=item_meta, seed=seed, content=content, base=base,
+        base_version=base_version, progress=rep.sub(0.0, 0.95),
+    )
+    spec = get_method(method)
+    manifest: dict[str, Any] = {
+        "method": method,
+        "config": cfg.model_dump(mode="json"),
+        "seed": seed,
+        "training_seconds": round(seconds, 3),
+        "fit_report": result.report,
+        "base_version": base_version,
+    }
+    if dataset is not None:
+        manifest["dataset"] = {
+            "fingerprint": sessions.fingerprint(),
+            "summary": summarize(dataset),
+            "source": dataset.source,
+            "session_options": dataset.options.model_dump(mode="json"),
+        }
+    rep("save", 0.97, "writing the version to the store")
+    info = store.save_version(
+        result.embeddings, manifest=manifest, name=name, prefix=spec.version_prefix, item_meta=item_meta
+    )
+    rep("done", 1.0, f"saved version {info.name}")
+    return {
+        "version": info.name,
+        "method": method,
+        "items": len(result.embeddings),
+        "dim": result.embeddings.dim,
+        "seconds": round(seconds, 3),
+        "path": info.path,
+    }
+

@@ -1,0 +1,34 @@
+"""Shared fixtures: planted-cluster data with a known answer, and the real data beside the repo."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from behemb_core.synthetic import PlantedData, planted_sessions
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("BEHEMB_SHARED_DATA", REPO.parent / "shared" / "data"))
+ONLINE_RETAIL = SHARED_DATA / "online-retail" / "by-day"
+MOVIELENS = SHARED_DATA / "movielens-small"
+
+
+@pytest.fixture(scope="session")
+def planted() -> PlantedData:
+    return planted_sessions(n_items=600, n_clusters=30, n_sessions=6000, seed=7)
+
+
+@pytest.fixture(scope="session")
+def online_retail_dir() -> Path:
+    if not ONLINE_RETAIL.is_dir():
+        pytest.skip(f"real data not found at {ONLINE_RETAIL}")
+    return ONLINE_RETAIL
+
+
+@pytest.fixture(scope="session")
+def movielens_dir() -> Path:
+    if not MOVIELENS.is_dir():
+        pytest.skip(f"real data not found at {MOVIELENS}")
+    return MOVIELENS
