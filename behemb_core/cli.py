@@ -58,7 +58,7 @@ def _add_input_options(p: argparse.ArgumentParser, *, required: bool) -> None:
     g.add_argument("--weight-col", help="Event logs: quantity/weight column (optional).")
     g.add_argument("--event-type-col", help="Event logs: event type column (optional).")
     g.add_argument("--name-col", help="Event logs: a column with item names (e.g. Description).")
-    g.add_argument("--timestamp-unit", choices=["s", "ms"], default=None,
+    g.add_argument("--timestamp-unit", choices=["s", "ms", "us", "ns"], default=None,
                    help="Unit of numeric timestamps (default s).")
     g.add_argument("--no-auto-columns", action="store_true",
                    help="Do not auto-detect columns; only use the ones given.")
@@ -125,10 +125,13 @@ def load_dataset(args: argparse.Namespace, progress) -> Any:
         cols = {
             "user": args.user_col, "item": args.item_col, "timestamp": args.time_col,
             "session": args.session_col, "weight": args.weight_col, "event_type": args.event_type_col,
-            "name": args.name_col, "timestamp_unit": args.timestamp_unit,
         }
+        if args.no_auto_columns:  # "" marks a role as absent, so nothing is detected for it
+            cols = {k: ("" if v is None else v) for k, v in cols.items()}
         cols = {k: v for k, v in cols.items() if v is not None}
-        columns = _validated(EventColumns, cols, "column") if (cols or args.no_auto_columns) else None
+        if args.timestamp_unit:
+            cols["timestamp_unit"] = args.timestamp_unit
+        columns = _validated(EventColumns, cols, "column") if cols else None
         excluded = [x.strip() for chunk in args.exclude_items for x in chunk.split(",") if x.strip()]
         filt = {
             "drop_nonpositive_weight": not args.keep_nonpositive_weight,
@@ -138,8 +141,8 @@ def load_dataset(args: argparse.Namespace, progress) -> Any:
         }
         filters = _validated(EventFilters, filt, "filter")
         dataset = read_event_log(
-            args.input, columns=columns, filters=filters, options=options, progress=progress,
-            auto_detect=not args.no_auto_columns,
+            args.input, columns=columns, filters=filters, options=options, name_column=args.name_col,
+            progress=progress,
         )
     if args.item_meta:
         meta = read_item_metadata(args.item_meta, id_column=args.meta_id_col, name_column=args.meta_name_col)
@@ -165,8 +168,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .store import Store
     from .train import train_version
 
+    from .methods.registry import parse_config
+
     progress = StderrProgress(args.quiet)
-    config = _parse_sets(args.method, args.set)
+    config = parse_config(args.method, _parse_sets(args.method, args.set))  # fail before reading any data
     if args.method != "fusion" and (args.base_version or args.content_vectors):
         raise ConfigError("--base-version and --content-vectors are for --method fusion")
     if not args.input and not (args.method == "fusion" and args.base_version):

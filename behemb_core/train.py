@@ -6,12 +6,14 @@ import time
 from typing import Any
 
 from .embeddings import FitResult, ItemEmbeddings
+from .errors import VersionExistsError
 from .ingest.dataset import Dataset, summarize
 from .metadata import ItemMetadata
 from .methods.base import ContentVectors, MethodConfig, TrainingInputs
 from .methods.registry import get_method, parse_config
 from .progress import ProgressCallback, as_reporter
 from .sessions import Sessions
+from .store import Store
 
 
 def fit_method(
@@ -43,7 +45,7 @@ def fit_method(
 
 
 def train_version(
-    store: Any,
+    store: Store,
     method: str,
     config: MethodConfig | dict[str, Any] | None = None,
     *,
@@ -61,6 +63,8 @@ def train_version(
     metadata travels on to the new version unless ``item_meta`` or the dataset brings its own.
     """
     rep = as_reporter(progress)
+    if name is not None and store.exists(name):  # validates the name too; fail before hours of training
+        raise VersionExistsError(f"version {name!r} already exists in {store.url}; versions are immutable")
     base = None
     if base_version is not None:
         stored = store.load_version(base_version)

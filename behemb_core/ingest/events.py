@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..errors import InputError
 from ..metadata import ItemMetadata
@@ -30,7 +31,6 @@ from ._io import (
     NAT,
     TABLE_SUFFIXES,
     PathsLike,
-    as_strings,
     factorize_ids,
     id_strings,
     list_files,
@@ -38,6 +38,7 @@ from ._io import (
     parse_timestamps,
     read_header,
     read_table,
+    stable_order,
 )
 from .columns import EventColumns, EventFilters, resolve_columns
 from .dataset import Dataset
@@ -75,9 +76,9 @@ def _read_all(
         table = read_table(f, needed, delim)
         first_line = 2 if delim is not None else 1  # text: header is line 1; Parquet: 1-based row number
         for r in string_roles:
-            chunks[r].extend(as_strings(table[getattr(cols, r)]).chunks)
+            chunks[r].extend(table[getattr(cols, r)].chunks)
         if name_column:
-            chunks["name"].extend(as_strings(table[name_column]).chunks)
+            chunks["name"].extend(table[name_column].chunks)
         times.append(parse_timestamps(table[cols.timestamp], unit=cols.timestamp_unit,
                                       fmt=cols.timestamp_format, path=f, first_line=first_line))
         if cols.weight:
@@ -85,13 +86,28 @@ def _read_all(
         rows_per_file.append(table.num_rows)
         rep("read", (i + 1) / len(files), f"read {f.name} ({table.num_rows:,} rows)", file=i + 1,
             files=len(files))
-    strings = {r: pa.chunked_array(c, type=pa.large_string()) for r, c in chunks.items()}
+    strings = {r: _same_type(c) for r, c in chunks.items()}
     return _Rows(
         strings=strings,
         times=np.concatenate(times) if times else np.zeros(0, np.int64),
         weights=np.concatenate(weights) if weights else None,
         n_rows=int(sum(rows_per_file)),
         rows_per_file=rows_per_file,
+    )
+
+
+def _same_type(chunks: list[pa.Array]) -> pa.ChunkedArray:
+    """One column from per-file chunks; files whose types differ (Parquet) are unified as text."""
+    types = {c.type for c in chunks}
+    if len(types) <= 1:
+        return pa.chunked_array(chunks, type=types.pop() if types else pa.large_string())
+    return pa.chunked_array([pc.cast(c, pa.large_string()) for c in chunks], type=pa.large_string())
+
+
+def _join(left: pa.Array, right: pa.Array, sep: str) -> pa.Array:
+    """Element-wise ``left + sep + right`` for string arrays (Arrow C++, no Python per value)."""
+    return pc.binary_join_element_wise(
+        pc.cast(left, pa.large_string()), pc.cast(right, pa.large_string()), pa.scalar(sep, pa.large_string())
     )
 
 
@@ -138,50 +154,58 @@ def _filter(
 
 def _sessionize(
     user: np.ndarray | None, sess: np.ndarray | None, times: np.ndarray, gap_ns: int,
-    user_str: np.ndarray, sess_str: np.ndarray | None, drops: DropLog,
+    user_str: pa.Array, sess_str: pa.Array | None, drops: DropLog,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
     """Sort kept rows into sessions. Returns (event order, indptr, session ids, session user codes, starts).
 
-    One stable lexsort: by (user, time) in gap mode, by (session, user, time) in session-column mode.
+    One stable sort: by (user, time) in gap mode, by (session, user, time) in session-column mode; then
+    sessions are put in order of their first event's time (stable).
     """
     n = len(times)
     if sess is None:
-        order = np.lexsort((times, user))
+        order = stable_order([user, times])
         u, t = user[order], times[order]
         brk = np.ones(n, dtype=bool)
         brk[1:] = (u[1:] != u[:-1]) | ((t[1:] - t[:-1]) > gap_ns)
     else:
-        u0 = user if user is not None else np.zeros(n, dtype=np.int64)
-        order = np.lexsort((times, u0, sess))
-        u, s, t = u0[order], sess[order], times[order]
+        u = user if user is not None else np.zeros(n, dtype=np.int64)
+        order = stable_order([sess, u, times])
+        u, s, t = u[order], sess[order], times[order]
         brk = np.ones(n, dtype=bool)
         brk[1:] = (s[1:] != s[:-1]) | (u[1:] != u[:-1])
     starts = np.flatnonzero(brk)
     indptr = np.append(starts, n).astype(np.int64)
-    s_user = u[starts] if n else np.zeros(0, np.int64)
-    s_time = t[starts] if n else np.zeros(0, np.int64)
+    s_user, s_time = u[starts], t[starts]
+    # Chronological session order (stable: ties keep the grouping order above).
+    perm = np.argsort(s_time, kind="stable")
+    s_user, s_time = s_user[perm], s_time[perm]
+    user_or_q = pa.concat_arrays([pc.cast(user_str, pa.large_string()), pa.array(["?"], pa.large_string())])
+    user_pos = pa.array(np.where(s_user < 0, len(user_str), s_user))  # missing user -> "?"
     if sess is None:
-        first = np.ones(len(starts), dtype=bool)
-        first[1:] = s_user[1:] != s_user[:-1]
-        k = np.arange(len(starts)) - np.maximum.accumulate(np.where(first, np.arange(len(starts)), 0)) + 1
-        ids = pd.Series(user_str[s_user], dtype=object) + ":" + pd.Series(k).astype(str)
+        # k = rank of the session among its user's sessions (1-based), counted in time order.
+        by_user = stable_order([s_user])
+        su = s_user[by_user]
+        first = np.ones(len(su), dtype=bool)
+        first[1:] = su[1:] != su[:-1]
+        pos = np.arange(len(su))
+        k = np.empty(len(su), dtype=np.int64)
+        k[by_user] = pos - np.maximum.accumulate(np.where(first, pos, 0)) + 1
+        ids = _join(user_or_q.take(user_pos), pa.array(k), ":")
     else:
-        s_sess = s[starts]
+        s_sess = s[starts][perm]
         per_id = np.bincount(s_sess, minlength=len(sess_str))
         shared = per_id[s_sess] > 1
         drops.note("session ids shared by several users (split per user)", int((per_id > 1).sum()))
-        ids = pd.Series(sess_str[s_sess], dtype=object)
+        ids = pc.cast(sess_str, pa.large_string()).take(pa.array(s_sess))
         if shared.any():
-            who = np.append(user_str, "?")[s_user[shared]]
-            ids[shared] = ids[shared] + "@" + pd.Series(who, index=ids.index[shared], dtype=object)
-    # Chronological session order (stable: ties keep the grouping order above).
-    perm = np.argsort(s_time, kind="stable")
+            split = _join(ids, user_or_q.take(user_pos), "@")
+            ids = pc.if_else(pa.array(shared), split, ids)
     lengths = np.diff(indptr)[perm]
     new_indptr = np.zeros(len(perm) + 1, dtype=np.int64)
     np.cumsum(lengths, out=new_indptr[1:])
     gather = np.repeat(indptr[:-1][perm] - new_indptr[:-1], lengths) + np.arange(n)
-    return order[gather], new_indptr, ids.to_numpy(dtype=object)[perm], s_user[perm] if user is not None \
-        else None, s_time[perm]
+    session_ids = np.asarray(ids.to_numpy(zero_copy_only=False), dtype=object)
+    return order[gather], new_indptr, session_ids, s_user if user is not None else None, s_time
 
 
 def read_event_log(
@@ -228,8 +252,8 @@ def read_event_log(
     idx = np.flatnonzero(keep)
     user = codes["user"][idx] if "user" in codes else None
     sess = codes["session"][idx] if session_mode else None
-    user_str = id_strings(dicts["user"]) if "user" in dicts else np.zeros(0, dtype=object)
-    sess_str = id_strings(dicts["session"]) if session_mode else None
+    user_str = pa.array(id_strings(dicts["user"]) if "user" in dicts else [], pa.large_string())
+    sess_str = pa.array(id_strings(dicts["session"]), pa.large_string()) if session_mode else None
 
     rep("sessionize", 0.85, f"sorting {len(idx):,} events into sessions")
     gap_ns = int(round(options.gap_minutes * 60e9))

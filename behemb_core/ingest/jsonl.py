@@ -99,6 +99,8 @@ def _check_line(obj: object, path: Path, n: int) -> tuple[str, list, object, int
             if not v.is_integer():
                 raise _bad(path, n, "items", f"item {j + 1} is {v!r}: expected an integer (no fraction) or a string")
             v = int(v)
+        if isinstance(v, int) and not -(2**63) <= v < 2**63:
+            raise _bad(path, n, "items", f"item {j + 1} is {v!r}: integer ids must fit in 64 bits")
         elif isinstance(v, str) and v == "":
             raise _bad(path, n, "items", f"item {j + 1} is an empty string: expected an item id")
         out.append(v)
@@ -168,6 +170,7 @@ def _normalize_mixed(values: list) -> np.ndarray:
 def _peek_schema(path: Path) -> pa.Schema:
     """Guess column types from the first lines (the first non-null value of each field decides)."""
     types: dict[str, pa.DataType] = {}
+    item_kinds: set[str] = set()
     seen = 0
     with open_text(path) as fh:
         for line in fh:
@@ -190,18 +193,15 @@ def _peek_schema(path: Path) -> pa.Schema:
                     elif isinstance(v, (int, float)):
                         types[key] = pa.float64() if key == "start_time" else pa.int64()
             its = obj.get("items")
-            if "items" not in types and isinstance(its, list):
-                for v in its:
-                    if isinstance(v, str):
-                        types["items"] = pa.list_(pa.string())
-                    elif isinstance(v, int) and not isinstance(v, bool):
-                        types["items"] = pa.list_(pa.int64())
-                    elif isinstance(v, float):
-                        types["items"] = pa.list_(pa.float64())
-                    if "items" in types:
-                        break
+            if isinstance(its, list):
+                item_kinds.update(type(v).__name__ for v in its)
     if seen == 0:
         raise InputError("no sessions: the file is empty (or has only blank lines)", path=str(path))
+    # Strings win only if alone (mixed → Python scan); ints and whole floats together read as float64.
+    if item_kinds == {"str"}:
+        types["items"] = pa.list_(pa.string())
+    elif item_kinds and item_kinds <= {"int", "float"}:
+        types["items"] = pa.list_(pa.int64() if item_kinds == {"int"} else pa.float64())
     if "session_id" not in types or "items" not in types:
         raise _Fallback()
     fields = [("session_id", types["session_id"]), ("items", types["items"])]
@@ -229,18 +229,19 @@ def _fast(path: Path) -> _Part:
         )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
         raise _Fallback() from None
-    table = table.combine_chunks()
-    sid, items = table["session_id"].chunk(0) if table.num_rows else None, table["items"]
-    if table.num_rows == 0 or sid.null_count or items.null_count:
+    if table.num_rows == 0:
         raise _Fallback()
-    items = items.chunk(0)
+    table = table.combine_chunks()
+    sid, items = table["session_id"].chunk(0), table["items"].chunk(0)
+    if sid.null_count or items.null_count:
+        raise _Fallback()
     lengths = pc.list_value_length(items).to_numpy(zero_copy_only=False).astype(np.int64)
     values = pc.list_flatten(items)
     if (lengths == 0).any() or values.null_count:
         raise _Fallback()
     if pa.types.is_floating(values.type):
         v = values.to_numpy()
-        if not (np.isfinite(v).all() and (np.mod(v, 1) == 0).all()):
+        if not (np.isfinite(v).all() and (np.mod(v, 1) == 0).all() and (np.abs(v) < 2**53).all()):
             raise _Fallback()
         flat = v.astype(np.int64)
     elif pa.types.is_integer(values.type):

@@ -1,0 +1,144 @@
+"""The command line end to end: train every method, list, neighbours, export, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from behemb_core.cli import main
+from behemb_core.synthetic import planted_sessions
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    planted = planted_sessions(n_items=200, n_clusters=10, n_sessions=2500, seed=3)
+    with open(root / "sessions.jsonl", "w") as fh:
+        for sid, items in zip(planted.sessions.session_ids, planted.sessions.to_lists()):
+            fh.write(json.dumps({"session_id": sid, "items": items}) + "\n")
+    with open(root / "items.csv", "w") as fh:
+        fh.write("item_id,name\n")
+        for i in range(200):
+            fh.write(f"{i},product {i} of family {i % 10}\n")
+        for i in range(200, 210):  # catalogue items nobody has interacted with yet: cold start
+            fh.write(f"{i},new product {i} of family {i % 10}\n")
+    return root
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_train_all_methods_then_list_and_query(workspace, capsys):
+    store = workspace / "store"
+    common = ["--input", workspace / "sessions.jsonl", "--item-meta", workspace / "items.csv", "--store", store,
+              "--quiet", "--set", "dim=16"]
+    versions = {}
+    for method, extra in [
+        ("ppmi_svd", []),
+        ("item2vec", ["--set", "epochs=3", "--set", "workers=1"]),
+        ("graph", ["--set", "epochs=2", "--set", "walks_per_node=4", "--set", "workers=1"]),
+    ]:
+        code, out, err = run(capsys, "train", "--method", method, *common, *extra)
+        assert code == 0, err
+        summary = json.loads(out)
+        assert summary["method"] == method and summary["dim"] == 16 and summary["items"] >= 195
+        versions[method] = summary["version"]
+    # Fusion over a stored base version, content from the item names; cold-start items get vectors.
+    code, out, err = run(capsys, "train", "--method", "fusion", "--base-version", versions["ppmi_svd"],
+                         "--item-meta", workspace / "items.csv", "--store", store, "--version", "fused-1", "--quiet")
+    assert code == 0, err
+    assert json.loads(out)["items"] == 210
+
+    code, out, _ = run(capsys, "versions", "--store", store, "--json")
+    listed = {row["version"]: row for row in json.loads(out)}
+    assert set(listed) == {*versions.values(), "fused-1"}
+    assert all(row["status"] == "draft" for row in listed.values())
+
+    code, out, _ = run(capsys, "neighbors", "--store", store, "--version", versions["ppmi_svd"], "--item", "7",
+                       "-k", "5", "--json")
+    result = json.loads(out)
+    assert result["query"]["name"] == "product 7 of family 7"
+    assert len(result["neighbors"]) == 5
+    assert all(n["name"].endswith("family 7") for n in result["neighbors"][:4])
+
+    table = pq.read_table(store / "versions" / "fused-1" / "embeddings.parquet")
+    sources = table.column("source").to_pylist()
+    assert sources.count("content_only") == 10
+    assert set(table.column("behavior_emb_version").to_pylist()) == {versions["ppmi_svd"]}
+
+
+def test_export_formats(workspace, capsys, tmp_path):
+    store = workspace / "store-export"
+    code, out, err = run(capsys, "train", "--method", "ppmi_svd", "--input", workspace / "sessions.jsonl",
+                         "--store", store, "--version", "v1", "--set", "dim=8", "--quiet")
+    assert code == 0, err
+    code, out, err = run(capsys, "export", "--store", store, "--version", "v1", "--format", "npy",
+                         "--out", tmp_path / "npy")
+    assert code == 0, err
+    vectors = np.load(tmp_path / "npy" / "embeddings.npy", allow_pickle=False)
+    ids = json.loads((tmp_path / "npy" / "ids.json").read_text())
+    assert vectors.shape == (len(ids), 8)
+    code, out, err = run(capsys, "export", "--store", store, "--version", "v1", "--format", "jsonl",
+                         "--out", tmp_path / "e.jsonl")
+    assert code == 0, err
+    lines = (tmp_path / "e.jsonl").read_text().splitlines()
+    first = json.loads(lines[0])
+    assert len(lines) == len(ids) and first["id"] == ids[0]
+    np.testing.assert_array_equal(np.float32(first["embedding"]), vectors[0])
+
+
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["train", "--method", "ppmi_svd", "--input", "missing.jsonl"], "missing.jsonl"),
+        (["train", "--method", "ppmi_svd", "--input", "{sessions}", "--set", "alpha=7"], "alpha=7"),
+        (["train", "--method", "ppmi_svd", "--input", "{sessions}", "--set", "nope=1"], "nope"),
+        (["train", "--method", "ppmi_svd", "--input", "{sessions}", "--version", "../escape"], "../escape"),
+        (["train", "--method", "fusion", "--store", "{store}"], "--input"),
+        (["neighbors", "--store", "{store}", "--version", "absent", "--item", "1"], "absent"),
+        (["summarize", "--input", "{bad}"], "line 2"),
+    ],
+)
+def test_bad_input_is_one_line_error_with_exit_2(workspace, capsys, argv, needle):
+    bad = workspace / "bad.jsonl"
+    bad.write_text('{"session_id": "a", "items": [1, 2]}\n{"session_id": "b", "items": [1, \n')
+    argv = [a.format(sessions=workspace / "sessions.jsonl", store=workspace / "store-err", bad=bad) for a in argv]
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    assert out == ""
+    errors = [line for line in err.strip().splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and err.strip().splitlines()[-1] == errors[0] and needle in errors[0], err
+    assert "Traceback" not in err
+
+
+def test_existing_version_is_refused_and_unchanged(workspace, capsys):
+    store = workspace / "store-immutable"
+    args = ["train", "--method", "ppmi_svd", "--input", workspace / "sessions.jsonl", "--store", store,
+            "--version", "keep", "--set", "dim=8", "--quiet"]
+    assert run(capsys, *args)[0] == 0
+    before = (store / "versions" / "keep" / "embeddings.parquet").read_bytes()
+    code, out, err = run(capsys, *args[:-3], "--set", "dim=12", "--quiet")
+    assert code == 2 and "already exists" in err
+    assert (store / "versions" / "keep" / "embeddings.parquet").read_bytes() == before
+
+
+def test_module_entry_point_progress_on_stderr(workspace, tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "behemb_core", "train", "--method", "ppmi_svd", "--input",
+         str(workspace / "sessions.jsonl"), "--store", str(tmp_path / "s"), "--set", "dim=8"],
+        capture_output=True, text=True, cwd=REPO, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["method"] == "ppmi_svd"
+    assert "svd" in proc.stderr and "%" in proc.stderr
