@@ -255,6 +255,27 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import DEMO_FILE, load_demo_dataset
+    from .neighbors import item_neighbors
+    from .store import Store
+    from .train import train_version
+
+    progress = StderrProgress(args.quiet)
+    store = Store(args.store)
+    dataset = load_demo_dataset(DEMO_FILE, progress=progress)
+    summary = train_version(store, args.method, {"dim": 64}, dataset=dataset, seed=0, progress=progress)
+    stored = store.load_version(summary["version"])
+    names = stored.item_meta.names_for(stored.embeddings.vocab.ids)
+    query = "85123A"  # WHITE HANGING HEART T-LIGHT HOLDER, the best seller
+    print(f"Trained {summary['version']} ({summary['items']} items, {summary['seconds']} s) on {DEMO_FILE.name}")
+    print(f"Store: {store.url}   Next: python -m behemb_core neighbors --store {store.url} "
+          f"--version {summary['version']} --item <ID>\n")
+    print(f"People who bought {query} ({names[stored.embeddings.vocab.code(query)]}) also bought:")
+    _print_table(item_neighbors(stored.embeddings, query, 10, names=names), ["rank", "item_id", "score", "name"])
+    return 0
+
+
 def _print_table(rows: list[dict], columns: list[str]) -> None:
     if not rows:
         print("(none)")
@@ -285,6 +306,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--content-id-col", default="item_id", help="Id column of --content-vectors.")
     p.add_argument("--quiet", action="store_true", help="No progress on stderr.")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("demo", help="Train on the bundled Online Retail demo and show neighbours.")
+    p.add_argument("--store", default="data/store", help="Store folder (default data/store).")
+    p.add_argument("--method", default="ppmi_svd", choices=sorted(METHODS))
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("summarize", help="Print the dataset summary as JSON.")
     _add_input_options(p, required=True)

@@ -337,6 +337,43 @@ def test_unparseable_timestamp_names_file_line_value(tmp_path):
     assert info.value.field == "timestamp" and "not a date" in msg
 
 
+def test_error_line_counts_quoted_newlines_and_blank_lines(tmp_path):
+    p = tmp_path / "q.csv"
+    p.write_text('user_id,item_id,timestamp\nu,"a,b",1\n\nu,"multi\nline",2\nu,c,xx\n')
+    with pytest.raises(InputError) as info:
+        read_event_log(p)
+    assert info.value.line == 6 and "'xx'" in str(info.value) and "q.csv" in str(info.value)
+
+
+def test_header_only_event_log_is_an_error(tmp_path):
+    p = write_csv(tmp_path / "h.csv", "user_id,item_id,timestamp", [])
+    with pytest.raises(InputError, match=r"h\.csv.*no data rows"):
+        read_event_log(p)
+
+
+def test_ids_written_as_floats_or_padded_are_one_id(tmp_path):
+    p = write_csv(tmp_path / "f.csv", "user_id,item_id,timestamp",
+                  ["17850.0,12,1", "17850, 12.0,2", " 17850 ,7,3", "13047.0,7,4"])
+    ds = read_event_log(p, options=RAW)
+    assert ds.sessions.vocab.kind == "int" and ds.sessions.vocab.ids.tolist() == [7, 12]
+    assert ds.sessions.users.tolist() == [17850, 13047]
+    assert ds.sessions.to_lists() == [[12, 12, 7], [7]]
+    assert ds.sessions.session_ids.tolist() == ["17850:1", "13047:1"]
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 5), st.integers(-(2**62), 2**62)), min_size=1,
+                max_size=60), st.integers(0, 40))
+def test_stable_order_equals_lexsort(rows, scale):
+    from behemb_core.ingest._io import stable_order
+
+    a = np.array([r[0] for r in rows], dtype=np.int64)
+    b = np.array([r[1] for r in rows], dtype=np.int64) * (10**9 if scale % 2 else 1)
+    c = np.array([r[2] for r in rows], dtype=np.int64) >> scale
+    assert np.array_equal(stable_order([a, b, c]), np.lexsort((c, b, a)))
+    assert np.array_equal(stable_order([b]), np.argsort(b, kind="stable"))
+
+
 def test_timestamp_with_offset_and_format_and_units(tmp_path):
     p = write_csv(tmp_path / "a.csv", "user_id,item_id,timestamp",
                   ["u,a,2020-01-01T10:00:00+01:00", "u,b,2020-01-01T09:10:00Z"])

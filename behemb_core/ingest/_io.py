@@ -147,15 +147,18 @@ def normalize_strings(values: np.ndarray) -> np.ndarray:
     s = pd.Series(values, dtype=object)
     if len(s) and s.str.fullmatch(_INTLIKE).all():
         return s.str.replace(r"\.0+$", "", regex=True).astype(np.int64).to_numpy()
+    if s.map(type).eq(str).all():
+        return s.to_numpy(dtype=object)  # not all integer-like, so not all canonical: strings as written
     return normalize_ids(s)
 
 
-def factorize_ids(arr: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+def factorize_ids(arr: pa.ChunkedArray, *, sort: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Codes (``-1`` = missing) and the normalised distinct ids of an id column.
 
     Integer columns are factorized directly; text is dictionary-encoded and only the distinct values are trimmed
     and normalised, so values that normalise to the same id (``"12"``, ``" 12"`` and ``"12.0"``) get the same
-    code. Empty text is missing. Codes follow the sorted order of the normalised ids (independent of file order).
+    code. Empty text is missing. With ``sort`` codes follow the sorted order of the normalised ids (independent
+    of file order), else the order of first appearance (cheaper).
     """
     if not isinstance(arr, pa.ChunkedArray):
         arr = pa.chunked_array([arr])
@@ -167,7 +170,7 @@ def factorize_ids(arr: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     if pa.types.is_integer(t):
         valid = pc.is_valid(arr).to_numpy(zero_copy_only=False).astype(bool)
         vals = pc.fill_null(pc.cast(arr, pa.int64()), 0).to_numpy(zero_copy_only=False).astype(np.int64)
-        codes, uniq = pd.factorize(vals[valid], sort=True)
+        codes, uniq = pd.factorize(vals[valid], sort=sort)
         out = np.full(len(vals), -1, dtype=np.int64)
         out[valid] = codes
         return out, np.asarray(uniq, dtype=np.int64)
@@ -180,11 +183,11 @@ def factorize_ids(arr: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     if empty.all():
         return np.full(len(idx), -1, dtype=np.int64), np.zeros(0, dtype=np.int64)
     norm = normalize_strings(raw[~empty].to_numpy(dtype=object))
-    if norm.dtype.kind == "i":
+    if norm.dtype.kind == "i" and sort:
         uniq, inv = np.unique(norm, return_inverse=True)
     else:
-        inv, uniq = pd.factorize(norm, sort=True)
-        uniq = np.asarray(uniq, dtype=object)
+        inv, uniq = pd.factorize(norm, sort=sort)
+        uniq = np.asarray(uniq, dtype=np.int64 if norm.dtype.kind == "i" else object)
     remap = np.full(len(raw) + 1, -1, dtype=np.int64)  # last slot: index -1 (null) stays missing
     remap[np.flatnonzero(~empty)] = inv
     return remap[idx], uniq
@@ -264,6 +267,19 @@ def parse_timestamps(
         return pc.fill_null(out, NAT).to_numpy().astype(np.int64)
     if pa.types.is_integer(t) or pa.types.is_floating(t):
         return _numeric_times(pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False), unit)
+    if fmt is None:  # fast paths: whole-column casts in Arrow's C++ parsers (each fails fast or fits all)
+        for target in (pa.int64(), pa.float64(), pa.timestamp("ns")):
+            try:
+                cast = pc.cast(arr, target)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                continue
+            if target == pa.int64():
+                out = _int_times(pc.fill_null(cast, 0).to_numpy(zero_copy_only=False), unit)
+                out[pc.is_null(cast).to_numpy(zero_copy_only=False).astype(bool)] = NAT
+                return out
+            if target == pa.float64():
+                return _numeric_times(cast.to_numpy(zero_copy_only=False), unit)
+            return pc.fill_null(pc.cast(cast, pa.int64()), NAT).to_numpy().astype(np.int64)
     s = as_strings(arr)
     present = pc.is_valid(s).to_numpy(zero_copy_only=False).astype(bool)
     if fmt is not None:
@@ -271,18 +287,10 @@ def parse_timestamps(
         bad = present & pc.is_null(parsed).to_numpy(zero_copy_only=False).astype(bool)
         _raise_first_bad(s, bad, path, first_line, f"format {fmt!r}")
         return pc.fill_null(pc.cast(parsed, pa.int64()), NAT).to_numpy().astype(np.int64)
-    values = pc.drop_null(s)
-    if pc.all(pc.match_substring_regex(values, _NUMERIC)).as_py() is not False:
-        if pc.all(pc.match_substring_regex(values, r"^-?[0-9]+$")).as_py() is not False:
-            ints = pc.fill_null(pc.cast(s, pa.int64()), 0).to_numpy(zero_copy_only=False).astype(np.int64)
-            out = _int_times(ints, unit)
-            out[~present] = NAT
-            return out
+    numeric = pc.fill_null(pc.match_substring_regex(s, _NUMERIC), False).to_numpy(zero_copy_only=False).astype(bool)
+    if present.any() and numeric[int(np.argmax(present))]:  # the column is unix time, as its first value says
+        _raise_first_bad(s, present & ~numeric, path, first_line, f"a number (unix time in {unit!r})")
         return _numeric_times(pc.cast(s, pa.float64()).to_numpy(zero_copy_only=False), unit)
-    try:  # fast path: naive ISO 8601 in Arrow's C++ parser
-        return pc.fill_null(pc.cast(pc.cast(s, pa.timestamp("ns")), pa.int64()), NAT).to_numpy().astype(np.int64)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        pass
     ser = pd.Series(s.to_numpy(), dtype=object)
     parsed = pd.to_datetime(ser, format="ISO8601", utc=True, errors="coerce")
     _raise_first_bad(s, present & parsed.isna().to_numpy(), path, first_line, "an ISO 8601 date-time or unix time")
@@ -299,32 +307,58 @@ def _int_times(values: np.ndarray, unit: str) -> np.ndarray:
 def _numeric_times(values: np.ndarray, unit: str) -> np.ndarray:
     values = np.asarray(values, dtype=np.float64)
     out = np.full(len(values), NAT, dtype=np.int64)
-    ok = ~np.isnan(values)
+    ok = np.isfinite(values) & (np.abs(values) * _UNIT_NS[unit] < 9e18)
     out[ok] = np.round(values[ok] * _UNIT_NS[unit]).astype(np.int64)
     return out
+
+
+class RowError(InputError):
+    """An :class:`InputError` about data row ``row`` (0-based) of a file, with ``line = first_line + row``.
+
+    Text readers replace that line by the exact one (:func:`physical_line`) when values may contain newlines.
+    """
+
+    def __init__(self, detail: str, *, path: Path, row: int, first_line: int, field: str) -> None:
+        super().__init__(detail, path=str(path), line=first_line + row, field=field)
+        self.row = row
+        self.detail = detail
+
+
+def physical_line(path: Path, delimiter: str, row: int) -> int | None:
+    """1-based line on which data row ``row`` starts (header = line 1), counting newlines inside quoted values
+    and skipping blank lines like the Arrow reader. A Python scan: used only to report an error."""
+    with open_text(path) as fh:
+        reader = csv.reader(fh, delimiter=delimiter)
+        prev_end, i = 0, -1
+        for rec in reader:
+            if rec:
+                i += 1
+                if i == row + 1:
+                    return prev_end + 1
+            prev_end = reader.line_num
+    return None
 
 
 def _raise_first_bad(values: pa.ChunkedArray, bad: np.ndarray, path: Path, first_line: int, expected: str) -> None:
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise InputError(
-            f"cannot parse timestamp {values[i].as_py()!r}: expected {expected}",
-            path=str(path),
-            line=first_line + i,
-            field="timestamp",
-        )
+        raise RowError(f"cannot parse timestamp {values[i].as_py()!r}: expected {expected}",
+                       path=path, row=i, first_line=first_line, field="timestamp")
 
 
 def parse_numbers(arr: pa.ChunkedArray, *, path: Path, first_line: int, field: str) -> np.ndarray:
     """A numeric column as float64 (NaN where missing); a non-numeric value is an :class:`InputError`."""
     if pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type) or pa.types.is_boolean(arr.type):
         return pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64)
+    try:
+        return pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
     s = as_strings(arr)
     bad = pc.and_(pc.is_valid(s), pc.invert(pc.match_substring_regex(s, _NUMERIC)))
     mask = bad.to_numpy(zero_copy_only=False).astype(bool)
     if mask.any():
         i = int(np.flatnonzero(mask)[0])
-        raise InputError(
-            f"expected a number, got {s[i].as_py()!r}", path=str(path), line=first_line + i, field=field
-        )
+        raise RowError(f"expected a number, got {s[i].as_py()!r}", path=path, row=i, first_line=first_line,
+                       field=field)
     return pc.cast(s, pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64)

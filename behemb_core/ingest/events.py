@@ -31,11 +31,13 @@ from ._io import (
     NAT,
     TABLE_SUFFIXES,
     PathsLike,
+    RowError,
     factorize_ids,
     id_strings,
     list_files,
     parse_numbers,
     parse_timestamps,
+    physical_line,
     read_header,
     read_table,
     stable_order,
@@ -79,10 +81,16 @@ def _read_all(
             chunks[r].extend(table[getattr(cols, r)].chunks)
         if name_column:
             chunks["name"].extend(table[name_column].chunks)
-        times.append(parse_timestamps(table[cols.timestamp], unit=cols.timestamp_unit,
-                                      fmt=cols.timestamp_format, path=f, first_line=first_line))
-        if cols.weight:
-            weights.append(parse_numbers(table[cols.weight], path=f, first_line=first_line, field="weight"))
+        try:
+            times.append(parse_timestamps(table[cols.timestamp], unit=cols.timestamp_unit,
+                                          fmt=cols.timestamp_format, path=f, first_line=first_line))
+            if cols.weight:
+                weights.append(parse_numbers(table[cols.weight], path=f, first_line=first_line, field="weight"))
+        except RowError as err:
+            line = physical_line(f, delim, err.row) if delim is not None else None
+            if line is None or line == err.line:
+                raise
+            raise InputError(err.detail, path=str(f), line=line, field=err.field) from None
         rows_per_file.append(table.num_rows)
         rep("read", (i + 1) / len(files), f"read {f.name} ({table.num_rows:,} rows)", file=i + 1,
             files=len(files))
@@ -240,13 +248,16 @@ def read_event_log(
         )
     session_mode = use_session and cols.session is not None
     rows = _read_all(files, cols, header0, name_column, rep.sub(0.0, 0.7))
+    if rows.n_rows == 0:
+        where = str(files[0]) if len(files) == 1 else f"{len(files)} files from {files[0].parent}"
+        raise InputError("no data rows: the event log has only a header", path=where)
 
     rep("sessionize", 0.75, "factorizing ids")
     codes: dict[str, np.ndarray] = {}
     dicts: dict[str, np.ndarray] = {}
     for role, arr in rows.strings.items():
         if role != "name":
-            codes[role], dicts[role] = factorize_ids(arr)
+            codes[role], dicts[role] = factorize_ids(arr, sort=role == "user")
     drops = DropLog()
     keep = _filter(rows, codes, dicts, filters, session_mode, drops)
     idx = np.flatnonzero(keep)

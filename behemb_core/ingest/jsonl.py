@@ -287,7 +287,8 @@ def _combine_ids(arrays: list[np.ndarray]) -> np.ndarray:
 def read_session_jsonl(paths: PathsLike, *, options: SessionOptions = SessionOptions(), progress=None) -> Dataset:
     """Read sessions from JSON Lines files (plain or ``.gz``; a folder = its ``.jsonl``/``.json`` files by name).
 
-    Guarantees: sessions keep file order and item order; any invalid line is an :class:`InputError` naming the
+    Guarantees: sessions keep file order and item order (session ids are kept as given; duplicates are not
+    merged); any invalid line is an :class:`InputError` naming the
     file, the 1-based line, the field and what was expected (first bad line of the first bad file); an empty
     file is an error. The cleaning rules of :func:`~behemb_core.sessions.build_sessions` are applied last, and
     ``source["events_read"] == sessions.n_events + sum(drops.values())``.
