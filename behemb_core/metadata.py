@@ -26,5 +26,7 @@ class ItemMetadata:
     def text_series(self, columns: list[str] | None = None) -> pd.Series:
         """Item text for content vectors: the name plus the given extra columns, joined by spaces."""
         cols = ["name", *(columns or [])]
-        text = self.table[cols].astype(str).agg(" ".join, axis=1)
+        text = self.table[cols[0]].fillna("").astype(str)
+        for col in cols[1:]:  # vectorised string concatenation; "|"-separated lists become words
+            text = text + " " + self.table[col].fillna("").astype(str).str.replace("|", " ", regex=False)
         return pd.Series(text.to_numpy(), index=self.table["item_id"].to_numpy())

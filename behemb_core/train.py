@@ -31,11 +31,10 @@ def fit_method(
     """Validate the config, fit, and return ``(config, result, seconds)``. Nothing is written."""
     spec = get_method(method)
     cfg = parse_config(method, config)
-    meta = item_meta
     inputs = TrainingInputs(
         sessions=sessions,
         content=content,
-        item_text=meta.text_series() if meta is not None else None,
+        item_meta=item_meta,
         base=base,
         base_version=base_version,
     )

@@ -10,6 +10,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..embeddings import FitResult, ItemEmbeddings
+from ..metadata import ItemMetadata
 from ..progress import ProgressCallback
 from ..sessions import Sessions
 from ..vocab import Vocabulary
@@ -35,15 +36,16 @@ class ContentVectors:
 @dataclass(frozen=True)
 class TrainingInputs:
     """Everything a fit may use. Behaviour methods need ``sessions``; fusion also uses ``base``, ``content``
-    and ``item_text`` (item id → text, for content vectors built by the library)."""
+    and ``item_meta`` (whose text becomes content vectors when no content table is given)."""
 
     sessions: Sessions | None = None
     content: ContentVectors | None = None
-    item_text: Any = None  # pandas Series: item id (normalised) -> text
+    item_meta: ItemMetadata | None = None
     base: ItemEmbeddings | None = None
     base_version: str | None = None
 
 
+# fit(inputs: TrainingInputs, config, *, seed: int, progress: ProgressCallback | None) -> FitResult
 FitFunction = Callable[..., FitResult]
 
 
@@ -62,10 +64,6 @@ class MethodSpec:
         from .registry import parse_config
 
         return parse_config(self.name, values or {})
-
-
-def fit_signature_doc() -> str:  # pragma: no cover - documentation helper
-    return "fit(inputs: TrainingInputs, config, *, seed: int, progress: ProgressCallback | None) -> FitResult"
 
 
 __all__ = ["MethodConfig", "ContentVectors", "TrainingInputs", "MethodSpec", "ProgressCallback"]

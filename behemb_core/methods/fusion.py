@@ -34,6 +34,10 @@ class FusionConfig(MethodConfig):
     )
     base_config: dict[str, Any] = Field(default_factory=dict, description="Config of the base method.")
     text_dim: int = Field(128, ge=2, le=2048, description="Dimension of TF-IDF→SVD text vectors.")
+    text_columns: list[str] = Field(
+        default_factory=list,
+        description="Metadata columns added to the item name as content text (e.g. genres, category).",
+    )
     text_max_features: int = Field(50_000, ge=10, description="Vocabulary size of the TF-IDF.")
     min_shared_items: int = Field(
         20, ge=2, description="Items with both behaviour and content needed to fit the map."
@@ -127,7 +131,7 @@ def fit_fusion(
     inputs: TrainingInputs, config: FusionConfig, *, seed: int = 0, progress: ProgressCallback | None = None
 ) -> FitResult:
     """Fusion as a method: take ``inputs.base`` (an existing version) or train ``base_method`` on the sessions,
-    take ``inputs.content`` or build text vectors from ``inputs.item_text``, then :func:`fuse`."""
+    take ``inputs.content`` or build text vectors from ``inputs.item_meta``, then :func:`fuse`."""
     from .registry import get_method, parse_config
 
     rep = as_reporter(progress)
@@ -151,10 +155,17 @@ def fit_fusion(
     rep("content", 0.75, "preparing content vectors")
     content = inputs.content
     if content is None:
-        if inputs.item_text is None:
-            raise ConfigError("fusion needs content: a content-vector table or item metadata with text")
+        if inputs.item_meta is None:
+            raise ConfigError("fusion needs content: a content-vector table or item metadata with names")
+        missing = [c for c in config.text_columns if c not in inputs.item_meta.table.columns]
+        if missing:
+            raise ConfigError(
+                f"fusion: text_columns {missing} are not in the item metadata "
+                f"(columns: {list(inputs.item_meta.table.columns)})"
+            )
         content = content_from_text(
-            inputs.item_text, dim=config.text_dim, seed=seed, max_features=config.text_max_features
+            inputs.item_meta.text_series(config.text_columns), dim=config.text_dim, seed=seed,
+            max_features=config.text_max_features,
         )
     rep("fuse", 0.9, "fitting the content → behaviour map")
     emb, report = fuse(behavior, content, config, seed=seed)
