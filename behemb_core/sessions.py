@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from .vocab import Vocabulary
@@ -83,6 +84,18 @@ class Sessions:
     def item_counts(self) -> np.ndarray:
         """Events per item, in code order."""
         return np.bincount(self.codes, minlength=len(self.vocab)).astype(np.int64)
+
+    def item_session_counts(self) -> np.ndarray:
+        """Number of distinct sessions containing each item, in code order."""
+        key = self.session_of_event() * len(self.vocab) + self.codes
+        uniq = np.unique(key)
+        return np.bincount(uniq % len(self.vocab), minlength=len(self.vocab)).astype(np.int64)
+
+    def item_stats(self) -> pd.DataFrame:
+        """Training popularity per item: ``item_id``, ``events``, ``sessions``."""
+        return pd.DataFrame(
+            {"item_id": self.vocab.ids, "events": self.item_counts(), "sessions": self.item_session_counts()}
+        )
 
     def session_of_event(self) -> np.ndarray:
         """For every event, the index of its session."""

@@ -65,6 +65,7 @@ def train_version(
     if name is not None and store.exists(name):  # validates the name too; fail before hours of training
         raise VersionExistsError(f"version {name!r} already exists in {store.url}; versions are immutable")
     base = None
+    base_stats = None
     if base_version is not None:
         stored = store.load_version(base_version)
         base = ItemEmbeddings(
@@ -73,6 +74,7 @@ def train_version(
         )
         if item_meta is None and (dataset is None or dataset.item_meta is None):
             item_meta = stored.item_meta
+        base_stats = stored.item_stats
     if item_meta is None and dataset is not None:
         item_meta = dataset.item_meta
     sessions = dataset.sessions if dataset is not None else None
@@ -98,7 +100,8 @@ def train_version(
         }
     rep("save", 0.97, "writing the version to the store")
     info = store.save_version(
-        result.embeddings, manifest=manifest, name=name, prefix=spec.version_prefix, item_meta=item_meta
+        result.embeddings, manifest=manifest, name=name, prefix=spec.version_prefix, item_meta=item_meta,
+        item_stats=dataset.sessions.item_stats() if dataset is not None else base_stats,
     )
     rep("done", 1.0, f"saved version {info.name}")
     return {

@@ -72,6 +72,15 @@ def test_train_all_methods_then_list_and_query(workspace, capsys):
     assert len(result["neighbors"]) == 5
     assert all(n["name"].endswith("family 7") for n in result["neighbors"][:4])
 
+    # Training popularity travels with every version (and from the base version to the fused one).
+    from behemb_core.store import Store
+
+    for name in (versions["ppmi_svd"], "fused-1"):
+        stats = Store(store).load_version(name).item_stats
+        n_events = sum(len(json.loads(line)["items"]) for line in open(workspace / "sessions.jsonl"))
+        assert stats["events"].sum() == n_events
+        assert (stats["sessions"] <= stats["events"]).all() and (stats["sessions"] >= 1).all()
+
     table = pq.read_table(store / "versions" / "fused-1" / "embeddings.parquet")
     sources = table.column("source").to_pylist()
     assert sources.count("content_only") == 10

@@ -23,6 +23,7 @@ from ..errors import StoreError
 FORMAT_VERSION = 1
 EMBEDDINGS_FILE = "embeddings.parquet"
 ITEMS_FILE = "items.parquet"
+ITEM_STATS_FILE = "item_stats.parquet"
 MANIFEST_FILE = "manifest.json"
 
 #: Keys the store sets itself; a caller may not give them different values.

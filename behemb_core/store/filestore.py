@@ -4,6 +4,7 @@ Layout (the contract other programs rely on)::
 
     <store>/versions/<version>/embeddings.parquet   item_id, embedding, behavior_emb_version, source
     <store>/versions/<version>/items.parquet         optional item metadata of the version's items
+    <store>/versions/<version>/item_stats.parquet    optional training popularity: item_id, events, sessions
     <store>/versions/<version>/manifest.json         written last; holds sha256 + size of every other file
     <store>/lifecycle/<version>/*.json               lifecycle records (approve/publish), kept apart
 
@@ -27,6 +28,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import fsspec
+import pandas as pd
+import pyarrow as pa
 from fsspec.implementations.local import LocalFileSystem
 
 from ..embeddings import ItemEmbeddings, check_embeddings
@@ -34,6 +37,7 @@ from ..errors import FitError, IntegrityError, StoreError, VersionExistsError
 from ..metadata import ItemMetadata
 from ._manifest import (
     EMBEDDINGS_FILE,
+    ITEM_STATS_FILE,
     ITEMS_FILE,
     MANIFEST_FILE,
     build_manifest,
@@ -76,6 +80,7 @@ class StoredVersion:
     manifest: dict[str, Any]
     embeddings: ItemEmbeddings
     item_meta: ItemMetadata | None
+    item_stats: pd.DataFrame | None = None
 
 
 class Store:
@@ -224,7 +229,8 @@ class Store:
 
     # ------------------------------------------------------------------ save
     def save_version(self, embeddings: ItemEmbeddings, *, manifest: Mapping[str, Any], name: str | None = None,
-                     prefix: str = "beh", item_meta: ItemMetadata | None = None) -> VersionInfo:
+                     prefix: str = "beh", item_meta: ItemMetadata | None = None,
+                     item_stats: pd.DataFrame | None = None) -> VersionInfo:
         """Store ``embeddings`` as a new immutable version and return its :class:`VersionInfo`.
 
         ``name`` is validated; without one, ``<prefix>_v<N>`` is generated (global counter). An existing
@@ -232,7 +238,8 @@ class Store:
         fingerprint, fit report...) must be JSON-able (numpy values are converted, NaN is refused); the store
         adds format_version, version, created_at, n_items, dim, id_kind, library_versions and files (sha256 and
         size of every other file). On local disk the version appears atomically or not at all; elsewhere an
-        incomplete leftover folder of the same name (no manifest) is replaced.
+        incomplete leftover folder of the same name (no manifest) is replaced. ``item_stats`` (columns
+        ``item_id``, ``events``, ``sessions``: popularity in the training data) is stored for the diagnostics.
         """
         if not isinstance(manifest, Mapping):
             raise StoreError(f"manifest must be a mapping, got {type(manifest).__name__}")
@@ -252,6 +259,8 @@ class Store:
             payload = {EMBEDDINGS_FILE: parquet_bytes(embeddings_to_table(embeddings, target))}
             if item_meta is not None:
                 payload[ITEMS_FILE] = parquet_bytes(items_to_table(item_meta, embeddings.vocab))
+            if item_stats is not None:
+                payload[ITEM_STATS_FILE] = parquet_bytes(_stats_table(item_stats))
             files = {fn: {"sha256": hashlib.sha256(b).hexdigest(), "bytes": len(b)} for fn, b in payload.items()}
             full = build_manifest(caller, version=target, n_items=len(embeddings), dim=embeddings.dim,
                                   id_kind=embeddings.vocab.kind, files=files)
@@ -413,7 +422,18 @@ class Store:
         if ITEMS_FILE in data:
             iwhere = f"version {name!r}: {ITEMS_FILE}"
             item_meta = table_to_items(read_parquet(data[ITEMS_FILE], iwhere), iwhere)
-        return StoredVersion(name=name, manifest=manifest, embeddings=emb, item_meta=item_meta)
+        item_stats = None
+        if ITEM_STATS_FILE in data:
+            item_stats = read_parquet(data[ITEM_STATS_FILE], f"version {name!r}: {ITEM_STATS_FILE}").to_pandas()
+        return StoredVersion(name=name, manifest=manifest, embeddings=emb, item_meta=item_meta,
+                             item_stats=item_stats)
+
+
+def _stats_table(stats: pd.DataFrame) -> pa.Table:
+    missing = {"item_id", "events", "sessions"} - set(stats.columns)
+    if missing:
+        raise StoreError(f"item_stats needs columns item_id, events, sessions; missing {sorted(missing)}")
+    return pa.Table.from_pandas(stats[["item_id", "events", "sessions"]], preserve_index=False)
 
 
 def _fsync_dir(path: str) -> None:
