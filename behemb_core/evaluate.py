@@ -1,24 +1,38 @@
 """Offline retrieval quality: held-out next-item prediction from item-to-item neighbours.
 
-For every consecutive pair ``(a, b)``, ``a ≠ b``, of a held-out session, the query is ``a`` and the target ``b``:
-a hit at K when ``b`` is among ``a``'s top-K neighbours by cosine (``a`` itself excluded). A query item without
-a vector is a miss, counted separately, so methods that embed fewer items are not flattered.
+For every consecutive pair ``(a, b)``, ``a ≠ b``, of a held-out session, the query is ``a`` and the target ``b``.
+The target's rank among ``a``'s top-K neighbours by cosine (``a`` excluded) gives HR@K (hit rate), NDCG@K
+(1/log2(rank+1)) and MRR@K (1/rank). A query without a vector is a miss and is counted separately, so a method
+that embeds fewer items is not flattered. Two reference points are computed on the same pairs:
+
+* **most-popular** — the K most frequent training items (minus the query) for every query;
+* **item-kNN** — cosine over the sparse item × session incidence of the training sessions
+  (``|S_a ∩ S_b| / sqrt(|S_a| |S_b|)``), the classic baseline session-based studies find hard to beat.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from .embeddings import ItemEmbeddings
+from .graph_build import top_k_per_row
 from .neighbors import top_k_neighbors
 from .sessions import Sessions
+
+DEFAULT_KS = (10,)
 
 
 def time_split(sessions: Sessions, *, holdout: float = 0.1, seed: int | None = None) -> tuple[Sessions, Sessions]:
     """Split sessions into (train, test): the last ``holdout`` share by start time (file order when sessions have
     no time), or a random share when ``seed`` is given. Both keep the full vocabulary."""
+    if not 0 < holdout < 1:
+        from .errors import ConfigError
+
+        raise ConfigError(f"holdout must be between 0 and 1, got holdout={holdout}")
     n = sessions.n_sessions
     n_test = max(1, int(round(n * holdout)))
     if seed is not None:
@@ -39,6 +53,9 @@ class Pairs:
     queries: np.ndarray
     targets: np.ndarray
 
+    def __len__(self) -> int:
+        return len(self.queries)
+
 
 def next_item_pairs(sessions: Sessions) -> Pairs:
     """Consecutive pairs with different items inside each session (vectorised)."""
@@ -51,6 +68,7 @@ def next_item_pairs(sessions: Sessions) -> Pairs:
     return Pairs(sessions.vocab.take(c[:-1][ok]), sessions.vocab.take(c[1:][ok]))
 
 
+# ------------------------------------------------------------------------------------------- ranking
 def _ranks(neighbor_codes: np.ndarray, rows: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """1-based rank of each target in its query's neighbour row, 0 when absent."""
     match = neighbor_codes[rows] == targets[:, None]
@@ -58,7 +76,72 @@ def _ranks(neighbor_codes: np.ndarray, rows: np.ndarray, targets: np.ndarray) ->
     return np.where(found, match.argmax(axis=1) + 1, 0)
 
 
-def _metrics(ranks: np.ndarray, k: int) -> dict[str, float]:
+def ranks_for_embeddings(emb: ItemEmbeddings, pairs: Pairs, k: int) -> tuple[np.ndarray, int]:
+    """Rank (1..k, 0 = miss) of every target among its query's top-k; and the number of queries without vector."""
+    q = emb.vocab.codes(pairs.queries)
+    t = emb.vocab.codes(pairs.targets)
+    has_q = q >= 0
+    uniq, rows = np.unique(q[has_q], return_inverse=True)
+    nb = top_k_neighbors(emb, k, queries=uniq)
+    ranks = np.zeros(len(q), dtype=np.int64)
+    ranks[has_q] = _ranks(nb.codes, rows, t[has_q])
+    return ranks, int((~has_q).sum())
+
+
+def ranks_for_most_popular(train: Sessions, pairs: Pairs, k: int) -> np.ndarray:
+    counts = train.item_counts()
+    top = np.argsort(-counts, kind="stable")[: k + 1]
+    q = train.vocab.codes(pairs.queries)
+    t = train.vocab.codes(pairs.targets)
+    cand = np.broadcast_to(top, (len(q), len(top))).copy()
+    cand[cand == q[:, None]] = -2  # the query is never its own recommendation
+    keep = np.argsort(cand == -2, axis=1, kind="stable")[:, :k]
+    lists = np.take_along_axis(cand, keep, axis=1)
+    return _ranks(lists, np.arange(len(q)), t)
+
+
+def item_knn_neighbors(train: Sessions, query_codes: np.ndarray, k: int) -> np.ndarray:
+    """Top-k item-kNN neighbour codes (cosine over item × session incidence) for the given query codes."""
+    n_items = train.n_items
+    x = sp.csr_matrix(
+        (np.ones(train.n_events, dtype=np.float32), (train.codes, train.session_of_event())),
+        shape=(n_items, train.n_sessions),
+    )
+    x.data[:] = 1.0
+    x.sum_duplicates()
+    x.data[:] = 1.0  # incidence, not counts
+    norms = np.sqrt(np.asarray(x.sum(axis=1)).ravel())
+    out = np.full((len(query_codes), k), -1, dtype=np.int64)
+    xt = x.T.tocsr()
+    for start in range(0, len(query_codes), 4096):  # bounded memory: 4096 sparse rows at a time
+        q = query_codes[start : start + 4096]
+        co = (x[q] @ xt).tocsr().astype(np.float32)
+        rows = np.repeat(np.arange(len(q)), np.diff(co.indptr))
+        co.data /= norms[q][rows] * norms[co.indices]
+        co.data[co.indices == q[rows]] = 0.0  # never the query itself
+        co.eliminate_zeros()
+        top = top_k_per_row(co, k)
+        r = np.repeat(np.arange(len(q)), np.diff(top.indptr))
+        pos = np.arange(top.nnz) - top.indptr[r]
+        # top_k_per_row keeps rows sorted by column; order each row by score descending (ties: lower code)
+        order = np.lexsort((top.indices, -top.data, r))
+        out[start + r[order], pos] = top.indices[order]
+    return out
+
+
+def ranks_for_item_knn(train: Sessions, pairs: Pairs, k: int) -> np.ndarray:
+    q = train.vocab.codes(pairs.queries)
+    t = train.vocab.codes(pairs.targets)
+    has_q = q >= 0
+    uniq, rows = np.unique(q[has_q], return_inverse=True)
+    ranks = np.zeros(len(q), dtype=np.int64)
+    if len(uniq):
+        ranks[has_q] = _ranks(item_knn_neighbors(train, uniq, k), rows, t[has_q])
+    return ranks
+
+
+# ------------------------------------------------------------------------------------------- metrics
+def metrics_from_ranks(ranks: np.ndarray, k: int) -> dict[str, float]:
     hit = (ranks > 0) & (ranks <= k)
     n = max(len(ranks), 1)
     safe = np.where(hit, ranks, 1)
@@ -69,34 +152,78 @@ def _metrics(ranks: np.ndarray, k: int) -> dict[str, float]:
     }
 
 
+def bootstrap_interval(
+    ranks: np.ndarray, k: int, *, n_boot: int = 200, level: float = 0.95, seed: int = 0
+) -> dict[str, list[float]]:
+    """Percentile bootstrap interval of each metric over queries (pairs resampled with replacement)."""
+    if len(ranks) == 0:
+        return {}
+    rng = np.random.default_rng(seed)
+    hit = ((ranks > 0) & (ranks <= k)).astype(np.float64)
+    safe = np.where(hit > 0, ranks, 1)
+    per = {
+        f"hr@{k}": hit,
+        f"ndcg@{k}": np.where(hit > 0, 1.0 / np.log2(safe + 1), 0.0),
+        f"mrr@{k}": np.where(hit > 0, 1.0 / safe, 0.0),
+    }
+    out = {}
+    # One resample of query indices serves all three metrics (consistent with each other); memory O(pairs).
+    names = list(per)
+    stacked = np.vstack([per[n] for n in names])
+    means = np.empty((n_boot, len(names)))
+    for b in range(n_boot):
+        means[b] = stacked[:, rng.integers(0, len(ranks), len(ranks))].mean(axis=1)
+    lo, hi = np.quantile(means, [(1 - level) / 2, 1 - (1 - level) / 2], axis=0)
+    return {n: [float(lo[i]), float(hi[i])] for i, n in enumerate(names)}
+
+
+def hr_by_popularity_decile(ranks: np.ndarray, targets: np.ndarray, train: Sessions, k: int) -> list[dict]:
+    """HR@k per popularity decile of the target (decile 1 = the least popular tenth of the catalogue)."""
+    counts = train.item_counts()
+    order = np.argsort(counts, kind="stable")
+    decile_of = np.empty(len(counts), dtype=np.int64)
+    decile_of[order] = np.minimum(10 * np.arange(len(counts)) // max(len(counts), 1), 9)
+    t = train.vocab.codes(targets)
+    dec = np.where(t >= 0, decile_of[np.maximum(t, 0)], -1)
+    hit = (ranks > 0) & (ranks <= k)
+    rows = []
+    for d in range(10):
+        m = dec == d
+        rows.append({"decile": d + 1, "pairs": int(m.sum()), f"hr@{k}": float(hit[m].mean()) if m.any() else None})
+    unseen = dec < 0
+    if unseen.any():
+        rows.append({"decile": "unseen", "pairs": int(unseen.sum()), f"hr@{k}": float(hit[unseen].mean())})
+    return rows
+
+
+def score_block(ranks: np.ndarray, ks: tuple[int, ...], *, n_boot: int, seed: int) -> dict[str, Any]:
+    """Metrics for every K (ranks computed at max K) with bootstrap intervals."""
+    out: dict[str, Any] = {}
+    for k in ks:
+        out.update(metrics_from_ranks(ranks, k))
+    out["ci95"] = {}
+    if n_boot:
+        for k in ks:
+            out["ci95"].update(bootstrap_interval(ranks, k, n_boot=n_boot, seed=seed))
+    return out
+
+
 def evaluate_embeddings(emb: ItemEmbeddings, pairs: Pairs, *, k: int = 10) -> dict[str, float | int]:
-    """HR/NDCG/MRR@k of ``emb`` on ``pairs``; queries or targets without a vector count as misses."""
-    q = emb.vocab.codes(pairs.queries)
-    t = emb.vocab.codes(pairs.targets)
-    has_q = q >= 0
-    uniq, rows = np.unique(q[has_q], return_inverse=True)
-    nb = top_k_neighbors(emb, k, queries=uniq)
-    ranks = np.zeros(len(q), dtype=np.int64)
-    ranks[has_q] = _ranks(nb.codes, rows, t[has_q])
-    out: dict[str, float | int] = _metrics(ranks, k)
-    out["pairs"] = int(len(q))
-    out["queries_without_vector"] = int((~has_q).sum())
+    """HR/NDCG/MRR@k of ``emb`` on ``pairs`` (the quick form used by tests and scripts)."""
+    ranks, missing = ranks_for_embeddings(emb, pairs, k)
+    out: dict[str, float | int] = metrics_from_ranks(ranks, k)
+    out["pairs"] = len(pairs)
+    out["queries_without_vector"] = missing
     return out
 
 
 def evaluate_most_popular(train: Sessions, pairs: Pairs, *, k: int = 10) -> dict[str, float | int]:
-    """The most-popular baseline: the K most frequent training items (minus the query) for every query."""
-    counts = train.item_counts()
-    top = np.argsort(-counts, kind="stable")[: k + 1]
-    top_ids = train.vocab.take(top)
-    q = train.vocab.codes(pairs.queries)
-    t = train.vocab.codes(pairs.targets)
-    cand = np.broadcast_to(top, (len(q), len(top))).copy()
-    cand[cand == q[:, None]] = -2  # the query is never its own recommendation
-    keep = np.argsort(cand == -2, axis=1, kind="stable")[:, :k]
-    lists = np.take_along_axis(cand, keep, axis=1)
-    ranks = _ranks(lists, np.arange(len(q)), t)
-    out: dict[str, float | int] = _metrics(ranks, k)
-    out["pairs"] = int(len(q))
-    del top_ids
+    out: dict[str, float | int] = metrics_from_ranks(ranks_for_most_popular(train, pairs, k), k)
+    out["pairs"] = len(pairs)
+    return out
+
+
+def evaluate_item_knn(train: Sessions, pairs: Pairs, *, k: int = 10) -> dict[str, float | int]:
+    out: dict[str, float | int] = metrics_from_ranks(ranks_for_item_knn(train, pairs, k), k)
+    out["pairs"] = len(pairs)
     return out

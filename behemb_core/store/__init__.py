@@ -7,13 +7,37 @@ from __future__ import annotations
 
 from .export import export_version
 from .filestore import Store, StoredVersion, VersionInfo
+from .lifecycle import (
+    ApprovalRefused,
+    CheckResult,
+    approvals,
+    approve,
+    publish,
+    published_version,
+    read_audit_log,
+    register_index,
+    register_index_from_export,
+    rollback,
+    verify_store,
+)
 from .names import next_version_name, validate_version_name
 
 __all__ = [
+    "ApprovalRefused",
+    "CheckResult",
     "Store",
     "StoredVersion",
     "VersionInfo",
+    "approvals",
+    "approve",
     "export_version",
     "next_version_name",
+    "publish",
+    "published_version",
+    "read_audit_log",
+    "register_index",
+    "register_index_from_export",
+    "rollback",
     "validate_version_name",
+    "verify_store",
 ]

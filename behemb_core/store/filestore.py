@@ -161,14 +161,26 @@ class Store:
     def status(self, name: str) -> str:
         """Lifecycle status of version ``name`` — the one place status is derived.
 
-        Status is never part of the immutable manifest; it comes from records in ``<store>/lifecycle/<name>/``
-        (JSON files with a ``"status"`` key, the latest by file name wins). No record means ``"draft"``.
+        Status is never part of the immutable manifest. ``"published"`` when the pointer
+        ``<store>/published.json`` names the version; otherwise the ``"status"`` of the latest record (by file
+        name) in ``<store>/lifecycle/<name>/`` — ``"approved"`` for an approval, also for a version that was
+        published before and is no longer (it can be published again, e.g. by a rollback); no record means
+        ``"draft"``. Records are written by :mod:`behemb_core.store.lifecycle`.
         """
         if not self.exists(name):
             raise self._missing_error(name)
         return self._status(name)
 
     def _status(self, name: str) -> str:
+        pointer = self._join("published.json")  # the single published pointer, see store/lifecycle.py
+        try:
+            published = json.loads(self._read(pointer).decode("utf-8")).get("version")
+        except FileNotFoundError:
+            published = None
+        except (ValueError, AttributeError) as exc:
+            raise IntegrityError(f"unreadable published pointer {pointer}: {exc}") from exc
+        if published == name:
+            return "published"
         folder = self._join("lifecycle", name)
         records = sorted(f for f, kind in self._ls(folder).items() if kind == "file" and f.endswith(".json"))
         if not records:

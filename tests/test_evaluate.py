@@ -1,0 +1,128 @@
+"""Evaluation metrics, baselines and reports against hand-computed answers and brute-force oracles."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from behemb_core.embeddings import make_embeddings
+from behemb_core.errors import ConfigError
+from behemb_core.evaluate import (
+    Pairs,
+    bootstrap_interval,
+    evaluate_item_knn,
+    evaluate_most_popular,
+    item_knn_neighbors,
+    metrics_from_ranks,
+    next_item_pairs,
+    time_split,
+)
+from behemb_core.quality import evaluate_method, evaluate_version
+from behemb_core.sessions import DropLog, RawSessions, SessionOptions, build_sessions
+from behemb_core.vocab import Vocabulary, normalize_ids
+
+
+def _sessions(lists, times=None):
+    lengths = [len(x) for x in lists]
+    raw = RawSessions(
+        indptr=np.concatenate(([0], np.cumsum(lengths))).astype(np.int64),
+        item_ids=normalize_ids([i for x in lists for i in x]),
+        session_ids=np.array([f"s{i}" for i in range(len(lists))], dtype=object),
+        start_times=None if times is None else np.asarray(times, dtype=np.int64),
+    )
+    return build_sessions(raw, SessionOptions(collapse_repeats=False, min_length=1), DropLog())
+
+
+def test_metrics_from_hand_made_ranks():
+    ranks = np.array([1, 2, 0, 10, 11])  # 11 is beyond K=10: a miss
+    m = metrics_from_ranks(ranks, 10)
+    assert m["hr@10"] == pytest.approx(3 / 5)
+    assert m["mrr@10"] == pytest.approx((1 + 1 / 2 + 1 / 10) / 5)
+    assert m["ndcg@10"] == pytest.approx((1 + 1 / np.log2(3) + 1 / np.log2(11)) / 5)
+
+
+def test_pairs_skip_repeats_and_session_borders():
+    s = _sessions([[1, 2, 2, 3], [4, 5]])
+    p = next_item_pairs(s)
+    assert list(zip(p.queries.tolist(), p.targets.tolist())) == [(1, 2), (2, 3), (4, 5)]
+
+
+def test_time_split_holds_out_the_latest_sessions():
+    s = _sessions([[1, 2], [3, 4], [5, 6], [7, 8]], times=[40, 10, 30, 20])
+    train, test = time_split(s, holdout=0.25)
+    assert test.to_lists() == [[1, 2]] and train.n_sessions == 3
+    with pytest.raises(ConfigError, match="holdout"):
+        time_split(s, holdout=1.5)
+
+
+def test_most_popular_never_recommends_the_query():
+    train = _sessions([[1, 2], [1, 3], [1, 2], [4, 1]])  # popularity: 1 > 2 > 3, 4
+    pairs = Pairs(queries=np.array([1, 2]), targets=np.array([2, 1]))
+    r = evaluate_most_popular(train, pairs, k=1)
+    assert r["hr@1"] == 1.0  # query 1 → top is 1 (skipped) → 2 ✓; query 2 → 1 ✓
+
+
+def test_item_knn_matches_dense_cosine_oracle():
+    rng = np.random.default_rng(0)
+    lists = [list(rng.choice(30, size=rng.integers(2, 7), replace=False)) for _ in range(200)]
+    train = _sessions(lists)
+    x = np.zeros((train.n_items, train.n_sessions))
+    x[train.codes, train.session_of_event()] = 1
+    cos = (x @ x.T) / np.sqrt(np.outer(x.sum(1), x.sum(1)))
+    np.fill_diagonal(cos, -1)
+    queries = np.arange(train.n_items)
+    got = item_knn_neighbors(train, queries, 5)
+    for q in queries:
+        expected_scores = np.sort(cos[q])[::-1][:5]
+        np.testing.assert_allclose(cos[q, got[q]], expected_scores, rtol=1e-5)
+
+
+def test_bootstrap_interval_brackets_the_estimate_and_narrows_with_data():
+    rng = np.random.default_rng(1)
+    small = np.where(rng.random(200) < 0.3, 1, 0)
+    large = np.where(rng.random(20000) < 0.3, 1, 0)
+    ci_small = bootstrap_interval(small, 10)["hr@10"]
+    ci_large = bootstrap_interval(large, 10)["hr@10"]
+    assert ci_small[0] <= small.mean() <= ci_small[1]
+    assert ci_large[1] - ci_large[0] < (ci_small[1] - ci_small[0]) / 3
+
+
+def test_report_on_planted_data_beats_most_popular_and_has_every_section():
+    from behemb_core.synthetic import planted_sessions
+
+    # Mild popularity skew: next items are decided by the clusters, not by popularity.
+    planted = planted_sessions(n_items=600, n_clusters=30, n_sessions=6000, zipf_exponent=0.3, seed=2)
+    report = evaluate_method(planted.sessions, "ppmi_svd", {"dim": 32}, seeds=[0, 1], ks=[5, 10], n_boot=50)
+    m, base = report["method"], report["baselines"]
+    assert set(report["k"]) == {5, 10}
+    assert m["hr@10"] > 3 * base["most_popular"]["hr@10"]
+    assert m["ci95"]["hr@10"][0] <= m["hr@10"] <= m["ci95"]["hr@10"][1] + m["seed_spread"]["hr@10"]["max"]
+    assert m["seed_spread"]["hr@10"]["std"] >= 0
+    assert sum(row["pairs"] for row in m["by_popularity_decile"]) == report["split"]["pairs"]
+    assert report["comparison"]["beats_most_popular"] is True
+    assert "item_knn" in base and 0 < base["item_knn"]["hr@10"] <= 1
+
+
+def test_evaluate_version_uses_stored_popularity(planted):
+    train, test = time_split(planted.sessions, holdout=0.2)
+    pairs = next_item_pairs(test)
+    rng = np.random.default_rng(0)
+    emb = make_embeddings(train.vocab, rng.standard_normal((train.n_items, 8)))
+    report = evaluate_version(emb, test, item_stats=train.item_stats())
+    expected = evaluate_most_popular(train, pairs)["hr@10"]
+    assert report["baselines"]["most_popular"]["hr@10"] == pytest.approx(expected)
+    assert "item_knn" not in report["baselines"] and report["notes"]
+    full = evaluate_version(emb, test, train=train)
+    assert full["baselines"]["item_knn"]["hr@10"] == pytest.approx(evaluate_item_knn(train, pairs)["hr@10"])
+
+
+def test_missing_query_vectors_are_misses_and_counted(planted):
+    train, test = time_split(planted.sessions, holdout=0.2)
+    keep = train.vocab.ids[: train.n_items // 2]
+    rng = np.random.default_rng(0)
+    emb = make_embeddings(Vocabulary(keep), rng.standard_normal((len(keep), 8)))
+    report = evaluate_version(emb, test)
+    pairs = next_item_pairs(test)
+    assert report["method"]["queries_without_vector"] == int((~np.isin(pairs.queries, keep)).sum()) > 0
+    _ = pd  # pandas used via item_stats above

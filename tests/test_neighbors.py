@@ -1,0 +1,58 @@
+"""Exact neighbours against a brute-force oracle; approximate neighbours' recall against exact."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from behemb_core.embeddings import make_embeddings
+from behemb_core.neighbors import approximate_top_k_neighbors, item_neighbors, top_k_neighbors
+from behemb_core.vocab import Vocabulary
+
+
+def _emb(n, d, seed=0, ids=None):
+    rng = np.random.default_rng(seed)
+    return make_embeddings(Vocabulary(np.arange(n) if ids is None else ids), rng.standard_normal((n, d)))
+
+
+@pytest.mark.parametrize("block_size", [1, 7, 4096])
+def test_exact_matches_oracle_for_any_block_size(block_size):
+    emb = _emb(300, 16)
+    got = top_k_neighbors(emb, 10, block_size=block_size)
+    sims = emb.vectors @ emb.vectors.T
+    np.fill_diagonal(sims, -np.inf)
+    oracle = np.argsort(-sims, axis=1, kind="stable")[:, :10]
+    np.testing.assert_array_equal(got.codes, oracle)
+    np.testing.assert_allclose(got.scores, np.take_along_axis(sims, oracle, axis=1), rtol=1e-6)
+
+
+def test_ties_break_by_lower_code_and_short_catalogues_pad():
+    vec = np.array([[1, 0], [1, 0], [1, 0], [0, 1]], dtype=np.float32)
+    emb = make_embeddings(Vocabulary(np.arange(4)), vec)
+    got = top_k_neighbors(emb, 5)
+    assert got.codes[3].tolist()[:3] == [0, 1, 2]  # all tied at cosine 0
+    assert got.codes[0].tolist() == [1, 2, 3, -1, -1] and np.isnan(got.scores[0, 3])
+    kept_self = top_k_neighbors(emb, 2, exclude_self=False, queries=np.array([2]))
+    assert kept_self.codes[0].tolist() == [0, 1]
+
+
+def test_item_neighbors_by_string_id_and_unknown_item():
+    emb = _emb(50, 8, ids=np.array([f"A{i:02d}" for i in range(50)], dtype=object))
+    rows = item_neighbors(emb, "A07", 3, names=np.array([f"name {i}" for i in range(50)], dtype=object))
+    assert [r["rank"] for r in rows] == [1, 2, 3] and all(r["item_id"] != "A07" for r in rows)
+    assert rows[0]["name"].startswith("name ")
+    with pytest.raises(KeyError, match="A99"):
+        item_neighbors(emb, "A99", 3)
+
+
+def test_approximate_recall_against_exact():
+    # Clustered data, as embeddings are: 40 clusters of 50 items.
+    rng = np.random.default_rng(3)
+    centres = rng.standard_normal((40, 32))
+    vec = centres[np.arange(2000) % 40] + 0.6 * rng.standard_normal((2000, 32))
+    emb = make_embeddings(Vocabulary(np.arange(2000)), vec)
+    exact = top_k_neighbors(emb, 10).codes
+    approx = approximate_top_k_neighbors(emb, 10, seed=0).codes
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(approx, exact)])
+    assert recall >= 0.95, recall
+    assert not (approx == np.arange(2000)[:, None]).any()
