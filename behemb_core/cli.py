@@ -188,7 +188,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
     summary = train_version(
         store, args.method, config, dataset=dataset, seed=args.seed, name=args.version, content=content,
-        base_version=args.base_version, item_meta=meta, progress=progress,
+        base_version=args.base_version, item_meta=meta, evaluate=args.evaluate, progress=progress,
     )
     _emit(summary)
     return 0
@@ -224,6 +224,8 @@ def cmd_neighbors(args: argparse.Namespace) -> int:
     stored = Store(args.store).load_version(args.version)
     emb = stored.embeddings
     names = stored.item_meta.names_for(emb.vocab.ids) if stored.item_meta is not None else None
+    if args.explain:
+        return _explain(args, stored, names)
     try:
         rows = item_neighbors(emb, args.item, args.k, names=names)
     except KeyError:
@@ -238,6 +240,77 @@ def cmd_neighbors(args: argparse.Namespace) -> int:
             print(f"# {args.item}: {names[emb.vocab.code(_typed_id(emb, args.item))]}")
         _print_table(rows, ["rank", "item_id", "score", *(["name"] if names is not None else [])])
     return 0
+
+
+def _explain(args: argparse.Namespace, stored, names) -> int:
+    from .explain import Evidence, explain_neighbors
+
+    if not args.input:
+        raise ConfigError("--explain needs the sessions as evidence: give --input (and its options)")
+    dataset = load_dataset(args, StderrProgress(True))
+    window = stored.manifest.get("config", {}).get("window", 5) if stored.manifest.get("method") == "ppmi_svd" else 5
+    evidence = Evidence.build(dataset.sessions, window=int(window))
+    try:
+        report = explain_neighbors(stored.embeddings, evidence, args.item, k=args.k, names=names,
+                                   examples=args.examples)
+    except KeyError:
+        raise ConfigError(f"item {args.item!r} has no vector in version {args.version!r}") from None
+    if args.json:
+        _emit({"version": args.version, **report})
+        return 0
+    q = report["query"]
+    print(f"# {q['item_id']}: {q.get('name') or ''} — in {q['sessions']} sessions; window {report['window']}")
+    rows = [
+        {**r, "support": "none (embedding only)" if r["no_direct_support"] else "direct"} for r in report["neighbors"]
+    ]
+    _print_table(rows, ["rank", "item_id", "score", "cooccurrences", "sessions_together", "ppmi", "support",
+                        *(["name"] if names is not None else [])])
+    print(f"{report['without_direct_support']} of {len(rows)} neighbours have no direct co-occurrence support.")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .evaluate import time_split
+    from .quality import evaluate_method, evaluate_version
+
+    ks = _int_list(args.k, "--k")
+    progress = StderrProgress(args.quiet)
+    if args.store and args.version:
+        from .store import Store
+
+        stored = Store(args.store).load_version(args.version)
+        dataset = load_dataset(args, progress)
+        if args.all_heldout:
+            report = evaluate_version(stored.embeddings, dataset.sessions, item_stats=stored.item_stats, ks=ks,
+                                      n_boot=args.bootstrap, name=args.version)
+        else:
+            train, test = time_split(dataset.sessions, holdout=args.holdout)
+            report = evaluate_version(stored.embeddings, test, train=train, ks=ks, n_boot=args.bootstrap,
+                                      name=args.version)
+            fp = stored.manifest.get("dataset", {}).get("fingerprint")
+            if fp == dataset.sessions.fingerprint():
+                report.setdefault("notes", []).append(
+                    "this version was trained on these very sessions, held-out part included: its numbers are "
+                    "optimistic; evaluate the method (--method) or use newer sessions (--all-heldout)"
+                )
+    elif args.method:
+        dataset = load_dataset(args, progress)
+        config = _parse_sets(args.method, args.set)
+        report = evaluate_method(
+            dataset.sessions, args.method, config, seeds=_int_list(args.seeds, "--seeds"), ks=ks,
+            holdout=args.holdout, split=args.split, n_boot=args.bootstrap, progress=progress,
+        )
+    else:
+        raise ConfigError("evaluate needs --method (train on a split) or --store and --version (a stored version)")
+    _emit(report)
+    return 0
+
+
+def _int_list(text: str, flag: str) -> list[int]:
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise ConfigError(f"{flag} expects comma-separated integers, got {text!r}") from None
 
 
 def _typed_id(emb, text: str):
@@ -304,6 +377,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--base-version", help="Fusion: the stored behaviour version to fuse with content.")
     p.add_argument("--content-vectors", metavar="PATH", help="Fusion: item id → vector table (Parquet/CSV/NPY).")
     p.add_argument("--content-id-col", default="item_id", help="Id column of --content-vectors.")
+    p.add_argument("--evaluate", action="store_true",
+                   help="Also evaluate the method on a time split against the baselines and store the report "
+                   "with the version (sign-off uses it; costs a second training run).")
     p.add_argument("--quiet", action="store_true", help="No progress on stderr.")
     p.set_defaults(func=cmd_train)
 
@@ -323,13 +399,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_versions)
 
-    p = sub.add_parser("neighbors", help="Top-k neighbours of an item by cosine.")
+    p = sub.add_parser("neighbors", help="Top-k neighbours of an item by cosine (--explain: with evidence).")
+    _add_input_options(p, required=False)
     p.add_argument("--store", default="./store")
     p.add_argument("--version", required=True)
     p.add_argument("--item", required=True)
     p.add_argument("-k", type=int, default=10)
+    p.add_argument("--explain", action="store_true",
+                   help="Show co-occurrence evidence for each neighbour from the sessions in --input.")
+    p.add_argument("--examples", type=int, default=2, help="Example sessions per neighbour with --explain.")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_neighbors)
+
+    p = sub.add_parser("evaluate", help="Held-out next-item quality with most-popular and item-kNN baselines.")
+    _add_input_options(p, required=True)
+    p.add_argument("--method", choices=sorted(METHODS), help="Train this method on the split and evaluate it.")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--seeds", default="0", help="Comma-separated seeds; several give the spread (default 0).")
+    p.add_argument("--store", help="With --version: evaluate a stored version instead.")
+    p.add_argument("--version")
+    p.add_argument("--all-heldout", action="store_true",
+                   help="Stored version: treat all of --input as held-out (newer sessions).")
+    p.add_argument("--k", default="10", help="Comma-separated cut-offs (default 10).")
+    p.add_argument("--holdout", type=float, default=0.1, help="Share of sessions held out (default 0.1).")
+    p.add_argument("--split", choices=["time", "random"], default="time")
+    p.add_argument("--bootstrap", type=int, default=200, help="Bootstrap resamples for intervals (0 = none).")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("export", help="Export a version for an ANN index builder.")
     p.add_argument("--store", default="./store")

@@ -54,12 +54,17 @@ def train_version(
     content: ContentVectors | None = None,
     base_version: str | None = None,
     item_meta: ItemMetadata | None = None,
+    evaluate: bool = False,
     progress: ProgressCallback | None = None,
 ) -> dict[str, Any]:
     """Fit ``method`` and save a draft version to ``store``; returns a short summary dict.
 
     For fusion, ``base_version`` names a stored behaviour version to fuse (verified on load); its item
     metadata travels on to the new version unless ``item_meta`` or the dataset brings its own.
+
+    With ``evaluate`` the method is also trained on a time split of the sessions and scored against the
+    most-popular and item-kNN baselines; the report is stored in the manifest (``evaluation``), where sign-off
+    reads it. That costs a second training run.
     """
     rep = as_reporter(progress)
     if name is not None and store.exists(name):  # validates the name too; fail before hours of training
@@ -78,9 +83,10 @@ def train_version(
     if item_meta is None and dataset is not None:
         item_meta = dataset.item_meta
     sessions = dataset.sessions if dataset is not None else None
+    fit_end = 0.55 if evaluate and sessions is not None else 0.95
     cfg, result, seconds = fit_method(
         method, config, sessions=sessions, item_meta=item_meta, seed=seed, content=content, base=base,
-        base_version=base_version, progress=rep.sub(0.0, 0.95),
+        base_version=base_version, progress=rep.sub(0.0, fit_end),
     )
     spec = get_method(method)
     manifest: dict[str, Any] = {
@@ -91,6 +97,13 @@ def train_version(
         "fit_report": result.report,
         "base_version": base_version,
     }
+    if evaluate and sessions is not None and method != "fusion":
+        from .quality import evaluate_method
+
+        rep("evaluate", fit_end, "evaluating on a time split against the baselines")
+        manifest["evaluation"] = evaluate_method(
+            sessions, method, cfg, seeds=[seed], ks=[10], progress=rep.sub(fit_end, 0.95)
+        )
     if dataset is not None:
         manifest["dataset"] = {
             "fingerprint": sessions.fingerprint(),
