@@ -241,9 +241,11 @@ def noise_floor(
 
     ``data`` is a ``Sessions``, a ``Dataset`` or ``TrainingInputs``. The result (JSON-able) holds the
     overall and per-band (:data:`BAND_DEFINITION`, by training events) summaries of Jaccard@k and RBO; pass
-    it to :func:`compare_versions`. The seeds must differ: with equal seeds deterministic methods give a
-    floor of exactly 1.0. ``ppmi_svd`` is deterministic apart from its randomized-SVD seed, so its floor is
-    close to 1 (only near-degenerate singular directions move); skip-gram methods show real sampling noise.
+    it to :func:`compare_versions`. The seeds must differ: every method is deterministic for a seed
+    (item2vec/graph only with ``workers=1``), so equal seeds give a floor of exactly 1.0. For ``ppmi_svd`` the seed
+    only drives the randomized SVD, yet lists still move wherever neighbours are nearly tied: measured median
+    Jaccard@10 0.82 (tail 0.67) on Online Retail and on planted clusters, dim 32; item2vec (3 epochs) on
+    Online Retail 0.54 (tail 0.33). Measure the floor with the config of the versions you compare.
     """
     from .methods.base import TrainingInputs
     from .methods.registry import get_method, parse_config
@@ -341,7 +343,8 @@ def compare_versions(
     scopes: dict[str, np.ndarray] = {"overall": result.jaccard}
     if bands is not None and noise is not None and noise.get("bands"):
         labels = popularity_bands(pop[result.codes])
-        scopes.update({band: result.jaccard[labels == band] for band in BANDS if (labels == band).any()})
+        scopes.update({band: result.jaccard[labels == band] for band in BANDS
+                       if (labels == band).any() and (noise["bands"].get(band) or {}).get("n")})
     if noise is not None:
         checks = {s: _beyond(v, noise["overall"] if s == "overall" else noise["bands"][s], margin)
                   for s, v in scopes.items()}

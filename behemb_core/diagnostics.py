@@ -64,8 +64,8 @@ class CollapseThresholds(BaseModel):
     ==========================  ==================  ==================  =========
     k_occurrence_gini           0.30 - 0.40         0.59 - 0.62         0.5
     hub_share (N_k > 5k)        0.000 - 0.002       0.023 - 0.033       0.01
-    head_slot_lift              0.86 - 1.85         8.4 - 10.6          3.0
-    head_slot_vs_interactions   0.03 - 0.13         0.28 - 0.35         1.0
+    head_slot_lift              0.28 - 1.85         8.4 - 10.6          3.0
+    head_slot_vs_interactions   0.01 - 0.13         0.28 - 0.35         1.0
     coverage                    0.92 - 0.99         0.86 - 0.90         0.75
     popularity_spearman         0.21 - 0.94         0.68 - 0.75         None
     ==========================  ==================  ==================  =========
@@ -115,7 +115,7 @@ METHOD_HINTS: dict[str, list[str]] = {
     "item2vec": _SKIPGRAM_HINTS,
     "graph": _SKIPGRAM_HINTS + ["use edge_weight='ppmi' (ppmi_alpha 0.75) so hub edges are damped"],
     "ppmi_svd": [
-        "keep alpha = 0.75 (context smoothing); alpha = 1 is plain PPMI and favours popular contexts",
+        "use alpha = 0.75 (context smoothing), not 1: plain PPMI favours popular contexts",
         "use eig_weight p < 1 (0.5 or 0): p = 1 stretches the leading, often popularity, directions",
         "use a shorter window (e.g. 2-3)",
         "use shift > 1 (e.g. 2-5) so weak, popularity-driven associations are cut",
@@ -158,7 +158,9 @@ def align_popularity(vocab: Vocabulary, popularity: PopularityLike) -> np.ndarra
     bad = ~np.isfinite(out) | (out < 0)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise ConfigError(f"popularity of item {_id(vocab.ids[i])!r} is {float(out[i])}; counts must be finite and >= 0")
+        raise ConfigError(
+            f"popularity of item {_id(vocab.ids[i])!r} is {float(out[i])}; counts must be finite and >= 0"
+        )
     return out
 
 

@@ -45,7 +45,8 @@ def base(planted):
 
 def _version(emb, planted, name):
     meta = ItemMetadata(pd.DataFrame({"item_id": emb.vocab.ids, "name": [f"item {i}" for i in emb.vocab.ids]}))
-    return StoredVersion(name=name, manifest={}, embeddings=emb, item_meta=meta, item_stats=planted.sessions.item_stats())
+    stats = planted.sessions.item_stats()
+    return StoredVersion(name=name, manifest={}, embeddings=emb, item_meta=meta, item_stats=stats)
 
 
 # ------------------------------------------------------------------ metrics on hand-made lists
