@@ -188,7 +188,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
     summary = train_version(
         store, args.method, config, dataset=dataset, seed=args.seed, name=args.version, content=content,
-        base_version=args.base_version, item_meta=meta, evaluate=args.evaluate, progress=progress,
+        base_version=args.base_version, item_meta=meta, evaluate=args.evaluate, noise_floor=args.noise_floor,
+        progress=progress,
     )
     _emit(summary)
     return 0
@@ -306,6 +307,118 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_diagnose(args: argparse.Namespace) -> int:
+    from .diagnostics import popularity_diagnostics
+    from .store import Store
+
+    stored = Store(args.store).load_version(args.version)
+    report = popularity_diagnostics(stored.embeddings, stored.item_stats, k=args.k,
+                                    method=stored.manifest.get("method"))
+    _emit({"version": args.version, **report})
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .compare import compare_versions, neighbor_overlap, overlap_table, version_names
+    from .store import Store
+
+    store = Store(args.store)
+    a, b = store.load_version(args.a), store.load_version(args.b)
+    noise = b.manifest.get("noise_floor") or a.manifest.get("noise_floor")
+    if noise is not None and int(noise.get("k", args.k)) != args.k:
+        noise = None
+    report = compare_versions(a, b, k=args.k, noise=noise)
+    report["noise_floor_from"] = (
+        None if noise is None else (args.b if b.manifest.get("noise_floor") is noise else args.a)
+    )
+    report["quality"] = {v.name: v.manifest.get("evaluation", {}).get("method") for v in (a, b)}
+    from .diagnostics import popularity_diagnostics
+
+    report["popularity"] = {
+        v.name: popularity_diagnostics(v.embeddings, v.item_stats, k=args.k, method=v.manifest.get("method"))
+        for v in (a, b)
+    }
+    if args.csv:
+        result = neighbor_overlap(a.embeddings, b.embeddings, k=args.k)
+        stats = b.item_stats if b.item_stats is not None else a.item_stats
+        pop = None if stats is None else stats.set_index("item_id")["events"]
+        overlap_table(result, names=version_names(a, b), popularity=pop).to_csv(args.csv, index=False)
+        report["csv"] = args.csv
+    _emit(report)
+    return 0
+
+
+def _who(args: argparse.Namespace) -> str:
+    import getpass
+
+    return args.by or getpass.getuser()
+
+
+def cmd_approve(args: argparse.Namespace) -> int:
+    from .signoff import signoff_checks
+    from .store import Store
+    from .store.lifecycle import ApprovalRefused, approve
+
+    store = Store(args.store)
+    checks, _ = signoff_checks(store, args.version, progress=StderrProgress(args.quiet))
+    for c in checks:
+        mark = "PASS" if c.passed else ("ACK?" if c.acknowledgeable else "FAIL")
+        print(f"[{mark}] {c.name}: {c.value} ({c.threshold}) {c.detail}", file=sys.stderr)
+    try:
+        record = approve(store, args.version, by=args.by, checks=checks, note=args.note,
+                         acknowledge=args.acknowledge, override=args.override)
+    except ApprovalRefused as exc:
+        raise ConfigError(f"{exc} (acknowledge judgement calls with --acknowledge NAME, or --override)") from None
+    _emit({"version": args.version, "status": "approved", "by": record["by"], "override": record["override"],
+           "failed": record["failed"], "acknowledged": record["acknowledged"]})
+    return 0
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    from .store import Store
+    from .store.lifecycle import publish
+
+    _emit(publish(Store(args.store), args.version, by=_who(args)))
+    return 0
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    from .store import Store
+    from .store.lifecycle import rollback
+
+    _emit(rollback(Store(args.store), by=_who(args), to=args.to))
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from .store import Store
+    from .store.lifecycle import verify_store
+
+    report = verify_store(Store(args.store))
+    _emit(report)
+    return 0 if report["ok"] else 1
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from .store import Store
+    from .store.lifecycle import read_audit_log
+
+    rows = read_audit_log(Store(args.store))
+    if args.json:
+        _emit(rows)
+    else:
+        _print_table(rows, ["seq", "at", "action", "version", "previous", "by"])
+    return 0
+
+
+def cmd_register_index(args: argparse.Namespace) -> int:
+    from .store import Store
+    from .store.lifecycle import register_index_from_export
+
+    _emit(register_index_from_export(Store(args.store), args.index, args.export, by=args.by))
+    return 0
+
+
 def _int_list(text: str, flag: str) -> list[int]:
     try:
         return [int(x) for x in text.split(",") if x.strip()]
@@ -380,6 +493,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--evaluate", action="store_true",
                    help="Also evaluate the method on a time split against the baselines and store the report "
                    "with the version (sign-off uses it; costs a second training run).")
+    p.add_argument("--noise-floor", action="store_true",
+                   help="Also retrain with seed+1 and store the neighbour overlap of the two runs (retraining "
+                   "noise), so comparisons can tell a real change from noise.")
     p.add_argument("--quiet", action="store_true", help="No progress on stderr.")
     p.set_defaults(func=cmd_train)
 
@@ -426,6 +542,59 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bootstrap", type=int, default=200, help="Bootstrap resamples for intervals (0 = none).")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("diagnose", help="Popularity-collapse diagnostics of a version (JSON).")
+    p.add_argument("--store", default="./store")
+    p.add_argument("--version", required=True)
+    p.add_argument("-k", type=int, default=10)
+    p.set_defaults(func=cmd_diagnose)
+
+    p = sub.add_parser("compare", help="Stability of neighbour lists between two versions (JSON).")
+    p.add_argument("--store", default="./store")
+    p.add_argument("a", help="The reference version (e.g. the published one).")
+    p.add_argument("b", help="The candidate version.")
+    p.add_argument("-k", type=int, default=10)
+    p.add_argument("--csv", help="Also write per-item overlaps (item_id, name, popularity, jaccard, rbo) here.")
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("approve", help="Run the sign-off checks and record an approval.")
+    p.add_argument("--store", default="./store")
+    p.add_argument("--version", required=True)
+    p.add_argument("--by", required=True, help="Who approves (recorded).")
+    p.add_argument("--note", help="Why (recorded).")
+    p.add_argument("--acknowledge", action="append", default=[], metavar="CHECK",
+                   help="Accept a failed judgement-call check by name (repeatable), e.g. 'quality vs item-kNN'.")
+    p.add_argument("--override", action="store_true", help="Approve despite failed checks (recorded).")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_approve)
+
+    p = sub.add_parser("publish", help="Publish an approved version (moves the published pointer).")
+    p.add_argument("--store", default="./store")
+    p.add_argument("--version", required=True)
+    p.add_argument("--by", help="Who publishes (default: the current user).")
+    p.set_defaults(func=cmd_publish)
+
+    p = sub.add_parser("rollback", help="Re-publish an earlier approved version (default: the previous one).")
+    p.add_argument("--store", default="./store")
+    p.add_argument("--to", help="The approved version to publish again.")
+    p.add_argument("--by", help="Who rolls back (default: the current user).")
+    p.set_defaults(func=cmd_rollback)
+
+    p = sub.add_parser("verify", help="Check every version, the published pointer, the audit log and index skew.")
+    p.add_argument("--store", default="./store")
+    p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("audit", help="The append-only audit log of approvals, publishes and rollbacks.")
+    p.add_argument("--store", default="./store")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_audit)
+
+    p = sub.add_parser("register-index", help="Record which version an ANN index was built from.")
+    p.add_argument("--store", default="./store")
+    p.add_argument("--index", required=True, help="Index name, e.g. main-ann.")
+    p.add_argument("--export", required=True, help="The export.json written by 'export --format npy'.")
+    p.add_argument("--by")
+    p.set_defaults(func=cmd_register_index)
 
     p = sub.add_parser("export", help="Export a version for an ANN index builder.")
     p.add_argument("--store", default="./store")

@@ -259,12 +259,22 @@ def noise_floor(
     spec, cfg = get_method(method), parse_config(method, config)
     fits = [spec.fit(inputs, cfg, seed=int(s)).embeddings for s in seeds]
     result = neighbor_overlap(fits[0], fits[1], k=k, rbo_p=rbo_p)
+    floor = noise_floor_from_pair(result, inputs.sessions, method=method, seeds=seeds)
+    floor["config"] = cfg.model_dump(mode="json")
+    return floor
+
+
+def noise_floor_from_pair(
+    result: OverlapResult, sessions: Any, *, method: str, seeds: tuple[int, int]
+) -> dict[str, Any]:
+    """The noise-floor report from the overlap of two runs that differ only by seed (see :func:`noise_floor`);
+    training code that already has the first run retrains once and calls this."""
     pop = None
-    if inputs.sessions is not None:
-        pop = align_popularity(result.universe, inputs.sessions.item_stats())
+    if sessions is not None:
+        pop = align_popularity(result.universe, sessions.item_stats())
     return {
-        "method": method, "config": cfg.model_dump(mode="json"), "seeds": [int(s) for s in seeds],
-        "k": k, "rbo_p": rbo_p, "n_items": int(len(result.ids)), "overall": result.summary(),
+        "method": method, "seeds": [int(s) for s in seeds],
+        "k": result.k, "rbo_p": result.rbo_p, "n_items": int(len(result.ids)), "overall": result.summary(),
         "bands": _band_summaries(result, pop), "band_definition": BAND_DEFINITION,
     }
 

@@ -55,6 +55,7 @@ def train_version(
     base_version: str | None = None,
     item_meta: ItemMetadata | None = None,
     evaluate: bool = False,
+    noise_floor: bool = False,
     progress: ProgressCallback | None = None,
 ) -> dict[str, Any]:
     """Fit ``method`` and save a draft version to ``store``; returns a short summary dict.
@@ -83,7 +84,8 @@ def train_version(
     if item_meta is None and dataset is not None:
         item_meta = dataset.item_meta
     sessions = dataset.sessions if dataset is not None else None
-    fit_end = 0.55 if evaluate and sessions is not None else 0.95
+    extra = int(evaluate) + int(noise_floor) if sessions is not None and method != "fusion" else 0
+    fit_end = 0.95 / (1 + extra)
     cfg, result, seconds = fit_method(
         method, config, sessions=sessions, item_meta=item_meta, seed=seed, content=content, base=base,
         base_version=base_version, progress=rep.sub(0.0, fit_end),
@@ -102,7 +104,17 @@ def train_version(
 
         rep("evaluate", fit_end, "evaluating on a time split against the baselines")
         manifest["evaluation"] = evaluate_method(
-            sessions, method, cfg, seeds=[seed], ks=[10], progress=rep.sub(fit_end, 0.95)
+            sessions, method, cfg, seeds=[seed], ks=[10], progress=rep.sub(fit_end, 2 * fit_end)
+        )
+    if noise_floor and sessions is not None and method != "fusion":
+        from .compare import neighbor_overlap, noise_floor_from_pair
+
+        rep("noise_floor", 0.95 - fit_end, f"retraining with seed {seed + 1} to measure retraining noise")
+        _, again, _ = fit_method(method, cfg, sessions=sessions, seed=seed + 1,
+                                 progress=rep.sub(0.95 - fit_end, 0.95))
+        manifest["noise_floor"] = noise_floor_from_pair(
+            neighbor_overlap(result.embeddings, again.embeddings, k=10), sessions, method=method,
+            seeds=(seed, seed + 1),
         )
     if dataset is not None:
         manifest["dataset"] = {

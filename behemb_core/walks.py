@@ -33,9 +33,13 @@ import numbers
 from collections.abc import Callable
 from typing import Any
 
+import llvmlite
 import numpy as np
 import scipy.sparse as sp
-from numba import njit, prange
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from behemb_core.errors import ConfigError
 
@@ -47,7 +51,7 @@ _PROGRESS_CHUNKS = 16
 #: Rejections allowed per node2vec step before the step is sampled exactly by a scan of the neighbours.
 _MAX_REJECTIONS = 64
 #: Walks advanced in lockstep by one thread (memory-level parallelism); does not affect results.
-_GROUP = 8
+_GROUP = 16
 
 # ---------------------------------------------------------------------------------------------------------
 # Counter-based RNG (numba)
@@ -93,6 +97,37 @@ def _next_uniform(s: np.uint64) -> tuple[np.uint64, float]:  # pragma: no cover 
     s ^= s >> _U27
     r = s * _XS_MULT
     return s, np.float64(r >> _U11) * _TWO_M53
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Software prefetch (numba intrinsic around llvm.prefetch)
+# ---------------------------------------------------------------------------------------------------------
+
+# llvm.prefetch is overloaded on the pointer type: "p0" with opaque pointers (LLVM >= 15, numba >= 0.60 by
+# default), "p0i8" with typed pointers.
+_PREFETCH_NAME = "llvm.prefetch.p0" if getattr(llvmlite, "opaque_pointers_enabled", True) else "llvm.prefetch.p0i8"
+
+
+@intrinsic
+def _prefetch(typingctx: Any, arr: Any, idx: Any) -> Any:  # pragma: no cover - compiled
+    """Hint the CPU to load the cache line of ``arr[idx]`` (read, high locality).  A hint only: it never
+    faults and has no effect on results; ``idx`` must nevertheless lie inside the array."""
+    if not isinstance(arr, types.Array) or not isinstance(idx, types.Integer):
+        return None
+    sig = types.void(arr, idx)
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        ary = context.make_array(signature.args[0])(context, builder, args[0])
+        ptr = builder.gep(ary.data, [args[1]])
+        i8p = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, _PREFETCH_NAME)
+        # (address, rw=0 read, locality=3 keep in all cache levels, cache type=1 data)
+        builder.call(fn, [builder.bitcast(ptr, i8p), ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)])
+        return context.get_dummy_value()
+
+    return sig, codegen
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -238,6 +273,22 @@ def _step(
     return s, np.int64(indices[k]), w
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _prefetch_row(arr: np.ndarray, start: np.int64, end: np.int64, per_line: np.int64) -> None:  # pragma: no cover
+    """Prefetch ``arr[start:end]``: every cache line of short rows, the top of the binary-search tree of long
+    ones (the 7 octile points and the last element)."""
+    d = end - start
+    if d <= 0:
+        return
+    if d <= 8 * per_line:
+        for o in range(start, end, per_line):
+            _prefetch(arr, o)
+    else:
+        for j in range(1, 8):
+            _prefetch(arr, start + ((d * j) >> 3))
+    _prefetch(arr, end - 1)
+
+
 @njit(cache=True, nogil=True, parallel=True)
 def _walk_kernel(
     indptr: np.ndarray,
@@ -257,18 +308,20 @@ def _walk_kernel(
 ) -> None:  # pragma: no cover - compiled
     """Fill rows ``walk_lo..walk_hi-1`` of ``out``/``lengths``; walk ``i`` depends only on (key, i, graph).
 
-    Walks are advanced in interleaved groups of ``_GROUP`` (one step of each in turn) so that the CPU overlaps
-    their independent cache misses; the interleaving does not change any walk.
+    The walks are memory-latency bound (random rows of a graph larger than the caches), so each thread
+    advances a group of ``_GROUP`` walks in lockstep: first it prefetches the rows every walk of the group
+    will read in this round, then it takes one step of each.  This only reorders memory traffic; every walk
+    is computed exactly as if alone.
     """
     n_walks = walk_hi - walk_lo
     n_groups = (n_walks + _GROUP - 1) // _GROUP
     for gi in prange(n_groups):
         lo = walk_lo + gi * _GROUP
         m = min(walk_hi, lo + _GROUP) - lo
-        ss = np.empty(m, dtype=np.uint64)
-        vv = np.empty(m, dtype=np.int64)
-        tt = np.full(m, -1, dtype=np.int64)
-        ww = np.zeros(m, dtype=np.float64)
+        ss = np.empty(m, dtype=np.uint64)  # RNG states
+        vv = np.empty(m, dtype=np.int64)  # current nodes
+        tt = np.full(m, -1, dtype=np.int64)  # previous nodes (-1 before the first step)
+        ww = np.zeros(m, dtype=np.float64)  # weights of the last edges taken
         alive = np.ones(m, dtype=np.bool_)
         for g in range(m):
             ss[g] = _walk_state(key, lo + g)
@@ -280,17 +333,27 @@ def _walk_kernel(
             if n_alive == 0:
                 break
             for g in range(m):
+                if alive[g]:
+                    v = vv[g]
+                    _prefetch_row(cum, indptr[v], indptr[v + 1], 8)
+                    if not first_order:
+                        _prefetch_row(indices, indptr[v], indptr[v + 1], 16)
+                        t = tt[g]
+                        if t >= 0:
+                            _prefetch_row(indices, indptr[t], indptr[t + 1], 16)
+            for g in range(m):
                 if not alive[g]:
                     continue
                 s, x, w = _step(
                     indptr, indices, cum, ss[g], vv[g], tt[g], ww[g], inv_p, inv_q, first_order, max_rejections
                 )
                 ss[g] = s
-                if x < 0:
+                if x < 0:  # dead end: the walk stops here
                     alive[g] = False
                     n_alive -= 1
                     lengths[lo + g] = n
                     continue
+                _prefetch(indptr, x)
                 out[lo + g, n] = x
                 tt[g] = vv[g]
                 vv[g] = x

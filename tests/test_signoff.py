@@ -1,0 +1,144 @@
+"""The sign-off gate end to end: checks, approve, publish, rollback, verify and index skew, via the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from behemb_core.cli import main
+from behemb_core.embeddings import make_embeddings
+from behemb_core.signoff import SignoffPolicy, signoff_checks
+from behemb_core.store import Store
+from behemb_core.synthetic import planted_sessions
+
+
+@pytest.fixture()
+def workspace(tmp_path):
+    planted = planted_sessions(n_items=300, n_clusters=15, n_sessions=3000, zipf_exponent=0.5, seed=5)
+    path = tmp_path / "sessions.jsonl"
+    with open(path, "w") as fh:
+        for sid, items in zip(planted.sessions.session_ids, planted.sessions.to_lists()):
+            fh.write(json.dumps({"session_id": sid, "items": items}) + "\n")
+    return tmp_path, path, planted
+
+
+def cli(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _train(capsys, store, data, version, *extra):
+    code, out, err = cli(capsys, "train", "--method", "ppmi_svd", "--input", data, "--store", store,
+                         "--version", version, "--set", "dim=16", "--evaluate", "--noise-floor", "--quiet", *extra)
+    assert code == 0, err
+    return json.loads(out)
+
+
+def test_good_version_passes_every_check(workspace, capsys):
+    tmp, data, _ = workspace
+    _train(capsys, tmp / "s", data, "good")
+    checks, details = signoff_checks(Store(tmp / "s"), "good")
+    assert [c.name for c in checks] == [
+        "files intact", "vectors valid", "unique ids", "quality vs item-kNN", "no popularity collapse",
+        "stability vs published",
+    ]
+    assert all(c.passed for c in checks), [c for c in checks if not c.passed]
+    assert details["evaluation"]["comparison"]["beats_most_popular"]
+
+
+def test_collapsed_version_needs_override_and_missing_evaluation_needs_ack(workspace, capsys):
+    tmp, data, planted = workspace
+    store = Store(tmp / "s")
+    # A collapsed version: the 10 most popular items sit on one direction u and every other item leans
+    # towards it, so the popular ten fill everybody's top-10 list.
+    sessions = planted.sessions
+    rng = np.random.default_rng(0)
+    # (cos to a popular item 1/√2 ≈ 0.71 beats cos between two others ≈ (1 + r·r')/2 ≈ 0.6 in 128 dimensions)
+    u = np.zeros(128)
+    u[0] = 1.0
+    vec = rng.normal(size=(sessions.n_items, 128))
+    vec /= np.linalg.norm(vec, axis=1, keepdims=True)
+    vec += u
+    top = np.argsort(-sessions.item_counts())[:10]
+    vec[top] = u + 0.01 * rng.normal(size=(10, 128))
+    store.save_version(make_embeddings(sessions.vocab, vec), manifest={"method": "item2vec"}, name="bad",
+                       item_stats=sessions.item_stats())
+    checks, _ = signoff_checks(store, "bad")
+    by_name = {c.name: c for c in checks}
+    assert not by_name["no popularity collapse"].passed and not by_name["no popularity collapse"].acknowledgeable
+    assert not by_name["quality vs item-kNN"].passed and by_name["quality vs item-kNN"].acknowledgeable
+    code, out, err = cli(capsys, "approve", "--store", tmp / "s", "--version", "bad", "--by", "ana",
+                         "--acknowledge", "quality vs item-kNN", "--quiet")
+    assert code == 2 and "no popularity collapse" in err and "--override" in err
+    code, out, err = cli(capsys, "approve", "--store", tmp / "s", "--version", "bad", "--by", "ana",
+                         "--acknowledge", "quality vs item-kNN", "--override", "--note", "demo only", "--quiet")
+    assert code == 0, err
+    record = json.loads(out)
+    assert record["override"] is True and "no popularity collapse" in record["failed"]
+
+
+def test_publish_rollback_verify_and_index_skew(workspace, capsys, tmp_path):
+    tmp, data, _ = workspace
+    store = tmp / "s"
+    _train(capsys, store, data, "v1")
+    code, out, err = cli(capsys, "publish", "--store", store, "--version", "v1", "--by", "ana")
+    assert code == 2 and "approved" in err  # a draft cannot be published
+    assert cli(capsys, "approve", "--store", store, "--version", "v1", "--by", "ana", "--quiet")[0] == 0
+    assert cli(capsys, "publish", "--store", store, "--version", "v1", "--by", "ana")[0] == 0
+    published_bytes = (store / "versions" / "v1" / "embeddings.parquet").read_bytes()
+
+    # An ANN index is built from v1's export and registered.
+    assert cli(capsys, "export", "--store", store, "--version", "v1", "--format", "npy", "--out", tmp / "exp")[0] == 0
+    assert cli(capsys, "register-index", "--store", store, "--index", "main-ann", "--export",
+               tmp / "exp" / "export.json")[0] == 0
+    code, out, _ = cli(capsys, "verify", "--store", store)
+    assert code == 0 and json.loads(out)["ok"] is True
+
+    # v2 (another seed) is compared with the published v1 inside the noise floor, approved and published.
+    _train(capsys, store, data, "v2", "--seed", "3")
+    checks, details = signoff_checks(Store(store), "v2")
+    stability = next(c for c in checks if c.name == "stability vs published")
+    assert stability.passed and details["stability"]["verdict"] == "within_noise"
+    assert cli(capsys, "approve", "--store", store, "--version", "v2", "--by", "bo", "--quiet")[0] == 0
+    assert cli(capsys, "publish", "--store", store, "--version", "v2", "--by", "bo")[0] == 0
+
+    # The index still serves v1: verify reports index skew and fails.
+    code, out, _ = cli(capsys, "verify", "--store", store)
+    report = json.loads(out)
+    assert code == 1 and not report["ok"]
+    assert any("main-ann" in p and "v1" in p and "v2" in p for p in report["problems"])
+
+    code, out, _ = cli(capsys, "rollback", "--store", store, "--by", "bo")
+    assert code == 0 and json.loads(out)["version"] == "v1"
+    code, out, _ = cli(capsys, "versions", "--store", store, "--json")
+    status = {row["version"]: row["status"] for row in json.loads(out)}
+    assert status == {"v1": "published", "v2": "approved"}
+    code, out, _ = cli(capsys, "audit", "--store", store, "--json")
+    actions = [(e["action"], e["version"]) for e in json.loads(out)]
+    assert actions == [("approve", "v1"), ("publish", "v1"), ("approve", "v2"), ("publish", "v2"),
+                       ("rollback", "v1")]
+    assert (store / "versions" / "v1" / "embeddings.parquet").read_bytes() == published_bytes
+
+
+def test_diagnose_and_compare_commands(workspace, capsys, tmp_path):
+    tmp, data, _ = workspace
+    store = tmp / "s"
+    _train(capsys, store, data, "a")
+    _train(capsys, store, data, "b", "--seed", "9")
+    code, out, _ = cli(capsys, "diagnose", "--store", store, "--version", "a")
+    assert code == 0 and json.loads(out)["verdict"] == "ok"
+    code, out, err = cli(capsys, "compare", "--store", store, "a", "b", "--csv", tmp_path / "ov.csv")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["verdict"] == "within_noise" and report["counts"]["shared"] > 250
+    assert set(report["popularity"]) == {"a", "b"} and report["quality"]["a"]["hr@10"] > 0
+    lines = (tmp_path / "ov.csv").read_text().splitlines()
+    assert lines[0].startswith("item_id,") and len(lines) == report["counts"]["shared"] + 1
+
+
+def test_policy_is_validated():
+    with pytest.raises(ValueError):
+        SignoffPolicy(knn_tolerance=-1)
