@@ -81,6 +81,7 @@ def _add_input_options(p: argparse.ArgumentParser, *, required: bool) -> None:
     m.add_argument("--item-meta", metavar="PATH", help="Table of item id → name (CSV/TSV/Parquet).")
     m.add_argument("--meta-id-col", help="Id column of --item-meta (default item_id, auto-detected).")
     m.add_argument("--meta-name-col", help="Name column of --item-meta (default name, auto-detected).")
+    p.add_argument("--quiet", action="store_true", help="No progress on stderr.")
 
 
 def _session_options(args: argparse.Namespace):
@@ -248,7 +249,7 @@ def _explain(args: argparse.Namespace, stored, names) -> int:
 
     if not args.input:
         raise ConfigError("--explain needs the sessions as evidence: give --input (and its options)")
-    dataset = load_dataset(args, StderrProgress(True))
+    dataset = load_dataset(args, StderrProgress(args.quiet))
     window = stored.manifest.get("config", {}).get("window", 5) if stored.manifest.get("method") == "ppmi_svd" else 5
     evidence = Evidence.build(dataset.sessions, window=int(window))
     try:
@@ -496,7 +497,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--noise-floor", action="store_true",
                    help="Also retrain with seed+1 and store the neighbour overlap of the two runs (retraining "
                    "noise), so comparisons can tell a real change from noise.")
-    p.add_argument("--quiet", action="store_true", help="No progress on stderr.")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("demo", help="Train on the bundled Online Retail demo and show neighbours.")
@@ -507,7 +507,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("summarize", help="Print the dataset summary as JSON.")
     _add_input_options(p, required=True)
-    p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_summarize)
 
     p = sub.add_parser("versions", help="List the versions of a store.")
@@ -540,7 +539,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--holdout", type=float, default=0.1, help="Share of sessions held out (default 0.1).")
     p.add_argument("--split", choices=["time", "random"], default="time")
     p.add_argument("--bootstrap", type=int, default=200, help="Bootstrap resamples for intervals (0 = none).")
-    p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("diagnose", help="Popularity-collapse diagnostics of a version (JSON).")
