@@ -124,7 +124,8 @@ def _prefetch(typingctx: Any, arr: Any, idx: Any) -> Any:  # pragma: no cover - 
         fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
         fn = cgutils.get_or_insert_function(builder.module, fnty, _PREFETCH_NAME)
         # (address, rw=0 read, locality=3 keep in all cache levels, cache type=1 data)
-        builder.call(fn, [builder.bitcast(ptr, i8p), ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)])
+        flags = [ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)]
+        builder.call(fn, [builder.bitcast(ptr, i8p), *flags])
         return context.get_dummy_value()
 
     return sig, codegen
@@ -274,7 +275,9 @@ def _step(
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _prefetch_row(arr: np.ndarray, start: np.int64, end: np.int64, per_line: np.int64) -> None:  # pragma: no cover
+def _prefetch_row(
+    arr: np.ndarray, start: np.int64, end: np.int64, per_line: np.int64
+) -> None:  # pragma: no cover - compiled
     """Prefetch ``arr[start:end]``: every cache line of short rows, the top of the binary-search tree of long
     ones (the 7 octile points and the last element)."""
     d = end - start
@@ -581,7 +584,9 @@ def generate_walks(
     -------
     (walk_indptr, walk_nodes):
         ``walk_indptr`` int64 of length ``n_walks + 1`` and ``walk_nodes`` int32; walk ``i`` is
-        ``walk_nodes[walk_indptr[i]:walk_indptr[i + 1]]``.
+        ``walk_nodes[walk_indptr[i]:walk_indptr[i + 1]]``.  Memory: the walks are written into one
+        ``n_walks × walk_length`` int32 buffer, which ``walk_nodes`` is a flat view of when no walk stopped
+        early (always the case on a valid graph); apart from it the walker uses O(nnz + n_walks) memory.
 
     Guarantees
     ----------
