@@ -212,10 +212,7 @@ def cmd_versions(args: argparse.Namespace) -> int:
          "items": v.n_items, "dim": v.dim}
         for v in Store(args.store).list_versions()
     ]
-    if args.json:
-        _emit(rows)
-    else:
-        _print_table(rows, ["version", "method", "status", "created_at", "items", "dim"])
+    _emit_rows(rows, ["version", "method", "status", "created_at", "items", "dim"], as_json=args.json)
     return 0
 
 
@@ -405,10 +402,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     from .store.lifecycle import read_audit_log
 
     rows = read_audit_log(Store(args.store))
-    if args.json:
-        _emit(rows)
-    else:
-        _print_table(rows, ["seq", "at", "action", "version", "previous", "by"])
+    _emit_rows(rows, ["seq", "at", "action", "version", "previous", "by"], as_json=args.json)
     return 0
 
 
@@ -461,6 +455,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"People who bought {query} ({names[stored.embeddings.vocab.code(query)]}) also bought:")
     _print_table(item_neighbors(stored.embeddings, query, 10, names=names), ["rank", "item_id", "score", "name"])
     return 0
+
+
+def _emit_rows(rows: list[dict], columns: list[str], *, as_json: bool) -> None:
+    if as_json:
+        _emit(rows)
+    else:
+        _print_table(rows, columns)
 
 
 def _print_table(rows: list[dict], columns: list[str]) -> None:

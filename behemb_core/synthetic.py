@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .sessions import DropLog, RawSessions, SessionOptions, Sessions, build_sessions
+from .vocab import normalize_ids
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,22 @@ def planted_sessions(
     )
     sessions = build_sessions(raw, SessionOptions(), DropLog())
     return PlantedData(sessions=sessions, cluster_of=cluster[sessions.vocab.ids], n_clusters=n_clusters)
+
+
+def sessions_from_lists(
+    lists: list[list], *, options: SessionOptions | None = None, start_times: list[int] | None = None
+) -> Sessions:
+    """Sessions from Python lists of item ids (small data, tests, notebooks); by default nothing is cleaned
+    away (``collapse_repeats=False``, ``min_length=1``)."""
+    lengths = [len(x) for x in lists]
+    raw = RawSessions(
+        indptr=np.concatenate(([0], np.cumsum(lengths))).astype(np.int64),
+        item_ids=normalize_ids([i for x in lists for i in x]),
+        session_ids=np.array([f"s{i}" for i in range(len(lists))], dtype=object),
+        start_times=None if start_times is None else np.asarray(start_times, dtype=np.int64),
+    )
+    options = options or SessionOptions(collapse_repeats=False, min_length=1)
+    return build_sessions(raw, options, DropLog())
 
 
 def cluster_precision_at_k(neighbor_codes: np.ndarray, cluster_of: np.ndarray) -> float:

@@ -7,19 +7,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from behemb_core.cooccurrence import count_cooccurrence, ppmi
-from behemb_core.sessions import DropLog, RawSessions, SessionOptions, build_sessions
 from behemb_core.svd import randomized_svd
-from behemb_core.vocab import normalize_ids
+from behemb_core.synthetic import sessions_from_lists
 
 
-def _sessions(lists):
-    lengths = [len(x) for x in lists]
-    raw = RawSessions(
-        indptr=np.concatenate(([0], np.cumsum(lengths))).astype(np.int64),
-        item_ids=normalize_ids([i for x in lists for i in x]),
-        session_ids=np.array([f"s{i}" for i in range(len(lists))], dtype=object),
-    )
-    return build_sessions(raw, SessionOptions(collapse_repeats=False, min_length=1), DropLog())
+_sessions = sessions_from_lists
 
 
 def _dense_oracle(s, window, weighting):

@@ -19,19 +19,12 @@ from behemb_core.evaluate import (
     time_split,
 )
 from behemb_core.quality import evaluate_method, evaluate_version
-from behemb_core.sessions import DropLog, RawSessions, SessionOptions, build_sessions
-from behemb_core.vocab import Vocabulary, normalize_ids
+from behemb_core.vocab import Vocabulary
+from behemb_core.synthetic import sessions_from_lists
 
 
 def _sessions(lists, times=None):
-    lengths = [len(x) for x in lists]
-    raw = RawSessions(
-        indptr=np.concatenate(([0], np.cumsum(lengths))).astype(np.int64),
-        item_ids=normalize_ids([i for x in lists for i in x]),
-        session_ids=np.array([f"s{i}" for i in range(len(lists))], dtype=object),
-        start_times=None if times is None else np.asarray(times, dtype=np.int64),
-    )
-    return build_sessions(raw, SessionOptions(collapse_repeats=False, min_length=1), DropLog())
+    return sessions_from_lists(lists, start_times=times)
 
 
 def test_metrics_from_hand_made_ranks():

@@ -6,18 +6,11 @@ import numpy as np
 
 from behemb_core.embeddings import make_embeddings
 from behemb_core.explain import Evidence, explain_neighbors
-from behemb_core.sessions import DropLog, RawSessions, SessionOptions, build_sessions
-from behemb_core.vocab import Vocabulary, normalize_ids
+from behemb_core.vocab import Vocabulary
+from behemb_core.synthetic import sessions_from_lists
 
 
-def _sessions(lists):
-    lengths = [len(x) for x in lists]
-    raw = RawSessions(
-        indptr=np.concatenate(([0], np.cumsum(lengths))).astype(np.int64),
-        item_ids=normalize_ids([i for x in lists for i in x]),
-        session_ids=np.array([f"s{i}" for i in range(len(lists))], dtype=object),
-    )
-    return build_sessions(raw, SessionOptions(collapse_repeats=False, min_length=1), DropLog())
+_sessions = sessions_from_lists
 
 
 def test_counts_sessions_examples_and_unsupported_flag():
