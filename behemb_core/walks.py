@@ -239,6 +239,12 @@ def _step(
         m = max(1.0, inv_q)  # envelope factor of the non-return candidates
         fold = inv_p > m  # the return edge is the envelope's outlier (KnightKing)
         amax = max(inv_p, m)
+        env = m if fold else amax  # envelope factor of the candidates drawn from the first-order proposal
+        a_lo = min(1.0, inv_q)  # lower bound of α for x != t: below it, accept without the neighbour search
+        W = cum[end - 1]
+        # Envelope when folding: m·w(v,x) for every x plus (1/p - m)·w(v,t) extra mass on the return edge,
+        # whose share is sampled directly and always accepted.  w(v,t) == w(t,v) == w_last by symmetry.
+        extra = (inv_p - m) * w_last if fold else 0.0
         tries = 0
         while True:
             if tries >= max_rejections:
@@ -246,30 +252,31 @@ def _step(
                 k = _exact_second_order(indptr, indices, cum, t, start, end, inv_p, inv_q, u)
                 break
             tries += 1
+            s, u = _next_uniform(s)
             if fold:
-                # Envelope: m·w(v,x) for every x plus (1/p - m)·w(v,t) extra mass on the return edge, whose
-                # share is sampled directly (always accepted).  w(v,t) == w(t,v) == w_last by symmetry.
-                extra = (inv_p - m) * w_last
-                s, u = _next_uniform(s)
-                if u * (m * cum[end - 1] + extra) < extra:
+                r = u * (m * W + extra)
+                if r < extra:
                     return s, t, w_last
-                s, u = _next_uniform(s)
-                k = _sample_edge(cum, start, end, u)
-                a = _alpha(indptr, indices, t, indices[k], inv_p, inv_q)
-                if a >= m:  # includes x == t, whose α/m > 1
+                u = (r - extra) / (m * W)  # uniform in [0, 1) again (clamped by the search if rounding hits 1)
+            k = _sample_edge(cum, start, end, u)
+            x = indices[k]
+            if x == t:
+                if inv_p >= env:  # α/envelope >= 1 (always the case when folding)
                     break
                 s, u = _next_uniform(s)
-                if u * m < a:
+                if u * env < inv_p:
                     break
+                continue
+            s, u = _next_uniform(s)
+            threshold = u * env
+            if threshold < a_lo:  # accepted whatever x's relation to t
+                break
+            if inv_q != 1.0 and not _has_edge(indptr, indices, t, x):
+                a = inv_q
             else:
-                s, u = _next_uniform(s)
-                k = _sample_edge(cum, start, end, u)
-                a = _alpha(indptr, indices, t, indices[k], inv_p, inv_q)
-                if a >= amax:
-                    break
-                s, u = _next_uniform(s)
-                if u * amax < a:
-                    break
+                a = 1.0
+            if threshold < a:
+                break
     w = cum[k] - cum[k - 1] if k > start else cum[k]
     return s, np.int64(indices[k]), w
 

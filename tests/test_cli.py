@@ -151,3 +151,41 @@ def test_module_entry_point_progress_on_stderr(workspace, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["method"] == "ppmi_svd"
     assert "svd" in proc.stderr and "%" in proc.stderr
+
+
+def test_evaluate_method_and_stored_version(workspace, capsys):
+    code, out, err = run(capsys, "evaluate", "--input", workspace / "sessions.jsonl", "--method", "ppmi_svd",
+                         "--set", "dim=16", "--k", "5,10", "--seeds", "0,1", "--bootstrap", "20", "--quiet")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["k"] == [5, 10] and report["method"]["seeds"] == [0, 1]
+    assert {"most_popular", "item_knn"} <= set(report["baselines"])
+    # (quality claims are tested on data with a known answer in test_evaluate/test_real_data)
+    assert 0 < report["method"]["hr@10"] <= 1 and report["comparison"]["k"] == 10
+
+    store = workspace / "store-eval"
+    assert run(capsys, "train", "--method", "ppmi_svd", "--input", workspace / "sessions.jsonl", "--store", store,
+               "--version", "e1", "--set", "dim=16", "--quiet")[0] == 0
+    code, out, err = run(capsys, "evaluate", "--input", workspace / "sessions.jsonl", "--store", store,
+                         "--version", "e1", "--bootstrap", "0", "--quiet")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["method"]["name"] == "e1" and "item_knn" in report["baselines"]
+    assert any("optimistic" in note for note in report["notes"])  # trained on the very same sessions
+    code, out, err = run(capsys, "evaluate", "--input", workspace / "sessions.jsonl", "--quiet")
+    assert code == 2 and "--method" in err
+
+
+def test_neighbors_explain_needs_and_uses_sessions(workspace, capsys):
+    store = workspace / "store-explain"
+    assert run(capsys, "train", "--method", "ppmi_svd", "--input", workspace / "sessions.jsonl", "--store", store,
+               "--version", "x1", "--set", "dim=16", "--item-meta", workspace / "items.csv", "--quiet")[0] == 0
+    code, out, err = run(capsys, "neighbors", "--store", store, "--version", "x1", "--item", "7", "--explain")
+    assert code == 2 and "--input" in err
+    code, out, err = run(capsys, "neighbors", "--store", store, "--version", "x1", "--item", "7", "--explain",
+                         "--input", workspace / "sessions.jsonl", "--json", "--quiet")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["query"]["name"] == "product 7 of family 7"
+    assert all(n["sessions_together"] >= 0 and "ppmi" in n for n in report["neighbors"])
+    assert report["without_direct_support"] == sum(n["no_direct_support"] for n in report["neighbors"])

@@ -1,0 +1,74 @@
+"""behemb workbench — Streamlit entry point: ``streamlit run app.py``.
+
+This file sets up shared state and the sidebar (the store in use), then routes to the pages with
+``st.navigation``. The home page is rendered here; each task has one file in ``pages/``.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app_support import keys, loaders
+from app_support.errors import user_errors
+from app_support.views import md
+from behemb_core.store import published_version
+
+st.set_page_config(page_title="behemb workbench", page_icon="🧭", layout="wide")
+keys.init_state()
+
+
+def sidebar() -> None:
+    with st.sidebar:
+        st.text_input(
+            "Store (folder or fsspec URL)", key=keys.STORE_PATH,
+            help="Where versions are saved and read. Several people can share one store folder; versions are "
+            f"immutable and never overwritten. Default: {keys.DEFAULT_STORE} (env {keys.STORE_ENV} overrides).",
+        )
+        st.caption(f"Using `{md(keys.resolve_store_path(st.session_state[keys.STORE_PATH]))}`")
+
+
+def home() -> None:
+    st.title("behemb — behaviour-based item embeddings")
+    st.markdown(
+        "Learn **item vectors from behaviour** — which items people buy, view or play together in a session — "
+        "compare them with simple baselines, look at the neighbours they produce, and save them as immutable, "
+        "checksummed versions an ANN index builder can read."
+    )
+
+    st.subheader("Dataset in use")
+    with user_errors("The dataset could not be read"):
+        spec_json = st.session_state[keys.DATASET_SPEC]
+        summary = loaders.dataset_summary(spec_json)
+        st.markdown(md(st.session_state.get(keys.DATASET_LABEL) or "dataset"))
+        c = st.columns(4)
+        c[0].metric("Sessions", f"{summary['sessions']:,}", border=True)
+        c[1].metric("Events", f"{summary['events']:,}", border=True)
+        c[2].metric("Items", f"{summary['items']:,}", border=True)
+        c[3].metric("Users", "—" if summary["users"] is None else f"{summary['users']:,}", border=True)
+        st.caption(f"Fingerprint {summary['fingerprint'][:23]}…")
+
+    st.subheader("Store")
+    with user_errors("The store could not be read"):
+        store = loaders.current_store()
+        versions = store.list_versions()
+        published = published_version(store)
+        c = st.columns(3)
+        c[0].metric("Versions", len(versions), border=True)
+        c[1].metric("Published", published or "none yet", border=True)
+        c[2].metric("Latest", versions[-1].name if versions else "—", border=True)
+        st.caption(f"Store: {md(store.url)}")
+
+    st.subheader("What next")
+    st.page_link(DATA, label="1 · Data — upload your own sessions or event logs, check the summary", icon="📥")
+    st.page_link(TRAIN, label="2 · Train — pick a method, train, compare with the baselines", icon="🏋️")
+    st.page_link(NEIGHBOURS, label="3 · Neighbours — people who bought this also bought…", icon="🔎")
+    st.caption("Sign-off and publishing are available on the command line (`python -m behemb_core approve|publish`).")
+
+
+HOME = st.Page(home, title="Home", icon="🏠", default=True)
+DATA = st.Page("pages/1_Data.py", title="Data", icon="📥")
+TRAIN = st.Page("pages/2_Train.py", title="Train", icon="🏋️")
+NEIGHBOURS = st.Page("pages/3_Neighbours.py", title="Neighbours", icon="🔎")
+
+sidebar()
+st.navigation([HOME, DATA, TRAIN, NEIGHBOURS]).run()

@@ -1,0 +1,119 @@
+"""Widgets generated from a pydantic config class: the Train page's method form and the Data page's options.
+
+Per field: ``int``/``float`` → number input with min/max from ``ge``/``gt``/``le``/``lt``; ``Literal`` → selectbox;
+``bool`` → checkbox; ``str`` → text input; ``list[str]`` → comma-separated text; ``dict`` → JSON text area;
+``X | None`` → the same widget, empty = None. The field's ``description`` is the help text. Values are returned
+raw; the library validates them (its ConfigError names the parameter and the value).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import types
+import typing
+from typing import Any
+
+import annotated_types as at
+import streamlit as st
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+
+from behemb_core.errors import ConfigError
+
+
+def _unwrap_optional(annotation: Any) -> tuple[Any, bool]:
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(args) == 1:
+            return args[0], True
+    return annotation, False
+
+
+def bounds(field: FieldInfo) -> tuple[float | None, float | None]:
+    """Inclusive (min, max) for a number input; exclusive float bounds are left to the library's validation."""
+    lo = hi = None
+    for m in field.metadata:
+        if isinstance(m, at.Ge):
+            lo = m.ge
+        elif isinstance(m, at.Gt):
+            lo = m.gt + 1 if isinstance(m.gt, int) and field.annotation is int else m.gt
+        elif isinstance(m, at.Le):
+            hi = m.le
+        elif isinstance(m, at.Lt):
+            hi = m.lt - 1 if isinstance(m.lt, int) and field.annotation is int else m.lt
+    return lo, hi
+
+
+def field_default(field: FieldInfo) -> Any:
+    if field.default_factory is not None:
+        return field.default_factory()  # type: ignore[call-arg]
+    return field.default
+
+
+def _float_step(default: Any) -> float:
+    if isinstance(default, (int, float)) and default:
+        return min(0.1, 10.0 ** math.floor(math.log10(abs(float(default)))))
+    return 0.01
+
+
+def field_widget(name: str, field: FieldInfo, *, key: str, default: Any = None, label: str | None = None) -> Any:
+    """Render one field's widget and return its raw value (lists/dicts parsed; ConfigError for bad JSON)."""
+    annotation, optional = _unwrap_optional(field.annotation)
+    value = field_default(field) if default is None else default
+    label = label or name
+    help_text = field.description
+    origin = typing.get_origin(annotation)
+    if origin is typing.Literal:
+        choices = list(typing.get_args(annotation))
+        return st.selectbox(label, choices, index=choices.index(value) if value in choices else 0, key=key,
+                            help=help_text)
+    if annotation is bool:
+        return st.checkbox(label, value=bool(value), key=key, help=help_text)
+    if annotation in (int, float):
+        lo, hi = bounds(field)
+        if annotation is int:
+            return st.number_input(
+                label, min_value=None if lo is None else int(lo), max_value=None if hi is None else int(hi),
+                value=None if value is None else int(value), step=1, key=key, help=help_text,
+                placeholder="empty = automatic" if optional else None,
+            )
+        return st.number_input(
+            label, min_value=None if lo is None else float(lo), max_value=None if hi is None else float(hi),
+            value=None if value is None else float(value), step=_float_step(value), format="%g", key=key,
+            help=help_text, placeholder="empty = automatic" if optional else None,
+        )
+    if origin is list:
+        text = st.text_input(label, value=", ".join(map(str, value or [])), key=key,
+                             help=(help_text or "") + " (comma-separated)")
+        items = [t.strip() for t in text.split(",") if t.strip()]
+        return None if optional and not items and value is None else items
+    if origin is dict or annotation is dict:
+        text = st.text_area(label, value=json.dumps(value or {}), key=key, help=(help_text or "") + " (JSON)",
+                            height=68)
+        try:
+            parsed = json.loads(text or "{}")
+        except ValueError as exc:
+            raise ConfigError(f"{name}: not valid JSON ({exc})") from None
+        return parsed
+    text = st.text_input(label, value="" if value is None else str(value), key=key, help=help_text)
+    return (text or None) if optional else text
+
+
+def model_form(
+    model: type[BaseModel], *, key_prefix: str, defaults: dict[str, Any] | None = None,
+    exclude: tuple[str, ...] = (), columns: int = 2,
+) -> dict[str, Any]:
+    """Widgets for every field of ``model`` (in declaration order) in a grid; returns ``{field: value}``.
+
+    Keys are ``f"{key_prefix}_{field}"``, stable across reruns, so tests can drive them.
+    """
+    values: dict[str, Any] = {}
+    fields = [(n, f) for n, f in model.model_fields.items() if n not in exclude]
+    cols = st.columns(columns)
+    for i, (name, field) in enumerate(fields):
+        with cols[i % columns]:
+            values[name] = field_widget(name, field, key=f"{key_prefix}_{name}",
+                                        default=(defaults or {}).get(name))
+    return values

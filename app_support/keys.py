@@ -1,0 +1,54 @@
+"""Session-state keys and defaults. Session state holds *handles* — a store path, a dataset spec (JSON text),
+a fingerprint, version names — never DataFrames or models; the heavy objects live in the ``st.cache_*`` caches
+of :mod:`app_support.loaders`, keyed by these handles."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import streamlit as st
+
+from .data_io import demo_spec
+
+APP_DIR = Path(__file__).resolve().parents[1]
+
+# Sidebar text input (shared by every page): the store folder or fsspec URL.
+STORE_PATH = "store_path"
+# JSON text of the dataset spec in use (see data_io.DatasetSpec); the cache key of the loaded dataset.
+DATASET_SPEC = "dataset_spec"
+# Human label of the dataset in use ("Bundled demo …", "upload: a.csv, b.csv").
+DATASET_LABEL = "dataset_label"
+# Paths of the files currently uploaded on the Data page (written to a temporary folder).
+UPLOADED_PATHS = "uploaded_paths"
+UPLOADED_META_PATH = "uploaded_meta_path"
+# Train page: training-cache key -> version name, and the last version trained in this session.
+TRAIN_RUNS = "train_runs"
+LAST_VERSION = "last_version"
+
+DEFAULT_STORE = "data/store"
+STORE_ENV = "BEHEMB_STORE"  # overrides the default store (e.g. a shared folder); the sidebar still wins
+
+
+def default_store() -> str:
+    return os.environ.get(STORE_ENV) or DEFAULT_STORE
+
+
+def init_state() -> None:
+    """Set defaults for missing keys (idempotent; every page calls it so pages also run on their own)."""
+    ss = st.session_state
+    if STORE_PATH not in ss:
+        ss[STORE_PATH] = default_store()
+    if DATASET_SPEC not in ss:
+        ss[DATASET_SPEC] = demo_spec().to_json()
+        ss[DATASET_LABEL] = "Bundled demo: Online Retail, Oct–Nov 2011 (UCI, CC BY 4.0)"
+    ss.setdefault(TRAIN_RUNS, {})
+
+
+def resolve_store_path(text: str) -> str:
+    """A URL (``memory://…``, ``s3://…``) as given; a relative folder relative to the app's folder."""
+    text = text.strip() or DEFAULT_STORE
+    if "://" in text:
+        return text
+    p = Path(text).expanduser()
+    return str(p if p.is_absolute() else APP_DIR / p)

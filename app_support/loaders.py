@@ -1,0 +1,87 @@
+"""Cached loaders: the only place the app keeps heavy objects, keyed by the handles in session state.
+
+* datasets by their spec JSON (``st.cache_resource``: the demo is read once per process, keyed by its path);
+* stored versions by (store URL, version name) — versions are immutable, so the cache never goes stale;
+* neighbour evidence by dataset fingerprint.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from behemb_core.explain import Evidence
+from behemb_core.ingest import Dataset, summarize
+from behemb_core.sessions import Sessions
+from behemb_core.store import Store, StoredVersion
+
+from . import keys
+from .data_io import DatasetSpec, read_dataset
+
+
+@st.cache_resource(show_spinner="Reading the data…", max_entries=8)
+def load_dataset(spec_json: str) -> Dataset:
+    """The dataset described by ``spec_json`` (errors are not cached: a fixed file is read again)."""
+    return read_dataset(DatasetSpec.from_json(spec_json))
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def dataset_summary(spec_json: str) -> dict[str, Any]:
+    """``summarize(dataset)`` (JSON-able, includes the fingerprint)."""
+    return summarize(load_dataset(spec_json))
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def popularity_curve(spec_json: str) -> pd.DataFrame:
+    """Events per item, most popular first, with the item's rank (for the long-tail plot)."""
+    counts = np.sort(load_dataset(spec_json).sessions.item_counts())[::-1]
+    return pd.DataFrame({"rank": np.arange(1, len(counts) + 1), "events": counts})
+
+
+def current_dataset() -> tuple[DatasetSpec, Dataset]:
+    """The dataset in use (the demo unless the Data page loaded another one). Raises BehembError."""
+    text = st.session_state[keys.DATASET_SPEC]
+    return DatasetSpec.from_json(text), load_dataset(text)
+
+
+def current_fingerprint() -> str:
+    return dataset_summary(st.session_state[keys.DATASET_SPEC])["fingerprint"]
+
+
+def current_store() -> Store:
+    """The store named in the sidebar; a local folder is created on first use."""
+    url = keys.resolve_store_path(str(st.session_state.get(keys.STORE_PATH, keys.default_store())))
+    if "://" not in url:
+        os.makedirs(url, exist_ok=True)
+    return Store(url)
+
+
+@st.cache_resource(show_spinner="Loading the version…", max_entries=8)
+def load_version(store_url: str, name: str) -> StoredVersion:
+    """A verified, loaded version (immutable, so caching by name is safe)."""
+    return Store(store_url).load_version(name)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def version_catalogue(store_url: str, name: str) -> pd.DataFrame:
+    """Items of a version: ``item_id``, ``name``, ``events``, ``sessions``, most popular first."""
+    stored = load_version(store_url, name)
+    ids = stored.embeddings.vocab.ids
+    names = stored.item_meta.names_for(ids) if stored.item_meta is not None else np.full(len(ids), "", object)
+    cat = pd.DataFrame({"item_id": ids, "name": names})
+    if stored.item_stats is not None:
+        cat = cat.merge(stored.item_stats, on="item_id", how="left")
+    else:
+        cat["events"], cat["sessions"] = np.nan, np.nan
+    return cat.sort_values(["events", "item_id"], ascending=[False, True], na_position="last",
+                           kind="stable").reset_index(drop=True)
+
+
+@st.cache_resource(show_spinner="Indexing co-occurrence evidence…", max_entries=4)
+def evidence(fingerprint: str, _sessions: Sessions, window: int = 5) -> Evidence:
+    """Co-occurrence evidence over the loaded sessions, keyed by their fingerprint (sessions are not hashed)."""
+    return Evidence.build(_sessions, window=window)

@@ -1,0 +1,44 @@
+"""Training runs in the app: the rerun-proof cache key and a progress callback that draws ``st.progress``."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import streamlit as st
+
+from behemb_core.progress import ProgressEvent
+
+STAGE_LABELS = {
+    "read": "reading", "cooccurrence": "counting co-occurrences", "ppmi": "PPMI", "svd": "SVD",
+    "epoch": "skip-gram", "walks": "random walks", "evaluate": "evaluating", "baselines": "baselines",
+    "noise_floor": "noise floor", "save": "saving", "done": "done",
+}
+
+
+def run_key(*, fingerprint: str, method: str, config: dict[str, Any], seed: int, store_url: str,
+            evaluate: bool, noise_floor: bool, name: str | None, base_version: str | None = None) -> str:
+    """Same data + method + validated config + seed (+ store, options, requested name) → same key → no retrain."""
+    payload = {
+        "fingerprint": fingerprint, "method": method, "config": config, "seed": int(seed), "store": store_url,
+        "evaluate": bool(evaluate), "noise_floor": bool(noise_floor), "name": name, "base_version": base_version,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+class ProgressView:
+    """A ``ProgressCallback`` rendering one bar with the stage and message (epoch + loss for skip-gram)."""
+
+    def __init__(self) -> None:
+        self.bar = st.progress(0.0, text="starting…")
+        self.fraction = 0.0
+        self.losses: list[float] = []
+
+    def __call__(self, event: ProgressEvent) -> None:
+        if event.fraction is not None:
+            self.fraction = min(max(float(event.fraction), self.fraction), 1.0)
+        if "loss" in event.metrics:
+            self.losses.append(float(event.metrics["loss"]))
+        label = STAGE_LABELS.get(event.stage, event.stage)
+        self.bar.progress(self.fraction, text=f"{label}: {event.message}" if event.message else label)

@@ -1,0 +1,123 @@
+"""Train: pick a method from the registry, fill in the form generated from its config class, train in-process
+with a progress bar, and look at the saved version (and its evaluation against the baselines)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app_support import keys, loaders
+from app_support.errors import user_errors
+from app_support.forms import model_form
+from app_support.runs import ProgressView, run_key
+from app_support.views import evaluation_table, md
+from behemb_core.methods.registry import METHODS, parse_config
+from behemb_core.train import train_version
+
+keys.init_state()
+st.title("Train")
+
+
+def method_name(manifest: dict) -> str:
+    return str(manifest.get("method", "the method"))
+
+dataset = fingerprint = None
+with user_errors("The dataset could not be read"):
+    spec, dataset = loaders.current_dataset()
+    fingerprint = loaders.current_fingerprint()
+    st.caption(f"Training data: {md(st.session_state.get(keys.DATASET_LABEL) or spec.label())} — "
+               f"{dataset.sessions.n_sessions:,} sessions, {dataset.sessions.n_items:,} items "
+               "(change it on the Data page).")
+
+store = None
+with user_errors("The store could not be opened"):
+    store = loaders.current_store()
+
+method = st.selectbox("Method", list(METHODS), key="train_method", format_func=lambda m: METHODS[m].title)
+spec_m = METHODS[method]
+st.caption(spec_m.description)
+
+base_version = None
+if method == "fusion" and store is not None:
+    with user_errors():
+        existing = [v.name for v in store.list_versions() if v.method != "fusion"]
+        choice = st.selectbox(
+            "Behaviour vectors", ["(train the base method on the dataset)", *existing], key="train_base_version",
+            help="Fuse a stored behaviour version, or train `base_method` in-process first.",
+        )
+        base_version = None if choice.startswith("(") else choice
+
+with st.form("train_form"):
+    st.markdown(f"**{md(spec_m.title)} parameters**")
+    with user_errors() as form_outcome:
+        values = model_form(spec_m.config_class, key_prefix=f"cfg_{method}", columns=3)
+    c = st.columns(4)
+    seed = c[0].number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, step=1, key="train_seed")
+    name = c[1].text_input("Version name (optional)", key="train_name",
+                           help="1–64 characters [A-Za-z0-9._-]; empty = generated (e.g. ppmi_v3).").strip() or None
+    evaluate = c[2].checkbox("Evaluate against baselines", value=True, key="train_evaluate",
+                             help="Also train on a time split and score HR/NDCG@10 vs most-popular and item-kNN "
+                             "(a second training run). Not available for fusion.")
+    noise_floor = c[3].checkbox("Measure noise floor", value=False, key="train_noise_floor",
+                                help="Retrain with seed+1 and store how much the neighbour lists move by chance "
+                                "(another training run).")
+    submitted = st.form_submit_button("Train", type="primary", key="train_submit")
+
+if submitted and dataset is not None and store is not None and not form_outcome.failed:
+    with user_errors("Training failed") as outcome:
+        config = parse_config(method, values).model_dump(mode="json")
+        key = run_key(fingerprint=fingerprint, method=method, config=config, seed=int(seed), store_url=store.url,
+                      evaluate=evaluate, noise_floor=noise_floor, name=name, base_version=base_version)
+        runs = st.session_state[keys.TRAIN_RUNS]
+        previous = runs.get(key)
+        if previous is not None and store.exists(previous):
+            st.info(f"Already trained in this session as version **{md(previous)}** (same data, method, config and "
+                    "seed) — not retrained.")
+            st.session_state[keys.LAST_VERSION] = previous
+        else:
+            st.button("Cancel", key="train_cancel",
+                      help="Stops training at the next progress step; nothing is saved.")
+            view = ProgressView()
+            summary = train_version(
+                store, method, config, dataset=dataset, seed=int(seed), name=name, evaluate=evaluate,
+                noise_floor=noise_floor, base_version=base_version, progress=view,
+            )
+            runs[key] = summary["version"]
+            st.session_state[keys.LAST_VERSION] = summary["version"]
+            st.success(f"Saved version **{md(summary['version'])}**: {summary['items']:,} items × {summary['dim']} "
+                       f"dimensions, fitted in {summary['seconds']:.1f} s.")
+elif st.session_state.get("train_cancel"):
+    st.warning("Training was cancelled; nothing was saved.")
+
+last = st.session_state.get(keys.LAST_VERSION)
+if last and store is not None:
+    with user_errors("The version could not be read"):
+        if store.exists(last):
+            manifest = store.manifest(last)
+            st.subheader(f"Version {md(last)}")
+            c = st.columns(5)
+            c[0].metric("Method", manifest.get("method", "?"), border=True)
+            c[1].metric("Items", f"{manifest.get('n_items', 0):,}", border=True)
+            c[2].metric("Dimensions", manifest.get("dim", "?"), border=True)
+            c[3].metric("Training seconds", f"{manifest.get('training_seconds', 0):.1f}", border=True)
+            c[4].metric("Seed", manifest.get("seed", "?"), border=True)
+            evaluation = manifest.get("evaluation")
+            if evaluation:
+                split = evaluation.get("split", {})
+                st.markdown(f"**Held-out next-item evaluation** — latest {split.get('holdout', 0):.0%} of sessions "
+                            f"by time, {split.get('pairs', 0):,} query pairs")
+                st.dataframe(evaluation_table(evaluation), hide_index=True, key="train_eval_table")
+                cmp = evaluation.get("comparison") or {}
+                if cmp.get("hr_minus_item_knn") is not None:
+                    verdict = "matches or beats" if cmp.get("beats_item_knn") else "is below"
+                    ratio = cmp.get("hr_ratio_to_most_popular")
+                    st.caption(f"{md(method_name(manifest))} {verdict} item-kNN (HR@{cmp.get('k', 10)} difference "
+                               f"{cmp['hr_minus_item_knn']:+.3f})"
+                               + (f" and reaches {ratio:.1f}× most-popular." if ratio else "."))
+            floor = (manifest.get("noise_floor") or {}).get("overall", {}).get("jaccard", {})
+            if floor.get("median") is not None:
+                st.caption(f"Noise floor stored: retraining with another seed gives median Jaccard@10 "
+                           f"{floor['median']:.2f} between the two runs' neighbour lists.")
+            with st.expander("Fit report and config"):
+                st.json({"config": manifest.get("config"), "fit_report": manifest.get("fit_report")},
+                        expanded=False)
+            st.page_link("pages/3_Neighbours.py", label="Look at its neighbours →", icon="🔎")
