@@ -9,9 +9,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+import re
+
 import streamlit as st
 
 from behemb_core.errors import BehembError
+
+from .data_io import UPLOAD_ROOT
+
+_UPLOAD_DIR = re.compile(re.escape(str(UPLOAD_ROOT)) + r"/[^/\s]+/")
+
+
+def user_message(exc: BaseException) -> str:
+    """The library's message, with the temporary upload folder removed so the file is named as uploaded."""
+    return _UPLOAD_DIR.sub("", str(exc))
 
 
 @dataclass
@@ -29,5 +40,5 @@ def user_errors(prefix: str = "") -> Iterator[Outcome]:
     try:
         yield out
     except BehembError as exc:
-        out.failed, out.message = True, str(exc)
-        st.error(f"{prefix}: {exc}" if prefix else str(exc), icon="🚫")
+        out.failed, out.message = True, user_message(exc)
+        st.error(f"{prefix}: {out.message}" if prefix else out.message, icon="🚫")

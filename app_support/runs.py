@@ -34,8 +34,14 @@ class ProgressView:
         self.bar = st.progress(0.0, text="starting…")
         self.fraction = 0.0
         self.losses: list[float] = []
+        self.saving = False
 
     def __call__(self, event: ProgressEvent) -> None:
+        # Every st call is a point where Streamlit may stop the script (Cancel / another interaction). Once the
+        # version is being written nothing is drawn, so a run is either stopped before saving or finishes.
+        if self.saving:
+            return
+        self.saving = event.stage == "save"
         if event.fraction is not None:
             self.fraction = min(max(float(event.fraction), self.fraction), 1.0)
         if "loss" in event.metrics:

@@ -75,18 +75,25 @@ if submitted and dataset is not None and store is not None and not form_outcome.
             st.session_state[keys.LAST_VERSION] = previous
         else:
             st.button("Cancel", key="train_cancel",
-                      help="Stops training at the next progress step; nothing is saved.")
+                      help="Stops training at the next progress step (epoch, SVD iteration…); nothing is saved.")
             view = ProgressView()
-            summary = train_version(
-                store, method, config, dataset=dataset, seed=int(seed), name=name, evaluate=evaluate,
-                noise_floor=noise_floor, base_version=base_version, progress=view,
-            )
+            st.session_state[keys.TRAINING] = f"{method}, seed {int(seed)}"
+            try:
+                summary = train_version(
+                    store, method, config, dataset=dataset, seed=int(seed), name=name, evaluate=evaluate,
+                    noise_floor=noise_floor, base_version=base_version, progress=view,
+                )
+            except Exception:  # re-raised: only marks the run as finished (not interrupted)
+                st.session_state.pop(keys.TRAINING, None)
+                raise
+            st.session_state.pop(keys.TRAINING, None)
             runs[key] = summary["version"]
             st.session_state[keys.LAST_VERSION] = summary["version"]
             st.success(f"Saved version **{md(summary['version'])}**: {summary['items']:,} items × {summary['dim']} "
                        f"dimensions, fitted in {summary['seconds']:.1f} s.")
-elif st.session_state.get("train_cancel"):
-    st.warning("Training was cancelled; nothing was saved.")
+elif keys.TRAINING in st.session_state:
+    st.warning(f"Training ({md(st.session_state.pop(keys.TRAINING))}) was cancelled or interrupted by another "
+               "action before it finished; nothing was saved.")
 
 last = st.session_state.get(keys.LAST_VERSION)
 if last and store is not None:

@@ -83,7 +83,7 @@ pop = catalogue.set_index("item_id")["events"].get(item)
 st.subheader(f"People who bought {md(labels.get(item) or item)} also bought")
 st.caption(f"Item {md(item)}" + (f", {int(pop):,} training events" if pd.notna(pop) else ""))
 st.markdown("\n".join(
-    f"{r['rank']}. {md(r['name'] or r['item_id'])} · `{md(r['item_id'])}` · similarity {r['similarity']:.3f}"
+    f"{r['rank']}. {md(r['name'] or r['item_id'])} · {md(r['item_id'])} · similarity {r['similarity']:.3f}"
     for r in table.to_dict("records")
 ))
 st.dataframe(table, hide_index=True, key="nb_table",

@@ -1,0 +1,119 @@
+"""AppTest tests of the Streamlit app: pages driven by widget key, assertions on what is shown.
+
+Every test points the app at a store in a temporary folder (session state *and* the BEHEMB_STORE default), so
+the repository's data/store is never written.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("streamlit")
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+from behemb_core.store import Store  # noqa: E402
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+WHITE_HEART = "85123A"
+WHITE_HEART_NAME = "WHITE HANGING HEART T-LIGHT HOLDER"
+
+
+@pytest.fixture
+def store_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "store"
+    monkeypatch.setenv("BEHEMB_STORE", str(path))
+    return path
+
+
+def start(store: Path) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.session_state["store_path"] = str(store)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def shown_errors(at: AppTest) -> list[str]:
+    return [e.value for e in at.error]
+
+
+def test_home_shows_demo_dataset_and_creates_the_store(store_dir: Path) -> None:
+    at = start(store_dir)
+    shown = metrics(at)
+    assert shown["Sessions"] == "4,429"
+    assert shown["Items"] == "3,124"
+    assert shown["Versions"] == "0"
+    assert shown["Published"] == "none yet"
+    assert not shown_errors(at)
+    assert store_dir.is_dir()  # created on first run, in the temporary folder
+    assert at.sidebar.text_input(key="store_path").value == str(store_dir)
+
+
+def test_train_page_trains_ppmi_svd_and_does_not_retrain_on_resubmit(store_dir: Path) -> None:
+    at = start(store_dir)
+    at.switch_page("pages/2_Train.py").run()
+    assert at.selectbox(key="train_method").value == "ppmi_svd"
+    # The form comes from the config class: bounds, Literal choices, defaults.
+    dim = at.number_input(key="cfg_ppmi_svd_dim")
+    assert dim.value == 128 and dim.proto.min == 2 and dim.proto.max == 2048
+    assert at.selectbox(key="cfg_ppmi_svd_weighting").options == ["uniform", "harmonic", "linear"]
+
+    dim.set_value(16)
+    at.text_input(key="train_name").set_value("app-ppmi")
+    at.button(key="train_submit").click().run()
+    assert not at.exception and not shown_errors(at), shown_errors(at)
+
+    versions = Store(store_dir).list_versions()
+    assert [(v.name, v.method, v.dim) for v in versions] == [("app-ppmi", "ppmi_svd", 16)]
+    assert at.session_state["last_version"] == "app-ppmi"
+    shown = metrics(at)
+    assert shown["Dimensions"] == "16" and shown["Items"] == "3,124"
+    table = at.dataframe[0].value
+    assert table["model"].tolist() == ["ppmi_svd", "most-popular", "item-kNN"]
+    assert table.set_index("model").loc["ppmi_svd", "HR@10"] > 5 * table.set_index("model").loc["most-popular", "HR@10"]
+
+    # Same data, method, config and seed again: no second training, no second version.
+    at.button(key="train_submit").click().run()
+    assert any("not retrained" in i.value for i in at.info)
+    assert len(Store(store_dir).list_versions()) == 1
+
+
+def test_train_page_shows_config_errors_as_messages(store_dir: Path) -> None:
+    at = start(store_dir)
+    at.switch_page("pages/2_Train.py").run()
+    at.number_input(key="cfg_ppmi_svd_dim").set_value(16)
+    at.text_input(key="train_name").set_value("../escape")
+    at.button(key="train_submit").click().run()
+    assert not at.exception
+    errors = shown_errors(at)
+    assert errors and "escape" in errors[0]
+    assert Store(store_dir).list_versions() == []
+
+
+def test_interrupted_training_is_reported(store_dir: Path) -> None:
+    at = start(store_dir)
+    at.session_state["training_in_progress"] = "ppmi_svd, seed 0"  # left behind by a run Streamlit stopped
+    at.switch_page("pages/2_Train.py").run()
+    assert any("cancelled or interrupted" in w.value for w in at.warning)
+    at.run()
+    assert not at.warning  # reported once
+
+
+def test_progress_view_draws_stages_and_stops_drawing_once_saving(store_dir: Path) -> None:
+    at = start(store_dir)
+    at.switch_page("pages/2_Train.py").run()
+    at.selectbox(key="train_method").set_value("item2vec").run()
+    at.number_input(key="cfg_item2vec_dim").set_value(8)
+    at.number_input(key="cfg_item2vec_epochs").set_value(1)
+    at.checkbox(key="train_evaluate").uncheck()
+    at.button(key="train_submit").click().run()
+    assert not at.exception and not shown_errors(at), shown_errors(at)
+    bar = at.get("progress")[0]
+    assert bar.proto.text.startswith("saving")  # the last thing drawn; nothing after the store write
+    assert [v.method for v in Store(store_dir).list_versions()] == ["item2vec"]
