@@ -26,7 +26,7 @@ from behemb_core.ingest import (
     read_item_metadata,
     read_session_jsonl,
 )
-from behemb_core.ingest._io import read_header  # TODO(core): a public header peek for the column mapping
+from behemb_core.ingest import peek_columns as read_columns
 from behemb_core.sessions import SessionOptions
 
 UPLOAD_ROOT = Path(tempfile.gettempdir()) / "behemb-uploads"
@@ -119,8 +119,7 @@ def input_kind(paths: list[str | Path]) -> Literal["event_log", "sessions_jsonl"
 
 def peek_columns(path: str | Path) -> list[str]:
     """Column names of an event-log file (InputError for an unreadable or empty file)."""
-    header, _ = read_header(Path(path))
-    return header
+    return read_columns(Path(path))
 
 
 def validated(model: type[BaseModel], values: dict[str, Any], what: str) -> Any:

@@ -23,8 +23,7 @@ from app_support.forms import model_form
 from app_support.views import drops_table, length_histogram, md
 from behemb_core.demo import DEMO_FILE
 from behemb_core.ingest import EventFilters, detect_columns
-from behemb_core.ingest.columns import ROLES
-from behemb_core.ingest.metadata import NAME_CANDIDATES
+from behemb_core.ingest import NAME_CANDIDATES, ROLES
 from behemb_core.sessions import SessionOptions
 
 keys.init_state()
