@@ -83,3 +83,111 @@ def example_lines(example: dict[str, Any]) -> str:
         name = f"  {item['name']}" if item.get("name") else ""
         lines.append(f" {mark} {item['item_id']}{name}")
     return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------ compare and publish pages
+
+
+def _median(summary: dict[str, Any] | None) -> float | None:
+    return None if not summary else summary.get("median")
+
+
+def bands_table(report: dict[str, Any]) -> pd.DataFrame:
+    """Per popularity band of a ``compare_versions`` report: items, median Jaccard/RBO and, when a noise floor
+    was given, the floor's median, the limit and whether the band moved beyond noise."""
+    scopes = (report.get("noise") or {}).get("scopes", {})
+    rows = []
+    for band, block in (report.get("bands") or {}).items():
+        scope = scopes.get(band) or {}
+        rows.append({
+            "band": band, "items": block.get("n"), "median Jaccard": _median(block.get("jaccard")),
+            "median RBO": _median(block.get("rbo")), "noise-floor median Jaccard": scope.get("noise_median_jaccard"),
+            "limit": scope.get("limit"),
+            "beyond noise": None if not scope else ("yes" if scope.get("beyond_noise") else "no"),
+        })
+    return pd.DataFrame(rows, columns=["band", "items", "median Jaccard", "median RBO",
+                                       "noise-floor median Jaccard", "limit", "beyond noise"])
+
+
+def moved_table(report: dict[str, Any]) -> pd.DataFrame:
+    """The report's most-moved items with their old (A) and new (B) neighbours, by name where stored."""
+    rows = []
+    for r in report.get("most_moved", []):
+        old_ids, new_ids = r.get("old_neighbors", []), r.get("new_neighbors", [])
+        old = [n or str(i) for n, i in zip(r.get("old_neighbor_names") or [""] * len(old_ids), old_ids)]
+        new = [n or str(i) for n, i in zip(r.get("new_neighbor_names") or [""] * len(new_ids), new_ids)]
+        rows.append({"item_id": str(r["item_id"]), "name": r.get("name") or "", "popularity": r.get("popularity"),
+                     "Jaccard": r["jaccard"], "RBO": r["rbo"], "old neighbours (A)": " · ".join(old),
+                     "new neighbours (B)": " · ".join(new)})
+    return pd.DataFrame(rows, columns=["item_id", "name", "popularity", "Jaccard", "RBO", "old neighbours (A)",
+                                       "new neighbours (B)"])
+
+
+DIAGNOSTIC_METRICS = ("k_occurrence_gini", "hub_share", "coverage", "head_slot_lift", "head_slot_vs_interactions",
+                      "popularity_neighbor_spearman")
+
+
+def diagnostics_table(reports: dict[str, dict[str, Any]]) -> pd.DataFrame:
+    """``popularity_diagnostics`` reports side by side: one column per version, the verdict then key metrics."""
+    out: dict[str, list[Any]] = {"metric": ["verdict", "tripped rules", *DIAGNOSTIC_METRICS]}
+    for name, rep in reports.items():
+        metrics = rep.get("metrics", {})
+        values: list[Any] = [rep.get("verdict"), ", ".join(t["rule"] for t in rep.get("tripped", [])) or "none"]
+        for m in DIAGNOSTIC_METRICS:
+            v = metrics.get(m)
+            values.append("—" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v))
+        out[name] = values
+    return pd.DataFrame(out)
+
+
+def quality_table(evaluations: dict[str, dict[str, Any] | None], k: int = 10) -> pd.DataFrame:
+    """Stored evaluations side by side: one row per version with HR/NDCG/MRR@k and both baselines' HR@k
+    (empty cells for a version stored without an evaluation)."""
+    rows = []
+    for name, ev in evaluations.items():
+        method = (ev or {}).get("method", {})
+        base = (ev or {}).get("baselines", {})
+        rows.append({
+            "version": name, "evaluated": ev is not None, f"HR@{k}": method.get(f"hr@{k}"),
+            f"NDCG@{k}": method.get(f"ndcg@{k}"), f"MRR@{k}": method.get(f"mrr@{k}"),
+            f"item-kNN HR@{k}": base.get("item_knn", {}).get(f"hr@{k}"),
+            f"most-popular HR@{k}": base.get("most_popular", {}).get(f"hr@{k}"),
+            "held-out pairs": (ev or {}).get("split", {}).get("pairs"),
+        })
+    return pd.DataFrame(rows)
+
+
+def check_mark(passed: bool, acknowledgeable: bool) -> str:
+    """✅ passed, ⚠️ failed but acknowledgeable (a judgement call), ❌ failed (override only)."""
+    return "✅" if passed else "⚠️" if acknowledgeable else "❌"
+
+
+def checks_table(checks: list[Any]) -> pd.DataFrame:
+    """Sign-off ``CheckResult``s as rows; values as text (they mix numbers, verdicts and None)."""
+    rows = [{"": check_mark(c.passed, c.acknowledgeable), "check": c.name,
+             "value": "—" if c.value is None else str(c.value), "threshold": c.threshold, "detail": c.detail,
+             "if it fails": "acknowledge" if c.acknowledgeable else "override only"} for c in checks]
+    return pd.DataFrame(rows, columns=["", "check", "value", "threshold", "detail", "if it fails"])
+
+
+def versions_table(infos: list[Any]) -> pd.DataFrame:
+    """``Store.list_versions()`` rows (newest last) with their lifecycle status."""
+    rows = [{"version": v.name, "status": v.status, "method": v.method or "", "items": v.n_items, "dim": v.dim,
+             "created": v.created_at} for v in infos]
+    return pd.DataFrame(rows, columns=["version", "status", "method", "items", "dim", "created"])
+
+
+def audit_table(entries: list[dict[str, Any]]) -> pd.DataFrame:
+    """Audit-log entries, newest first."""
+    rows = [{"seq": e.get("seq"), "at": e.get("at", ""), "action": e.get("action", ""),
+             "version": e.get("version") or "", "previous": e.get("previous") or "", "by": e.get("by") or "",
+             "sha256": str(e.get("embeddings_sha256") or "")[:12]} for e in reversed(entries)]
+    return pd.DataFrame(rows, columns=["seq", "at", "action", "version", "previous", "by", "sha256"])
+
+
+def approvals_table(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """A version's approval records (``lifecycle.approvals``), newest first."""
+    rows = [{"at": r.get("at", ""), "by": r.get("by", ""), "note": r.get("note") or "",
+             "acknowledged": ", ".join(r.get("acknowledged", [])), "override": bool(r.get("override")),
+             "failed checks": ", ".join(r.get("failed", []))} for r in reversed(records)]
+    return pd.DataFrame(rows, columns=["at", "by", "note", "acknowledged", "override", "failed checks"])

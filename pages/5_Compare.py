@@ -1,0 +1,171 @@
+"""Compare: how much did the neighbour lists change between a reference version (A, by default the published one)
+and a candidate (B, by default the latest), and is that more than retraining noise? Also both versions'
+popularity-collapse diagnostics and stored retrieval quality side by side. All numbers come from
+``behemb_core.compare`` / ``behemb_core.diagnostics``; this page only renders them. Item names are untrusted:
+tables and escaped markdown only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import plotly.express as px
+import streamlit as st
+
+from app_support import keys, loaders
+from app_support.errors import user_errors
+from app_support.views import bands_table, diagnostics_table, md, moved_table, quality_table
+from behemb_core.compare import compare_versions, neighbor_overlap
+from behemb_core.diagnostics import popularity_diagnostics
+from behemb_core.store import published_version
+
+keys.init_state()
+st.title("Compare versions")
+
+
+@st.cache_data(show_spinner="Comparing the neighbour lists…", max_entries=16)
+def comparison(store_url: str, a_name: str, b_name: str, k: int) -> dict[str, Any]:
+    """Everything the page shows for (A, B, k); versions are immutable, so the key never goes stale.
+
+    The noise floor is the candidate's (else the reference's) when measured at the same ``k`` — as in
+    ``python -m behemb_core compare``.
+    """
+    a, b = loaders.load_version(store_url, a_name), loaders.load_version(store_url, b_name)
+    noise, noise_from = b.manifest.get("noise_floor"), b_name
+    if noise is None:
+        noise, noise_from = a.manifest.get("noise_floor"), a_name
+    if noise is not None and int(noise.get("k", k)) != k:
+        noise = None
+    report = compare_versions(a, b, k=k, noise=noise)
+    return {
+        "report": report,
+        "jaccard": neighbor_overlap(a.embeddings, b.embeddings, k=k).jaccard.tolist(),
+        "noise": noise,
+        "noise_from": None if noise is None else noise_from,
+        "popularity": {v.name: popularity_diagnostics(v.embeddings, v.item_stats, k=k, method=v.manifest.get("method"))
+                       for v in (a, b)},
+        "evaluations": {v.name: v.manifest.get("evaluation") for v in (a, b)},
+    }
+
+
+store = None
+versions: list[str] = []
+published = None
+with user_errors("The store could not be read"):
+    store = loaders.current_store()
+    versions = [v.name for v in store.list_versions()]
+    published = published_version(store)
+
+if store is None:
+    st.stop()
+if len(versions) < 2:
+    st.info("Comparing needs at least two versions in the store: train another one on the Train page.")
+    st.page_link("pages/2_Train.py", label="Train a version →", icon="🏋️")
+    st.stop()
+
+
+def label(v: str) -> str:
+    return f"{v} (published)" if v == published else v
+
+
+a_default = published if published in versions else versions[-2]
+b_default = next(v for v in reversed(versions) if v != a_default)
+c = st.columns([3, 3, 1])
+a_name = c[0].selectbox("A — reference", versions, index=versions.index(a_default), key="cmp_a",
+                        format_func=label, help="Usually the version that serves traffic now.")
+b_name = c[1].selectbox("B — candidate", versions, index=versions.index(b_default), key="cmp_b",
+                        format_func=label, help="The version you consider approving.")
+k = int(c[2].number_input("K", min_value=1, max_value=100, value=10, step=1, key="cmp_k",
+                          help="Length of the neighbour lists compared (noise floors are stored at K = 10)."))
+if a_name == b_name:
+    st.warning("Pick two different versions.")
+    st.stop()
+
+data = None
+with user_errors("The versions could not be compared"):
+    data = comparison(store.url, a_name, b_name, k)
+if data is None:
+    st.stop()
+report = data["report"]
+noise = data["noise"]
+
+st.subheader("Verdict")
+sentence = md(report["sentence"])
+if report["verdict"] == "within_noise":
+    st.success(sentence, icon="✅")
+elif report["verdict"] == "beyond_noise":
+    st.warning(sentence + " Look at the most-moved items below before signing off.", icon="⚠️")
+else:
+    st.info(sentence + f" Neither version stores a noise floor at K = {k} (train with “Measure noise floor”), so "
+            "the change cannot be judged against retraining noise.", icon="ℹ️")
+if data["noise_from"]:
+    st.caption(f"Noise floor from {md(data['noise_from'])} (seeds {md(noise.get('seeds'))}, "
+               f"{noise.get('n_items', 0):,} items). Rule: {md(report['noise']['rule'])}, margin "
+               f"{report['noise']['margin']}.")
+
+counts = report["counts"]
+overall = report["overall"]["jaccard"]
+c = st.columns(5)
+c[0].metric("Shared items", f"{counts['shared']:,}", border=True)
+c[1].metric("Added in B", f"{counts['added']:,}", border=True)
+c[2].metric("Removed in B", f"{counts['removed']:,}", border=True)
+c[3].metric(f"Median Jaccard@{k}", "—" if overall["median"] is None else f"{overall['median']:.2f}", border=True)
+floor_median = None if noise is None else noise["overall"]["jaccard"]["median"]
+c[4].metric("Noise-floor median", "—" if floor_median is None else f"{floor_median:.2f}", border=True)
+
+if data["jaccard"]:
+    st.subheader(f"Jaccard@{k} per shared item")
+    fig = px.histogram(x=data["jaccard"], nbins=20, range_x=[0, 1.02],
+                       labels={"x": f"Jaccard@{k} of the item's lists in A and B", "y": "items"})
+    fig.update_layout(yaxis_title="items", bargap=0.05)
+    if overall["median"] is not None:
+        fig.add_vline(x=overall["median"], line_dash="solid", line_color="#1f77b4",
+                      annotation_text="median A vs B", annotation_position="top left")
+    if floor_median is not None:
+        fig.add_vline(x=floor_median, line_dash="dash", line_color="#d62728",
+                      annotation_text="noise-floor median", annotation_position="top right")
+    st.plotly_chart(fig, key="cmp_hist")
+    q = report["overall"]["jaccard"]["quantiles"]
+    rbo = report["overall"]["rbo"]
+    st.caption(f"Quartiles of Jaccard@{k}: {q['q25']:.2f} / {q['q50']:.2f} / {q['q75']:.2f}; median RBO "
+               f"{rbo['median']:.2f}. 1 = the same neighbours, 0 = none in common.")
+
+if report.get("bands"):
+    st.subheader("By popularity band")
+    st.caption(md(report["band_definition"]))
+    st.dataframe(bands_table(report), hide_index=True, key="cmp_bands",
+                 column_config={c: st.column_config.NumberColumn(format="%.2f")
+                                for c in ("median Jaccard", "median RBO", "noise-floor median Jaccard", "limit")})
+
+moved = moved_table(report)
+if not moved.empty:
+    st.subheader("Most-moved items")
+    st.caption("The shared items whose lists changed most, with their top neighbours in A and in B — look at "
+               "them before signing off.")
+    st.dataframe(moved, hide_index=True, key="cmp_moved",
+                 column_config={"Jaccard": st.column_config.NumberColumn(format="%.2f"),
+                                "RBO": st.column_config.NumberColumn(format="%.2f")})
+
+st.subheader("Popularity collapse")
+st.dataframe(diagnostics_table(data["popularity"]), hide_index=True, key="cmp_diagnostics")
+cols = st.columns(2)
+for col, (name, diag) in zip(cols, data["popularity"].items()):
+    with col:
+        st.markdown(f"**{md(name)}** — {md(diag['summary'])}")
+        for hint in diag.get("hints", []):
+            st.markdown(f"- {md(hint)}")
+
+st.subheader("Retrieval quality (stored evaluations)")
+evaluations = data["evaluations"]
+if any(ev is not None for ev in evaluations.values()):
+    st.dataframe(quality_table(evaluations), hide_index=True, key="cmp_quality",
+                 column_config={c: st.column_config.NumberColumn(format="%.3f")
+                                for c in ("HR@10", "NDCG@10", "MRR@10", "item-kNN HR@10", "most-popular HR@10")})
+    missing = [n for n, ev in evaluations.items() if ev is None]
+    if missing:
+        st.caption(f"No evaluation stored with {md(', '.join(missing))} (train with “Evaluate against baselines”).")
+    st.caption("Each evaluation was made on its own training data's time split: compare versions trained on the "
+               "same data.")
+else:
+    st.info("Neither version stores an evaluation (train with “Evaluate against baselines”).")
+
+st.page_link("pages/6_Publish.py", label="Sign off and publish →", icon="🚀")

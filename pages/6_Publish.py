@@ -1,0 +1,161 @@
+"""Publish: the sign-off checklist of a version, approval by name (with acknowledgements or a recorded override),
+publishing an approved version, rollback, and the append-only audit log. Every action is a call into
+``behemb_core.store.lifecycle``; nothing on this page edits or deletes a version."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app_support import keys, loaders
+from app_support.errors import user_errors
+from app_support.views import approvals_table, audit_table, checks_table, md, versions_table
+from behemb_core.signoff import signoff_checks
+from behemb_core.store import approvals, approve, publish, published_version, read_audit_log, rollback
+
+keys.init_state()
+st.title("Sign-off and publish")
+FLASH = "pub_flash"  # success message of the last action, shown once after the page refreshed
+
+
+def ack_key(version: str, check: str) -> str:
+    return f"pub_ack::{version}::{check}"
+
+
+def override_key(version: str) -> str:
+    return f"pub_override::{version}"
+
+
+def done(message: str) -> None:
+    """Remember the message and rerun, so every status on the page is read again after the action."""
+    st.session_state[FLASH] = message
+    st.rerun()
+
+
+store = None
+infos = []
+published = None
+log: list[dict] = []
+with user_errors("The store could not be read"):
+    store = loaders.current_store()
+    infos = store.list_versions()
+    published = published_version(store)
+    log = read_audit_log(store)
+if store is None:
+    st.stop()
+
+if FLASH in st.session_state:
+    st.success(st.session_state.pop(FLASH), icon="✅")
+
+c = st.columns(3)
+c[0].metric("Published version", published or "none yet", border=True)
+c[1].metric("Approved versions", sum(v.status == "approved" for v in infos), border=True)
+c[2].metric("Audit log entries", len(log), border=True)
+if not infos:
+    st.info("The store has no versions yet: train one on the Train page.")
+    st.page_link("pages/2_Train.py", label="Train a version →", icon="🏋️")
+    st.stop()
+
+status = {v.name: v.status for v in infos}
+names = list(status)
+st.dataframe(versions_table(infos), hide_index=True, key="pub_versions")
+
+by = st.text_input("Your name (required)", key="pub_by", max_chars=100,
+                   help="Recorded with every approval, publish and rollback in the audit log.").strip()
+
+st.subheader("Sign-off checklist")
+preferred = st.session_state.get(keys.LAST_VERSION)
+default_index = names.index(preferred) if preferred in names else len(names) - 1
+version = st.selectbox("Version", names, index=default_index, key="pub_version",
+                       format_func=lambda v: f"{v} ({status[v]})")
+st.caption(f"Status: **{md(status[version])}**" + (f" · published now: {md(published)}" if published else ""))
+
+checks = None
+with user_errors("The checks could not be run"):
+    with st.spinner("Running the checks…"):
+        checks, _details = signoff_checks(store, version)
+if checks is None:
+    st.stop()
+st.dataframe(checks_table(checks), hide_index=True, key="pub_checks")
+st.caption("✅ passed · ⚠️ failed, a judgement call you may acknowledge by name · ❌ failed, blocks approval unless "
+           "overridden. Acknowledgements and overrides are recorded with the approval.")
+
+with user_errors("The approval records could not be read"):
+    records = approvals(store, version)
+    if records:
+        with st.expander(f"Approval records of {md(version)} ({len(records)})"):
+            st.dataframe(approvals_table(records), hide_index=True, key="pub_approvals")
+
+failed_ack = [ch for ch in checks if not ch.passed and ch.acknowledgeable]
+failed_hard = [ch for ch in checks if not ch.passed and not ch.acknowledgeable]
+
+if status[version] == "published":
+    st.info("This version is the published one; it cannot be changed. Approve and publish another version, or "
+            "roll back below.")
+else:
+    with st.container(border=True):
+        st.markdown(f"**Approve {md(version)}**")
+        acknowledged = []
+        for ch in failed_ack:
+            if st.checkbox(f"I acknowledge “{md(ch.name)}”: {md(ch.detail)}", key=ack_key(version, ch.name)):
+                acknowledged.append(ch.name)
+        override = st.checkbox(
+            "Override the failed checks that cannot be acknowledged", key=override_key(version),
+            disabled=not failed_hard,
+            help="Only when a check failed that cannot be acknowledged (" + ", ".join(c.name for c in failed_hard)
+            + "). The override is recorded with the approval." if failed_hard else
+            "Nothing to override: no check failed that cannot be acknowledged.",
+        ) and bool(failed_hard)
+        if override:
+            st.warning(f"Override: {md(', '.join(c.name for c in failed_hard))} failed. The override is recorded "
+                       "with your name in the approval and the audit log.", icon="⚠️")
+        note = st.text_area("Note (optional)", key="pub_note", height=68,
+                            help="Why this version, what you looked at — kept with the approval.").strip() or None
+        if st.button("Approve", type="primary", key="pub_approve"):
+            if not by:
+                st.error("Enter your name above: every approval records who signed off.", icon="🚫")
+            else:
+                with user_errors("Not approved"):
+                    record = approve(store, version, by=by, checks=checks, note=note, acknowledge=acknowledged,
+                                     override=override)
+                    extra = []
+                    if record["acknowledged"]:
+                        extra.append(f"acknowledged: {', '.join(record['acknowledged'])}")
+                    if record["override"]:
+                        extra.append("with override")
+                    done(f"Approved {md(version)} by {md(by)}" + (f" ({md('; '.join(extra))})" if extra else "") + ".")
+
+    approved_now = status[version] == "approved"
+    if st.button(f"Publish {version}", key="pub_publish", disabled=not approved_now,
+                 help="Points the published pointer at this version (atomic; logged)." if approved_now else
+                 "Only an approved version can be published: approve it first."):
+        if not by:
+            st.error("Enter your name above: every publish records who did it.", icon="🚫")
+        else:
+            with user_errors("Not published"):
+                entry = publish(store, version, by=by)
+                done(f"Published {md(version)} by {md(by)} (previously {md(entry.get('previous') or 'nothing')}).")
+
+st.subheader("Roll back")
+targets = [v for v in names if status[v] == "approved"]
+if published is None:
+    st.caption("Nothing is published yet, so there is nothing to roll back.")
+elif not targets:
+    st.caption("No other approved version to roll back to.")
+else:
+    previous = next((e.get("previous") for e in reversed(log) if e.get("action") in ("publish", "rollback")), None)
+    c = st.columns([3, 1], vertical_alignment="bottom")
+    target = c[0].selectbox(f"Re-publish instead of {published}", targets, key="pub_rollback_to",
+                            index=targets.index(previous) if previous in targets else len(targets) - 1)
+    if c[1].button("Roll back", key="pub_rollback"):
+        if not by:
+            st.error("Enter your name above: every rollback records who did it.", icon="🚫")
+        else:
+            with user_errors("Not rolled back"):
+                rollback(store, by=by, to=target)
+                done(f"Rolled back: {md(target)} is published again (instead of {md(published)}), by {md(by)}.")
+
+st.subheader("Audit log")
+if log:
+    st.dataframe(audit_table(log), hide_index=True, key="pub_audit")
+else:
+    st.caption("No approvals or publishes yet.")

@@ -1,0 +1,231 @@
+"""AppTest tests of the Compare and Publish pages, on a store in a temporary folder.
+
+Two ppmi_svd versions of the bundled demo are trained once per module (``ref``: evaluated, with a noise floor;
+``cand``: another seed, noise floor but no evaluation, so its "quality vs item-kNN" check fails and must be
+acknowledged) and copied into every test's own store.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("streamlit")
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+from behemb_core.demo import load_demo_dataset  # noqa: E402
+from behemb_core.store import Store, published_version, read_audit_log  # noqa: E402
+from behemb_core.train import train_version  # noqa: E402
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+COMPARE = "pages/5_Compare.py"
+PUBLISH = "pages/6_Publish.py"
+
+
+@pytest.fixture(scope="module")
+def template_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "store"
+    store = Store(str(path))
+    dataset = load_demo_dataset()
+    train_version(store, "ppmi_svd", {"dim": 16}, dataset=dataset, seed=0, evaluate=True, noise_floor=True,
+                  name="ref")
+    train_version(store, "ppmi_svd", {"dim": 16}, dataset=dataset, seed=1, noise_floor=True, name="cand")
+    return path
+
+
+@pytest.fixture
+def store_dir(template_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "store"
+    shutil.copytree(template_store, path)
+    monkeypatch.setenv("BEHEMB_STORE", str(path))
+    return path
+
+
+def open_page(store: Path, page: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.session_state["store_path"] = str(store)
+    at.run()
+    at.switch_page(page).run()
+    ok(at)
+    return at
+
+
+def ok(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def errors(at: AppTest) -> list[str]:
+    return [e.value for e in at.error]
+
+
+def successes(at: AppTest) -> list[str]:
+    """Success texts as read on screen (names in them are markdown-escaped: ``item\\-kNN``)."""
+    return [s.value.replace("\\", "") for s in at.success]
+
+
+# Read-only st.dataframe elements carry no key in AppTest: tables are found by a column only they have.
+TABLE_COLUMN = {"cmp_bands": "band", "cmp_moved": "old neighbours (A)", "cmp_diagnostics": "metric",
+                "cmp_quality": "evaluated", "pub_checks": "check", "pub_versions": "status", "pub_audit": "action",
+                "pub_approvals": "acknowledged"}
+
+
+def frame(at: AppTest, key: str):
+    found = [d.value for d in at.dataframe if TABLE_COLUMN[key] in d.value.columns]
+    assert len(found) == 1, f"{len(found)} tables look like {key!r}"
+    return found[0]
+
+
+def checks(at: AppTest):
+    return frame(at, "pub_checks").set_index("check")
+
+
+def approve(at: AppTest, version: str, by: str | None = "Ada", acknowledge: tuple[str, ...] = ()) -> AppTest:
+    at.selectbox(key="pub_version").set_value(version).run()
+    if by is not None:
+        at.text_input(key="pub_by").set_value(by)
+    for name in acknowledge:
+        at.checkbox(key=f"pub_ack::{version}::{name}").check()
+    at.button(key="pub_approve").click().run()
+    ok(at)
+    return at
+
+
+# ------------------------------------------------------------------------------------------------ compare
+
+
+def test_compare_page_shows_verdict_counts_and_tables(store_dir: Path) -> None:
+    at = open_page(store_dir, COMPARE)
+    # Nothing published: A = the older version, B = the latest.
+    assert at.selectbox(key="cmp_a").value == "ref"
+    assert at.selectbox(key="cmp_b").value == "cand"
+    assert not errors(at)
+    shown = metrics(at)
+    assert shown["Shared items"] == "3,124"
+    assert shown["Added in B"] == "0" and shown["Removed in B"] == "0"
+    assert 0 < float(shown["Median Jaccard@10"]) < 1
+    assert 0 < float(shown["Noise-floor median"]) <= 1
+    # The plain sentence from the report, with a verdict (cand stores a noise floor at K = 10).
+    verdicts = [m.value for m in (*at.success, *at.warning)]
+    assert any("retraining noise" in v and "median Jaccard@10" in v for v in verdicts), verdicts
+    assert at.get("plotly_chart")
+    bands = frame(at, "cmp_bands")
+    assert bands["band"].tolist() == ["head", "torso", "tail"]
+    moved = frame(at, "cmp_moved")
+    assert len(moved) == 20 and moved["name"].str.len().gt(0).all()
+    assert moved["old neighbours (A)"].str.contains(" · ").any()
+    diag = frame(at, "cmp_diagnostics")
+    assert list(diag.columns) == ["metric", "ref", "cand"]
+    assert diag.set_index("metric").loc["verdict"].tolist() == ["ok", "ok"]
+    quality = frame(at, "cmp_quality").set_index("version")
+    assert bool(quality.loc["ref", "evaluated"]) and not bool(quality.loc["cand", "evaluated"])
+    assert quality.loc["ref", "HR@10"] > quality.loc["ref", "most-popular HR@10"]
+
+
+def test_compare_without_noise_floor_at_that_k_says_so(store_dir: Path) -> None:
+    at = open_page(store_dir, COMPARE)
+    at.number_input(key="cmp_k").set_value(5).run()
+    ok(at)
+    assert any("no noise floor" in i.value.lower() or "noise floor at K = 5" in i.value for i in at.info)
+    assert metrics(at)["Noise-floor median"] == "—"
+    assert metrics(at)["Median Jaccard@5"] != "—"
+
+
+# ------------------------------------------------------------------------------------------------ publish
+
+
+def test_publish_page_approve_publish_and_audit_log(store_dir: Path) -> None:
+    at = open_page(store_dir, PUBLISH)
+    assert metrics(at)["Published version"] == "none yet"
+    at.selectbox(key="pub_version").set_value("ref").run()
+    table = checks(at)
+    assert list(table.index) == ["files intact", "vectors valid", "unique ids", "quality vs item-kNN",
+                                 "no popularity collapse", "stability vs published"]
+    assert set(table[""]) == {"✅"}
+    assert at.button(key="pub_publish").disabled  # a draft cannot be published
+
+    approve(at, "ref", by="Ada")
+    assert not errors(at), errors(at)
+    assert any("Approved ref by Ada" in s for s in successes(at))
+    assert Store(store_dir).status("ref") == "approved"
+    assert frame(at, "pub_versions").set_index("version").loc["ref", "status"] == "approved"
+
+    assert not at.button(key="pub_publish").disabled
+    at.button(key="pub_publish").click().run()
+    ok(at)
+    assert not errors(at), errors(at)
+    assert any("Published ref" in s for s in successes(at))
+    assert published_version(Store(store_dir)) == "ref"
+    assert metrics(at)["Published version"] == "ref"
+    log = frame(at, "pub_audit")
+    assert log["action"].tolist() == ["publish", "approve"]  # newest first
+    assert set(log["by"]) == {"Ada"}
+    # The published version offers no approve or publish control.
+    assert not [b for b in at.button if b.key in ("pub_approve", "pub_publish")]
+
+    # The home page shows it too.
+    at.switch_page("app.py").run()
+    ok(at)
+    assert metrics(at)["Published"] == "ref"
+
+
+def test_approve_without_a_name_is_refused(store_dir: Path) -> None:
+    at = open_page(store_dir, PUBLISH)
+    approve(at, "ref", by=None)
+    assert any("Enter your name" in e for e in errors(at))
+    assert Store(store_dir).status("ref") == "draft"
+    assert read_audit_log(Store(store_dir)) == []
+
+
+def test_failed_acknowledgeable_check_blocks_until_acknowledged(store_dir: Path) -> None:
+    at = open_page(store_dir, PUBLISH)
+    at.selectbox(key="pub_version").set_value("cand").run()
+    table = checks(at)
+    assert table.loc["quality vs item-kNN", ""] == "⚠️"
+    assert "no evaluation stored" in table.loc["quality vs item-kNN", "detail"]
+    assert at.checkbox(key="pub_override::cand").disabled  # only acknowledgeable checks failed
+
+    approve(at, "cand", by="Ada")
+    shown = errors(at)
+    assert shown and "Not approved" in shown[0] and "quality vs item-kNN" in shown[0]
+    assert Store(store_dir).status("cand") == "draft"
+
+    approve(at, "cand", by="Ada", acknowledge=("quality vs item-kNN",))
+    assert not errors(at), errors(at)
+    assert any("acknowledged: quality vs item-kNN" in s for s in successes(at))
+    assert Store(store_dir).status("cand") == "approved"
+    record = frame(at, "pub_approvals").iloc[0]
+    assert (record["by"], record["acknowledged"], record["override"]) == ("Ada", "quality vs item-kNN", False)
+
+
+def test_rollback_re_publishes_an_earlier_approved_version(store_dir: Path) -> None:
+    at = open_page(store_dir, PUBLISH)
+    approve(at, "ref", by="Ada")
+    at.button(key="pub_publish").click().run()
+    ok(at)
+    # cand is compared with the published ref now; acknowledge whatever judgement calls failed.
+    at.selectbox(key="pub_version").set_value("cand").run()
+    failed = [name for name, row in checks(at).iterrows() if row[""] == "⚠️"]
+    assert "quality vs item-kNN" in failed
+    approve(at, "cand", by="Bob", acknowledge=tuple(failed))
+    assert Store(store_dir).status("cand") == "approved", errors(at)
+    at.button(key="pub_publish").click().run()
+    ok(at)
+    assert published_version(Store(store_dir)) == "cand"
+
+    assert at.selectbox(key="pub_rollback_to").value == "ref"
+    at.text_input(key="pub_by").set_value("Cy")
+    at.button(key="pub_rollback").click().run()
+    ok(at)
+    assert not errors(at), errors(at)
+    assert any("Rolled back" in s for s in successes(at))
+    assert published_version(Store(store_dir)) == "ref"
+    assert metrics(at)["Published version"] == "ref"
+    log = frame(at, "pub_audit")
+    assert log["action"].tolist() == ["rollback", "publish", "approve", "publish", "approve"]
+    assert log["by"].iloc[0] == "Cy"
