@@ -317,25 +317,13 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from .compare import compare_versions, neighbor_overlap, overlap_table, version_names
+    from .compare import compare_stored, neighbor_overlap, overlap_table, version_names
     from .store import Store
 
     store = Store(args.store)
     a, b = store.load_version(args.a), store.load_version(args.b)
-    noise = b.manifest.get("noise_floor") or a.manifest.get("noise_floor")
-    if noise is not None and int(noise.get("k", args.k)) != args.k:
-        noise = None
-    report = compare_versions(a, b, k=args.k, noise=noise)
-    report["noise_floor_from"] = (
-        None if noise is None else (args.b if b.manifest.get("noise_floor") is noise else args.a)
-    )
-    report["quality"] = {v.name: v.manifest.get("evaluation", {}).get("method") for v in (a, b)}
-    from .diagnostics import popularity_diagnostics
-
-    report["popularity"] = {
-        v.name: popularity_diagnostics(v.embeddings, v.item_stats, k=args.k, method=v.manifest.get("method"))
-        for v in (a, b)
-    }
+    report = compare_stored(a, b, k=args.k)
+    report.pop("evaluations", None)  # the per-method blocks are in "quality"; full reports stay in the manifests
     if args.csv:
         result = neighbor_overlap(a.embeddings, b.embeddings, k=args.k)
         stats = b.item_stats if b.item_stats is not None else a.item_stats

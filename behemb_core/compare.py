@@ -302,6 +302,7 @@ def _beyond(values: np.ndarray, noise: dict[str, Any], margin: float) -> dict[st
 def compare_versions(
     a: Any, b: Any, *, k: int = 10, rbo_p: float = 0.9, noise: dict[str, Any] | None = None,
     popularity: PopularityLike = None, names: NamesLike = None, n_moved: int = 20, margin: float = 0.05,
+    overlap: OverlapResult | None = None,
 ) -> dict[str, Any]:
     """A JSON-able report of how version ``b`` differs from version ``a`` (StoredVersion-like objects with
     ``embeddings`` and optional ``name``/``item_meta``/``item_stats``, or bare :class:`ItemEmbeddings`).
@@ -326,7 +327,7 @@ def compare_versions(
         names = version_names(a, b)
     if popularity is None:
         popularity = next((v.item_stats for v in (b, a) if getattr(v, "item_stats", None) is not None), None)
-    result = neighbor_overlap(emb_a, emb_b, k=k, rbo_p=rbo_p)
+    result = overlap if overlap is not None else neighbor_overlap(emb_a, emb_b, k=k, rbo_p=rbo_p)
     pop = align_popularity(result.universe, popularity)
     bands = _band_summaries(result, pop)
     name_arr = _names_array(names, result.universe)
@@ -388,3 +389,33 @@ def _sentence(report: dict[str, Any], name_a: str, name_b: str, k: int) -> str:
                 f"floor {floor:.2f}{moved}.{churn}")
     return (f"{name_b} is within retraining noise of {name_a}: median Jaccard@{k} {med:.2f} vs noise floor "
             f"{floor:.2f}.{churn}")
+
+
+def pick_noise_floor(a: Any, b: Any, k: int) -> tuple[dict[str, Any] | None, str | None]:
+    """The noise floor to judge A → B by: the candidate's (B), else the reference's (A), measured at ``k``."""
+    for v in (b, a):
+        noise = (getattr(v, "manifest", None) or {}).get("noise_floor")
+        if noise is not None and int(noise.get("k", k)) == k:
+            return noise, getattr(v, "name", None)
+    return None, None
+
+
+def compare_stored(a: Any, b: Any, *, k: int = 10, include_overlaps: bool = False) -> dict[str, Any]:
+    """Everything a person compares two stored versions by, in one report (the CLI and the app show it):
+    stability against the stored noise floor (:func:`compare_versions`), popularity diagnostics and the stored
+    evaluation of each, and — with ``include_overlaps`` — the per-item Jaccard@k values (for a histogram)."""
+    from .diagnostics import popularity_diagnostics
+
+    noise, noise_from = pick_noise_floor(a, b, k)
+    result = neighbor_overlap(a.embeddings, b.embeddings, k=k)
+    report = compare_versions(a, b, k=k, noise=noise, overlap=result)
+    report["noise_floor_from"] = noise_from
+    report["quality"] = {v.name: (v.manifest.get("evaluation") or {}).get("method") for v in (a, b)}
+    report["evaluations"] = {v.name: v.manifest.get("evaluation") for v in (a, b)}
+    report["popularity"] = {
+        v.name: popularity_diagnostics(v.embeddings, v.item_stats, k=k, method=v.manifest.get("method"))
+        for v in (a, b)
+    }
+    if include_overlaps:
+        report["per_item_jaccard"] = result.jaccard.tolist()
+    return report

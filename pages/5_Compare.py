@@ -14,8 +14,7 @@ import streamlit as st
 from app_support import keys, loaders
 from app_support.errors import user_errors
 from app_support.views import bands_table, diagnostics_table, md, moved_table, quality_table
-from behemb_core.compare import compare_versions, neighbor_overlap
-from behemb_core.diagnostics import popularity_diagnostics
+from behemb_core.compare import compare_stored, pick_noise_floor
 from behemb_core.store import published_version
 
 keys.init_state()
@@ -30,22 +29,16 @@ def comparison(store_url: str, a_name: str, b_name: str, k: int) -> dict[str, An
     ``python -m behemb_core compare``.
     """
     a, b = loaders.load_version(store_url, a_name), loaders.load_version(store_url, b_name)
-    noise, noise_from = b.manifest.get("noise_floor"), b_name
-    if noise is None:
-        noise, noise_from = a.manifest.get("noise_floor"), a_name
-    if noise is not None and int(noise.get("k", k)) != k:
-        noise = None
-    report = compare_versions(a, b, k=k, noise=noise)
+    report = compare_stored(a, b, k=k, include_overlaps=True)
+    noise, _ = pick_noise_floor(a, b, k)
     return {
         "report": report,
-        "jaccard": neighbor_overlap(a.embeddings, b.embeddings, k=k).jaccard.tolist(),
+        "jaccard": report.pop("per_item_jaccard"),
         "noise": noise,
-        "noise_from": None if noise is None else noise_from,
-        "popularity": {v.name: popularity_diagnostics(v.embeddings, v.item_stats, k=k, method=v.manifest.get("method"))
-                       for v in (a, b)},
-        "evaluations": {v.name: v.manifest.get("evaluation") for v in (a, b)},
+        "noise_from": report["noise_floor_from"],
+        "popularity": report["popularity"],
+        "evaluations": report["evaluations"],
     }
-
 
 store = None
 versions: list[str] = []
