@@ -19,12 +19,13 @@ keys.init_state()
 
 def sidebar() -> None:
     with st.sidebar:
+        st.session_state[keys.STORE_PATH_INPUT] = st.session_state[keys.STORE_PATH]
         st.text_input(
-            "Store (folder or fsspec URL)", key=keys.STORE_PATH,
+            "Store (folder or fsspec URL)", key=keys.STORE_PATH_INPUT, on_change=keys.keep_store_path,
             help="Where versions are saved and read. Several people can share one store folder; versions are "
             f"immutable and never overwritten. Default: {keys.DEFAULT_STORE} (env {keys.STORE_ENV} overrides).",
         )
-        st.caption(f"Using `{md(keys.resolve_store_path(st.session_state[keys.STORE_PATH]))}`")
+        st.caption("Using " + md(keys.resolve_store_path(st.session_state[keys.STORE_PATH])))
 
 
 def home() -> None:
@@ -62,13 +63,20 @@ def home() -> None:
     st.page_link(DATA, label="1 · Data — upload your own sessions or event logs, check the summary", icon="📥")
     st.page_link(TRAIN, label="2 · Train — pick a method, train, compare with the baselines", icon="🏋️")
     st.page_link(NEIGHBOURS, label="3 · Neighbours — people who bought this also bought…", icon="🔎")
-    st.caption("Sign-off and publishing are available on the command line (`python -m behemb_core approve|publish`).")
+    st.page_link(PROJECTION, label="4 · Projection — a 2-D map of a version's items, side by side with another",
+                 icon="🗺️")
+    st.page_link(COMPARE, label="5 · Compare — how much did the neighbour lists change, beyond retraining noise?",
+                 icon="⚖️")
+    st.page_link(PUBLISH, label="6 · Publish — sign-off checklist, approve, publish, roll back, audit log", icon="🚀")
 
 
 HOME = st.Page(home, title="Home", icon="🏠", default=True)
 DATA = st.Page("pages/1_Data.py", title="Data", icon="📥")
 TRAIN = st.Page("pages/2_Train.py", title="Train", icon="🏋️")
 NEIGHBOURS = st.Page("pages/3_Neighbours.py", title="Neighbours", icon="🔎")
+PROJECTION = st.Page("pages/4_Projection.py", title="Projection", icon="🗺️")
+COMPARE = st.Page("pages/5_Compare.py", title="Compare", icon="⚖️")
+PUBLISH = st.Page("pages/6_Publish.py", title="Publish", icon="🚀")
 
 sidebar()
-st.navigation([HOME, DATA, TRAIN, NEIGHBOURS]).run()
+st.navigation([HOME, DATA, TRAIN, NEIGHBOURS, PROJECTION, COMPARE, PUBLISH]).run()

@@ -15,6 +15,9 @@ APP_DIR = Path(__file__).resolve().parents[1]
 
 # Sidebar text input (shared by every page): the store folder or fsspec URL.
 STORE_PATH = "store_path"
+# The sidebar widget's own key. Streamlit drops a widget's state on pages where it was not rendered in the
+# previous run, so the durable value lives in STORE_PATH and the widget is re-seeded from it on every run.
+STORE_PATH_INPUT = "store_path_input"
 # JSON text of the dataset spec in use (see data_io.DatasetSpec); the cache key of the loaded dataset.
 DATASET_SPEC = "dataset_spec"
 # Human label of the dataset in use ("Bundled demo …", "upload: a.csv, b.csv").
@@ -48,9 +51,14 @@ def init_state() -> None:
     ss.setdefault(TRAIN_RUNS, {})
 
 
+def keep_store_path() -> None:
+    """``on_change`` of the sidebar input: copy the widget's value to the durable key."""
+    st.session_state[STORE_PATH] = st.session_state[STORE_PATH_INPUT]
+
+
 def resolve_store_path(text: str) -> str:
     """A URL (``memory://…``, ``s3://…``) as given; a relative folder relative to the app's folder."""
-    text = text.strip() or DEFAULT_STORE
+    text = text.strip() or default_store()
     if "://" in text:
         return text
     p = Path(text).expanduser()

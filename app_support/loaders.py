@@ -85,3 +85,31 @@ def version_catalogue(store_url: str, name: str) -> pd.DataFrame:
 def evidence(fingerprint: str, _sessions: Sessions, window: int = 5) -> Evidence:
     """Co-occurrence evidence over the loaded sessions, keyed by their fingerprint (sessions are not hashed)."""
     return Evidence.build(_sessions, window=window)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def cached_projection(store_url: str, name: str, n_neighbors: int, min_dist: float, max_fit_items: int,
+                      seed: int = 0) -> pd.DataFrame | None:
+    """The projection of a version from the store cache (``behemb_core.projection``), or ``None`` when it was
+    not computed yet. Only hits are kept here: a miss is re-checked on the next run, so a projection computed
+    by the page (or elsewhere, e.g. the CLI) shows up at once."""
+    from behemb_core.projection import load_cached_projection
+
+    table = load_cached_projection(Store(store_url), name, n_neighbors=n_neighbors, min_dist=min_dist,
+                                   max_fit_items=max_fit_items, seed=seed)
+    if table is None:
+        raise _NotCached  # exceptions are not cached by st.cache_data
+    return table
+
+
+class _NotCached(Exception):
+    pass
+
+
+def projection(store_url: str, name: str, n_neighbors: int, min_dist: float, max_fit_items: int,
+               seed: int = 0) -> pd.DataFrame | None:
+    """:func:`cached_projection`, with ``None`` for a projection not computed yet (never cached as a miss)."""
+    try:
+        return cached_projection(store_url, name, n_neighbors, min_dist, max_fit_items, seed)
+    except _NotCached:
+        return None

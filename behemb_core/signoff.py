@@ -17,6 +17,7 @@ from .diagnostics import CollapseThresholds, popularity_diagnostics
 from .errors import IntegrityError
 from .progress import ProgressCallback, as_reporter
 from .store import Store
+from .store.golden import check_golden, golden_pairs
 from .store.lifecycle import CheckResult, published_version
 
 
@@ -125,5 +126,20 @@ def signoff_checks(
                 "stability vs published", cmp["verdict"] == "within_noise", median,
                 "median Jaccard@k within retraining noise", cmp["sentence"], acknowledgeable=True,
             ))
+    rep("golden", 0.9, "re-checking golden pairs")
+    pairs = golden_pairs(store)
+    if pairs.empty:
+        checks.append(CheckResult(
+            "golden pairs", True, None, f"no good pair lost, no bad pair in the top {k}", "no golden pairs marked yet",
+        ))
+    else:
+        g = check_golden(emb, pairs, k=k)
+        details["golden"] = {key: v for key, v in g.items() if key != "table"}
+        checks.append(CheckResult(
+            "golden pairs", bool(g["passed"]), g["share_ok"], f"no good pair lost, no bad pair in the top {k}",
+            f"{g['good_kept']} good kept, {g['good_lost']} lost; {g['bad_present']} bad present, "
+            f"{g['bad_gone']} gone; {g['missing']} not in this version",
+            acknowledgeable=True,
+        ))
     rep("done", 1.0, "checks done")
     return checks, details

@@ -1,6 +1,8 @@
-"""Neighbours: pick a version and an item, see its top-K neighbours with names and popularity, optionally the
-co-occurrence evidence behind each one, and export the table as CSV. Item names are untrusted text: they are
-shown in tables and escaped markdown only (never as HTML)."""
+"""Neighbours: pick a version and an item, see its top-K neighbours with names and popularity (optionally next to
+a second version's, with the neighbours both lists share marked), optionally the co-occurrence evidence behind
+each one, and export the table as CSV. Neighbour pairs can be marked good or bad (golden pairs, kept with the
+store) and every version is re-checked against them. Item names are untrusted text: they are shown in tables
+and escaped markdown only (never as HTML)."""
 
 from __future__ import annotations
 
@@ -12,11 +14,23 @@ from app_support.errors import user_errors
 from app_support.views import evidence_table, example_lines, md, neighbour_table
 from behemb_core.explain import explain_neighbors
 from behemb_core.neighbors import item_neighbors
-from behemb_core.store import published_version
+from behemb_core.store import check_golden, golden_pairs, mark_pair, published_version
 
 keys.init_state()
 st.title("Neighbours")
 MAX_OPTIONS = 1000
+NO_SECOND = "(none)"
+GOLDEN_FLASH = "nb_golden_flash"  # confirmation of the last mark, shown once after the rerun
+
+
+def in_version(emb, item):
+    """``item`` as an id of ``emb``'s vocabulary, or None when that version has no vector for it."""
+    candidate = str(item) if emb.vocab.kind == "str" else item
+    return candidate if candidate in emb.vocab else None
+
+
+def names_for(catalogue: pd.DataFrame, vocab_ids) -> object:
+    return catalogue.set_index("item_id")["name"].reindex(vocab_ids).fillna("").to_numpy(object)
 
 store = None
 versions: list[str] = []
@@ -35,10 +49,16 @@ if not versions:
 
 preferred = st.session_state.get(keys.LAST_VERSION) or published
 default_index = versions.index(preferred) if preferred in versions else len(versions) - 1
-version = st.selectbox(
-    "Version", versions, index=default_index, key="nb_version",
-    format_func=lambda v: f"{v} (published)" if v == published else v,
+label_of = lambda v: f"{v} (published)" if v == published else v  # noqa: E731
+vc = st.columns([1, 1])
+version = vc[0].selectbox("Version", versions, index=default_index, key="nb_version", format_func=label_of)
+others = [v for v in versions if v != version]
+second = vc[1].selectbox(
+    "Side by side with (optional)", [NO_SECOND, *others], key="nb_version_b",
+    format_func=lambda v: v if v == NO_SECOND else label_of(v), disabled=not others,
+    help="Show a second version's neighbours of the same item next to these; neighbours in both lists are marked.",
 )
+second = None if second in (None, NO_SECOND) else second
 
 stored = catalogue = None
 with user_errors("The version could not be loaded"):
@@ -75,10 +95,22 @@ item = c[1].selectbox(
 )
 k = c[2].number_input("K", min_value=1, max_value=100, value=10, step=1, key="nb_k")
 
-names = catalogue.set_index("item_id")["name"].reindex(stored.embeddings.vocab.ids).fillna("").to_numpy(object)
+names = names_for(catalogue, stored.embeddings.vocab.ids)
 rows = item_neighbors(stored.embeddings, item, int(k), names=names)
 table = neighbour_table(rows, catalogue)
 
+table_b = None
+if second is not None:
+    with user_errors(f"Version {second} could not be loaded"):
+        stored_b = loaders.load_version(store.url, second)
+        catalogue_b = loaders.version_catalogue(store.url, second)
+        item_b = in_version(stored_b.embeddings, item)
+        if item_b is not None:
+            rows_b = item_neighbors(stored_b.embeddings, item_b, int(k),
+                                    names=names_for(catalogue_b, stored_b.embeddings.vocab.ids))
+            table_b = neighbour_table(rows_b, catalogue_b)
+
+catalogue_names = dict(zip(catalogue["item_id"].astype(str), catalogue["name"].astype(str)))
 pop = catalogue.set_index("item_id")["events"].get(item)
 st.subheader(f"People who bought {md(labels.get(item) or item)} also bought")
 st.caption(f"Item {md(item)}" + (f", {int(pop):,} training events" if pd.notna(pop) else ""))
@@ -86,12 +118,71 @@ st.markdown("\n".join(
     f"{r['rank']}. {md(r['name'] or r['item_id'])} · {md(r['item_id'])} · similarity {r['similarity']:.3f}"
     for r in table.to_dict("records")
 ))
-st.dataframe(table, hide_index=True, key="nb_table",
-             column_config={"similarity": st.column_config.NumberColumn(format="%.3f")})
+similarity_format = {"similarity": st.column_config.NumberColumn(format="%.3f")}
+if second is None:
+    st.dataframe(table, hide_index=True, key="nb_table", column_config=similarity_format)
+else:
+    ids_a = set(map(str, table["item_id"]))
+    ids_b = set() if table_b is None else set(map(str, table_b["item_id"]))
+    both_format = {**similarity_format, "in both": st.column_config.CheckboxColumn(
+        help="This neighbour is in both versions' top-K lists.")}
+    side = st.columns(2)
+    side[0].markdown(f"**{md(version)}**")
+    side[0].dataframe(table.assign(**{"in both": table["item_id"].astype(str).isin(ids_b)}), hide_index=True,
+                      key="nb_side_a", column_config=both_format)
+    side[1].markdown(f"**{md(second)}**")
+    if table_b is None:
+        side[1].info(f"Version {md(second)} has no vector for item {md(item)}.")
+    else:
+        side[1].dataframe(table_b.assign(**{"in both": table_b["item_id"].astype(str).isin(ids_a)}),
+                          hide_index=True, key="nb_side_b", column_config=both_format)
+        shared = len(ids_a & ids_b)
+        st.caption(f"{shared} of the top {int(k)} neighbours are in both lists "
+                   f"(Jaccard {shared / max(1, len(ids_a | ids_b)):.2f}).")
 st.download_button(
     "Download CSV", table.to_csv(index=False).encode("utf-8"), file_name=f"neighbours-{version}-{item}.csv",
     mime="text/csv", key="nb_download",
 )
+
+with st.container(border=True):
+    st.markdown("**Mark a neighbour as good or bad** — kept with the store as a golden pair and re-checked for "
+                "every later version (below).")
+    if GOLDEN_FLASH in st.session_state:
+        st.success(st.session_state.pop(GOLDEN_FLASH), icon="✅")
+    neighbour_ids = table["item_id"].tolist()
+    neighbour_names = dict(zip(neighbour_ids, table["name"].astype(str)))
+    ranks = dict(zip(neighbour_ids, table["rank"]))
+    gc = st.columns([3, 2, 3, 1, 1], vertical_alignment="bottom")
+    neighbour = gc[0].selectbox(
+        "Neighbour", neighbour_ids, key="nb_golden_neighbor",
+        format_func=lambda i: f"{ranks.get(i, '?')}. {i} — {neighbour_names.get(i, '')}",
+    )
+    by = gc[1].text_input("Your name", key="nb_golden_by", max_chars=100,
+                          help="Recorded with the mark.").strip()
+    note = gc[2].text_input("Note (optional)", key="nb_golden_note", max_chars=1000).strip() or None
+    good = gc[3].button("👍 Good", key="nb_mark_good", help="This neighbour belongs in the list.")
+    bad = gc[4].button("👎 Bad", key="nb_mark_bad", help="This neighbour should not be in the list.")
+    if (good or bad) and neighbour is not None:
+        if not by:
+            st.error("Enter your name: every mark records who made it.", icon="🚫")
+        else:
+            with user_errors("Not marked") as marked:
+                mark_pair(store, item, neighbour, label="good" if good else "bad", by=by, note=note, version=version)
+            if not marked.failed:
+                st.session_state[GOLDEN_FLASH] = (
+                    f"Marked {md(neighbour_names.get(neighbour) or neighbour)} as a {'good' if good else 'bad'} "
+                    f"neighbour of {md(labels.get(item) or item)}.")
+                st.rerun()
+    marks = None
+    with user_errors("The golden pairs could not be read"):
+        marks = golden_pairs(store)
+    if marks is not None and not marks.empty:
+        mine = marks[marks["query_id"].astype(str) == str(item)]
+        if not mine.empty:
+            st.caption("Marked for this item: " + " · ".join(
+                f"{'👍' if r['label'] == 'good' else '👎'} "
+                f"{md(catalogue_names.get(str(r['neighbor_id'])) or r['neighbor_id'])} ({md(r['by'])})"
+                for r in mine.to_dict("records")))
 
 st.divider()
 if st.toggle("Show the evidence from the sessions", key="nb_explain",
@@ -116,3 +207,41 @@ if st.toggle("Show the evidence from the sessions", key="nb_explain",
                 with st.expander(f"{r['rank']}. {md(r.get('name') or r['item_id'])} — example sessions"):
                     for ex in r["examples"]:
                         st.text(example_lines(ex))
+
+st.divider()
+st.subheader(f"Golden pairs — check of {md(version)}")
+if marks is None:
+    st.stop()
+if marks.empty:
+    st.info("No golden pairs yet: mark neighbours as good or bad above; every version is then checked against "
+            "them here.")
+    st.stop()
+golden_k = st.number_input("Top K for the check", min_value=1, max_value=100, value=10, step=1, key="nb_golden_k",
+                           help="A good pair must be in the query's top K, a bad pair must not.")
+result = None
+with user_errors("The golden check failed"):
+    result = check_golden(stored.embeddings, marks, k=int(golden_k))
+if result is None:
+    st.stop()
+if result["passed"]:
+    st.success(f"Passed: no good pair lost and no bad pair in the top {result['k']} "
+               f"({result['checked']} of {result['pairs']} pairs judged).", icon="✅")
+else:
+    st.error(f"Failed: {result['good_lost']} good pair(s) lost and {result['bad_present']} bad pair(s) present in "
+             f"the top {result['k']}.", icon="❌")
+mc = st.columns(6)
+mc[0].metric("Good kept", result["good_kept"], border=True)
+mc[1].metric("Good lost", result["good_lost"], border=True)
+mc[2].metric("Bad present", result["bad_present"], border=True)
+mc[3].metric("Bad gone", result["bad_gone"], border=True)
+mc[4].metric("Items missing", result["missing"], border=True)
+mc[5].metric("As marked", "—" if result["share_ok"] is None else f"{result['share_ok']:.0%}", border=True)
+gt = result["table"]
+gt.insert(1, "query", gt["query_id"].astype(str).map(catalogue_names).fillna(""))
+gt.insert(3, "neighbour", gt["neighbor_id"].astype(str).map(catalogue_names).fillna(""))
+gt["query_id"], gt["neighbor_id"] = gt["query_id"].astype(str), gt["neighbor_id"].astype(str)
+st.dataframe(gt[["query_id", "query", "neighbor_id", "neighbour", "label", "status", "rank", "overall_rank",
+                 "similarity", "by", "at", "note"]], hide_index=True, key="nb_golden_table",
+             column_config={"similarity": st.column_config.NumberColumn(format="%.3f")})
+st.caption("Names from this version's items (a pair whose item this version lacks is *missing* and not judged). "
+           "`overall_rank` is the neighbour's rank among all items, also when outside the top K.")

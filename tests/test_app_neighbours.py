@@ -87,3 +87,143 @@ def test_csv_of_the_table_round_trips(demo_store: Path) -> None:
     table = neighbour_table([{"rank": 1, "item_id": "B2", "name": "y", "score": 0.5}], cat)
     back = pd.read_csv(io.StringIO(table.to_csv(index=False)), dtype={"item_id": str})
     assert back.to_dict("records") == [{"rank": 1, "item_id": "B2", "name": "y", "similarity": 0.5, "popularity": 4}]
+
+
+# ------------------------------------------------------------------------ two versions side by side, golden pairs
+
+
+def frame_keys(at: AppTest) -> list[str]:
+    """Which of the page's tables are shown, in page order (AppTest does not expose st.dataframe keys, so tables
+    are told apart by their columns; the side-by-side tables are the first two)."""
+    out = []
+    for d in at.dataframe:
+        cols = set(d.value.columns)
+        if "in both" in cols:
+            out.append("nb_side_b" if "nb_side_a" in out else "nb_side_a")
+        elif "status" in cols and "overall_rank" in cols:
+            out.append("nb_golden_table")
+        elif "co-occurrences" in cols:
+            out.append("nb_evidence")
+        else:
+            out.append("nb_table")
+    return out
+
+
+def frame(at: AppTest, key: str) -> pd.DataFrame:
+    return at.dataframe[frame_keys(at).index(key)].value
+
+
+@pytest.fixture
+def own_store(demo_store: Path, tmp_path: Path) -> Path:
+    """A copy of the demo store (golden marks and extra versions must not leak into the other tests)."""
+    import shutil
+
+    path = tmp_path / "store"
+    shutil.copytree(demo_store, path)
+    return path
+
+
+def test_two_versions_side_by_side_mark_shared_neighbours(own_store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    train_version(Store(own_store), "ppmi_svd", {"dim": 16}, dataset=load_demo_dataset(), seed=1, name="demo-16")
+    at = open_neighbours(own_store, monkeypatch)
+    at.selectbox(key="nb_version").set_value("demo-ppmi").run()
+    at.text_input(key="nb_filter").set_value("85123A").run()
+    assert frame_keys(at) == ["nb_table"]  # one version: the table as before
+    assert at.selectbox(key="nb_version_b").options == ["(none)", "demo-16"]
+
+    at.selectbox(key="nb_version_b").set_value("demo-16").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert frame_keys(at)[:2] == ["nb_side_a", "nb_side_b"]
+    a, b = frame(at, "nb_side_a"), frame(at, "nb_side_b")
+    for t in (a, b):
+        assert list(t.columns) == ["rank", "item_id", "name", "similarity", "popularity", "in both"]
+        assert len(t) == 10 and (t["name"].str.len() > 0).all() and "85123A" not in t["item_id"].tolist()
+    shared = set(a["item_id"]) & set(b["item_id"])
+    assert a["in both"].tolist() == [i in shared for i in a["item_id"]]
+    assert b["in both"].tolist() == [i in shared for i in b["item_id"]]
+    assert 0 < len(shared) < 10  # dim 32 vs dim 16: similar, not identical
+    assert any(f"{len(shared)} of the top 10 neighbours are in both lists" in c.value for c in at.caption)
+    # the readable list still names version A's neighbours
+    assert next(m.value for m in at.markdown if m.value.startswith("1. ")).count("\n") == 9
+
+
+def test_side_by_side_with_a_version_lacking_the_item(own_store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from behemb_core.embeddings import make_embeddings
+    from behemb_core.vocab import Vocabulary
+
+    emb = make_embeddings(Vocabulary(["A1", "B2", "C3"]), [[1, 0], [0.8, 0.6], [0, 1]])
+    Store(own_store).save_version(emb, manifest={"method": "hand"}, name="tiny")
+    at = open_neighbours(own_store, monkeypatch)
+    at.selectbox(key="nb_version").set_value("demo-ppmi").run()
+    at.text_input(key="nb_filter").set_value("85123A").run()
+    at.selectbox(key="nb_version_b").set_value("tiny").run()
+    assert not at.exception and not at.error
+    assert frame_keys(at)[0] == "nb_side_a" and "nb_side_b" not in frame_keys(at)
+    assert any("has no vector for item 85123A" in i.value for i in at.info)
+    assert not frame(at, "nb_side_a")["in both"].any()
+
+
+def test_mark_neighbours_and_check_the_version(own_store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from behemb_core.store import golden_pairs
+
+    at = open_neighbours(own_store, monkeypatch)
+    at.text_input(key="nb_filter").set_value("85123A").run()
+    assert any("No golden pairs yet" in i.value for i in at.info)
+    table = frame(at, "nb_table")
+    first, second = table["item_id"].iloc[0], table["item_id"].iloc[1]
+    assert at.selectbox(key="nb_golden_neighbor").options[0].startswith(f"1. {first} — ")
+
+    # A mark needs a name.
+    at.button(key="nb_mark_good").click().run()
+    assert any("Enter your name" in e.value for e in at.error)
+    assert golden_pairs(own_store).empty
+
+    at.text_input(key="nb_golden_by").set_value("Ana").run()
+    at.selectbox(key="nb_golden_neighbor").set_value(second).run()
+    at.text_input(key="nb_golden_note").set_value("belongs together").run()
+    at.button(key="nb_mark_good").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any("as a good neighbour of WHITE HANGING HEART" in s.value for s in at.success)
+    pairs = golden_pairs(own_store)
+    assert pairs[["query_id", "neighbor_id", "label", "by", "note", "version_seen"]].values.tolist() == [
+        ["85123A", second, "good", "Ana", "belongs together", "demo-ppmi"]]
+    assert any(s.value.startswith("Passed: no good pair lost") for s in at.success)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Good kept"] == "1" and metrics["Good lost"] == "0" and metrics["As marked"] == "100%"
+    checked = frame(at, "nb_golden_table")
+    assert checked[["query_id", "neighbor_id", "status", "rank"]].values.tolist() == [["85123A", second, "kept", 2]]
+    assert checked.loc[0, "query"] == "WHITE HANGING HEART T-LIGHT HOLDER" and checked.loc[0, "neighbour"]
+    assert any("Marked for this item" in c.value for c in at.caption)
+
+    # The best neighbour marked bad: the version now fails the check.
+    at.selectbox(key="nb_golden_neighbor").set_value(first).run()
+    at.button(key="nb_mark_bad").click().run()
+    assert not at.exception
+    assert any(e.value.startswith("Failed: 0 good pair(s) lost and 1 bad pair(s) present") for e in at.error)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Bad present"] == "1" and metrics["As marked"] == "50%"
+    assert frame(at, "nb_golden_table")["status"].tolist() == ["kept", "present"]
+
+    # Re-marking wins: the first neighbour is good after all; with K = 1 the second one is then lost.
+    at.button(key="nb_mark_good").click().run()
+    assert len(golden_pairs(own_store)) == 2 and golden_pairs(own_store)["label"].tolist() == ["good", "good"]
+    at.number_input(key="nb_golden_k").set_value(1).run()
+    assert frame(at, "nb_golden_table")["status"].tolist() == ["lost", "kept"]
+    assert {m.label: m.value for m in at.metric}["Good lost"] == "1"
+
+
+def test_golden_check_of_another_version_reports_missing_items(own_store: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from behemb_core.embeddings import make_embeddings
+    from behemb_core.store import mark_pair
+    from behemb_core.vocab import Vocabulary
+
+    mark_pair(own_store, "85123A", "21733", label="good", by="Ana")
+    emb = make_embeddings(Vocabulary(["85123A", "B2", "C3"]), [[1, 0], [0.8, 0.6], [0, 1]])
+    Store(own_store).save_version(emb, manifest={"method": "hand"}, name="tiny")
+    at = open_neighbours(own_store, monkeypatch)
+    at.selectbox(key="nb_version").set_value("tiny").run()
+    assert not at.exception
+    assert {m.label: m.value for m in at.metric}["Items missing"] == "1"
+    assert frame(at, "nb_golden_table")["status"].tolist() == ["missing"]
+    assert any(s.value.startswith("Passed") for s in at.success)  # a missing item is reported, not judged

@@ -52,7 +52,22 @@ def test_home_shows_demo_dataset_and_creates_the_store(store_dir: Path) -> None:
     assert shown["Published"] == "none yet"
     assert not shown_errors(at)
     assert store_dir.is_dir()  # created on first run, in the temporary folder
-    assert at.sidebar.text_input(key="store_path").value == str(store_dir)
+    assert at.sidebar.text_input(key="store_path_input").value == str(store_dir)
+
+
+def test_store_path_survives_page_switches_and_sidebar_edits(store_dir: Path, tmp_path: Path) -> None:
+    at = start(store_dir)
+    # (AppTest runs a switched-to page file on its own, without app.py's sidebar: the durable key is what
+    # every page reads, and it must survive; the browser test covers the sidebar across pages.)
+    for page in ("pages/2_Train.py", "pages/1_Data.py", "pages/3_Neighbours.py"):
+        at.switch_page(page).run()
+        assert at.session_state["store_path"] == str(store_dir)
+    at = start(store_dir)
+    other = tmp_path / "other-store"
+    at.sidebar.text_input(key="store_path_input").set_value(str(other)).run()
+    assert at.session_state["store_path"] == str(other)
+    assert at.sidebar.text_input(key="store_path_input").value == str(other)
+    assert other.is_dir()  # the home page opened (and created) the newly chosen store
 
 
 def test_train_page_trains_ppmi_svd_and_does_not_retrain_on_resubmit(store_dir: Path) -> None:

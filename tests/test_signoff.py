@@ -43,7 +43,7 @@ def test_good_version_passes_every_check(workspace, capsys):
     checks, details = signoff_checks(Store(tmp / "s"), "good")
     assert [c.name for c in checks] == [
         "files intact", "vectors valid", "unique ids", "quality vs item-kNN", "no popularity collapse",
-        "stability vs published",
+        "stability vs published", "golden pairs",
     ]
     assert all(c.passed for c in checks), [c for c in checks if not c.passed]
     assert details["evaluation"]["comparison"]["beats_most_popular"]
@@ -142,3 +142,26 @@ def test_diagnose_and_compare_commands(workspace, capsys, tmp_path):
 def test_policy_is_validated():
     with pytest.raises(ValueError):
         SignoffPolicy(knn_tolerance=-1)
+
+
+def test_golden_pairs_are_rechecked_for_every_version(workspace, capsys):
+    from behemb_core.neighbors import item_neighbors
+    from behemb_core.store.golden import mark_pair
+
+    tmp, data, _ = workspace
+    _train(capsys, tmp / "s", data, "g1")
+    store = Store(tmp / "s")
+    emb = store.load_version("g1").embeddings
+    query = int(emb.vocab.ids[0])
+    top = [r["item_id"] for r in item_neighbors(emb, query, 10)]
+    far = [int(i) for i in emb.vocab.ids if int(i) not in top and int(i) != query][-1]
+    mark_pair(store, query, top[0], label="good", by="pm")
+    checks, details = signoff_checks(store, "g1")
+    golden = next(c for c in checks if c.name == "golden pairs")
+    assert golden.passed and details["golden"]["good_kept"] == 1
+    mark_pair(store, query, far, label="good", by="pm")  # a pair this version does not keep
+    mark_pair(store, query, top[1], label="bad", by="pm")  # a pair it shows but should not
+    checks, details = signoff_checks(store, "g1")
+    golden = next(c for c in checks if c.name == "golden pairs")
+    assert not golden.passed and golden.acknowledgeable
+    assert details["golden"]["good_lost"] == 1 and details["golden"]["bad_present"] == 1

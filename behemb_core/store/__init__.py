@@ -41,3 +41,7 @@ __all__ = [
     "validate_version_name",
     "verify_store",
 ]
+
+from .golden import GOLDEN_LABELS, check_golden, golden_pairs, mark_pair  # noqa: E402  (golden pairs)
+
+__all__ += ["GOLDEN_LABELS", "check_golden", "golden_pairs", "mark_pair"]

@@ -1,0 +1,277 @@
+"""Projection: a 2-D UMAP map of a version's items (optionally next to a second version, aligned by Procrustes),
+coloured by popularity, a metadata column or the fusion source, with one item and its top-10 neighbours
+highlighted. Projections are computed by ``behemb_core.projection`` and cached in the store (outside the
+immutable version folders), so revisiting a map is instant. Item names are untrusted: they appear only in plotly
+hover text (entity-escaped) and in tables / escaped markdown, never as HTML."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from app_support import keys, loaders
+from app_support.errors import user_errors
+from app_support.runs import ProgressView
+from app_support.views import md, neighbour_table
+from behemb_core.neighbors import item_neighbors
+from behemb_core.projection import align_projections, project_version
+from behemb_core.store import StoredVersion, published_version
+
+keys.init_state()
+st.title("Projection")
+st.caption("A 2-D UMAP map (cosine) of the item vectors: items close on the map are close in the embedding. "
+           "Distances between far-apart groups mean little; look at who sits with whom.")
+MAX_OPTIONS = 1000
+MAX_CATEGORIES = 12
+POPULARITY, METADATA, SOURCE = "Popularity (log events)", "Metadata column", "Source (fusion)"
+
+store = None
+versions: list[str] = []
+published = None
+with user_errors("The store could not be read"):
+    store = loaders.current_store()
+    versions = [v.name for v in store.list_versions()]
+    published = published_version(store)
+if store is None:
+    st.stop()
+if not versions:
+    st.info("The store has no versions yet: train one on the Train page.")
+    st.page_link("pages/2_Train.py", label="Train a version →", icon="🏋️")
+    st.stop()
+
+
+def label(v: str | None) -> str:
+    if v is None:
+        return "— none —"
+    return f"{v} (published)" if v == published else v
+
+
+preferred = st.session_state.get(keys.LAST_VERSION) or published
+c = st.columns(2)
+version = c[0].selectbox("Version", versions, key="pj_version", format_func=label,
+                         index=versions.index(preferred) if preferred in versions else len(versions) - 1)
+other = c[1].selectbox(
+    "Side by side with (optional)", [None, *[v for v in versions if v != version]], key="pj_other",
+    format_func=label, help="The second map is rotated, scaled and shifted (Procrustes, on the items both "
+    "versions share) to line up with the first, so the two layouts can be compared.")
+
+with st.expander("UMAP settings"):
+    s = st.columns(3)
+    n_neighbors = int(s[0].number_input("Neighbours (n_neighbors)", 2, 200, 15, key="pj_n_neighbors",
+                                        help="Larger = more global structure, smaller = tighter local groups."))
+    min_dist = float(s[1].number_input("Minimum distance (min_dist)", 0.0, 1.0, 0.1, step=0.05,
+                                       key="pj_min_dist", help="How tightly points may pack together."))
+    max_fit = int(s[2].number_input(
+        "Items in the fit (max)", 100, 1_000_000, 20_000, step=1000, key="pj_max_fit",
+        help="Larger catalogues are fitted on a popularity-stratified sample of this many items (equally many "
+        "from each popularity decile) and the rest is placed with UMAP's transform."))
+    st.caption("Seed 0: UMAP runs single-threaded and deterministic, so the same settings give the same map. "
+               "Maps are cached in the store under cache/projections/ (never inside a version).")
+params: dict[str, Any] = {"n_neighbors": n_neighbors, "min_dist": min_dist, "max_fit_items": max_fit}
+
+wanted = [version] + ([other] if other else [])
+tables: dict[str, pd.DataFrame | None] = {}
+with user_errors("The projection cache could not be read"):
+    tables = {v: loaders.projection(store.url, v, **params) for v in wanted}
+if len(tables) != len(wanted):
+    st.stop()
+missing = [v for v, t in tables.items() if t is None]
+if missing:
+    st.info(f"No map of {', '.join(md(v) for v in missing)} with these settings yet. Computing takes seconds for "
+            "thousands of items and minutes for hundreds of thousands; the first map after the app starts also "
+            "pays about a minute of one-off compilation (numba). The result is kept in the store.")
+    if not st.button("Compute the projection", key="pj_compute", type="primary"):
+        st.stop()
+    for v in missing:
+        with user_errors(f"The projection of {md(v)} failed"):
+            st.caption(f"Projecting {md(v)}…")
+            view = ProgressView()
+            project_version(store, v, progress=view, **params)
+    tables = {v: loaders.projection(store.url, v, **params) for v in wanted}
+    if any(t is None for t in tables.values()):
+        st.stop()
+
+stored: dict[str, StoredVersion] = {}
+catalogues: dict[str, pd.DataFrame] = {}
+with user_errors("The version could not be loaded"):
+    for v in wanted:
+        stored[v] = loaders.load_version(store.url, v)
+        catalogues[v] = loaders.version_catalogue(store.url, v)
+if len(stored) != len(wanted):
+    st.stop()
+
+# ------------------------------------------------------------------------------------------- controls
+main = stored[version]
+meta_cols = [] if main.item_meta is None else [col for col in main.item_meta.table.columns
+                                                if col not in ("item_id", "name")]
+c = st.columns([2, 2, 3, 4])
+colour = c[0].radio("Colour by", [POPULARITY, METADATA, SOURCE], key="pj_colour")
+meta_col = None
+if colour == METADATA:
+    if meta_cols:
+        meta_col = c[1].selectbox("Column", meta_cols, key="pj_meta_col")
+    else:
+        c[1].caption("This version stores no metadata columns besides the name.")
+query = c[2].text_input("Find an item by name or id", key="pj_filter")
+catalogue = catalogues[version]
+text = query.strip()
+matches = catalogue
+if text:
+    hay_id = catalogue["item_id"].astype(str)
+    mask = hay_id.str.contains(text, case=False, regex=False) | catalogue["name"].astype(str).str.contains(
+        text, case=False, regex=False)
+    exact = hay_id == text
+    matches = pd.concat([catalogue[exact], catalogue[mask & ~exact]])
+matches = matches.head(MAX_OPTIONS)
+names_by_id = dict(zip(matches["item_id"].tolist(), matches["name"].astype(str).tolist()))
+item = c[3].selectbox(
+    f"Highlight an item and its top-10 neighbours ({len(matches):,} shown, most popular first)",
+    matches["item_id"].tolist(), index=None, key="pj_item", placeholder="Pick an item…",
+    format_func=lambda i: f"{i} — {names_by_id[i]}" if names_by_id.get(i) else str(i),
+)
+
+
+# ------------------------------------------------------------------------------------------- drawing
+def hover_safe(values: pd.Series) -> np.ndarray:
+    """Names as literal hover text: plotly reads a few HTML-like tags, so escape the markup characters."""
+    return (values.fillna("").astype(str).str.replace("&", "&amp;", regex=False)
+            .str.replace("<", "&lt;", regex=False).str.replace(">", "&gt;", regex=False)).to_numpy(object)
+
+
+def categories(values: pd.Series) -> tuple[pd.Series, str]:
+    """At most MAX_CATEGORIES most frequent values + "other"; '|'-separated lists use their first entry."""
+    note = ""
+    vals = values.astype("string").fillna("(missing)")
+    if vals.str.contains("|", regex=False).any():
+        vals, note = vals.str.split("|", n=1).str[0], " (first of the '|'-separated values)"
+    top = vals.value_counts().index[:MAX_CATEGORIES]
+    if vals.nunique() > MAX_CATEGORIES:
+        note += f"; the {MAX_CATEGORIES} most frequent values, the rest as 'other'"
+    return vals.where(vals.isin(top), "other"), note
+
+
+def plot_frame(v: str, table: pd.DataFrame) -> pd.DataFrame:
+    sv, cat = stored[v], catalogues[v].set_index("item_id")
+    frame = table.copy()
+    ids = frame["item_id"]
+    frame["name"] = cat["name"].reindex(ids).fillna("").to_numpy(object)
+    frame["events"] = cat["events"].reindex(ids).to_numpy(np.float64)
+    src = pd.Series(sv.embeddings.source, index=pd.Index(sv.embeddings.vocab.ids))
+    frame["source"] = src.reindex(ids).fillna("?").to_numpy(object)
+    if meta_col is not None and sv.item_meta is not None and meta_col in sv.item_meta.table.columns:
+        frame["meta"] = sv.item_meta.table.set_index("item_id")[meta_col].reindex(ids).to_numpy()
+    return frame
+
+
+def scatter(frame: pd.DataFrame, highlight: list[Any], selected: Any, title: str) -> tuple[go.Figure, str]:
+    fig = go.Figure()
+    custom = np.stack([hover_safe(frame["name"]), frame["item_id"].astype(str).to_numpy(object),
+                       frame["events"].fillna(-1).astype(int).to_numpy()], axis=-1)
+    hover = "%{customdata[0]}<br>item %{customdata[1]} · %{customdata[2]} events<extra></extra>"
+    marker = {"size": 4, "opacity": 0.75}
+    note = ""
+    if colour == POPULARITY or (colour == METADATA and "meta" not in frame):
+        fig.add_trace(go.Scattergl(
+            x=frame["x"], y=frame["y"], mode="markers", name="items", customdata=custom, hovertemplate=hover,
+            marker={**marker, "color": np.log10(1 + frame["events"].fillna(0)), "colorscale": "Viridis",
+                    "showscale": True, "colorbar": {"title": {"text": "log10(1+events)"}}}))
+    elif colour == METADATA and pd.api.types.is_numeric_dtype(frame["meta"]) and frame["meta"].nunique() > 12:
+        fig.add_trace(go.Scattergl(
+            x=frame["x"], y=frame["y"], mode="markers", name="items", customdata=custom, hovertemplate=hover,
+            marker={**marker, "color": frame["meta"], "colorscale": "Viridis", "showscale": True,
+                    "colorbar": {"title": {"text": str(meta_col)}}}))
+    else:
+        groups, note = categories(frame["meta"] if colour == METADATA else frame["source"])
+        for value in groups.value_counts().index:
+            rows = (groups == value).to_numpy()
+            fig.add_trace(go.Scattergl(x=frame["x"][rows], y=frame["y"][rows], mode="markers",
+                                       name=str(hover_safe(pd.Series([value]))[0]), customdata=custom[rows],
+                                       hovertemplate=hover, marker=marker))
+    if selected is not None:
+        index = pd.Index(frame["item_id"])
+        near = index.get_indexer(pd.Index(highlight))
+        near = near[near >= 0]
+        xs, ys = frame["x"].to_numpy(), frame["y"].to_numpy()
+        fig.add_trace(go.Scatter(
+            x=xs[near], y=ys[near], mode="markers", name="top-10 neighbours", customdata=custom[near],
+            hovertemplate=hover, marker={"size": 12, "symbol": "circle-open", "color": "crimson",
+                                         "line": {"width": 2}}))
+        at = index.get_indexer(pd.Index([selected]))
+        at = at[at >= 0]
+        if len(at):
+            fig.add_trace(go.Scatter(x=xs[at], y=ys[at], mode="markers", name="selected item",
+                                     customdata=custom[at], hovertemplate=hover,
+                                     marker={"size": 18, "symbol": "star", "color": "black"}))
+    fig.update_layout(title={"text": title}, height=620, margin={"l": 10, "r": 10, "t": 40, "b": 10},
+                      legend={"itemsizing": "constant"}, dragmode="zoom")
+    fig.update_xaxes(showticklabels=False, title=None, zeroline=False)
+    fig.update_yaxes(showticklabels=False, title=None, zeroline=False, scaleanchor="x")
+    return fig, note
+
+
+def neighbours_in(v: str, selected: Any) -> list[dict[str, Any]]:
+    sv = stored[v]
+    if selected is None or selected not in sv.embeddings.vocab:
+        return []
+    names = catalogues[v].set_index("item_id")["name"].reindex(sv.embeddings.vocab.ids).fillna("").to_numpy(object)
+    return item_neighbors(sv.embeddings, selected, 10, names=names)
+
+
+def sample_note(v: str, table: pd.DataFrame) -> None:
+    n, n_fit = len(table), int(table["fitted"].sum())
+    if n_fit < n:
+        how = ("a popularity-stratified sample (equally many items from each popularity decile)"
+               if stored[v].item_stats is not None else "a uniform random sample (the version stores no popularity)")
+        st.info(f"{md(v)}: UMAP was fitted on {how} of {n_fit:,} of {n:,} items; the other {n - n_fit:,} were "
+                "placed on the map with UMAP's transform.", icon="🎯")
+
+
+ref_table = tables[version]
+assert ref_table is not None
+shown = {version: ref_table}
+alignment = None
+if other:
+    other_table = tables[other]
+    assert other_table is not None
+    with user_errors(f"{md(other)} could not be aligned with {md(version)}"):
+        shown[other] = align_projections(ref_table, other_table)
+        alignment = shown[other].attrs["alignment"]
+
+cols = st.columns(len(shown)) if len(shown) > 1 else [st.container()]
+neighbour_rows: dict[str, list[dict[str, Any]]] = {}
+for col, (v, table) in zip(cols, shown.items()):
+    with col:
+        rows = neighbours_in(v, item)
+        neighbour_rows[v] = rows
+        frame = plot_frame(v, table)
+        fig, note = scatter(frame, [r["item_id"] for r in rows], item, label(v))
+        st.plotly_chart(fig, key=f"pj_chart_{'a' if v == version else 'b'}", width="stretch")
+        m = stored[v].manifest
+        st.caption(f"{md(m.get('method', '?'))}, {len(table):,} items × {m.get('dim', '?')} dimensions"
+                   + (f" · colours: {md(meta_col)}{md(note)}" if colour == METADATA and meta_col else "")
+                   + (f" · colours{md(note)}" if colour == SOURCE and note else ""))
+        sample_note(v, table)
+        if item is not None and item not in stored[v].embeddings.vocab:
+            st.caption(f"Item {md(item)} is not in {md(v)}.")
+if alignment is not None:
+    st.caption(f"{md(other)} is aligned to {md(version)} on the {alignment['n_shared']:,} items both contain "
+               f"(rotation {alignment['rotation_degrees']:.0f}°{', mirrored' if alignment['reflection'] else ''}, "
+               f"scale {alignment['scale']:.2f}); relative residual {alignment['relative_residual']:.2f} "
+               "(0 = the same layout, about 1 = unrelated layouts).")
+
+if item is not None:
+    st.subheader(f"{md(names_by_id.get(item) or item)} and its top-10 neighbours")
+    tcols = st.columns(len(shown)) if len(shown) > 1 else [st.container()]
+    for col, v in zip(tcols, shown):
+        with col:
+            if len(shown) > 1:
+                st.caption(md(label(v)))
+            rows = neighbour_rows[v]
+            if rows:
+                st.dataframe(neighbour_table(rows, catalogues[v]), hide_index=True,
+                             key=f"pj_neighbours_{'a' if v == version else 'b'}",
+                             column_config={"similarity": st.column_config.NumberColumn(format="%.3f")})

@@ -1,0 +1,107 @@
+"""AppTest: the Projection page on small planted versions in a temporary store — compute once, map drawn,
+highlight an item and its neighbours, side by side with a second version, and the map comes from the store
+cache on the next visit."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("streamlit")
+pytest.importorskip("umap")
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+from behemb_core.metadata import ItemMetadata  # noqa: E402
+from behemb_core.methods.base import TrainingInputs  # noqa: E402
+from behemb_core.methods.registry import get_method, parse_config  # noqa: E402
+from behemb_core.store import Store  # noqa: E402
+from behemb_core.synthetic import planted_sessions  # noqa: E402
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+@pytest.fixture(scope="module")
+def planted_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    planted = planted_sessions(n_items=300, n_clusters=15, n_sessions=3000, seed=3)
+    store = Store(tmp_path_factory.mktemp("pj") / "store")
+    for name, seed in (("planted-a", 0), ("planted-b", 1)):
+        emb = get_method("ppmi_svd").fit(TrainingInputs(sessions=planted.sessions),
+                                         parse_config("ppmi_svd", {"dim": 12}), seed=seed).embeddings
+        ids = emb.vocab.ids
+        meta = ItemMetadata(pd.DataFrame({
+            "item_id": ids, "name": [f"<b>item</b> {i}" for i in ids],  # untrusted-looking names
+            "genres": [f"g{i % 15}|extra" for i in ids]}))
+        store.save_version(emb, manifest={"method": "ppmi_svd"}, name=name, item_meta=meta,
+                           item_stats=planted.sessions.item_stats())
+    return Path(store.root)
+
+
+def open_page(store: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    monkeypatch.setenv("BEHEMB_STORE", str(store))
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.session_state["store_path"] = str(store)
+    at.run()
+    at.switch_page("pages/4_Projection.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def charts(at: AppTest) -> list[dict]:
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+def n_points(values: list | dict) -> int:
+    """Length of a plotly array (plotly 6+ sends numeric arrays as ``{"bdata": base64, "dtype": ...}``)."""
+    if isinstance(values, dict):
+        return len(np.frombuffer(base64.b64decode(values["bdata"]), dtype=values["dtype"]))
+    return len(values)
+
+
+def trace_names(chart: dict) -> list[str]:
+    return [t.get("name") for t in chart["data"]]
+
+
+def test_projection_page_draws_highlights_and_reuses_the_cache(planted_store: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    at = open_page(planted_store, monkeypatch)
+    assert at.selectbox(key="pj_version").value == "planted-b"  # the latest
+    assert not charts(at) and any("No map" in i.value for i in at.info)
+    at.button(key="pj_compute").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    (chart,) = charts(at)
+    assert n_points(chart["data"][0]["x"]) == len(Store(planted_store).load_version("planted-b").embeddings)
+    assert "&lt;b&gt;item&lt;/b&gt;" in chart["data"][0]["customdata"][0][0]  # names are hover text, escaped
+    assert list((planted_store / "cache" / "projections" / "planted-b").glob("*.parquet"))
+
+    # Highlight an item: it and its top-10 neighbours get their own traces and a table.
+    item = at.selectbox(key="pj_item").options[0]
+    at.selectbox(key="pj_item").select_index(0).run()
+    assert not at.exception
+    (chart,) = charts(at)
+    assert trace_names(chart)[-2:] == ["top-10 neighbours", "selected item"]
+    assert n_points(chart["data"][-2]["x"]) == 10 and n_points(chart["data"][-1]["x"]) == 1
+    table = at.dataframe[0].value
+    assert table["rank"].tolist() == list(range(1, 11)) and item.split(" — ")[0] not in table["item_id"].astype(str)
+
+    # Colour by a metadata column: one trace per (first) genre.
+    at.radio(key="pj_colour").set_value("Metadata column").run()
+    assert at.selectbox(key="pj_meta_col").value == "genres"
+    (chart,) = charts(at)
+    assert {n for n in trace_names(chart)} >= {f"g{i}" for i in range(12)}
+
+    # Side by side with a second version, aligned.
+    at.selectbox(key="pj_other").set_value("planted-a").run()
+    at.button(key="pj_compute").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert len(charts(at)) == 2
+    assert any("is aligned to" in c.value and "relative residual" in c.value for c in at.caption)
+    assert len(at.dataframe) == 2  # the item's neighbours in each version
+
+    # A fresh session: the maps come from the store cache, no button needed.
+    again = open_page(planted_store, monkeypatch)
+    assert len(charts(again)) == 1 and not any("No map" in i.value for i in again.info)
