@@ -145,7 +145,7 @@ def test_publish_page_approve_publish_and_audit_log(store_dir: Path) -> None:
     at.selectbox(key="pub_version").set_value("ref").run()
     table = checks(at)
     assert list(table.index) == ["files intact", "vectors valid", "unique ids", "quality vs item-kNN",
-                                 "no popularity collapse", "stability vs published"]
+                                 "no popularity collapse", "stability vs published", "golden pairs"]
     assert set(table[""]) == {"✅"}
     assert at.button(key="pub_publish").disabled  # a draft cannot be published
 
