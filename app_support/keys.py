@@ -28,9 +28,9 @@ UPLOADED_META_PATH = "uploaded_meta_path"
 # Train page: training-cache key -> version name, and the last version trained in this session.
 TRAIN_RUNS = "train_runs"
 LAST_VERSION = "last_version"
-# Set while a training run is in progress; still set on the next run = that training was interrupted (the Cancel
-# button, or any other interaction, makes Streamlit stop the running script at its next progress update).
-TRAINING = "training_in_progress"
+# Id of this session's background training job (app_support.jobs), and the outcome message to show once.
+TRAIN_JOB = "train_job"
+TRAIN_MESSAGE = "train_message"
 
 DEFAULT_STORE = "data/store"
 STORE_ENV = "BEHEMB_STORE"  # overrides the default store (e.g. a shared folder); the sidebar still wins

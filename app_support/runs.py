@@ -1,4 +1,5 @@
-"""Training runs in the app: the rerun-proof cache key and a progress callback that draws ``st.progress``."""
+"""Runs in the app: the rerun-proof training key (same inputs → same version, no retraining), and a progress
+callback drawing ``st.progress`` for work done inside a script run (e.g. a projection)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,7 @@ import streamlit as st
 
 from behemb_core.progress import ProgressEvent
 
-STAGE_LABELS = {
-    "read": "reading", "cooccurrence": "counting co-occurrences", "ppmi": "PPMI", "svd": "SVD",
-    "epoch": "skip-gram", "walks": "random walks", "evaluate": "evaluating", "baselines": "baselines",
-    "noise_floor": "noise floor", "save": "saving", "done": "done",
-}
+from .jobs import STAGE_LABELS
 
 
 def run_key(*, fingerprint: str, method: str, config: dict[str, Any], seed: int, store_url: str,
@@ -28,7 +25,7 @@ def run_key(*, fingerprint: str, method: str, config: dict[str, Any], seed: int,
 
 
 class ProgressView:
-    """A ``ProgressCallback`` rendering one bar with the stage and message (epoch + loss for skip-gram)."""
+    """A ``ProgressCallback`` rendering one bar with the stage and message, for work inside a script run."""
 
     def __init__(self) -> None:
         self.bar = st.progress(0.0, text="starting…")

@@ -8,9 +8,11 @@ import streamlit as st
 from app_support import keys, loaders
 from app_support.errors import user_errors
 from app_support.forms import model_form
-from app_support.runs import ProgressView, run_key
+from app_support import jobs
+from app_support.runs import run_key
 from app_support.views import evaluation_table, md
 from behemb_core.methods.registry import METHODS, parse_config
+from behemb_core.errors import VersionExistsError
 from behemb_core.train import train_version
 
 keys.init_state()
@@ -63,37 +65,66 @@ with st.form("train_form"):
     submitted = st.form_submit_button("Train", type="primary", key="train_submit")
 
 if submitted and dataset is not None and store is not None and not form_outcome.failed:
-    with user_errors("Training failed") as outcome:
+    with user_errors("Training could not start"):
         config = parse_config(method, values).model_dump(mode="json")
         key = run_key(fingerprint=fingerprint, method=method, config=config, seed=int(seed), store_url=store.url,
                       evaluate=evaluate, noise_floor=noise_floor, name=name, base_version=base_version)
         runs = st.session_state[keys.TRAIN_RUNS]
         previous = runs.get(key)
-        if previous is not None and store.exists(previous):
+        current = jobs.get_job(st.session_state.get(keys.TRAIN_JOB))
+        if current is not None and current.running:
+            st.warning(f"Training {md(current.label)} is still running; wait for it or cancel it first.")
+        elif previous is not None and store.exists(previous):
             st.info(f"Already trained in this session as version **{md(previous)}** (same data, method, config and "
                     "seed) — not retrained.")
             st.session_state[keys.LAST_VERSION] = previous
         else:
-            st.button("Cancel", key="train_cancel",
-                      help="Stops training at the next progress step (epoch, SVD iteration…); nothing is saved.")
-            view = ProgressView()
-            st.session_state[keys.TRAINING] = f"{method}, seed {int(seed)}"
-            try:
-                summary = train_version(
-                    store, method, config, dataset=dataset, seed=int(seed), name=name, evaluate=evaluate,
-                    noise_floor=noise_floor, base_version=base_version, progress=view,
+            if name is not None and store.exists(name):  # fail now, not after the training
+                raise VersionExistsError(f"version {name!r} already exists in the store; choose another name")
+
+            def work(progress, _ds=dataset, _store=store, _cfg=config, _seed=int(seed)):  # runs in the thread
+                return train_version(
+                    _store, method, _cfg, dataset=_ds, seed=_seed, name=name, evaluate=evaluate,
+                    noise_floor=noise_floor, base_version=base_version, progress=progress,
                 )
-            except Exception:  # re-raised: only marks the run as finished (not interrupted)
-                st.session_state.pop(keys.TRAINING, None)
-                raise
-            st.session_state.pop(keys.TRAINING, None)
-            runs[key] = summary["version"]
-            st.session_state[keys.LAST_VERSION] = summary["version"]
-            st.success(f"Saved version **{md(summary['version'])}**: {summary['items']:,} items × {summary['dim']} "
-                       f"dimensions, fitted in {summary['seconds']:.1f} s.")
-elif keys.TRAINING in st.session_state:
-    st.warning(f"Training ({md(st.session_state.pop(keys.TRAINING))}) was cancelled or interrupted by another "
-               "action before it finished; nothing was saved.")
+
+            job = jobs.start_job(key, f"{spec_m.title}, seed {int(seed)}", work)
+            st.session_state[keys.TRAIN_JOB] = job.id
+
+
+@st.fragment(run_every=1.0)
+def training_status() -> None:
+    """Polls the background job: progress while it runs (the rest of the app stays usable), then the outcome."""
+    job = jobs.get_job(st.session_state.get(keys.TRAIN_JOB))
+    if job is None:
+        return
+    if job.running:
+        st.progress(job.fraction, text=f"{md(job.label)} — {md(job.text)}")
+        if job.losses:
+            st.caption("Loss per epoch: " + ", ".join(f"{x:,.0f}" for x in job.losses))
+        if st.button("Cancel training", key="train_cancel",
+                     help="Stops at the next progress step (epoch, SVD iteration…); nothing is saved."):
+            job.cancel()
+        st.caption(f"Running for {job.seconds:.0f} s in the background — other pages stay usable.")
+        return
+    st.session_state.pop(keys.TRAIN_JOB, None)
+    if job.status == "done" and job.result is not None:
+        st.session_state[keys.TRAIN_RUNS][job.key] = job.result["version"]
+        st.session_state[keys.LAST_VERSION] = job.result["version"]
+        st.session_state[keys.TRAIN_MESSAGE] = (
+            "success", f"Saved version **{md(job.result['version'])}**: {job.result['items']:,} items × "
+            f"{job.result['dim']} dimensions, fitted in {job.result['seconds']:.1f} s.")
+    elif job.status == "cancelled":
+        st.session_state[keys.TRAIN_MESSAGE] = ("warning", f"Training {md(job.label)} was cancelled; nothing was saved.")
+    else:
+        st.session_state[keys.TRAIN_MESSAGE] = ("error", f"Training failed: {md(job.error or 'unknown error')}")
+    st.rerun(scope="app")
+
+
+training_status()
+kind_text = st.session_state.pop(keys.TRAIN_MESSAGE, None)
+if kind_text is not None:
+    getattr(st, kind_text[0])(kind_text[1])
 
 last = st.session_state.get(keys.LAST_VERSION)
 if last and store is not None:

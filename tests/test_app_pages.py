@@ -82,7 +82,9 @@ def test_train_page_trains_ppmi_svd_and_does_not_retrain_on_resubmit(store_dir: 
     dim.set_value(16)
     at.text_input(key="train_name").set_value("app-ppmi")
     at.button(key="train_submit").click().run()
+    finish_training(at)
     assert not at.exception and not shown_errors(at), shown_errors(at)
+    assert any("Saved version" in s.value for s in at.success)
 
     versions = Store(store_dir).list_versions()
     assert [(v.name, v.method, v.dim) for v in versions] == [("app-ppmi", "ppmi_svd", 16)]
@@ -99,6 +101,18 @@ def test_train_page_trains_ppmi_svd_and_does_not_retrain_on_resubmit(store_dir: 
     assert len(Store(store_dir).list_versions()) == 1
 
 
+def finish_training(at, timeout: float = 120.0):
+    """Wait for this session's background job, then rerun so the page shows the outcome (the browser's
+    polling fragment does this on its own)."""
+    from app_support import jobs
+
+    job = jobs.get_job(at.session_state["train_job"]) if "train_job" in at.session_state else None
+    assert job is not None, "no training job was started"
+    jobs.wait(job, timeout)
+    at.run()  # the fragment sees the finished job, stores the outcome and asks for a full rerun (AppTest follows)
+    return job
+
+
 def test_train_page_shows_config_errors_as_messages(store_dir: Path) -> None:
     at = start(store_dir)
     at.switch_page("pages/2_Train.py").run()
@@ -111,24 +125,30 @@ def test_train_page_shows_config_errors_as_messages(store_dir: Path) -> None:
     assert Store(store_dir).list_versions() == []
 
 
-def test_interrupted_training_is_reported(store_dir: Path) -> None:
-    at = start(store_dir)
-    at.session_state["training_in_progress"] = "ppmi_svd, seed 0"  # left behind by a run Streamlit stopped
-    at.switch_page("pages/2_Train.py").run()
-    assert any("cancelled or interrupted" in w.value for w in at.warning)
-    at.run()
-    assert not at.warning  # reported once
+def test_training_runs_in_the_background_reports_epochs_and_can_be_cancelled(store_dir: Path) -> None:
+    from app_support import jobs
 
-
-def test_progress_view_draws_stages_and_stops_drawing_once_saving(store_dir: Path) -> None:
     at = start(store_dir)
     at.switch_page("pages/2_Train.py").run()
     at.selectbox(key="train_method").set_value("item2vec").run()
     at.number_input(key="cfg_item2vec_dim").set_value(8)
-    at.number_input(key="cfg_item2vec_epochs").set_value(1)
+    at.number_input(key="cfg_item2vec_epochs").set_value(2)
     at.checkbox(key="train_evaluate").uncheck()
     at.button(key="train_submit").click().run()
-    assert not at.exception and not shown_errors(at), shown_errors(at)
-    bar = at.get("progress")[0]
-    assert bar.proto.text.startswith("saving")  # the last thing drawn; nothing after the store write
+    job = finish_training(at)
+    assert job.status == "done" and len(job.losses) == 2  # per-epoch losses reached the page's job
     assert [v.method for v in Store(store_dir).list_versions()] == ["item2vec"]
+
+    # A long run is cancelled from the page: the flag stops it at the next progress step, nothing is saved.
+    at.number_input(key="cfg_item2vec_epochs").set_value(200)
+    at.text_input(key="train_name").set_value("never-saved")
+    at.button(key="train_submit").click().run()
+    job = jobs.get_job(at.session_state["train_job"])
+    assert job is not None and job.running
+    assert at.get("progress"), "the polling fragment shows a progress bar while the job runs"
+    at.button(key="train_cancel").click().run()
+    jobs.wait(job, 120)
+    at.run()
+    assert job.status == "cancelled"
+    assert any("cancelled" in w.value for w in at.warning)
+    assert [v.name for v in Store(store_dir).list_versions()] != [] and not Store(store_dir).exists("never-saved")

@@ -1,0 +1,115 @@
+"""Training jobs that run in a background thread, so the app stays usable while a model trains.
+
+A Streamlit script run blocks its session until it returns; a long fit inside it would freeze every page of
+that session and die at the next interaction. Instead the Train page starts a :class:`TrainingJob` in a thread
+and polls it from a fragment. The job keeps only plain state (fraction, message, losses, result); the library
+reports into it through the ordinary progress callback, and cancelling sets a flag that makes the next callback
+raise :class:`~behemb_core.errors.Cancelled` — the library stops cleanly and nothing is saved.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import streamlit as st
+
+from behemb_core.errors import BehembError, Cancelled
+from behemb_core.progress import ProgressEvent
+
+log = logging.getLogger(__name__)
+
+STAGE_LABELS = {
+    "read": "reading", "cooccurrence": "counting co-occurrences", "ppmi": "PPMI", "svd": "SVD",
+    "epoch": "skip-gram", "walks": "random walks", "evaluate": "evaluating", "baselines": "baselines",
+    "noise_floor": "noise floor", "save": "saving", "done": "done",
+}
+
+
+@dataclass
+class TrainingJob:
+    """One background training run and everything the page shows about it."""
+
+    key: str
+    label: str
+    id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    status: str = "running"  # running | done | failed | cancelled
+    fraction: float = 0.0
+    text: str = "starting…"
+    losses: list[float] = field(default_factory=list)
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    started: float = field(default_factory=time.time)
+    finished: float | None = None
+    _cancel: threading.Event = field(default_factory=threading.Event, repr=False)
+    _saving: bool = False
+
+    def progress(self, event: ProgressEvent) -> None:
+        """The library's progress callback. Cancelling is honoured until the version is being written."""
+        if self._cancel.is_set() and not self._saving:
+            raise Cancelled("training cancelled by the user")
+        self._saving = self._saving or event.stage == "save"
+        if event.fraction is not None:
+            self.fraction = min(max(float(event.fraction), self.fraction), 1.0)
+        if "loss" in event.metrics:
+            self.losses.append(float(event.metrics["loss"]))
+        label = STAGE_LABELS.get(event.stage, event.stage)
+        self.text = f"{label}: {event.message}" if event.message else label
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    @property
+    def running(self) -> bool:
+        return self.status == "running"
+
+    @property
+    def seconds(self) -> float:
+        return (self.finished or time.time()) - self.started
+
+
+@st.cache_resource
+def _registry() -> dict[str, TrainingJob]:
+    """Jobs of this server process by id (shared by sessions; each session keeps only its job ids)."""
+    return {}
+
+
+def start_job(key: str, label: str, work: Callable[[Callable[[ProgressEvent], None]], dict[str, Any]]) -> TrainingJob:
+    """Run ``work(progress)`` in a daemon thread and return its job (the result is ``work``'s return value)."""
+    job = TrainingJob(key=key, label=label)
+
+    def target() -> None:
+        try:
+            job.result = work(job.progress)
+            job.status = "done"
+            job.fraction = 1.0
+        except Cancelled:
+            job.status = "cancelled"
+        except BehembError as exc:  # a user error: shown as a message
+            job.status, job.error = "failed", str(exc)
+        except Exception as exc:  # a bug: keep the traceback in the log, show a short message
+            log.exception("training job %s failed", job.id)
+            job.status, job.error = "failed", f"unexpected error ({type(exc).__name__}: {exc}); see the server log"
+        finally:
+            job.finished = time.time()
+
+    _registry()[job.id] = job
+    threading.Thread(target=target, name=f"behemb-train-{job.id}", daemon=True).start()
+    return job
+
+
+def get_job(job_id: str | None) -> TrainingJob | None:
+    return _registry().get(job_id) if job_id else None
+
+
+def wait(job: TrainingJob, timeout: float = 300.0) -> TrainingJob:
+    """Block until ``job`` ends (tests and scripts; the app polls instead)."""
+    deadline = time.time() + timeout
+    while job.running and time.time() < deadline:
+        time.sleep(0.05)
+    return job
