@@ -17,6 +17,25 @@ st.set_page_config(page_title="behemb workbench", page_icon="🧭", layout="wide
 keys.init_state()
 
 
+@st.cache_resource(show_spinner=False)
+def warm_up_numba() -> bool:
+    """Compile umap/pynndescent's numba kernels once per server process, in a background thread at start-up,
+    so the first projection a user asks for does not pay a minute of compilation. Off when BEHEMB_NO_WARMUP
+    is set (tests)."""
+    import os
+    import threading
+
+    if os.environ.get("BEHEMB_NO_WARMUP"):
+        return False
+    from behemb_core.projection import warm_up
+
+    threading.Thread(target=warm_up, name="behemb-warm-up", daemon=True).start()
+    return True
+
+
+warm_up_numba()
+
+
 def sidebar() -> None:
     with st.sidebar:
         st.session_state[keys.STORE_PATH_INPUT] = st.session_state[keys.STORE_PATH]

@@ -10,6 +10,8 @@ import pytest
 from behemb_core.synthetic import PlantedData, planted_sessions
 
 REPO = Path(__file__).resolve().parents[1]
+# The app compiles umap's kernels in a background thread at start-up; tests must not spend CPU on that.
+os.environ.setdefault("BEHEMB_NO_WARMUP", "1")
 SHARED_DATA = Path(os.environ.get("BEHEMB_SHARED_DATA", REPO.parent / "shared" / "data"))
 ONLINE_RETAIL = SHARED_DATA / "online-retail" / "by-day"
 MOVIELENS = SHARED_DATA / "movielens-small"
