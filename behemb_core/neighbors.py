@@ -15,6 +15,7 @@ import numpy as np
 from numba import njit, prange
 
 from .embeddings import ItemEmbeddings
+from .parallel import KERNEL_LOCK
 from .progress import Reporter
 
 
@@ -92,7 +93,8 @@ def top_k_neighbors(
         np.matmul(vectors[block], vectors.T, out=sims)
         exclude = block if exclude_self else np.full(len(block), -1, dtype=np.int64)
         bi, bv = block_idx[: len(block)], block_val[: len(block)]
-        _select_top_k(sims, exclude.astype(np.int64), kk, bi, bv)
+        with KERNEL_LOCK:
+            _select_top_k(sims, exclude.astype(np.int64), kk, bi, bv)
         codes[start : start + len(block), :kk] = bi
         scores[start : start + len(block), :kk] = bv
         if progress is not None:

@@ -13,13 +13,17 @@ Two samplers, both compiled with numba and run in parallel over walks:
   O(nnz) with no Σdeg² transition table.  From current node ``v`` reached from ``t``, the next node ``x`` has
   probability ∝ ``w(v, x) * α(t, x)`` with ``α = 1/p`` if ``x == t``, ``1`` if ``x`` is a neighbour of ``t``
   (binary search in ``t``'s sorted row) and ``1/q`` otherwise.  A candidate is proposed from the first-order
-  distribution of ``v`` and accepted with probability ``α / α_max``.  Two refinements keep this fast without
+  distribution of ``v`` and accepted with probability ``α / α_max``.  Three refinements keep this fast without
   changing the distribution: when ``1/p`` is the largest factor, the return edge is treated as an "outlier"
   (sampled from its own share of the envelope, as in KnightKing) so the other candidates are accepted against
-  ``max(1, 1/q)`` instead of ``1/p``; and after a bounded number of rejections the step is sampled exactly
+  ``max(1, 1/q)`` instead of ``1/p``; a candidate whose acceptance draw falls below ``min(1, 1/q)`` is
+  accepted without the neighbour search; and after a bounded number of rejections the step is sampled exactly
   by a scan over ``v``'s neighbours (the accepted value of a rejection sampler has the target distribution
   whatever the iteration it stops at, so the mixture is still exact).  The first step of every walk is
   first-order.
+
+The walks are bound by memory latency, so each thread advances a group of walks in lockstep and prefetches
+the rows they will read next (see :func:`_walk_kernel`); this reorders memory traffic only.
 
 Randomness is counter-based: walk ``i`` draws from an xorshift64* stream whose state is derived with
 splitmix64 from ``(seed, i)`` only.  Results therefore do not depend on the number of numba threads, on
@@ -42,6 +46,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from behemb_core.errors import ConfigError
+from behemb_core.parallel import KERNEL_LOCK
 
 __all__ = ["generate_walks", "walk_corpus_stats"]
 
@@ -52,6 +57,8 @@ _PROGRESS_CHUNKS = 16
 _MAX_REJECTIONS = 64
 #: Walks advanced in lockstep by one thread (memory-level parallelism); does not affect results.
 _GROUP = 16
+#: One parallel kernel at a time per process (see behemb_core.parallel).
+_KERNEL_LOCK = KERNEL_LOCK
 
 # ---------------------------------------------------------------------------------------------------------
 # Counter-based RNG (numba)
@@ -285,17 +292,17 @@ def _step(
 def _prefetch_row(
     arr: np.ndarray, start: np.int64, end: np.int64, per_line: np.int64
 ) -> None:  # pragma: no cover - compiled
-    """Prefetch ``arr[start:end]``: every cache line of short rows, the top of the binary-search tree of long
-    ones (the 7 octile points and the last element)."""
+    """Prefetch ``arr[start:end]``: every cache line of short rows (up to 16 lines), the top four levels of
+    the binary-search tree of long ones (the 15 sixteenth points) and the last element."""
     d = end - start
     if d <= 0:
         return
-    if d <= 8 * per_line:
+    if d <= 16 * per_line:
         for o in range(start, end, per_line):
             _prefetch(arr, o)
     else:
-        for j in range(1, 8):
-            _prefetch(arr, start + ((d * j) >> 3))
+        for j in range(1, 16):
+            _prefetch(arr, start + ((d * j) >> 4))
     _prefetch(arr, end - 1)
 
 
@@ -526,10 +533,11 @@ def _run_walks(
     lengths = np.empty(n_walks, dtype=np.int64)
     bounds = np.unique(np.linspace(0, n_walks, max(1, min(n_chunks, n_walks)) + 1).astype(np.int64))
     for lo, hi in zip(bounds[:-1], bounds[1:]):
-        _walk_kernel(
-            indptr64, indices32, cum, starts, np.int64(lo), np.int64(hi), np.int64(walk_length),
-            1.0 / p, 1.0 / q, first_order, np.int64(max_rejections), key, out, lengths,
-        )
+        with _KERNEL_LOCK:
+            _walk_kernel(
+                indptr64, indices32, cum, starts, np.int64(lo), np.int64(hi), np.int64(walk_length),
+                1.0 / p, 1.0 / q, first_order, np.int64(max_rejections), key, out, lengths,
+            )
         if progress is not None:
             progress(float(hi) / n_walks)
 
