@@ -60,6 +60,29 @@ def current_store() -> Store:
     return Store(url)
 
 
+def store_and_versions(
+    minimum: int = 1, hint: str = "The store has no versions yet: train one on the Train page."
+) -> tuple[Store, list[str], str | None]:
+    """The sidebar's store, its version names (oldest first) and the published one — or a message and
+    ``st.stop()`` when the store cannot be read or holds fewer than ``minimum`` versions."""
+    from behemb_core.store import published_version
+
+    from .errors import user_errors
+
+    store, versions, published = None, [], None
+    with user_errors("The store could not be read"):
+        store = current_store()
+        versions = [v.name for v in store.list_versions()]
+        published = published_version(store)
+    if store is None:
+        st.stop()
+    if len(versions) < minimum:
+        st.info(hint)
+        st.page_link("pages/2_Train.py", label="Train a version →", icon="🏋️")
+        st.stop()
+    return store, versions, published
+
+
 @st.cache_resource(show_spinner="Loading the version…", max_entries=8)
 def load_version(store_url: str, name: str) -> StoredVersion:
     """A verified, loaded version (immutable, so caching by name is safe)."""

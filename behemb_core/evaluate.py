@@ -166,7 +166,6 @@ def bootstrap_interval(
         f"ndcg@{k}": np.where(hit > 0, 1.0 / np.log2(safe + 1), 0.0),
         f"mrr@{k}": np.where(hit > 0, 1.0 / safe, 0.0),
     }
-    out = {}
     # One resample of query indices serves all three metrics (consistent with each other); memory O(pairs).
     names = list(per)
     stacked = np.vstack([per[n] for n in names])

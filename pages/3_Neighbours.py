@@ -14,7 +14,7 @@ from app_support.errors import user_errors
 from app_support.views import evidence_table, example_lines, md, neighbour_table
 from behemb_core.explain import explain_neighbors
 from behemb_core.neighbors import item_neighbors
-from behemb_core.store import check_golden, golden_pairs, mark_pair, published_version
+from behemb_core.store import check_golden, golden_pairs, mark_pair
 
 keys.init_state()
 st.title("Neighbours")
@@ -32,20 +32,7 @@ def in_version(emb, item):
 def names_for(catalogue: pd.DataFrame, vocab_ids) -> object:
     return catalogue.set_index("item_id")["name"].reindex(vocab_ids).fillna("").to_numpy(object)
 
-store = None
-versions: list[str] = []
-published = None
-with user_errors("The store could not be read"):
-    store = loaders.current_store()
-    versions = [v.name for v in store.list_versions()]
-    published = published_version(store)
-
-if store is None:
-    st.stop()
-if not versions:
-    st.info("The store has no versions yet: train one on the Train page.")
-    st.page_link("pages/2_Train.py", label="Train a version →", icon="🏋️")
-    st.stop()
+store, versions, published = loaders.store_and_versions()
 
 preferred = st.session_state.get(keys.LAST_VERSION) or published
 default_index = versions.index(preferred) if preferred in versions else len(versions) - 1

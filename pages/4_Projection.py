@@ -19,7 +19,7 @@ from app_support.runs import ProgressView
 from app_support.views import md, neighbour_table
 from behemb_core.neighbors import item_neighbors
 from behemb_core.projection import align_projections, project_version
-from behemb_core.store import StoredVersion, published_version
+from behemb_core.store import StoredVersion
 
 keys.init_state()
 st.title("Projection")
@@ -29,19 +29,7 @@ MAX_OPTIONS = 1000
 MAX_CATEGORIES = 12
 POPULARITY, METADATA, SOURCE = "Popularity (log events)", "Metadata column", "Source (fusion)"
 
-store = None
-versions: list[str] = []
-published = None
-with user_errors("The store could not be read"):
-    store = loaders.current_store()
-    versions = [v.name for v in store.list_versions()]
-    published = published_version(store)
-if store is None:
-    st.stop()
-if not versions:
-    st.info("The store has no versions yet: train one on the Train page.")
-    st.page_link("pages/2_Train.py", label="Train a version →", icon="🏋️")
-    st.stop()
+store, versions, published = loaders.store_and_versions()
 
 
 def label(v: str | None) -> str:

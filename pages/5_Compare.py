@@ -15,7 +15,6 @@ from app_support import keys, loaders
 from app_support.errors import user_errors
 from app_support.views import bands_table, diagnostics_table, md, moved_table, quality_table
 from behemb_core.compare import compare_stored, pick_noise_floor
-from behemb_core.store import published_version
 
 keys.init_state()
 st.title("Compare versions")
@@ -40,20 +39,9 @@ def comparison(store_url: str, a_name: str, b_name: str, k: int) -> dict[str, An
         "evaluations": report["evaluations"],
     }
 
-store = None
-versions: list[str] = []
-published = None
-with user_errors("The store could not be read"):
-    store = loaders.current_store()
-    versions = [v.name for v in store.list_versions()]
-    published = published_version(store)
-
-if store is None:
-    st.stop()
-if len(versions) < 2:
-    st.info("Comparing needs at least two versions in the store: train another one on the Train page.")
-    st.page_link("pages/2_Train.py", label="Train a version →", icon="🏋️")
-    st.stop()
+store, versions, published = loaders.store_and_versions(
+    2, "Comparing needs at least two versions in the store: train another one on the Train page."
+)
 
 
 def label(v: str) -> str:
