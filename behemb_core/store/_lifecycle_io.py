@@ -15,7 +15,7 @@ import os
 import re
 import threading
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -30,11 +30,13 @@ INDEX_DIR = "indexes"
 _THREAD_LOCK = threading.Lock()  # serialises threads on stores without flock (fsspec)
 
 
-def read_audit_log(store: Store | str) -> list[dict[str, Any]]:
-    """Every entry of ``audit.log`` in order. A line that is not a JSON object with an integer ``seq`` and a
-    string ``action`` raises IntegrityError naming the line number."""
+def read_jsonl_records(
+    store: Store | str, path: str, what: str, problem: Callable[[Any], str | None]
+) -> list[dict[str, Any]]:
+    """Every line of the append-only JSON Lines file ``path`` of the store, parsed, in order (empty when the
+    file does not exist). A line that is not JSON, or for which ``problem(record)`` returns a message, raises
+    IntegrityError naming ``what``, the file and the line number."""
     st = store_of(store)
-    path = st._join(AUDIT_FILE)
     try:
         data = st._read(path)
     except FileNotFoundError:
@@ -45,13 +47,26 @@ def read_audit_log(store: Store | str) -> list[dict[str, Any]]:
     out = []
     for i, raw in enumerate(lines, start=1):
         try:
-            entry = json.loads(raw.decode("utf-8"))
+            record = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as exc:
-            raise IntegrityError(f"audit log {path} line {i} is not valid JSON ({exc}): {raw[:80]!r}") from exc
-        if not (isinstance(entry, dict) and type(entry.get("seq")) is int and isinstance(entry.get("action"), str)):
-            raise IntegrityError(f"audit log {path} line {i} is not an entry with 'seq' and 'action': {raw[:80]!r}")
-        out.append(entry)
+            raise IntegrityError(f"{what} {path} line {i} is not valid JSON ({exc}): {raw[:80]!r}") from exc
+        message = problem(record)
+        if message:
+            raise IntegrityError(f"{what} {path} line {i}: {message}: {raw[:80]!r}")
+        out.append(record)
     return out
+
+
+def _audit_problem(entry: Any) -> str | None:
+    if isinstance(entry, dict) and type(entry.get("seq")) is int and isinstance(entry.get("action"), str):
+        return None
+    return "is not an entry with 'seq' and 'action'"
+
+
+def read_audit_log(store: Store | str) -> list[dict[str, Any]]:
+    """Every entry of ``audit.log`` in order. A line that is not a JSON object with an integer ``seq`` and a
+    string ``action`` raises IntegrityError naming the line number."""
+    return read_jsonl_records(store, store_of(store)._join(AUDIT_FILE), "audit log", _audit_problem)
 
 
 def store_of(store: Store | str) -> Store:

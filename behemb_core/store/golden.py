@@ -19,7 +19,6 @@ pairs are present or gone, and which pairs cannot be judged because an item has 
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from typing import Any
@@ -28,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ..embeddings import ItemEmbeddings
-from ..errors import ConfigError, InputError, IntegrityError, StoreError
+from ..errors import ConfigError, InputError, StoreError
 from ..vocab import _CANONICAL_INT
 from . import _lifecycle_io as lio
 from .filestore import Store
@@ -87,26 +86,9 @@ def mark_pair(store: Store | str, query_id: int | str, neighbor_id: int | str, *
 def golden_records(store: Store | str) -> list[dict[str, Any]]:
     """Every record of ``pairs.jsonl`` in file order (empty when nothing was marked). A line that is not a
     valid record raises IntegrityError naming the file and the line number."""
-    st = lio.store_of(store)
-    path = st._join(GOLDEN_DIR, GOLDEN_FILE)
-    try:
-        data = st._read(path)
-    except FileNotFoundError:
-        return []
-    lines = data.split(b"\n")
-    if lines[-1] == b"":
-        lines.pop()
-    out = []
-    for i, raw in enumerate(lines, start=1):
-        try:
-            rec = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise IntegrityError(f"golden pairs {path} line {i} is not valid JSON ({exc}): {raw[:80]!r}") from exc
-        problem = _record_problem(rec)
-        if problem:
-            raise IntegrityError(f"golden pairs {path} line {i}: {problem}: {raw[:80]!r}")
-        out.append({f: rec.get(f) for f in RECORD_FIELDS})
-    return out
+    path = lio.store_of(store)._join(GOLDEN_DIR, GOLDEN_FILE)
+    records = lio.read_jsonl_records(store, path, "golden pairs", _record_problem)
+    return [{f: rec.get(f) for f in RECORD_FIELDS} for rec in records]
 
 
 def golden_pairs(store: Store | str) -> pd.DataFrame:
