@@ -78,12 +78,35 @@ def safe_filename(name: str) -> str:
     return base or "upload"
 
 
+UPLOAD_MAX_AGE_S = 24 * 3600
+
+
+def prune_uploads(root: Path = UPLOAD_ROOT, *, max_age_s: float = UPLOAD_MAX_AGE_S) -> int:
+    """Delete upload folders untouched for ``max_age_s`` (a day): uploads are working copies, the library
+    reads them once and datasets are cached. Returns how many folders were removed."""
+    import shutil
+    import time
+
+    if not root.is_dir():
+        return 0
+    cutoff, removed = time.time() - max_age_s, 0
+    for folder in root.iterdir():
+        try:
+            if folder.is_dir() and folder.stat().st_mtime < cutoff:
+                shutil.rmtree(folder, ignore_errors=True)
+                removed += 1
+        except OSError:  # another session removed it meanwhile
+            continue
+    return removed
+
+
 def save_uploads(files: list[tuple[str, bytes]], *, root: Path = UPLOAD_ROOT, tag: str | None = None) -> list[Path]:
     """Write uploaded ``(filename, content)`` pairs into one folder per upload set and return their paths.
 
     The folder is named by ``tag`` (e.g. the uploader's file ids) or by a hash of names and contents, so reruns
     of the page reuse the same files instead of writing them again.
     """
+    prune_uploads(root)
     if tag is None:
         h = hashlib.sha256()
         for name, data in files:

@@ -84,3 +84,17 @@ def test_event_log_upload_maps_columns_and_reports_bad_timestamp(data_page: AppT
 
 def test_markdown_escaping_of_untrusted_names() -> None:
     assert md("<b>[x](javascript:1)</b>*") == r"\<b\>\[x\]\(javascript\:1\)\</b\>\*"
+
+
+def test_old_upload_folders_are_pruned(tmp_path):
+    import os
+    import time
+
+    from app_support.data_io import prune_uploads, save_uploads
+
+    old = save_uploads([("a.csv", b"x,y\n1,2\n")], root=tmp_path, tag="old")[0].parent
+    past = time.time() - 3 * 24 * 3600
+    os.utime(old, (past, past))
+    fresh = save_uploads([("b.csv", b"x,y\n1,2\n")], root=tmp_path, tag="fresh")[0].parent
+    assert not old.exists() and fresh.exists()
+    assert prune_uploads(tmp_path) == 0
