@@ -100,8 +100,13 @@ def prune_uploads(root: Path = UPLOAD_ROOT, *, max_age_s: float = UPLOAD_MAX_AGE
     return removed
 
 
-def save_uploads(files: list[tuple[str, bytes]], *, root: Path = UPLOAD_ROOT, tag: str | None = None) -> list[Path]:
+def save_uploads(
+    files: list[tuple[str, bytes | memoryview]], *, root: Path = UPLOAD_ROOT, tag: str | None = None
+) -> list[Path]:
     """Write uploaded ``(filename, content)`` pairs into one folder per upload set and return their paths.
+
+    Pass the uploads' buffers (``UploadedFile.getbuffer()``), not ``getvalue()`` copies: a large upload is then
+    held in memory once (by Streamlit) and streamed to disk, where the library reads it.
 
     The folder is named by ``tag`` (e.g. the uploader's file ids) or by a hash of names and contents, so reruns
     of the page reuse the same files instead of writing them again.

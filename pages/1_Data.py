@@ -60,7 +60,7 @@ if source == "upload":
     if files:
         tag = "-".join(f.file_id for f in files)[:120]
         st.session_state[keys.UPLOADED_PATHS] = [
-            str(p) for p in save_uploads([(f.name, f.getvalue()) for f in files], tag=tag)
+            str(p) for p in save_uploads([(f.name, f.getbuffer()) for f in files], tag=tag)
         ]
     paths = list(st.session_state.get(keys.UPLOADED_PATHS, []))
     if not paths:
@@ -121,7 +121,7 @@ if paths:
             )
             if meta is not None:
                 st.session_state[keys.UPLOADED_META_PATH] = str(
-                    save_uploads([(meta.name, meta.getvalue())], tag=f"meta-{meta.file_id}")[0])
+                    save_uploads([(meta.name, meta.getbuffer())], tag=f"meta-{meta.file_id}")[0])
             meta_path = st.session_state.get(keys.UPLOADED_META_PATH)
         spec = DatasetSpec(
             kind=kind, paths=paths, columns=columns, filters=filters, options=opts, name_column=name_column,

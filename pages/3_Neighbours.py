@@ -6,6 +6,8 @@ and escaped markdown only (never as HTML)."""
 
 from __future__ import annotations
 
+import io
+
 import pandas as pd
 import streamlit as st
 
@@ -27,6 +29,12 @@ def in_version(emb, item):
     """``item`` as an id of ``emb``'s vocabulary, or None when that version has no vector for it."""
     candidate = str(item) if emb.vocab.kind == "str" else item
     return candidate if candidate in emb.vocab else None
+
+
+def parquet_bytes(frame: pd.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    return buffer.getvalue()
 
 
 def names_for(catalogue: pd.DataFrame, vocab_ids) -> object:
@@ -126,9 +134,14 @@ else:
         shared = len(ids_a & ids_b)
         st.caption(f"{shared} of the top {int(k)} neighbours are in both lists "
                    f"(Jaccard {shared / max(1, len(ids_a | ids_b)):.2f}).")
-st.download_button(
+dl = st.columns(2)
+dl[0].download_button(
     "Download CSV", table.to_csv(index=False).encode("utf-8"), file_name=f"neighbours-{version}-{item}.csv",
     mime="text/csv", key="nb_download",
+)
+dl[1].download_button(
+    "Download Parquet", parquet_bytes(table), file_name=f"neighbours-{version}-{item}.parquet",
+    mime="application/vnd.apache.parquet", key="nb_download_parquet",
 )
 
 with st.container(border=True):

@@ -56,8 +56,8 @@ def test_neighbours_of_white_hanging_heart_with_names(demo_store: Path, monkeypa
     listing = next(m.value for m in at.markdown if m.value.startswith("1. "))
     assert listing.count("\n") == 9
 
-    csv = at.get("download_button")[0]
-    assert csv.proto.label == "Download CSV"
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert labels[:2] == ["Download CSV", "Download Parquet"]
 
 
 def test_neighbours_k_and_evidence(demo_store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
