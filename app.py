@@ -11,6 +11,7 @@ import streamlit as st
 from app_support import keys, loaders
 from app_support.errors import user_errors
 from app_support.views import md
+from app_support.widgets import dataset_counts
 from behemb_core.store import published_version
 
 st.set_page_config(page_title="behemb workbench", page_icon="🧭", layout="wide")
@@ -60,11 +61,7 @@ def home() -> None:
         spec_json = st.session_state[keys.DATASET_SPEC]
         summary = loaders.dataset_summary(spec_json)
         st.markdown(md(st.session_state.get(keys.DATASET_LABEL) or "dataset"))
-        c = st.columns(4)
-        c[0].metric("Sessions", f"{summary['sessions']:,}", border=True)
-        c[1].metric("Events", f"{summary['events']:,}", border=True)
-        c[2].metric("Items", f"{summary['items']:,}", border=True)
-        c[3].metric("Users", "—" if summary["users"] is None else f"{summary['users']:,}", border=True)
+        dataset_counts(summary)
         st.caption(f"Fingerprint {summary['fingerprint'][:23]}…")
 
     st.subheader("Store")

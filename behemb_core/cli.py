@@ -463,6 +463,10 @@ def _print_table(rows: list[dict], columns: list[str]) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------- parser
+def _store_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--store", default="./store", help="Store folder or fsspec URL (default ./store).")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .methods.registry import METHODS
 
@@ -475,7 +479,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="Method parameter (repeatable), e.g. --set dim=64 --set window=3.")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--store", default="./store", help="Store folder or fsspec URL (default ./store).")
+    _store_option(p)
     p.add_argument("--version", help="Version name (default: generated, e.g. ppmi_v3).")
     p.add_argument("--base-version", help="Fusion: the stored behaviour version to fuse with content.")
     p.add_argument("--content-vectors", metavar="PATH", help="Fusion: item id → vector table (Parquet/CSV/NPY).")
@@ -499,13 +503,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_summarize)
 
     p = sub.add_parser("versions", help="List the versions of a store.")
-    p.add_argument("--store", default="./store")
+    _store_option(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_versions)
 
     p = sub.add_parser("neighbors", help="Top-k neighbours of an item by cosine (--explain: with evidence).")
     _add_input_options(p, required=False)
-    p.add_argument("--store", default="./store")
+    _store_option(p)
     p.add_argument("--version", required=True)
     p.add_argument("--item", required=True)
     p.add_argument("-k", type=int, default=10)
@@ -531,13 +535,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("diagnose", help="Popularity-collapse diagnostics of a version (JSON).")
-    p.add_argument("--store", default="./store")
+    _store_option(p)
     p.add_argument("--version", required=True)
     p.add_argument("-k", type=int, default=10)
     p.set_defaults(func=cmd_diagnose)
 
     p = sub.add_parser("compare", help="Stability of neighbour lists between two versions (JSON).")
-    p.add_argument("--store", default="./store")
+    _store_option(p)
     p.add_argument("a", help="The reference version (e.g. the published one).")
     p.add_argument("b", help="The candidate version.")
     p.add_argument("-k", type=int, default=10)
@@ -545,7 +549,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("approve", help="Run the sign-off checks and record an approval.")
-    p.add_argument("--store", default="./store")
+    _store_option(p)
     p.add_argument("--version", required=True)
     p.add_argument("--by", required=True, help="Who approves (recorded).")
     p.add_argument("--note", help="Why (recorded).")
@@ -556,35 +560,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_approve)
 
     p = sub.add_parser("publish", help="Publish an approved version (moves the published pointer).")
-    p.add_argument("--store", default="./store")
+    _store_option(p)
     p.add_argument("--version", required=True)
     p.add_argument("--by", help="Who publishes (default: the current user).")
     p.set_defaults(func=cmd_publish)
 
     p = sub.add_parser("rollback", help="Re-publish an earlier approved version (default: the previous one).")
-    p.add_argument("--store", default="./store")
+    _store_option(p)
     p.add_argument("--to", help="The approved version to publish again.")
     p.add_argument("--by", help="Who rolls back (default: the current user).")
     p.set_defaults(func=cmd_rollback)
 
     p = sub.add_parser("verify", help="Check every version, the published pointer, the audit log and index skew.")
-    p.add_argument("--store", default="./store")
+    _store_option(p)
     p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("audit", help="The append-only audit log of approvals, publishes and rollbacks.")
-    p.add_argument("--store", default="./store")
+    _store_option(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_audit)
 
     p = sub.add_parser("register-index", help="Record which version an ANN index was built from.")
-    p.add_argument("--store", default="./store")
+    _store_option(p)
     p.add_argument("--index", required=True, help="Index name, e.g. main-ann.")
     p.add_argument("--export", required=True, help="The export.json written by 'export --format npy'.")
     p.add_argument("--by")
     p.set_defaults(func=cmd_register_index)
 
     p = sub.add_parser("export", help="Export a version for an ANN index builder.")
-    p.add_argument("--store", default="./store")
+    _store_option(p)
     p.add_argument("--version", required=True)
     p.add_argument("--format", choices=["parquet", "npy", "jsonl"], required=True)
     p.add_argument("--out", required=True)

@@ -21,6 +21,7 @@ from app_support.data_io import (
 from app_support.errors import user_errors
 from app_support.forms import model_form
 from app_support.views import drops_table, length_histogram, md
+from app_support.widgets import dataset_counts
 from behemb_core.demo import DEMO_FILE
 from behemb_core.ingest import EventFilters, detect_columns
 from behemb_core.ingest import NAME_CANDIDATES, ROLES
@@ -143,12 +144,7 @@ with user_errors("The dataset could not be read"):
     spec_json = st.session_state[keys.DATASET_SPEC]
     summary = loaders.dataset_summary(spec_json)
     st.markdown(md(st.session_state.get(keys.DATASET_LABEL) or ""))
-    c = st.columns(5)
-    c[0].metric("Sessions", f"{summary['sessions']:,}", border=True)
-    c[1].metric("Events", f"{summary['events']:,}", border=True)
-    c[2].metric("Items", f"{summary['items']:,}", border=True)
-    c[3].metric("Users", "—" if summary["users"] is None else f"{summary['users']:,}", border=True)
-    c[4].metric("Rows read", "—" if summary["rows_read"] is None else f"{summary['rows_read']:,}", border=True)
+    dataset_counts(summary, rows_read=True)
     sl, pop = summary["session_length"], summary["popularity"]
     st.caption(
         f"Session length: median {sl['median']:g}, mean {sl['mean']:.1f}, p90 {sl['p90']:g}, max {sl['max']:,}. "
