@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -85,3 +86,45 @@ def test_randomized_svd_matches_exact_singular_values():
     np.testing.assert_allclose(u.T @ u, np.eye(10), atol=1e-4)
     u2, s2, _ = randomized_svd(m, 10, seed=3)
     np.testing.assert_array_equal(u, u2)
+    # The factors give the best rank-10 approximation, and the right vectors are orthonormal too.
+    eu, es, evt = np.linalg.svd(m.toarray())
+    best = (eu[:, :10] * es[:10]) @ evt[:10]
+    np.testing.assert_allclose((u * s) @ vt, best, atol=1e-2 * np.abs(best).max())
+    np.testing.assert_allclose(vt @ vt.T, np.eye(10), atol=1e-4)
+
+
+def test_randomized_svd_of_a_rank_deficient_matrix_falls_back_and_stays_orthonormal():
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(2)
+    m = sp.csr_matrix(rng.standard_normal((200, 3)) @ rng.standard_normal((3, 150)))  # rank 3, asked for 8
+    u, s, vt = randomized_svd(m, 8, seed=0)
+    exact = np.linalg.svd(m.toarray(), compute_uv=False)[:8]
+    np.testing.assert_allclose(s[:3], exact[:3], rtol=1e-4)
+    assert np.all(s[3:] < 1e-3 * s[0])
+    assert np.isfinite(u).all() and np.isfinite(vt).all()
+
+
+@pytest.mark.parametrize("spread", [1.0, 1e3, 1e6])
+def test_orthonormalize_keeps_the_column_space_of_ill_conditioned_blocks(spread):
+    from behemb_core.svd import orthonormalize
+
+    rng = np.random.default_rng(3)
+    y = (rng.standard_normal((5000, 40)) * np.logspace(0, -np.log10(spread), 40)).astype(np.float32)
+    q = orthonormalize(y)
+    np.testing.assert_allclose(q.T @ q, np.eye(40), atol=1e-5)
+    # y lies in span(q): projecting onto it changes nothing.
+    residual = y - q @ (q.T @ y)
+    assert np.linalg.norm(residual) < 1e-4 * np.linalg.norm(y)
+
+
+def test_orthonormalize_of_dependent_columns_falls_back_to_householder():
+    from behemb_core.svd import orthonormalize
+
+    rng = np.random.default_rng(4)
+    y = rng.standard_normal((1000, 6)).astype(np.float32)
+    y[:, 5] = y[:, 0]  # exactly dependent: the Gram matrix is singular
+    q = orthonormalize(y)
+    assert np.isfinite(q).all()
+    residual = y - q @ (q.T @ y)
+    assert np.linalg.norm(residual) < 1e-4 * np.linalg.norm(y)
