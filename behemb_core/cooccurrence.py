@@ -54,6 +54,8 @@ def count_cooccurrence(
     if window > 0:
         max_d = min(max_d, window)
 
+    if progress is not None:
+        progress("cooccurrence", 0.0, "counting co-occurring pairs")
     total = sp.csr_matrix((n, n), dtype=np.float32)
     buf_a: list[np.ndarray] = []
     buf_b: list[np.ndarray] = []

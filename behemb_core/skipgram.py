@@ -131,6 +131,7 @@ def train_skipgram(
                 loss=loss,
             )
 
+    progress("corpus", 0.0, "writing the skip-gram corpus")
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="behemb-sg-") as tmp:
         path = os.path.join(tmp, "corpus.txt")
@@ -155,6 +156,7 @@ def train_skipgram(
         )
         model.build_vocab_from_freq({str(c): int(counts[c]) for c in present.tolist()})
         callback = _EpochReporter()
+        progress("skipgram", 0.0, f"training skip-gram: {params.epochs} epochs over {n_tokens:,} tokens")
         t1 = time.perf_counter()
         model.train(
             corpus_file=path,

@@ -296,6 +296,7 @@ def read_session_jsonl(paths: PathsLike, *, options: SessionOptions = SessionOpt
     rep = as_reporter(progress)
     files = list_files(paths, JSONL_SUFFIXES, "JSON Lines")
     parts: list[_Part] = []
+    rep("read", 0.0, f"reading {len(files)} file(s)")
     for i, f in enumerate(files):
         try:
             part = _fast(f)

@@ -55,11 +55,14 @@ def fit_graph(
     sessions = require_sessions(inputs, "graph")
     rep = as_reporter(progress)
     counts = count_cooccurrence(sessions, window=config.cooc_window, progress=rep.sub(0.0, 0.1))
+    if config.edge_weight == "ppmi":
+        rep("ppmi", 0.1, "computing PPMI edge weights")
     weights = ppmi(counts, alpha=config.ppmi_alpha) if config.edge_weight == "ppmi" else counts
     rep("graph", 0.12, "building the item graph")
     graph = build_item_graph(weights, top_k=config.top_k, max_degree=config.max_degree)
     degree = np.diff(graph.indptr)
     walk_rep = rep.sub(0.15, 0.3)
+    walk_rep("walks", 0.0, "random walks")
     w_indptr, w_nodes = generate_walks(
         graph.indptr.astype(np.int64), graph.indices.astype(np.int32), graph.data.astype(np.float32),
         walks_per_node=config.walks_per_node, walk_length=config.walk_length, p=config.p, q=config.q,
