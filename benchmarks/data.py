@@ -115,8 +115,8 @@ def prepare(scale: Scale, *, seed: int, workdir: Path) -> BenchData:
     info = {
         "params": params,
         "sessions": int(len(arr.indptr) - 1),
-        "events": int(len(arr.items)),
-        "distinct_items": int(len(np.unique(arr.items))),
+        "events": len(arr.items),
+        "distinct_items": len(np.unique(arr.items)),
         "jsonl_bytes": files["sessions"].stat().st_size,
         "parquet_bytes": files["events"].stat().st_size,
     }

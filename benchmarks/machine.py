@@ -36,8 +36,8 @@ def _memory_gib() -> float | None:
 
 
 def machine_info() -> dict[str, Any]:
-    from threadpoolctl import threadpool_info
     import numba
+    from threadpoolctl import threadpool_info
 
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     versions = {}

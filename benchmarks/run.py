@@ -235,7 +235,9 @@ def run_neighbors(ctx: Context) -> None:
         st.extra["measured_seconds"] = round(st.seconds, 2)
         st.seconds *= n / EXACT_SAMPLE
     exact_seconds = st.seconds
-    from behemb_core.projection import warm_up  # pynndescent's kernels: compile or load before timing
+    from behemb_core.projection import (
+        warm_up,  # pynndescent's kernels: compile or load before timing
+    )
 
     with measure("neighbours", "numba warm-up (umap/pynndescent)", ctx.stages):
         warm_up()
@@ -261,12 +263,12 @@ def run_umap(ctx: Context) -> None:
         warm_up()
     with measure("UMAP", "projection, computed and cached", ctx.stages) as st:
         table = project_version(ctx.store, version, seed=ctx.seed)
-        st.extra["items"] = int(len(table))
+        st.extra["items"] = len(table)
         st.extra["fitted"] = int(table["fitted"].sum())
     with measure("UMAP", "projection again (from the store cache)", ctx.stages) as again:
         project_version(ctx.store, version, seed=ctx.seed)
     ctx.results["umap"] = {"computed_seconds": st.seconds, "cached_seconds": again.seconds,
-                           "items": int(len(table))}
+                           "items": len(table)}
 
 
 RUNNERS = {"read": run_read, "ppmi_svd": run_ppmi_svd, "item2vec": run_item2vec, "graph": run_graph,

@@ -128,3 +128,18 @@ def test_orthonormalize_of_dependent_columns_falls_back_to_householder():
     assert np.isfinite(q).all()
     residual = y - q @ (q.T @ y)
     assert np.linalg.norm(residual) < 1e-4 * np.linalg.norm(y)
+
+
+@pytest.mark.parametrize("weighting", ["uniform", "harmonic"])
+def test_cooccurrence_merged_from_many_chunks_equals_one_pass(monkeypatch, weighting):
+    import behemb_core.cooccurrence as cooc
+    from behemb_core.synthetic import planted_sessions
+
+    sessions = planted_sessions(n_items=300, n_sessions=2000, seed=5).sessions
+    whole = count_cooccurrence(sessions, window=4, weighting=weighting)
+    monkeypatch.setattr(cooc, "_PAIR_BUFFER", 500)  # forces dozens of compressed chunks
+    chunked = count_cooccurrence(sessions, window=4, weighting=weighting)
+    assert whole.nnz > 1000
+    np.testing.assert_array_equal(whole.indptr, chunked.indptr)
+    np.testing.assert_array_equal(whole.indices, chunked.indices)
+    np.testing.assert_allclose(whole.data, chunked.data, rtol=1e-6)
