@@ -87,9 +87,12 @@ class Sessions:
 
     def item_session_counts(self) -> np.ndarray:
         """Number of distinct sessions containing each item, in code order."""
-        key = self.session_of_event() * len(self.vocab) + self.codes
-        uniq = np.unique(key)
-        return np.bincount(uniq % len(self.vocab), minlength=len(self.vocab)).astype(np.int64)
+        n = len(self.vocab)
+        key = self.session_of_event() * n + self.codes
+        key.sort()  # in place; numpy's hash-based np.unique is ~10x slower on millions of int64 keys
+        first = np.ones(len(key), dtype=bool)
+        first[1:] = key[1:] != key[:-1]
+        return np.bincount(key[first] % n, minlength=n).astype(np.int64)
 
     def item_stats(self) -> pd.DataFrame:
         """Training popularity per item: ``item_id``, ``events``, ``sessions``."""

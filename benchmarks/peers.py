@@ -4,6 +4,7 @@
   ``json.loads`` per line, ``np.unique`` vocabulary, pair counting vectorised per window offset, COO→CSR,
   PPMI on the sparse values, scikit-learn's ``randomized_svd``. Same cleaning (consecutive repeats collapsed,
   sessions shorter than two dropped) and the same hyper-parameters as ``ppmi_svd``, so the work is the same.
+  Its BLAS runs one thread, its fastest setting on this 2-core machine (as behemb's SVD does).
 - :func:`raw_gensim` — gensim ``Word2Vec`` on the same corpus file in its fastest mode (``corpus_file``).
 - :func:`dense_seed_method` — the textbook sketch behemb replaced: a dense items × items matrix filled by a
   Python loop per event, dense PPMI, full SVD (S only: it is quadratic in memory and cubic in time).
@@ -19,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
 
 from .measure import StageResult, measure
 
@@ -84,8 +86,9 @@ def reference_ppmi_svd(
         m = sp.csr_matrix((pmi[positive], (coo.row[positive], coo.col[positive])), shape=(n, n))
         keep = np.flatnonzero(np.diff(m.indptr) > 0)
         m = m[keep][:, keep]
-    with measure(g, "randomized SVD (scikit-learn)", sink):
+    with measure(g, "randomized SVD (scikit-learn)", sink) as st, threadpool_limits(limits=1, user_api="blas"):
         u, s, _ = randomized_svd(m, dim, n_oversamples=n_oversamples, n_iter=n_iter, random_state=seed)
+        st.extra["note"] = "BLAS 1 thread (2 threads took twice as long here)"
     return ids[keep], (u * np.sqrt(s)).astype(np.float32)
 
 
@@ -137,12 +140,13 @@ def dense_seed_method(
         ppmi = np.where(np.isfinite(pmi) & (pmi > 0), pmi, 0).astype(np.float32)
         del pmi
     if full_svd:
-        with measure(g, "full SVD", sink):
+        with measure(g, "full SVD", sink), threadpool_limits(limits=1, user_api="blas"):
             u, s, _ = np.linalg.svd(ppmi, full_matrices=False)
         return np.asarray(ids), (u[:, :dim] * np.sqrt(s[:dim])).astype(np.float32)
     probe = min(svd_probe, n)
     t0 = time.perf_counter()
-    np.linalg.svd(ppmi[:probe, :probe], full_matrices=False)
+    with threadpool_limits(limits=1, user_api="blas"):  # the faster setting for LAPACK's SVD here
+        np.linalg.svd(ppmi[:probe, :probe], full_matrices=False)
     probe_s = time.perf_counter() - t0
     sink.append(StageResult(g, "full SVD (extrapolated)", probe_s * (n / probe) ** 3, 0,
                             {"note": f"SVD of a {probe}×{probe} block took {probe_s:.2f} s; scaled by n³"}))
