@@ -1,0 +1,88 @@
+"""The benchmark harness works end to end at the smoke scale (XS). No timing is asserted anywhere."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+
+from behemb_core.progress import ProgressEvent
+from behemb_core.synthetic import planted_arrays
+from benchmarks.data import SCALES, prepare
+from benchmarks.measure import StageRecorder
+from benchmarks.run import run
+
+
+def test_planted_arrays_have_the_documented_shape():
+    arr = planted_arrays(n_items=10_000, n_clusters=200, n_sessions=50_000, seed=0)
+    lengths = np.diff(arr.indptr)
+    assert lengths.min() >= 2 and abs(lengths.mean() - 8.0) < 0.2  # geometric, mean ≈ 8
+    counts = np.sort(np.bincount(arr.items, minlength=10_000))[::-1]
+    # Zipf-like: the top 1 % of items take a large share of the events, many items are rare.
+    assert counts[:100].sum() > 0.3 * counts.sum() and (counts < 5).mean() > 0.2
+    # Sessions draw mostly from one to three clusters.
+    clusters_per_session = [len(set(arr.cluster_of_item[arr.items[a:b]].tolist()))
+                            for a, b in zip(arr.indptr[:2000], arr.indptr[1:2001])]
+    assert np.mean(clusters_per_session) < 3.0
+    again = planted_arrays(n_items=10_000, n_clusters=200, n_sessions=50_000, seed=0)
+    np.testing.assert_array_equal(arr.items, again.items)  # seeded
+
+
+def test_stage_recorder_splits_a_call_by_progress_stage():
+    rec = StageRecorder("g", aliases={"epoch": "train"})
+    rec.start("prepare")
+    for stage in ["prepare", "epoch", "epoch", "save"]:
+        rec(ProgressEvent(stage))
+    names = [r.stage for r in rec.finish()]
+    assert names == ["prepare", "train", "save"]
+
+
+@pytest.fixture(scope="module")
+def xs_result(tmp_path_factory):
+    work = tmp_path_factory.mktemp("bench")
+    return work, run("XS", only=["read", "ppmi_svd", "walks"], seed=0, workdir=work, out=work / "results",
+                     log=io.StringIO())
+
+
+def test_smoke_run_writes_json_and_markdown(xs_result):
+    work, result = xs_result
+    saved = json.loads((work / "results" / "XS-read-ppmi_svd-walks.json").read_text())
+    assert saved["scale"]["events"] == result["scale"]["events"] > 50_000
+    md = (work / "results" / "XS-read-ppmi_svd-walks.md").read_text()
+    assert "| target | measured | met |" in md and "reference numpy/scipy/sklearn" in md
+    assert saved["machine"]["versions"]["numpy"] == np.__version__
+    assert any(p["user_api"] == "blas" for p in saved["machine"]["thread_pools"])
+
+
+def test_smoke_run_times_the_library_stages_and_the_peers(xs_result):
+    _, result = xs_result
+    by_group: dict[str, list[str]] = {}
+    for s in result["stages"]:
+        by_group.setdefault(s["group"], []).append(s["stage"])
+        assert s["seconds"] >= 0 and s["peak_rss_gib"] >= 0
+    assert by_group["ppmi_svd"] == ["pair counting", "PPMI", "SVD", "fingerprint + summary", "store write"]
+    assert by_group["read sessions JSONL"] == ["read (parse)", "vocabulary + cleaning"]
+    assert "randomized SVD (scikit-learn)" in by_group["reference ppmi→svd"]
+    assert "dense counting (Python loop per event)" in by_group["dense sketch (seed)"]
+    # The event log holds the same sessions (four per user, hours apart): gap sessionization recovers them.
+    assert result["results"]["events_sessionized_like_jsonl"]
+
+
+def test_smoke_run_reports_quality_on_the_planted_clusters(xs_result):
+    _, result = xs_result
+    p = result["results"]["ppmi_svd"]
+    assert p["precision_at_10"] > 0.8  # cluster-mates among the neighbours
+    assert abs(p["precision_at_10"] - p["reference_precision_at_10"]) < 0.05  # same method, same answer
+    w = result["results"]["walks"]
+    assert w["max_degree"] <= 200 < w["max_degree_top50_uncapped"]  # hubs are capped
+    assert {t["target"] for t in result["targets"]} >= {"walks ≥ 3 M steps/s first-order"}
+
+
+def test_data_is_reused_when_parameters_match(tmp_path):
+    first = prepare(SCALES["XS"], seed=1, workdir=tmp_path)
+    stamp = first.sessions_jsonl.stat().st_mtime_ns
+    second = prepare(SCALES["XS"], seed=1, workdir=tmp_path)
+    assert second.sessions_jsonl.stat().st_mtime_ns == stamp
+    np.testing.assert_array_equal(first.cluster_of_id, second.cluster_of_id)
