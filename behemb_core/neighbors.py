@@ -27,32 +27,51 @@ class NeighborTable:
     scores: np.ndarray  # (n_queries, k) float32
 
 
-@njit(parallel=True, cache=True, nogil=True)
+_CHUNK = 64  # columns scanned with one vectorised max before any scalar work
+
+
+@njit(parallel=True, cache=True, nogil=True, fastmath={"nnan", "nsz", "reassoc"})
 def _select_top_k(sims: np.ndarray, exclude: np.ndarray, k: int, out_idx: np.ndarray, out_val: np.ndarray) -> None:
-    """Per row: the k largest values (ties: lower column first), skipping column ``exclude[row]``."""
+    """Per row: the k largest values (ties: lower column first), skipping column ``exclude[row]``.
+
+    Each row is scanned in chunks of ``_CHUNK`` columns: one SIMD pass asks whether any value in the chunk
+    beats the current k-th best; only then are its values inserted one by one. Once the buffer holds k good
+    values almost every chunk is rejected by that pass, so selection runs near memory speed.
+    """
     n_rows, n_cols = sims.shape
     for r in prange(n_rows):
         vals = np.full(k, -np.inf, dtype=np.float32)
         idx = np.full(k, -1, dtype=np.int64)
         filled = 0
-        worst = -np.inf
+        worst = np.float32(-np.inf)
         skip = exclude[r]
-        for c in range(n_cols):
-            v = sims[r, c]
-            if c == skip or (filled == k and v <= worst):
-                continue
-            # insertion into the descending buffer; equal values keep the earlier (lower) column first
-            pos = filled if filled < k else k - 1
-            while pos > 0 and vals[pos - 1] < v:
-                if pos < k:
-                    vals[pos] = vals[pos - 1]
-                    idx[pos] = idx[pos - 1]
-                pos -= 1
-            vals[pos] = v
-            idx[pos] = c
-            if filled < k:
-                filled += 1
-            worst = vals[k - 1] if filled == k else -np.inf
+        row = sims[r]
+        for c0 in range(0, n_cols, _CHUNK):
+            c1 = min(c0 + _CHUNK, n_cols)
+            if filled == k and c1 - c0 == _CHUNK and not (c0 <= skip < c1):
+                # Fixed-length OR of comparisons: LLVM turns this into SIMD compares (a max reduction it
+                # does not vectorise).
+                hit = False
+                for c in range(_CHUNK):
+                    hit |= row[c0 + c] > worst
+                if not hit:
+                    continue
+            for c in range(c0, c1):
+                v = row[c]
+                if c == skip or (filled == k and v <= worst):
+                    continue
+                # insertion into the descending buffer; equal values keep the earlier (lower) column first
+                pos = filled if filled < k else k - 1
+                while pos > 0 and vals[pos - 1] < v:
+                    if pos < k:
+                        vals[pos] = vals[pos - 1]
+                        idx[pos] = idx[pos - 1]
+                    pos -= 1
+                vals[pos] = v
+                idx[pos] = c
+                if filled < k:
+                    filled += 1
+                worst = vals[k - 1] if filled == k else np.float32(-np.inf)
         for j in range(k):
             out_idx[r, j] = idx[j]
             out_val[r, j] = vals[j]
