@@ -20,9 +20,11 @@ keys.init_state()
 
 @st.cache_resource(show_spinner=False)
 def warm_up_numba() -> bool:
-    """Compile umap/pynndescent's numba kernels once per server process, in a background thread at start-up,
-    so the first projection a user asks for does not pay a minute of compilation. Off when BEHEMB_NO_WARMUP
-    is set (tests)."""
+    """Load the projection's numba kernels (umap's and ours) once per server process, in a background thread at
+    start-up, so the first projection a user asks for pays only for its data. The kernels live in numba's disk
+    cache (~/.cache/behemb/numba unless NUMBA_CACHE_DIR is set): on a machine that never ran a projection this
+    compiles them once (about a minute), afterwards it takes a few seconds. Off when BEHEMB_NO_WARMUP is set
+    (tests)."""
     import os
     import threading
 
@@ -30,7 +32,7 @@ def warm_up_numba() -> bool:
         return False
     from behemb_core.projection import warm_up
 
-    threading.Thread(target=warm_up, name="behemb-warm-up", daemon=True).start()
+    threading.Thread(target=warm_up, kwargs={"pynndescent": False}, name="behemb-warm-up", daemon=True).start()
     return True
 
 

@@ -7,7 +7,14 @@ The package is plain Python (it never imports Streamlit). Entry points:
 * ``behemb_core.train`` — fit a method and save a draft version;
 * ``behemb_core.store`` — the versioned, checksummed file store and exports;
 * ``python -m behemb_core`` — the command line.
+
+Importing the package points numba's on-disk kernel cache at ``~/.cache/behemb/numba`` unless
+``NUMBA_CACHE_DIR`` is set (see ``behemb_core._numba_cache``), so compiled kernels are reused across processes.
 """
+
+from . import _numba_cache
+
+_numba_cache.configure()  # before any submodule imports numba
 
 from .errors import (
     BehembError,

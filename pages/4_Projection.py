@@ -56,7 +56,8 @@ with st.expander("UMAP settings"):
     max_fit = int(s[2].number_input(
         "Items in the fit (max)", 100, 1_000_000, 20_000, step=1000, key="pj_max_fit",
         help="Larger catalogues are fitted on a popularity-stratified sample of this many items (equally many "
-        "from each popularity decile) and the rest is placed with UMAP's transform."))
+        "from each popularity decile); each other item is placed among its nearest fitted items, as UMAP's "
+        "transform would place it."))
     st.caption("Seed 0: UMAP runs single-threaded and deterministic, so the same settings give the same map. "
                "Maps are cached in the store under cache/projections/ (never inside a version).")
 params: dict[str, Any] = {"n_neighbors": n_neighbors, "min_dist": min_dist, "max_fit_items": max_fit}
@@ -70,8 +71,9 @@ if len(tables) != len(wanted):
 missing = [v for v, t in tables.items() if t is None]
 if missing:
     st.info(f"No map of {', '.join(md(v) for v in missing)} with these settings yet. Computing takes seconds for "
-            "thousands of items and minutes for hundreds of thousands; the first map after the app starts also "
-            "pays about a minute of one-off compilation (numba). The result is kept in the store.")
+            "thousands of items and about a minute for a hundred thousand; the first map ever computed on this "
+            "machine also pays about a minute of one-off compilation (numba, kept on disk). The result is kept in "
+            "the store.")
     if not st.button("Compute the projection", key="pj_compute", type="primary"):
         st.stop()
     for v in missing:
@@ -215,7 +217,7 @@ def sample_note(v: str, table: pd.DataFrame) -> None:
         how = ("a popularity-stratified sample (equally many items from each popularity decile)"
                if stored[v].item_stats is not None else "a uniform random sample (the version stores no popularity)")
         st.info(f"{md(v)}: UMAP was fitted on {how} of {n_fit:,} of {n:,} items; the other {n - n_fit:,} were "
-                "placed on the map with UMAP's transform.", icon="🎯")
+                "placed on the map among their nearest fitted items (as UMAP's transform places new points).", icon="🎯")
 
 
 ref_table = tables[version]
