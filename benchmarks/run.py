@@ -151,11 +151,12 @@ def run_item2vec(ctx: Context) -> None:
     write_corpus(str(corpus), s.indptr, s.vocab.ids.astype(np.int64)[s.codes])  # same sentences, real ids
     params = dict(vector_size=cfg.dim, window=cfg.window, negative=cfg.negative, ns_exponent=cfg.ns_exponent,
                   sample=cfg.sample, epochs=cfg.epochs, min_count=cfg.min_count, workers=cfg.workers,
-                  shrink_windows=cfg.shrink_windows, alpha=cfg.alpha, min_alpha=cfg.min_alpha)
+                  shrink_windows=cfg.shrink_windows, alpha=cfg.alpha, min_alpha=cfg.min_alpha,
+                  compute_loss=True)  # behemb reports every epoch's loss; gensim pays ~5 % for it
     ctx.say("  raw gensim Word2Vec(corpus_file=…)")
     with measure("raw gensim (corpus_file)", "Word2Vec: vocabulary scan + training", ctx.stages) as st:
         ids, vectors, _ = peers.raw_gensim(corpus, params, seed=ctx.seed)
-        st.extra["note"] = f"workers={cfg.workers}, epochs={cfg.epochs}, dim={cfg.dim}"
+        st.extra["note"] = f"workers={cfg.workers}, epochs={cfg.epochs}, dim={cfg.dim}, compute_loss=True"
     corpus.unlink()
     gensim_seconds = ctx.stages[-1].seconds
     ctx.results["item2vec"] = {
@@ -259,8 +260,8 @@ def run_umap(ctx: Context) -> None:
         ctx.versions["ppmi_svd"], _ = train(ctx.store, ctx.dataset(), "ppmi_svd", PPMI_SVD, seed=ctx.seed,
                                            sink=[], name="bench-ppmi-svd")
     version = ctx.versions["ppmi_svd"]
-    with measure("UMAP", "numba warm-up (umap/pynndescent)", ctx.stages):
-        warm_up()
+    with measure("UMAP", "numba warm-up (umap + placement kernels)", ctx.stages):
+        warm_up(pynndescent=False)
     with measure("UMAP", "projection, computed and cached", ctx.stages) as st:
         table = project_version(ctx.store, version, seed=ctx.seed)
         st.extra["items"] = len(table)
