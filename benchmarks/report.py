@@ -99,6 +99,8 @@ def markdown(result: dict[str, Any]) -> str:
         f"Finished {result['finished']} in {result['total_seconds']:.0f} s.",
         "",
     ]
+    for group, error in result.get("failures", {}).items():
+        lines += [f"**{group} did not complete:** {error}", ""]
     if result["targets"]:
         lines += ["| target | measured | met |", "|---|---|:-:|"]
         lines += [f"| {t['target']} | {t['measured']} | {_fmt_ok(t['ok'])} |" for t in result["targets"]]

@@ -13,6 +13,7 @@ import json
 import shutil
 import sys
 import time
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -296,31 +297,42 @@ def run(scale: str, *, only: list[str] | None = None, seed: int = 0, workdir: Pa
     store_dir = workdir / f"store-{scale}-seed{seed}-{int(time.time())}"
     ctx = Context(data=data, seed=seed, workdir=workdir, store_dir=store_dir, full_dense_svd=full_dense_svd,
                   log=log)
+    failures: dict[str, str] = {}
+
+    def snapshot() -> dict[str, Any]:
+        result = {
+            "scale": {"name": sc.name, "items": sc.n_items, "sessions": sc.n_sessions, "seed": seed,
+                      "events": data.n_events, "distinct_items": data.info["distinct_items"],
+                      "jsonl_mib": round(data.info["jsonl_bytes"] / 2**20, 1)},
+            "groups": groups,
+            "failures": failures,
+            "machine": machine_info(),
+            "peak_rss_is_per_stage": PEAK_RESETTABLE,
+            "stages": [r.as_dict() for r in ctx.stages],
+            "results": ctx.results,
+            "total_seconds": round(time.perf_counter() - t0, 1),
+            "finished": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        }
+        result["targets"] = targets(result)
+        if out is not None:  # written after every group, so a long run that dies keeps what it measured
+            out.mkdir(parents=True, exist_ok=True)
+            suffix = "" if not only else "-" + "-".join(groups)
+            (out / f"{scale}{suffix}.json").write_text(json.dumps(result, indent=2, default=float) + "\n")
+            (out / f"{scale}{suffix}.md").write_text(markdown(result))
+        return result
+
     try:
         for g in groups:
             ctx.say(f"[{g}]")
-            RUNNERS[g](ctx)
+            try:
+                RUNNERS[g](ctx)
+            except Exception as exc:  # noqa: BLE001 - report and go on: the other groups still say something
+                failures[g] = f"{type(exc).__name__}: {exc}"
+                traceback.print_exc(file=log)
+            snapshot()
     finally:
         shutil.rmtree(store_dir, ignore_errors=True)
-    result = {
-        "scale": {"name": sc.name, "items": sc.n_items, "sessions": sc.n_sessions, "seed": seed,
-                  "events": data.n_events, "distinct_items": data.info["distinct_items"],
-                  "jsonl_mib": round(data.info["jsonl_bytes"] / 2**20, 1)},
-        "groups": groups,
-        "machine": machine_info(),
-        "peak_rss_is_per_stage": PEAK_RESETTABLE,
-        "stages": [r.as_dict() for r in ctx.stages],
-        "results": ctx.results,
-        "total_seconds": round(time.perf_counter() - t0, 1),
-        "finished": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-    }
-    result["targets"] = targets(result)
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        suffix = "" if not only else "-" + "-".join(groups)
-        (out / f"{scale}{suffix}.json").write_text(json.dumps(result, indent=2, default=float) + "\n")
-        (out / f"{scale}{suffix}.md").write_text(markdown(result))
-    return result
+    return snapshot()
 
 
 def main(argv: list[str] | None = None) -> int:
