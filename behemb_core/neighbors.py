@@ -77,6 +77,99 @@ def _select_top_k(sims: np.ndarray, exclude: np.ndarray, k: int, out_idx: np.nda
             out_val[r, j] = vals[j]
 
 
+_FM = {"nnan", "nsz", "reassoc"}
+_COL_CHUNK = 512  # columns one thread owns in the column pass (their thresholds stay in L1)
+
+
+@njit(inline="always")
+def _insert(vals: np.ndarray, idx: np.ndarray, k: int, v: np.float32, j: np.int64) -> None:  # pragma: no cover
+    """Insert ``(v, j)`` into a descending k-list whose empty slots hold ``-inf``; ties keep earlier entries."""
+    pos = k - 1
+    while pos > 0 and vals[pos - 1] < v:
+        vals[pos] = vals[pos - 1]
+        idx[pos] = idx[pos - 1]
+        pos -= 1
+    vals[pos] = v
+    idx[pos] = j
+
+
+@njit(parallel=True, cache=True, nogil=True, fastmath=_FM)
+def _merge_upper_block(sims, i0, exclude_self, top_val, top_idx):  # pragma: no cover - compiled
+    """Merge one block of the upper triangle into the running top-k lists of every item.
+
+    ``sims[r, c]`` is the similarity of items ``i0 + r`` and ``i0 + c`` (``c ≥ 0``: the block's rows against
+    every item from ``i0`` on). Row pass: each block row scans all its columns. Column pass: each item right
+    of the block (``c ≥ n_rows``) takes the block's rows as candidates — its similarities to items before it
+    arrive here, so no item needs the lower triangle. Candidates reach every list in increasing item order,
+    so ties keep the lower item first, exactly as a full-row scan would.
+    """
+    n_rows, n_cols = sims.shape
+    k = top_val.shape[1]
+    chunk = _CHUNK
+    for r in prange(n_rows):
+        g = i0 + r
+        vals = top_val[g]
+        idx = top_idx[g]
+        skip = r if exclude_self else -1
+        row = sims[r]
+        for c0 in range(0, n_cols, chunk):
+            c1 = min(c0 + chunk, n_cols)
+            worst = vals[k - 1]
+            if c1 - c0 == chunk and not (c0 <= skip < c1):
+                hit = False
+                for c in range(chunk):
+                    hit |= row[c0 + c] > worst
+                if not hit:
+                    continue
+            for c in range(c0, c1):
+                v = row[c]
+                if c != skip and v > vals[k - 1]:
+                    _insert(vals, idx, k, v, i0 + c)
+    n_chunks = (n_cols - n_rows + _COL_CHUNK - 1) // _COL_CHUNK
+    for t in prange(n_chunks):
+        c0 = n_rows + t * _COL_CHUNK
+        c1 = min(c0 + _COL_CHUNK, n_cols)
+        width = c1 - c0
+        thr = np.empty(_COL_CHUNK, dtype=np.float32)
+        for c in range(width):
+            thr[c] = top_val[i0 + c0 + c, k - 1]
+        for r in range(n_rows):
+            row = sims[r]
+            hit = False
+            for c in range(width):
+                hit |= row[c0 + c] > thr[c]
+            if not hit:
+                continue
+            for c in range(width):
+                v = row[c0 + c]
+                if v > thr[c]:
+                    j = i0 + c0 + c
+                    _insert(top_val[j], top_idx[j], k, v, i0 + r)
+                    thr[c] = top_val[j, k - 1]
+
+
+def _all_pairs_top_k(vectors: np.ndarray, k: int, exclude_self: bool, block_size: int,
+                     progress: Reporter | None) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k of every item from the upper triangle of ``V Vᵀ`` only: half the matmul of a row-by-row search."""
+    n = len(vectors)
+    top_val = np.full((n, k), -np.inf, dtype=np.float32)
+    top_idx = np.full((n, k), -1, dtype=np.int64)
+    flat = np.empty(min(block_size, n) * n, dtype=np.float32)  # one buffer, reused (first touch is costly)
+    total = n * (n + 1) / 2
+    done = 0.0
+    for i0 in range(0, n, block_size):
+        rows = min(block_size, n - i0)
+        sims = flat[: rows * (n - i0)].reshape(rows, n - i0)
+        np.matmul(vectors[i0 : i0 + rows], vectors[i0:].T, out=sims)
+        with KERNEL_LOCK:
+            _merge_upper_block(sims, i0, exclude_self, top_val, top_idx)
+        done += rows * (n - i0) - rows * (rows - 1) / 2
+        if progress is not None:
+            progress("neighbors", min(1.0, done / total), "computing neighbours")
+    scores = np.where(top_idx >= 0, top_val, np.float32(np.nan)).astype(np.float32)
+    return top_idx, scores
+
+
 def top_k_neighbors(
     emb: ItemEmbeddings,
     k: int = 10,
@@ -86,14 +179,17 @@ def top_k_neighbors(
     block_size: int = 1024,
     progress: Reporter | None = None,
 ) -> NeighborTable:
-    """Exact top-``k`` by cosine for ``queries`` (codes; default: every item), ``block_size`` query rows at a time.
+    """Exact top-``k`` by cosine for ``queries`` (codes; default: every item), ``block_size`` rows at a time.
 
-    Vectors are unit-norm, so cosine is a dot product. Memory is one ``block_size × n_items`` float32 buffer
-    (400 MB at 100k items with the default block), allocated once: a fresh array per block pays the page
-    faults of first touch every time. Measured at 100k × 128 on an idle 2-core machine: 37 s for the whole
-    catalogue, about three quarters of it the matmul; computing only the upper triangle and merging each tile
-    into both items' lists was slower here (the transposed merge is memory-bound), and double-buffering the
-    selection behind the next matmul saved ~10 % for twice the memory.
+    Vectors are unit-norm, so cosine is a dot product. For the whole catalogue only the upper triangle of
+    ``V Vᵀ`` is computed — each block of rows against the items from its own position on — and every entry
+    serves both items: the block's rows scan it row-wise, the items to its right column-wise (each thread owns
+    a strip of columns and their current k-th best). That halves the matmul, the larger cost; selection rejects
+    64 values at a time with one SIMD compare. For given ``queries`` each block of query rows is multiplied by
+    the whole catalogue and selected row-wise. Memory: one ``block_size × n_items`` float32 buffer (400 MB at
+    100k items), allocated once, plus the k-lists. Ties between exactly equal similarities go to the lower
+    item; the two paths compute a pair's dot product in different BLAS calls, so values equal only up to
+    float32 rounding may be ordered differently.
     """
     vectors = np.ascontiguousarray(emb.vectors, dtype=np.float32)
     n = len(vectors)
@@ -102,6 +198,9 @@ def top_k_neighbors(
     codes = np.full((len(q_codes), k), -1, dtype=np.int64)
     scores = np.full((len(q_codes), k), np.nan, dtype=np.float32)
     if kk <= 0 or len(q_codes) == 0:
+        return NeighborTable(codes, scores)
+    if queries is None:
+        codes[:, :kk], scores[:, :kk] = _all_pairs_top_k(vectors, kk, exclude_self, block_size, progress)
         return NeighborTable(codes, scores)
     rows = min(block_size, len(q_codes))
     block_idx = np.empty((rows, kk), dtype=np.int64)
