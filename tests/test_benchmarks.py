@@ -50,6 +50,7 @@ def test_smoke_run_writes_json_and_markdown(xs_result):
     work, result = xs_result
     saved = json.loads((work / "results" / "XS-read-ppmi_svd-walks.json").read_text())
     assert saved["scale"]["events"] == result["scale"]["events"] > 50_000
+    assert saved["failures"] == {}
     md = (work / "results" / "XS-read-ppmi_svd-walks.md").read_text()
     assert "| target | measured | met |" in md and "reference numpy/scipy/sklearn" in md
     assert saved["machine"]["versions"]["numpy"] == np.__version__
