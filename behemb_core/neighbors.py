@@ -27,57 +27,8 @@ class NeighborTable:
     scores: np.ndarray  # (n_queries, k) float32
 
 
-_CHUNK = 64  # columns scanned with one vectorised max before any scalar work
-
-
-@njit(parallel=True, cache=True, nogil=True, fastmath={"nnan", "nsz", "reassoc"})
-def _select_top_k(sims: np.ndarray, exclude: np.ndarray, k: int, out_idx: np.ndarray, out_val: np.ndarray) -> None:
-    """Per row: the k largest values (ties: lower column first), skipping column ``exclude[row]``.
-
-    Each row is scanned in chunks of ``_CHUNK`` columns: one SIMD pass asks whether any value in the chunk
-    beats the current k-th best; only then are its values inserted one by one. Once the buffer holds k good
-    values almost every chunk is rejected by that pass, so selection runs near memory speed.
-    """
-    n_rows, n_cols = sims.shape
-    for r in prange(n_rows):
-        vals = np.full(k, -np.inf, dtype=np.float32)
-        idx = np.full(k, -1, dtype=np.int64)
-        filled = 0
-        worst = np.float32(-np.inf)
-        skip = exclude[r]
-        row = sims[r]
-        for c0 in range(0, n_cols, _CHUNK):
-            c1 = min(c0 + _CHUNK, n_cols)
-            if filled == k and c1 - c0 == _CHUNK and not (c0 <= skip < c1):
-                # Fixed-length OR of comparisons: LLVM turns this into SIMD compares (a max reduction it
-                # does not vectorise).
-                hit = False
-                for c in range(_CHUNK):
-                    hit |= row[c0 + c] > worst
-                if not hit:
-                    continue
-            for c in range(c0, c1):
-                v = row[c]
-                if c == skip or (filled == k and v <= worst):
-                    continue
-                # insertion into the descending buffer; equal values keep the earlier (lower) column first
-                pos = filled if filled < k else k - 1
-                while pos > 0 and vals[pos - 1] < v:
-                    if pos < k:
-                        vals[pos] = vals[pos - 1]
-                        idx[pos] = idx[pos - 1]
-                    pos -= 1
-                vals[pos] = v
-                idx[pos] = c
-                if filled < k:
-                    filled += 1
-                worst = vals[k - 1] if filled == k else np.float32(-np.inf)
-        for j in range(k):
-            out_idx[r, j] = idx[j]
-            out_val[r, j] = vals[j]
-
-
-_FM = {"nnan", "nsz", "reassoc"}
+_CHUNK = 64  # columns ruled out by one SIMD compare pass before any scalar work
+_FM = {"nnan", "nsz", "reassoc"}  # similarities are finite (checked on every fit); -inf marks empty slots
 _COL_CHUNK = 512  # columns one thread owns in the column pass (their thresholds stay in L1)
 
 
@@ -93,6 +44,43 @@ def _insert(vals: np.ndarray, idx: np.ndarray, k: int, v: np.float32, j: np.int6
     idx[pos] = j
 
 
+@njit(inline="always")
+def _scan_row(row, skip, vals, idx, offset):  # pragma: no cover - compiled
+    """Merge ``row`` (columns ``offset + c``, local column ``skip`` left out) into the descending k-list.
+
+    The row is scanned in chunks of ``_CHUNK``: one fixed-length OR of comparisons — LLVM turns it into SIMD
+    compares, which it does not do for a max reduction — asks whether any value beats the current k-th best;
+    only then are the chunk's values inserted one by one. Once the list holds k good values almost every
+    chunk is ruled out by that pass, so selection runs near memory speed.
+    """
+    k = len(vals)
+    n = len(row)
+    for c0 in range(0, n, _CHUNK):
+        c1 = min(c0 + _CHUNK, n)
+        if c1 - c0 == _CHUNK and not (c0 <= skip < c1):
+            worst = vals[k - 1]
+            hit = False
+            for c in range(_CHUNK):
+                hit |= row[c0 + c] > worst
+            if not hit:
+                continue
+        for c in range(c0, c1):
+            v = row[c]
+            if c != skip and v > vals[k - 1]:
+                _insert(vals, idx, k, v, offset + c)
+
+
+@njit(parallel=True, cache=True, nogil=True, fastmath=_FM)
+def _select_top_k(sims: np.ndarray, exclude: np.ndarray, k: int, out_idx: np.ndarray, out_val: np.ndarray) -> None:
+    """Per row: the k largest values (ties: lower column first), skipping column ``exclude[row]``."""
+    for r in prange(sims.shape[0]):
+        vals = np.full(k, -np.inf, dtype=np.float32)
+        idx = np.full(k, -1, dtype=np.int64)
+        _scan_row(sims[r], exclude[r], vals, idx, 0)
+        out_idx[r] = idx
+        out_val[r] = vals
+
+
 @njit(parallel=True, cache=True, nogil=True, fastmath=_FM)
 def _merge_upper_block(sims, i0, exclude_self, top_val, top_idx):  # pragma: no cover - compiled
     """Merge one block of the upper triangle into the running top-k lists of every item.
@@ -105,26 +93,8 @@ def _merge_upper_block(sims, i0, exclude_self, top_val, top_idx):  # pragma: no 
     """
     n_rows, n_cols = sims.shape
     k = top_val.shape[1]
-    chunk = _CHUNK
     for r in prange(n_rows):
-        g = i0 + r
-        vals = top_val[g]
-        idx = top_idx[g]
-        skip = r if exclude_self else -1
-        row = sims[r]
-        for c0 in range(0, n_cols, chunk):
-            c1 = min(c0 + chunk, n_cols)
-            worst = vals[k - 1]
-            if c1 - c0 == chunk and not (c0 <= skip < c1):
-                hit = False
-                for c in range(chunk):
-                    hit |= row[c0 + c] > worst
-                if not hit:
-                    continue
-            for c in range(c0, c1):
-                v = row[c]
-                if c != skip and v > vals[k - 1]:
-                    _insert(vals, idx, k, v, i0 + c)
+        _scan_row(sims[r], r if exclude_self else -1, top_val[i0 + r], top_idx[i0 + r], i0)
     n_chunks = (n_cols - n_rows + _COL_CHUNK - 1) // _COL_CHUNK
     for t in prange(n_chunks):
         c0 = n_rows + t * _COL_CHUNK
@@ -202,23 +172,44 @@ def top_k_neighbors(
     if queries is None:
         codes[:, :kk], scores[:, :kk] = _all_pairs_top_k(vectors, kk, exclude_self, block_size, progress)
         return NeighborTable(codes, scores)
-    rows = min(block_size, len(q_codes))
-    block_idx = np.empty((rows, kk), dtype=np.int64)
-    block_val = np.empty((rows, kk), dtype=np.float32)
-    buffer = np.empty((rows, n), dtype=np.float32)
-    for start in range(0, len(q_codes), block_size):
-        block = q_codes[start : start + block_size]
-        sims = buffer[: len(block)]
-        np.matmul(vectors[block], vectors.T, out=sims)
-        exclude = block if exclude_self else np.full(len(block), -1, dtype=np.int64)
-        bi, bv = block_idx[: len(block)], block_val[: len(block)]
-        with KERNEL_LOCK:
-            _select_top_k(sims, exclude.astype(np.int64), kk, bi, bv)
-        codes[start : start + len(block), :kk] = bi
-        scores[start : start + len(block), :kk] = bv
-        if progress is not None:
-            progress("neighbors", min(1.0, (start + len(block)) / len(q_codes)), "computing neighbours")
+    skip = q_codes if exclude_self else None
+    codes[:, :kk], scores[:, :kk] = exact_top_k(vectors[q_codes], vectors, kk, skip=skip, block_size=block_size,
+                                                progress=progress)
     return NeighborTable(codes, scores)
+
+
+def exact_top_k(
+    queries: np.ndarray,
+    base: np.ndarray,
+    k: int,
+    *,
+    skip: np.ndarray | None = None,
+    block_size: int = 1024,
+    progress: Reporter | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each row of ``queries``, the ``k`` rows of ``base`` with the largest dot product, descending.
+
+    ``skip[i]`` is a row of ``base`` query ``i`` must not return (its own row), or ``-1``. Returns
+    ``(indices int64, dot products float32)``; ``k`` must not exceed the rows of ``base`` left after the skip.
+    ``block_size`` query rows are multiplied by all of ``base`` at a time, in one reused buffer.
+    """
+    queries = np.ascontiguousarray(queries, dtype=np.float32)
+    base = np.ascontiguousarray(base, dtype=np.float32)
+    n_q = len(queries)
+    skip = np.full(n_q, -1, dtype=np.int64) if skip is None else np.asarray(skip, dtype=np.int64)
+    out_idx = np.empty((n_q, k), dtype=np.int64)
+    out_val = np.empty((n_q, k), dtype=np.float32)
+    rows = max(1, min(block_size, n_q))
+    buffer = np.empty((rows, len(base)), dtype=np.float32)
+    for start in range(0, n_q, rows):
+        stop = min(n_q, start + rows)
+        sims = buffer[: stop - start]
+        np.matmul(queries[start:stop], base.T, out=sims)
+        with KERNEL_LOCK:
+            _select_top_k(sims, skip[start:stop], k, out_idx[start:stop], out_val[start:stop])
+        if progress is not None:
+            progress("neighbors", stop / n_q, "computing neighbours")
+    return out_idx, out_val
 
 
 def approximate_top_k_neighbors(

@@ -60,9 +60,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from numba import njit
 
 from .errors import ConfigError, InputError, StoreError
+from .neighbors import exact_top_k
 from .progress import ProgressCallback, as_reporter
 from .store import Store
 from .store.names import validate_version_name
@@ -289,36 +289,6 @@ def _import_umap() -> Any:
     return umap
 
 
-@njit(cache=True, nogil=True)
-def _top_k_rows(sims: np.ndarray, skip: np.ndarray, k: int, out_idx: np.ndarray, out_val: np.ndarray) -> None:
-    """Per row of ``sims``: the ``k`` largest values, descending (ties: lower column first), leaving out column
-    ``skip[row]`` (``-1``: none). One pass per row with a sorted k-buffer; serial, so deterministic."""
-    n_rows, n_cols = sims.shape
-    for r in range(n_rows):
-        vals = np.full(k, -np.inf, dtype=np.float32)
-        idx = np.full(k, -1, dtype=np.int64)
-        filled = 0
-        worst = -np.inf
-        for c in range(n_cols):
-            v = sims[r, c]
-            if c == skip[r] or (filled == k and v <= worst):
-                continue
-            pos = filled if filled < k else k - 1
-            while pos > 0 and vals[pos - 1] < v:
-                if pos < k:
-                    vals[pos] = vals[pos - 1]
-                    idx[pos] = idx[pos - 1]
-                pos -= 1
-            vals[pos] = v
-            idx[pos] = c
-            if filled < k:
-                filled += 1
-            worst = vals[k - 1] if filled == k else -np.inf
-        for j in range(k):
-            out_idx[r, j] = idx[j]
-            out_val[r, j] = vals[j]
-
-
 def _exact_knn(queries: np.ndarray, base: np.ndarray, k: int, *, skip_self: bool = False) -> tuple[np.ndarray,
                                                                                                    np.ndarray]:
     """Exact cosine k nearest rows of ``base`` for each row of ``queries`` (both unit-norm float32).
@@ -328,18 +298,9 @@ def _exact_knn(queries: np.ndarray, base: np.ndarray, k: int, *, skip_self: bool
     are multiplied against all of ``base`` (a buffer of at most ~256 MB) and the top ``k`` of each row are
     selected by a compiled kernel; cost ∝ queries × base × dim.
     """
-    n_q, n_b = len(queries), len(base)
-    idx = np.empty((n_q, k), dtype=np.int64)
-    sim = np.empty((n_q, k), dtype=np.float32)
-    rows = int(min(max(n_q, 1), 2048, max(16, 64_000_000 // max(n_b, 1))))
-    buffer = np.empty((rows, n_b), dtype=np.float32)
-    base_t = base.T
-    for start in range(0, n_q, rows):
-        stop = min(n_q, start + rows)
-        block = buffer[: stop - start]
-        np.matmul(queries[start:stop], base_t, out=block)
-        skip = np.arange(start, stop, dtype=np.int64) if skip_self else np.full(stop - start, -1, dtype=np.int64)
-        _top_k_rows(block, skip, k, idx[start:stop], sim[start:stop])
+    rows = int(min(max(len(queries), 1), 2048, max(16, 64_000_000 // max(len(base), 1))))
+    skip = np.arange(len(queries), dtype=np.int64) if skip_self else None
+    idx, sim = exact_top_k(queries, base, k, skip=skip, block_size=rows)
     dist = np.maximum(np.float32(1.0) - sim, np.float32(0.0))
     return idx.astype(np.int32), np.ascontiguousarray(dist, dtype=np.float32)
 

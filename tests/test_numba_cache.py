@@ -79,18 +79,18 @@ def test_a_kernel_compiled_in_one_process_is_loaded_from_disk_in_the_next(tmp_pa
     code = textwrap.dedent("""
         import json
         import numpy as np
-        from behemb_core.projection import _exact_knn, _top_k_rows
+        from behemb_core.neighbors import _select_top_k, exact_top_k
         x = np.eye(6, dtype=np.float32)[:, :4].copy()
-        _exact_knn(x, x, 2, skip_self=True)
-        print(json.dumps({"hits": sum(_top_k_rows.stats.cache_hits.values()),
-                          "path": _top_k_rows._cache.cache_path}))
+        exact_top_k(x, x, 2, skip=np.arange(6))
+        print(json.dumps({"hits": sum(_select_top_k.stats.cache_hits.values()),
+                          "path": _select_top_k._cache.cache_path}))
     """)
     env = {"XDG_CACHE_HOME": str(tmp_path)}
     first = json.loads(run_python(code, env))
     folder = tmp_path / "behemb" / "numba"
     assert first["hits"] == 0  # empty cache: compiled here...
     assert Path(first["path"]).is_relative_to(folder)
-    assert list(folder.rglob("projection._top_k_rows-*.nbi")) and list(folder.rglob("projection._top_k_rows-*.nbc"))
+    assert list(folder.rglob("neighbors._select_top_k-*.nbi")) and list(folder.rglob("neighbors._select_top_k-*.nbc"))
     second = json.loads(run_python(code, env))
     assert second["hits"] >= 1  # ...and loaded, not compiled, in a fresh process
 
