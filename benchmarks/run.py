@@ -149,7 +149,7 @@ def run_item2vec(ctx: Context) -> None:
     cfg = parse_config("item2vec", ITEM2VEC)
     corpus = ctx.workdir / "gensim-corpus.txt"
     s = dataset.sessions
-    write_corpus(str(corpus), s.indptr, s.vocab.ids.astype(np.int64)[s.codes])  # same sentences, real ids
+    write_corpus(str(corpus), s.indptr, s.codes)  # the very corpus behemb trains on (tokens = item codes)
     params = dict(vector_size=cfg.dim, window=cfg.window, negative=cfg.negative, ns_exponent=cfg.ns_exponent,
                   sample=cfg.sample, epochs=cfg.epochs, min_count=cfg.min_count, workers=cfg.workers,
                   shrink_windows=cfg.shrink_windows, alpha=cfg.alpha, min_alpha=cfg.min_alpha,
@@ -163,7 +163,7 @@ def run_item2vec(ctx: Context) -> None:
     ctx.results["item2vec"] = {
         "fit_seconds": fit, "train_version_seconds": seconds, "precision_at_10": q,
         "gensim_seconds": gensim_seconds,
-        "gensim_precision_at_10": quality(_as_embeddings(np.sort(ids), vectors[np.argsort(ids)]),
+        "gensim_precision_at_10": quality(_as_embeddings(s.vocab.ids.astype(np.int64)[ids], vectors),
                                           ctx.data.cluster_of_id, ctx.queries()),
         "ratio_to_gensim": fit / gensim_seconds, "params": params,
     }
