@@ -37,32 +37,33 @@ ALIASES = {
 }
 
 
-def read_sessions(path: Path, sink: list[StageResult], echo=None) -> Dataset:
-    rec = StageRecorder("read sessions JSONL", ALIASES, forward=echo)
-    rec.start("read (parse)")
-    dataset = read_session_jsonl(path, progress=rec)
+def _recorded(group: str, first_stage: str, call, sink: list[StageResult], echo=None):
+    """Run ``call(progress)`` under a :class:`StageRecorder`; its stages go to ``sink``."""
+    rec = StageRecorder(group, ALIASES, forward=echo)
+    rec.start(first_stage)
+    out = call(rec)
     sink.extend(rec.finish())
-    return dataset
+    return out
+
+
+def read_sessions(path: Path, sink: list[StageResult], echo=None) -> Dataset:
+    return _recorded("read sessions JSONL", "read (parse)",
+                     lambda rec: read_session_jsonl(path, progress=rec), sink, echo)
 
 
 def read_events(path: Path, sink: list[StageResult], echo=None) -> Dataset:
-    rec = StageRecorder("read event log Parquet", ALIASES, forward=echo)
-    rec.start("read (parse)")
-    dataset = read_event_log(path, progress=rec)
-    sink.extend(rec.finish())
-    return dataset
+    return _recorded("read event log Parquet", "read (parse)",
+                     lambda rec: read_event_log(path, progress=rec), sink, echo)
 
 
 def train(store: Store, dataset: Dataset, method: str, config: dict[str, Any], *, seed: int,
           sink: list[StageResult], name: str, echo=None) -> tuple[str, float]:
     """Train and save a version; returns ``(version, seconds from call to saved)``."""
-    rec = StageRecorder(method, ALIASES, forward=echo)
-    rec.start("pair counting" if method != "item2vec" else "skip-gram corpus")
     t0 = time.perf_counter()
-    info = train_version(store, method, config, dataset=dataset, seed=seed, name=name, progress=rec)
-    seconds = time.perf_counter() - t0
-    sink.extend(rec.finish())
-    return info["version"], seconds
+    info = _recorded(method, "pair counting" if method != "item2vec" else "skip-gram corpus",
+                     lambda rec: train_version(store, method, config, dataset=dataset, seed=seed, name=name,
+                                               progress=rec), sink, echo)
+    return info["version"], time.perf_counter() - t0
 
 
 def quality(emb: ItemEmbeddings, cluster_of_id: np.ndarray, query_ids: np.ndarray) -> float:
