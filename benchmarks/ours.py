@@ -57,10 +57,10 @@ def read_events(path: Path, sink: list[StageResult], echo=None) -> Dataset:
 
 
 def train(store: Store, dataset: Dataset, method: str, config: dict[str, Any], *, seed: int,
-          sink: list[StageResult], name: str, echo=None) -> tuple[str, float]:
+          sink: list[StageResult], name: str, echo=None, group: str | None = None) -> tuple[str, float]:
     """Train and save a version; returns ``(version, seconds from call to saved)``."""
     t0 = time.perf_counter()
-    info = _recorded(method, "pair counting" if method != "item2vec" else "skip-gram corpus",
+    info = _recorded(group or method, "pair counting" if method != "item2vec" else "skip-gram corpus",
                      lambda rec: train_version(store, method, config, dataset=dataset, seed=seed, name=name,
                                                progress=rec), sink, echo)
     return info["version"], time.perf_counter() - t0

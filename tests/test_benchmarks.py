@@ -87,3 +87,17 @@ def test_data_is_reused_when_parameters_match(tmp_path):
     second = prepare(SCALES["XS"], seed=1, workdir=tmp_path)
     assert second.sessions_jsonl.stat().st_mtime_ns == stamp
     np.testing.assert_array_equal(first.cluster_of_id, second.cluster_of_id)
+
+
+def test_item2vec_comparison_interleaves_repeats_and_keeps_the_fastest(tmp_path):
+    result = run("XS", only=["item2vec"], seed=0, workdir=tmp_path, out=None, repeat=2, log=io.StringIO())
+    assert result["failures"] == {}
+    groups = [s["group"] for s in result["stages"]]
+    order = list(dict.fromkeys(groups))  # first appearance of each group
+    assert order == ["item2vec (run 1)", "raw gensim (corpus_file, run 1)",
+                     "raw gensim (corpus_file, run 2)", "item2vec (run 2)"]
+    i = result["results"]["item2vec"]
+    assert len(i["fit_seconds_runs"]) == len(i["gensim_seconds_runs"]) == 2
+    assert i["fit_seconds"] == min(i["fit_seconds_runs"]) and i["gensim_seconds"] == min(i["gensim_seconds_runs"])
+    assert i["precision_at_10"] > 0.6 and abs(i["precision_at_10"] - i["gensim_precision_at_10"]) < 0.1
+    assert "fastest of 2 runs each" in " ".join(t["measured"] for t in result["targets"])
