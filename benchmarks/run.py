@@ -187,15 +187,17 @@ def run_item2vec(ctx: Context) -> None:
         theirs.append(ctx.stages[-1].seconds)
         return out[0], out[1]
 
-    gensim_out = None
+    gensim_vectors = None  # the first run's, for its quality
     for i in range(1, ctx.repeat + 1):
-        first, second = (behemb_run, gensim_run) if i % 2 else (gensim_run, behemb_run)
-        for step in (first, second):
-            got = step(i)
-            if got is not None and gensim_out is None:
-                gensim_out = got
+        if i % 2:
+            behemb_run(i)
+            out = gensim_run(i)
+        else:
+            out = gensim_run(i)
+            behemb_run(i)
+        gensim_vectors = gensim_vectors or out
     corpus.unlink()
-    ids, vectors = gensim_out
+    ids, vectors = gensim_vectors
     fit, gensim_seconds = min(ours), min(theirs)
     ctx.results["item2vec"] = {
         "fit_seconds": fit, "gensim_seconds": gensim_seconds, "ratio_to_gensim": fit / gensim_seconds,
