@@ -150,7 +150,7 @@ def run_item2vec(ctx: Context) -> None:
     gensim is imported before either side is timed (a once-per-process cost that is neither's work). With
     ``--repeat 2`` or more the two alternate as behemb, gensim, gensim, behemb, … so drift on the machine falls
     on both alike, and the ratio is of the fastest run of each (skip-gram on two Hogwild threads varies by
-    ±10 % from run to run here).
+    5-20 % from run to run here).
     """
     import gensim.models  # noqa: F401 - see the docstring
 
