@@ -90,8 +90,8 @@ def _write_tokens(indptr: np.ndarray, codes: np.ndarray, out: np.ndarray) -> int
 def write_corpus(path: str, indptr: np.ndarray, codes: np.ndarray) -> int:
     """Write sentences (CSR of non-negative int codes) to ``path`` in gensim's LineSentence format.
 
-    Memory: the encoded text (digits + 1 byte per token) and nothing else the size of the corpus — at 10^8 walk
-    tokens that is ~0.8 GB, where per-token digit counts and their temporaries used to add ~2.5 GB.
+    Memory: the encoded text (digits + 1 byte per token) and nothing else the size of the corpus — ~0.8 GB at
+    10^8 walk tokens.
     """
     codes = np.ascontiguousarray(codes)
     indptr = np.ascontiguousarray(indptr)
@@ -101,7 +101,7 @@ def write_corpus(path: str, indptr: np.ndarray, codes: np.ndarray) -> int:
     n = _write_tokens(indptr, codes, buf)
     with open(path, "wb") as fh:
         fh.write(buf[:n].data)
-    return int(len(codes))
+    return len(codes)
 
 
 def load_vocabulary(model, counts: np.ndarray) -> np.ndarray:

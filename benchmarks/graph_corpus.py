@@ -18,7 +18,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "online-retail" / "by-day"
-SETTINGS = [  # (walks_per_node, epochs); walk_length stays at its default of 20
+SETTINGS = [  # (walks_per_node, epochs); walk_length and the rest stay at their defaults
     (8, 3), (8, 2), (8, 1), (4, 2), (4, 1), (2, 3), (16, 3),
 ]
 
@@ -27,6 +27,7 @@ def sweep(data: Path, seeds: list[int], log=sys.stderr) -> list[dict]:
     from behemb_core.demo import ONLINE_RETAIL_FILTERS
     from behemb_core.evaluate import evaluate_embeddings, next_item_pairs, time_split
     from behemb_core.ingest import read_event_log
+    from behemb_core.methods.registry import parse_config
     from behemb_core.train import fit_method
 
     dataset = read_event_log(data, filters=ONLINE_RETAIL_FILTERS, name_column="Description")
@@ -34,13 +35,14 @@ def sweep(data: Path, seeds: list[int], log=sys.stderr) -> list[dict]:
     pairs = next_item_pairs(test)
     rows = []
     for walks, epochs in SETTINGS:
+        cfg = parse_config("graph", {"walks_per_node": walks, "epochs": epochs})
         hr, seconds = [], []
         for seed in seeds:
             t0 = time.perf_counter()
-            _, result, _ = fit_method("graph", {"walks_per_node": walks, "epochs": epochs}, sessions=train, seed=seed)
+            _, result, _ = fit_method("graph", cfg, sessions=train, seed=seed)
             seconds.append(time.perf_counter() - t0)
             hr.append(evaluate_embeddings(result.embeddings, pairs, k=10)["hr@10"])
-        row = {"walks_per_node": walks, "epochs": epochs, "tokens_per_item_per_epoch": walks * 20,
+        row = {"walks_per_node": walks, "epochs": epochs, "tokens_per_item_per_epoch": walks * cfg.walk_length,
                "hr@10": hr, "seconds": seconds}
         print(f"walks {walks:2d} × epochs {epochs}: HR@10 {', '.join(f'{h:.3f}' for h in hr)} "
               f"({sum(seconds) / len(seconds):.1f} s)", file=log, flush=True)

@@ -92,15 +92,15 @@ def reference_ppmi_svd(
     return ids[keep], (u * np.sqrt(s)).astype(np.float32)
 
 
-def raw_gensim(corpus_path: Path, params: dict[str, Any], *, seed: int) -> tuple[np.ndarray, np.ndarray, float]:
-    """Train gensim on a whitespace-separated corpus file; returns ``(item_ids, vectors, seconds)``."""
+def raw_gensim(corpus_path: Path, params: dict[str, Any], *, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Train gensim on a corpus file of integer tokens; returns ``(tokens as int64, vectors)`` in gensim's order.
+
+    The caller times it: the benchmark measures this whole call as one stage."""
     from gensim.models import Word2Vec
 
-    t0 = time.perf_counter()
     model = Word2Vec(corpus_file=str(corpus_path), sg=1, hs=0, seed=seed, **params)
-    seconds = time.perf_counter() - t0
-    ids = np.asarray(model.wv.index_to_key).astype(np.int64)
-    return ids, np.asarray(model.wv.vectors, dtype=np.float32), seconds
+    tokens = np.asarray(model.wv.index_to_key).astype(np.int64)
+    return tokens, np.asarray(model.wv.vectors, dtype=np.float32)
 
 
 def dense_seed_method(

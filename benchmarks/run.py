@@ -185,7 +185,7 @@ def run_item2vec(ctx: Context) -> None:
             out = peers.raw_gensim(corpus, params, seed=ctx.seed)
             st.extra["note"] = f"workers={cfg.workers}, epochs={cfg.epochs}, dim={cfg.dim}, compute_loss=True"
         theirs.append(ctx.stages[-1].seconds)
-        return out[0], out[1]
+        return out
 
     gensim_vectors = None  # the first run's, for its quality
     for i in range(1, ctx.repeat + 1):
@@ -197,13 +197,13 @@ def run_item2vec(ctx: Context) -> None:
             behemb_run(i)
         gensim_vectors = gensim_vectors or out
     corpus.unlink()
-    ids, vectors = gensim_vectors
+    codes, vectors = gensim_vectors
     fit, gensim_seconds = min(ours), min(theirs)
     ctx.results["item2vec"] = {
         "fit_seconds": fit, "gensim_seconds": gensim_seconds, "ratio_to_gensim": fit / gensim_seconds,
         "runs": ctx.repeat, "fit_seconds_runs": ours, "gensim_seconds_runs": theirs,
         "precision_at_10": quality(ctx.embeddings("item2vec"), ctx.data.cluster_of_id, ctx.queries()),
-        "gensim_precision_at_10": quality(_as_embeddings(s.vocab.ids.astype(np.int64)[ids], vectors),
+        "gensim_precision_at_10": quality(_as_embeddings(s.vocab.ids.astype(np.int64)[codes], vectors),
                                           ctx.data.cluster_of_id, ctx.queries()),
         "params": params,
     }
@@ -260,7 +260,8 @@ def run_walks(ctx: Context) -> None:
 def run_neighbors(ctx: Context) -> None:
     from behemb_core.neighbors import approximate_top_k_neighbors, top_k_neighbors
 
-    emb = ctx.store.load_version(ctx.ppmi_svd_version()).embeddings
+    ctx.ppmi_svd_version()
+    emb = ctx.embeddings("ppmi_svd")
     n = len(emb)
     top_k_neighbors(emb, 10, queries=np.arange(4))  # compile / load the selection kernel
     full = n <= EXACT_FULL_LIMIT
