@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from ..errors import ConfigError
 from .base import MethodConfig, MethodSpec
+from .cooc_softmax import CoocSoftmaxConfig, fit_cooc_softmax
 from .fusion import FusionConfig, fit_fusion
 from .graph import GraphConfig, fit_graph
 from .item2vec import Item2VecConfig, fit_item2vec
@@ -20,6 +21,13 @@ from .ppmi_svd import PpmiSvdConfig, fit_ppmi_svd
 METHODS: dict[str, MethodSpec] = {
     spec.name: spec
     for spec in (
+        MethodSpec(
+            name="cooc_softmax", title="Co-occurrence cosine softmax", config_class=CoocSoftmaxConfig,
+            fit=fit_cooc_softmax,
+            description="Unit vectors whose cosine softmax reproduces popularity-damped, distance-weighted "
+            "co-occurrence. The most accurate neighbours; the default.",
+            version_prefix="cs",
+        ),
         MethodSpec(
             name="ppmi_svd", title="PPMI + SVD", config_class=PpmiSvdConfig, fit=fit_ppmi_svd,
             description="Windowed co-occurrence → PPMI → randomized SVD. Fast, deterministic baseline.",

@@ -1,0 +1,370 @@
+"""Fit unit-norm item vectors whose cosine softmax reproduces a target similarity's rows.
+
+Given a sparse non-negative target ``T`` (items × items, every row non-empty), minimise
+
+    L(E) = Σ_a w_a · Σ_b P_ab · (−log softmax_{b≠a}(E_a·E_b / τ)),   P_a = T_a / Σ_b T_ab,
+
+over rows ``E_a`` of unit length (re-normalised after every Adam step). Row weights ``w_a ∝ (Σ_b T_ab)^e``
+(mean 1) let well-observed items count more.
+
+Two estimators of the same gradient:
+
+* **full** — the exact softmax over all items, three BLAS matrix products per batch
+  (``O(batch · n · dim)``). Exact; affordable up to a few ten thousand items.
+* **sampled** — the positives of each row (the non-zeros of ``P_a``) enter the partition function exactly,
+  everything else through ``negatives`` items shared by the batch, drawn from the smoothed column mass of
+  ``P`` and importance-weighted by ``1/(m·q_j)`` (the log-Q correction); negatives that are the row's own item
+  or one of its positives are masked, so nothing is counted twice. A step costs
+  ``O(batch · (positives + negatives) · dim)``: compiled per-row work, one BLAS product for the shared
+  negatives, and a lazy Adam update of the touched rows only — no ``O(n · dim)`` pass per step and no
+  ``n × n`` block. Memory ∝ ``nnz(T) + n · dim``.
+
+Both are deterministic for a seed on a given machine: every random draw comes from one seeded generator,
+compiled loops write disjoint rows (or disjoint column blocks), and reductions run in a fixed order.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+from numba import njit, prange
+
+from .progress import Reporter
+
+_BETA1, _BETA2, _EPS = 0.9, 0.999, 1e-8
+_DIM_BLOCK = 16  # columns per thread in the scatter of target gradients
+
+
+@dataclass(frozen=True)
+class SoftmaxFitParams:
+    dim: int = 128
+    tau: float = 0.1
+    epochs: int = 20
+    lr: float = 0.01
+    batch_size: int = 1024
+    negatives: int = 2048
+    row_weight_exponent: float = 0.5
+    negative_exponent: float = 0.75
+
+
+@dataclass
+class SoftmaxFitResult:
+    vectors: np.ndarray
+    epoch_losses: list[float] = field(default_factory=list)
+    estimator: str = "full"
+    seconds_per_epoch: list[float] = field(default_factory=list)
+
+
+def row_distribution(t: sp.csr_matrix, row_weight_exponent: float) -> tuple[sp.csr_matrix, np.ndarray]:
+    """``P`` (rows of ``T`` summing to one, float32, sorted int32 indices) and the row weights (mean 1)."""
+    t = t.tocsr()
+    t.sort_indices()
+    mass = np.asarray(t.sum(axis=1), dtype=np.float64).ravel()
+    if (mass <= 0).any():
+        raise ValueError("every row of the target similarity needs a positive entry")
+    rows = np.repeat(np.arange(t.shape[0]), np.diff(t.indptr))
+    p = sp.csr_matrix(
+        ((t.data / mass[rows]).astype(np.float32), t.indices.astype(np.int32), t.indptr.astype(np.int64)),
+        shape=t.shape,
+    )
+    w = np.power(mass, row_weight_exponent)
+    return p, (w / w.mean()).astype(np.float32)
+
+
+def fit_cosine_softmax(
+    t: sp.csr_matrix,
+    params: SoftmaxFitParams,
+    *,
+    seed: int = 0,
+    full: bool,
+    progress: Reporter | None = None,
+) -> SoftmaxFitResult:
+    """Fit ``E`` (``n × dim`` float32, unit rows) to ``T`` with the full or the sampled softmax."""
+    n = t.shape[0]
+    p, w = row_distribution(t, params.row_weight_exponent)
+    rng = np.random.default_rng(seed)
+    e = rng.standard_normal((n, params.dim)).astype(np.float32)
+    e /= np.linalg.norm(e, axis=1, keepdims=True)
+    m1 = np.zeros_like(e)
+    m2 = np.zeros_like(e)
+    step = _Step(params, p, w, e, m1, m2, rng)
+    result = SoftmaxFitResult(vectors=e, estimator="full" if full else "sampled")
+    batches = math.ceil(n / params.batch_size)
+    last_report = time.perf_counter()
+    for epoch in range(params.epochs):
+        t0 = time.perf_counter()
+        order = rng.permutation(n)
+        loss_sum = 0.0
+        for b in range(batches):
+            rows = np.sort(order[b * params.batch_size : (b + 1) * params.batch_size])
+            loss_sum += step.full(rows) if full else step.sampled(rows)
+            now = time.perf_counter()
+            if progress is not None and now - last_report > 0.5:
+                last_report = now
+                done = (epoch + (b + 1) / batches) / params.epochs
+                progress("epoch", done, f"epoch {epoch + 1}/{params.epochs}: batch {b + 1}/{batches}")
+        loss = float(loss_sum / float(w.sum()))
+        result.epoch_losses.append(loss)
+        result.seconds_per_epoch.append(round(time.perf_counter() - t0, 3))
+        if progress is not None:
+            progress(
+                "epoch", (epoch + 1) / params.epochs, f"epoch {epoch + 1}/{params.epochs}: loss {loss:.4f}",
+                epoch=epoch + 1, loss=loss,
+            )
+    return result
+
+
+class _Step:
+    """One optimisation step of either estimator; owns the Adam state and the scratch arrays."""
+
+    def __init__(self, params, p, w, e, m1, m2, rng) -> None:
+        self.params, self.p, self.w, self.e, self.m1, self.m2, self.rng = params, p, w, e, m1, m2, rng
+        self.t = 0
+        self.inv_tau = np.float32(1.0 / params.tau)
+        n = p.shape[0]
+        if params.negatives > 0:
+            mass = np.asarray(p.multiply(w[:, None]).sum(axis=0), dtype=np.float64).ravel()
+            q = np.power(np.maximum(mass, 1e-12), params.negative_exponent)
+            self.q = q / q.sum()
+            self.cum_q = np.cumsum(self.q)
+            self.cum_q[-1] = 1.0
+        self.slot_of = np.full(n, -1, dtype=np.int64)
+
+    # ---------------------------------------------------------------------------------------------- full
+    def full(self, rows: np.ndarray) -> float:
+        e, p, inv_tau = self.e, self.p, self.inv_tau
+        ea = e[rows]
+        logits = ea @ e.T
+        logits *= inv_tau
+        logits[np.arange(len(rows)), rows] = -np.inf
+        mx = logits.max(axis=1)
+        logits -= mx[:, None]
+        np.exp(logits, out=logits)
+        z = logits.sum(axis=1)
+        logits /= z[:, None]  # now the softmax
+        pb = p[rows]
+        pos_term = np.einsum("ij,ij->i", pb @ e, ea) * inv_tau
+        loss_rows = np.log(z) + mx - pos_term
+        br = np.repeat(np.arange(len(rows)), np.diff(pb.indptr))
+        logits[br, pb.indices] -= pb.data
+        coef = self.w[rows] * (inv_tau / len(rows))
+        logits *= coef[:, None]
+        grad = logits.T @ ea
+        grad[rows] += logits @ e
+        self.t += 1
+        _adam_rows(e, self.m1, self.m2, grad, np.arange(len(e)), np.arange(len(e)), self.params.lr, self.t)
+        return float((loss_rows * self.w[rows]).sum())
+
+    # ------------------------------------------------------------------------------------------- sampled
+    def sampled(self, rows: np.ndarray) -> float:
+        e, p, inv_tau = self.e, self.p, self.inv_tau
+        m = self.params.negatives
+        neg = np.sort(np.searchsorted(self.cum_q, self.rng.random(m), side="right").astype(np.int64))
+        log_mq = np.log(m * self.q[neg]).astype(np.float32)
+        ea = e[rows]
+        en = e[neg]
+        neg_logits = ea @ en.T  # (batch × m), turned into coefficients in place
+        counts = np.diff(p.indptr)[rows]
+        edge_off = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(counts, out=edge_off[1:])
+        edge_g = np.empty(int(edge_off[-1]), dtype=np.float32)
+        grad_a = np.zeros_like(ea)
+        loss = np.empty(len(rows), dtype=np.float64)
+        coef = self.w[rows] * (inv_tau / len(rows))
+        _sampled_rows(
+            e, ea, rows, p.indptr, p.indices, p.data, neg, log_mq, neg_logits, inv_tau, coef, edge_off, edge_g,
+            grad_a, loss,
+        )
+        grad_a += neg_logits @ en
+        grad_n = neg_logits.T @ ea
+        touched = _assign_slots(rows, neg, p.indptr, p.indices, self.slot_of)
+        grad = np.zeros((len(touched), e.shape[1]), dtype=np.float32)
+        _scatter_grads(grad, self.slot_of, rows, grad_a, neg, grad_n, p.indptr, p.indices, edge_off, edge_g, ea)
+        self.t += 1
+        _adam_rows(e, self.m1, self.m2, grad, touched, np.arange(len(touched)), self.params.lr, self.t)
+        self.slot_of[touched] = -1
+        return float((loss * self.w[rows]).sum())
+
+
+# -------------------------------------------------------------------------------------- compiled kernels
+@njit(cache=True, nogil=True, parallel=True)
+def _adam_rows(e, m1, m2, grad, rows, slots, lr, t):  # pragma: no cover - compiled
+    """Adam on ``e[rows]`` with ``grad[slots]``, then re-normalise each updated row to unit length."""
+    c1 = 1.0 - 0.9**t
+    c2 = 1.0 - 0.999**t
+    step = lr * math.sqrt(c2) / c1
+    d = e.shape[1]
+    for i in prange(len(rows)):
+        r = rows[i]
+        s = slots[i]
+        norm = 0.0
+        for k in range(d):
+            g = grad[s, k]
+            a = 0.9 * m1[r, k] + 0.1 * g
+            b = 0.999 * m2[r, k] + 0.001 * g * g
+            m1[r, k] = a
+            m2[r, k] = b
+            x = e[r, k] - step * a / (math.sqrt(b) + 1e-8 * math.sqrt(c2))
+            e[r, k] = x
+            norm += x * x
+        norm = math.sqrt(norm)
+        if norm > 0:
+            for k in range(d):
+                e[r, k] /= norm
+
+
+_FAST = {"reassoc", "contract"}  # lets LLVM vectorise dot products; no assumption about inf or NaN
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def _dot(x, y):  # pragma: no cover - compiled
+    s = np.float32(0.0)
+    for i in range(len(x)):
+        s += x[i] * y[i]
+    return s
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def _axpy(alpha, x, y):  # pragma: no cover - compiled
+    """``y += alpha · x`` in float32."""
+    a = np.float32(alpha)
+    for i in range(len(x)):
+        y[i] += a * x[i]
+
+
+@njit(cache=True, nogil=True)
+def _lower_bound(sorted_values, x):  # pragma: no cover - compiled
+    lo, hi = 0, len(sorted_values)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if sorted_values[mid] < x:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@njit(cache=True, nogil=True)
+def _mask(neg, logits_row, item):  # pragma: no cover - compiled
+    """Mask every draw of ``item`` among the sorted negatives (draws are with replacement)."""
+    j = _lower_bound(neg, item)
+    while j < len(neg) and neg[j] == item:
+        logits_row[j] = -np.inf
+        j += 1
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _sampled_rows(
+    e, ea, rows, indptr, indices, data, neg, log_mq, neg_logits, inv_tau, coef, edge_off, edge_g, grad_a, loss
+):  # pragma: no cover - compiled
+    """Per batch row: exact positives + importance-weighted shared negatives → loss and logit gradients.
+
+    ``neg`` is sorted. On entry ``neg_logits`` holds the raw dot products with the negatives; on return it
+    holds the gradient coefficient of every (row, negative) pair (0 where masked), ``edge_g`` that of every
+    (row, positive) pair, and ``grad_a`` the positives' part of the rows' gradient.
+    """
+    m = len(neg)
+    for r in prange(len(rows)):
+        a = rows[r]
+        lo, hi = indptr[a], indptr[a + 1]
+        e0 = edge_off[r]
+        mx = -np.inf
+        pos_sum = 0.0
+        for k in range(lo, hi):
+            s = _dot(ea[r], e[indices[k]]) * inv_tau
+            edge_g[e0 + k - lo] = s
+            pos_sum += data[k] * s
+            if s > mx:
+                mx = s
+        row = neg_logits[r]
+        for j in range(m):
+            row[j] = row[j] * inv_tau - log_mq[j]
+        _mask(neg, row, a)
+        for k in range(lo, hi):
+            _mask(neg, row, indices[k])
+        for j in range(m):
+            if row[j] > mx:
+                mx = row[j]
+        z = 0.0
+        for k in range(hi - lo):
+            ex = math.exp(edge_g[e0 + k] - mx)
+            edge_g[e0 + k] = ex
+            z += ex
+        for j in range(m):
+            ex = math.exp(row[j] - mx)  # exp(-inf) = 0 for masked draws
+            row[j] = ex
+            z += ex
+        inv_z = 1.0 / z
+        loss[r] = math.log(z) + mx - pos_sum
+        c_r = coef[r]
+        for k in range(lo, hi):
+            g = c_r * (edge_g[e0 + k - lo] * inv_z - data[k])
+            edge_g[e0 + k - lo] = g
+            _axpy(g, e[indices[k]], grad_a[r])
+        scale = c_r * inv_z
+        for j in range(m):
+            row[j] *= scale
+
+
+@njit(cache=True, nogil=True)
+def _assign_slots(rows, neg, indptr, indices, slot_of):  # pragma: no cover - compiled
+    """Give every row a step touches one gradient slot (first appearance order); returns the touched rows."""
+    total = len(rows) + len(neg)
+    for r in range(len(rows)):
+        total += indptr[rows[r] + 1] - indptr[rows[r]]
+    touched = np.empty(total, dtype=np.int64)
+    n = 0
+    for r in range(len(rows)):
+        x = rows[r]
+        if slot_of[x] < 0:
+            slot_of[x] = n
+            touched[n] = x
+            n += 1
+    for j in range(len(neg)):
+        x = neg[j]
+        if slot_of[x] < 0:
+            slot_of[x] = n
+            touched[n] = x
+            n += 1
+    for r in range(len(rows)):
+        a = rows[r]
+        for k in range(indptr[a], indptr[a + 1]):
+            x = indices[k]
+            if slot_of[x] < 0:
+                slot_of[x] = n
+                touched[n] = x
+                n += 1
+    return touched[:n]
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _scatter_grads(
+    grad, slot_of, rows, grad_a, neg, grad_n, indptr, indices, edge_off, edge_g, ea
+):  # pragma: no cover - compiled
+    """Sum every gradient contribution into its row's slot; threads own disjoint column blocks."""
+    d = grad.shape[1]
+    n_blocks = (d + 15) // 16
+    for blk in prange(n_blocks):
+        x0 = blk * 16
+        x1 = min(d, x0 + 16)
+        for r in range(len(rows)):
+            s = slot_of[rows[r]]
+            for x in range(x0, x1):
+                grad[s, x] += grad_a[r, x]
+        for j in range(len(neg)):
+            s = slot_of[neg[j]]
+            for x in range(x0, x1):
+                grad[s, x] += grad_n[j, x]
+        for r in range(len(rows)):
+            a = rows[r]
+            e0 = edge_off[r]
+            lo = indptr[a]
+            for k in range(lo, indptr[a + 1]):
+                s = slot_of[indices[k]]
+                g = edge_g[e0 + k - lo]
+                for x in range(x0, x1):
+                    grad[s, x] += g * ea[r, x]
