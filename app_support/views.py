@@ -34,11 +34,19 @@ def length_histogram(summary: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame({"length": labels, "sessions": counts})
 
 
+#: Row labels of the evaluation reports' ``baselines`` blocks, in display order.
+BASELINE_LABELS = {
+    "most_popular": "most-popular",
+    "item_knn": "item-kNN",
+    "target_ranking": "target ranking (what cooc_softmax fits)",
+}
+
+
 def evaluation_table(evaluation: dict[str, Any], k: int = 10) -> pd.DataFrame:
-    """HR@k / NDCG@k (with 95 % intervals) of the method and both baselines, from a manifest's ``evaluation``."""
+    """HR@k / NDCG@k (with 95 % intervals) of the method and the baselines, from a manifest's ``evaluation``:
+    most-popular, item-kNN and, for ``cooc_softmax``, the ranking by the target similarity it fits."""
     blocks = [(evaluation["method"].get("name", "method"), evaluation["method"])]
-    names = {"most_popular": "most-popular", "item_knn": "item-kNN"}
-    for key, label in names.items():
+    for key, label in BASELINE_LABELS.items():
         if key in evaluation.get("baselines", {}):
             blocks.append((label, evaluation["baselines"][key]))
     rows = []

@@ -8,6 +8,12 @@ that embeds fewer items is not flattered. Two reference points are computed on t
 * **most-popular** — the K most frequent training items (minus the query) for every query;
 * **item-kNN** — cosine over the sparse item × session incidence of the training sessions
   (``|S_a ∩ S_b| / sqrt(|S_a| |S_b|)``), the classic baseline session-based studies find hard to beat.
+
+A third, for methods that fit a target similarity (``cooc_softmax``):
+
+* **target ranking** — the sparse ranking by that method's target ``T``
+  (:mod:`behemb_core.target_similarity`) built from the training sessions: what the embedding would return if
+  it reproduced ``T`` perfectly. The gap between the method and this row is what the fit loses (or gains).
 """
 
 from __future__ import annotations
@@ -18,10 +24,12 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from .cooccurrence import Weighting
 from .embeddings import ItemEmbeddings
 from .graph_build import top_k_per_row
 from .neighbors import top_k_neighbors
 from .sessions import Sessions
+from .target_similarity import target_similarity, top_k_by_target
 
 DEFAULT_KS = (10,)
 
@@ -70,8 +78,10 @@ def next_item_pairs(sessions: Sessions) -> Pairs:
 
 # ------------------------------------------------------------------------------------------- ranking
 def _ranks(neighbor_codes: np.ndarray, rows: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    """1-based rank of each target in its query's neighbour row, 0 when absent."""
-    match = neighbor_codes[rows] == targets[:, None]
+    """1-based rank of each target in its query's neighbour row, 0 when absent.
+
+    A target outside the vocabulary (code -1) is a miss, never a match with a row's ``-1`` padding."""
+    match = (neighbor_codes[rows] == targets[:, None]) & (targets[:, None] >= 0)
     found = match.any(axis=1)
     return np.where(found, match.argmax(axis=1) + 1, 0)
 
@@ -137,6 +147,26 @@ def ranks_for_item_knn(train: Sessions, pairs: Pairs, k: int) -> np.ndarray:
     ranks = np.zeros(len(q), dtype=np.int64)
     if len(uniq):
         ranks[has_q] = _ranks(item_knn_neighbors(train, uniq, k), rows, t[has_q])
+    return ranks
+
+
+def ranks_for_target(
+    train: Sessions, pairs: Pairs, k: int, *, window: int, weighting: Weighting, gamma: float
+) -> np.ndarray:
+    """Rank (1..k, 0 = miss) of every target in its query's top-k by the target similarity ``T`` of ``train``.
+
+    ``T`` is built exactly as ``cooc_softmax`` builds it (same ``window``, ``weighting``, ``gamma``), so this
+    is the ranking that method is trained to reproduce. A query without a row in ``T`` (not in the training
+    vocabulary, or co-occurring with nothing) is a miss; rows shorter than k rank only what they hold.
+    """
+    t = target_similarity(train, window=window, weighting=weighting, gamma=gamma).matrix
+    q = train.vocab.codes(pairs.queries)
+    tg = train.vocab.codes(pairs.targets)
+    has_q = q >= 0
+    uniq, rows = np.unique(q[has_q], return_inverse=True)
+    ranks = np.zeros(len(q), dtype=np.int64)
+    if len(uniq):
+        ranks[has_q] = _ranks(top_k_by_target(t, uniq, k), rows, tg[has_q])
     return ranks
 
 
@@ -224,5 +254,15 @@ def evaluate_most_popular(train: Sessions, pairs: Pairs, *, k: int = 10) -> dict
 
 def evaluate_item_knn(train: Sessions, pairs: Pairs, *, k: int = 10) -> dict[str, float | int]:
     out: dict[str, float | int] = metrics_from_ranks(ranks_for_item_knn(train, pairs, k), k)
+    out["pairs"] = len(pairs)
+    return out
+
+
+def evaluate_target_ranking(
+    train: Sessions, pairs: Pairs, *, k: int = 10, window: int, weighting: Weighting, gamma: float
+) -> dict[str, float | int]:
+    """HR/NDCG/MRR@k of the sparse ranking by ``cooc_softmax``'s target ``T`` (see :func:`ranks_for_target`)."""
+    ranks = ranks_for_target(train, pairs, k, window=window, weighting=weighting, gamma=gamma)
+    out: dict[str, float | int] = metrics_from_ranks(ranks, k)
     out["pairs"] = len(pairs)
     return out

@@ -2,6 +2,9 @@
 
 A method's number means little alone, so every report carries most-popular and item-kNN on the same pairs,
 a bootstrap interval over queries, HR by popularity decile of the target and, with several seeds, the spread.
+A method that fits a target similarity (``cooc_softmax``) also gets the sparse ranking by that target
+(``baselines["target_ranking"]``), built from the same training part with the method's own window, weighting and
+gamma: the ranking its fit aims to reproduce. The comparison (``report["comparison"]``) is always against item-kNN.
 """
 
 from __future__ import annotations
@@ -21,10 +24,12 @@ from .evaluate import (
     ranks_for_embeddings,
     ranks_for_item_knn,
     ranks_for_most_popular,
+    ranks_for_target,
     score_block,
     time_split,
 )
 from .methods.base import MethodConfig
+from .methods.cooc_softmax import CoocSoftmaxConfig
 from .methods.registry import parse_config
 from .progress import ProgressCallback, as_reporter
 from .sessions import Sessions
@@ -37,12 +42,27 @@ def _check_ks(ks: tuple[int, ...] | list[int]) -> tuple[int, ...]:
     return ks
 
 
-def _baselines(train: Sessions, pairs: Pairs, ks: tuple[int, ...], n_boot: int, seed: int) -> dict[str, Any]:
+def _target_params(cfg: MethodConfig | None) -> dict[str, Any] | None:
+    """The parameters of the target similarity ``cfg``'s method fits, or None for a method that fits none."""
+    if isinstance(cfg, CoocSoftmaxConfig):
+        return {"window": cfg.window, "weighting": cfg.weighting, "gamma": cfg.gamma}
+    return None
+
+
+def _baselines(
+    train: Sessions, pairs: Pairs, ks: tuple[int, ...], n_boot: int, seed: int, cfg: MethodConfig | None = None
+) -> dict[str, Any]:
     kmax = max(ks)
-    return {
+    out = {
         "most_popular": score_block(ranks_for_most_popular(train, pairs, kmax), ks, n_boot=n_boot, seed=seed),
         "item_knn": score_block(ranks_for_item_knn(train, pairs, kmax), ks, n_boot=n_boot, seed=seed),
     }
+    target = _target_params(cfg)
+    if target is not None:
+        block = score_block(ranks_for_target(train, pairs, kmax, **target), ks, n_boot=n_boot, seed=seed)
+        block["target"] = target
+        out["target_ranking"] = block
+    return out
 
 
 def _comparison(report: dict[str, Any], k: int) -> dict[str, Any]:
@@ -72,7 +92,10 @@ def evaluate_method(
     n_boot: int = 200,
     progress: ProgressCallback | None = None,
 ) -> dict[str, Any]:
-    """Train ``method`` on the first part of a split and score it and both baselines on the held-out pairs.
+    """Train ``method`` on the first part of a split and score it and the baselines on the held-out pairs.
+
+    The baselines are most-popular and item-kNN, plus, for ``cooc_softmax``, the ranking by its target ``T``
+    (``"target_ranking"``) built from the training part with the evaluated config's window, weighting and gamma.
 
     With several ``seeds`` the method is trained once per seed; metrics are the mean and ``seed_spread`` gives
     min/max/std, so a difference smaller than the spread is not a difference.
@@ -96,7 +119,8 @@ def evaluate_method(
         ranks, missing = ranks_for_embeddings(emb, pairs, max(ks))
         all_ranks.append(ranks)
         per_seed.append({k: v for kk in ks for k, v in metrics_from_ranks(ranks, kk).items()})
-    rep("baselines", 0.9, "scoring most-popular and item-kNN")
+    scored = "most-popular, item-kNN and the target ranking" if _target_params(cfg) else "most-popular and item-kNN"
+    rep("baselines", 0.9, f"scoring {scored}")
     first = all_ranks[0]
     method_block = score_block(first, ks, n_boot=n_boot, seed=split_seed)
     for key in per_seed[0]:
@@ -123,7 +147,7 @@ def evaluate_method(
         },
         "k": list(ks),
         "method": method_block,
-        "baselines": _baselines(train, pairs, ks, n_boot, split_seed),
+        "baselines": _baselines(train, pairs, ks, n_boot, split_seed, cfg),
     }
     report["comparison"] = _comparison(report, max(ks))
     rep("done", 1.0, f"HR@{max(ks)} {method_block[f'hr@{max(ks)}']:.3f}")

@@ -16,11 +16,13 @@ from behemb_core.evaluate import (
     item_knn_neighbors,
     metrics_from_ranks,
     next_item_pairs,
+    ranks_for_target,
     time_split,
 )
 from behemb_core.quality import evaluate_method, evaluate_version
-from behemb_core.vocab import Vocabulary
 from behemb_core.synthetic import sessions_from_lists
+from behemb_core.target_similarity import target_similarity, top_k_by_target
+from behemb_core.vocab import Vocabulary
 
 
 def _sessions(lists, times=None):
@@ -119,3 +121,59 @@ def test_missing_query_vectors_are_misses_and_counted(planted):
     pairs = next_item_pairs(test)
     assert report["method"]["queries_without_vector"] == int((~np.isin(pairs.queries, keep)).sum()) > 0
     _ = pd  # pandas used via item_stats above
+
+
+# ------------------------------------------------------------------------------------ the target-ranking row
+def test_target_ranking_by_hand():
+    # window 1, uniform: C_12 = 2, C_23 = 1, C_15 = 1, so d_1 = 3, d_2 = 3, d_3 = 1, d_5 = 1; item 4 has no row.
+    train = _sessions([[1, 2, 3], [1, 2], [1, 5], [4]])
+    pairs = Pairs(queries=np.array([1, 3, 4, 2, 9]), targets=np.array([2, 2, 1, 3, 1]))
+    raw = ranks_for_target(train, pairs, 2, window=1, weighting="uniform", gamma=0.0)
+    # Query 2 by raw counts: 1 (2) before 3 (1). Item 4 has no row, item 9 is unknown: both misses.
+    assert raw.tolist() == [1, 1, 0, 2, 0]
+    # gamma 1: T_21 = 2 / (3·3) < T_23 = 1 / (3·1), so 3 moves to the top of item 2's row; likewise
+    # T_12 = 2 / 9 < T_15 = 1 / 3, so item 1's target 2 drops to rank 2.
+    damped = ranks_for_target(train, pairs, 2, window=1, weighting="uniform", gamma=1.0)
+    assert damped.tolist() == [2, 1, 0, 1, 0]
+    # Only one slot: query 2's target 3 is not in its top-1 by raw counts.
+    assert ranks_for_target(train, pairs, 1, window=1, weighting="uniform", gamma=0.0).tolist() == [1, 1, 0, 0, 0]
+
+
+def test_target_ranking_row_for_cooc_softmax_only(planted):
+    config = {"dim": 16, "epochs": 3, "window": 4, "gamma": 0.3}
+    report = evaluate_method(planted.sessions, "cooc_softmax", config, n_boot=20)
+    block = report["baselines"]["target_ranking"]
+    assert block["target"] == {"window": 4, "weighting": "harmonic", "gamma": 0.3}
+    assert block["ci95"]["hr@10"][0] <= block["hr@10"] <= block["ci95"]["hr@10"][1]
+    # The same number straight from top_k_by_target on T of the training part, pair by pair.
+    train, test = time_split(planted.sessions, holdout=0.1)
+    pairs = next_item_pairs(test)
+    t = target_similarity(train, window=4, weighting="harmonic", gamma=0.3).matrix
+    q, tg = train.vocab.codes(pairs.queries), train.vocab.codes(pairs.targets)
+    top = top_k_by_target(t, q, 10)
+    hits = [target in row for row, target in zip(top.tolist(), tg.tolist())]
+    assert block["hr@10"] == pytest.approx(np.mean(hits))
+    assert block["hr@10"] > report["baselines"]["most_popular"]["hr@10"]
+    # The comparison stays against item-kNN.
+    knn = report["baselines"]["item_knn"]["hr@10"]
+    assert report["comparison"]["hr_minus_item_knn"] == pytest.approx(report["method"]["hr@10"] - knn)
+
+    other = evaluate_method(planted.sessions, "ppmi_svd", {"dim": 16}, n_boot=0)
+    assert set(other["baselines"]) == {"most_popular", "item_knn"}
+
+
+def test_evaluation_table_shows_the_target_ranking_row(planted):
+    from app_support.views import evaluation_table
+
+    report = evaluate_method(planted.sessions, "cooc_softmax", {"dim": 16, "epochs": 2}, n_boot=20)
+    table = evaluation_table(report)
+    assert table["model"].tolist() == [
+        "cooc_softmax", "most-popular", "item-kNN", "target ranking (what cooc_softmax fits)",
+    ]
+    row = table.set_index("model").loc["target ranking (what cooc_softmax fits)"]
+    assert row["HR@10"] == pytest.approx(report["baselines"]["target_ranking"]["hr@10"])
+    lo, hi = report["baselines"]["target_ranking"]["ci95"]["hr@10"]
+    assert row["HR@10 95% CI"] == f"{lo:.3f}–{hi:.3f}"
+    # A report without the row (any other method) renders the two baselines only.
+    del report["baselines"]["target_ranking"]
+    assert len(evaluation_table(report)) == 3
