@@ -9,6 +9,7 @@ gamma: the ranking its fit aims to reproduce. The comparison (``report["comparis
 
 from __future__ import annotations
 
+import time
 from typing import Any, Literal
 
 import numpy as np
@@ -98,7 +99,8 @@ def evaluate_method(
     (``"target_ranking"``) built from the training part with the evaluated config's window, weighting and gamma.
 
     With several ``seeds`` the method is trained once per seed; metrics are the mean and ``seed_spread`` gives
-    min/max/std, so a difference smaller than the spread is not a difference.
+    min/max/std, so a difference smaller than the spread is not a difference. ``fit_seconds`` holds each
+    seed's wall-clock training time on the training part (scoring excluded).
     """
     from .methods.base import TrainingInputs
     from .methods.registry import get_method
@@ -111,11 +113,13 @@ def evaluate_method(
     if len(pairs) == 0:
         raise ConfigError("the held-out sessions have no consecutive pairs of different items to evaluate")
     spec = get_method(method)
-    per_seed, all_ranks, missing = [], [], 0
+    per_seed, all_ranks, missing, fit_seconds = [], [], 0, []
     seeds = list(seeds) or [0]
     for i, seed in enumerate(seeds):
         sub = rep.sub(i / (len(seeds) + 0.3), (i + 1) / (len(seeds) + 0.3))
+        started = time.perf_counter()
         emb = spec.fit(TrainingInputs(sessions=train), cfg, seed=seed, progress=sub).embeddings
+        fit_seconds.append(round(time.perf_counter() - started, 3))
         ranks, missing = ranks_for_embeddings(emb, pairs, max(ks))
         all_ranks.append(ranks)
         per_seed.append({k: v for kk in ks for k, v in metrics_from_ranks(ranks, kk).items()})
@@ -136,6 +140,7 @@ def evaluate_method(
             "name": method,
             "config": cfg.model_dump(mode="json"),
             "seeds": seeds,
+            "fit_seconds": fit_seconds,
             "queries_without_vector": missing,
             "by_popularity_decile": hr_by_popularity_decile(first, pairs.targets, train, max(ks)),
         }

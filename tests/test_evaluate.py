@@ -142,6 +142,7 @@ def test_target_ranking_by_hand():
 def test_target_ranking_row_for_cooc_softmax_only(planted):
     config = {"dim": 16, "epochs": 3, "window": 4, "gamma": 0.3}
     report = evaluate_method(planted.sessions, "cooc_softmax", config, n_boot=20)
+    assert len(report["method"]["fit_seconds"]) == 1 and report["method"]["fit_seconds"][0] > 0
     block = report["baselines"]["target_ranking"]
     assert block["target"] == {"window": 4, "weighting": "harmonic", "gamma": 0.3}
     assert block["ci95"]["hr@10"][0] <= block["hr@10"] <= block["ci95"]["hr@10"][1]
