@@ -36,7 +36,8 @@ from numba import njit, prange
 from .progress import Reporter
 
 _BETA1, _BETA2, _EPS = 0.9, 0.999, 1e-8
-_DIM_BLOCK = 16  # columns per thread in the scatter of target gradients
+# A small catalogue still takes this many steps per epoch: the batch shrinks to ceil(n / 4) below 4 batches.
+MIN_STEPS_PER_EPOCH = 4
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class SoftmaxFitResult:
     vectors: np.ndarray
     epoch_losses: list[float] = field(default_factory=list)
     estimator: str = "full"
+    batch_size: int = 0
     seconds_per_epoch: list[float] = field(default_factory=list)
 
 
@@ -75,6 +77,11 @@ def row_distribution(t: sp.csr_matrix, row_weight_exponent: float) -> tuple[sp.c
     return p, (w / w.mean()).astype(np.float32)
 
 
+def effective_batch_size(batch_size: int, n: int) -> int:
+    """``batch_size``, or less for a small catalogue so that an epoch has ``MIN_STEPS_PER_EPOCH`` steps."""
+    return max(1, min(batch_size, math.ceil(n / MIN_STEPS_PER_EPOCH)))
+
+
 def fit_cosine_softmax(
     t: sp.csr_matrix,
     params: SoftmaxFitParams,
@@ -89,18 +96,17 @@ def fit_cosine_softmax(
     rng = np.random.default_rng(seed)
     e = rng.standard_normal((n, params.dim)).astype(np.float32)
     e /= np.linalg.norm(e, axis=1, keepdims=True)
-    m1 = np.zeros_like(e)
-    m2 = np.zeros_like(e)
-    step = _Step(params, p, w, e, m1, m2, rng)
-    result = SoftmaxFitResult(vectors=e, estimator="full" if full else "sampled")
-    batches = math.ceil(n / params.batch_size)
+    step = SoftmaxTrainer(params, p, w, e, rng)
+    batch_size = effective_batch_size(params.batch_size, n)
+    result = SoftmaxFitResult(vectors=e, estimator="full" if full else "sampled", batch_size=batch_size)
+    batches = math.ceil(n / batch_size)
     last_report = time.perf_counter()
     for epoch in range(params.epochs):
         t0 = time.perf_counter()
         order = rng.permutation(n)
         loss_sum = 0.0
         for b in range(batches):
-            rows = np.sort(order[b * params.batch_size : (b + 1) * params.batch_size])
+            rows = np.sort(order[b * batch_size : (b + 1) * batch_size])
             loss_sum += step.full(rows) if full else step.sampled(rows)
             now = time.perf_counter()
             if progress is not None and now - last_report > 0.5:
@@ -118,11 +124,18 @@ def fit_cosine_softmax(
     return result
 
 
-class _Step:
-    """One optimisation step of either estimator; owns the Adam state and the scratch arrays."""
+class SoftmaxTrainer:
+    """Gradients of either estimator and the Adam steps that apply them; updates ``e`` in place.
 
-    def __init__(self, params, p, w, e, m1, m2, rng) -> None:
-        self.params, self.p, self.w, self.e, self.m1, self.m2, self.rng = params, p, w, e, m1, m2, rng
+    ``p`` and ``w`` come from :func:`row_distribution`; ``rng`` draws the shared negatives.
+    """
+
+    def __init__(
+        self, params: SoftmaxFitParams, p: sp.csr_matrix, w: np.ndarray, e: np.ndarray, rng: np.random.Generator
+    ) -> None:
+        self.params, self.p, self.w, self.e, self.rng = params, p, w, e, rng
+        self.m1 = np.zeros_like(e)
+        self.m2 = np.zeros_like(e)
         self.t = 0
         self.inv_tau = np.float32(1.0 / params.tau)
         n = p.shape[0]
@@ -134,8 +147,23 @@ class _Step:
             self.cum_q[-1] = 1.0
         self.slot_of = np.full(n, -1, dtype=np.int64)
 
-    # ---------------------------------------------------------------------------------------------- full
     def full(self, rows: np.ndarray) -> float:
+        loss, touched, grad = self.full_gradient(rows)
+        self._apply(touched, grad)
+        return loss
+
+    def sampled(self, rows: np.ndarray) -> float:
+        loss, touched, grad = self.sampled_gradient(rows)
+        self._apply(touched, grad)
+        return loss
+
+    def _apply(self, touched: np.ndarray, grad: np.ndarray) -> None:
+        self.t += 1
+        _adam_rows(self.e, self.m1, self.m2, grad, touched, np.arange(len(touched)), self.params.lr, self.t)
+
+    # ---------------------------------------------------------------------------------------------- full
+    def full_gradient(self, rows: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        """Exact weighted loss of ``rows`` (summed) and the gradient of its batch mean for every row of E."""
         e, p, inv_tau = self.e, self.p, self.inv_tau
         ea = e[rows]
         logits = ea @ e.T
@@ -155,12 +183,12 @@ class _Step:
         logits *= coef[:, None]
         grad = logits.T @ ea
         grad[rows] += logits @ e
-        self.t += 1
-        _adam_rows(e, self.m1, self.m2, grad, np.arange(len(e)), np.arange(len(e)), self.params.lr, self.t)
-        return float((loss_rows * self.w[rows]).sum())
+        return float((loss_rows * self.w[rows]).sum()), np.arange(len(e)), grad
 
     # ------------------------------------------------------------------------------------------- sampled
-    def sampled(self, rows: np.ndarray) -> float:
+    def sampled_gradient(self, rows: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        """Estimated weighted loss of ``rows`` and gradient rows for the touched items (``grad[i]`` belongs to
+        ``touched[i]``); one fresh draw of shared negatives."""
         e, p, inv_tau = self.e, self.p, self.inv_tau
         m = self.params.negatives
         neg = np.sort(np.searchsorted(self.cum_q, self.rng.random(m), side="right").astype(np.int64))
@@ -184,10 +212,8 @@ class _Step:
         touched = _assign_slots(rows, neg, p.indptr, p.indices, self.slot_of)
         grad = np.zeros((len(touched), e.shape[1]), dtype=np.float32)
         _scatter_grads(grad, self.slot_of, rows, grad_a, neg, grad_n, p.indptr, p.indices, edge_off, edge_g, ea)
-        self.t += 1
-        _adam_rows(e, self.m1, self.m2, grad, touched, np.arange(len(touched)), self.params.lr, self.t)
         self.slot_of[touched] = -1
-        return float((loss * self.w[rows]).sum())
+        return float((loss * self.w[rows]).sum()), touched, grad
 
 
 # -------------------------------------------------------------------------------------- compiled kernels

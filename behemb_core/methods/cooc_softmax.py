@@ -53,7 +53,8 @@ class CoocSoftmaxConfig(MethodConfig):
     )
     batch_size: int = Field(
         1024, ge=16, le=65536,
-        description="Items per optimisation step. Larger is faster per epoch but takes fewer steps.",
+        description="Items per optimisation step (at most a quarter of the catalogue, so every epoch takes 4+ "
+        "steps). Larger is faster per epoch but takes fewer steps.",
     )
     negatives: int = Field(
         2048, ge=16, le=65536,
@@ -117,6 +118,7 @@ def fit_cooc_softmax(
         embeddings=emb,
         report={
             "estimator": res.estimator,
+            "batch_size": res.batch_size,
             "epoch_losses": res.epoch_losses,
             "seconds_per_epoch": res.seconds_per_epoch,
             "target_nnz": int(t.nnz),
