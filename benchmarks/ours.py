@@ -37,9 +37,13 @@ ALIASES = {
 }
 
 
-def _recorded(group: str, first_stage: str, call, sink: list[StageResult], echo=None):
+# cooc_softmax reports its epochs as "epoch" too; in its group they are the softmax fit, not skip-gram.
+COOC_SOFTMAX_ALIASES = {**ALIASES, "fit": "softmax fit", "epoch": "softmax fit"}
+
+
+def _recorded(group: str, first_stage: str, call, sink: list[StageResult], echo=None, aliases=None):
     """Run ``call(progress)`` under a :class:`StageRecorder`; its stages go to ``sink``."""
-    rec = StageRecorder(group, ALIASES, forward=echo)
+    rec = StageRecorder(group, aliases or ALIASES, forward=echo)
     rec.start(first_stage)
     out = call(rec)
     sink.extend(rec.finish())
@@ -62,7 +66,8 @@ def train(store: Store, dataset: Dataset, method: str, config: dict[str, Any], *
     t0 = time.perf_counter()
     info = _recorded(group or method, "pair counting" if method != "item2vec" else "skip-gram corpus",
                      lambda rec: train_version(store, method, config, dataset=dataset, seed=seed, name=name,
-                                               progress=rec), sink, echo)
+                                               progress=rec), sink, echo,
+                     aliases=COOC_SOFTMAX_ALIASES if method == "cooc_softmax" else None)
     return info["version"], time.perf_counter() - t0
 
 

@@ -32,6 +32,15 @@ def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
                       f"({p['ratio_to_reference']:.2f}×)", p["ratio_to_reference"] < 1.0))
         out.append(_t("ppmi_svd peak memory at L ≤ 6 GiB", f"{p['peak_rss_gib']:.2f} GiB",
                       p["peak_rss_gib"] <= 6.0 if scale == "L" else None))
+    if "cooc_softmax" in r:
+        c = r["cooc_softmax"]
+        limit = {"M": 90.0, "L": 1200.0}.get(scale)
+        side = f" (ppmi_svd {r['ppmi_svd']['end_to_end_seconds']:.1f} s)" if "ppmi_svd" in r else ""
+        out.append(_t("cooc_softmax end to end (file → stored version) ≤ 90 s at M, ≤ 20 min at L",
+                      f"{c['end_to_end_seconds']:.1f} s, {c['estimator']} softmax{side}",
+                      c["end_to_end_seconds"] <= limit if limit else None))
+        out.append(_t("cooc_softmax peak memory at L ≤ 12 GiB", f"{c['peak_rss_gib']:.2f} GiB",
+                      c["peak_rss_gib"] <= 12.0 if scale == "L" else None))
     if "item2vec" in r:
         i = r["item2vec"]
         out.append(_t("item2vec ≤ 1.10× raw gensim (corpus_file, same parameters)",

@@ -27,7 +27,7 @@ from .measure import PEAK_RESETTABLE, StageResult, measure
 from .ours import echo_to, quality, read_events, read_sessions, train
 from .report import markdown, targets
 
-GROUPS = ("read", "ppmi_svd", "item2vec", "graph", "walks", "neighbors", "umap")
+GROUPS = ("read", "ppmi_svd", "cooc_softmax", "item2vec", "graph", "walks", "neighbors", "umap")
 QUALITY_QUERIES = 2000
 #: Above this many items the exact all-pairs top-10 is timed on a sample of query rows and scaled up.
 EXACT_FULL_LIMIT = 200_000
@@ -36,6 +36,7 @@ EXACT_SAMPLE = 20_000
 PPMI_SVD = {"dim": 128, "window": 5, "alpha": 0.75, "n_iter": 3, "oversample": 10}
 ITEM2VEC = {"dim": 128, "workers": 2}
 GRAPH = {"dim": 128, "workers": 2}
+COOC_SOFTMAX = {"dim": 128}  # the defaults: window 10 harmonic, γ 0.1, τ 0.1, 20 epochs; sampled above 15k items
 
 
 @dataclass
@@ -142,6 +143,26 @@ def run_ppmi_svd(ctx: Context) -> None:
         if out is not None:
             ctx.results["ppmi_svd"]["dense_precision_at_10"] = quality(
                 _as_embeddings(*out), ctx.data.cluster_of_id, ctx.queries())
+
+
+def run_cooc_softmax(ctx: Context) -> None:
+    """cooc_softmax with its defaults, file → stored version, next to ppmi_svd's numbers of the same run."""
+    dataset = ctx.dataset()
+    before = len(ctx.stages)
+    version, seconds = train(ctx.store, dataset, "cooc_softmax", COOC_SOFTMAX, seed=ctx.seed, sink=ctx.stages,
+                             name="bench-cooc-softmax", echo=echo_to(ctx.log))
+    ctx.versions["cooc_softmax"] = version
+    report = ctx.store.load_version(version).manifest["fit_report"]
+    ctx.results["cooc_softmax"] = {
+        "end_to_end_seconds": ctx.read_seconds + seconds,
+        "train_version_seconds": seconds,
+        "peak_rss_gib": max(r.peak_rss_bytes for r in ctx.stages[before:]) / 2**30,
+        "precision_at_10": quality(ctx.embeddings("cooc_softmax"), ctx.data.cluster_of_id, ctx.queries()),
+        "estimator": report["estimator"],
+        "target_nnz": report["target_nnz"],
+        "seconds_per_epoch": report["seconds_per_epoch"],
+        "epoch_losses": report["epoch_losses"],
+    }
 
 
 def run_item2vec(ctx: Context) -> None:
@@ -307,7 +328,7 @@ def run_umap(ctx: Context) -> None:
                            "items": len(table)}
 
 
-RUNNERS = {"read": run_read, "ppmi_svd": run_ppmi_svd, "item2vec": run_item2vec, "graph": run_graph,
+RUNNERS = {"read": run_read, "ppmi_svd": run_ppmi_svd, "cooc_softmax": run_cooc_softmax, "item2vec": run_item2vec, "graph": run_graph,
            "walks": run_walks, "neighbors": run_neighbors, "umap": run_umap}
 
 

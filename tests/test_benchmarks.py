@@ -42,16 +42,16 @@ def test_stage_recorder_splits_a_call_by_progress_stage():
 @pytest.fixture(scope="module")
 def xs_result(tmp_path_factory):
     work = tmp_path_factory.mktemp("bench")
-    return work, run("XS", only=["read", "ppmi_svd", "walks"], seed=0, workdir=work, out=work / "results",
+    return work, run("XS", only=["read", "ppmi_svd", "cooc_softmax", "walks"], seed=0, workdir=work, out=work / "results",
                      log=io.StringIO())
 
 
 def test_smoke_run_writes_json_and_markdown(xs_result):
     work, result = xs_result
-    saved = json.loads((work / "results" / "XS-read-ppmi_svd-walks.json").read_text())
+    saved = json.loads((work / "results" / "XS-read-ppmi_svd-cooc_softmax-walks.json").read_text())
     assert saved["scale"]["events"] == result["scale"]["events"] > 50_000
     assert saved["failures"] == {}
-    md = (work / "results" / "XS-read-ppmi_svd-walks.md").read_text()
+    md = (work / "results" / "XS-read-ppmi_svd-cooc_softmax-walks.md").read_text()
     assert "| target | measured | met |" in md and "reference numpy/scipy/sklearn" in md
     assert saved["machine"]["versions"]["numpy"] == np.__version__
     assert any(p["user_api"] == "blas" for p in saved["machine"]["thread_pools"])
@@ -64,6 +64,7 @@ def test_smoke_run_times_the_library_stages_and_the_peers(xs_result):
         by_group.setdefault(s["group"], []).append(s["stage"])
         assert s["seconds"] >= 0 and s["peak_rss_gib"] >= 0
     assert by_group["ppmi_svd"] == ["pair counting", "PPMI", "SVD", "fingerprint + summary", "store write"]
+    assert by_group["cooc_softmax"][:2] == ["pair counting", "softmax fit"]
     assert by_group["read sessions JSONL"] == ["read (parse)", "vocabulary + cleaning"]
     assert "randomized SVD (scikit-learn)" in by_group["reference ppmi→svd"]
     assert "dense counting (Python loop per event)" in by_group["dense sketch (seed)"]
@@ -76,6 +77,9 @@ def test_smoke_run_reports_quality_on_the_planted_clusters(xs_result):
     p = result["results"]["ppmi_svd"]
     assert p["precision_at_10"] > 0.8  # cluster-mates among the neighbours
     assert abs(p["precision_at_10"] - p["reference_precision_at_10"]) < 0.05  # same method, same answer
+    c = result["results"]["cooc_softmax"]
+    assert c["precision_at_10"] > 0.8 and c["estimator"] == "full"
+    assert c["epoch_losses"][-1] < c["epoch_losses"][0]
     w = result["results"]["walks"]
     assert w["max_degree"] <= 200 < w["max_degree_top50_uncapped"]  # hubs are capped
     assert {t["target"] for t in result["targets"]} >= {"walks ≥ 3 M steps/s first-order"}
