@@ -57,6 +57,7 @@ def train_version(
     evaluate: bool = False,
     noise_floor: bool = False,
     progress: ProgressCallback | None = None,
+    extra_manifest: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Fit ``method`` and save a draft version to ``store``; returns a short summary dict.
 
@@ -66,6 +67,9 @@ def train_version(
     With ``evaluate`` the method is also trained on a time split of the sessions and scored against the
     most-popular and item-kNN baselines; the report is stored in the manifest (``evaluation``), where sign-off
     reads it. That costs a second training run.
+
+    ``extra_manifest`` adds sections to the manifest (e.g. ``"tuning"``: the search that chose the config); it
+    may not replace one this function writes.
     """
     rep = as_reporter(progress)
     if name is not None and store.exists(name):  # validates the name too; fail before hours of training
@@ -123,6 +127,10 @@ def train_version(
             "source": dataset.source,
             "session_options": dataset.options.model_dump(mode="json"),
         }
+    clash = sorted(set(extra_manifest or {}) & set(manifest))
+    if clash:
+        raise ValueError(f"extra_manifest may not replace {clash}")
+    manifest.update(extra_manifest or {})
     rep("save", 0.97, "writing the version to the store")
     info = store.save_version(
         result.embeddings, manifest=manifest, name=name, prefix=spec.version_prefix, item_meta=item_meta,
