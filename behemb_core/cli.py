@@ -33,7 +33,7 @@ class StderrProgress:
             return
         pct = -1 if event.fraction is None else int(event.fraction * 100)
         key = (event.stage, pct)
-        if key == self.last and event.stage != "epoch":
+        if key == self.last and event.stage not in ("epoch", "trial"):
             return
         self.last = key
         head = f"{pct:3d}%" if pct >= 0 else "    "
@@ -191,6 +191,29 @@ def cmd_train(args: argparse.Namespace) -> int:
         store, args.method, config, dataset=dataset, seed=args.seed, name=args.version, content=content,
         base_version=args.base_version, item_meta=meta, evaluate=args.evaluate, noise_floor=args.noise_floor,
         progress=progress,
+    )
+    _emit(summary)
+    return 0
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    from .errors import VersionExistsError
+    from .methods.registry import parse_config
+    from .store import Store
+    from .tuning import search_space, tune_and_train
+
+    progress = StderrProgress(args.quiet)
+    search_space(args.method)  # fusion and unknown methods fail before any data is read
+    config = parse_config(args.method, _parse_sets(args.method, args.set))
+    if not args.budget_minutes >= 0:
+        raise ConfigError(f"--budget-minutes must be 0 or more, got {args.budget_minutes}")
+    store = Store(args.store)
+    if args.version is not None and store.exists(args.version):  # validates the name too
+        raise VersionExistsError(f"version {args.version!r} already exists in {store.url}; versions are immutable")
+    dataset = load_dataset(args, progress)
+    summary = tune_and_train(
+        store, args.method, dataset=dataset, budget_seconds=args.budget_minutes * 60, seed=args.seed,
+        name=args.version, evaluate=args.evaluate, base_config=config, progress=progress,
     )
     _emit(summary)
     return 0
@@ -491,6 +514,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Also retrain with seed+1 and store the neighbour overlap of the two runs (retraining "
                    "noise), so comparisons can tell a real change from noise.")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("tune", help="Tune a method's parameters on a validation split, then train the winner.")
+    _add_input_options(p, required=True)
+    p.add_argument("--method", required=True, choices=sorted(METHODS))
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="Starting config (repeatable); parameters the search does not vary keep these values.")
+    p.add_argument("--budget-minutes", type=float, default=10.0,
+                   help="Stop starting new trials after this long (default 10); the best so far wins.")
+    p.add_argument("--seed", type=int, default=0)
+    _store_option(p)
+    p.add_argument("--version", help="Version name (default: generated, e.g. cs_v3).")
+    p.add_argument("--evaluate", action="store_true",
+                   help="Also evaluate the winner on the hold-out the tuner never read, against the baselines.")
+    p.set_defaults(func=cmd_tune)
 
     p = sub.add_parser("demo", help="Train on the bundled Online Retail demo and show neighbours.")
     p.add_argument("--store", default="data/store", help="Store folder (default data/store).")
