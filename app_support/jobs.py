@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 STAGE_LABELS = {
     "read": "reading", "cooccurrence": "counting co-occurrences", "ppmi": "PPMI", "svd": "SVD",
     "epoch": "skip-gram", "walks": "random walks", "evaluate": "evaluating", "baselines": "baselines",
-    "noise_floor": "noise floor", "save": "saving", "done": "done",
+    "noise_floor": "noise floor", "save": "saving", "done": "done", "tune": "tuning", "trial": "tuning",
 }
 
 

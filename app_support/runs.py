@@ -15,12 +15,16 @@ from .jobs import STAGE_LABELS
 
 
 def run_key(*, fingerprint: str, method: str, config: dict[str, Any], seed: int, store_url: str,
-            evaluate: bool, noise_floor: bool, name: str | None, base_version: str | None = None) -> str:
-    """Same data + method + validated config + seed (+ store, options, requested name) → same key → no retrain."""
+            evaluate: bool, noise_floor: bool, name: str | None, base_version: str | None = None,
+            tune_budget: float | None = None) -> str:
+    """Same data + method + validated config + seed (+ store, options, requested name, tuning budget) → same
+    key → no retrain."""
     payload = {
         "fingerprint": fingerprint, "method": method, "config": config, "seed": int(seed), "store": store_url,
         "evaluate": bool(evaluate), "noise_floor": bool(noise_floor), "name": name, "base_version": base_version,
     }
+    if tune_budget is not None:  # absent for plain training, so keys of earlier runs stay the same
+        payload["tune_budget"] = float(tune_budget)
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 

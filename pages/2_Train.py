@@ -1,5 +1,6 @@
 """Train: pick a method from the registry, fill in the form generated from its config class, train in-process
-with a progress bar, and look at the saved version (and its evaluation against the baselines)."""
+with a progress bar (optionally tuning the parameters first), and look at the saved version (its evaluation
+against the baselines and the parameter search that chose its config)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from app_support.errors import user_errors
 from app_support.forms import model_form
 from app_support import jobs
 from app_support.runs import run_key
+from app_support.tuning_view import tuning_caption, tuning_table
 from app_support.views import evaluation_table, md
 from behemb_core.methods.registry import METHODS, parse_config
 from behemb_core.errors import VersionExistsError
 from behemb_core.train import train_version
+from behemb_core.tuning import SEARCH_SPACES, tune_and_train
 
 keys.init_state()
 st.title("Train")
@@ -62,13 +65,25 @@ with st.form("train_form"):
     noise_floor = c[3].checkbox("Measure noise floor", value=False, key="train_noise_floor",
                                 help="Retrain with seed+1 and store how much the neighbour lists move by chance "
                                 "(another training run).")
+    t = st.columns([2, 1, 1])
+    tunable = method in SEARCH_SPACES
+    tune = t[0].checkbox(
+        "Tune parameters first", value=False, key="train_tune", disabled=not tunable,
+        help="Search the method's main parameters on a validation split carved from the training sessions — the "
+        "evaluation hold-out is never read — starting from the values above, then train the best on all sessions."
+        if tunable else "Fusion has no search space; tune its base method and fuse that version.",
+    ) and tunable
+    budget = t[1].number_input("Tuning budget (minutes)", min_value=0.5, max_value=600.0, value=10.0, step=0.5,
+                               key="train_budget", disabled=not tunable,
+                               help="No new trial starts once this is spent; the best so far wins.")
     submitted = st.form_submit_button("Train", type="primary", key="train_submit")
 
 if submitted and dataset is not None and store is not None and not form_outcome.failed:
     with user_errors("Training could not start"):
         config = parse_config(method, values).model_dump(mode="json")
         key = run_key(fingerprint=fingerprint, method=method, config=config, seed=int(seed), store_url=store.url,
-                      evaluate=evaluate, noise_floor=noise_floor, name=name, base_version=base_version)
+                      evaluate=evaluate, noise_floor=noise_floor, name=name, base_version=base_version,
+                      tune_budget=float(budget) if tune else None)
         runs = st.session_state[keys.TRAIN_RUNS]
         previous = runs.get(key)
         current = jobs.get_job(st.session_state.get(keys.TRAIN_JOB))
@@ -83,12 +98,18 @@ if submitted and dataset is not None and store is not None and not form_outcome.
                 raise VersionExistsError(f"version {name!r} already exists in the store; choose another name")
 
             def work(progress, _ds=dataset, _store=store, _cfg=config, _seed=int(seed)):  # runs in the thread
+                if tune:  # the form's values are the starting point and trial 1 of the search
+                    return tune_and_train(
+                        _store, method, dataset=_ds, budget_seconds=float(budget) * 60, seed=_seed, name=name,
+                        evaluate=evaluate, noise_floor=noise_floor, base_config=_cfg, progress=progress,
+                    )
                 return train_version(
                     _store, method, _cfg, dataset=_ds, seed=_seed, name=name, evaluate=evaluate,
                     noise_floor=noise_floor, base_version=base_version, progress=progress,
                 )
 
-            job = jobs.start_job(key, f"{spec_m.title}, seed {int(seed)}", work)
+            label = f"{spec_m.title}, seed {int(seed)}" + (f", tuned for up to {float(budget):g} min" if tune else "")
+            job = jobs.start_job(key, label, work)
             st.session_state[keys.TRAIN_JOB] = job.id
 
 
@@ -113,7 +134,9 @@ def training_status() -> None:
         st.session_state[keys.LAST_VERSION] = job.result["version"]
         st.session_state[keys.TRAIN_MESSAGE] = (
             "success", f"Saved version **{md(job.result['version'])}**: {job.result['items']:,} items × "
-            f"{job.result['dim']} dimensions, fitted in {job.result['seconds']:.1f} s.")
+            f"{job.result['dim']} dimensions, fitted in {job.result['seconds']:.1f} s."
+            + (f" Tuned first in {job.result['tuning_seconds']:.0f} s ({len(job.result['trials'])} trials)."
+               if "tuning_seconds" in job.result else ""))
     elif job.status == "cancelled":
         st.session_state[keys.TRAIN_MESSAGE] = ("warning", f"Training {md(job.label)} was cancelled; nothing was saved.")
     else:
@@ -151,6 +174,11 @@ if last and store is not None:
                     st.caption(f"{md(method_name(manifest))} {verdict} item-kNN (HR@{cmp.get('k', 10)} difference "
                                f"{cmp['hr_minus_item_knn']:+.3f})"
                                + (f" and reaches {ratio:.1f}× most-popular." if ratio else "."))
+            tuning = manifest.get("tuning")
+            if tuning:
+                st.markdown("**Parameter search** — " + md(tuning_caption(tuning)))
+                st.caption(md((tuning.get("protocol") or {}).get("summary", "")))
+                st.dataframe(tuning_table(tuning), hide_index=True, key="train_tuning_table")
             floor = (manifest.get("noise_floor") or {}).get("overall", {}).get("jaccard", {})
             if floor.get("median") is not None:
                 st.caption(f"Noise floor stored: retraining with another seed gives median Jaccard@10 "

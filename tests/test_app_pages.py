@@ -73,7 +73,8 @@ def test_store_path_survives_page_switches_and_sidebar_edits(store_dir: Path, tm
 def test_train_page_trains_ppmi_svd_and_does_not_retrain_on_resubmit(store_dir: Path) -> None:
     at = start(store_dir)
     at.switch_page("pages/2_Train.py").run()
-    assert at.selectbox(key="train_method").value == "ppmi_svd"
+    assert at.selectbox(key="train_method").value == "cooc_softmax"
+    at.selectbox(key="train_method").set_value("ppmi_svd").run()
     # The form comes from the config class: bounds, Literal choices, defaults.
     dim = at.number_input(key="cfg_ppmi_svd_dim")
     assert dim.value == 128 and dim.proto.min == 2 and dim.proto.max == 2048
@@ -116,6 +117,7 @@ def finish_training(at, timeout: float = 120.0):
 def test_train_page_shows_config_errors_as_messages(store_dir: Path) -> None:
     at = start(store_dir)
     at.switch_page("pages/2_Train.py").run()
+    at.selectbox(key="train_method").set_value("ppmi_svd").run()  # the default is now cooc_softmax
     at.number_input(key="cfg_ppmi_svd_dim").set_value(16)
     at.text_input(key="train_name").set_value("../escape")
     at.button(key="train_submit").click().run()
