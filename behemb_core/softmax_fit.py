@@ -195,18 +195,29 @@ class SoftmaxTrainer:
         log_mq = np.log(m * self.q[neg]).astype(np.float32)
         ea = e[rows]
         en = e[neg]
-        neg_logits = ea @ en.T  # (batch × m), turned into coefficients in place
+        # Logits of the shared negatives with the log-Q correction (BLAS, then numpy's SIMD exp and sums).
+        neg_logits = ea @ en.T
+        neg_logits *= inv_tau
+        neg_logits -= log_mq[None, :]
         counts = np.diff(p.indptr)[rows]
         edge_off = np.zeros(len(rows) + 1, dtype=np.int64)
         np.cumsum(counts, out=edge_off[1:])
         edge_g = np.empty(int(edge_off[-1]), dtype=np.float32)
+        pos_max = np.empty(len(rows), dtype=np.float32)
+        pos_sum = np.empty(len(rows), dtype=np.float64)
+        _positive_logits(e, ea, rows, p.indptr, p.indices, p.data, neg, neg_logits, inv_tau, edge_off, edge_g,
+                         pos_max, pos_sum)
+        mx = np.maximum(neg_logits.max(axis=1), pos_max)
+        neg_logits -= mx[:, None]
+        np.exp(neg_logits, out=neg_logits)  # masked draws: exp(-inf) = 0
+        z_neg = neg_logits.sum(axis=1, dtype=np.float64)
         grad_a = np.zeros_like(ea)
         loss = np.empty(len(rows), dtype=np.float64)
+        row_scale = np.empty(len(rows), dtype=np.float32)
         coef = self.w[rows] * (inv_tau / len(rows))
-        _sampled_rows(
-            e, ea, rows, p.indptr, p.indices, p.data, neg, log_mq, neg_logits, inv_tau, coef, edge_off, edge_g,
-            grad_a, loss,
-        )
+        _positive_gradients(e, rows, p.indptr, p.indices, p.data, edge_off, edge_g, mx, z_neg, pos_sum, coef,
+                            grad_a, loss, row_scale)
+        neg_logits *= row_scale[:, None]  # now the gradient coefficient of every (row, negative) pair
         grad_a += neg_logits @ en
         grad_n = neg_logits.T @ ea
         touched = _assign_slots(rows, neg, p.indptr, p.indices, self.slot_of)
@@ -284,56 +295,56 @@ def _mask(neg, logits_row, item):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def _sampled_rows(
-    e, ea, rows, indptr, indices, data, neg, log_mq, neg_logits, inv_tau, coef, edge_off, edge_g, grad_a, loss
+def _positive_logits(
+    e, ea, rows, indptr, indices, data, neg, neg_logits, inv_tau, edge_off, edge_g, pos_max, pos_sum
 ):  # pragma: no cover - compiled
-    """Per batch row: exact positives + importance-weighted shared negatives → loss and logit gradients.
-
-    ``neg`` is sorted. On entry ``neg_logits`` holds the raw dot products with the negatives; on return it
-    holds the gradient coefficient of every (row, negative) pair (0 where masked), ``edge_g`` that of every
-    (row, positive) pair, and ``grad_a`` the positives' part of the rows' gradient.
-    """
-    m = len(neg)
+    """Per batch row: the logits of its positives (into ``edge_g``), their maximum and ``Σ_b P_ab·s_ab``;
+    and masking of the sorted shared negatives that are the row's own item or one of its positives."""
     for r in prange(len(rows)):
         a = rows[r]
         lo, hi = indptr[a], indptr[a + 1]
         e0 = edge_off[r]
-        mx = -np.inf
-        pos_sum = 0.0
+        mx = np.float32(-np.inf)
+        acc = 0.0
         for k in range(lo, hi):
             s = _dot(ea[r], e[indices[k]]) * inv_tau
             edge_g[e0 + k - lo] = s
-            pos_sum += data[k] * s
+            acc += data[k] * s
             if s > mx:
                 mx = s
+        pos_max[r] = mx
+        pos_sum[r] = acc
         row = neg_logits[r]
-        for j in range(m):
-            row[j] = row[j] * inv_tau - log_mq[j]
         _mask(neg, row, a)
         for k in range(lo, hi):
             _mask(neg, row, indices[k])
-        for j in range(m):
-            if row[j] > mx:
-                mx = row[j]
-        z = 0.0
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _positive_gradients(
+    e, rows, indptr, indices, data, edge_off, edge_g, mx, z_neg, pos_sum, coef, grad_a, loss, row_scale
+):  # pragma: no cover - compiled
+    """Per batch row: the partition function (exact positives + the negatives' sum ``z_neg``), the loss, the
+    gradient coefficient of every positive (into ``edge_g``), the positives' part of the row's gradient, and
+    ``row_scale`` that turns the negatives' ``exp`` into their coefficients."""
+    for r in prange(len(rows)):
+        a = rows[r]
+        lo, hi = indptr[a], indptr[a + 1]
+        e0 = edge_off[r]
+        m = mx[r]
+        z = z_neg[r]
         for k in range(hi - lo):
-            ex = math.exp(edge_g[e0 + k] - mx)
+            ex = math.exp(edge_g[e0 + k] - m)
             edge_g[e0 + k] = ex
             z += ex
-        for j in range(m):
-            ex = math.exp(row[j] - mx)  # exp(-inf) = 0 for masked draws
-            row[j] = ex
-            z += ex
         inv_z = 1.0 / z
-        loss[r] = math.log(z) + mx - pos_sum
+        loss[r] = math.log(z) + m - pos_sum[r]
         c_r = coef[r]
         for k in range(lo, hi):
             g = c_r * (edge_g[e0 + k - lo] * inv_z - data[k])
             edge_g[e0 + k - lo] = g
             _axpy(g, e[indices[k]], grad_a[r])
-        scale = c_r * inv_z
-        for j in range(m):
-            row[j] *= scale
+        row_scale[r] = c_r * inv_z
 
 
 @njit(cache=True, nogil=True)
