@@ -196,8 +196,7 @@ class SoftmaxTrainer:
         ea = e[rows]
         en = e[neg]
         # Logits of the shared negatives with the log-Q correction (BLAS, then numpy's SIMD exp and sums).
-        neg_logits = ea @ en.T
-        neg_logits *= inv_tau
+        neg_logits = (ea * inv_tau) @ en.T
         neg_logits -= log_mq[None, :]
         counts = np.diff(p.indptr)[rows]
         edge_off = np.zeros(len(rows) + 1, dtype=np.int64)
