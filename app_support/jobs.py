@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 STAGE_LABELS = {
     "read": "reading", "cooccurrence": "counting co-occurrences", "ppmi": "PPMI", "svd": "SVD",
-    "epoch": "skip-gram", "walks": "random walks", "evaluate": "evaluating", "baselines": "baselines",
+    "epoch": "training", "fit": "fitting", "walks": "random walks", "evaluate": "evaluating", "baselines": "baselines",
     "noise_floor": "noise floor", "save": "saving", "done": "done", "tune": "tuning", "trial": "tuning",
 }
 

@@ -531,7 +531,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="Train on the bundled Online Retail demo and show neighbours.")
     p.add_argument("--store", default="data/store", help="Store folder (default data/store).")
-    p.add_argument("--method", default="ppmi_svd", choices=sorted(METHODS))
+    p.add_argument("--method", default="cooc_softmax", choices=sorted(METHODS))
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_demo)
 

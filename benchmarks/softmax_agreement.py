@@ -1,6 +1,6 @@
 """Sampled vs full softmax for cooc_softmax: held-out HR@10 on real data, and the cost of an epoch by size.
 
-``python -m benchmarks.softmax_agreement [--seeds 0,1,2] [--sizes 5000,10000,20000,40000]``
+``python -m benchmarks.softmax_agreement [--part agreement|cost|both] [--seeds 0,1,2] [--sizes 5000,…]``
 
 1. Agreement: on Online Retail and MovieLens-small (small enough for the exact softmax) the method is trained
    with ``softmax="full"`` and ``softmax="sampled"`` (defaults otherwise, several seeds) on the first 90 % of
@@ -8,7 +8,7 @@
 2. Cost: seconds per epoch of both estimators on planted catalogues of growing size, which is where the
    ``softmax="auto"`` threshold (``FULL_SOFTMAX_MAX_ITEMS``) comes from.
 
-Writes ``benchmarks/results/softmax-agreement.json`` and ``.md``.
+Writes ``benchmarks/results/softmax-agreement.{json,md}`` and ``softmax-cost.{json,md}``.
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def markdown(result: dict[str, Any]) -> str:
+def agreement_markdown(result: dict[str, Any]) -> str:
     lines = ["### cooc_softmax: sampled vs full softmax", "",
              f"Defaults otherwise (negatives {result['negatives']}); seeds {result['seeds']}; "
              f"`softmax=\"auto\"` uses the full softmax up to {result['threshold']:,} items.", "",
@@ -107,37 +107,53 @@ def markdown(result: dict[str, Any]) -> str:
         lines.append(f"| {s['dataset']} | {s['full_mean']:.4f} ({s['full_spread'][0]:.4f}–{s['full_spread'][1]:.4f}) "
                      f"| {s['sampled_mean']:.4f} ({s['sampled_spread'][0]:.4f}–{s['sampled_spread'][1]:.4f}) "
                      f"| {100 * s['relative_difference']:+.2f} % |")
-    if result["cost"]:
-        lines += ["", "| items | target non-zeros | full s/epoch | sampled s/epoch |", "|---:|---:|---:|---:|"]
-        by_n: dict[int, dict[str, Any]] = {}
-        for r in result["cost"]:
-            by_n.setdefault(r["items"], {"nnz": r["target_nnz"]})[r["softmax"]] = r["seconds_per_epoch"]
-        for n, r in sorted(by_n.items()):
-            lines.append(f"| {n:,} | {r['nnz']:,} | {r['full']:.2f} | {r['sampled']:.2f} |")
+    return _footer(lines, result)
+
+
+def cost_markdown(result: dict[str, Any]) -> str:
+    lines = ["### cooc_softmax: seconds per epoch of the two estimators by catalogue size", "",
+             f"Planted sessions (5 per item), defaults (negatives {result['negatives']}), fastest of 2 epochs.", "",
+             "| items | target non-zeros | full s/epoch | sampled s/epoch |", "|---:|---:|---:|---:|"]
+    by_n: dict[int, dict[str, Any]] = {}
+    for r in result["cost"]:
+        by_n.setdefault(r["items"], {"nnz": r["target_nnz"]})[r["softmax"]] = r["seconds_per_epoch"]
+    for n, r in sorted(by_n.items()):
+        lines.append(f"| {n:,} | {r['nnz']:,} | {r['full']:.2f} | {r['sampled']:.2f} |")
+    return _footer(lines, result)
+
+
+def _footer(lines: list[str], result: dict[str, Any]) -> str:
     m = result["machine"]
-    lines += ["", f"Machine: {m['cpu']}, {m['cores_usable']} cores. Finished {result['finished']}."]
+    lines += ["", f"Machine: {m['cpu']}, {m['cores_usable']} cores. `{result['command']}`, finished {result['finished']}."]
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.softmax_agreement", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--part", choices=["agreement", "cost", "both"], default="both")
     ap.add_argument("--seeds", default="0,1,2")
-    ap.add_argument("--sizes", default="5000,10000,20000,40000", help="planted catalogue sizes for the cost table "
-                    "('' skips it)")
+    ap.add_argument("--sizes", default="5000,10000,20000,40000", help="planted catalogue sizes for the cost table")
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     args = ap.parse_args(argv)
-    seeds = [int(x) for x in args.seeds.split(",") if x.strip()]
-    sizes = [int(x) for x in args.sizes.split(",") if x.strip()]
-    rows = agreement(seeds, sys.stderr)
-    result = {"command": "python -m benchmarks.softmax_agreement " + " ".join(argv or sys.argv[1:]),
-              "seeds": seeds, "negatives": parse_config("cooc_softmax", {}).negatives,
-              "threshold": FULL_SOFTMAX_MAX_ITEMS, "runs": rows, "summary": summarize(rows),
-              "cost": cost(sizes, sys.stderr), "machine": machine_info(),
-              "finished": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+    common = {"command": "python -m benchmarks.softmax_agreement " + " ".join(argv if argv is not None else sys.argv[1:]),
+              "negatives": parse_config("cooc_softmax", {}).negatives, "threshold": FULL_SOFTMAX_MAX_ITEMS}
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "softmax-agreement.json").write_text(json.dumps(result, indent=2) + "\n")
-    (args.out / "softmax-agreement.md").write_text(markdown(result))
-    print(markdown(result))
+    outputs = []
+    if args.part in ("agreement", "both"):
+        seeds = [int(x) for x in args.seeds.split(",") if x.strip()]
+        rows = agreement(seeds, sys.stderr)
+        result = {**common, "seeds": seeds, "runs": rows, "summary": summarize(rows), "machine": machine_info(),
+                  "finished": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+        outputs.append(("softmax-agreement", result, agreement_markdown(result)))
+    if args.part in ("cost", "both"):
+        sizes = [int(x) for x in args.sizes.split(",") if x.strip()]
+        result = {**common, "cost": cost(sizes, sys.stderr), "machine": machine_info(),
+                  "finished": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+        outputs.append(("softmax-cost", result, cost_markdown(result)))
+    for name, result, md in outputs:
+        (args.out / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
+        (args.out / f"{name}.md").write_text(md)
+        print(md)
     return 0
 
 

@@ -122,7 +122,8 @@ def training_status() -> None:
     if job.running:
         st.progress(job.fraction, text=f"{md(job.label)} — {md(job.text)}")
         if job.losses:
-            st.caption("Loss per epoch: " + ", ".join(f"{x:,.0f}" for x in job.losses))
+            st.caption("Loss per epoch: " + ", ".join(f"{x:,.0f}" if abs(x) >= 100 else f"{x:.4g}"
+                                                  for x in job.losses))
         if st.button("Cancel training", key="train_cancel",
                      help="Stops at the next progress step (epoch, SVD iteration…); nothing is saved."):
             job.cancel()

@@ -25,28 +25,32 @@ METHODS: dict[str, MethodSpec] = {
             name="cooc_softmax", title="Co-occurrence cosine softmax", config_class=CoocSoftmaxConfig,
             fit=fit_cooc_softmax,
             description="Unit vectors whose cosine softmax reproduces popularity-damped, distance-weighted "
-            "co-occurrence. The most accurate neighbours; the default.",
+            "co-occurrence. Pick it first: the most accurate neighbours on real data, and the only method "
+            "that beats item-kNN there.",
             version_prefix="cs",
         ),
         MethodSpec(
             name="ppmi_svd", title="PPMI + SVD", config_class=PpmiSvdConfig, fit=fit_ppmi_svd,
-            description="Windowed co-occurrence → PPMI → randomized SVD. Fast, deterministic baseline.",
+            description="Windowed co-occurrence → PPMI → randomized SVD. Pick it for the fastest iterations "
+            "on very large catalogues, or for vectors that are identical for a seed on any machine.",
             version_prefix="ppmi",
         ),
         MethodSpec(
             name="item2vec", title="Item2Vec (SGNS)", config_class=Item2VecConfig, fit=fit_item2vec,
-            description="Skip-gram with negative sampling over sessions (gensim Word2Vec, sg=1).",
+            description="Skip-gram with negative sampling over sessions (gensim Word2Vec, sg=1). Pick it when "
+            "the order inside long sessions matters more than plain co-occurrence.",
             version_prefix="i2v",
         ),
         MethodSpec(
             name="graph", title="Graph walks (DeepWalk / node2vec)", config_class=GraphConfig, fit=fit_graph,
-            description="Random walks over the top-k co-occurrence graph, then skip-gram on the walks.",
+            description="Random walks over the top-k co-occurrence graph, then skip-gram on the walks. Pick it "
+            "for sparse data where related items are several hops apart.",
             version_prefix="graph",
         ),
         MethodSpec(
             name="fusion", title="Behaviour + content fusion", config_class=FusionConfig, fit=fit_fusion,
-            description="Blend behaviour vectors with content vectors mapped into the same space; cold-start "
-            "items get the mapped content vector.",
+            description="Blend behaviour vectors with content vectors mapped into the same space. Pick it when "
+            "new items without behaviour need a vector (cold start) from their text or content vectors.",
             version_prefix="fus",
         ),
     )
