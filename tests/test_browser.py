@@ -1,8 +1,8 @@
 """End to end in a real browser: the app served by ``streamlit run`` and driven by Playwright with Debian's
 Chromium (never a downloaded browser).
 
-Flow: the home page shows the demo dataset → Train trains ppmi_svd (dim 16) and saves a version → Neighbours
-shows the neighbours of 85123A (WHITE HANGING HEART T-LIGHT HOLDER) by name, and a screenshot is saved to
+Flow: the home page shows the demo dataset → Train trains the default method, cooc_softmax (dim 16), and saves
+a version → Neighbours shows the neighbours of 85123A (WHITE HANGING HEART T-LIGHT HOLDER) by name, and a screenshot is saved to
 ``test-artifacts/neighbours.png`` → the Publish page (when the app has one) approves and publishes the version.
 The server gets its own store in a temporary folder (``BEHEMB_STORE``), so the repository's data/store is never
 touched. Skipped when /usr/bin/chromium or the ``playwright`` package is missing (``.ci/run`` installs both).
@@ -27,7 +27,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPO / "test-artifacts"
 WHITE_HEART = "85123A"
 WHITE_HEART_NAME = "WHITE HANGING HEART T-LIGHT HOLDER"
-VERSION = "browser-ppmi"
+VERSION = "browser-cs"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic"]
 STORE_IN_USE: dict[str, Path] = {}  # server URL -> its temporary store
@@ -156,10 +156,10 @@ def test_train_look_at_neighbours_and_publish_in_a_browser(server: tuple[str, Pa
     expect(page.get_by_test_id("stMetric").filter(has_text="Versions")).to_contain_text("0")
     no_exception(page)
 
-    # Train (reached through the sidebar, in the same session): ppmi_svd with small settings; it is saved.
+    # Train (reached through the sidebar, in the same session): the default method (cooc_softmax) with dim 16; it is saved.
     go_via_sidebar(page, url, "Train")
     expect(page.get_by_test_id("stSelectbox").get_by_role("combobox", name="Method")).to_have_value(
-        re.compile("PPMI"))
+        re.compile("cosine softmax"))
     dim = page.get_by_role("spinbutton", name="dim", exact=True)
     dim.fill("16")
     dim.press("Tab")
