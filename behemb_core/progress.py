@@ -41,10 +41,13 @@ class Reporter:
     reporter rescales it, so the front end sees one monotone fraction for the whole job.
     """
 
-    def __init__(self, callback: ProgressCallback | None, start: float = 0.0, end: float = 1.0) -> None:
+    def __init__(
+        self, callback: ProgressCallback | None, start: float = 0.0, end: float = 1.0, label: str | None = None
+    ) -> None:
         self._callback = callback or _noop
         self.start = start
         self.end = end
+        self.label = label
 
     def __call__(
         self, stage: str, fraction: float | None = None, message: str = "", **metrics: Any
@@ -53,12 +56,18 @@ class Reporter:
         if fraction is not None:
             f = min(max(float(fraction), 0.0), 1.0)
             scaled = self.start + (self.end - self.start) * f
+        if self.label:
+            message = f"{self.label}: {message}" if message else self.label
         self._callback(ProgressEvent(stage=stage, fraction=scaled, message=message, metrics=metrics))
 
-    def sub(self, start: float, end: float) -> Reporter:
-        """A reporter for a sub-stage covering ``[start, end]`` of this reporter's own range."""
+    def sub(self, start: float, end: float, label: str | None = None) -> Reporter:
+        """A reporter for a sub-stage covering ``[start, end]`` of this reporter's own range.
+
+        ``label`` (e.g. ``"fit 2 of 3: evaluation split"``) prefixes every message of the sub-stage, so a job
+        that runs the same stages several times says which run it is in."""
         span = self.end - self.start
-        return Reporter(self._callback, self.start + span * start, self.start + span * end)
+        joined = ": ".join(x for x in (self.label, label) if x) or None
+        return Reporter(self._callback, self.start + span * start, self.start + span * end, joined)
 
 
 def as_reporter(progress: ProgressCallback | Reporter | None) -> Reporter:

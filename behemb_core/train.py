@@ -88,11 +88,19 @@ def train_version(
     if item_meta is None and dataset is not None:
         item_meta = dataset.item_meta
     sessions = dataset.sessions if dataset is not None else None
-    extra = int(evaluate) + int(noise_floor) if sessions is not None and method != "fusion" else 0
+    job_start = time.perf_counter()
+    evaluate = evaluate and sessions is not None and method != "fusion"
+    noise_floor = noise_floor and sessions is not None and method != "fusion"
+    passes = [("the version", True), ("evaluation split", evaluate), ("noise floor", noise_floor)]
+    labels = {what: f"fit {i + 1} of {sum(on for _, on in passes)}: {what}"
+              for i, what in enumerate(what for what, on in passes if on)}
+    if len(labels) == 1:
+        labels = {}
+    extra = int(evaluate) + int(noise_floor)
     fit_end = 0.95 / (1 + extra)
     cfg, result, seconds = fit_method(
         method, config, sessions=sessions, item_meta=item_meta, seed=seed, content=content, base=base,
-        base_version=base_version, progress=rep.sub(0.0, fit_end),
+        base_version=base_version, progress=rep.sub(0.0, fit_end, labels.get("the version")),
     )
     spec = get_method(method)
     manifest: dict[str, Any] = {
@@ -103,19 +111,18 @@ def train_version(
         "fit_report": result.report,
         "base_version": base_version,
     }
-    if evaluate and sessions is not None and method != "fusion":
+    if evaluate:
         from .quality import evaluate_method
 
-        rep("evaluate", fit_end, "evaluating on a time split against the baselines")
-        manifest["evaluation"] = evaluate_method(
-            sessions, method, cfg, seeds=[seed], ks=[10], progress=rep.sub(fit_end, 2 * fit_end)
-        )
-    if noise_floor and sessions is not None and method != "fusion":
+        ev = rep.sub(fit_end, 2 * fit_end, labels.get("evaluation split"))
+        ev("evaluate", 0.0, "evaluating on a time split against the baselines")
+        manifest["evaluation"] = evaluate_method(sessions, method, cfg, seeds=[seed], ks=[10], progress=ev)
+    if noise_floor:
         from .compare import neighbor_overlap, noise_floor_from_pair
 
-        rep("noise_floor", 0.95 - fit_end, f"retraining with seed {seed + 1} to measure retraining noise")
-        _, again, _ = fit_method(method, cfg, sessions=sessions, seed=seed + 1,
-                                 progress=rep.sub(0.95 - fit_end, 0.95))
+        nf = rep.sub(0.95 - fit_end, 0.95, labels.get("noise floor"))
+        nf("noise_floor", 0.0, f"retraining with seed {seed + 1} to measure retraining noise")
+        _, again, _ = fit_method(method, cfg, sessions=sessions, seed=seed + 1, progress=nf)
         manifest["noise_floor"] = noise_floor_from_pair(
             neighbor_overlap(result.embeddings, again.embeddings, k=10), sessions, method=method,
             seeds=(seed, seed + 1),
@@ -143,6 +150,37 @@ def train_version(
         "items": len(result.embeddings),
         "dim": result.embeddings.dim,
         "seconds": round(seconds, 3),
+        "job_seconds": round(time.perf_counter() - job_start, 3),
         "path": info.path,
     }
+
+
+def find_same_training(
+    store: Store,
+    method: str,
+    config: MethodConfig | dict[str, Any] | None,
+    *,
+    dataset: Dataset,
+    seed: int,
+    base_version: str | None = None,
+    evaluate: bool = False,
+    noise_floor: bool = False,
+) -> str | None:
+    """The oldest stored version trained on the same sessions (fingerprint) with the same method, config, seed
+    and base version — training again would give the same vectors, so a front end can offer that version
+    instead. With ``evaluate`` / ``noise_floor`` the version must also hold that report. ``None`` when there
+    is none."""
+    cfg = parse_config(method, config).model_dump(mode="json")
+    fingerprint = dataset.sessions.fingerprint()
+    for info in sorted(store.list_versions(), key=lambda v: v.created_at):
+        if info.method != method:
+            continue
+        manifest = store.manifest(info.name)
+        if (manifest.get("config") == cfg and manifest.get("seed") == seed
+                and manifest.get("base_version") == base_version
+                and (manifest.get("dataset") or {}).get("fingerprint") == fingerprint
+                and (not evaluate or "evaluation" in manifest)
+                and (not noise_floor or "noise_floor" in manifest)):
+            return info.name
+    return None
 

@@ -15,7 +15,7 @@ from app_support.tuning_view import tuning_caption, tuning_table
 from app_support.views import evaluation_table, md
 from behemb_core.methods.registry import METHODS, parse_config
 from behemb_core.errors import VersionExistsError
-from behemb_core.train import train_version
+from behemb_core.train import find_same_training, train_version
 from behemb_core.tuning import SEARCH_SPACES, tune_and_train
 
 keys.init_state()
@@ -84,14 +84,17 @@ if submitted and dataset is not None and store is not None and not form_outcome.
         key = run_key(fingerprint=fingerprint, method=method, config=config, seed=int(seed), store_url=store.url,
                       evaluate=evaluate, noise_floor=noise_floor, name=name, base_version=base_version,
                       tune_budget=float(budget) if tune else None)
-        runs = st.session_state[keys.TRAIN_RUNS]
-        previous = runs.get(key)
         current = jobs.get_job(st.session_state.get(keys.TRAIN_JOB))
+        previous = None if tune else find_same_training(
+            store, method, config, dataset=dataset, seed=int(seed), base_version=base_version, evaluate=evaluate,
+            noise_floor=noise_floor)
         if current is not None and current.running:
             st.warning(f"Training {md(current.label)} is still running; wait for it or cancel it first.")
-        elif previous is not None and store.exists(previous):
-            st.info(f"Already trained in this session as version **{md(previous)}** (same data, method, config and "
-                    "seed) — not retrained.")
+        elif previous is not None:
+            unused = f" The name {md(name)} was not used: versions are immutable, and this one would be identical." \
+                if name is not None and name != previous else ""
+            st.info(f"Already trained as version **{md(previous)}** (same data, method, config and seed) — not "
+                    f"retrained.{unused}")
             st.session_state[keys.LAST_VERSION] = previous
         else:
             if name is not None and store.exists(name):  # fail now, not after the training
@@ -135,7 +138,9 @@ def training_status() -> None:
         st.session_state[keys.LAST_VERSION] = job.result["version"]
         st.session_state[keys.TRAIN_MESSAGE] = (
             "success", f"Saved version **{md(job.result['version'])}**: {job.result['items']:,} items × "
-            f"{job.result['dim']} dimensions, fitted in {job.result['seconds']:.1f} s."
+            f"{job.result['dim']} dimensions, fitted in {job.result['seconds']:.1f} s"
+            + (f" (the whole job, with its evaluation and noise-floor fits, took {job.result['job_seconds']:.1f} s)."
+               if job.result.get("job_seconds", 0) > job.result["seconds"] + 0.5 else ".")
             + (f" Tuned first in {job.result['tuning_seconds']:.0f} s ({len(job.result['trials'])} trials)."
                if "tuning_seconds" in job.result else ""))
     elif job.status == "cancelled":

@@ -96,10 +96,25 @@ def test_train_page_trains_ppmi_svd_and_does_not_retrain_on_resubmit(store_dir: 
     assert table["model"].tolist() == ["ppmi_svd", "most-popular", "item-kNN"]
     assert table.set_index("model").loc["ppmi_svd", "HR@10"] > 5 * table.set_index("model").loc["most-popular", "HR@10"]
 
-    # Same data, method, config and seed again: no second training, no second version.
+    # Same data, method, config and seed again: no second training, no second version — whatever the name,
+    # and in a new browser session too (the store is asked, not the session's memory).
     at.button(key="train_submit").click().run()
     assert any("not retrained" in i.value for i in at.info)
+    at.text_input(key="train_name").set_value("app-ppmi-again")
+    at.button(key="train_submit").click().run()
+    assert any("app\\-ppmi\\-again was not used" in i.value for i in at.info), [i.value for i in at.info]
+    fresh = start(store_dir)
+    fresh.switch_page("pages/2_Train.py").run()
+    fresh.selectbox(key="train_method").set_value("ppmi_svd").run()
+    fresh.number_input(key="cfg_ppmi_svd_dim").set_value(16)
+    fresh.button(key="train_submit").click().run()
+    assert any("Already trained as version **app\\-ppmi**" in i.value for i in fresh.info), [i.value for i in fresh.info]
     assert len(Store(store_dir).list_versions()) == 1
+    # Asking for a noise floor the stored version does not have is a new training.
+    fresh.checkbox(key="train_noise_floor").check()
+    fresh.button(key="train_submit").click().run()
+    finish_training(fresh)
+    assert len(Store(store_dir).list_versions()) == 2
 
 
 def finish_training(at, timeout: float = 120.0):
