@@ -20,7 +20,7 @@ keys.init_state()
 
 @st.cache_resource(show_spinner=False)
 def warm_up_numba() -> bool:
-    """Load the projection's numba kernels (umap's and ours) once per server process, in a background thread at
+    """Load the training kernels and the projection's numba kernels (umap's and ours) once per server process, in a background thread at
     start-up, so the first projection a user asks for pays only for its data. The kernels live in numba's disk
     cache (~/.cache/behemb/numba unless NUMBA_CACHE_DIR is set): on a machine that never ran a projection this
     compiles them once (about a minute), afterwards it takes a few seconds. Off when BEHEMB_NO_WARMUP is set
@@ -31,7 +31,9 @@ def warm_up_numba() -> bool:
     if os.environ.get("BEHEMB_NO_WARMUP"):
         return False
     from behemb_core.projection import warm_up
+    from behemb_core.warmup import start_background_warm_up
 
+    start_background_warm_up()  # training kernels first: a job started meanwhile waits for them, and says so
     threading.Thread(target=warm_up, kwargs={"pynndescent": False}, name="behemb-warm-up", daemon=True).start()
     return True
 

@@ -21,13 +21,14 @@ import streamlit as st
 
 from behemb_core.errors import BehembError, Cancelled
 from behemb_core.progress import ProgressEvent
+from behemb_core.warmup import wait_for_warm_up
 
 log = logging.getLogger(__name__)
 
 STAGE_LABELS = {
     "read": "reading", "cooccurrence": "counting co-occurrences", "ppmi": "PPMI", "svd": "SVD",
-    "epoch": "training", "fit": "fitting", "walks": "random walks", "evaluate": "evaluating", "baselines": "baselines",
-    "noise_floor": "noise floor", "save": "saving", "done": "done", "tune": "tuning", "trial": "tuning",
+    "epoch": "training", "fit": "fitting", "compile": "first start", "walks": "random walks",
+    "evaluate": "evaluating", "baselines": "baselines", "noise_floor": "noise floor", "save": "saving", "done": "done", "tune": "tuning", "trial": "tuning",
 }
 
 
@@ -85,6 +86,7 @@ def start_job(key: str, label: str, work: Callable[[Callable[[ProgressEvent], No
 
     def target() -> None:
         try:
+            wait_for_warm_up(job.progress)  # compiled kernels: loaded (or built once per machine) at start-up
             job.result = work(job.progress)
             job.status = "done"
             job.fraction = 1.0
