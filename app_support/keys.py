@@ -10,6 +10,7 @@ from pathlib import Path
 import streamlit as st
 
 from .data_io import demo_spec
+from .persist import keep_form_values
 
 APP_DIR = Path(__file__).resolve().parents[1]
 
@@ -49,6 +50,7 @@ def init_state() -> None:
         ss[DATASET_SPEC] = demo_spec().to_json()
         ss[DATASET_LABEL] = "Bundled demo: Online Retail, Oct–Nov 2011 (UCI, CC BY 4.0)"
     ss.setdefault(TRAIN_RUNS, {})
+    keep_form_values(ss)  # forms such as Train's survive a visit to another page
 
 
 def keep_store_path() -> None:

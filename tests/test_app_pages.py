@@ -169,3 +169,25 @@ def test_training_runs_in_the_background_reports_epochs_and_can_be_cancelled(sto
     assert job.status == "cancelled"
     assert any("cancelled" in w.value for w in at.warning)
     assert [v.name for v in Store(store_dir).list_versions()] != [] and not Store(store_dir).exists("never-saved")
+
+
+def test_train_form_survives_a_visit_to_another_page(store_dir: Path) -> None:
+    at = start(store_dir)
+    at.switch_page("pages/2_Train.py").run()
+    at.selectbox(key="train_method").set_value("ppmi_svd").run()
+    at.number_input(key="cfg_ppmi_svd_dim").set_value(24)
+    at.selectbox(key="cfg_ppmi_svd_weighting").set_value("harmonic")
+    at.text_input(key="train_name").set_value("kept-name")
+    at.checkbox(key="train_noise_floor").check()
+    at.button(key="train_submit").click().run()  # a form's values reach the app when it is submitted
+    at.switch_page("pages/3_Neighbours.py").run()
+    at.switch_page("pages/1_Data.py").run()
+    at.switch_page("pages/2_Train.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key="train_method").value == "ppmi_svd"
+    assert at.number_input(key="cfg_ppmi_svd_dim").value == 24
+    assert at.selectbox(key="cfg_ppmi_svd_weighting").value == "harmonic"
+    assert at.text_input(key="train_name").value == "kept-name"
+    assert at.checkbox(key="train_noise_floor").value is True
+    finish_training(at)
+    assert [v.name for v in Store(store_dir).list_versions()] == ["kept-name"]

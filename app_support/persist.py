@@ -1,0 +1,27 @@
+"""Form values that survive page switches.
+
+Streamlit forgets a widget's value when a run does not render the widget (the user is on another page), so a
+half-filled form was empty on return. :func:`keep_form_values` runs first on every page (``app.py``) and turns
+those values into plain session state, which Streamlit keeps; the widget picks its value up again when its page
+is shown. Buttons are never listed: their state cannot be set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from typing import Any
+
+# Widget keys kept for the browser session: the Train form (and its method config fields, ``cfg_<method>_<field>``).
+KEPT_KEYS = (
+    "train_method", "train_seed", "train_name", "train_evaluate", "train_noise_floor", "train_tune", "train_budget",
+    "train_base_version",
+)
+KEPT_PREFIXES = ("cfg_",)
+
+
+def keep_form_values(state: MutableMapping[str, Any]) -> list[str]:
+    """Re-assign every kept widget value so Streamlit keeps it across pages; returns the keys kept."""
+    kept = [k for k in list(state.keys()) if k in KEPT_KEYS or k.startswith(KEPT_PREFIXES)]
+    for key in kept:
+        state[key] = state[key]
+    return kept
