@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_support import keys, loaders
+from app_support import jobs, keys, loaders
 from app_support.errors import user_errors
 from app_support.views import md
 from app_support.widgets import dataset_counts
@@ -50,6 +50,19 @@ def sidebar() -> None:
             f"immutable and never overwritten. Default: {keys.DEFAULT_STORE} (env {keys.STORE_ENV} overrides).",
         )
         st.caption("Using " + md(keys.resolve_store_path(st.session_state[keys.STORE_PATH])))
+        training_indicator()
+
+
+@st.fragment(run_every=2.0)
+def training_indicator() -> None:
+    """This session's training job, on every page: method, share done, and where to see the outcome."""
+    job = jobs.get_job(st.session_state.get(keys.TRAIN_JOB))
+    if job is None:
+        return
+    if job.running:
+        st.progress(job.fraction, text=f"training: {md(job.label)}, {job.fraction:.0%}")
+    else:
+        st.caption(f"Training {md(job.label)} {job.status} — see the Train page.")
 
 
 def home() -> None:

@@ -191,3 +191,20 @@ def test_train_form_survives_a_visit_to_another_page(store_dir: Path) -> None:
     assert at.checkbox(key="train_noise_floor").value is True
     finish_training(at)
     assert [v.name for v in Store(store_dir).list_versions()] == ["kept-name"]
+
+
+def test_sidebar_shows_the_running_training_on_every_page(store_dir: Path) -> None:
+    from app_support import jobs
+
+    job = jobs.TrainingJob(key="k", label="Co-occurrence cosine softmax, seed 0", fraction=0.43)
+    jobs._registry()[job.id] = job
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["store_path"] = str(store_dir)
+    at.session_state["train_job"] = job.id
+    at.run()
+    bars = [p for p in at.sidebar.get("progress")]
+    assert bars and bars[0].proto.text == r"training: Co\-occurrence cosine softmax, seed 0, 43%"  # markdown-escaped
+    job.status = "done"
+    at.run()
+    assert not at.sidebar.get("progress")
+    assert any("done — see the Train page" in c.value for c in at.sidebar.caption)
