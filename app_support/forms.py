@@ -58,12 +58,21 @@ def _float_step(default: Any) -> float:
     return 0.01
 
 
+def field_label(name: str, field: FieldInfo) -> str:
+    """What a person reads: the field's ``title``, else its name in words (``gap_minutes`` → "Gap minutes");
+    the name itself stays in the help text, for the CLI's ``--set``."""
+    if field.title:
+        return field.title
+    words = name.replace("_", " ").strip()
+    return words[:1].upper() + words[1:]
+
+
 def field_widget(name: str, field: FieldInfo, *, key: str, default: Any = None, label: str | None = None) -> Any:
     """Render one field's widget and return its raw value (lists/dicts parsed; ConfigError for bad JSON)."""
     annotation, optional = _unwrap_optional(field.annotation)
     value = field_default(field) if default is None else default
-    label = label or name
-    help_text = field.description
+    label = label or field_label(name, field)
+    help_text = f"{field.description or ''} (parameter `{name}`)".strip()
     origin = typing.get_origin(annotation)
     if origin is typing.Literal:
         choices = list(typing.get_args(annotation))

@@ -24,18 +24,23 @@ class SessionOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     gap_minutes: float = Field(
-        30.0, gt=0, description="Event logs: a new session starts after this much inactivity of one user."
+        30.0, title="Inactivity gap (minutes)",
+        gt=0, description="Event logs: a new session starts after this much inactivity of one user."
     )
     use_session_column: bool = Field(
-        True, description="Event logs with a session column: group by it (within one user) instead of the gap."
+        True, title="Use the session column",
+        description="Event logs with a session column: group by it (within one user) instead of the gap."
     )
     collapse_repeats: bool = Field(
-        True, description="Collapse consecutive repeats of the same item within a session (A A B -> A B)."
+        True, title="Collapse repeats",
+        description="Collapse consecutive repeats of the same item within a session (A A B -> A B)."
     )
-    min_count: int = Field(1, ge=1, description="Drop items seen fewer times than this (after collapsing).")
-    min_length: int = Field(2, ge=1, description="Drop sessions shorter than this (after the item filter).")
+    min_count: int = Field(1, title="Minimum item count",
+        ge=1, description="Drop items seen fewer times than this (after collapsing).")
+    min_length: int = Field(2, title="Minimum session length",
+        ge=1, description="Drop sessions shorter than this (after the item filter).")
     max_length: int = Field(
-        1000,
+        1000, title="Maximum session length",
         ge=2,
         le=10_000,
         description="Split longer sessions into chunks of at most this many items "

@@ -208,3 +208,23 @@ def test_sidebar_shows_the_running_training_on_every_page(store_dir: Path) -> No
     at.run()
     assert not at.sidebar.get("progress")
     assert any("done — see the Train page" in c.value for c in at.sidebar.caption)
+
+
+def test_train_form_labels_are_words_and_the_parameter_name_is_in_the_help(store_dir: Path) -> None:
+    at = start(store_dir)
+    at.switch_page("pages/2_Train.py").run()
+    at.selectbox(key="train_method").set_value("ppmi_svd").run()
+    labels = {w.key: w.label for w in at.number_input}
+    assert labels["cfg_ppmi_svd_eig_weight"] == "Eigenvalue weight p"
+    assert labels["cfg_ppmi_svd_n_iter"] == "Power iterations"
+    assert labels["cfg_ppmi_svd_dim"] == "Dimensions"
+    assert "`eig_weight`" in at.number_input(key="cfg_ppmi_svd_eig_weight").help
+    at.selectbox(key="train_method").set_value("item2vec").run()
+    assert at.checkbox(key="cfg_item2vec_shrink_windows").label == "Random window shrinking"
+    assert at.number_input(key="cfg_item2vec_ns_exponent").label == "Negative-sampling exponent"
+    # No raw snake_case name is a label anywhere on the form.
+    for method in ("cooc_softmax", "ppmi_svd", "item2vec", "graph", "fusion"):
+        at.selectbox(key="train_method").set_value(method).run()
+        shown = [w.label for kind in (at.number_input, at.checkbox, at.selectbox, at.text_input, at.text_area)
+                 for w in kind if (w.key or "").startswith("cfg_")]
+        assert shown and not [x for x in shown if "_" in x], (method, shown)

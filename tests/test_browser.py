@@ -160,7 +160,7 @@ def test_train_look_at_neighbours_and_publish_in_a_browser(server: tuple[str, Pa
     go_via_sidebar(page, url, "Train")
     expect(page.get_by_test_id("stSelectbox").get_by_role("combobox", name="Method")).to_have_value(
         re.compile("cosine softmax"))
-    dim = page.get_by_role("spinbutton", name="dim", exact=True)
+    dim = page.get_by_role("spinbutton", name="Dimensions", exact=True)
     dim.fill("16")
     dim.press("Tab")
     name = page.get_by_role("textbox", name="Version name (optional)", exact=True)

@@ -21,7 +21,7 @@ class MethodConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    dim: int = Field(128, ge=2, le=2048, description="Vector dimension.")
+    dim: int = Field(128, title="Dimensions", ge=2, le=2048, description="Vector dimension.")
 
 
 @dataclass(frozen=True)

@@ -28,52 +28,52 @@ REFERENCE_DIM = 128
 
 class CoocSoftmaxConfig(MethodConfig):
     window: int = Field(
-        10, ge=1, le=1000,
+        10, title="Window (positions)", ge=1, le=1000,
         description="Items up to this many positions apart form a pair. Wider finds more (weaker) pairs; with "
         "harmonic weighting the far ones count little, so widen it for short or basket-like sessions.",
     )
     weighting: Weighting = Field(
-        "harmonic",
+        "harmonic", title="Pair weighting",
         description="Weight of a pair d positions apart: 1 (uniform), 1/d (harmonic) or (window-d+1)/window "
         "(linear). Harmonic trusts adjacent items most; uniform suits unordered baskets.",
     )
     gamma: float = Field(
-        0.1, ge=0, le=1,
+        0.1, title="Popularity exponent γ", ge=0, le=1,
         description="Popularity exponent: T_ab = C_ab / (d_a·d_b)^gamma. Raise it if popular items crowd every "
         "neighbour list; lower it if rare one-off pairs do. 0.5 is cosine-like (the item-kNN baseline).",
     )
     tau: float = Field(
-        0.1, gt=0.005, le=2,
+        0.1, title="Temperature τ", gt=0.005, le=2,
         description="Softmax temperature. Lower sharpens neighbour lists around the strongest pairs; higher "
         "spreads them to broader topics.",
     )
     epochs: int = Field(
-        20, ge=1, le=500,
+        20, title="Epochs", ge=1, le=500,
         description="Passes over all items. Raise it if the loss still falls at the end; lower it to train faster.",
     )
     lr: float = Field(
-        0.01, gt=0, le=1,
+        0.01, title="Learning rate", gt=0, le=1,
         description="Adam learning rate at dim 128; the step used is lr·√(128/dim), so unit vectors move by the "
         "same relative amount at any dim. Lower it if the per-epoch loss jumps around; raise it if it falls "
         "slowly.",
     )
     batch_size: int = Field(
-        1024, ge=16, le=65536,
+        1024, title="Batch size", ge=16, le=65536,
         description="Items per optimisation step (at most a quarter of the catalogue, so every epoch takes 4+ "
         "steps). Larger is faster per epoch but takes fewer steps.",
     )
     negatives: int = Field(
-        2048, ge=16, le=65536,
+        2048, title="Shared negatives", ge=16, le=65536,
         description="Shared negative items per step for the sampled softmax (large catalogues). More is closer "
         "to the exact softmax and slower.",
     )
     row_weight_exponent: float = Field(
-        0.5, ge=0, le=2,
+        0.5, title="Row weight exponent", ge=0, le=2,
         description="Item weight in the loss grows as (row mass)^exponent. Raise it to favour well-observed "
         "items; 0 weighs every item alike.",
     )
     softmax: Literal["auto", "full", "sampled"] = Field(
-        "auto",
+        "auto", title="Softmax",
         description=f"'full' is exact but costs items² per epoch; 'sampled' scales to millions of items; "
         f"'auto' uses full up to {FULL_SOFTMAX_MAX_ITEMS:,} items.",
     )

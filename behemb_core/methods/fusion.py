@@ -22,28 +22,35 @@ from .base import ContentVectors, MethodConfig, TrainingInputs
 
 class FusionConfig(MethodConfig):
     dim: int | None = Field(  # type: ignore[assignment]
-        None, ge=2, le=2048,
+        None, title="Dimensions", ge=2, le=2048,
         description="Vector dimension; fusion keeps the behaviour vectors' dimension (leave empty), or checks it.",
     )
     behavior_weight: float = Field(
-        0.7, ge=0, le=1, description="w in w·behaviour + (1−w)·content for items that have both."
+        0.7, title="Behaviour weight w",
+        ge=0, le=1, description="w in w·behaviour + (1−w)·content for items that have both."
     )
-    ridge: float = Field(1.0, ge=0, le=1e6, description="Ridge penalty of the content → behaviour linear map.")
+    ridge: float = Field(1.0, title="Ridge penalty",
+        ge=0, le=1e6, description="Ridge penalty of the content → behaviour linear map.")
     base_method: Literal["ppmi_svd", "item2vec", "graph"] = Field(
-        "ppmi_svd", description="Behaviour method trained first when no base version is given."
+        "ppmi_svd", title="Base method", description="Behaviour method trained first when no base version is given."
     )
-    base_config: dict[str, Any] = Field(default_factory=dict, description="Config of the base method.")
-    text_dim: int = Field(128, ge=2, le=2048, description="Dimension of TF-IDF→SVD text vectors.")
+    base_config: dict[str, Any] = Field(default_factory=dict, title="Base method config",
+        description="Config of the base method.")
+    text_dim: int = Field(128, title="Text vector dimensions",
+        ge=2, le=2048, description="Dimension of TF-IDF→SVD text vectors.")
     text_columns: list[str] = Field(
-        default_factory=list,
+        default_factory=list, title="Text columns",
         description="Metadata columns added to the item name as content text (e.g. genres, category).",
     )
-    text_max_features: int = Field(50_000, ge=10, description="Vocabulary size of the TF-IDF.")
+    text_max_features: int = Field(50_000, title="Text vocabulary size",
+        ge=10, description="Vocabulary size of the TF-IDF.")
     min_shared_items: int = Field(
-        20, ge=2, description="Items with both behaviour and content needed to fit the map."
+        20, title="Minimum shared items",
+        ge=2, description="Items with both behaviour and content needed to fit the map."
     )
     holdout_share: float = Field(
-        0.1, ge=0, lt=0.5, description="Share of shared items held out to measure the map's cosine fit."
+        0.1, title="Held-out share for the map fit",
+        ge=0, lt=0.5, description="Share of shared items held out to measure the map's cosine fit."
     )
 
 

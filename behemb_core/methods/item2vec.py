@@ -14,26 +14,29 @@ from .base import MethodConfig, TrainingInputs, require_sessions
 class SkipGramConfig(MethodConfig):
     """Skip-gram parameters shared by item2vec and graph (Caselles-Dupré et al. 2018: they matter)."""
 
-    window: int = Field(5, ge=1, le=100, description="Context window in positions; wider = more topical, more popular.")
-    negative: int = Field(5, ge=1, le=50, description="Negative samples per positive pair.")
+    window: int = Field(5, title="Window (positions)",
+        ge=1, le=100, description="Context window in positions; wider = more topical, more popular.")
+    negative: int = Field(5, title="Negative samples", ge=1, le=50, description="Negative samples per positive pair.")
     ns_exponent: float = Field(
-        0.75, ge=-2.0, le=2.0,
+        0.75, title="Negative-sampling exponent", ge=-2.0, le=2.0,
         description="Exponent of the negative-sampling distribution; 0.75 is word2vec's, lower or negative "
         "values sample more long-tail items and often win for recommendation.",
     )
     sample: float = Field(
-        1e-3, ge=0, le=1,
+        1e-3, title="Down-sampling threshold", ge=0, le=1,
         description="Down-sampling threshold for frequent items (smaller = stronger); 0 disables it.",
     )
-    epochs: int = Field(10, ge=1, le=500, description="Passes over the corpus.")
-    min_count: int = Field(1, ge=1, description="Items seen fewer times get no vector (gensim's 5 drops the tail).")
+    epochs: int = Field(10, title="Epochs", ge=1, le=500, description="Passes over the corpus.")
+    min_count: int = Field(1, title="Minimum count",
+        ge=1, description="Items seen fewer times get no vector (gensim's 5 drops the tail).")
     workers: int = Field(
-        2, ge=1, le=64,
+        2, title="Threads", ge=1, le=64,
         description="Training threads. Only workers=1 is bit-reproducible for a seed.",
     )
-    shrink_windows: bool = Field(True, description="Sample the effective window per position (word2vec default).")
-    alpha: float = Field(0.025, gt=0, le=1, description="Initial learning rate.")
-    min_alpha: float = Field(0.0001, ge=0, le=1, description="Final learning rate.")
+    shrink_windows: bool = Field(True, title="Random window shrinking",
+        description="Sample the effective window per position (word2vec default).")
+    alpha: float = Field(0.025, title="Start learning rate", gt=0, le=1, description="Initial learning rate.")
+    min_alpha: float = Field(0.0001, title="End learning rate", ge=0, le=1, description="Final learning rate.")
 
     def skipgram_params(self) -> SkipGramParams:
         return SkipGramParams(

@@ -17,26 +17,29 @@ from .base import MethodConfig, TrainingInputs, require_sessions
 
 class PpmiSvdConfig(MethodConfig):
     window: int = Field(
-        5, ge=0, le=1000,
+        5, title="Window (positions)", ge=0, le=1000,
         description="Items up to this many positions apart count as a pair; 0 = the whole session (baskets). "
         "Wider windows blur topics and favour popular items.",
     )
     weighting: Literal["uniform", "harmonic", "linear"] = Field(
-        "uniform", description="Weight of a pair at distance d: 1, 1/d, or (window-d+1)/window."
+        "uniform", title="Pair weighting", description="Weight of a pair at distance d: 1, 1/d, or (window-d+1)/window."
     )
     alpha: float = Field(
-        0.75, gt=0, le=1,
+        0.75, title="Context smoothing α", gt=0, le=1,
         description="Context-distribution smoothing of PPMI; 0.75 (Levy et al. 2015) damps popular items, "
         "1 = plain PPMI.",
     )
-    shift: float = Field(1.0, ge=1, le=100, description="Shifted PPMI: subtract log(shift); 1 = no shift.")
+    shift: float = Field(1.0, title="PMI shift",
+        ge=1, le=100, description="Shifted PPMI: subtract log(shift); 1 = no shift.")
     eig_weight: float = Field(
-        0.5, ge=0, le=1,
+        0.5, title="Eigenvalue weight p", ge=0, le=1,
         description="Eigenvalue weighting p in E = U·S^p; 0.5 is a robust default, 1 over-weights the top "
         "(often popularity) directions.",
     )
-    n_iter: int = Field(3, ge=0, le=20, description="Power iterations of randomized SVD (more = more exact).")
-    oversample: int = Field(10, ge=0, le=200, description="Extra random directions in randomized SVD.")
+    n_iter: int = Field(3, title="Power iterations",
+        ge=0, le=20, description="Power iterations of randomized SVD (more = more exact).")
+    oversample: int = Field(10, title="Oversampling",
+        ge=0, le=200, description="Extra random directions in randomized SVD.")
 
 
 def fit_ppmi_svd(
