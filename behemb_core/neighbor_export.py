@@ -22,6 +22,7 @@ from typing import BinaryIO, Literal
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from .embeddings import ItemEmbeddings
@@ -32,6 +33,7 @@ from .progress import ProgressCallback, as_reporter
 COLUMNS: tuple[str, ...] = ("query_item_id", "query_name", "rank", "item_id", "name", "score")
 ExportFormat = Literal["csv", "parquet"]
 FORMATS: dict[str, ExportFormat] = {".csv": "csv", ".parquet": "parquet"}
+_CSV_OPTIONS = pacsv.WriteOptions(quoting_style="needed")  # quotes only around commas, quotes, newlines
 BLOCK_ROWS = 4096  # query items per written block (one Parquet row group, one CSV chunk)
 
 
@@ -98,6 +100,17 @@ def resolve_items(emb: ItemEmbeddings, ids: Iterable[object]) -> QueryItems:
                       duplicates=len(given) - len(unique))
 
 
+def _known_queries(emb: ItemEmbeddings, items: Iterable[object] | None) -> QueryItems | None:
+    """``items`` resolved; ConfigError naming (up to ten of) the ids when none of them is in the version."""
+    if items is None:
+        return None
+    queries = resolve_items(emb, items)
+    if len(queries.codes) == 0:
+        shown = ", ".join(queries.unknown[:10]) + (" …" if len(queries.unknown) > 10 else "")
+        raise ConfigError(f"none of the {len(queries.unknown)} item ids is in this version: {shown or '(empty list)'}")
+    return queries
+
+
 def _output_format(path: str) -> ExportFormat:
     suffix = Path(path).suffix.lower()
     if suffix not in FORMATS:
@@ -155,18 +168,13 @@ def write_neighbors(sink: BinaryIO, emb: ItemEmbeddings, k: int, *, fmt: ExportF
         raise ConfigError(f"unknown export format {fmt!r}; choose csv or parquet")
     codes = None if queries is None else queries.codes
     rows = 0
-    writer = None
-    first = True
+    writer: pq.ParquetWriter | pacsv.CSVWriter | None = None
     for block in _blocks(emb, codes, k, names, max(1, block_rows), progress):
         rows += block.num_rows
-        if fmt == "parquet":
-            if writer is None:
-                writer = pq.ParquetWriter(sink, block.schema)
-            writer.write_table(block)  # one row group per block
-        else:
-            text = block.to_pandas().to_csv(index=False, header=first, float_format="%.6g", lineterminator="\n")
-            sink.write(text.encode("utf-8"))
-            first = False
+        if writer is None:
+            writer = (pq.ParquetWriter(sink, block.schema) if fmt == "parquet"
+                      else pacsv.CSVWriter(sink, block.schema, write_options=_CSV_OPTIONS))  # header once, then one chunk per block
+        writer.write_table(block)  # Parquet: one row group per block
     if writer is not None:
         writer.close()
     return rows
@@ -191,12 +199,7 @@ def export_neighbors(emb: ItemEmbeddings, output: str | os.PathLike[str], *, k: 
         raise ConfigError(f"--output {os.fspath(out)!r} exists; choose another path or overwrite it explicitly")
     if out.is_dir():
         raise ConfigError(f"--output {os.fspath(out)!r} is a folder; give a file name ending in .csv or .parquet")
-    queries = None
-    if items is not None:
-        queries = resolve_items(emb, items)
-        if len(queries.codes) == 0:
-            shown = ", ".join(queries.unknown[:10]) + (" …" if len(queries.unknown) > 10 else "")
-            raise ConfigError(f"none of the {len(queries.unknown)} item ids is in this version: {shown or '(empty list)'}")
+    queries = _known_queries(emb, items)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp-{uuid.uuid4().hex}")
     try:
@@ -218,10 +221,7 @@ def neighbors_bytes(emb: ItemEmbeddings, *, fmt: ExportFormat, k: int = 10, item
                     names: np.ndarray | None = None, block_rows: int = BLOCK_ROWS,
                     progress: ProgressCallback | None = None) -> tuple[bytes, ExportResult]:
     """The same export as :func:`export_neighbors`, in memory (for a download button)."""
-    queries = None if items is None else resolve_items(emb, items)
-    if queries is not None and len(queries.codes) == 0:
-        shown = ", ".join(queries.unknown[:10]) + (" …" if len(queries.unknown) > 10 else "")
-        raise ConfigError(f"none of the {len(queries.unknown)} item ids is in this version: {shown or '(empty list)'}")
+    queries = _known_queries(emb, items)
     buffer = io.BytesIO()
     rows = write_neighbors(buffer, emb, k, fmt=fmt, queries=queries, names=names, block_rows=block_rows,
                            progress=progress)
