@@ -243,9 +243,18 @@ def cmd_neighbors(args: argparse.Namespace) -> int:
     from .neighbors import item_neighbors
     from .store import Store
 
-    stored = Store(args.store).load_version(args.version)
+    if args.item is None and not (args.items_file or args.all):
+        raise ConfigError("neighbors needs one of --item ID, --items-file FILE or --all")
+    if (args.items_file or args.all) and not args.output:
+        raise ConfigError("--items-file and --all write a file: give --output PATH.csv or PATH.parquet")
+    if args.explain and args.output:
+        raise ConfigError("--explain shows one item's evidence and cannot be combined with --output")
+    store = Store(args.store)
+    stored = store.load_version(args.version)
     emb = stored.embeddings
     names = stored.item_meta.names_for(emb.vocab.ids) if stored.item_meta is not None else None
+    if args.output:
+        return _export_neighbors(args, store, emb, names)
     if args.explain:
         return _explain(args, stored, names)
     try:
@@ -261,6 +270,21 @@ def cmd_neighbors(args: argparse.Namespace) -> int:
         if names is not None:
             print(f"# {args.item}: {names[emb.vocab.code(_typed_id(emb, args.item))]}")
         _print_table(rows, ["rank", "item_id", "score", *(["name"] if names is not None else [])])
+    return 0
+
+
+def _export_neighbors(args: argparse.Namespace, store, emb, names) -> int:
+    from .neighbor_export import export_neighbors, read_item_list
+
+    items = [args.item] if args.item is not None else read_item_list(args.items_file) if args.items_file else None
+    result = export_neighbors(emb, args.output, k=args.k, items=items, names=names,
+                              store_root=store.root if store.is_local else None, overwrite=args.overwrite,
+                              progress=StderrProgress(args.quiet))
+    if result.unknown:
+        shown = ", ".join(result.unknown[:20]) + (" …" if len(result.unknown) > 20 else "")
+        print(f"warning: {len(result.unknown)} of {result.queries + len(result.unknown)} item ids are not in version "
+              f"{args.version!r} and have no rows: {shown}", file=sys.stderr)
+    _emit({"version": args.version, "k": args.k, **result.summary()})
     return 0
 
 
@@ -548,8 +572,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_input_options(p, required=False)
     _store_option(p)
     p.add_argument("--version", required=True)
-    p.add_argument("--item", required=True)
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--item", help="One item id.")
+    which.add_argument("--items-file", help="Bulk export: a file of item ids, one per line (or a CSV whose first "
+                       "column is item_id); ids not in the version are reported on stderr and in the summary.")
+    which.add_argument("--all", action="store_true", help="Bulk export: every item of the version.")
     p.add_argument("-k", type=int, default=10)
+    p.add_argument("--output", help="Write the exact top-k to PATH.csv or PATH.parquet (columns query_item_id, "
+                   "query_name, rank, item_id, name, score), atomically and never inside the store; prints a JSON "
+                   "summary.")
+    p.add_argument("--overwrite", action="store_true", help="Replace an existing --output file.")
     p.add_argument("--explain", action="store_true",
                    help="Show co-occurrence evidence for each neighbour from the sessions in --input.")
     p.add_argument("--examples", type=int, default=2, help="Example sessions per neighbour with --explain.")

@@ -1,6 +1,7 @@
 """Neighbours: pick a version and an item, see its top-K neighbours with names and popularity (optionally next to
 a second version's, with the neighbours both lists share marked), optionally the co-occurrence evidence behind
-each one, and export the table as CSV. Neighbour pairs can be marked good or bad (golden pairs, kept with the
+each one, and export the table as CSV. With a second version, a diff lists the neighbours kept, gained and lost.
+A bulk export writes the top-K of pasted/uploaded ids or of the whole catalogue as one CSV/Parquet. Neighbour pairs can be marked good or bad (golden pairs, kept with the
 store) and every version is re-checked against them. Item names are untrusted text: they are shown in tables
 and escaped markdown only (never as HTML)."""
 
@@ -15,6 +16,7 @@ from app_support import keys, loaders
 from app_support.errors import user_errors
 from app_support.views import evidence_table, example_lines, md, neighbour_table
 from behemb_core.explain import explain_neighbors
+from behemb_core.neighbor_export import neighbor_diff, neighbors_bytes, parse_item_list
 from behemb_core.neighbors import item_neighbors
 from behemb_core.store import check_golden, golden_pairs, mark_pair
 
@@ -134,6 +136,19 @@ else:
         shared = len(ids_a & ids_b)
         st.caption(f"{shared} of the top {int(k)} neighbours are in both lists "
                    f"(Jaccard {shared / max(1, len(ids_a | ids_b)):.2f}).")
+        diff = neighbor_diff(stored.embeddings, stored_b.embeddings, item, int(k), names_a=names,
+                             names_b=names_for(catalogue_b, stored_b.embeddings.vocab.ids))
+        counts = diff["change"].value_counts()
+        st.markdown(f"**What changed from {md(version)} to {md(second)}** — "
+                    f"{counts.get('kept', 0)} kept, {counts.get('gained', 0)} gained, {counts.get('lost', 0)} lost")
+        st.dataframe(diff, hide_index=True, key="nb_diff", column_config={
+            "change": st.column_config.TextColumn(help=f"kept: in both top-{int(k)} lists; gained: only in "
+                                                  f"{second}; lost: only in {version}."),
+            "rank_a": st.column_config.NumberColumn(f"rank in {version}"),
+            "rank_b": st.column_config.NumberColumn(f"rank in {second}"),
+            "score_a": st.column_config.NumberColumn(f"similarity in {version}", format="%.3f"),
+            "score_b": st.column_config.NumberColumn(f"similarity in {second}", format="%.3f"),
+        })
 dl = st.columns(2)
 dl[0].download_button(
     "Download CSV", table.to_csv(index=False).encode("utf-8"), file_name=f"neighbours-{version}-{item}.csv",
@@ -143,6 +158,47 @@ dl[1].download_button(
     "Download Parquet", parquet_bytes(table), file_name=f"neighbours-{version}-{item}.parquet",
     mime="application/vnd.apache.parquet", key="nb_download_parquet",
 )
+
+with st.expander("Bulk export — top-K of many items or of the whole catalogue"):
+    st.caption("Exact neighbours, one file with the query's id and name on every row: "
+               "`query_item_id, query_name, rank, item_id, name, score`. Ids this version lacks are listed, "
+               "not dropped silently.")
+    scope = st.radio("Items", ["Listed items", "Whole catalogue"], key="nb_bulk_scope", horizontal=True)
+    pasted, uploaded = "", None
+    if scope == "Listed items":
+        bc = st.columns(2)
+        pasted = bc[0].text_area("Item ids (one per line, or separated by commas)", key="nb_bulk_ids")
+        uploaded = bc[1].file_uploader("…or a file of ids (text, or CSV with an item_id column first)",
+                                       type=["txt", "csv", "tsv"], key="nb_bulk_file")
+    else:
+        st.caption(f"All {len(stored.embeddings):,} items: {len(stored.embeddings) * int(k):,} rows at K = {int(k)}.")
+    ec = st.columns([1, 1, 2], vertical_alignment="bottom")
+    bulk_k = ec[0].number_input("K", min_value=1, max_value=100, value=int(k), step=1, key="nb_bulk_k")
+    bulk_fmt = ec[1].radio("Format", ["csv", "parquet"], key="nb_bulk_format", horizontal=True)
+    if ec[2].button("Prepare the export", key="nb_bulk_run", type="primary"):
+        ids = None
+        if scope == "Listed items":
+            ids = parse_item_list(pasted) + (parse_item_list(uploaded.getvalue().decode("utf-8-sig", "replace"))
+                                             if uploaded is not None else [])
+        if ids is not None and not ids:
+            st.error("Paste item ids or upload a file of ids first.", icon="🚫")
+        else:
+            bar = st.progress(0.0, text="computing neighbours")
+            with user_errors("The export failed") as failed:
+                data, result = neighbors_bytes(
+                    stored.embeddings, fmt=bulk_fmt, k=int(bulk_k), items=ids, names=names,
+                    progress=lambda e: bar.progress(e.fraction or 0.0, text=e.message or e.stage))
+            bar.empty()
+            if not failed.failed:
+                if result.unknown:
+                    shown = ", ".join(map(md, result.unknown[:20])) + (" …" if len(result.unknown) > 20 else "")
+                    st.warning(f"{len(result.unknown)} of {result.queries + len(result.unknown)} ids are not in "
+                               f"version {md(version)} and have no rows: {shown}", icon="⚠️")
+                st.success(f"{result.rows:,} rows for {result.queries:,} items, K = {int(bulk_k)}.", icon="✅")
+                st.download_button(
+                    f"Download {bulk_fmt.upper()}", data, file_name=f"neighbours-{version}-top{int(bulk_k)}.{bulk_fmt}",
+                    mime="text/csv" if bulk_fmt == "csv" else "application/vnd.apache.parquet",
+                    key="nb_bulk_download", on_click="ignore")
 
 with st.container(border=True):
     st.markdown("**Mark a neighbour as good or bad** — kept with the store as a golden pair and re-checked for "
