@@ -144,4 +144,7 @@ def summarize(dataset: Dataset) -> dict[str, Any]:
         "notes": dict(dataset.notes),
         "fingerprint": s.fingerprint(),
         "rows_read": dataset.source.get("rows_read"),
+        "timestamp": dataset.source.get("timestamp"),
+        "delimiter": dataset.source.get("delimiter"),
+        "skipped_lines": dataset.source.get("empty_lines"),
     }
