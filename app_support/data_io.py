@@ -20,8 +20,13 @@ from behemb_core.demo import DEMO_FILE, ONLINE_RETAIL_FILTERS, load_demo_dataset
 from behemb_core.errors import ConfigError, InputError
 from behemb_core.ingest import (
     Dataset,
+    ROLES,
     EventColumns,
     EventFilters,
+    detect_columns,
+    detect_timestamp,
+    peek_table,
+    read_baskets,
     read_event_log,
     read_item_metadata,
     read_session_jsonl,
@@ -41,13 +46,14 @@ class DatasetSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    kind: Literal["demo", "event_log", "sessions_jsonl"]
+    kind: Literal["demo", "event_log", "sessions_jsonl", "baskets"]
     paths: list[str]
     columns: dict[str, Any] | None = None
     filters: dict[str, Any] | None = None
     options: dict[str, Any] = Field(default_factory=dict)
     name_column: str | None = None
     meta_path: str | None = None
+    delimiter: str | None = None  # baskets: the delimiter chosen on the page (None = sniffed)
 
     def to_json(self) -> str:
         return json.dumps(self.model_dump(mode="json"), sort_keys=True)
@@ -60,7 +66,7 @@ class DatasetSpec(BaseModel):
         if self.kind == "demo":
             return "Bundled demo: Online Retail, Oct–Nov 2011 (UCI, CC BY 4.0)"
         names = ", ".join(Path(p).name for p in self.paths[:3]) + (" …" if len(self.paths) > 3 else "")
-        what = "event log" if self.kind == "event_log" else "session JSONL"
+        what = {"event_log": "event log", "baskets": "baskets (one per line)"}.get(self.kind, "session JSONL")
         return f"{what}: {names}" + (f" + metadata {Path(self.meta_path).name}" if self.meta_path else "")
 
 
@@ -150,6 +156,56 @@ def peek_columns(path: str | Path) -> list[str]:
     return read_columns(Path(path))
 
 
+#: Delimiter choices of the Data page: value passed to the library (None = sniffed) → label.
+DELIMITER_CHOICES: dict[str | None, str] = {
+    None: "auto-detect", ",": "comma ,", ";": "semicolon ;", "\t": "tab", "|": "pipe |",
+}
+
+
+def preview(path: str | Path, *, delimiter: str | None = None, header: bool = True, rows: int = 5
+            ) -> tuple[list[str], str | None, Any]:
+    """Columns, delimiter in use (sniffed unless given) and the first ``rows`` rows as a DataFrame of text."""
+    import pandas as pd
+
+    names, delim, data = peek_table(Path(path), delimiter, header, rows)
+    width = max([len(names), *(len(r) for r in data)]) if data else len(names)
+    cols = names + [f"column_{i + 1}" for i in range(len(names), width)]
+    frame = pd.DataFrame([r + [""] * (width - len(r)) for r in data], columns=cols, dtype=object)
+    return names, delim, frame
+
+
+def suggest_columns(path: str | Path, *, delimiter: str | None = None, header: bool = True) -> dict[str, Any]:
+    """Roles detected by column name, plus a timestamp column found by content when no name matched;
+    ``timestamp_found_by`` says which (``"name"``, ``"content"`` or ``None``)."""
+    names, _, rows = peek_table(Path(path), delimiter, header, rows=200)
+    found = detect_columns(names).model_dump()
+    how = "name" if found["timestamp"] else None
+    if found["timestamp"] is None:
+        used = {v for k, v in found.items() if k in ROLES and v}
+        found["timestamp"] = detect_timestamp(names, rows, used)
+        how = "content" if found["timestamp"] else None
+    found["timestamp_found_by"] = how
+    return found
+
+
+#: The Data page's label of each column role (the selectboxes under "Columns").
+PAGE_ROLE_LABELS = {role: role.replace("_", " ") for role in ROLES}
+
+
+def check_page_columns(columns: dict[str, Any], *, use_session: bool) -> None:
+    """The required roles of an event log are chosen on the page; else an :class:`InputError` that names the
+    page's control ("choose the item column above"), not a library call."""
+    required = ["item", "timestamp"]
+    if not (use_session and columns.get("session")):
+        required.append("user")
+    missing = [r for r in required if not columns.get(r)]
+    if missing:
+        which = " and ".join(f"the '{PAGE_ROLE_LABELS[r]}' column" for r in missing)
+        why = (" (sessions come from the user's activity unless a session column is chosen and "
+               "'use session column' is on)" if "user" in missing else "")
+        raise InputError(f"choose {which} above under Columns — it is set to (none){why}")
+
+
 def validated(model: type[BaseModel], values: dict[str, Any], what: str) -> Any:
     """``model(**values)`` with pydantic's errors turned into a ConfigError naming each field and value."""
     try:
@@ -168,6 +224,8 @@ def read_dataset(spec: DatasetSpec) -> Dataset:
         dataset = load_demo_dataset(spec.paths[0])
     elif spec.kind == "sessions_jsonl":
         dataset = read_session_jsonl(spec.paths, options=options)
+    elif spec.kind == "baskets":
+        dataset = read_baskets(spec.paths, delimiter=spec.delimiter, options=options)
     else:
         dataset = read_event_log(
             spec.paths,

@@ -49,8 +49,13 @@ def _add_input_options(p: argparse.ArgumentParser, *, required: bool) -> None:
     g = p.add_argument_group("input data")
     g.add_argument("--input", nargs="+", required=required, metavar="PATH",
                    help="Session JSONL file(s), or event-log files/folders (CSV, TSV, Parquet, .gz).")
-    g.add_argument("--format", choices=["auto", "sessions", "events"], default="auto",
-                   help="auto: .jsonl/.ndjson are sessions, everything else an event log.")
+    g.add_argument("--format", choices=["auto", "sessions", "events", "baskets"], default="auto",
+                   help="auto: .jsonl/.ndjson are sessions, everything else an event log; baskets: one session "
+                        "per line, items separated by the delimiter, no header (the 'groceries' layout).")
+    g.add_argument("--delimiter", help="Text files: field delimiter (default: sniffed from the first lines; "
+                                       "'\\t' or 'tab' for TAB).")
+    g.add_argument("--no-header", action="store_true",
+                   help="Event logs: the first line is data; columns are named column_1, column_2, …")
     g.add_argument("--user-col", help="Event logs: user column (default: auto-detected).")
     g.add_argument("--item-col", help="Event logs: item column (default: auto-detected).")
     g.add_argument("--time-col", help="Event logs: timestamp column (default: auto-detected).")
@@ -119,8 +124,13 @@ def load_dataset(args: argparse.Namespace, progress) -> Any:
     """Read ``--input`` (sessions or events) with the options given, plus ``--item-meta``."""
     from .ingest import EventColumns, EventFilters, read_event_log, read_item_metadata, read_session_jsonl
 
+    from .ingest import read_baskets
+
     options = _session_options(args)
-    if _is_sessions(args.input, args.format):
+    delimiter = {"\\t": "\t", "tab": "\t"}.get(args.delimiter or "", args.delimiter) or None
+    if args.format == "baskets":
+        dataset = read_baskets(args.input, delimiter=delimiter, options=options, progress=progress)
+    elif _is_sessions(args.input, args.format):
         dataset = read_session_jsonl(args.input, options=options, progress=progress)
     else:
         cols = {
@@ -132,6 +142,10 @@ def load_dataset(args: argparse.Namespace, progress) -> Any:
         cols = {k: v for k, v in cols.items() if v is not None}
         if args.timestamp_unit:
             cols["timestamp_unit"] = args.timestamp_unit
+        if delimiter:
+            cols["delimiter"] = delimiter
+        if args.no_header:
+            cols["header"] = False
         columns = _validated(EventColumns, cols, "column") if cols else None
         excluded = [x.strip() for chunk in args.exclude_items for x in chunk.split(",") if x.strip()]
         filt = {

@@ -10,24 +10,31 @@ import streamlit as st
 
 from app_support import keys, loaders
 from app_support.data_io import (
+    DELIMITER_CHOICES,
     DEMO_NAME_COLUMN,
     UPLOAD_TYPES,
     DatasetSpec,
+    check_page_columns,
     demo_filters,
     input_kind,
-    peek_columns,
+    preview,
     save_uploads,
+    suggest_columns,
 )
 from app_support.errors import user_errors
 from app_support.forms import model_form
 from app_support.views import drops_table, length_histogram, md
 from app_support.widgets import dataset_counts
 from behemb_core.demo import DEMO_FILE
-from behemb_core.ingest import EventFilters, detect_columns
+from behemb_core.ingest import EventFilters
 from behemb_core.ingest import NAME_CANDIDATES, ROLES
 from behemb_core.sessions import SessionOptions
 
 keys.init_state()
+keys.restore_choices()  # the page's choices survive visits to other pages
+if "data_source" not in st.session_state:  # first visit: show the source of the dataset in use
+    st.session_state["data_source"] = (
+        "demo" if DatasetSpec.from_json(st.session_state[keys.DATASET_SPEC]).kind == "demo" else "upload")
 NONE = "(none)"
 
 st.title("Data")
@@ -66,6 +73,9 @@ if source == "upload":
     paths = list(st.session_state.get(keys.UPLOADED_PATHS, []))
     if not paths:
         st.info("Upload one or more files to read them. The summary below is of the dataset currently in use.")
+    elif not files:
+        st.caption("Using the files uploaded earlier in this session: "
+                   + md(", ".join(p.rsplit("/", 1)[-1] for p in paths)))
 else:
     paths = [str(DEMO_FILE)]
 
@@ -74,9 +84,34 @@ if paths:
     with user_errors() as outcome:
         kind = "event_log" if source == "demo" else input_kind(paths)
         columns = name_column = filters = None
+        delimiter, has_header = None, True
+        if kind == "event_log" and source == "upload":
+            st.subheader("File layout")
+            lay, dl, hd = st.columns([2, 1, 1])
+            with lay:
+                layout = st.radio(
+                    "Layout", ["table", "baskets"], key="data_layout", horizontal=True,
+                    format_func={"table": "Table: one row per event (columns)",
+                                 "baskets": "Baskets: one session per line, items separated by the delimiter"}.get,
+                )
+            with dl:
+                delimiter = st.selectbox("Delimiter", list(DELIMITER_CHOICES), key="data_delimiter",
+                                         format_func=DELIMITER_CHOICES.get)
+            with hd:
+                has_header = st.checkbox("First line is a header", value=True, key="data_header",
+                                         disabled=layout == "baskets")
+            if layout == "baskets":
+                kind, has_header = "baskets", False
+            names, used_delim, frame = preview(paths[0], delimiter=delimiter, header=has_header)
+            if used_delim is not None:
+                how = "chosen" if delimiter else "detected"
+                st.caption(f"Preview of {md(paths[0].rsplit('/', 1)[-1])} — delimiter {how}: "
+                           f"{DELIMITER_CHOICES.get(used_delim, repr(used_delim))}"
+                           + ("" if kind == "baskets" else f"; {len(names)} columns"))
+            st.dataframe(frame, hide_index=True, key="data_preview")
         if kind == "event_log":
-            header = peek_columns(paths[0])
-            detected = detect_columns(header).model_dump()
+            header = names if source == "upload" else preview(paths[0], rows=0)[0]
+            detected = suggest_columns(paths[0], delimiter=delimiter, header=has_header)
             st.subheader("Columns")
             st.caption("Pre-filled from the column names; (none) = this role is absent.")
             options_cols = [NONE, *header]
@@ -101,10 +136,18 @@ if paths:
                 )
                 name_column = None if choice == NONE else choice
             with grid[(len(ROLES) + 1) % 4]:
-                columns["timestamp_unit"] = st.selectbox(
-                    "timestamp unit", ["s", "ms", "us", "ns"], key="data_ts_unit",
-                    help="Unit of numeric (unix) timestamps; text timestamps are ISO 8601.",
+                unit = st.selectbox(
+                    "timestamp unit", ["auto", "s", "ms", "us", "ns"], key="data_ts_unit",
+                    help="Unit of numeric (unix) timestamps; auto = from their magnitude (the summary says "
+                         "which unit was assumed). Text timestamps are ISO 8601.",
                 )
+                columns["timestamp_unit"] = None if unit == "auto" else unit
+            if detected.get("timestamp_found_by") == "content":
+                st.caption(f"The timestamp column {md(detected['timestamp'])!s} was recognised by its values "
+                           "(no column has a usual timestamp name).")
+            if source == "upload":
+                columns["delimiter"] = delimiter
+                columns["header"] = has_header
             st.subheader("Row filters")
             filter_defaults = demo_filters().model_dump() if source == "demo" else EventFilters().model_dump()
             filters = model_form(EventFilters, key_prefix=f"data_filter_{source}", defaults=filter_defaults)
@@ -112,7 +155,7 @@ if paths:
         st.subheader("Sessions")
         opts = model_form(
             SessionOptions, key_prefix="data_opt", columns=3,
-            exclude=("gap_minutes", "use_session_column") if kind == "sessions_jsonl" else (),
+            exclude=("gap_minutes", "use_session_column") if kind in ("sessions_jsonl", "baskets") else (),
         )
         meta_path = None
         if source == "upload":
@@ -126,11 +169,14 @@ if paths:
             meta_path = st.session_state.get(keys.UPLOADED_META_PATH)
         spec = DatasetSpec(
             kind=kind, paths=paths, columns=columns, filters=filters, options=opts, name_column=name_column,
-            meta_path=meta_path,
+            meta_path=meta_path, delimiter=delimiter if kind == "baskets" else None,
         )
 
+keys.remember_choices()
 if spec is not None and st.button("Read data", key="data_read", type="primary"):
     with user_errors("Reading the data failed") as outcome:
+        if spec.kind == "event_log" and spec.columns is not None:
+            check_page_columns(spec.columns, use_session=spec.options.get("use_session_column", True))
         text = spec.to_json()
         loaders.load_dataset(text)
         st.session_state[keys.DATASET_SPEC] = text
@@ -151,10 +197,25 @@ with user_errors("The dataset could not be read"):
         f"Popularity: Gini {pop['gini']:.2f}; the top 1 % of items get {pop['head_share_top1pct']:.0%} of events, "
         f"the top 10 % get {pop['head_share_top10pct']:.0%}. Fingerprint {summary['fingerprint']}"
     )
+    ts = summary.get("timestamp")
+    if ts:
+        how = {"content": "recognised by its values", "name": "recognised by its name", "given": "as chosen"}
+        unit = ts.get("meaning") or ts["unit"]
+        st.caption(
+            f"Timestamp: column {md(str(ts['column']))} ({how.get(ts['found_by'], ts['found_by'])}); {unit}"
+            + (" — unit **assumed** from the magnitude of the values; if wrong, choose the 'timestamp unit' "
+               "above and read again." if ts.get("unit_assumed") else ".")
+        )
+    skipped = summary.get("skipped_lines")
+    if skipped:
+        where = ", ".join(f"{md(s['path'].rsplit('/', 1)[-1])} line {s['line']}" for s in skipped[:5])
+        n = sum(v for k, v in summary["notes"].items() if k.startswith("lines without items"))
+        st.caption(f"{n:,} line(s) without items were skipped: {where}" + (" …" if n > 5 else ""))
     left, right = st.columns(2)
     with left:
         hist = length_histogram(summary)
         fig = px.bar(hist, x="length", y="sessions", title="Session length (items per session)")
+        fig.update_xaxes(type="category", categoryorder="array", categoryarray=list(hist["length"]))
         st.plotly_chart(fig, key="data_length_hist")
     with right:
         curve = loaders.popularity_curve(spec_json)

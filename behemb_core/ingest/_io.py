@@ -79,41 +79,95 @@ def table_format(path: Path) -> str:
     return "parquet" if name.endswith((".parquet", ".pq")) else "csv"
 
 
-def read_header(path: Path) -> tuple[list[str], str | None]:
-    """Column names of a table file and, for text files, the delimiter (sniffed for ``.txt``)."""
+DELIMITERS = (",", ";", "\t", "|")
+SNIFF_LINES = 50
+
+
+def _first_lines(path: Path, n: int = SNIFF_LINES) -> list[str]:
+    try:
+        with open_text(path) as fh:
+            lines = []
+            for line in fh:
+                lines.append(line.rstrip("\r\n"))
+                if len(lines) >= n:
+                    break
+            return lines
+    except (OSError, UnicodeDecodeError, EOFError) as exc:
+        raise InputError(f"cannot read file: {exc}", path=str(path)) from exc
+
+
+def sniff_delimiter(lines: list[str], *, default: str = ",") -> str:
+    """The delimiter of text lines: of ``, ; TAB |``, the one found on every non-blank line in the most
+    constant number (then the most frequent); ``default`` when none occurs. Quoted fields are respected."""
+    lines = [ln for ln in lines if ln.strip()]
+    best, best_key = default, (0, 0.0)
+    for d in DELIMITERS:
+        counts = [len(next(csv.reader([ln], delimiter=d))) - 1 for ln in lines]
+        if not counts or min(counts) == 0:
+            continue
+        same = sum(c == counts[0] for c in counts) / len(counts)
+        key = (1, same + sum(counts) / (len(counts) * 1e6))
+        if key > best_key:
+            best, best_key = d, key
+    return best
+
+
+def text_delimiter(path: Path, delimiter: str | None = None) -> str:
+    """``delimiter`` if given, else sniffed from the first lines (``.tsv`` falls back to TAB, others to ``,``)."""
+    if delimiter:
+        return delimiter
+    default = "\t" if path.name.lower().removesuffix(".gz").endswith(".tsv") else ","
+    return sniff_delimiter(_first_lines(path), default=default)
+
+
+def read_header(path: Path, delimiter: str | None = None, header: bool = True) -> tuple[list[str], str | None]:
+    """Column names of a table file and, for text files, the delimiter (``delimiter`` or sniffed from the first
+    lines of every text file: csv/tsv/txt, gzipped too). Without a ``header`` line, columns are named
+    ``column_1``, ``column_2``, … by the first line's fields."""
     if table_format(path) == "parquet":
         try:
             return list(pq.read_schema(path).names), None
         except Exception as exc:  # noqa: BLE001 - any reader failure is a bad input file
             raise InputError(f"cannot read Parquet schema: {exc}", path=str(path)) from exc
-    name = path.name.lower().removesuffix(".gz")
-    try:
-        with open_text(path) as fh:
-            first = fh.readline()
-    except (OSError, UnicodeDecodeError, EOFError) as exc:
-        raise InputError(f"cannot read file: {exc}", path=str(path)) from exc
-    first = first.rstrip("\r\n")
+    lines = _first_lines(path)
+    first = lines[0] if lines else ""
     if not first.strip():
-        raise InputError("the file is empty (expected a header line)", path=str(path), line=1)
-    if name.endswith(".tsv"):
-        delim = "\t"
-    elif name.endswith(".txt"):
-        delim = max(["\t", ",", ";", "|"], key=first.count)
-    else:
-        delim = ","
-    header = next(csv.reader([first], delimiter=delim))
-    return [h.strip() for h in header], delim
+        raise InputError("the file is empty (expected a header line)" if header else "the first line is empty",
+                         path=str(path), line=1)
+    delim = text_delimiter(path, delimiter)
+    fields = next(csv.reader([first], delimiter=delim))
+    if not header:
+        return [f"column_{i + 1}" for i in range(len(fields))], delim
+    return [h.strip() for h in fields], delim
 
 
-def read_table(path: Path, columns: list[str], delimiter: str | None) -> pa.Table:
+def peek_rows(path: Path, delimiter: str | None = None, header: bool = True, rows: int = 5
+              ) -> tuple[list[str], str | None, list[list[str]]]:
+    """Columns, delimiter and the first ``rows`` data rows of a table file as text (for previews)."""
+    names, delim = read_header(path, delimiter, header)
+    if delim is None:
+        table = pq.ParquetFile(path).read_row_group(0) if pq.ParquetFile(path).num_row_groups else None
+        if table is None:
+            return names, None, []
+        head = table.slice(0, rows).to_pylist()
+        return names, None, [[str(r.get(c, "")) for c in names] for r in head]
+    lines = [ln for ln in _first_lines(path, rows + 1 + 20) if ln.strip()][(1 if header else 0):]
+    out = [next(csv.reader([ln], delimiter=delim)) for ln in lines[:rows]]
+    return names, delim, out
+
+
+def read_table(path: Path, columns: list[str], delimiter: str | None, *, names: list[str] | None = None,
+               header: bool = True) -> pa.Table:
     """Read only ``columns`` of one file. Text files are read as strings (ids such as ``85123A`` and
-    ``17850.0`` survive untouched; empty cells become nulls); Parquet keeps its types."""
+    ``17850.0`` survive untouched; empty cells become nulls); Parquet keeps its types. ``names`` (from
+    :func:`read_header`) name the text columns; without a ``header`` the first line is data."""
     try:
         if delimiter is None:
             return pq.read_table(path, columns=columns)
         return pacsv.read_csv(
             path,
-            read_options=pacsv.ReadOptions(block_size=8 << 20),
+            read_options=pacsv.ReadOptions(block_size=8 << 20, column_names=names,
+                                           skip_rows=1 if (names is not None and header) else 0),
             parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
             convert_options=pacsv.ConvertOptions(
                 include_columns=columns,
@@ -299,6 +353,28 @@ def parse_timestamps(
 
 _UNIT_NS = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
 
+#: Upper bounds of the typical magnitude of unix times per unit (seconds reach 1e11 in the year 5138).
+_UNIT_BOUNDS = (("s", 1e11), ("ms", 1e14), ("us", 1e17))
+
+
+def infer_time_unit(arr: pa.ChunkedArray | np.ndarray) -> str | None:
+    """The unit of numeric times by magnitude (median of the absolute values: < 1e11 s, < 1e14 ms, < 1e17 us,
+    else ns), or ``None`` when the column is not numeric (text dates) or empty."""
+    if isinstance(arr, np.ndarray):
+        values = arr.astype(np.float64)
+    else:
+        try:
+            values = pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return None
+        if pa.types.is_timestamp(arr.type) or pa.types.is_date(arr.type):
+            return None
+    values = values[np.isfinite(values)]
+    if len(values) == 0:
+        return None
+    med = float(np.median(np.abs(values)))
+    return next((unit for unit, bound in _UNIT_BOUNDS if med < bound), "ns")
+
 
 def _int_times(values: np.ndarray, unit: str) -> np.ndarray:
     return (values.astype(np.int64) * _UNIT_NS[unit]).astype(np.int64)
@@ -324,12 +400,12 @@ class RowError(InputError):
         self.detail = detail
 
 
-def physical_line(path: Path, delimiter: str, row: int) -> int | None:
+def physical_line(path: Path, delimiter: str, row: int, header: bool = True) -> int | None:
     """1-based line on which data row ``row`` starts (header = line 1), counting newlines inside quoted values
     and skipping blank lines like the Arrow reader. A Python scan: used only to report an error."""
     with open_text(path) as fh:
         reader = csv.reader(fh, delimiter=delimiter)
-        prev_end, i = 0, -1
+        prev_end, i = 0, -1 if header else 0
         for rec in reader:
             if rec:
                 i += 1

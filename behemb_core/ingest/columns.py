@@ -7,6 +7,7 @@ event logs); explicit column names always win, and a required column that is nei
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -36,7 +37,8 @@ def _key(name: str) -> str:
 class EventColumns(BaseModel):
     """Column names of an event log. ``None`` = auto-detect; ``""`` = this role is absent (no detection).
 
-    ``timestamp_unit`` applies to numeric timestamps (unix time); ``timestamp_format`` (strptime syntax, e.g.
+    ``timestamp_unit`` applies to numeric timestamps (unix time; ``None`` = inferred from the magnitude);
+    ``timestamp_format`` (strptime syntax, e.g.
     ``"%m/%d/%Y %H:%M"``) to text timestamps that are not ISO 8601.
     """
 
@@ -48,8 +50,12 @@ class EventColumns(BaseModel):
     session: str | None = Field(None, description="Optional session / basket / invoice id column.")
     weight: str | None = Field(None, description="Optional quantity / rating column (used by filters).")
     event_type: str | None = Field(None, description="Optional event type column (view, cart, buy...).")
-    timestamp_unit: Literal["s", "ms", "us", "ns"] = Field("s", description="Unit of numeric timestamps.")
+    timestamp_unit: Literal["s", "ms", "us", "ns"] | None = Field(
+        None, description="Unit of numeric timestamps (default: inferred from their magnitude and reported)."
+    )
     timestamp_format: str | None = Field(None, description="strptime format of text timestamps (default ISO).")
+    delimiter: str | None = Field(None, description="Delimiter of text files (default: sniffed per file).")
+    header: bool = Field(True, description="Text files start with a header line (else columns are column_1…).")
 
 
 class EventFilters(BaseModel):
@@ -92,24 +98,72 @@ def detect_columns(header: list[str]) -> EventColumns:
     return EventColumns(**found)
 
 
+_DATE_TEXT = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$")
+_INT_TEXT = re.compile(r"^-?\d+(\.\d+)?$")
+_TIME_WORDS = ("time", "date", "day", "frame", "epoch")
+
+
+def detect_timestamp(header: list[str], rows: list[list[str]], used: set[str] = frozenset()) -> str | None:
+    """A timestamp column found by *content* among the columns not in ``used``, or ``None``.
+
+    Tried in this order (first column wins): numbers in a plausible unix-time range (1973–2286 in s, ms, us
+    or ns); ISO dates (``YYYY-MM-DD``, optionally with a time); numbers in a column whose name mentions
+    time/date/day/frame/epoch (day offsets, ``timeframe``). ``rows`` are sample rows as text.
+    """
+    def values(j: int) -> list[str]:
+        return [r[j].strip() for r in rows if j < len(r) and r[j].strip()]
+
+    candidates = [(j, h) for j, h in enumerate(header) if h not in used]
+    cols = {h: values(j) for j, h in candidates}
+    numeric = {h: v for h, v in cols.items() if v and all(_INT_TEXT.match(x) for x in v)}
+
+    def epoch_like(v: list[str]) -> bool:
+        x = [abs(float(s)) for s in v]
+        return any(all(1e8 * k <= y < 1e10 * k for y in x) for k in (1, 1e3, 1e6, 1e9))
+
+    for h, v in numeric.items():
+        if epoch_like(v):
+            return h
+    for h, v in cols.items():
+        if v and all(_DATE_TEXT.match(x) for x in v):
+            return h
+    for h in numeric:
+        if any(w in h.lower() for w in _TIME_WORDS):
+            return h
+    return None
+
+
 def resolve_columns(
-    header: list[str], explicit: EventColumns | None, path: str, filters: EventFilters, *, use_session: bool
+    header: list[str], explicit: EventColumns | None, path: str, filters: EventFilters, *, use_session: bool,
+    sample: list[list[str]] | None = None, found_by: dict[str, str] | None = None,
 ) -> EventColumns:
     """Detected columns overridden by explicit ones, checked against ``header``.
 
-    Required: item and timestamp always; user unless a session column is used; session when filtering by
+    A timestamp column neither given nor found by name is looked for by content in ``sample`` rows
+    (:func:`detect_timestamp`); ``found_by`` (if given) receives ``"given"``, ``"name"`` or ``"content"``
+    for the timestamp column. Required: item and timestamp always; user unless a session column is used; session when filtering by
     session prefix; event_type when filtering by event type. Errors name the file, the missing role and the
     columns present.
     """
     detected = detect_columns(header)
     merged = detected.model_dump()
+    how = "name" if merged["timestamp"] else None
     if explicit is not None:
         for key, value in explicit.model_dump().items():
             if key in ROLES:
                 if value is not None:
                     merged[key] = value or None
+                    if key == "timestamp":
+                        how = "given" if value else None
             else:
                 merged[key] = value
+    timestamp_given_absent = explicit is not None and explicit.timestamp == ""
+    if merged["timestamp"] is None and sample and not timestamp_given_absent:
+        used = {v for k, v in merged.items() if k in ROLES and v}
+        merged["timestamp"] = detect_timestamp(header, sample, used)
+        how = "content" if merged["timestamp"] else None
+    if found_by is not None and how is not None:
+        found_by["timestamp"] = how
     present = ", ".join(repr(h) for h in header)
     for role in ROLES:
         col = merged[role]

@@ -22,7 +22,7 @@ class Dataset:
     """Cleaned :class:`Sessions` with provenance.
 
     ``drops`` maps a reason to the number of rows/events it removed; ``notes`` counts changes that removed
-    nothing; ``source`` says where the data came from (``kind`` is ``"sessions_jsonl"`` or ``"event_log"``,
+    nothing; ``source`` says where the data came from (``kind`` is ``"sessions_jsonl"``, ``"event_log"`` or ``"baskets"``,
     plus ``paths``, ``rows_read`` and the columns/filters used). For event logs the accounting identity
     ``rows_read == sessions.n_events + sum(drops.values())`` holds; for JSON Lines the same holds with
     ``source["events_read"]`` in place of ``rows_read``.
@@ -144,4 +144,7 @@ def summarize(dataset: Dataset) -> dict[str, Any]:
         "notes": dict(dataset.notes),
         "fingerprint": s.fingerprint(),
         "rows_read": dataset.source.get("rows_read"),
+        "timestamp": dataset.source.get("timestamp"),
+        "delimiter": dataset.source.get("delimiter"),
+        "skipped_lines": dataset.source.get("empty_lines"),
     }

@@ -34,9 +34,11 @@ from ._io import (
     RowError,
     factorize_ids,
     id_strings,
+    infer_time_unit,
     list_files,
     parse_numbers,
     parse_timestamps,
+    peek_rows,
     physical_line,
     read_header,
     read_table,
@@ -56,6 +58,7 @@ class _Rows:
     weights: np.ndarray | None
     n_rows: int
     rows_per_file: list[int]
+    unit: str | None = None  # unit of numeric timestamps (given or inferred); None for text/typed times
 
 
 def _read_all(
@@ -68,26 +71,30 @@ def _read_all(
     ))
     chunks: dict[str, list] = {r: [] for r in string_roles + (["name"] if name_column else [])}
     times, weights, rows_per_file = [], [], []
+    unit = cols.timestamp_unit
     for i, f in enumerate(files):
-        header, delim = read_header(f)
-        if header != header0:
+        header, delim = read_header(f, cols.delimiter, cols.header)
+        if header != header0 and cols.header:
             raise InputError(
                 f"header differs from the first file ({files[0].name}): expected {header0}, got {header}",
                 path=str(f), line=1,
             )
-        table = read_table(f, needed, delim)
-        first_line = 2 if delim is not None else 1  # text: header is line 1; Parquet: 1-based row number
+        table = read_table(f, needed, delim, names=header0 if delim is not None else None, header=cols.header)
+        # text: header is line 1 (if any); Parquet: 1-based row number
+        first_line = 2 if delim is not None and cols.header else 1
+        if unit is None and cols.timestamp_format is None:
+            unit = infer_time_unit(table[cols.timestamp])
         for r in string_roles:
             chunks[r].extend(table[getattr(cols, r)].chunks)
         if name_column:
             chunks["name"].extend(table[name_column].chunks)
         try:
-            times.append(parse_timestamps(table[cols.timestamp], unit=cols.timestamp_unit,
+            times.append(parse_timestamps(table[cols.timestamp], unit=unit or "s",
                                           fmt=cols.timestamp_format, path=f, first_line=first_line))
             if cols.weight:
                 weights.append(parse_numbers(table[cols.weight], path=f, first_line=first_line, field="weight"))
         except RowError as err:
-            line = physical_line(f, delim, err.row) if delim is not None else None
+            line = physical_line(f, delim, err.row, cols.header) if delim is not None else None
             if line is None or line == err.line:
                 raise
             raise InputError(err.detail, path=str(f), line=line, field=err.field) from None
@@ -101,7 +108,26 @@ def _read_all(
         weights=np.concatenate(weights) if weights else None,
         n_rows=int(sum(rows_per_file)),
         rows_per_file=rows_per_file,
+        unit=unit,
     )
+
+
+def _sample(path: Path, delimiter: str | None, header: bool) -> tuple[list[str], list[list[str]], str | None]:
+    """Header, up to 200 sample rows (as text, for detection by content) and delimiter of the first file."""
+    names, delim, rows = peek_rows(path, delimiter, header, rows=200)
+    return names, rows, delim
+
+
+def _timestamp_note(cols: EventColumns, found_by: str, unit: str | None) -> dict:
+    """How the timestamp column was chosen and read, for the summary: ``unit`` is the unit of numeric times
+    (``unit_assumed`` when inferred from the magnitude rather than given), or how text is parsed."""
+    if unit is None:
+        how = f"text, strptime {cols.timestamp_format!r}" if cols.timestamp_format else "date-time (ISO 8601)"
+        return {"column": cols.timestamp, "found_by": found_by, "unit": how, "unit_assumed": False}
+    names = {"s": "seconds", "ms": "milliseconds", "us": "microseconds", "ns": "nanoseconds"}
+    return {"column": cols.timestamp, "found_by": found_by, "unit": unit,
+            "unit_assumed": cols.timestamp_unit is None,
+            "meaning": f"numbers read as {names[unit]} since 1970-01-01 (unix time)"}
 
 
 def _same_type(chunks: list[pa.Array]) -> pa.ChunkedArray:
@@ -228,8 +254,11 @@ def read_event_log(
     """Read event-log files (CSV/TSV/TXT, ``.gz``, Parquet; a folder = all its data files by name) into sessions.
 
     Columns are auto-detected (:func:`detect_columns`) unless given; text id columns are read as strings and
-    normalised once (``85123A`` stays a string, ``17850.0`` becomes ``17850``). Timestamps: numbers are unix
-    time in ``columns.timestamp_unit``, text is ISO 8601 or ``columns.timestamp_format``; an unparseable value
+    normalised once (``85123A`` stays a string, ``17850.0`` becomes ``17850``). The delimiter of text files is
+    ``columns.delimiter`` or sniffed; ``columns.header=False`` reads headerless files (``column_1``, …). A
+    timestamp column without a known name is found by content (:func:`detect_timestamp`). Timestamps: numbers
+    are unix time in ``columns.timestamp_unit`` (inferred from their magnitude when not given; the unit used
+    and how the column was found are in ``source["timestamp"]``), text is ISO 8601 or ``columns.timestamp_format``; an unparseable value
     is an :class:`InputError` with file, line and value. With a session column and
     ``options.use_session_column`` sessions follow it (split per user when shared); otherwise a user's events
     are split after more than ``options.gap_minutes`` of inactivity. ``name_column`` (e.g. ``Description``)
@@ -238,9 +267,12 @@ def read_event_log(
     """
     rep = as_reporter(progress)
     files = list_files(paths, TABLE_SUFFIXES, "event log")
-    header0, _ = read_header(files[0])
+    delimiter, has_header = (columns.delimiter, columns.header) if columns is not None else (None, True)
+    header0, sample, delim0 = _sample(files[0], delimiter, has_header)
     use_session = bool(options.use_session_column)
-    cols = resolve_columns(header0, columns, str(files[0]), filters, use_session=use_session)
+    found_by: dict[str, str] = {}
+    cols = resolve_columns(header0, columns, str(files[0]), filters, use_session=use_session, sample=sample,
+                           found_by=found_by)
     if name_column is not None and name_column not in header0:
         raise InputError(
             f"name column {name_column!r} is not in the file; columns present: {', '.join(map(repr, header0))}",
@@ -304,6 +336,8 @@ def read_event_log(
         "filters": filters.model_dump(),
         "name_column": name_column,
         "mode": "session_column" if session_mode else "gap",
+        "delimiter": delim0,
+        "timestamp": _timestamp_note(cols, found_by.get("timestamp", "given"), rows.unit),
         "rows_read": rows.n_rows,
         "rows_kept": int(len(idx)),
     }
