@@ -595,8 +595,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--by", required=True, help="Who approves (recorded).")
     p.add_argument("--note", help="Why (recorded).")
     p.add_argument("--acknowledge", action="append", default=[], metavar="CHECK",
-                   help="Accept a warning by name (repeatable): a failed judgement call or a check that could not judge, "
-                        "e.g. 'quality vs item-kNN', 'same catalogue as published'.")
+                   help="Accept a warning by name (repeatable): a failed judgement call or a check that could "
+                        "not judge, e.g. 'quality vs item-kNN', 'same catalogue as published'.")
     p.add_argument("--override", action="store_true", help="Approve despite failed checks (recorded).")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_approve)

@@ -141,7 +141,8 @@ def signoff_checks(
         details["golden"] = {key: v for key, v in g.items() if key != "table"}
         checks.append(CheckResult(
             "golden pairs", bool(g["passed"]) and not g["could_not_judge"],
-            None if g["share_ok"] is None else round(g["share_ok"], 3), f"no good pair lost, no bad pair in the top {k}",
+            None if g["share_ok"] is None else round(g["share_ok"], 3),
+            f"no good pair lost, no bad pair in the top {k}",
             f"{g['good_kept']} good kept, {g['good_lost']} lost; {g['bad_present']} bad present, "
             f"{g['bad_gone']} gone; {g['missing']} not in this version",
             acknowledgeable=True, could_not_judge=g["could_not_judge"],

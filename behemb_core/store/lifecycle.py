@@ -154,7 +154,8 @@ def describe_blocking(checks: Iterable[CheckResult]) -> str:
     for c in checks:
         why = (f"could not judge: {c.could_not_judge}" if c.could_not_judge else
                f"value {c.shown_value}, needs {c.threshold}")
-        todo = "acknowledge it by name to approve" if c.acknowledgeable else "it cannot be acknowledged, only overridden (recorded)"
+        todo = ("acknowledge it by name to approve" if c.acknowledgeable else
+                "it cannot be acknowledged, only overridden (recorded)")
         parts.append(f"“{c.name}” is a {c.state} ({why}); {todo}")
     return "; ".join(parts)
 
