@@ -170,12 +170,21 @@ def check_mark(passed: bool, acknowledgeable: bool) -> str:
     return "✅" if passed else "⚠️" if acknowledgeable else "❌"
 
 
+def check_detail(c: Any) -> str:
+    """A check's detail, with the reason it could not judge when it had nothing to judge."""
+    reason = getattr(c, "could_not_judge", None)
+    if reason and reason not in c.detail:
+        return f"{c.detail} Could not judge: {reason}.".strip()
+    return c.detail
+
+
 def checks_table(checks: list[Any]) -> pd.DataFrame:
-    """Sign-off ``CheckResult``s as rows; values as text (they mix numbers, verdicts and None)."""
-    rows = [{"": check_mark(c.passed, c.acknowledgeable), "check": c.name,
-             "value": "—" if c.value is None else str(c.value), "threshold": c.threshold, "detail": c.detail,
+    """Sign-off ``CheckResult``s as rows; values as text rounded for people (they mix numbers, verdicts and
+    None). The ``state`` column says pass / warning / fail in words, readable without colour or emoji fonts."""
+    rows = [{"": check_mark(c.passed, c.acknowledgeable), "state": c.state, "check": c.name,
+             "value": c.shown_value, "threshold": c.threshold, "detail": check_detail(c),
              "if it fails": "acknowledge" if c.acknowledgeable else "override only"} for c in checks]
-    return pd.DataFrame(rows, columns=["", "check", "value", "threshold", "detail", "if it fails"])
+    return pd.DataFrame(rows, columns=["", "state", "check", "value", "threshold", "detail", "if it fails"])
 
 
 def versions_table(infos: list[Any]) -> pd.DataFrame:

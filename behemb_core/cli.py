@@ -409,13 +409,17 @@ def cmd_approve(args: argparse.Namespace) -> int:
     store = Store(args.store)
     checks, _ = signoff_checks(store, args.version, progress=StderrProgress(args.quiet))
     for c in checks:
-        mark = "PASS" if c.passed else ("ACK?" if c.acknowledgeable else "FAIL")
-        print(f"[{mark}] {c.name}: {c.value} ({c.threshold}) {c.detail}", file=sys.stderr)
+        why = f" — could not judge: {c.could_not_judge}" if c.could_not_judge else ""
+        print(f"[{c.state}] {c.name}: {c.shown_value} ({c.threshold}) {c.detail}{why}", file=sys.stderr)
     try:
         record = approve(store, args.version, by=args.by, checks=checks, note=args.note,
                          acknowledge=args.acknowledge, override=args.override)
     except ApprovalRefused as exc:
-        raise ConfigError(f"{exc} (acknowledge judgement calls with --acknowledge NAME, or --override)") from None
+        acks = [f"--acknowledge \"{f['name']}\"" for f in exc.failed if f.get("acknowledgeable")]
+        hint = (f"to approve anyway, add {' '.join(acks)}" if acks else "")
+        if len(acks) < len(exc.failed):
+            hint += (" and " if hint else "to approve anyway, add ") + "--override (recorded)"
+        raise ConfigError(f"{exc} ({hint})") from None
     _emit({"version": args.version, "status": "approved", "by": record["by"], "override": record["override"],
            "failed": record["failed"], "acknowledged": record["acknowledged"]})
     return 0
@@ -637,7 +641,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--by", required=True, help="Who approves (recorded).")
     p.add_argument("--note", help="Why (recorded).")
     p.add_argument("--acknowledge", action="append", default=[], metavar="CHECK",
-                   help="Accept a failed judgement-call check by name (repeatable), e.g. 'quality vs item-kNN'.")
+                   help="Accept a warning by name (repeatable): a failed judgement call or a check that could "
+                        "not judge, e.g. 'quality vs item-kNN', 'same catalogue as published'.")
     p.add_argument("--override", action="store_true", help="Approve despite failed checks (recorded).")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_approve)

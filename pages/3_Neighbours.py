@@ -279,9 +279,12 @@ with user_errors("The golden check failed"):
     result = check_golden(stored.embeddings, marks, k=int(golden_k))
 if result is None:
     st.stop()
-if result["passed"]:
+if result.get("could_not_judge"):  # nothing judged is not a pass
+    st.warning(f"Warning — could not judge: {result['could_not_judge']}.", icon="⚠️")
+elif result["passed"]:
     st.success(f"Passed: no good pair lost and no bad pair in the top {result['k']} "
-               f"({result['checked']} of {result['pairs']} pairs judged).", icon="✅")
+               f"({result['checked']} of {result['pairs']} pairs judged"
+               + (f"; {result['missing']} not in this version" if result["missing"] else "") + ").", icon="✅")
 else:
     st.error(f"Failed: {result['good_lost']} good pair(s) lost and {result['bad_present']} bad pair(s) present in "
              f"the top {result['k']}.", icon="❌")

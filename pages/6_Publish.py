@@ -10,11 +10,17 @@ from app_support import keys, loaders
 from app_support.errors import user_errors
 from app_support.views import approvals_table, audit_table, checks_table, md, versions_table
 from behemb_core.signoff import signoff_checks
-from behemb_core.store import approvals, approve, publish, published_version, read_audit_log, rollback
+from behemb_core.store import (
+    approvals, approve, publish, published_version, read_audit_log, rollback, rollback_targets,
+)
 
 keys.init_state()
 st.title("Sign-off and publish")
 FLASH = "pub_flash"  # success message of the last action, shown once after the page refreshed
+# Durable copies of widget values: Streamlit drops a widget's state when its page is left, and may reset a
+# selectbox whose labels change (a status in the label); the page re-seeds the widgets from these every run.
+SELECTED = "pub_selected"  # the version being worked on
+BY = "pub_by_saved"  # "Your name"
 
 
 def ack_key(version: str, check: str) -> str:
@@ -23,6 +29,10 @@ def ack_key(version: str, check: str) -> str:
 
 def override_key(version: str) -> str:
     return f"pub_override::{version}"
+
+
+def note_key(version: str) -> str:
+    return f"pub_note::{version}"
 
 
 def done(message: str) -> None:
@@ -48,7 +58,8 @@ if FLASH in st.session_state:
 
 c = st.columns(3)
 c[0].metric("Published version", published or "none yet", border=True)
-c[1].metric("Approved versions", sum(v.status == "approved" for v in infos), border=True)
+c[1].metric("Approved versions", sum(v.status == "approved" for v in infos), border=True,
+             help="Approved and not published now (the store's status, read again after every action).")
 c[2].metric("Audit log entries", len(log), border=True)
 if not infos:
     st.info("The store has no versions yet: train one on the Train page.")
@@ -59,14 +70,23 @@ status = {v.name: v.status for v in infos}
 names = list(status)
 st.dataframe(versions_table(infos), hide_index=True, key="pub_versions")
 
+ss = st.session_state
+if "pub_by" in ss:  # the widget is alive: its value is the truth
+    ss[BY] = ss["pub_by"]
+else:  # back on the page: re-seed the widget
+    ss["pub_by"] = ss.get(BY, "")
 by = st.text_input("Your name (required)", key="pub_by", max_chars=100,
                    help="Recorded with every approval, publish and rollback in the audit log.").strip()
 
 st.subheader("Sign-off checklist")
-preferred = st.session_state.get(keys.LAST_VERSION)
-default_index = names.index(preferred) if preferred in names else len(names) - 1
-version = st.selectbox("Version", names, index=default_index, key="pub_version",
-                       format_func=lambda v: f"{v} ({status[v]})")
+if ss.get("pub_version") in names and ss.get("pub_version") != ss.get(SELECTED):
+    ss[SELECTED] = ss["pub_version"]  # the person picked another version
+if ss.get(SELECTED) not in names:
+    preferred = ss.get(keys.LAST_VERSION)
+    ss[SELECTED] = preferred if preferred in names else names[-1]
+ss["pub_version"] = ss[SELECTED]
+version = st.selectbox("Version", names, key="pub_version", format_func=lambda v: f"{v} ({status[v]})")
+ss[SELECTED] = version
 st.caption(f"Status: **{md(status[version])}**" + (f" · published now: {md(published)}" if published else ""))
 
 checks = None
@@ -75,9 +95,14 @@ with user_errors("The checks could not be run"):
         checks, _details = signoff_checks(store, version)
 if checks is None:
     st.stop()
+summary = _details.get("summary")
+if summary:
+    with st.container(border=True):
+        st.markdown(f"**What changes if you publish this** — {md(summary['sentence'])}")
 st.dataframe(checks_table(checks), hide_index=True, key="pub_checks")
-st.caption("✅ passed · ⚠️ failed, a judgement call you may acknowledge by name · ❌ failed, blocks approval unless "
-           "overridden. Acknowledgements and overrides are recorded with the approval.")
+st.caption("State: **pass** ✅ · **warning** ⚠️ — a judgement call, or a check that could not judge; "
+           "acknowledge it by name · **fail** ❌ — blocks approval unless overridden. A check that could not judge is never a "
+           "pass. Acknowledgements and overrides are recorded with the approval.")
 
 with user_errors("The approval records could not be read"):
     records = approvals(store, version)
@@ -96,7 +121,8 @@ else:
         st.markdown(f"**Approve {md(version)}**")
         acknowledged = []
         for ch in failed_ack:
-            if st.checkbox(f"I acknowledge “{md(ch.name)}”: {md(ch.detail)}", key=ack_key(version, ch.name)):
+            why = f"could not judge — {ch.could_not_judge}" if ch.could_not_judge else ch.detail
+            if st.checkbox(f"I acknowledge the warning “{md(ch.name)}”: {md(why)}", key=ack_key(version, ch.name)):
                 acknowledged.append(ch.name)
         override = st.checkbox(
             "Override the failed checks that cannot be acknowledged", key=override_key(version),
@@ -108,7 +134,7 @@ else:
         if override:
             st.warning(f"Override: {md(', '.join(c.name for c in failed_hard))} failed. The override is recorded "
                        "with your name in the approval and the audit log.", icon="⚠️")
-        note = st.text_area("Note (optional)", key="pub_note", height=68,
+        note = st.text_area("Note (optional)", key=note_key(version), height=68,
                             help="Why this version, what you looked at — kept with the approval.").strip() or None
         if st.button("Approve", type="primary", key="pub_approve"):
             if not by:
@@ -122,6 +148,7 @@ else:
                         extra.append(f"acknowledged: {', '.join(record['acknowledged'])}")
                     if record["override"]:
                         extra.append("with override")
+                    ss.pop(note_key(version), None)  # the note belongs to this approval, not the next
                     done(f"Approved {md(version)} by {md(by)}" + (f" ({md('; '.join(extra))})" if extra else "") + ".")
 
     approved_now = status[version] == "approved"
@@ -136,16 +163,17 @@ else:
                 done(f"Published {md(version)} by {md(by)} (previously {md(entry.get('previous') or 'nothing')}).")
 
 st.subheader("Roll back")
-targets = [v for v in names if status[v] == "approved"]
+targets: list[str] = []
+with user_errors("The audit log could not be read"):
+    targets = rollback_targets(store)  # published before, approved, not published now; most recent first
 if published is None:
     st.caption("Nothing is published yet, so there is nothing to roll back.")
 elif not targets:
-    st.caption("No other approved version to roll back to.")
+    st.caption("No earlier published version to roll back to (an approved version that was never published is "
+               "published with the button above, not rolled back to).")
 else:
-    previous = next((e.get("previous") for e in reversed(log) if e.get("action") in ("publish", "rollback")), None)
     c = st.columns([3, 1], vertical_alignment="bottom")
-    target = c[0].selectbox(f"Re-publish instead of {published}", targets, key="pub_rollback_to",
-                            index=targets.index(previous) if previous in targets else len(targets) - 1)
+    target = c[0].selectbox(f"Re-publish instead of {published}", targets, key="pub_rollback_to")
     if c[1].button("Roll back", key="pub_rollback"):
         if not by:
             st.error("Enter your name above: every rollback records who did it.", icon="🚫")

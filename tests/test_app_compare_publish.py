@@ -145,8 +145,11 @@ def test_publish_page_approve_publish_and_audit_log(store_dir: Path) -> None:
     at.selectbox(key="pub_version").set_value("ref").run()
     table = checks(at)
     assert list(table.index) == ["files intact", "vectors valid", "unique ids", "quality vs item-kNN",
-                                 "no popularity collapse", "stability vs published", "golden pairs"]
-    assert set(table[""]) == {"✅"}
+                                 "no popularity collapse", "same catalogue as published", "stability vs published",
+                                 "golden pairs"]
+    assert set(table[""]) == {"✅"} and set(table["state"]) == {"pass"}  # readable without emoji fonts
+    assert any("What changes if you publish this" in m.value and "first published version" in m.value
+               for m in at.markdown)
     assert at.button(key="pub_publish").disabled  # a draft cannot be published
 
     approve(at, "ref", by="Ada")
@@ -186,13 +189,14 @@ def test_failed_acknowledgeable_check_blocks_until_acknowledged(store_dir: Path)
     at = open_page(store_dir, PUBLISH)
     at.selectbox(key="pub_version").set_value("cand").run()
     table = checks(at)
-    assert table.loc["quality vs item-kNN", ""] == "⚠️"
+    assert table.loc["quality vs item-kNN", ""] == "⚠️" and table.loc["quality vs item-kNN", "state"] == "warning"
     assert "no evaluation stored" in table.loc["quality vs item-kNN", "detail"]
     assert at.checkbox(key="pub_override::cand").disabled  # only acknowledgeable checks failed
 
     approve(at, "cand", by="Ada")
     shown = errors(at)
     assert shown and "Not approved" in shown[0] and "quality vs item-kNN" in shown[0]
+    assert "acknowledge it by name" in shown[0] and "acknowledge=[" not in shown[0]
     assert Store(store_dir).status("cand") == "draft"
 
     approve(at, "cand", by="Ada", acknowledge=("quality vs item-kNN",))
@@ -229,3 +233,62 @@ def test_rollback_re_publishes_an_earlier_approved_version(store_dir: Path) -> N
     log = frame(at, "pub_audit")
     assert log["action"].tolist() == ["rollback", "publish", "approve", "publish", "approve"]
     assert log["by"].iloc[0] == "Cy"
+
+
+def status_line(at: AppTest) -> str:
+    return next(c.value for c in at.caption if c.value.startswith("Status:"))
+
+
+def test_publish_page_keeps_the_version_you_work_on(store_dir: Path) -> None:
+    store = Store(store_dir)
+    at = open_page(store_dir, PUBLISH)
+    at.text_input(key="pub_by").set_value("Ada").run()
+    at.switch_page(COMPARE).run()  # leave the page and come back: the name is kept
+    ok(at)
+    at.switch_page(PUBLISH).run()
+    ok(at)
+    assert at.text_input(key="pub_by").value == "Ada"
+
+    at.selectbox(key="pub_version").set_value("ref").run()
+    at.text_area(key="pub_note::ref").set_value("first release")
+    at.button(key="pub_approve").click().run()
+    ok(at)
+    assert not errors(at), errors(at)
+    assert at.selectbox(key="pub_version").value == "ref"  # still the version just approved
+    assert status_line(at) == "Status: **approved**"
+    assert at.button(key="pub_publish").label == "Publish ref" and not at.button(key="pub_publish").disabled
+    assert metrics(at)["Approved versions"] == "1"
+    at.selectbox(key="pub_version").set_value("cand").run()
+    assert at.text_area(key="pub_note::cand").value == ""  # ref's note is not carried over
+    at.selectbox(key="pub_version").set_value("ref").run()
+
+    at.button(key="pub_publish").click().run()
+    ok(at)
+    assert at.selectbox(key="pub_version").value == "ref"
+    assert status_line(at).startswith("Status: **published**")
+    assert metrics(at)["Approved versions"] == "0" and metrics(at)["Published version"] == "ref"
+
+    # cand against the published ref: approved but never published, so not a rollback target.
+    at.selectbox(key="pub_version").set_value("cand").run()
+    warned = [name for name, row in checks(at).iterrows() if row["state"] == "warning"]
+    approve(at, "cand", by="Ada", acknowledge=tuple(warned))
+    assert at.selectbox(key="pub_version").value == "cand" and status_line(at).startswith("Status: **approved**")
+    assert metrics(at)["Approved versions"] == "1"
+    assert not [s for s in at.selectbox if s.key == "pub_rollback_to"]
+    assert any("No earlier published version" in c.value for c in at.caption)
+
+    at.button(key="pub_publish").click().run()
+    ok(at)
+    assert at.selectbox(key="pub_version").value == "cand"
+    assert at.selectbox(key="pub_rollback_to").options == ["ref"]
+    at.button(key="pub_rollback").click().run()
+    ok(at)
+    assert not errors(at), errors(at)
+    assert published_version(store) == "ref"
+    # The selector, its label, the status line and the buttons all say the same thing about cand.
+    assert at.selectbox(key="pub_version").value == "cand"
+    assert "cand (approved)" in at.selectbox(key="pub_version").options
+    assert status_line(at) == "Status: **approved** · published now: ref"
+    assert at.button(key="pub_publish").label == "Publish cand" and not at.button(key="pub_publish").disabled
+    assert metrics(at)["Approved versions"] == "1" and metrics(at)["Published version"] == "ref"
+    assert at.text_input(key="pub_by").value == "Ada"

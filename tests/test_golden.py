@@ -116,7 +116,7 @@ def test_empty_store_has_no_pairs_and_the_check_passes(tmp_path: Path) -> None:
     pairs = golden_pairs(tmp_path)
     assert pairs.empty and {"query_id", "neighbor_id", "label", "marks"} <= set(pairs.columns)
     res = check_golden(circle_embeddings(), pairs)
-    assert res["passed"] and res["pairs"] == 0 and res["share_ok"] is None
+    assert res["passed"] and res["pairs"] == 0 and res["share_ok"] is None and res["could_not_judge"] is None
 
 
 def test_check_golden_exact_ranks_on_a_hand_made_embedding(tmp_path: Path) -> None:
@@ -146,6 +146,12 @@ def test_check_golden_exact_ranks_on_a_hand_made_embedding(tmp_path: Path) -> No
     only = golden_pairs(tmp_path).iloc[[0, 3, 4, 5]]
     res_ok = check_golden(emb, only, k=2)
     assert res_ok["passed"] and res_ok["share_ok"] == 1.0 and res_ok["missing"] == 1
+    assert res_ok["could_not_judge"] is None and res["could_not_judge"] is None
+    # No pair has both items in the version: nothing was judged, and the result says so.
+    none = check_golden(emb, golden_pairs(tmp_path).iloc[[5, 6]], k=2)
+    assert none["checked"] == 0 and none["share_ok"] is None
+    assert none["could_not_judge"] == ("none of the 2 golden pairs has both items in this version, so no pair "
+                                       "could be judged")
 
 
 def test_check_golden_ties_follow_the_neighbour_search(tmp_path: Path) -> None:

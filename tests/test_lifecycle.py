@@ -26,8 +26,10 @@ from behemb_core.store import (
     register_index,
     register_index_from_export,
     rollback,
+    rollback_targets,
     verify_store,
 )
+from behemb_core.store.lifecycle import format_value
 from behemb_core.vocab import Vocabulary
 
 # ----------------------------------------------------------------------------- helpers
@@ -88,6 +90,42 @@ def test_check_result_round_trip_and_nan() -> None:
         CheckResult.from_dict({"name": "x"})
     with pytest.raises(StoreError, match="non-empty name"):
         CheckResult(name="", passed=True, value=1, threshold="", detail="")
+
+
+def test_check_that_could_not_judge_is_a_warning_never_a_pass() -> None:
+    with pytest.raises(StoreError, match="could not judge.*cannot pass"):
+        CheckResult(name="golden pairs", passed=True, value=None, threshold="", detail="",
+                    could_not_judge="no pair in this version")
+    warn = CheckResult(name="golden pairs", passed=False, value=None, threshold="t", detail="d",
+                       acknowledgeable=True, could_not_judge="no pair in this version")
+    assert (PASS.state, warn.state, FAIL_HARD.state) == ("pass", "warning", "fail")
+    assert warn.to_dict()["state"] == "warning" and CheckResult.from_dict(warn.to_dict()) == warn
+    old = {k: v for k, v in FAIL_SOFT.to_dict().items() if k not in ("state", "could_not_judge")}
+    assert CheckResult.from_dict(old) == FAIL_SOFT  # approvals stored before these fields still read
+    assert [format_value(v) for v in (1 / 3, None, 0.004321, 2, "ok", -0.0040)] == \
+        ["0.333", "—", "0.00432", "2", "ok", "-0.004"]
+
+
+def test_refusal_speaks_the_pages_words(store: Store) -> None:
+    warn = CheckResult(name="stability vs published", passed=False, value=1 / 3, threshold="within noise",
+                       detail="", acknowledgeable=True, could_not_judge="the versions share no items")
+    with pytest.raises(ApprovalRefused) as err:
+        approve(store, "beh_v1", by="alice", checks=[warn, FAIL_HARD])
+    msg = str(err.value)
+    assert "“stability vs published” is a warning (could not judge: the versions share no items)" in msg
+    assert "acknowledge it by name" in msg and "“coverage” is a fail (value 0.42" in msg
+    assert "acknowledge=[" not in msg and "override=True" not in msg and "0.3333" not in msg
+
+
+def test_rollback_targets_are_versions_published_before(store: Store) -> None:
+    approved(store, "beh_v1", "beh_v2", "beh_v3")
+    assert rollback_targets(store) == []
+    publish(store, "beh_v1", by="alice")
+    assert rollback_targets(store) == []  # beh_v2, beh_v3: approved but never published
+    publish(store, "beh_v2", by="alice")
+    assert rollback_targets(store) == ["beh_v1"]
+    rollback(store, by="ops")
+    assert rollback_targets(store) == ["beh_v2"]
 
 
 def test_approve_all_passing(store: Store) -> None:

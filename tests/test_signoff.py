@@ -43,9 +43,11 @@ def test_good_version_passes_every_check(workspace, capsys):
     checks, details = signoff_checks(Store(tmp / "s"), "good")
     assert [c.name for c in checks] == [
         "files intact", "vectors valid", "unique ids", "quality vs item-kNN", "no popularity collapse",
-        "stability vs published", "golden pairs",
+        "same catalogue as published", "stability vs published", "golden pairs",
     ]
     assert all(c.passed for c in checks), [c for c in checks if not c.passed]
+    assert {c.state for c in checks} == {"pass"} and not any(c.could_not_judge for c in checks)
+    assert "first published version" in details["summary"]["sentence"]
     assert details["evaluation"]["comparison"]["beats_most_popular"]
 
 
@@ -165,3 +167,72 @@ def test_golden_pairs_are_rechecked_for_every_version(workspace, capsys):
     golden = next(c for c in checks if c.name == "golden pairs")
     assert not golden.passed and golden.acknowledgeable
     assert details["golden"]["good_lost"] == 1 and details["golden"]["bad_present"] == 1
+
+
+def _shifted_copy(data, path, offset):
+    """The same sessions with every item id moved by ``offset``: a click log of another catalogue."""
+    with open(data) as src, open(path, "w") as dst:
+        for line in src:
+            rec = json.loads(line)
+            dst.write(json.dumps({"session_id": rec["session_id"], "items": [i + offset for i in rec["items"]]}) + "\n")
+    return path
+
+
+def test_version_for_another_catalogue_is_never_a_silent_pass(workspace, capsys):
+    from behemb_core.neighbors import item_neighbors
+    from behemb_core.store.golden import mark_pair
+
+    tmp, data, _ = workspace
+    store = Store(tmp / "s")
+    _train(capsys, tmp / "s", data, "shopA")
+    emb = store.load_version("shopA").embeddings
+    query = int(emb.vocab.ids[0])
+    top = [r["item_id"] for r in item_neighbors(emb, query, 10)]
+    mark_pair(store, query, top[0], label="good", by="pm")
+    mark_pair(store, query, top[1], label="good", by="pm")
+    assert cli(capsys, "approve", "--store", tmp / "s", "--version", "shopA", "--by", "ana", "--quiet")[0] == 0
+    assert cli(capsys, "publish", "--store", tmp / "s", "--version", "shopA", "--by", "ana")[0] == 0
+
+    _train(capsys, tmp / "s", _shifted_copy(data, tmp / "other.jsonl", 100_000), "shopB")
+    checks, details = signoff_checks(store, "shopB")
+    by_name = {c.name: c for c in checks}
+    cat, stab, gold = (by_name[n] for n in ("same catalogue as published", "stability vs published", "golden pairs"))
+    assert cat.state == "warning" and cat.value == 0.0 and "another catalogue" in cat.detail
+    assert "different data" in cat.detail
+    assert stab.state == "warning" and not stab.passed and "share no items" in stab.could_not_judge
+    assert gold.state == "warning" and not gold.passed and "none of the 2 golden pairs" in gold.could_not_judge
+    summary = details["summary"]
+    assert (summary["added"], summary["removed"], summary["median_jaccard"]) == (300, 300, None)
+    assert "300 items added and 300 removed" in summary["sentence"]
+
+    code, out, err = cli(capsys, "approve", "--store", tmp / "s", "--version", "shopB", "--by", "ana", "--quiet")
+    assert code == 2 and '--acknowledge "same catalogue as published"' in err
+    assert '--acknowledge "stability vs published"' in err and '--acknowledge "golden pairs"' in err
+    assert "[warning] golden pairs" in err and "override=True" not in err
+    code, out, err = cli(capsys, "approve", "--store", tmp / "s", "--version", "shopB", "--by", "ana", "--quiet",
+                         "--acknowledge", "stability vs published", "--acknowledge", "golden pairs")
+    assert code == 2 and '“same catalogue as published” is a warning' in err
+    code, out, err = cli(capsys, "approve", "--store", tmp / "s", "--version", "shopB", "--by", "ana", "--quiet",
+                         "--acknowledge", "stability vs published", "--acknowledge", "golden pairs",
+                         "--acknowledge", "same catalogue as published")
+    assert code == 0, err
+    assert set(json.loads(out)["acknowledged"]) == {"same catalogue as published", "stability vs published",
+                                                    "golden pairs"}
+
+
+def test_too_few_shared_items_cannot_be_judged(workspace, capsys):
+    tmp, data, _ = workspace
+    store = Store(tmp / "s")
+    _train(capsys, tmp / "s", data, "shopA")
+    assert cli(capsys, "approve", "--store", tmp / "s", "--version", "shopA", "--by", "ana", "--quiet")[0] == 0
+    assert cli(capsys, "publish", "--store", tmp / "s", "--version", "shopA", "--by", "ana")[0] == 0
+    _train(capsys, tmp / "s", data, "retrain")
+    checks, _ = signoff_checks(store, "retrain", policy=SignoffPolicy(min_shared_items=1000))
+    stab = next(c for c in checks if c.name == "stability vs published")
+    assert stab.state == "warning" and "too few" in stab.could_not_judge and "1000" in stab.could_not_judge
+    checks, details = signoff_checks(store, "retrain")
+    by_name = {c.name: c for c in checks}
+    assert by_name["same catalogue as published"].state == "pass"
+    assert "same data" in by_name["same catalogue as published"].detail
+    assert by_name["stability vs published"].could_not_judge is None
+    assert details["summary"]["added"] == 0 and details["summary"]["quality_delta"] == 0.0

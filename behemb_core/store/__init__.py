@@ -18,6 +18,7 @@ from .lifecycle import (
     register_index,
     register_index_from_export,
     rollback,
+    rollback_targets,
     verify_store,
 )
 from .names import next_version_name, validate_version_name
@@ -38,6 +39,7 @@ __all__ = [
     "register_index",
     "register_index_from_export",
     "rollback",
+    "rollback_targets",
     "validate_version_name",
     "verify_store",
 ]

@@ -125,9 +125,11 @@ def check_golden(emb: ItemEmbeddings, pairs: pd.DataFrame, *, k: int = 10) -> di
     ``present``/``gone`` for a bad pair, ``missing`` when the query or the neighbour has no vector in this
     version (not judged, reported). ``passed`` is true when no good pair is lost and no bad pair is present;
     ``share_ok`` is the share of judged pairs that are as marked (None when none could be judged).
+    ``could_not_judge`` is the reason in words when pairs were given but none has both items in this version
+    (then ``passed`` only means "nothing was wrong" — nothing was judged, which is not a pass), else None.
 
     Returns ``{"k", "pairs", "checked", "good_kept", "good_lost", "bad_present", "bad_gone", "missing",
-    "passed", "share_ok", "table"}`` where ``table`` is a DataFrame with the pair columns given plus
+    "passed", "share_ok", "could_not_judge", "table"}`` where ``table`` is a DataFrame with the pair columns given plus
     ``status``, ``ok``, ``rank``, ``overall_rank``, ``similarity`` and ``detail``.
     """
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
@@ -210,6 +212,8 @@ def check_golden(emb: ItemEmbeddings, pairs: pd.DataFrame, *, k: int = 10) -> di
         "missing": counts["missing"],
         "passed": counts["lost"] == 0 and counts["present"] == 0,
         "share_ok": round(good_ok / checked, 6) if checked else None,
+        "could_not_judge": (f"none of the {n_pairs} golden pairs has both items in this version, so no pair "
+                            "could be judged") if n_pairs and not checked else None,
         "table": table,
     }
 

@@ -44,9 +44,9 @@ from ._manifest import EMBEDDINGS_FILE, json_safe
 from .filestore import Store
 from .names import is_valid_version_name, validate_version_name
 
-__all__ = ["AUDIT_FILE", "POINTER_FILE", "ApprovalRefused", "CheckResult", "approvals", "approve", "publish",
-           "published_version", "read_audit_log", "register_index", "register_index_from_export", "rollback",
-           "verify_store"]
+__all__ = ["AUDIT_FILE", "CHECK_STATES", "POINTER_FILE", "ApprovalRefused", "CheckResult", "approvals", "approve",
+           "describe_blocking", "format_value", "publish", "published_version", "read_audit_log", "register_index",
+           "register_index_from_export", "rollback", "rollback_targets", "verify_store"]
 
 MAX_BY_LENGTH = 100
 _SHA_RE = re.compile(r"[0-9a-f]{64}")
@@ -61,11 +61,21 @@ class ApprovalRefused(StoreError):
         self.failed = failed
 
 
+CHECK_STATES = ("pass", "warning", "fail")
+
+
 @dataclass(frozen=True)
 class CheckResult:
     """One release check. A failed ``acknowledgeable`` check (a judgement call such as "beats item-kNN within
     tolerance") counts as passed when the approver acknowledges it by name; any other failure blocks approval
-    unless overridden. ``value`` must be JSON-able (non-finite floats are recorded as strings)."""
+    unless overridden. ``value`` must be JSON-able (non-finite floats are recorded as strings).
+
+    ``could_not_judge`` is the reason, in plain words, when the check had nothing to judge (no shared items, no
+    golden pair in the version, no evaluation stored). Such a check is never a pass: it must have
+    ``passed=False`` and is a warning the approver acknowledges by name. :attr:`state` is ``"pass"``,
+    ``"warning"`` (failed or could not judge, acknowledgeable) or ``"fail"`` (override only). Records stored
+    before these fields existed read back with ``could_not_judge=None``.
+    """
 
     name: str
     passed: bool
@@ -73,6 +83,7 @@ class CheckResult:
     threshold: str
     detail: str
     acknowledgeable: bool = False
+    could_not_judge: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
@@ -83,6 +94,23 @@ class CheckResult:
         for key in ("threshold", "detail"):
             if not isinstance(getattr(self, key), str):
                 raise StoreError(f"check {self.name!r}: {key} must be a string, got {getattr(self, key)!r}")
+        if self.could_not_judge is not None:
+            if not isinstance(self.could_not_judge, str) or not self.could_not_judge.strip():
+                raise StoreError(f"check {self.name!r}: could_not_judge must be a reason in words or None, "
+                                 f"got {self.could_not_judge!r}")
+            if self.passed:
+                raise StoreError(f"check {self.name!r} could not judge ({self.could_not_judge}), so it cannot pass")
+
+    @property
+    def state(self) -> str:
+        """``"pass"``, ``"warning"`` (acknowledge by name) or ``"fail"`` (override only) — for people and
+        screens without colour or emoji."""
+        return "pass" if self.passed else "warning" if self.acknowledgeable else "fail"
+
+    @property
+    def shown_value(self) -> str:
+        """The value for people: ``—`` for none, numbers rounded to three decimals."""
+        return format_value(self.value)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON form (as stored in approval records)."""
@@ -90,16 +118,46 @@ class CheckResult:
         if isinstance(value, (float, np.floating)) and not math.isfinite(value):
             value = str(float(value))  # a NaN metric must still be recordable (and refusable)
         return {"name": self.name, "passed": self.passed, "value": json_safe(value, f"check {self.name!r} value"),
-                "threshold": self.threshold, "detail": self.detail, "acknowledgeable": self.acknowledgeable}
+                "threshold": self.threshold, "detail": self.detail, "acknowledgeable": self.acknowledgeable,
+                "state": self.state, "could_not_judge": self.could_not_judge}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CheckResult:
-        """Inverse of :meth:`to_dict`; missing keys raise StoreError naming them."""
+        """Inverse of :meth:`to_dict` (``state`` is derived, not read); missing keys raise StoreError naming
+        them. Older records without ``could_not_judge`` read back with None."""
         missing = [k for k in ("name", "passed", "value", "threshold") if k not in data]
         if missing:
             raise StoreError(f"check record {dict(data)!r} lacks {missing}")
         return cls(name=data["name"], passed=data["passed"], value=data["value"], threshold=data["threshold"],
-                   detail=data.get("detail", ""), acknowledgeable=data.get("acknowledgeable", False))
+                   detail=data.get("detail", ""), acknowledgeable=data.get("acknowledgeable", False),
+                   could_not_judge=data.get("could_not_judge"))
+
+
+def format_value(value: Any) -> str:
+    """A check value as people read it: ``—`` for None, floats to three decimals (``0.333``; small values to
+    three significant digits), everything else as text."""
+    if value is None:
+        return "—"
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (float, np.floating)):
+        v = float(value)
+        if not math.isfinite(v):
+            return str(v)
+        return f"{v:.3g}" if v != 0 and abs(v) < 0.01 else f"{round(v, 3):g}"
+    return str(value)
+
+
+def describe_blocking(checks: Iterable[CheckResult]) -> str:
+    """One sentence per check that blocks approval, in the words of the Publish page."""
+    parts = []
+    for c in checks:
+        why = (f"could not judge: {c.could_not_judge}" if c.could_not_judge else
+               f"value {c.shown_value}, needs {c.threshold}")
+        todo = ("acknowledge it by name to approve" if c.acknowledgeable else
+                "it cannot be acknowledged, only overridden (recorded)")
+        parts.append(f"“{c.name}” is a {c.state} ({why}); {todo}")
+    return "; ".join(parts)
 
 
 # ------------------------------------------------------------------------------------------------ actions
@@ -133,11 +191,7 @@ def approve(store: Store | str, version: str, *, by: str, checks: Iterable[Check
     acknowledged = [c.name for c in failed if c.acknowledgeable and c.name in acks]
     blocking = [c for c in failed if c.name not in acknowledged]
     if blocking and not override:
-        parts = [f"{c.name} (value {c.value!r}, threshold {c.threshold}"
-                 + ("; acknowledgeable: pass acknowledge=[name]" if c.acknowledgeable else
-                    "; cannot be acknowledged" if c.name in acks else "") + ")" for c in blocking]
-        raise ApprovalRefused(f"version {version!r} not approved: failed checks: {', '.join(parts)}; fix them, "
-                              "or approve with override=True (recorded)", version=version,
+        raise ApprovalRefused(f"version {version!r} not approved: {describe_blocking(blocking)}", version=version,
                               failed=[c.to_dict() for c in blocking])
     record = {"status": "approved", "version": version, "by": who, "note": note, "at": lio.utc_now(),
               "checks": [c.to_dict() for c in results], "acknowledged": acknowledged, "override": bool(override),
@@ -211,6 +265,21 @@ def published_version(store: Store | str) -> str | None:
     """The version ``published.json`` names, or None when nothing was published (corrupt: IntegrityError)."""
     pointer = lio.read_pointer(lio.store_of(store))
     return None if pointer is None else pointer["version"]
+
+
+def rollback_targets(store: Store | str) -> list[str]:
+    """Versions a rollback may re-publish: published at some time (a publish or rollback in the audit log),
+    approved now and not the published one — most recently published first. An approved version that was
+    never published is not a rollback target: publish it instead."""
+    st = lio.store_of(store)
+    current = published_version(st)
+    out: list[str] = []
+    for entry in reversed(read_audit_log(st)):
+        v = entry.get("version")
+        if entry.get("action") in ("publish", "rollback") and isinstance(v, str) and v != current and v not in out:
+            if st.exists(v) and st.status(v) == "approved":
+                out.append(v)
+    return out
 
 
 def approvals(store: Store | str, version: str) -> list[dict[str, Any]]:
