@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app_support import jobs, keys, loaders
-from app_support.errors import user_errors
+from app_support.errors import page_guard, user_errors
 from app_support.views import md
 from app_support.widgets import dataset_counts
 from behemb_core.store import published_version
@@ -112,4 +112,6 @@ COMPARE = st.Page("pages/5_Compare.py", title="Compare", icon="⚖️")
 PUBLISH = st.Page("pages/6_Publish.py", title="Publish", icon="🚀")
 
 sidebar()
-st.navigation([HOME, DATA, TRAIN, NEIGHBOURS, PROJECTION, COMPARE, PUBLISH]).run()
+pg = st.navigation([HOME, DATA, TRAIN, NEIGHBOURS, PROJECTION, COMPARE, PUBLISH])
+with page_guard(pg.title):
+    pg.run()

@@ -1,22 +1,28 @@
 """User errors → ``st.error`` with the library's message (file, line, field, parameter); never a traceback.
 
-Only :class:`~behemb_core.errors.BehembError` is caught: anything else is a programming error and must surface.
+:func:`user_errors` catches only :class:`~behemb_core.errors.BehembError`: anything else is a programming error.
+Those surface in the server log, not on screen: :func:`page_guard` (around ``pg.run()`` in ``app.py``) turns
+whatever escapes a page into a short message with a reference that is also in the logged traceback.
 """
 
 from __future__ import annotations
 
+import logging
+import re
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-import re
-
 import streamlit as st
+
+from streamlit.errors import FragmentHandledException
 
 from behemb_core.errors import BehembError
 
 from .data_io import UPLOAD_ROOT
 
+log = logging.getLogger("behemb.app")
 _UPLOAD_DIR = re.compile(re.escape(str(UPLOAD_ROOT)) + r"/[^/\s]+/")
 
 
@@ -42,3 +48,27 @@ def user_errors(prefix: str = "") -> Iterator[Outcome]:
     except BehembError as exc:
         out.failed, out.message = True, user_message(exc)
         st.error(f"{prefix}: {out.message}" if prefix else out.message, icon="🚫")
+
+
+@contextmanager
+def page_guard(page: str = "") -> Iterator[None]:
+    """``with page_guard("Compare"): pg.run()`` — no page ever shows a traceback.
+
+    A :class:`BehembError` that a page did not catch is shown like :func:`user_errors` does; any other
+    ``Exception`` is logged with its traceback under a short reference and shown as one line naming the reference.
+    Streamlit's control flow passes through untouched: ``st.stop``/``st.rerun`` raise ``StopException``/
+    ``RerunException``, which derive from ``BaseException`` (streamlit 1.67, ``runtime/scriptrunner_utils/
+    exceptions.py``) and so are never caught here, and ``FragmentHandledException`` (a fragment that already
+    reported its own error) is re-raised for the script runner.
+    """
+    try:
+        yield
+    except FragmentHandledException:
+        raise
+    except BehembError as exc:
+        st.error(user_message(exc), icon="🚫")
+    except Exception as exc:  # noqa: BLE001 — the one app-wide guard; the traceback goes to the log
+        ref = uuid.uuid4().hex[:8]
+        log.exception("unexpected error on page %s (ref %s)", page or "?", ref)
+        st.error(f"Something went wrong on this page ({type(exc).__name__}) and it stopped here. The details are in "
+                 f"the app's log under reference {ref}; please report it with what you did.", icon="🛑")

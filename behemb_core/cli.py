@@ -303,20 +303,22 @@ def _export_neighbors(args: argparse.Namespace, store, emb, names) -> int:
 
 
 def _explain(args: argparse.Namespace, stored, names) -> int:
-    from .explain import Evidence, explain_neighbors
+    from .explain import explain_version
 
     if not args.input:
         raise ConfigError("--explain needs the sessions as evidence: give --input (and its options)")
     dataset = load_dataset(args, StderrProgress(args.quiet))
-    window = stored.manifest.get("config", {}).get("window", 5) if stored.manifest.get("method") == "ppmi_svd" else 5
-    evidence = Evidence.build(dataset.sessions, window=int(window))
     try:
-        report = explain_neighbors(stored.embeddings, evidence, args.item, k=args.k, names=names,
-                                   examples=args.examples)
+        report = explain_version(stored, dataset.sessions, args.item, k=args.k, names=names, examples=args.examples)
     except KeyError:
         raise ConfigError(f"item {args.item!r} has no vector in version {args.version!r}") from None
     if args.json:
         _emit({"version": args.version, **report})
+        return 0
+    if report["note"]:
+        print(f"# {report['note']}")
+    if report["without_direct_support"] is None:
+        _print_table(report["neighbors"], ["rank", "item_id", "score", *(["name"] if names is not None else [])])
         return 0
     q = report["query"]
     print(f"# {q['item_id']}: {q.get('name') or ''} — in {q['sessions']} sessions; window {report['window']}")

@@ -36,6 +36,11 @@ from .vocab import Vocabulary, normalize_ids
 BANDS = ("head", "torso", "tail")
 BAND_DEFINITION = "by training events, rank-based: head = top 10 % (at least 1 item), tail = bottom 50 %, torso = rest"
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
+#: Fewer shared items than this, or a smaller share of the smaller catalogue than ``MIN_SHARED_SHARE``, and no
+#: verdict against retraining noise is given: the floor describes lists over one catalogue, while lists over two
+#: mostly different catalogues differ because their neighbours are missing from the other version.
+MIN_SHARED_ITEMS = 20
+MIN_SHARED_SHARE = 0.5
 NamesLike = ItemMetadata | pd.Series | None
 _BLOCK = 4096
 
@@ -348,8 +353,15 @@ def compare_versions(
         "most_moved": most_moved(result, n=n_moved, names=names, popularity=popularity),
         "noise": None, "verdict": None,
     }
+    report["catalogues"] = _catalogue_note(a, b, name_a, name_b, len(result.ids), min(len(emb_a), len(emb_b)))
+    report["no_verdict_reason"] = None
     if len(result.ids) == 0:
         report["sentence"] = f"{name_a} and {name_b} share no items, so their neighbour lists cannot be compared."
+        report["no_verdict_reason"] = report["catalogues"]["explanation"]
+        return report
+    if not report["catalogues"]["comparable"]:
+        report["sentence"] = _sentence(report, name_a, name_b, k)
+        report["no_verdict_reason"] = report["catalogues"]["explanation"]
         return report
     scopes: dict[str, np.ndarray] = {"overall": result.jaccard}
     if bands is not None and noise is not None and noise.get("bands"):
@@ -362,8 +374,39 @@ def compare_versions(
         report["noise"] = {"rule": "median Jaccard@k < min(noise q25, noise median - margin)", "margin": margin,
                            "seeds": noise.get("seeds"), "method": noise.get("method"), "scopes": checks}
         report["verdict"] = "beyond_noise" if checks["overall"]["beyond_noise"] else "within_noise"
+    else:
+        report["no_verdict_reason"] = (f"No noise floor at K = {k} was given (train with “Measure noise floor”), so "
+                                       "the change cannot be judged against retraining noise.")
     report["sentence"] = _sentence(report, name_a, name_b, k)
     return report
+
+
+def _training_fingerprint(version: Any) -> str | None:
+    return ((getattr(version, "manifest", None) or {}).get("dataset") or {}).get("fingerprint")
+
+
+def _catalogue_note(a: Any, b: Any, name_a: str, name_b: str, shared: int, smaller: int) -> dict[str, Any]:
+    """Whether the two catalogues overlap enough to judge the change against retraining noise, and — when not —
+    a plain explanation naming the counts and whether the versions were trained on the same data."""
+    share = shared / smaller if smaller else 0.0
+    fa, fb = _training_fingerprint(a), _training_fingerprint(b)
+    same_data = None if not (fa and fb) else fa == fb
+    comparable = shared >= MIN_SHARED_ITEMS and share >= MIN_SHARED_SHARE
+    data = {True: " (trained on the same data)", False: " (trained on different data)", None: ""}[same_data]
+    if shared == 0:
+        explanation = (f"{name_a} and {name_b} have no items in common{data}: there are no neighbour lists to "
+                       "compare and no verdict against retraining noise. Their popularity diagnostics and stored "
+                       "quality are shown side by side.")
+    elif not comparable:
+        explanation = (f"{name_a} and {name_b} share only {shared:,} of the {smaller:,} items of the smaller "
+                       f"catalogue ({share:.0%}){data}: their lists differ mostly because neighbours are missing "
+                       "from the other version, so the change is not judged against retraining noise (a verdict "
+                       f"needs at least {MIN_SHARED_ITEMS} shared items and {MIN_SHARED_SHARE:.0%} of the smaller "
+                       "catalogue). The overlap of the shared items is shown for what it is worth.")
+    else:
+        explanation = None
+    return {"shared_share": share, "same_training_data": same_data, "comparable": comparable,
+            "explanation": explanation}
 
 
 def _sentence(report: dict[str, Any], name_a: str, name_b: str, k: int) -> str:
@@ -373,10 +416,12 @@ def _sentence(report: dict[str, Any], name_a: str, name_b: str, k: int) -> str:
     if report["noise"] is None:
         moved = ""
         if report["bands"]:
-            worst = min(BANDS, key=lambda b: report["bands"][b]["jaccard"]["median"] or 2.0)
+            medians = {b: report["bands"][b]["jaccard"]["median"] for b in BANDS}
+            worst = min(BANDS, key=lambda b: 2.0 if medians[b] is None else medians[b])
             moved = f"; {worst} items moved most"
+        why = "no noise floor given" if report["catalogues"]["comparable"] else "too few shared items"
         return (f"Median Jaccard@{k} between {name_a} and {name_b} is {med:.2f} over {c['shared']} shared items "
-                f"(no noise floor given, so no verdict){moved}.{churn}")
+                f"({why}, so no verdict){moved}.{churn}")
     scopes = report["noise"]["scopes"]
     floor = scopes["overall"]["noise_median_jaccard"]
     bands = [b for b in BANDS if b in scopes]
@@ -403,13 +448,19 @@ def pick_noise_floor(a: Any, b: Any, k: int) -> tuple[dict[str, Any] | None, str
 def compare_stored(a: Any, b: Any, *, k: int = 10, include_overlaps: bool = False) -> dict[str, Any]:
     """Everything a person compares two stored versions by, in one report (the CLI and the app show it):
     stability against the stored noise floor (:func:`compare_versions`), popularity diagnostics and the stored
-    evaluation of each, and — with ``include_overlaps`` — the per-item Jaccard@k values (for a histogram)."""
+    evaluation of each, and — with ``include_overlaps`` — the per-item Jaccard@k values (for a histogram).
+
+    Never fails on catalogues that share few or no items (versions trained on different data): the report then
+    has no verdict, ``no_verdict_reason`` explains why, and the diagnostics and evaluations are still there."""
     from .diagnostics import popularity_diagnostics
 
     noise, noise_from = pick_noise_floor(a, b, k)
     result = neighbor_overlap(a.embeddings, b.embeddings, k=k)
     report = compare_versions(a, b, k=k, noise=noise, overlap=result)
-    report["noise_floor_from"] = noise_from
+    report["noise_floor_from"] = noise_from if report["noise"] is not None else None
+    if noise is None and report["catalogues"]["comparable"]:
+        report["no_verdict_reason"] = (f"Neither version stores a noise floor at K = {k} (train with “Measure noise "
+                                       "floor”), so the change cannot be judged against retraining noise.")
     report["quality"] = {v.name: (v.manifest.get("evaluation") or {}).get("method") for v in (a, b)}
     report["evaluations"] = {v.name: v.manifest.get("evaluation") for v in (a, b)}
     report["popularity"] = {

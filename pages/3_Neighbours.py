@@ -15,7 +15,7 @@ import streamlit as st
 from app_support import keys, loaders
 from app_support.errors import user_errors
 from app_support.views import evidence_table, example_lines, md, neighbour_table
-from behemb_core.explain import explain_neighbors
+from behemb_core.explain import evidence_plan, explain_version
 from behemb_core.neighbor_export import neighbor_diff, neighbors_bytes, parse_item_list
 from behemb_core.neighbors import item_neighbors
 from behemb_core.store import check_golden, golden_pairs, mark_pair
@@ -243,22 +243,23 @@ with st.container(border=True):
 st.divider()
 if st.toggle("Show the evidence from the sessions", key="nb_explain",
              help="Co-occurrence counts, sessions containing both items, PPMI and example sessions, from the "
-             "dataset in use (Data page)."):
+             "version's training data (load it on the Data page)."):
     with user_errors("The evidence could not be computed"):
         spec, dataset = loaders.current_dataset()
         fingerprint = loaders.current_fingerprint()
-        trained_on = (m.get("dataset") or {}).get("fingerprint")
-        if trained_on and trained_on != fingerprint:
-            st.warning("The dataset in use is not the one this version was trained on: the evidence below comes "
-                       "from the dataset in use.")
-        ev = loaders.evidence(fingerprint, dataset.sessions)
-        explained = explain_neighbors(stored.embeddings, ev, item, k=int(k), names=names)
+        plan = evidence_plan(m, fingerprint)
+        ev = loaders.evidence(fingerprint, dataset.sessions, plan.window) if plan.usable else None
+        explained = explain_version(stored, dataset.sessions, item, k=int(k), names=names, evidence=ev,
+                                    fingerprint=fingerprint)
+        if explained["note"]:
+            st.warning(md(explained["note"]), icon="⚠️")
         unsupported = explained["without_direct_support"]
-        st.caption(f"Window {explained['window']}; the item is in {explained['query']['sessions']:,} sessions. "
-                   f"{unsupported} of {len(explained['neighbors'])} neighbours never occur with it directly "
-                   "(they come from the embedding's smoothing — worth a look).")
-        st.dataframe(evidence_table(explained), hide_index=True, key="nb_evidence")
-        for r in explained["neighbors"]:
+        if unsupported is not None:
+            st.caption(f"Window {explained['window']}; the item is in {explained['query']['sessions']:,} sessions. "
+                       f"{unsupported} of {len(explained['neighbors'])} neighbours never occur with it directly "
+                       "(they come from the embedding's smoothing — worth a look).")
+            st.dataframe(evidence_table(explained), hide_index=True, key="nb_evidence")
+        for r in explained["neighbors"] if unsupported is not None else []:
             if r["examples"]:
                 with st.expander(f"{r['rank']}. {md(r.get('name') or r['item_id'])} — example sessions"):
                     for ex in r["examples"]:

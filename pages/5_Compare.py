@@ -29,7 +29,7 @@ def comparison(store_url: str, a_name: str, b_name: str, k: int) -> dict[str, An
     """
     a, b = loaders.load_version(store_url, a_name), loaders.load_version(store_url, b_name)
     report = compare_stored(a, b, k=k, include_overlaps=True)
-    noise, _ = pick_noise_floor(a, b, k)
+    noise = pick_noise_floor(a, b, k)[0] if report["noise"] is not None else None
     return {
         "report": report,
         "jaccard": report.pop("per_item_jaccard"),
@@ -76,9 +76,8 @@ if report["verdict"] == "within_noise":
 elif report["verdict"] == "beyond_noise":
     st.warning(sentence + " Look at the most-moved items below before signing off.", icon="⚠️")
 else:
-    st.info(sentence + f" Neither version stores a noise floor at K = {k} (train with “Measure noise floor”), so "
-            "the change cannot be judged against retraining noise.", icon="ℹ️")
-if data["noise_from"]:
+    st.info(sentence + " " + md(report["no_verdict_reason"] or ""), icon="ℹ️")
+if data["noise_from"] and noise is not None and report["noise"] is not None:
     st.caption(f"Noise floor from {md(data['noise_from'])} (seeds {md(noise.get('seeds'))}, "
                f"{noise.get('n_items', 0):,} items). Rule: {md(report['noise']['rule'])}, margin "
                f"{report['noise']['margin']}.")
@@ -107,8 +106,9 @@ if data["jaccard"]:
     st.plotly_chart(fig, key="cmp_hist")
     q = report["overall"]["jaccard"]["quantiles"]
     rbo = report["overall"]["rbo"]
-    st.caption(f"Quartiles of Jaccard@{k}: {q['q25']:.2f} / {q['q50']:.2f} / {q['q75']:.2f}; median RBO "
-               f"{rbo['median']:.2f}. 1 = the same neighbours, 0 = none in common.")
+    if overall["median"] is not None:
+        st.caption(f"Quartiles of Jaccard@{k}: {q['q25']:.2f} / {q['q50']:.2f} / {q['q75']:.2f}; median RBO "
+                   f"{rbo['median']:.2f}. 1 = the same neighbours, 0 = none in common.")
 
 if report.get("bands"):
     st.subheader("By popularity band")

@@ -136,6 +136,29 @@ def test_compare_without_noise_floor_at_that_k_says_so(store_dir: Path) -> None:
     assert metrics(at)["Median Jaccard@5"] != "—"
 
 
+def test_compare_with_a_version_of_another_catalogue_explains_and_shows_the_rest(store_dir: Path) -> None:
+    """The reported crash: A stores a noise floor, B was trained on another dataset (no shared item)."""
+    from behemb_core.ingest.dataset import Dataset
+    from behemb_core.sessions import SessionOptions
+    from behemb_core.synthetic import planted_sessions
+
+    planted = planted_sessions(n_items=60, n_clusters=6, n_sessions=400, seed=3)
+    other = Dataset(sessions=planted.sessions, drops={}, notes={}, source={"kind": "test"}, options=SessionOptions())
+    train_version(Store(str(store_dir)), "ppmi_svd", {"dim": 8}, dataset=other, seed=0, name="other")
+    at = open_page(store_dir, COMPARE)
+    at.selectbox(key="cmp_a").set_value("ref").run()
+    at.selectbox(key="cmp_b").set_value("other").run()
+    ok(at)
+    assert not errors(at)
+    infos = [i.value for i in at.info]
+    assert any("no items in common" in i and "different data" in i for i in infos), infos
+    assert not any("Neither version stores a noise floor" in i for i in infos), infos
+    shown = metrics(at)
+    assert shown["Shared items"] == "0" and shown["Median Jaccard@10"] == "—" and shown["Noise-floor median"] == "—"
+    assert list(frame(at, "cmp_diagnostics").columns) == ["metric", "ref", "other"]
+    assert "ref" in set(frame(at, "cmp_quality")["version"])
+
+
 # ------------------------------------------------------------------------------------------------ publish
 
 

@@ -229,3 +229,23 @@ def test_golden_check_of_another_version_reports_missing_items(own_store: Path,
     # The only pair cannot be judged in this version: a warning in words, never a green "Passed".
     assert not [s for s in at.success if s.value.startswith("Passed")]
     assert any("could not judge: none of the 1 golden pairs has both items" in w.value for w in at.warning)
+
+
+def test_evidence_for_a_version_of_other_data_says_so_without_zero_counts(
+    own_store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reported bug: a version trained on another dataset got "10 of 10 neighbours never occur with it"."""
+    from behemb_core.ingest.dataset import Dataset
+    from behemb_core.sessions import SessionOptions
+    from behemb_core.synthetic import planted_sessions
+
+    planted = planted_sessions(n_items=60, n_clusters=6, n_sessions=400, seed=3)
+    other = Dataset(sessions=planted.sessions, drops={}, notes={}, source={"kind": "test"}, options=SessionOptions())
+    train_version(Store(own_store), "ppmi_svd", {"dim": 8}, dataset=other, seed=0, name="other-data")
+    at = open_neighbours(own_store, monkeypatch)
+    at.selectbox(key="nb_version").set_value("other-data").run()
+    at.toggle(key="nb_explain").set_value(True).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any("not the one this version was trained on" in w.value for w in at.warning), [w.value for w in at.warning]
+    assert "nb_evidence" not in frame_keys(at)
+    assert not any("never occur with it directly" in c.value for c in at.caption)

@@ -134,14 +134,19 @@ def store_in_use(page: object) -> str:
 
 
 def settle(page: object, timeout: int = LONG) -> None:
-    """Wait until the script run triggered by the last interaction has finished."""
+    """Wait until the script run triggered by the last interaction has finished — and check it raised nothing."""
     page.wait_for_timeout(300)  # let the rerun start
     expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=timeout)
+    no_exception(page)
 
 
 def no_exception(page: object) -> None:
+    """No traceback element, and no error that app.py's page guard caught (it hides the traceback, so it would
+    hide a crash from this test too)."""
     shown = page.get_by_test_id("stException")
     assert shown.count() == 0, shown.first.inner_text()
+    guarded = page.get_by_test_id("stAlertContentError").filter(has_text="Something went wrong on this page")
+    assert guarded.count() == 0, guarded.first.inner_text()
 
 
 def test_train_look_at_neighbours_and_publish_in_a_browser(server: tuple[str, Path], browser_page: object) -> None:
@@ -151,6 +156,7 @@ def test_train_look_at_neighbours_and_publish_in_a_browser(server: tuple[str, Pa
     # Home: the bundled demo dataset and an empty store.
     page.goto(url)
     expect(page.get_by_text("Bundled demo: Online Retail")).to_be_visible(timeout=LONG)
+    settle(page)
     sessions = page.get_by_test_id("stMetric").filter(has_text="Sessions")
     expect(sessions).to_contain_text("4,429")
     expect(page.get_by_test_id("stMetric").filter(has_text="Versions")).to_contain_text("0")

@@ -189,3 +189,41 @@ def test_neighbors_explain_needs_and_uses_sessions(workspace, capsys):
     assert report["query"]["name"] == "product 7 of family 7"
     assert all(n["sessions_together"] >= 0 and "ppmi" in n for n in report["neighbors"])
     assert report["without_direct_support"] == sum(n["no_direct_support"] for n in report["neighbors"])
+    assert report["evidence_source"] == "training_data" and report["window"] == 5  # ppmi_svd's default window
+
+
+def test_neighbors_explain_over_other_data_says_so_without_counts(workspace, capsys, tmp_path):
+    store = workspace / "store-explain-other"
+    assert run(capsys, "train", "--method", "ppmi_svd", "--input", workspace / "sessions.jsonl", "--store", store,
+               "--version", "x1", "--set", "dim=16", "--quiet")[0] == 0
+    other = tmp_path / "other.jsonl"
+    with open(other, "w") as fh:
+        for s in range(50):
+            fh.write(json.dumps({"session_id": f"o{s}", "items": [s % 7, 7, (s + 3) % 11]}) + "\n")
+    args = ["neighbors", "--store", store, "--version", "x1", "--item", "7", "--explain", "--input", other, "--quiet"]
+    code, out, err = run(capsys, *args, "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["evidence_source"] == "other_data" and report["without_direct_support"] is None
+    assert not any("cooccurrences" in n for n in report["neighbors"])
+    code, out, err = run(capsys, *args)
+    assert code == 0 and "not the one this version was trained on" in out and "no direct" not in out
+
+
+def test_compare_versions_of_different_catalogues_exits_0_with_the_reason(workspace, capsys, tmp_path):
+    """A reference with a noise floor against a version trained on another dataset (no shared item)."""
+    other = tmp_path / "other.jsonl"
+    with open(other, "w") as fh:
+        for s in range(300):
+            fh.write(json.dumps({"session_id": f"o{s}", "items": [f"x{(s + j) % 40}" for j in range(4)]}) + "\n")
+    store = tmp_path / "store"
+    base = ["--store", store, "--quiet", "--set", "dim=8", "--method", "ppmi_svd"]
+    assert run(capsys, "train", "--input", workspace / "sessions.jsonl", *base, "--noise-floor",
+               "--version", "ref")[0] == 0
+    assert run(capsys, "train", "--input", other, *base, "--version", "other")[0] == 0
+    code, out, err = run(capsys, "compare", "--store", store, "ref", "other")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["verdict"] is None and report["counts"]["shared"] == 0
+    assert "no items in common" in report["no_verdict_reason"] and "different data" in report["no_verdict_reason"]
+    assert set(report["popularity"]) == {"ref", "other"}

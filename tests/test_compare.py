@@ -180,3 +180,53 @@ def test_noise_floor_needs_two_seeds_and_matching_k(planted, base, noise):
         noise_floor(planted.sessions, "ppmi_svd", {"dim": 16}, seeds=(4, 4))
     with pytest.raises(ConfigError, match="k=5"):
         compare_versions(base, base, k=5, noise=noise)
+
+
+# ------------------------------------------------------------------ catalogues that barely overlap
+
+
+def _stored(emb, name, fingerprint, noise=None):
+    manifest = {"dataset": {"fingerprint": fingerprint}}
+    if noise is not None:
+        manifest["noise_floor"] = noise
+    return StoredVersion(name=name, manifest=manifest, embeddings=emb, item_meta=None, item_stats=None)
+
+
+def _random_emb(ids, seed):
+    from behemb_core.embeddings import make_embeddings
+    from behemb_core.vocab import Vocabulary
+
+    return make_embeddings(Vocabulary(ids), np.random.default_rng(seed).normal(size=(len(ids), 8)))
+
+
+def test_disjoint_stored_versions_explain_why_and_keep_diagnostics(noise):
+    """The reported crash: A (with a noise floor) vs B trained on another dataset sharing no item."""
+    from behemb_core.compare import compare_stored
+
+    a = _stored(_random_emb([f"S{i}" for i in range(40)], 0), "retail", "fp-retail", noise=noise)
+    b = _stored(_random_emb(list(range(30)), 1), "movies", "fp-movies")
+    rep = compare_stored(a, b, include_overlaps=True)
+    assert rep["verdict"] is None and rep["noise"] is None and rep["noise_floor_from"] is None
+    assert rep["counts"]["shared"] == 0 and rep["per_item_jaccard"] == []
+    assert rep["catalogues"]["comparable"] is False and rep["catalogues"]["same_training_data"] is False
+    assert "no items in common" in rep["no_verdict_reason"] and "different data" in rep["no_verdict_reason"]
+    assert set(rep["popularity"]) == {"retail", "movies"} and set(rep["evaluations"]) == {"retail", "movies"}
+    json.dumps(rep)
+
+
+def test_few_shared_items_give_no_verdict_but_their_overlap(noise):
+    ids_a = [f"i{i}" for i in range(100)]
+    ids_b = [f"i{i}" for i in range(90, 190)]  # 10 shared
+    a = _stored(_random_emb(ids_a, 0), "A", "fp1", noise=noise)
+    b = _stored(_random_emb(ids_b, 1), "B", "fp2", noise=noise)
+    rep = compare_versions(a, b, noise=noise)
+    assert rep["counts"]["shared"] == 10 and rep["overall"]["jaccard"]["n"] == 10
+    assert rep["verdict"] is None and rep["noise"] is None
+    assert "share only 10 of the 100 items" in rep["no_verdict_reason"]
+    assert "too few shared items" in rep["sentence"]
+
+
+def test_enough_shared_items_keep_the_verdict(planted, base, noise):
+    rep = compare_versions(_version(base, planted, "v1"), _version(base, planted, "v1b"), noise=noise)
+    assert rep["catalogues"]["comparable"] and rep["no_verdict_reason"] is None
+    assert rep["catalogues"]["same_training_data"] is None  # no fingerprints in these manifests

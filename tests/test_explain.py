@@ -47,3 +47,48 @@ def test_window_limits_cooccurrence_but_not_session_support():
     ev = Evidence.build(sessions, window=2)
     pair = ev.pair("a", "b")
     assert pair["sessions_together"] == 2 and pair["cooccurrences"] == 1  # distance 4 > window in s0
+
+
+def _stored_on(sessions, manifest_extra=None):
+    from behemb_core.store.filestore import StoredVersion
+
+    rng = np.random.default_rng(0)
+    emb = make_embeddings(sessions.vocab, rng.normal(size=(sessions.n_items, 4)))
+    manifest = {"method": "ppmi_svd", "config": {"window": 2},
+                "dataset": {"fingerprint": sessions.fingerprint()}, **(manifest_extra or {})}
+    return StoredVersion(name="v", manifest=manifest, embeddings=emb, item_meta=None, item_stats=None)
+
+
+def test_evidence_comes_from_the_versions_own_training_data():
+    from behemb_core.explain import evidence_plan, explain_version
+
+    trained = _sessions([["a", "m1", "m2", "m3", "b"], ["a", "b"], ["b", "c"]])
+    version = _stored_on(trained)
+    out = explain_version(version, trained, "a", k=3)
+    assert out["evidence_source"] == "training_data" and out["note"] is None
+    assert out["window"] == 2  # the version's own window, for the CLI and the app alike
+    assert {r["item_id"]: r["cooccurrences"] for r in out["neighbors"]}["b"] == 1
+    assert evidence_plan({"config": {"cooc_window": 3}}, "x").window == 3
+    assert evidence_plan({"method": "fusion"}, "x").window == 5
+
+
+def test_other_data_gives_no_misleading_zero_counts():
+    from behemb_core.explain import explain_version
+
+    trained = _sessions([["a", "b"], ["b", "c"], ["a", "c"]])
+    other = _sessions([["p", "q"], ["q", "r"]])  # another catalogue: every count would be 0
+    out = explain_version(_stored_on(trained), other, "a", k=2)
+    assert out["evidence_source"] == "other_data" and "not the one this version was trained on" in out["note"]
+    assert out["without_direct_support"] is None and out["query"]["sessions"] is None
+    assert [sorted(r) for r in out["neighbors"]] == [["item_id", "rank", "score"]] * 2  # no counts at all
+
+
+def test_a_version_without_recorded_training_data_is_counted_with_a_note():
+    from behemb_core.explain import explain_version
+
+    sessions = _sessions([["a", "b"], ["b", "c"]])
+    version = _stored_on(sessions)
+    version.manifest.pop("dataset")
+    out = explain_version(version, sessions, "a", k=2)
+    assert out["evidence_source"] == "unverified" and "does not record its training data" in out["note"]
+    assert out["without_direct_support"] is not None
