@@ -112,12 +112,17 @@ def signoff_checks(
 
     rep("stability", 0.7, "comparing with the published version")
     live = published_version(store)
-    if live is None or live == version:
-        why = "nothing is published yet" if live is None else "this version is the published one"
-        checks.append(CheckResult("same catalogue as published", True, None, _catalogue_threshold(policy),
-                                  f"{why}: nothing to compare with"))
-        checks.append(CheckResult("stability vs published", True, None, "within retraining noise",
-                                  f"{why}: nothing to compare with"))
+    if live is None:  # nothing to compare with: said, never passed (the approver decides)
+        why = "nothing is published yet, so there is no catalogue or neighbour list to compare with"
+        checks.append(CheckResult("same catalogue as published", False, None, _catalogue_threshold(policy), why,
+                                  acknowledgeable=True, could_not_judge=why))
+        checks.append(CheckResult("stability vs published", False, None, "within retraining noise", why,
+                                  acknowledgeable=True, could_not_judge=why))
+        details["summary"] = publish_summary(live, version, None, evaluation, None, k=k)
+    elif live == version:  # the published version itself: same catalogue, same lists — judged, and identical
+        why = "this version is the published one"
+        checks.append(CheckResult("same catalogue as published", True, 1.0, _catalogue_threshold(policy), why))
+        checks.append(CheckResult("stability vs published", True, 1.0, "within retraining noise", why))
         details["summary"] = publish_summary(live, version, None, evaluation, None, k=k)
     else:
         live_stored = store.load_version(live)
@@ -133,8 +138,10 @@ def signoff_checks(
     rep("golden", 0.9, "re-checking golden pairs")
     pairs = golden_pairs(store)
     if pairs.empty:
+        why = "no golden pairs are marked yet, so no pair could be checked (mark some on the Neighbours page)"
         checks.append(CheckResult(
-            "golden pairs", True, None, f"no good pair lost, no bad pair in the top {k}", "no golden pairs marked yet",
+            "golden pairs", False, None, f"no good pair lost, no bad pair in the top {k}", why,
+            acknowledgeable=True, could_not_judge=why,
         ))
     else:
         g = check_golden(emb, pairs, k=k)
@@ -214,8 +221,8 @@ def _stability_check(cmp: dict[str, Any], policy: SignoffPolicy) -> CheckResult:
                   f"for the overlap to mean anything (needs {policy.min_shared_items} and "
                   f"{policy.min_shared_share:.0%})")
     elif cmp["verdict"] is None:
-        reason = ("no noise floor is stored with this version (train with --noise-floor), so the change cannot be "
-                  "judged against retraining noise")
+        reason = (cmp.get("no_verdict_reason") or "no noise floor is stored with this version (train with "
+                  "--noise-floor), so the change cannot be judged against retraining noise").rstrip(".")
     else:
         return CheckResult(name, cmp["verdict"] == "within_noise", median, threshold, cmp["sentence"],
                            acknowledgeable=True)
