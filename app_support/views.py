@@ -187,16 +187,29 @@ def checks_table(checks: list[Any]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["", "state", "check", "value", "threshold", "detail", "if it fails"])
 
 
+def human_time(stamp: object) -> str:
+    """An ISO timestamp as people read it: to the second, in UTC (``2026-11-30 07:06:25 UTC``); text that is
+    not a timestamp is returned unchanged."""
+    if not stamp:
+        return ""
+    try:
+        t = pd.Timestamp(str(stamp))
+    except (ValueError, TypeError):
+        return str(stamp)
+    t = t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
+    return t.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
 def versions_table(infos: list[Any]) -> pd.DataFrame:
     """``Store.list_versions()`` rows (newest last) with their lifecycle status."""
     rows = [{"version": v.name, "status": v.status, "method": v.method or "", "items": v.n_items, "dim": v.dim,
-             "created": v.created_at} for v in infos]
+             "created": human_time(v.created_at)} for v in infos]
     return pd.DataFrame(rows, columns=["version", "status", "method", "items", "dim", "created"])
 
 
 def audit_table(entries: list[dict[str, Any]]) -> pd.DataFrame:
     """Audit-log entries, newest first."""
-    rows = [{"seq": e.get("seq"), "at": e.get("at", ""), "action": e.get("action", ""),
+    rows = [{"seq": e.get("seq"), "at": human_time(e.get("at", "")), "action": e.get("action", ""),
              "version": e.get("version") or "", "previous": e.get("previous") or "", "by": e.get("by") or "",
              "sha256": str(e.get("embeddings_sha256") or "")[:12]} for e in reversed(entries)]
     return pd.DataFrame(rows, columns=["seq", "at", "action", "version", "previous", "by", "sha256"])
@@ -204,7 +217,7 @@ def audit_table(entries: list[dict[str, Any]]) -> pd.DataFrame:
 
 def approvals_table(records: list[dict[str, Any]]) -> pd.DataFrame:
     """A version's approval records (``lifecycle.approvals``), newest first."""
-    rows = [{"at": r.get("at", ""), "by": r.get("by", ""), "note": r.get("note") or "",
+    rows = [{"at": human_time(r.get("at", "")), "by": r.get("by", ""), "note": r.get("note") or "",
              "acknowledged": ", ".join(r.get("acknowledged", [])), "override": bool(r.get("override")),
              "failed checks": ", ".join(r.get("failed", []))} for r in reversed(records)]
     return pd.DataFrame(rows, columns=["at", "by", "note", "acknowledged", "override", "failed checks"])

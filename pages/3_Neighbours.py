@@ -14,7 +14,7 @@ import streamlit as st
 
 from app_support import keys, loaders
 from app_support.errors import user_errors
-from app_support.views import evidence_table, example_lines, md, neighbour_table
+from app_support.views import evidence_table, example_lines, human_time, md, neighbour_table
 from behemb_core.explain import evidence_plan, explain_version
 from behemb_core.neighbor_export import neighbor_diff, neighbors_bytes, parse_item_list
 from behemb_core.neighbors import item_neighbors
@@ -66,7 +66,8 @@ if stored is None:
 
 m = stored.manifest
 st.caption(f"{md(m.get('method', '?'))}, {m.get('n_items', 0):,} items × {m.get('dim', '?')} dimensions, "
-           f"created {md(m.get('created_at', '?'))}" + ("" if stored.item_meta is not None else " — no item names stored"))
+           f"created {md(human_time(m.get('created_at')) or '?')}"
+           + ("" if stored.item_meta is not None else " — no item names stored"))
 
 c = st.columns([3, 5, 1])
 query = c[0].text_input("Search items by name or id", key="nb_filter",
@@ -112,7 +113,8 @@ pop = catalogue.set_index("item_id")["events"].get(item)
 st.subheader(f"People who bought {md(labels.get(item) or item)} also bought")
 st.caption(f"Item {md(item)}" + (f", {int(pop):,} training events" if pd.notna(pop) else ""))
 st.markdown("\n".join(
-    f"{r['rank']}. {md(r['name'] or r['item_id'])} · {md(r['item_id'])} · similarity {r['similarity']:.3f}"
+    f"{r['rank']}. " + (f"{md(r['name'])} · " if r["name"] else "") + f"{md(r['item_id'])} · similarity "
+    f"{r['similarity']:.3f}"
     for r in table.to_dict("records")
 ))
 similarity_format = {"similarity": st.column_config.NumberColumn(format="%.3f")}

@@ -249,3 +249,24 @@ def test_evidence_for_a_version_of_other_data_says_so_without_zero_counts(
     assert any("not the one this version was trained on" in w.value for w in at.warning), [w.value for w in at.warning]
     assert "nb_evidence" not in frame_keys(at)
     assert not any("never occur with it directly" in c.value for c in at.caption)
+
+
+def test_an_item_without_a_name_shows_its_id_once(own_store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import re
+
+    from behemb_core.ingest.dataset import Dataset
+    from behemb_core.sessions import SessionOptions
+    from behemb_core.synthetic import planted_sessions
+
+    planted = planted_sessions(n_items=60, n_clusters=6, n_sessions=400, seed=3)
+    unnamed = Dataset(sessions=planted.sessions, drops={}, notes={}, source={"kind": "test"}, options=SessionOptions())
+    train_version(Store(own_store), "ppmi_svd", {"dim": 8}, dataset=unnamed, seed=0, name="no-names")
+    at = open_neighbours(own_store, monkeypatch)
+    at.selectbox(key="nb_version").set_value("no-names").run()
+    assert not at.exception
+    lines = [ln for m in at.markdown for ln in m.value.splitlines() if "similarity" in ln and re.match(r"\d+\. ", ln)]
+    assert lines, [m.value for m in at.markdown]
+    for line in lines:
+        parts = line.split(". ", 1)[1].split(" · ")
+        assert len(parts) == 2 and parts[1].startswith("similarity"), line  # "7 · similarity 0.9", not "7 · 7 · …"
+    assert not re.search(r"\d{2}:\d{2}:\d{2}\.\d", " ".join(c.value for c in at.caption))  # no microseconds
