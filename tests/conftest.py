@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,17 @@ os.environ.setdefault("BEHEMB_NO_WARMUP", "1")
 SHARED_DATA = Path(os.environ.get("BEHEMB_SHARED_DATA", REPO.parent / "shared" / "data"))
 ONLINE_RETAIL = SHARED_DATA / "online-retail" / "by-day"
 MOVIELENS = SHARED_DATA / "movielens-small"
+
+
+@pytest.fixture(autouse=True)
+def _keep_main_module():
+    """Streamlit's AppTest runs app scripts as ``__main__`` and leaves ``sys.modules["__main__"]`` pointing at the
+    last one. A later test that starts processes with the "spawn" method would then make every child re-run that
+    app script before it can work (tests/test_golden.py's pool hung, re-spawning workers): put pytest's back."""
+    main = sys.modules.get("__main__")
+    yield
+    if main is not None:
+        sys.modules["__main__"] = main
 
 
 @pytest.fixture(scope="session")
