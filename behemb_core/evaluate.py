@@ -18,6 +18,7 @@ A third, for methods that fit a target similarity (``cooc_softmax``):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -139,15 +140,21 @@ def item_knn_neighbors(train: Sessions, query_codes: np.ndarray, k: int) -> np.n
     return out
 
 
-def ranks_for_item_knn(train: Sessions, pairs: Pairs, k: int) -> np.ndarray:
+def _ranks_from_lists(train: Sessions, pairs: Pairs, top_k: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """Rank of every target in its query's list, where ``top_k(unique query codes)`` gives the lists (codes,
+    ``-1`` padded); a query outside the training vocabulary is a miss."""
     q = train.vocab.codes(pairs.queries)
     t = train.vocab.codes(pairs.targets)
     has_q = q >= 0
     uniq, rows = np.unique(q[has_q], return_inverse=True)
     ranks = np.zeros(len(q), dtype=np.int64)
     if len(uniq):
-        ranks[has_q] = _ranks(item_knn_neighbors(train, uniq, k), rows, t[has_q])
+        ranks[has_q] = _ranks(top_k(uniq), rows, t[has_q])
     return ranks
+
+
+def ranks_for_item_knn(train: Sessions, pairs: Pairs, k: int) -> np.ndarray:
+    return _ranks_from_lists(train, pairs, lambda queries: item_knn_neighbors(train, queries, k))
 
 
 def ranks_for_target(
@@ -160,14 +167,7 @@ def ranks_for_target(
     vocabulary, or co-occurring with nothing) is a miss; rows shorter than k rank only what they hold.
     """
     t = target_similarity(train, window=window, weighting=weighting, gamma=gamma).matrix
-    q = train.vocab.codes(pairs.queries)
-    tg = train.vocab.codes(pairs.targets)
-    has_q = q >= 0
-    uniq, rows = np.unique(q[has_q], return_inverse=True)
-    ranks = np.zeros(len(q), dtype=np.int64)
-    if len(uniq):
-        ranks[has_q] = _ranks(top_k_by_target(t, uniq, k), rows, tg[has_q])
-    return ranks
+    return _ranks_from_lists(train, pairs, lambda queries: top_k_by_target(t, queries, k))
 
 
 # ------------------------------------------------------------------------------------------- metrics
