@@ -281,8 +281,11 @@ def cmd_neighbors(args: argparse.Namespace) -> int:
             query["name"] = str(names[emb.vocab.code(_typed_id(emb, args.item))])
         _emit({"version": args.version, "query": query, "neighbors": rows})
     else:
-        if names is not None:
-            print(f"# {args.item}: {names[emb.vocab.code(_typed_id(emb, args.item))]}")
+        from .store import interaction_verb
+
+        verb = interaction_verb(store, stored.manifest)
+        name = f" ({names[emb.vocab.code(_typed_id(emb, args.item))]})" if names is not None else ""
+        print(f"# People who {verb} {args.item}{name} also {verb}:")
         _print_table(rows, ["rank", "item_id", "score", *(["name"] if names is not None else [])])
     return 0
 
@@ -494,7 +497,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import DEMO_FILE, load_demo_dataset
     from .neighbors import item_neighbors
-    from .store import Store
+    from .store import Store, interaction_verb
     from .train import train_version
 
     progress = StderrProgress(args.quiet)
@@ -507,8 +510,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"Trained {summary['version']} ({summary['items']} items, {summary['seconds']} s) on {DEMO_FILE.name}")
     print(f"Store: {store.url}   Next: python -m behemb_core neighbors --store {store.url} "
           f"--version {summary['version']} --item <ID>\n")
-    print(f"People who bought {query} ({names[stored.embeddings.vocab.code(query)]}) also bought:")
+    verb = interaction_verb(store, stored.manifest)
+    print(f"People who {verb} {query} ({names[stored.embeddings.vocab.code(query)]}) also {verb}:")
     _print_table(item_neighbors(stored.embeddings, query, 10, names=names), ["rank", "item_id", "score", "name"])
+    return 0
+
+
+def cmd_settings(args: argparse.Namespace) -> int:
+    from .store import Store, read_settings, write_settings
+
+    store = Store(args.store)
+    changes = {}
+    if args.interaction is not None:
+        changes["interaction"] = None if args.interaction == "automatic" else args.interaction
+    settings = write_settings(store, **changes) if changes else read_settings(store)
+    _emit(settings.model_dump(mode="json"))
     return 0
 
 
@@ -536,6 +552,7 @@ def _store_option(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from .methods.registry import METHODS
+    from .store.settings import INTERACTIONS
 
     parser = argparse.ArgumentParser(prog="python -m behemb_core", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -578,6 +595,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", default="cooc_softmax", choices=sorted(METHODS))
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("settings", help="Show the store's settings as JSON, or set one (--interaction).")
+    _store_option(p)
+    p.add_argument("--interaction", choices=[*INTERACTIONS, "automatic"],
+                   help="The verb of 'People who … this also …' in the app and the CLI; 'automatic' (the default) "
+                   "follows each version's training data (views, purchases, plays or ratings).")
+    p.set_defaults(func=cmd_settings)
 
     p = sub.add_parser("summarize", help="Print the dataset summary as JSON.")
     _add_input_options(p, required=True)

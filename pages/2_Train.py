@@ -7,7 +7,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app_support import keys, loaders
-from app_support.errors import user_errors
+from app_support.errors import page_guard, user_errors
 from app_support.forms import model_form
 from app_support import jobs
 from app_support.runs import run_key
@@ -118,7 +118,13 @@ if submitted and dataset is not None and store is not None and not form_outcome.
 
 @st.fragment(run_every=1.0)
 def training_status() -> None:
-    """Polls the background job: progress while it runs (the rest of the app stays usable), then the outcome."""
+    """Polls the background job: progress while it runs (the rest of the app stays usable), then the outcome.
+    A fragment's own reruns do not pass through app.py's ``page_guard``, so it guards itself."""
+    with page_guard("Train (training status)"):
+        show_training_status()
+
+
+def show_training_status() -> None:
     job = jobs.get_job(st.session_state.get(keys.TRAIN_JOB))
     if job is None:
         return

@@ -12,19 +12,24 @@ import io
 import pandas as pd
 import streamlit as st
 
+from behemb_core.errors import BehembError
+
 from app_support import keys, loaders
 from app_support.errors import user_errors
 from app_support.views import evidence_table, example_lines, human_time, md, neighbour_table
 from behemb_core.explain import evidence_plan, explain_version
 from behemb_core.neighbor_export import neighbor_diff, neighbors_bytes, parse_item_list
 from behemb_core.neighbors import item_neighbors
-from behemb_core.store import check_golden, golden_pairs, mark_pair
+from behemb_core.store import INTERACTIONS, check_golden, golden_pairs, interaction_verb, mark_pair, read_settings
+from behemb_core.store import write_settings
 
 keys.init_state()
 st.title("Neighbours")
 MAX_OPTIONS = 1000
 NO_SECOND = "(none)"
 GOLDEN_FLASH = "nb_golden_flash"  # confirmation of the last mark, shown once after the rerun
+AUTOMATIC = "automatic (from the data)"
+WORDING_ERROR = "nb_wording_error"  # a refused wording setting, shown once after the rerun
 
 
 def in_version(emb, item):
@@ -37,6 +42,15 @@ def parquet_bytes(frame: pd.DataFrame) -> bytes:
     buffer = io.BytesIO()
     frame.to_parquet(buffer, index=False)
     return buffer.getvalue()
+
+
+def save_wording(store) -> None:
+    """The "Wording" selectbox changed: write the store's setting (every user of the store sees it)."""
+    choice = st.session_state.get("nb_wording")
+    try:
+        write_settings(store, interaction=None if choice in (None, AUTOMATIC) else choice)
+    except BehembError as exc:
+        st.session_state[WORDING_ERROR] = f"The wording was not saved: {exc}"
 
 
 def names_for(catalogue: pd.DataFrame, vocab_ids) -> object:
@@ -69,7 +83,14 @@ st.caption(f"{md(m.get('method', '?'))}, {m.get('n_items', 0):,} items × {m.get
            f"created {md(human_time(m.get('created_at')) or '?')}"
            + ("" if stored.item_meta is not None else " — no item names stored"))
 
-c = st.columns([3, 5, 1])
+verb = "bought"
+with user_errors("The store's settings could not be read"):
+    st.session_state["nb_wording"] = read_settings(store).interaction or AUTOMATIC  # the store is the truth
+    verb = interaction_verb(store, m)
+if WORDING_ERROR in st.session_state:
+    st.error(st.session_state.pop(WORDING_ERROR), icon="🚫")
+
+c = st.columns([3, 5, 1, 2])
 query = c[0].text_input("Search items by name or id", key="nb_filter",
                         help="Case-insensitive substring; the list on the right is ordered by popularity.")
 text = query.strip()
@@ -92,6 +113,9 @@ item = c[1].selectbox(
     options, key="nb_item", format_func=lambda i: f"{i} — {labels.get(i, '')}" if labels.get(i) else str(i),
 )
 k = c[2].number_input("K", min_value=1, max_value=100, value=10, step=1, key="nb_k")
+c[3].selectbox("Wording", [AUTOMATIC, *INTERACTIONS], key="nb_wording", on_change=save_wording, args=(store,),
+               help="What people did with the items, for \"People who … this also …\": a setting of the store. "
+               "Automatic follows the version's training data (views, purchases, plays or ratings).")
 
 names = names_for(catalogue, stored.embeddings.vocab.ids)
 rows = item_neighbors(stored.embeddings, item, int(k), names=names)
@@ -110,7 +134,7 @@ if second is not None:
 
 catalogue_names = dict(zip(catalogue["item_id"].astype(str), catalogue["name"].astype(str)))
 pop = catalogue.set_index("item_id")["events"].get(item)
-st.subheader(f"People who bought {md(labels.get(item) or item)} also bought")
+st.subheader(f"People who {verb} {md(labels.get(item) or item)} also {verb}")
 st.caption(f"Item {md(item)}" + (f", {int(pop):,} training events" if pd.notna(pop) else ""))
 st.markdown("\n".join(
     f"{r['rank']}. " + (f"{md(r['name'])} · " if r["name"] else "") + f"{md(r['item_id'])} · similarity "

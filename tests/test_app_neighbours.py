@@ -270,3 +270,20 @@ def test_an_item_without_a_name_shows_its_id_once(own_store: Path, monkeypatch: 
         parts = line.split(". ", 1)[1].split(" · ")
         assert len(parts) == 2 and parts[1].startswith("similarity"), line  # "7 · similarity 0.9", not "7 · 7 · …"
     assert not re.search(r"\d{2}:\d{2}:\d{2}\.\d", " ".join(c.value for c in at.caption))  # no microseconds
+
+
+def test_wording_follows_the_data_and_the_store_setting(own_store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from behemb_core.store import read_settings
+
+    at = open_neighbours(own_store, monkeypatch)
+    assert at.selectbox(key="nb_wording").value == "automatic (from the data)"
+    assert any(s.value.startswith("People who bought ") and s.value.endswith(" also bought") for s in at.subheader)
+    at.selectbox(key="nb_wording").set_value("viewed").run()
+    assert not at.exception and not at.error
+    assert any(s.value.startswith("People who viewed ") and s.value.endswith(" also viewed") for s in at.subheader)
+    assert read_settings(Store(own_store)).interaction == "viewed"  # a setting of the store, not of the session
+    fresh = open_neighbours(own_store, monkeypatch)
+    assert fresh.selectbox(key="nb_wording").value == "viewed"
+    fresh.selectbox(key="nb_wording").set_value("automatic (from the data)").run()
+    assert read_settings(Store(own_store)).interaction is None
+    assert any(s.value.startswith("People who bought ") for s in fresh.subheader)

@@ -227,3 +227,23 @@ def test_compare_versions_of_different_catalogues_exits_0_with_the_reason(worksp
     assert report["verdict"] is None and report["counts"]["shared"] == 0
     assert "no items in common" in report["no_verdict_reason"] and "different data" in report["no_verdict_reason"]
     assert set(report["popularity"]) == {"ref", "other"}
+
+
+def test_settings_show_and_set_the_interaction_verb_used_by_neighbors(workspace, capsys, tmp_path):
+    store = tmp_path / "store"
+    code, out, _ = run(capsys, "train", "--input", workspace / "sessions.jsonl", "--store", store,
+                       "--method", "ppmi_svd", "--set", "dim=8", "--version", "v", "--quiet")
+    assert code == 0
+    code, out, _ = run(capsys, "settings", "--store", store)
+    assert code == 0 and json.loads(out) == {"interaction": None}
+    code, out, _ = run(capsys, "neighbors", "--store", store, "--version", "v", "--item", "3", "-k", "2")
+    assert code == 0 and out.startswith("# People who bought 3 also bought:")  # sessions, no event types: bought
+    code, out, _ = run(capsys, "settings", "--store", store, "--interaction", "viewed")
+    assert code == 0 and json.loads(out) == {"interaction": "viewed"}
+    code, out, _ = run(capsys, "neighbors", "--store", store, "--version", "v", "--item", "3", "-k", "2")
+    assert out.startswith("# People who viewed 3 also viewed:")
+    code, out, _ = run(capsys, "settings", "--store", store, "--interaction", "automatic")
+    assert json.loads(out) == {"interaction": None}
+    (store / "settings.json").write_text('{"interaction": "liked"}')
+    code, _, err = run(capsys, "settings", "--store", store)
+    assert code == 2 and "settings.json" in err and "'liked'" in err

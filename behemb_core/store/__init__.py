@@ -47,3 +47,7 @@ __all__ = [
 from .golden import GOLDEN_LABELS, check_golden, golden_pairs, mark_pair  # noqa: E402  (golden pairs)
 
 __all__ += ["GOLDEN_LABELS", "check_golden", "golden_pairs", "mark_pair"]
+
+from .settings import INTERACTIONS, StoreSettings, interaction_verb, read_settings, write_settings  # noqa: E402
+
+__all__ += ["INTERACTIONS", "StoreSettings", "interaction_verb", "read_settings", "write_settings"]
