@@ -73,3 +73,12 @@ def test_invalid_values_are_refused_with_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "store" / SETTINGS_FILE).write_text('{"interaction": "liked"}')
     with pytest.raises(ConfigError, match=r"settings\.json.*'interaction'.*'liked'"):
         read_settings(store)
+
+
+def test_wording_matches_whole_words_not_substrings():
+    from behemb_core.store.settings import verb_from_source
+
+    assert verb_from_source({"filters": {"keep_event_types": ["review"]}}) == "bought"  # not "viewed"
+    assert verb_from_source({"columns": {"event_type": "display_kind"}}) == "bought"  # not "played"
+    assert verb_from_source({"filters": {"keep_event_types": ["page_views"]}}) == "viewed"
+    assert verb_from_source({"columns": {"session": "InvoiceNo"}}) == "bought"

@@ -9,6 +9,8 @@ new settings, never a mix. Published versions are never touched: the wording is 
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Mapping
 from typing import Any, Literal, get_args
 
@@ -76,9 +78,11 @@ def write_settings(store: Store | str, **changes: Any) -> StoreSettings:
 
 
 def _verb_of(word: str) -> Interaction | None:
-    text = word.lower()
+    """The verb a name suggests, by whole words (``InvoiceNo`` → invoice, no; ``page_views`` → page, views): a
+    word matches a keyword it starts with, so "views" and "played" count but "review" and "display" do not."""
+    tokens = re.findall(r"[a-z]+", re.sub(r"([a-z])([A-Z])", r"\1 \2", word).lower())
     for verb, words in _VERB_WORDS:
-        if any(w in text for w in words):
+        if any(t.startswith(w) for t in tokens for w in words):
             return verb
     return None
 
