@@ -70,20 +70,23 @@ if len(tables) != len(wanted):
     st.stop()
 missing = [v for v, t in tables.items() if t is None]
 if missing:
-    st.info(f"No map of {', '.join(md(v) for v in missing)} with these settings yet. Computing takes seconds for "
-            "thousands of items and about a minute for a hundred thousand; the first map ever computed on this "
-            "machine also pays about a minute of one-off compilation (numba, kept on disk). The result is kept in "
-            "the store.")
-    if not st.button("Compute the projection", key="pj_compute", type="primary"):
-        st.stop()
-    for v in missing:
-        with user_errors(f"The projection of {md(v)} failed"):
-            st.caption(f"Projecting {md(v)}…")
-            view = ProgressView()
-            project_version(store, v, progress=view, **params)
+    prompt = st.empty()  # the "no map yet" box, the button and the progress: cleared once the maps are there
+    with prompt.container():
+        st.info(f"No map of {', '.join(md(v) for v in missing)} with these settings yet. Computing takes seconds "
+                "for thousands of items and about a minute for a hundred thousand; the first map ever computed on "
+                "this machine also pays about a minute of one-off compilation (numba, kept on disk). The result is "
+                "kept in the store.")
+        if not st.button("Compute the projection", key="pj_compute", type="primary"):
+            st.stop()
+        for v in missing:
+            with user_errors(f"The projection of {md(v)} failed"):
+                st.caption(f"Projecting {md(v)}…")
+                view = ProgressView()
+                project_version(store, v, progress=view, **params)
     tables = {v: loaders.projection(store.url, v, **params) for v in wanted}
     if any(t is None for t in tables.values()):
         st.stop()
+    prompt.empty()
 
 stored: dict[str, StoredVersion] = {}
 catalogues: dict[str, pd.DataFrame] = {}
@@ -196,8 +199,10 @@ def scatter(frame: pd.DataFrame, highlight: list[Any], selected: Any, title: str
             fig.add_trace(go.Scatter(x=xs[at], y=ys[at], mode="markers", name="selected item",
                                      customdata=custom[at], hovertemplate=hover,
                                      marker={"size": 18, "symbol": "star", "color": "black"}))
+    # The legend goes below the map: at the right (plotly's default) it sat on the colour bar's title.
     fig.update_layout(title={"text": title}, height=620, margin={"l": 10, "r": 10, "t": 40, "b": 10},
-                      legend={"itemsizing": "constant"}, dragmode="zoom")
+                      legend={"itemsizing": "constant", "orientation": "h", "x": 0, "xanchor": "left",
+                              "y": -0.02, "yanchor": "top"}, dragmode="zoom")
     fig.update_xaxes(showticklabels=False, title=None, zeroline=False)
     fig.update_yaxes(showticklabels=False, title=None, zeroline=False, scaleanchor="x")
     return fig, note

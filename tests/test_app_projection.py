@@ -77,6 +77,9 @@ def test_projection_page_draws_highlights_and_reuses_the_cache(planted_store: Pa
     assert n_points(chart["data"][0]["x"]) == len(Store(planted_store).load_version("planted-b").embeddings)
     assert "&lt;b&gt;item&lt;/b&gt;" in chart["data"][0]["customdata"][0][0]  # names are hover text, escaped
     assert list((planted_store / "cache" / "projections" / "planted-b").glob("*.parquet"))
+    # Once computed, the "No map yet" box and the Compute button are gone from the page.
+    assert not any("No map" in i.value for i in at.info) and not any(b.key == "pj_compute" for b in at.button)
+    assert chart["layout"]["legend"]["orientation"] == "h"  # below the map, off the colour bar's title
 
     # Highlight an item: it and its top-10 neighbours get their own traces and a table.
     item = at.selectbox(key="pj_item").options[0]

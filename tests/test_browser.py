@@ -1,10 +1,17 @@
 """End to end in a real browser: the app served by ``streamlit run`` and driven by Playwright with Debian's
 Chromium (never a downloaded browser).
 
-Flow: the home page shows the demo dataset → Train trains the default method, cooc_softmax (dim 16), and saves
+Two walks, each asserting after every step that no traceback and no "Something went wrong" message shows.
+
+First: the home page shows the demo dataset → Train trains the default method, cooc_softmax (dim 16), and saves
 a version → Neighbours shows the neighbours of 85123A (WHITE HANGING HEART T-LIGHT HOLDER) by name, and a screenshot is saved to
 ``test-artifacts/neighbours.png`` → the Publish page (when the app has one) approves and publishes the version.
-The server gets its own store in a temporary folder (``BEHEMB_STORE``), so the repository's data/store is never
+Second (a server whose store already has ``demo-a``, a published version of the demo data): Data uploads a
+``;``-separated file in Diginetica's train-item-views layout and reads it → Train trains on it → Neighbours lists
+neighbours in the new version → Compare explains that it shares no items with demo-a → Publish shows the catalogue
+and stability checks as warnings, acknowledges them, approves, publishes and rolls back to demo-a, the selector
+and status line staying consistent. Every page visited is saved to ``test-artifacts/<page>.png``.
+Each server gets its own store in a temporary folder (``BEHEMB_STORE``), so the repository's data/store is never
 touched. Skipped when /usr/bin/chromium or the ``playwright`` package is missing (``.ci/run`` installs both).
 """
 
@@ -18,6 +25,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -64,10 +72,9 @@ def wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout: float = 9
     raise AssertionError(f"streamlit did not become healthy within {timeout:.0f} s:\n{log.read_text()[-3000:]}")
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    tmp = tmp_path_factory.mktemp("browser")
-    store = tmp / "store"
+@contextmanager
+def serve(store: Path, tmp: Path) -> Iterator[str]:
+    """``streamlit run app.py`` on a free port with ``BEHEMB_STORE=store``; yields its URL once healthy."""
     port = free_port()
     env = {**os.environ, "BEHEMB_STORE": str(store), "PYTHONUNBUFFERED": "1"}
     log = tmp / "streamlit.log"
@@ -82,7 +89,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     STORE_IN_USE[url] = store
     try:
         wait_healthy(url, proc, log)
-        yield url, store
+        yield url
     finally:
         proc.terminate()
         try:
@@ -93,15 +100,37 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
 
 
 @pytest.fixture(scope="module")
-def browser_page(server: tuple[str, Path]) -> Iterator[object]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    tmp = tmp_path_factory.mktemp("browser")
+    store = tmp / "store"
+    with serve(store, tmp) as url:
+        yield url, store
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[object]:
+    """One Chromium for the module (the sync Playwright API cannot be started twice at once)."""
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(SHORT)
-            yield page
+            yield browser
         finally:
             browser.close()
+
+
+def new_page(browser: object) -> object:
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(SHORT)
+    return page
+
+
+@pytest.fixture(scope="module")
+def browser_page(server: tuple[str, Path], chromium: object) -> Iterator[object]:
+    page = new_page(chromium)
+    try:
+        yield page
+    finally:
+        page.close()
 
 
 def go_to(page: object, url: str, title: str, heading: str | None = None) -> None:
@@ -118,11 +147,11 @@ def go_to(page: object, url: str, title: str, heading: str | None = None) -> Non
     assert store_in_use(page) == str(STORE_IN_USE[url])
 
 
-def go_via_sidebar(page: object, url: str, title: str) -> None:
+def go_via_sidebar(page: object, url: str, title: str, heading: str | None = None) -> None:
     """Follow the sidebar link within the same session: the store chosen at start must stay in use (the
     sidebar's store input once came back empty on pages reached this way and fell back to data/store)."""
     page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
-    expect(page.get_by_role("heading", level=1)).to_contain_text(title, timeout=LONG)
+    expect(page.get_by_role("heading", level=1)).to_contain_text(heading or title, timeout=LONG)
     settle(page)
     assert store_in_use(page) == str(STORE_IN_USE[url])
 
@@ -240,3 +269,189 @@ def neighbour_names(store_dir: Path) -> list[str]:
     ids = stored.embeddings.vocab.ids
     names = stored.item_meta.names_for(ids) if stored.item_meta is not None else np.full(len(ids), "", object)
     return [r["name"] for r in item_neighbors(stored.embeddings, WHITE_HEART, 10, names=names)]
+
+
+UPLOADED = "browser-views"  # the version trained on the uploaded Diginetica-style file
+OTHER = "demo-a"  # a version of another dataset (the bundled demo), published before the server starts
+
+
+def diginetica_views(path: Path, rows: int = 300, seed: int = 0) -> Path:
+    """A small ``;``-separated file in the layout of Diginetica's train-item-views.csv
+    (sessionId;userId;itemId;timeframe;eventdate): sessions of 2–6 views, each within one of four item clusters."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    clusters = [[str(1000 + 10 * c + i) for i in range(8)] for c in range(4)]
+    lines = ["sessionId;userId;itemId;timeframe;eventdate"]
+    session = 0
+    while len(lines) <= rows:
+        session += 1
+        cluster = clusters[int(rng.integers(len(clusters)))]
+        user = "NA" if rng.random() < 0.5 else str(int(rng.integers(1, 50)))
+        day = f"2016-05-{int(rng.integers(1, 29)):02d}"
+        t = int(rng.integers(0, 10_000_000))
+        for _ in range(int(rng.integers(2, 7))):
+            lines.append(f"{session};{user};{cluster[int(rng.integers(len(cluster)))]};{t};{day}")
+            t += int(rng.integers(1_000, 100_000))
+    path.write_text("\n".join(lines[: rows + 1]) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def seeded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """A server whose store already holds OTHER (ppmi_svd, dim 16, on the bundled demo), approved — its
+    could-not-judge checks acknowledged by name — and published."""
+    from behemb_core.demo import load_demo_dataset
+    from behemb_core.signoff import signoff_checks
+    from behemb_core.store import Store
+    from behemb_core.store.lifecycle import approve, publish
+    from behemb_core.train import train_version
+
+    tmp = tmp_path_factory.mktemp("browser-seeded")
+    store = Store(tmp / "store")
+    train_version(store, "ppmi_svd", {"dim": 16}, dataset=load_demo_dataset(), seed=0, name=OTHER)
+    checks, _ = signoff_checks(store, OTHER)
+    approve(store, OTHER, by="setup", checks=checks,
+            acknowledge=[c.name for c in checks if not c.passed and c.acknowledgeable])
+    publish(store, OTHER, by="setup")
+    with serve(tmp / "store", tmp) as url:
+        yield url, tmp / "store"
+
+
+def shoot(page: object, name: str) -> None:
+    """A full-page screenshot to test-artifacts/<name>.png."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000
+
+
+def grid_rows(frame: object) -> list[dict[str, str]]:
+    """The rows of an st.dataframe as {column: text}, read from the grid's accessible table (the grid itself is
+    drawn on a canvas; the table holds the rows and columns in view)."""
+    cells = frame.first.locator("table").evaluate(
+        "t => [...t.querySelectorAll('tr')].map(r => [...r.querySelectorAll('th, td')].map(c => c.innerText.trim()))")
+    header, *rows = cells
+    return [dict(zip(header, row)) for row in rows]
+
+
+def status_line(page: object) -> object:
+    """The Publish page's "Status: … · published now: …" caption under the version selector."""
+    return page.get_by_test_id("stCaptionContainer").filter(has_text="Status:").first
+
+
+def test_upload_train_compare_and_publish_in_a_browser(seeded_server: tuple[str, Path], chromium: object,
+                                                         tmp_path: Path) -> None:
+    url, store_dir = seeded_server
+    page = new_page(chromium)
+    csv = diginetica_views(tmp_path / "train-item-views.csv")
+    from app_support.data_io import DatasetSpec, read_dataset, suggest_columns
+    from behemb_core.ingest import summarize
+    from behemb_core.store import Store, published_version
+
+    detected = {k: v for k, v in suggest_columns(csv).items() if k != "timestamp_found_by"}
+    expected = summarize(read_dataset(DatasetSpec(kind="event_log", paths=[str(csv)], columns=detected)))
+
+    # 1. Data: upload the ;-separated file; the preview finds the delimiter and five columns, mapped by name.
+    # Start at Home: a fresh server asked for /Data first showed the pages/ folder as plain pages (an "app" entry,
+    # no store input) — st.navigation is only known once app.py has run.
+    page.goto(url)
+    expect(page.get_by_test_id("stMetric").filter(has_text="Versions")).to_contain_text("1", timeout=LONG)
+    settle(page)
+    go_via_sidebar(page, url, "Data")
+    page.get_by_test_id("stRadio").get_by_text("Upload files").click()
+    settle(page)
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(csv))
+    expect(page.get_by_text("delimiter detected")).to_contain_text("5 columns", timeout=LONG)
+    settle(page)
+    for role, column in (("session", "sessionId"), ("user", "userId"), ("item", "itemId")):
+        expect(page.get_by_role("combobox", name=role, exact=True)).to_have_value(column)
+    page.get_by_test_id("stButton").get_by_role("button", name="Read data").click()
+    expect(page.get_by_test_id("stAlertContentSuccess")).to_contain_text("Data read", timeout=LONG)
+    settle(page)
+    for label in ("Sessions", "Events", "Items"):
+        expect(page.get_by_test_id("stMetric").filter(has_text=label).first).to_contain_text(
+            f"{expected[label.lower()]:,}")
+    shoot(page, "data")
+
+    # 2. Train (same session, so the uploaded data is in use): the default method, dim 16, named.
+    go_via_sidebar(page, url, "Train")
+    dim = page.get_by_role("spinbutton", name="Dimensions", exact=True)
+    dim.fill("16")
+    dim.press("Tab")
+    name = page.get_by_role("textbox", name="Version name (optional)", exact=True)
+    name.fill(UPLOADED)
+    name.press("Tab")
+    page.get_by_test_id("stFormSubmitButton").get_by_role("button", name="Train").click()
+    expect(page.get_by_test_id("stAlertContentSuccess")).to_contain_text(f"Saved version {UPLOADED}", timeout=LONG)
+    settle(page)
+    shoot(page, "train")
+    stored = Store(store_dir).load_version(UPLOADED)
+    assert stored.manifest["dim"] == 16 and len(stored.embeddings.vocab.ids) == expected["items"]
+
+    # 3. Neighbours: the new version is selected and lists an item's neighbours.
+    go_via_sidebar(page, url, "Neighbours")
+    expect(page.get_by_role("combobox", name="Version", exact=True)).to_have_value(UPLOADED)
+    search = page.get_by_role("textbox", name="Search items by name or id", exact=True)
+    search.fill("1000")
+    search.press("Enter")
+    settle(page)
+    expect(page.get_by_role("heading", name="also bought").first).to_be_visible(timeout=LONG)
+    expect(page.get_by_test_id("stMarkdown").filter(has_text="similarity").first).to_contain_text("100")
+    shoot(page, "neighbours")
+
+    # 4. Compare: A = the published version of the demo data, B = the uploaded-data version — no shared items.
+    go_via_sidebar(page, url, "Compare")
+    expect(page.get_by_role("combobox", name="A — reference", exact=True)).to_have_value(f"{OTHER} (published)")
+    expect(page.get_by_role("combobox", name="B — candidate", exact=True)).to_have_value(UPLOADED)
+    expect(page.get_by_test_id("stAlertContentInfo").filter(has_text="no items in common").first).to_be_visible()
+    expect(page.get_by_test_id("stMetric").filter(has_text="Shared items")).to_contain_text("0")
+    no_exception(page)
+    shoot(page, "compare")
+
+    # 5. Publish: the checks that cannot judge or see another catalogue are warnings, in words.
+    go_via_sidebar(page, url, "Publish", "Sign-off and publish")
+    version_box = page.get_by_role("combobox", name="Version", exact=True)
+    expect(version_box).to_have_value(re.compile(f"^{UPLOADED} \\(draft\\)"))
+    states = {row.get("check"): row.get("state") for row in grid_rows(
+        page.get_by_test_id("stDataFrame").filter(has_text="same catalogue as published"))}
+    assert states["same catalogue as published"] == "warning", states
+    assert states["stability vs published"] == "warning", states
+    by = page.get_by_role("textbox", name="Your name (required)", exact=True)
+    by.fill("Browser Test")
+    by.press("Tab")
+    settle(page)
+    boxes = page.get_by_test_id("stCheckbox").filter(has_text="I acknowledge")
+    assert boxes.count() >= 2
+    for i in range(boxes.count()):
+        boxes.nth(i).locator("label").click()
+        settle(page)
+    page.get_by_test_id("stButton").get_by_role("button", name="Approve").click()
+    expect(page.get_by_test_id("stAlertContentSuccess")).to_contain_text(f"Approved {UPLOADED}", timeout=LONG)
+    settle(page)
+    expect(version_box).to_have_value(f"{UPLOADED} (approved)")
+    expect(status_line(page)).to_contain_text("Status: approved")
+    assert {v.name: v.status for v in Store(store_dir).list_versions()}[UPLOADED] == "approved"
+
+    page.get_by_test_id("stButton").get_by_role("button", name=f"Publish {UPLOADED}").click()
+    expect(page.get_by_test_id("stAlertContentSuccess")).to_contain_text(f"Published {UPLOADED}", timeout=LONG)
+    settle(page)
+    expect(version_box).to_have_value(f"{UPLOADED} (published)")
+    expect(status_line(page)).to_contain_text(f"Status: published · published now: {UPLOADED}")
+    expect(page.get_by_test_id("stMetric").filter(has_text="Published version")).to_contain_text(UPLOADED)
+    assert published_version(Store(store_dir)) == UPLOADED
+
+    expect(page.get_by_role("combobox", name=f"Re-publish instead of {UPLOADED}", exact=True)).to_have_value(OTHER)
+    page.get_by_test_id("stButton").get_by_role("button", name="Roll back").click()
+    expect(page.get_by_test_id("stAlertContentSuccess")).to_contain_text(f"Rolled back: {OTHER} is published again",
+                                                                          timeout=LONG)
+    settle(page)
+    assert published_version(Store(store_dir)) == OTHER
+    expect(page.get_by_test_id("stMetric").filter(has_text="Published version")).to_contain_text(OTHER)
+    status = {v.name: v.status for v in Store(store_dir).list_versions()}
+    assert status[OTHER] == "published" and status[UPLOADED] != "published", status
+    expect(version_box).to_have_value(f"{UPLOADED} ({status[UPLOADED]})")
+    expect(status_line(page)).to_contain_text(f"Status: {status[UPLOADED]} · published now: {OTHER}")
+    no_exception(page)
+    shoot(page, "publish")
+    page.close()
