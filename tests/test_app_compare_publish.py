@@ -157,6 +157,7 @@ def test_compare_with_a_version_of_another_catalogue_explains_and_shows_the_rest
     assert not errors(at)
     infos = [i.value for i in at.info]
     assert any("no items in common" in i and "different data" in i for i in infos), infos
+    assert not any("share no items" in i for i in infos), infos  # said once, not twice in other words
     assert not any("Neither version stores a noise floor" in i for i in infos), infos
     shown = metrics(at)
     assert shown["Shared items"] == "0" and shown["Median Jaccard@10"] == "—" and shown["Noise-floor median"] == "—"
