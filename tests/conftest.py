@@ -46,3 +46,20 @@ def movielens_dir() -> Path:
     if not MOVIELENS.is_dir():
         pytest.skip(f"real data not found at {MOVIELENS}")
     return MOVIELENS
+
+
+def open_app(store: Path, page: str | None = None, monkeypatch: pytest.MonkeyPatch | None = None):
+    """The app under Streamlit's AppTest with its store at ``store``, on ``page`` (e.g. ``"pages/1_Data.py"``)
+    when given; asserts that nothing raised on the way."""
+    from streamlit.testing.v1 import AppTest
+
+    if monkeypatch is not None:
+        monkeypatch.setenv("BEHEMB_STORE", str(store))
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
+    at.session_state["store_path"] = str(store)
+    at.run()
+    if page is not None:
+        at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+

@@ -7,26 +7,21 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("streamlit")
-from streamlit.testing.v1 import AppTest  # noqa: E402
+from streamlit.testing.v1 import AppTest
+
+from conftest import open_app  # noqa: E402
 
 from app_support.data_io import read_uploaded, save_uploads  # noqa: E402
 from app_support.views import md  # noqa: E402
 from behemb_core.errors import InputError  # noqa: E402
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 BROKEN = b'{"session_id": "a", "items": [1, 2, 3]}\n{"session_id": "b", "items": [4, 5]}\n{"session_id": "c", "items": [6, 7\n'
 GOOD = b'{"session_id": "a", "items": [1, 2, 3]}\n{"session_id": "b", "items": [2, 3]}\n{"session_id": "c", "items": [6, 7]}\n'
 
 
 @pytest.fixture
 def data_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
-    monkeypatch.setenv("BEHEMB_STORE", str(tmp_path / "store"))
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.session_state["store_path"] = str(tmp_path / "store")
-    at.run()
-    at.switch_page("pages/1_Data.py").run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_app(tmp_path / "store", "pages/1_Data.py", monkeypatch)
 
 
 def test_read_uploaded_names_the_broken_line(tmp_path: Path) -> None:

@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 
 pytest.importorskip("streamlit")
-from streamlit.testing.v1 import AppTest  # noqa: E402
+from streamlit.testing.v1 import AppTest
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
+from conftest import open_app  # noqa: E402
+
 DIGINETICA = (
     b"sessionId;userId;itemId;timeframe;eventdate\n"
     b"1;;81766;526309;2016-05-09\n1;;31331;1031018;2016-05-09\n1;;32118;243569;2016-05-09\n"
@@ -24,13 +25,7 @@ GROCERIES = b"citrus fruit,margarine,ready soups\ntropical fruit,yogurt,coffee\n
 
 @pytest.fixture
 def data_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
-    monkeypatch.setenv("BEHEMB_STORE", str(tmp_path / "store"))
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.session_state["store_path"] = str(tmp_path / "store")
-    at.run()
-    at.switch_page("pages/1_Data.py").run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_app(tmp_path / "store", "pages/1_Data.py", monkeypatch)
 
 
 def _values(v) -> list:
