@@ -43,9 +43,10 @@ def cold_setup(planted):
     return warm_sessions, cv, cold, cluster
 
 
-def test_cold_start_items_get_cluster_mates(cold_setup):
+@pytest.mark.parametrize("base_method", ["ppmi_svd", "cooc_softmax"])
+def test_cold_start_items_get_cluster_mates(cold_setup, base_method):
     sessions, content, cold, cluster = cold_setup
-    cfg = parse_config("fusion", {"base_config": {"dim": 32}, "behavior_weight": 0.7})
+    cfg = parse_config("fusion", {"base_method": base_method, "base_config": {"dim": 32}, "behavior_weight": 0.7})
     res = fit_fusion(TrainingInputs(sessions=sessions, content=content), cfg, seed=3)
     emb = res.embeddings
     classes = res.report["classes"]

@@ -31,7 +31,7 @@ class FusionConfig(MethodConfig):
     )
     ridge: float = Field(1.0, title="Ridge penalty",
         ge=0, le=1e6, description="Ridge penalty of the content → behaviour linear map.")
-    base_method: Literal["ppmi_svd", "item2vec", "graph"] = Field(
+    base_method: Literal["cooc_softmax", "ppmi_svd", "item2vec", "graph"] = Field(
         "ppmi_svd", title="Base method", description="Behaviour method trained first when no base version is given."
     )
     base_config: dict[str, Any] = Field(default_factory=dict, title="Base method config",
