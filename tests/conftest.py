@@ -63,3 +63,13 @@ def open_app(store: Path, page: str | None = None, monkeypatch: pytest.MonkeyPat
     assert not at.exception, [e.value for e in at.exception]
     return at
 
+
+def write_sessions_jsonl(path: Path, sessions) -> Path:
+    """``sessions`` as a session JSONL file (what the CLI and the app read); returns ``path``."""
+    import json
+
+    with open(path, "w") as fh:
+        for sid, items in zip(sessions.session_ids, sessions.to_lists()):
+            fh.write(json.dumps({"session_id": str(sid), "items": [int(x) for x in items]}) + "\n")
+    return path
+

@@ -10,14 +10,15 @@ import pytest
 
 pytest.importorskip("streamlit")
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage  # noqa: E402
-from streamlit.testing.v1 import AppTest  # noqa: E402
+from streamlit.testing.v1 import AppTest
+
+from conftest import open_app  # noqa: E402
 
 from behemb_core.demo import load_demo_dataset  # noqa: E402
 from behemb_core.neighbor_export import neighbor_diff  # noqa: E402
 from behemb_core.store import Store  # noqa: E402
 from behemb_core.train import train_version  # noqa: E402
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
 
 @pytest.fixture(scope="module")
@@ -45,12 +46,7 @@ def downloads(monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
 
 
 def open_page(store: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
-    monkeypatch.setenv("BEHEMB_STORE", str(store))
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.session_state["store_path"] = str(store)
-    at.run()
-    at.switch_page("pages/3_Neighbours.py").run()
-    assert not at.exception, [e.value for e in at.exception]
+    at = open_app(store, "pages/3_Neighbours.py", monkeypatch)
     at.selectbox(key="nb_version").set_value("a-ppmi").run()
     at.text_input(key="nb_filter").set_value("85123A").run()
     return at

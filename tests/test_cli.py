@@ -13,6 +13,7 @@ import pytest
 
 from behemb_core.cli import main
 from behemb_core.synthetic import planted_sessions
+from conftest import write_sessions_jsonl
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -21,9 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 def workspace(tmp_path_factory):
     root = tmp_path_factory.mktemp("cli")
     planted = planted_sessions(n_items=200, n_clusters=10, n_sessions=2500, seed=3)
-    with open(root / "sessions.jsonl", "w") as fh:
-        for sid, items in zip(planted.sessions.session_ids, planted.sessions.to_lists()):
-            fh.write(json.dumps({"session_id": sid, "items": items}) + "\n")
+    write_sessions_jsonl(root / "sessions.jsonl", planted.sessions)
     with open(root / "items.csv", "w") as fh:
         fh.write("item_id,name\n")
         for i in range(200):

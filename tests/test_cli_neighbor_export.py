@@ -13,15 +13,14 @@ from behemb_core.cli import main
 from behemb_core.neighbors import top_k_neighbors
 from behemb_core.store import Store
 from behemb_core.synthetic import planted_sessions
+from conftest import write_sessions_jsonl
 
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
     root = tmp_path_factory.mktemp("cli-export")
     planted = planted_sessions(n_items=120, n_clusters=6, n_sessions=1200, seed=3)
-    with open(root / "sessions.jsonl", "w") as fh:
-        for sid, items in zip(planted.sessions.session_ids, planted.sessions.to_lists()):
-            fh.write(json.dumps({"session_id": sid, "items": items}) + "\n")
+    write_sessions_jsonl(root / "sessions.jsonl", planted.sessions)
     (root / "items.csv").write_text("item_id,name\n" + "".join(f"{i},product {i}\n" for i in range(120)))
     code = main(["train", "--input", str(root / "sessions.jsonl"), "--item-meta", str(root / "items.csv"),
                  "--method", "ppmi_svd", "--set", "dim=8", "--store", str(root / "store"), "--version", "v1",

@@ -3,7 +3,6 @@ and a stored version trained identically is found instead of training again."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 
 import numpy as np
@@ -14,17 +13,14 @@ from behemb_core.ingest.dataset import Dataset
 from behemb_core.progress import Reporter
 from behemb_core.store import Store
 from behemb_core.train import find_same_training, train_version
+from conftest import write_sessions_jsonl
 
 
 @pytest.fixture(scope="module")
 def dataset(planted, tmp_path_factory) -> Dataset:
     """2,000 planted sessions read back from session JSONL, as the CLI and the app would read them."""
     s = planted.sessions.select(np.arange(planted.sessions.n_sessions) < 2000)
-    path = tmp_path_factory.mktemp("train") / "sessions.jsonl"
-    with path.open("w") as fh:
-        for i, items in enumerate(s.to_lists()):
-            fh.write(json.dumps({"session_id": f"s{i}", "items": [int(x) for x in items]}) + "\n")
-    return read_session_jsonl(path)
+    return read_session_jsonl(write_sessions_jsonl(tmp_path_factory.mktemp("train") / "sessions.jsonl", s))
 
 
 def test_reporter_labels_prefix_messages_and_nest():
