@@ -11,6 +11,7 @@ import streamlit as st
 
 from .data_io import demo_spec
 from .persist import keep_form_values
+from .shell import leave_legacy_page_mode
 
 APP_DIR = Path(__file__).resolve().parents[1]
 
@@ -47,7 +48,9 @@ def default_store() -> str:
 
 
 def init_state() -> None:
-    """Set defaults for missing keys (idempotent; every page calls it so pages also run on their own)."""
+    """Set defaults for missing keys (idempotent; every page calls it first, so pages also run on their own).
+    A page that a fresh server ran outside ``app.py``'s navigation is rerun through it first."""
+    leave_legacy_page_mode()
     ss = st.session_state
     if STORE_PATH not in ss:
         ss[STORE_PATH] = default_store()

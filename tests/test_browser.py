@@ -178,6 +178,24 @@ def no_exception(page: object) -> None:
     assert guarded.count() == 0, guarded.first.inner_text()
 
 
+def test_a_deep_link_on_a_fresh_server_opens_the_page_inside_the_app(tmp_path: Path, chromium: object) -> None:
+    """The first request a server gets is a link to /Publish: Streamlit would run pages/6_Publish.py the old
+    way (its own page list, no sidebar store, no page guard). It must come up inside app.py's navigation."""
+    with serve(tmp_path / "store", tmp_path) as url:
+        page = new_page(chromium)
+        try:
+            page.goto(f"{url}/Publish")
+            expect(page.get_by_role("heading", level=1)).to_contain_text("Sign-off and publish", timeout=LONG)
+            settle(page)
+            nav = page.get_by_test_id("stSidebarNav")
+            expect(nav.get_by_role("link", name="Home")).to_be_visible()
+            expect(nav.get_by_role("link", name="app")).to_have_count(0)  # the old layout's name for app.py
+            assert store_in_use(page) == str(tmp_path / "store")
+            assert page.url.rstrip("/").endswith("/Publish"), page.url
+        finally:
+            page.close()
+
+
 def test_train_look_at_neighbours_and_publish_in_a_browser(server: tuple[str, Path], browser_page: object) -> None:
     url, store_dir = server
     page = browser_page
