@@ -14,7 +14,7 @@ from app_support.views import md
 from app_support.widgets import dataset_counts
 from behemb_core.store import published_version
 
-st.set_page_config(page_title="behemb workbench", page_icon="🧭", layout="wide")
+st.set_page_config(page_title="behemb workbench", page_icon=":material/explore:", layout="wide")
 keys.init_state()
 
 
@@ -93,23 +93,23 @@ def home() -> None:
         st.caption(f"Store: {md(store.url)}")
 
     st.subheader("What next")
-    st.page_link(DATA, label="1 · Data — upload your own sessions or event logs, check the summary", icon="📥")
-    st.page_link(TRAIN, label="2 · Train — pick a method, train, compare with the baselines", icon="🏋️")
-    st.page_link(NEIGHBOURS, label="3 · Neighbours — people who bought this also bought…", icon="🔎")
+    st.page_link(DATA, label="1 · Data — upload your own sessions or event logs, check the summary", icon=":material/upload_file:")
+    st.page_link(TRAIN, label="2 · Train — pick a method, train, compare with the baselines", icon=":material/model_training:")
+    st.page_link(NEIGHBOURS, label="3 · Neighbours — people who bought this also bought…", icon=":material/search:")
     st.page_link(PROJECTION, label="4 · Projection — a 2-D map of a version's items, side by side with another",
-                 icon="🗺️")
+                 icon=":material/map:")
     st.page_link(COMPARE, label="5 · Compare — how much did the neighbour lists change, beyond retraining noise?",
-                 icon="⚖️")
-    st.page_link(PUBLISH, label="6 · Publish — sign-off checklist, approve, publish, roll back, audit log", icon="🚀")
+                 icon=":material/compare_arrows:")
+    st.page_link(PUBLISH, label="6 · Publish — sign-off checklist, approve, publish, roll back, audit log", icon=":material/rocket_launch:")
 
 
-HOME = st.Page(home, title="Home", icon="🏠", default=True)
-DATA = st.Page("pages/1_Data.py", title="Data", icon="📥")
-TRAIN = st.Page("pages/2_Train.py", title="Train", icon="🏋️")
-NEIGHBOURS = st.Page("pages/3_Neighbours.py", title="Neighbours", icon="🔎")
-PROJECTION = st.Page("pages/4_Projection.py", title="Projection", icon="🗺️")
-COMPARE = st.Page("pages/5_Compare.py", title="Compare", icon="⚖️")
-PUBLISH = st.Page("pages/6_Publish.py", title="Publish", icon="🚀")
+HOME = st.Page(home, title="Home", icon=":material/home:", default=True)
+DATA = st.Page("pages/1_Data.py", title="Data", icon=":material/upload_file:")
+TRAIN = st.Page("pages/2_Train.py", title="Train", icon=":material/model_training:")
+NEIGHBOURS = st.Page("pages/3_Neighbours.py", title="Neighbours", icon=":material/search:")
+PROJECTION = st.Page("pages/4_Projection.py", title="Projection", icon=":material/map:")
+COMPARE = st.Page("pages/5_Compare.py", title="Compare", icon=":material/compare_arrows:")
+PUBLISH = st.Page("pages/6_Publish.py", title="Publish", icon=":material/rocket_launch:")
 
 sidebar()
 pg = st.navigation([HOME, DATA, TRAIN, NEIGHBOURS, PROJECTION, COMPARE, PUBLISH])

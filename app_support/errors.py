@@ -47,7 +47,7 @@ def user_errors(prefix: str = "") -> Iterator[Outcome]:
         yield out
     except BehembError as exc:
         out.failed, out.message = True, user_message(exc)
-        st.error(f"{prefix}: {out.message}" if prefix else out.message, icon="🚫")
+        st.error(f"{prefix}: {out.message}" if prefix else out.message, icon=":material/block:")
 
 
 @contextmanager
@@ -66,9 +66,9 @@ def page_guard(page: str = "") -> Iterator[None]:
     except FragmentHandledException:
         raise
     except BehembError as exc:
-        st.error(user_message(exc), icon="🚫")
+        st.error(user_message(exc), icon=":material/block:")
     except Exception as exc:  # noqa: BLE001 — the one app-wide guard; the traceback goes to the log
         ref = uuid.uuid4().hex[:8]
         log.exception("unexpected error on page %s (ref %s)", page or "?", ref)
         st.error(f"Something went wrong on this page ({type(exc).__name__}) and it stopped here. The details are in "
-                 f"the app's log under reference {ref}; please report it with what you did.", icon="🛑")
+                 f"the app's log under reference {ref}; please report it with what you did.", icon=":material/stop_circle:")

@@ -78,7 +78,7 @@ def store_and_versions(
         st.stop()
     if len(versions) < minimum:
         st.info(hint)
-        st.page_link("pages/2_Train.py", label="Train a version →", icon="🏋️")
+        st.page_link("pages/2_Train.py", label="Train a version →", icon=":material/model_training:")
         st.stop()
     return store, versions, published
 

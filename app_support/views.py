@@ -131,18 +131,48 @@ def moved_table(report: dict[str, Any]) -> pd.DataFrame:
                                        "new neighbours (B)"])
 
 
-DIAGNOSTIC_METRICS = ("k_occurrence_gini", "hub_share", "coverage", "head_slot_lift", "head_slot_vs_interactions",
-                      "popularity_neighbor_spearman")
+# Popularity diagnostics as people read them: (metric, label, what it measures and which way is bad). The code
+# name stays in the explanation, so a number can be found again in the report JSON and the docs.
+DIAGNOSTIC_METRICS: tuple[tuple[str, str, str], ...] = (
+    ("k_occurrence_gini", "unevenness of neighbour slots",
+     "Gini of how often each item is someone's neighbour: 0 = every item equally often, towards 1 = a few items "
+     "take every list (k_occurrence_gini)."),
+    ("hub_share", "share of hub items",
+     "Items in more than five times the average number of lists; high = bestsellers everywhere (hub_share)."),
+    ("coverage", "items in some list",
+     "Share of the catalogue that appears in at least one top-K list; low = much of it is never recommended "
+     "(coverage)."),
+    ("head_slot_lift", "popular items' slots vs their count",
+     "The top 1 % of items' share of all neighbour slots ÷ their share of the catalogue; 1 = neutral, high = "
+     "popular items crowd the lists (head_slot_lift)."),
+    ("head_slot_vs_interactions", "popular items' slots vs their events",
+     "Their slot share ÷ their share of training events; above 1 = even more than their traffic "
+     "(head_slot_vs_interactions)."),
+    ("popularity_neighbor_spearman", "popular items neighbour popular items",
+     "Rank correlation of an item's popularity with its neighbours' popularity; high = popularity, not "
+     "content, organises the space (popularity_neighbor_spearman)."),
+)
+_DIAGNOSTIC_LABELS = {metric: label for metric, label, _ in DIAGNOSTIC_METRICS}
+_RULE_METRICS = {"hubs": "hub_share", "popularity_correlation": "popularity_neighbor_spearman"}
 
 
 def diagnostics_table(reports: dict[str, dict[str, Any]]) -> pd.DataFrame:
-    """``popularity_diagnostics`` reports side by side: one column per version, the verdict then key metrics."""
-    out: dict[str, list[Any]] = {"metric": ["verdict", "tripped rules", *DIAGNOSTIC_METRICS]}
+    """``popularity_diagnostics`` reports side by side: one column per version, the verdict then the key metrics,
+    each with a readable name and what it measures."""
+    out: dict[str, list[Any]] = {
+        "metric": ["verdict", "rules over their limit", *(label for _, label, _ in DIAGNOSTIC_METRICS)],
+        "what it measures": ["ok, warning (one rule over its limit) or collapsed (two or more)",
+                             "which of the measures below crossed their limit",
+                             *(meaning for _, _, meaning in DIAGNOSTIC_METRICS)],
+    }
     for name, rep in reports.items():
+        name = f"{name} (version)" if name in out else name  # a version called "metric" keeps both columns
         metrics = rep.get("metrics", {})
-        values: list[Any] = [rep.get("verdict"), ", ".join(t["rule"] for t in rep.get("tripped", [])) or "none"]
-        for m in DIAGNOSTIC_METRICS:
-            v = metrics.get(m)
+        tripped = [_DIAGNOSTIC_LABELS.get(_RULE_METRICS.get(t["rule"], t["rule"]), t["rule"])
+                   for t in rep.get("tripped", [])]
+        values: list[Any] = [rep.get("verdict"), ", ".join(tripped) or "none"]
+        for metric, _, _ in DIAGNOSTIC_METRICS:
+            v = metrics.get(metric)
             values.append("—" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v))
         out[name] = values
     return pd.DataFrame(out)
@@ -165,11 +195,6 @@ def quality_table(evaluations: dict[str, dict[str, Any] | None], k: int = 10) ->
     return pd.DataFrame(rows)
 
 
-def check_mark(passed: bool, acknowledgeable: bool) -> str:
-    """✅ passed, ⚠️ failed but acknowledgeable (a judgement call), ❌ failed (override only)."""
-    return "✅" if passed else "⚠️" if acknowledgeable else "❌"
-
-
 def check_detail(c: Any) -> str:
     """A check's detail, with the reason it could not judge when it had nothing to judge."""
     reason = getattr(c, "could_not_judge", None)
@@ -181,10 +206,10 @@ def check_detail(c: Any) -> str:
 def checks_table(checks: list[Any]) -> pd.DataFrame:
     """Sign-off ``CheckResult``s as rows; values as text rounded for people (they mix numbers, verdicts and
     None). The ``state`` column says pass / warning / fail in words, readable without colour or emoji fonts."""
-    rows = [{"": check_mark(c.passed, c.acknowledgeable), "state": c.state, "check": c.name,
+    rows = [{"state": c.state, "check": c.name,
              "value": c.shown_value, "threshold": c.threshold, "detail": check_detail(c),
              "if it fails": "acknowledge" if c.acknowledgeable else "override only"} for c in checks]
-    return pd.DataFrame(rows, columns=["", "state", "check", "value", "threshold", "detail", "if it fails"])
+    return pd.DataFrame(rows, columns=["state", "check", "value", "threshold", "detail", "if it fails"])
 
 
 def human_time(stamp: object) -> str:

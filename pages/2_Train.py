@@ -167,7 +167,7 @@ if last and store is not None:
         if store.exists(last):
             manifest = store.manifest(last)
             st.subheader(f"Version {md(last)}")
-            c = st.columns(5)
+            c = st.columns([2, 1, 1, 1, 1])  # method names are the longest values
             c[0].metric("Method", manifest.get("method", "?"), border=True)
             c[1].metric("Items", f"{manifest.get('n_items', 0):,}", border=True)
             c[2].metric("Dimensions", manifest.get("dim", "?"), border=True)
@@ -198,4 +198,4 @@ if last and store is not None:
             with st.expander("Fit report and config"):
                 st.json({"config": manifest.get("config"), "fit_report": manifest.get("fit_report")},
                         expanded=False)
-            st.page_link("pages/3_Neighbours.py", label="Look at its neighbours →", icon="🔎")
+            st.page_link("pages/3_Neighbours.py", label="Look at its neighbours →", icon=":material/search:")

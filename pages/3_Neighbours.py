@@ -17,6 +17,7 @@ from behemb_core.errors import BehembError
 from app_support import keys, loaders
 from app_support.errors import user_errors
 from app_support.views import evidence_table, example_lines, human_time, md, neighbour_table
+from app_support.widgets import static_table
 from behemb_core.explain import evidence_plan, explain_version
 from behemb_core.neighbor_export import neighbor_diff, neighbors_bytes, parse_item_list
 from behemb_core.neighbors import item_neighbors
@@ -88,7 +89,7 @@ with user_errors("The store's settings could not be read"):
     st.session_state["nb_wording"] = read_settings(store).interaction or AUTOMATIC  # the store is the truth
     verb = interaction_verb(store, m)
 if WORDING_ERROR in st.session_state:
-    st.error(st.session_state.pop(WORDING_ERROR), icon="🚫")
+    st.error(st.session_state.pop(WORDING_ERROR), icon=":material/block:")
 
 c = st.columns([3, 5, 1, 2])
 query = c[0].text_input("Search items by name or id", key="nb_filter",
@@ -147,18 +148,21 @@ if second is None:
 else:
     ids_a = set(map(str, table["item_id"]))
     ids_b = set() if table_b is None else set(map(str, table_b["item_id"]))
-    both_format = {**similarity_format, "in both": st.column_config.CheckboxColumn(
-        help="This neighbour is in both versions' top-K lists.")}
+    side_decimals = {"rank": 0, "popularity": 0}
     side = st.columns(2)
-    side[0].markdown(f"**{md(version)}**")
-    side[0].dataframe(table.assign(**{"in both": table["item_id"].astype(str).isin(ids_b)}), hide_index=True,
-                      key="nb_side_a", column_config=both_format)
-    side[1].markdown(f"**{md(second)}**")
-    if table_b is None:
-        side[1].info(f"Version {md(second)} has no vector for item {md(item)}.")
-    else:
-        side[1].dataframe(table_b.assign(**{"in both": table_b["item_id"].astype(str).isin(ids_a)}),
-                          hide_index=True, key="nb_side_b", column_config=both_format)
+    with side[0]:
+        st.markdown(f"**{md(version)}**")
+        static_table(table.assign(**{"in both": table["item_id"].astype(str).isin(ids_b)}),
+                     alt=f"Neighbours in {version}", decimals=side_decimals)
+    with side[1]:
+        st.markdown(f"**{md(second)}**")
+        if table_b is None:
+            st.info(f"Version {md(second)} has no vector for item {md(item)}.")
+        else:
+            static_table(table_b.assign(**{"in both": table_b["item_id"].astype(str).isin(ids_a)}),
+                         alt=f"Neighbours in {second}", decimals=side_decimals)
+    st.caption("*in both*: the neighbour is in both versions' top-K lists; *popularity*: its training events.")
+    if table_b is not None:
         shared = len(ids_a & ids_b)
         st.caption(f"{shared} of the top {int(k)} neighbours are in both lists "
                    f"(Jaccard {shared / max(1, len(ids_a | ids_b)):.2f}).")
@@ -167,14 +171,13 @@ else:
         counts = diff["change"].value_counts()
         st.markdown(f"**What changed from {md(version)} to {md(second)}** — "
                     f"{counts.get('kept', 0)} kept, {counts.get('gained', 0)} gained, {counts.get('lost', 0)} lost")
-        st.dataframe(diff, hide_index=True, key="nb_diff", column_config={
-            "change": st.column_config.TextColumn(help=f"kept: in both top-{int(k)} lists; gained: only in "
-                                                  f"{second}; lost: only in {version}."),
-            "rank_a": st.column_config.NumberColumn(f"rank in {version}"),
-            "rank_b": st.column_config.NumberColumn(f"rank in {second}"),
-            "score_a": st.column_config.NumberColumn(f"similarity in {version}", format="%.3f"),
-            "score_b": st.column_config.NumberColumn(f"similarity in {second}", format="%.3f"),
-        })
+        static_table(diff.rename(columns={"rank_a": f"rank in {version}", "rank_b": f"rank in {second}",
+                                          "score_a": f"similarity in {version}",
+                                          "score_b": f"similarity in {second}"}),
+                     alt=f"Neighbours kept, gained and lost from {version} to {second}",
+                     decimals={f"rank in {version}": 0, f"rank in {second}": 0})
+        st.caption(f"*kept*: in both top-{int(k)} lists; *gained*: only in {md(second)}; *lost*: only in "
+                   f"{md(version)}.")
 dl = st.columns(2)
 dl[0].download_button(
     "Download CSV", table.to_csv(index=False).encode("utf-8"), file_name=f"neighbours-{version}-{item}.csv",
@@ -207,7 +210,7 @@ with st.expander("Bulk export — top-K of many items or of the whole catalogue"
             ids = parse_item_list(pasted) + (parse_item_list(uploaded.getvalue().decode("utf-8-sig", "replace"))
                                              if uploaded is not None else [])
         if ids is not None and not ids:
-            st.error("Paste item ids or upload a file of ids first.", icon="🚫")
+            st.error("Paste item ids or upload a file of ids first.", icon=":material/block:")
         else:
             bar = st.progress(0.0, text="computing neighbours")
             with user_errors("The export failed") as failed:
@@ -219,8 +222,8 @@ with st.expander("Bulk export — top-K of many items or of the whole catalogue"
                 if result.unknown:
                     shown = ", ".join(map(md, result.unknown[:20])) + (" …" if len(result.unknown) > 20 else "")
                     st.warning(f"{len(result.unknown)} of {result.queries + len(result.unknown)} ids are not in "
-                               f"version {md(version)} and have no rows: {shown}", icon="⚠️")
-                st.success(f"{result.rows:,} rows for {result.queries:,} items, K = {int(bulk_k)}.", icon="✅")
+                               f"version {md(version)} and have no rows: {shown}", icon=":material/warning:")
+                st.success(f"{result.rows:,} rows for {result.queries:,} items, K = {int(bulk_k)}.", icon=":material/check_circle:")
                 st.download_button(
                     f"Download {bulk_fmt.upper()}", data, file_name=f"neighbours-{version}-top{int(bulk_k)}.{bulk_fmt}",
                     mime="text/csv" if bulk_fmt == "csv" else "application/vnd.apache.parquet",
@@ -230,11 +233,11 @@ with st.container(border=True):
     st.markdown("**Mark a neighbour as good or bad** — kept with the store as a golden pair and re-checked for "
                 "every later version (below).")
     if GOLDEN_FLASH in st.session_state:
-        st.success(st.session_state.pop(GOLDEN_FLASH), icon="✅")
+        st.success(st.session_state.pop(GOLDEN_FLASH), icon=":material/check_circle:")
     neighbour_ids = table["item_id"].tolist()
     neighbour_names = dict(zip(neighbour_ids, table["name"].astype(str)))
     ranks = dict(zip(neighbour_ids, table["rank"]))
-    gc = st.columns([3, 2, 3, 1, 1], vertical_alignment="bottom")
+    gc = st.columns([3, 2, 3, 1.2, 1.2], vertical_alignment="bottom")
     neighbour = gc[0].selectbox(
         "Neighbour", neighbour_ids, key="nb_golden_neighbor",
         format_func=lambda i: f"{ranks.get(i, '?')}. {i} — {neighbour_names.get(i, '')}",
@@ -242,11 +245,11 @@ with st.container(border=True):
     by = gc[1].text_input("Your name", key="nb_golden_by", max_chars=100,
                           help="Recorded with the mark.").strip()
     note = gc[2].text_input("Note (optional)", key="nb_golden_note", max_chars=1000).strip() or None
-    good = gc[3].button("👍 Good", key="nb_mark_good", help="This neighbour belongs in the list.")
-    bad = gc[4].button("👎 Bad", key="nb_mark_bad", help="This neighbour should not be in the list.")
+    good = gc[3].button("Good", icon=":material/thumb_up:", key="nb_mark_good", help="This neighbour belongs in the list.")
+    bad = gc[4].button("Bad", icon=":material/thumb_down:", key="nb_mark_bad", help="This neighbour should not be in the list.")
     if (good or bad) and neighbour is not None:
         if not by:
-            st.error("Enter your name: every mark records who made it.", icon="🚫")
+            st.error("Enter your name: every mark records who made it.", icon=":material/block:")
         else:
             with user_errors("Not marked") as marked:
                 mark_pair(store, item, neighbour, label="good" if good else "bad", by=by, note=note, version=version)
@@ -262,7 +265,7 @@ with st.container(border=True):
         mine = marks[marks["query_id"].astype(str) == str(item)]
         if not mine.empty:
             st.caption("Marked for this item: " + " · ".join(
-                f"{'👍' if r['label'] == 'good' else '👎'} "
+                f"{':material/thumb_up:' if r['label'] == 'good' else ':material/thumb_down:'} {r['label']}: "
                 f"{md(catalogue_names.get(str(r['neighbor_id'])) or r['neighbor_id'])} ({md(r['by'])})"
                 for r in mine.to_dict("records")))
 
@@ -278,7 +281,7 @@ if st.toggle("Show the evidence from the sessions", key="nb_explain",
         explained = explain_version(stored, dataset.sessions, item, k=int(k), names=names, evidence=ev,
                                     fingerprint=fingerprint)
         if explained["note"]:
-            st.warning(md(explained["note"]), icon="⚠️")
+            st.warning(md(explained["note"]), icon=":material/warning:")
         unsupported = explained["without_direct_support"]
         if unsupported is not None:
             st.caption(f"Window {explained['window']}; the item is in {explained['query']['sessions']:,} sessions. "
@@ -307,14 +310,14 @@ with user_errors("The golden check failed"):
 if result is None:
     st.stop()
 if result.get("could_not_judge"):  # nothing judged is not a pass
-    st.warning(f"Warning — could not judge: {result['could_not_judge']}.", icon="⚠️")
+    st.warning(f"Warning — could not judge: {result['could_not_judge']}.", icon=":material/warning:")
 elif result["passed"]:
     st.success(f"Passed: no good pair lost and no bad pair in the top {result['k']} "
                f"({result['checked']} of {result['pairs']} pairs judged"
-               + (f"; {result['missing']} not in this version" if result["missing"] else "") + ").", icon="✅")
+               + (f"; {result['missing']} not in this version" if result["missing"] else "") + ").", icon=":material/check_circle:")
 else:
     st.error(f"Failed: {result['good_lost']} good pair(s) lost and {result['bad_present']} bad pair(s) present in "
-             f"the top {result['k']}.", icon="❌")
+             f"the top {result['k']}.", icon=":material/cancel:")
 mc = st.columns(6)
 mc[0].metric("Good kept", result["good_kept"], border=True)
 mc[1].metric("Good lost", result["good_lost"], border=True)
@@ -326,8 +329,8 @@ gt = result["table"]
 gt.insert(1, "query", gt["query_id"].astype(str).map(catalogue_names).fillna(""))
 gt.insert(3, "neighbour", gt["neighbor_id"].astype(str).map(catalogue_names).fillna(""))
 gt["query_id"], gt["neighbor_id"] = gt["query_id"].astype(str), gt["neighbor_id"].astype(str)
-st.dataframe(gt[["query_id", "query", "neighbor_id", "neighbour", "label", "status", "rank", "overall_rank",
-                 "similarity", "by", "at", "note"]], hide_index=True, key="nb_golden_table",
-             column_config={"similarity": st.column_config.NumberColumn(format="%.3f")})
+static_table(gt[["query_id", "query", "neighbor_id", "neighbour", "label", "status", "rank", "overall_rank",
+                 "similarity", "by", "at", "note"]].assign(at=gt["at"].map(human_time)),
+             alt=f"Golden pairs checked against {version}", decimals={"rank": 0, "overall_rank": 0})
 st.caption("Names from this version's items (a pair whose item this version lacks is *missing* and not judged). "
            "`overall_rank` is the neighbour's rank among all items, also when outside the top K.")

@@ -17,6 +17,7 @@ from app_support import keys, loaders
 from app_support.errors import user_errors
 from app_support.runs import ProgressView
 from app_support.views import md, neighbour_table
+from app_support.widgets import static_table
 from behemb_core.neighbors import item_neighbors
 from behemb_core.projection import align_projections, project_version
 from behemb_core.store import StoredVersion
@@ -222,7 +223,7 @@ def sample_note(v: str, table: pd.DataFrame) -> None:
         how = ("a popularity-stratified sample (equally many items from each popularity decile)"
                if stored[v].item_stats is not None else "a uniform random sample (the version stores no popularity)")
         st.info(f"{md(v)}: UMAP was fitted on {how} of {n_fit:,} of {n:,} items; the other {n - n_fit:,} were "
-                "placed on the map among their nearest fitted items (as UMAP's transform places new points).", icon="🎯")
+                "placed on the map among their nearest fitted items (as UMAP's transform places new points).", icon=":material/target:")
 
 
 ref_table = tables[version]
@@ -267,6 +268,5 @@ if item is not None:
                 st.caption(md(label(v)))
             rows = neighbour_rows[v]
             if rows:
-                st.dataframe(neighbour_table(rows, catalogues[v]), hide_index=True,
-                             key=f"pj_neighbours_{'a' if v == version else 'b'}",
-                             column_config={"similarity": st.column_config.NumberColumn(format="%.3f")})
+                static_table(neighbour_table(rows, catalogues[v]), alt=f"Neighbours in {v}",
+                             decimals={"rank": 0, "popularity": 0})

@@ -14,6 +14,7 @@ import streamlit as st
 from app_support import keys, loaders
 from app_support.errors import user_errors
 from app_support.views import bands_table, diagnostics_table, md, moved_table, quality_table
+from app_support.widgets import static_table
 from behemb_core.compare import compare_stored, pick_noise_floor
 
 keys.init_state()
@@ -72,13 +73,13 @@ noise = data["noise"]
 st.subheader("Verdict")
 sentence = md(report["sentence"])
 if report["verdict"] == "within_noise":
-    st.success(sentence, icon="✅")
+    st.success(sentence, icon=":material/check_circle:")
 elif report["verdict"] == "beyond_noise":
-    st.warning(sentence + " Look at the most-moved items below before signing off.", icon="⚠️")
+    st.warning(sentence + " Look at the most-moved items below before signing off.", icon=":material/warning:")
 else:
     # With no shared item the explanation says all the sentence says, and more: show it alone.
     reason = md(report["no_verdict_reason"] or "")
-    st.info(reason if report["counts"]["shared"] == 0 and reason else f"{sentence} {reason}".strip(), icon="ℹ️")
+    st.info(reason if report["counts"]["shared"] == 0 and reason else f"{sentence} {reason}".strip(), icon=":material/info:")
 if data["noise_from"] and noise is not None and report["noise"] is not None:
     st.caption(f"Noise floor from {md(data['noise_from'])} (seeds {md(noise.get('seeds'))}, "
                f"{noise.get('n_items', 0):,} items). Rule: {md(report['noise']['rule'])}, margin "
@@ -115,21 +116,20 @@ if data["jaccard"]:
 if report.get("bands"):
     st.subheader("By popularity band")
     st.caption(md(report["band_definition"]))
-    st.dataframe(bands_table(report), hide_index=True, key="cmp_bands",
-                 column_config={c: st.column_config.NumberColumn(format="%.2f")
-                                for c in ("median Jaccard", "median RBO", "noise-floor median Jaccard", "limit")})
+    static_table(bands_table(report), alt="Neighbour-list change per popularity band",
+                 decimals={"items": 0, "median Jaccard": 2, "median RBO": 2, "noise-floor median Jaccard": 2,
+                           "limit": 2})
 
 moved = moved_table(report)
 if not moved.empty:
     st.subheader("Most-moved items")
     st.caption("The shared items whose lists changed most, with their top neighbours in A and in B — look at "
                "them before signing off.")
-    st.dataframe(moved, hide_index=True, key="cmp_moved",
-                 column_config={"Jaccard": st.column_config.NumberColumn(format="%.2f"),
-                                "RBO": st.column_config.NumberColumn(format="%.2f")})
+    static_table(moved, alt="Most-moved items with their neighbours in A and B",
+                 decimals={"popularity": 0, "Jaccard": 2, "RBO": 2})
 
 st.subheader("Popularity collapse")
-st.dataframe(diagnostics_table(data["popularity"]), hide_index=True, key="cmp_diagnostics")
+static_table(diagnostics_table(data["popularity"]), alt="Popularity diagnostics of both versions")
 cols = st.columns(2)
 for col, (name, diag) in zip(cols, data["popularity"].items()):
     with col:
@@ -151,4 +151,4 @@ if any(ev is not None for ev in evaluations.values()):
 else:
     st.info("Neither version stores an evaluation (train with “Evaluate against baselines”).")
 
-st.page_link("pages/6_Publish.py", label="Sign off and publish →", icon="🚀")
+st.page_link("pages/6_Publish.py", label="Sign off and publish →", icon=":material/rocket_launch:")

@@ -9,6 +9,7 @@ import streamlit as st
 from app_support import keys, loaders
 from app_support.errors import user_errors
 from app_support.views import approvals_table, audit_table, checks_table, md, versions_table
+from app_support.widgets import STATE_BADGES, static_table
 from behemb_core.signoff import signoff_checks
 from behemb_core.store import (
     approvals, approve, publish, published_version, read_audit_log, rollback, rollback_targets,
@@ -54,7 +55,7 @@ if store is None:
     st.stop()
 
 if FLASH in st.session_state:
-    st.success(st.session_state.pop(FLASH), icon="✅")
+    st.success(st.session_state.pop(FLASH), icon=":material/check_circle:")
 
 c = st.columns(3)
 c[0].metric("Published version", published or "none yet", border=True)
@@ -63,7 +64,7 @@ c[1].metric("Approved versions", sum(v.status == "approved" for v in infos), bor
 c[2].metric("Audit log entries", len(log), border=True)
 if not infos:
     st.info("The store has no versions yet: train one on the Train page.")
-    st.page_link("pages/2_Train.py", label="Train a version →", icon="🏋️")
+    st.page_link("pages/2_Train.py", label="Train a version →", icon=":material/model_training:")
     st.stop()
 
 status = {v.name: v.status for v in infos}
@@ -99,10 +100,10 @@ summary = _details.get("summary")
 if summary:
     with st.container(border=True):
         st.markdown(f"**What changes if you publish this** — {md(summary['sentence'])}")
-st.dataframe(checks_table(checks), hide_index=True, key="pub_checks")
-st.caption("State: **pass** ✅ · **warning** ⚠️ — a judgement call, or a check that could not judge; "
-           "acknowledge it by name · **fail** ❌ — blocks approval unless overridden. A check that could not judge is never a "
-           "pass. Acknowledgements and overrides are recorded with the approval.")
+static_table(checks_table(checks), alt=f"Sign-off checklist of {version}", badges={"state": STATE_BADGES})
+st.caption(f"State: {STATE_BADGES['pass']} · {STATE_BADGES['warning']} — a judgement call, or a check that could "
+           f"not judge; acknowledge it by name · {STATE_BADGES['fail']} — blocks approval unless overridden. A check "
+           "that could not judge is never a pass. Acknowledgements and overrides are recorded with the approval.")
 
 with user_errors("The approval records could not be read"):
     records = approvals(store, version)
@@ -133,12 +134,12 @@ else:
         ) and bool(failed_hard)
         if override:
             st.warning(f"Override: {md(', '.join(c.name for c in failed_hard))} failed. The override is recorded "
-                       "with your name in the approval and the audit log.", icon="⚠️")
+                       "with your name in the approval and the audit log.", icon=":material/warning:")
         note = st.text_area("Note (optional)", key=note_key(version), height=68,
                             help="Why this version, what you looked at — kept with the approval.").strip() or None
         if st.button("Approve", type="primary", key="pub_approve"):
             if not by:
-                st.error("Enter your name above: every approval records who signed off.", icon="🚫")
+                st.error("Enter your name above: every approval records who signed off.", icon=":material/block:")
             else:
                 with user_errors("Not approved"):
                     record = approve(store, version, by=by, checks=checks, note=note, acknowledge=acknowledged,
@@ -156,7 +157,7 @@ else:
                  help="Points the published pointer at this version (atomic; logged)." if approved_now else
                  "Only an approved version can be published: approve it first."):
         if not by:
-            st.error("Enter your name above: every publish records who did it.", icon="🚫")
+            st.error("Enter your name above: every publish records who did it.", icon=":material/block:")
         else:
             with user_errors("Not published"):
                 entry = publish(store, version, by=by)
@@ -176,7 +177,7 @@ else:
     target = c[0].selectbox(f"Re-publish instead of {published}", targets, key="pub_rollback_to")
     if c[1].button("Roll back", key="pub_rollback"):
         if not by:
-            st.error("Enter your name above: every rollback records who did it.", icon="🚫")
+            st.error("Enter your name above: every rollback records who did it.", icon=":material/block:")
         else:
             with user_errors("Not rolled back"):
                 rollback(store, by=by, to=target)

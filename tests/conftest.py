@@ -73,3 +73,17 @@ def write_sessions_jsonl(path: Path, sessions) -> Path:
             fh.write(json.dumps({"session_id": str(sid), "items": [int(x) for x in items]}) + "\n")
     return path
 
+
+
+def shown_tables(at) -> list:
+    """The page's ``st.table`` tables (``app_support.widgets.static_table``) as read on screen: each cell's text
+    without markdown escapes, a state badge as its word (``:green-badge[:material/check: pass]`` → ``pass``)."""
+    import re
+
+    badge = re.compile(r":[a-z]+-badge\[(?::material/[a-z_]+: )?(.*?)\]")
+    unescape = re.compile(r"\\(.)")
+
+    def clean(cell: object) -> object:
+        return unescape.sub(r"\1", badge.sub(r"\1", cell)) if isinstance(cell, str) else cell
+
+    return [t.value.map(clean) for t in at.table]

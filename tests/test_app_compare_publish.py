@@ -18,6 +18,7 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 from behemb_core.demo import load_demo_dataset  # noqa: E402
 from behemb_core.store import Store, published_version, read_audit_log  # noqa: E402
 from behemb_core.train import train_version  # noqa: E402
+from conftest import shown_tables  # noqa: E402
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 COMPARE = "pages/5_Compare.py"
@@ -69,14 +70,15 @@ def successes(at: AppTest) -> list[str]:
     return [s.value.replace("\\", "") for s in at.success]
 
 
-# Read-only st.dataframe elements carry no key in AppTest: tables are found by a column only they have.
+# Read-only tables carry no key in AppTest: they are found by a column only they have (st.dataframe tables with
+# their values, static tables — checklist, most-moved, diagnostics, bands — as the text on screen).
 TABLE_COLUMN = {"cmp_bands": "band", "cmp_moved": "old neighbours (A)", "cmp_diagnostics": "metric",
                 "cmp_quality": "evaluated", "pub_checks": "check", "pub_versions": "status", "pub_audit": "action",
                 "pub_approvals": "acknowledged"}
 
 
 def frame(at: AppTest, key: str):
-    found = [d.value for d in at.dataframe if TABLE_COLUMN[key] in d.value.columns]
+    found = [t for t in (*shown_tables(at), *(d.value for d in at.dataframe)) if TABLE_COLUMN[key] in t.columns]
     assert len(found) == 1, f"{len(found)} tables look like {key!r}"
     return found[0]
 
@@ -125,8 +127,10 @@ def test_compare_page_shows_verdict_counts_and_tables(store_dir: Path) -> None:
     assert len(moved) == 20 and moved["name"].str.len().gt(0).all()
     assert moved["old neighbours (A)"].str.contains(" · ").any()
     diag = frame(at, "cmp_diagnostics")
-    assert list(diag.columns) == ["metric", "ref", "cand"]
-    assert diag.set_index("metric").loc["verdict"].tolist() == ["ok", "ok"]
+    assert list(diag.columns) == ["metric", "what it measures", "ref", "cand"]
+    assert diag.set_index("metric").loc["verdict", ["ref", "cand"]].tolist() == ["ok", "ok"]
+    assert "unevenness of neighbour slots" in set(diag["metric"])  # readable names, the code name in the help
+    assert diag["what it measures"].str.contains("(k_occurrence_gini)", regex=False).any()
     quality = frame(at, "cmp_quality").set_index("version")
     assert bool(quality.loc["ref", "evaluated"]) and not bool(quality.loc["cand", "evaluated"])
     assert quality.loc["ref", "HR@10"] > quality.loc["ref", "most-popular HR@10"]
@@ -161,7 +165,7 @@ def test_compare_with_a_version_of_another_catalogue_explains_and_shows_the_rest
     assert not any("Neither version stores a noise floor" in i for i in infos), infos
     shown = metrics(at)
     assert shown["Shared items"] == "0" and shown["Median Jaccard@10"] == "—" and shown["Noise-floor median"] == "—"
-    assert list(frame(at, "cmp_diagnostics").columns) == ["metric", "ref", "other"]
+    assert list(frame(at, "cmp_diagnostics").columns) == ["metric", "what it measures", "ref", "other"]
     assert "ref" in set(frame(at, "cmp_quality")["version"])
 
 
@@ -177,7 +181,7 @@ def test_publish_page_approve_publish_and_audit_log(store_dir: Path) -> None:
                                  "no popularity collapse", "same catalogue as published", "stability vs published",
                                  "golden pairs"]
     judged = table.drop(index=list(FIRST))
-    assert set(judged[""]) == {"✅"} and set(judged["state"]) == {"pass"}  # readable without emoji fonts
+    assert set(judged["state"]) == {"pass"}  # in words, readable without colour or emoji fonts
     assert set(table.loc[list(FIRST), "state"]) == {"warning"}  # nothing to compare with is not a pass
     assert "nothing is published yet" in table.loc["stability vs published", "detail"]
     assert any("What changes if you publish this" in m.value and "first published version" in m.value
@@ -224,7 +228,7 @@ def test_failed_acknowledgeable_check_blocks_until_acknowledged(store_dir: Path)
     at = open_page(store_dir, PUBLISH)
     at.selectbox(key="pub_version").set_value("cand").run()
     table = checks(at)
-    assert table.loc["quality vs item-kNN", ""] == "⚠️" and table.loc["quality vs item-kNN", "state"] == "warning"
+    assert table.loc["quality vs item-kNN", "state"] == "warning"
     assert "no evaluation stored" in table.loc["quality vs item-kNN", "detail"]
     assert at.checkbox(key="pub_override::cand").disabled  # only acknowledgeable checks failed
 
@@ -250,7 +254,7 @@ def test_rollback_re_publishes_an_earlier_approved_version(store_dir: Path) -> N
     ok(at)
     # cand is compared with the published ref now; acknowledge whatever judgement calls failed.
     at.selectbox(key="pub_version").set_value("cand").run()
-    failed = [name for name, row in checks(at).iterrows() if row[""] == "⚠️"]
+    failed = [name for name, row in checks(at).iterrows() if row["state"] == "warning"]
     assert "quality vs item-kNN" in failed
     approve(at, "cand", by="Bob", acknowledge=tuple(failed))
     assert Store(store_dir).status("cand") == "approved", errors(at)

@@ -12,7 +12,7 @@ pytest.importorskip("streamlit")
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage  # noqa: E402
 from streamlit.testing.v1 import AppTest
 
-from conftest import open_app  # noqa: E402
+from conftest import open_app, shown_tables  # noqa: E402
 
 from behemb_core.demo import load_demo_dataset  # noqa: E402
 from behemb_core.neighbor_export import neighbor_diff  # noqa: E402
@@ -91,10 +91,10 @@ def test_empty_list_is_an_error_not_an_empty_file(two_versions, monkeypatch, dow
 
 def test_diff_of_two_versions(two_versions, monkeypatch):
     at = open_page(two_versions, monkeypatch)
-    assert not [d for d in at.dataframe if "change" in d.value.columns]  # no diff without a second version
+    assert not [t for t in shown_tables(at) if "change" in t.columns]  # no diff without a second version
     at.selectbox(key="nb_version_b").set_value("b-ppmi").run()
     assert not at.exception and not at.error
-    diff = next(d.value for d in at.dataframe if "change" in d.value.columns)
+    diff = next(t for t in shown_tables(at) if "change" in t.columns)
     store = Store(two_versions)
     expected = neighbor_diff(store.load_version("a-ppmi").embeddings, store.load_version("b-ppmi").embeddings,
                              "85123A", 10)

@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 from behemb_core.demo import load_demo_dataset  # noqa: E402
 from behemb_core.store import Store  # noqa: E402
 from behemb_core.train import train_version  # noqa: E402
+from conftest import shown_tables  # noqa: E402
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -92,12 +93,18 @@ def test_csv_of_the_table_round_trips(demo_store: Path) -> None:
 # ------------------------------------------------------------------------ two versions side by side, golden pairs
 
 
+def page_tables(at: AppTest) -> list[pd.DataFrame]:
+    """The page's static tables (side by side, golden pairs; text as on screen) first, then its st.dataframe
+    tables (one version's neighbours, evidence), each group in page order."""
+    return [*shown_tables(at), *(d.value for d in at.dataframe)]
+
+
 def frame_keys(at: AppTest) -> list[str]:
-    """Which of the page's tables are shown, in page order (AppTest does not expose st.dataframe keys, so tables
-    are told apart by their columns; the side-by-side tables are the first two)."""
+    """Which of the page's tables are shown, in ``page_tables`` order (AppTest does not expose table keys, so
+    tables are told apart by their columns; the side-by-side tables are the first two)."""
     out = []
-    for d in at.dataframe:
-        cols = set(d.value.columns)
+    for t in page_tables(at):
+        cols = set(t.columns)
         if "in both" in cols:
             out.append("nb_side_b" if "nb_side_a" in out else "nb_side_a")
         elif "status" in cols and "overall_rank" in cols:
@@ -110,7 +117,7 @@ def frame_keys(at: AppTest) -> list[str]:
 
 
 def frame(at: AppTest, key: str) -> pd.DataFrame:
-    return at.dataframe[frame_keys(at).index(key)].value
+    return page_tables(at)[frame_keys(at).index(key)]
 
 
 @pytest.fixture
@@ -139,8 +146,8 @@ def test_two_versions_side_by_side_mark_shared_neighbours(own_store: Path, monke
         assert list(t.columns) == ["rank", "item_id", "name", "similarity", "popularity", "in both"]
         assert len(t) == 10 and (t["name"].str.len() > 0).all() and "85123A" not in t["item_id"].tolist()
     shared = set(a["item_id"]) & set(b["item_id"])
-    assert a["in both"].tolist() == [i in shared for i in a["item_id"]]
-    assert b["in both"].tolist() == [i in shared for i in b["item_id"]]
+    assert a["in both"].tolist() == ["yes" if i in shared else "" for i in a["item_id"]]
+    assert b["in both"].tolist() == ["yes" if i in shared else "" for i in b["item_id"]]
     assert 0 < len(shared) < 10  # dim 32 vs dim 16: similar, not identical
     assert any(f"{len(shared)} of the top 10 neighbours are in both lists" in c.value for c in at.caption)
     # the readable list still names version A's neighbours
@@ -160,7 +167,7 @@ def test_side_by_side_with_a_version_lacking_the_item(own_store: Path, monkeypat
     assert not at.exception and not at.error
     assert frame_keys(at)[0] == "nb_side_a" and "nb_side_b" not in frame_keys(at)
     assert any("has no vector for item 85123A" in i.value for i in at.info)
-    assert not frame(at, "nb_side_a")["in both"].any()
+    assert set(frame(at, "nb_side_a")["in both"]) == {""}
 
 
 def test_mark_neighbours_and_check_the_version(own_store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -191,7 +198,7 @@ def test_mark_neighbours_and_check_the_version(own_store: Path, monkeypatch: pyt
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Good kept"] == "1" and metrics["Good lost"] == "0" and metrics["As marked"] == "100%"
     checked = frame(at, "nb_golden_table")
-    assert checked[["query_id", "neighbor_id", "status", "rank"]].values.tolist() == [["85123A", second, "kept", 2]]
+    assert checked[["query_id", "neighbor_id", "status", "rank"]].values.tolist() == [["85123A", second, "kept", "2"]]
     assert checked.loc[0, "query"] == "WHITE HANGING HEART T-LIGHT HOLDER" and checked.loc[0, "neighbour"]
     assert any("Marked for this item" in c.value for c in at.caption)
 

@@ -17,6 +17,7 @@ pytest.importorskip("umap")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from behemb_core.metadata import ItemMetadata  # noqa: E402
+from conftest import shown_tables  # noqa: E402
 from behemb_core.methods.base import TrainingInputs  # noqa: E402
 from behemb_core.methods.registry import get_method, parse_config  # noqa: E402
 from behemb_core.store import Store  # noqa: E402
@@ -88,8 +89,8 @@ def test_projection_page_draws_highlights_and_reuses_the_cache(planted_store: Pa
     (chart,) = charts(at)
     assert trace_names(chart)[-2:] == ["top-10 neighbours", "selected item"]
     assert n_points(chart["data"][-2]["x"]) == 10 and n_points(chart["data"][-1]["x"]) == 1
-    table = at.dataframe[0].value
-    assert table["rank"].tolist() == list(range(1, 11)) and item.split(" — ")[0] not in table["item_id"].astype(str)
+    table = shown_tables(at)[0]
+    assert table["rank"].tolist() == [str(r) for r in range(1, 11)] and item.split(" — ")[0] not in table["item_id"]
 
     # Colour by a metadata column: one trace per (first) genre.
     at.radio(key="pj_colour").set_value("Metadata column").run()
@@ -103,7 +104,7 @@ def test_projection_page_draws_highlights_and_reuses_the_cache(planted_store: Pa
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert len(charts(at)) == 2
     assert any("is aligned to" in c.value and "relative residual" in c.value for c in at.caption)
-    assert len(at.dataframe) == 2  # the item's neighbours in each version
+    assert len(shown_tables(at)) == 2  # the item's neighbours in each version
 
     # A fresh session: the maps come from the store cache, no button needed.
     again = open_page(planted_store, monkeypatch)

@@ -208,6 +208,7 @@ def test_train_look_at_neighbours_and_publish_in_a_browser(server: tuple[str, Pa
     expect(sessions).to_contain_text("4,429")
     expect(page.get_by_test_id("stMetric").filter(has_text="Versions")).to_contain_text("0")
     no_exception(page)
+    shoot(page, "home")
 
     # Train (reached through the sidebar, in the same session): the default method (cooc_softmax) with dim 16; it is saved.
     go_via_sidebar(page, url, "Train")
@@ -243,10 +244,7 @@ def test_train_look_at_neighbours_and_publish_in_a_browser(server: tuple[str, Pa
         expect(listing).to_contain_text(name_)
     expect(page.get_by_test_id("stDataFrame").first).to_be_visible()
     no_exception(page)
-    ARTIFACTS.mkdir(exist_ok=True)
-    shot = ARTIFACTS / "neighbours.png"
-    page.screenshot(path=str(shot), full_page=True)
-    assert shot.stat().st_size > 10_000
+    shoot(page, "neighbours-demo")
 
     # Publish: approve and publish through the app's Publish page.
     if not (REPO / "pages" / "6_Publish.py").is_file():
@@ -337,10 +335,18 @@ def seeded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
 
 
 def shoot(page: object, name: str) -> None:
-    """A full-page screenshot to test-artifacts/<name>.png."""
+    """The whole page to test-artifacts/<name>.png. Streamlit scrolls inside its main container, so a "full
+    page" screenshot would stop at the window: the window is made as tall as the content for the shot."""
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(shot), full_page=True)
+    height = page.evaluate("() => document.querySelector('[data-testid=stMain]')?.scrollHeight ?? 1000")
+    size = page.viewport_size
+    page.set_viewport_size({"width": size["width"], "height": min(max(size["height"], height + 50), 10_000)})
+    try:
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(shot), full_page=True)
+    finally:
+        page.set_viewport_size(size)
     assert shot.stat().st_size > 10_000
 
 
@@ -418,6 +424,14 @@ def test_upload_train_compare_and_publish_in_a_browser(seeded_server: tuple[str,
     expect(page.get_by_test_id("stMarkdown").filter(has_text="similarity").first).to_contain_text("100")
     shoot(page, "neighbours")
 
+    # Projection: the map of the new version, computed on request; then the "No map yet" box is gone.
+    go_via_sidebar(page, url, "Projection")
+    page.get_by_role("button", name="Compute the projection").click()
+    expect(page.get_by_test_id("stPlotlyChart").first).to_be_visible(timeout=2 * LONG)
+    settle(page)
+    expect(page.get_by_test_id("stAlertContentInfo").filter(has_text="No map")).to_have_count(0)
+    shoot(page, "projection")
+
     # 4. Compare: A = the published version of the demo data, B = the uploaded-data version — no shared items.
     go_via_sidebar(page, url, "Compare")
     expect(page.get_by_role("combobox", name="A — reference", exact=True)).to_have_value(f"{OTHER} (published)")
@@ -431,8 +445,9 @@ def test_upload_train_compare_and_publish_in_a_browser(seeded_server: tuple[str,
     go_via_sidebar(page, url, "Publish", "Sign-off and publish")
     version_box = page.get_by_role("combobox", name="Version", exact=True)
     expect(version_box).to_have_value(re.compile(f"^{UPLOADED} \\(draft\\)"))
-    states = {row.get("check"): row.get("state") for row in grid_rows(
-        page.get_by_test_id("stDataFrame").filter(has_text="same catalogue as published"))}
+    # The state cell is a badge: an icon (Material Symbols, drawn from its name: "warning") and the word.
+    states = {row.get("check"): row.get("state", "").split()[-1] for row in grid_rows(
+        page.get_by_test_id("stTable").filter(has_text="same catalogue as published"))}
     assert states["same catalogue as published"] == "warning", states
     assert states["stability vs published"] == "warning", states
     by = page.get_by_role("textbox", name="Your name (required)", exact=True)
