@@ -50,6 +50,10 @@ def sidebar() -> None:
             f"immutable and never overwritten. Default: {keys.DEFAULT_STORE} (env {keys.STORE_ENV} overrides).",
         )
         st.caption("Using " + md(keys.resolve_store_path(st.session_state[keys.STORE_PATH])))
+        with user_errors("The store could not be opened"):
+            note = loaders.current_store().writer_note()
+            if note:
+                st.caption(":material/person: " + md(note[0].upper() + note[1:]) + ".")
         training_indicator()
 
 

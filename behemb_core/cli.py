@@ -244,11 +244,15 @@ def cmd_summarize(args: argparse.Namespace) -> int:
 def cmd_versions(args: argparse.Namespace) -> int:
     from .store import Store
 
+    store = Store(args.store)
     rows = [
         {"version": v.name, "method": v.method, "status": v.status, "created_at": v.created_at,
          "items": v.n_items, "dim": v.dim}
-        for v in Store(args.store).list_versions()
+        for v in store.list_versions()
     ]
+    note = store.writer_note()
+    if note:
+        print(f"note: {note}", file=sys.stderr)
     _emit_rows(rows, ["version", "method", "status", "created_at", "items", "dim"], as_json=args.json)
     return 0
 
@@ -453,6 +457,22 @@ def cmd_verify(args: argparse.Namespace) -> int:
     report = verify_store(Store(args.store))
     _emit(report)
     return 0 if report["ok"] else 1
+
+
+def cmd_repair(args: argparse.Namespace) -> int:
+    from .store import Store
+    from .store.recovery import repair
+
+    report = repair(Store(args.store), apply=args.apply, by=_who(args))
+    for f in report["findings"]:
+        how = "fixed" if report["applied"] and f["fixable"] else "would fix" if f["fixable"] else "left alone"
+        print(f"[{how}] {f['message']}", file=sys.stderr)
+    if not report["findings"]:
+        print("nothing to repair", file=sys.stderr)
+    elif not args.apply:
+        print("dry run: nothing was changed; run again with --apply to make these fixes", file=sys.stderr)
+    _emit(report)
+    return 1 if args.apply and report["needs_a_person"] else 0
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
@@ -688,6 +708,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("verify", help="Check every version, the published pointer, the audit log and index skew.")
     _store_option(p)
     p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("repair", help="Bring a store back to a consistent state after a crash or a hand edit "
+                       "(a dry run unless --apply; recorded in the audit log; never deletes a version).")
+    _store_option(p)
+    p.add_argument("--apply", action="store_true", help="Make the fixes (default: only say what would be done).")
+    p.add_argument("--by", help="Who repairs (recorded; default: the login name).")
+    p.set_defaults(func=cmd_repair)
 
     p = sub.add_parser("audit", help="The append-only audit log of approvals, publishes and rollbacks.")
     _store_option(p)

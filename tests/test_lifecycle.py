@@ -376,7 +376,7 @@ def test_verify_detects_pointer_to_missing_version(store: Store) -> None:
     report = verify_store(store)
     assert not report["ok"] and report["published"] == "beh_v7"
     assert any("beh_v7" in p and "not in the store" in p for p in report["problems"])
-    assert any("does not match the last publish" in p for p in report["problems"])
+    assert any("not what the audit log's last publish" in p for p in report["problems"])
     (root(store) / "published.json").write_text("{not json")
     with pytest.raises(IntegrityError, match="published.json"):
         published_version(store)
@@ -468,3 +468,21 @@ def test_memory_store_lifecycle() -> None:
     report = verify_store(st)
     assert report["ok"], report["problems"]
     assert report["versions_checked"] == 2 and report["published"] == "m_v1"
+
+
+def test_store_without_locks_says_single_writer_and_refuses_a_second_writer_it_can_see() -> None:
+    import json
+    import time
+
+    st = Store(f"memory://lease-{uuid.uuid4().hex}")
+    assert st.single_writer and "one person or job at a time" in st.writer_note()
+    assert Store(".").writer_note() is None
+    save(st, "m_v1", seed=1)
+    lease = st._join(".lifecycle.lease")
+    st.fs.pipe_file(lease, json.dumps({"owner": "other", "host": "elsewhere", "pid": 7, "at": time.time()}).encode())
+    with pytest.raises(StoreError, match="another process \\(elsewhere, pid 7\\).*one writer at a time"):
+        approve(st, "m_v1", by="a", checks=[PASS])
+    assert read_audit_log(st) == []  # nothing was done
+    st.fs.pipe_file(lease, json.dumps({"owner": "other", "at": time.time() - 3600}).encode())  # a crashed writer's
+    approve(st, "m_v1", by="a", checks=[PASS])
+    assert not st.fs.exists(lease) and len(read_audit_log(st)) == 1

@@ -26,6 +26,9 @@ ITEMS_FILE = "items.parquet"
 ITEM_STATS_FILE = "item_stats.parquet"
 MANIFEST_FILE = "manifest.json"
 
+#: Parquet schema metadata key of embeddings.parquet holding :func:`manifest_seal` of the version's manifest.
+SEAL_KEY = "behemb.manifest_seal"
+
 #: Keys the store sets itself; a caller may not give them different values.
 STORE_KEYS = ("format_version", "version", "created_at", "n_items", "dim", "id_kind", "library_versions", "files")
 
@@ -147,3 +150,13 @@ def build_manifest(
     out = dict(caller)
     out.update(own)
     return out
+
+
+def manifest_seal(manifest: Mapping[str, Any]) -> str:
+    """sha256 of the manifest without its ``files`` table (sorted-key JSON). It is known before the data files
+    are written, so ``embeddings.parquet`` carries it in its schema metadata, and ``embeddings.parquet`` in turn is
+    hashed in ``files``: an edit of any manifest value (method, seed, item count…) breaks one of the two."""
+    import hashlib
+
+    core = {k: v for k, v in manifest.items() if k != "files"}
+    return hashlib.sha256(manifest_bytes(core)).hexdigest()

@@ -20,6 +20,7 @@ from ..embeddings import ItemEmbeddings
 from ..errors import IntegrityError, StoreError
 from ..metadata import ItemMetadata
 from ..vocab import Vocabulary
+from ._manifest import SEAL_KEY
 
 EMBEDDING_COLUMNS = ("item_id", "embedding", "behavior_emb_version", "source")
 
@@ -34,8 +35,9 @@ def _id_array(ids: np.ndarray, kind: str) -> pa.Array:
     return pa.array([str(v) for v in ids.tolist()], type=pa.string())
 
 
-def embeddings_to_table(emb: ItemEmbeddings, version: str) -> pa.Table:
-    """The ``embeddings.parquet`` table of ``emb`` (vectors copied bit-exactly as float32)."""
+def embeddings_to_table(emb: ItemEmbeddings, version: str, seal: str | None = None) -> pa.Table:
+    """The ``embeddings.parquet`` table of ``emb`` (vectors copied bit-exactly as float32); ``seal`` (the
+    manifest's :func:`~._manifest.manifest_seal`) goes into the schema metadata."""
     kind = emb.vocab.kind
     n, dim = emb.vectors.shape
     flat = pa.array(np.ascontiguousarray(emb.vectors, dtype=np.float32).reshape(-1), type=pa.float32())
@@ -52,7 +54,8 @@ def embeddings_to_table(emb: ItemEmbeddings, version: str) -> pa.Table:
             pa.field("behavior_emb_version", pa.string()),
             pa.field("source", pa.string(), nullable=False),
         ],
-        metadata={"behemb.version": version, "behemb.format_version": "1"},
+        metadata={"behemb.version": version, "behemb.format_version": "1",
+                  **({SEAL_KEY: seal} if seal is not None else {})},
     )
     return pa.Table.from_arrays([_id_array(emb.vocab.ids, kind), vectors, bev, source], schema=schema)
 
@@ -88,6 +91,16 @@ def parquet_bytes(table: pa.Table) -> bytes:
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink)
     return sink.getvalue().to_pybytes()
+
+
+def parquet_seal(data: bytes) -> str | None:
+    """The manifest seal recorded in Parquet bytes (None when absent or unreadable: older versions have none)."""
+    try:
+        meta = pq.read_schema(pa.BufferReader(data)).metadata or {}
+    except (pa.ArrowInvalid, OSError):
+        return None
+    seal = meta.get(SEAL_KEY.encode())
+    return seal.decode("ascii", "replace") if seal is not None else None
 
 
 def read_parquet(data: bytes, where: str) -> pa.Table:

@@ -35,6 +35,7 @@ from fsspec.implementations.local import LocalFileSystem
 from ..embeddings import ItemEmbeddings, check_embeddings
 from ..errors import FitError, IntegrityError, StoreError, VersionExistsError
 from ..metadata import ItemMetadata
+from ._fsio import fsync_dir, write_new
 from ._manifest import (
     EMBEDDINGS_FILE,
     ITEM_STATS_FILE,
@@ -42,6 +43,7 @@ from ._manifest import (
     MANIFEST_FILE,
     build_manifest,
     json_safe,
+    manifest_seal,
     manifest_bytes,
     parse_manifest,
 )
@@ -49,6 +51,7 @@ from ._tables import (
     embeddings_to_table,
     items_to_table,
     parquet_bytes,
+    parquet_seal,
     read_parquet,
     table_to_embeddings,
     table_to_items,
@@ -95,6 +98,20 @@ class Store:
 
     def __repr__(self) -> str:
         return f"Store({self.url!r})"
+
+    @property
+    def single_writer(self) -> bool:
+        """True for stores without file locks (object stores and other fsspec filesystems): lifecycle writes of
+        one process at a time are safe there; a second writer that can be seen is refused (a lease file), two
+        starting at the same instant are not prevented. Local folders serialise any number of writers."""
+        return not self.is_local
+
+    def writer_note(self) -> str | None:
+        """A sentence for people when :attr:`single_writer`, else None."""
+        if not self.single_writer:
+            return None
+        return (f"{self.url} has no file locks ({type(self.fs).__name__}): one person or job at a time may approve, "
+                "publish, roll back or mark golden pairs; a second writer it can see is refused")
 
     # ----------------------------------------------------------------- paths
     def _join(self, *parts: str) -> str:
@@ -267,15 +284,17 @@ class Store:
             if self.exists(target):
                 raise VersionExistsError(f"version {target!r} already exists in {self.url}; versions are "
                                          "immutable, choose another name")
-            # built per attempt: the version name is recorded in the Parquet schema metadata too
-            payload = {EMBEDDINGS_FILE: parquet_bytes(embeddings_to_table(embeddings, target))}
+            # built per attempt: the version name (and the manifest's seal) are in the Parquet schema metadata
+            full = build_manifest(caller, version=target, n_items=len(embeddings), dim=embeddings.dim,
+                                  id_kind=embeddings.vocab.kind, files={})
+            seal = manifest_seal(full)
+            payload = {EMBEDDINGS_FILE: parquet_bytes(embeddings_to_table(embeddings, target, seal))}
             if item_meta is not None:
                 payload[ITEMS_FILE] = parquet_bytes(items_to_table(item_meta, embeddings.vocab))
             if item_stats is not None:
                 payload[ITEM_STATS_FILE] = parquet_bytes(_stats_table(item_stats))
-            files = {fn: {"sha256": hashlib.sha256(b).hexdigest(), "bytes": len(b)} for fn, b in payload.items()}
-            full = build_manifest(caller, version=target, n_items=len(embeddings), dim=embeddings.dim,
-                                  id_kind=embeddings.vocab.kind, files=files)
+            full["files"] = {fn: {"sha256": hashlib.sha256(b).hexdigest(), "bytes": len(b)}
+                             for fn, b in payload.items()}
             try:
                 if self.is_local:
                     self._publish_local(target, payload, manifest_bytes(full))
@@ -291,10 +310,7 @@ class Store:
     def _write_bytes(self, path: str, data: bytes) -> None:
         """Write one new file (exclusive create and fsync on local disk)."""
         if self.is_local:
-            with open(path, "xb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
+            write_new(path, data, point="version")
         else:
             with self.fs.open(path, "wb") as fh:
                 fh.write(data)
@@ -309,7 +325,7 @@ class Store:
             for fn, data in payload.items():
                 self._write_bytes(f"{tmp}/{fn}", data)
             self._write_bytes(f"{tmp}/{MANIFEST_FILE}", manifest)  # last: marks the folder complete
-            _fsync_dir(tmp)
+            fsync_dir(tmp)
             try:
                 os.rename(tmp, final)  # atomic; fails when `final` is a non-empty folder
             except OSError as exc:
@@ -318,7 +334,7 @@ class Store:
                         f"version {name!r} already exists in {self.url} (written concurrently, or a leftover "
                         "folder of that name; see Store.incomplete()); versions are never overwritten") from exc
                 raise StoreError(f"could not move version {name!r} into place: {exc}") from exc
-            _fsync_dir(versions)
+            fsync_dir(versions)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)  # only our own work folder; a renamed version is not there
             raise
@@ -382,6 +398,12 @@ class Store:
                 if sha != rec["sha256"] or len(blob) != rec["bytes"]:
                     problems.append(f"{fn}: sha256 {sha} ({len(blob)} bytes) does not match {MANIFEST_FILE} "
                                     f"sha256 {rec['sha256']} ({rec['bytes']} bytes)")
+                elif fn == EMBEDDINGS_FILE:
+                    seal = parquet_seal(blob)  # versions written before the seal existed have none
+                    if seal is not None and seal != manifest_seal(manifest):
+                        problems.append(f"{MANIFEST_FILE} was changed after the version was written: it no longer "
+                                        f"matches the seal in {EMBEDDINGS_FILE} (method, seed, counts or another "
+                                        "value was edited)")
         return problems, data
 
     def verify_version(self, name: str) -> list[str]:
@@ -446,17 +468,3 @@ def _stats_table(stats: pd.DataFrame) -> pa.Table:
     if missing:
         raise StoreError(f"item_stats needs columns item_id, events, sessions; missing {sorted(missing)}")
     return pa.Table.from_pandas(stats[["item_id", "events", "sessions"]], preserve_index=False)
-
-
-def _fsync_dir(path: str) -> None:
-    """Make a rename or new entries durable (POSIX); a no-op where directories cannot be opened."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # pragma: no cover - e.g. Windows
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)

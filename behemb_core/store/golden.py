@@ -3,8 +3,9 @@ later version.
 
 Layout, beside the immutable versions (whose files this module never touches)::
 
-    <store>/golden/pairs.jsonl   JSON Lines, append-only: one record per mark
-    <store>/.lifecycle.lock      flock'ed around every append (the lifecycle lock)
+    <store>/golden/pairs.jsonl        JSON Lines, append-only, hash-chained (see _journal.py): one record per mark
+    <store>/golden/pairs.jsonl.head   the log's last line and its hash
+    <store>/.lifecycle.lock           flock'ed around every append (the lifecycle lock)
 
 A record is ``{"query_id", "neighbor_id", "label": "good"|"bad", "by", "at", "note", "version_seen"}``. Item
 ids are kept as given (integers stay integers, codes such as ``85123A`` stay strings). Nothing is rewritten or
@@ -29,6 +30,7 @@ import pandas as pd
 from ..embeddings import ItemEmbeddings
 from ..errors import ConfigError, InputError, StoreError
 from ..vocab import _CANONICAL_INT
+from . import _journal, recovery
 from . import _lifecycle_io as lio
 from .filestore import Store
 from .lifecycle import _check_by
@@ -75,12 +77,12 @@ def mark_pair(store: Store | str, query_id: int | str, neighbor_id: int | str, *
             raise st._missing_error(version)
     record = {"query_id": q, "neighbor_id": n, "label": label, "by": who, "at": lio.utc_now(), "note": note,
               "version_seen": version}
-    line = lio.json_line(record)  # ASCII JSON: a note cannot break the line
-    folder = st._join(GOLDEN_DIR)
     with lio.locked(st):
-        st.fs.makedirs(folder, exist_ok=True)
-        lio.append_line(st, f"{folder}/{GOLDEN_FILE}", line)
-    return record
+        recovery.roll_forward(st, who)
+        j = _journal.read_journal(st, st._join(GOLDEN_DIR, GOLDEN_FILE), "golden pairs", _record_problem)
+        j.strict_entries()  # never append behind a line that does not parse
+        # ASCII JSON: a note cannot break the line; the record as written carries the chain's prev_sha256
+        return _journal.append(st, j, record, point="golden.mark")
 
 
 def golden_records(store: Store | str) -> list[dict[str, Any]]:

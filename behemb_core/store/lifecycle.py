@@ -2,25 +2,34 @@
 
 Layout, beside the immutable versions (whose files this module never writes, changes or deletes)::
 
-    <store>/lifecycle/<version>/<seq:06d>-approved.json   one file per approval, never rewritten
+    <store>/audit.log                                      JSON Lines, append-only, hash-chained: every action
+    <store>/audit.log.head                                 the log's last line and its hash (see _journal.py)
     <store>/published.json                                 the pointer: the version that serves traffic
-    <store>/audit.log                                      JSON Lines, append-only: approve/publish/rollback
+    <store>/lifecycle/<version>/<seq:06d>-approved.json   one file per approval, never rewritten
     <store>/indexes/<index>.json                           what an ANN index was built from (version, sha256)
-    <store>/.lifecycle.lock                                flock'ed around every pointer move and log append
+    <store>/recovered/                                     what recovery set aside (never read as state)
+    <store>/.lifecycle.lock                                flock'ed around every lifecycle write
 
 Status (derived in :meth:`Store.status`): ``"published"`` when the pointer names the version, else
 ``"approved"`` when it has an approval record — also after it was published and then replaced, since it
 stays a valid target for a rollback — else ``"draft"``.
 
-Concurrency on a local disk: approve, publish and rollback hold an exclusive ``fcntl.flock`` while they read
-the pointer and the log, replace the pointer (temp file + ``os.replace``) and append one log line (a single
-``O_APPEND`` write + fsync). Approval records appear atomically under a fresh number (temp file + ``os.link``,
-which fails instead of overwriting). So concurrent processes never corrupt the pointer or the log, audit
-``seq`` numbers are consecutive, and each pointer move's ``previous`` is the version the pointer named just
-before it. Other fsspec filesystems have no locks, atomic rename or append: there writes are write-then-move
-and read-then-rewrite, only threads of one process are serialised, and one writer at a time is assumed.
-The pointer is replaced before its log line is appended; a crash in between leaves a pointer that does not
-match the last log entry, which :func:`verify_store` reports.
+**One durable decision per action.** Approve, publish and rollback each commit by appending one line to
+``audit.log`` (one ``O_APPEND`` write + fsync, under an exclusive ``flock``); the line carries everything the
+action decided — for an approval the whole record, for a move the new pointer — with the embeddings' and the
+manifest's sha256. Only then are the derived files written: the approval record (exclusive create) or the
+pointer (temp file + ``os.replace``), and the log's head. A crash before the line is complete leaves an
+unfinished last line, which readers ignore and the next writer sets aside: the action did not happen. A crash
+after it leaves derived files behind the log, which the next writer completes from the log
+(:func:`behemb_core.store.recovery.roll_forward`, recorded as an audit entry ``recover``). So after a crash at
+any instant the next command either completes or cleanly undoes the interrupted action, and ``verify`` passes;
+:func:`behemb_core.store.recovery.repair` handles what a crash of this code cannot produce (hand edits, stores
+written by older versions). Concurrent processes are serialised by the lock: ``seq`` numbers are consecutive
+and each move's ``previous`` is the version the pointer named just before it.
+
+Other fsspec filesystems (object stores) have no locks or appends: the log is rewritten whole (refused when it
+changed since it was read), a lease file refuses a second writer it can see, and one writer at a time is what
+such a store supports.
 """
 
 from __future__ import annotations
@@ -38,11 +47,13 @@ import fsspec
 import numpy as np
 
 from ..errors import IntegrityError, StoreError
+from . import _fsio, _journal, recovery
 from . import _lifecycle_io as lio
 from ._lifecycle_io import AUDIT_FILE, INDEX_DIR, LIFECYCLE_DIR, POINTER_FILE, read_audit_log
 from ._manifest import EMBEDDINGS_FILE, json_safe
 from .filestore import Store
-from .names import is_valid_version_name, validate_version_name
+from .names import validate_version_name
+from .verify import verify_store
 
 __all__ = ["AUDIT_FILE", "CHECK_STATES", "POINTER_FILE", "ApprovalRefused", "CheckResult", "approvals", "approve",
            "describe_blocking", "format_value", "publish", "published_version", "read_audit_log", "register_index",
@@ -177,7 +188,7 @@ def approve(store: Store | str, version: str, *, by: str, checks: Iterable[Check
     who = _check_by(by)
     if note is not None and not isinstance(note, str):
         raise StoreError(f"note must be a string or None, got {type(note).__name__}")
-    sha = _verified_sha(st, validate_version_name(version), "approved")
+    validate_version_name(version)
     results = [c if isinstance(c, CheckResult) else CheckResult.from_dict(c) for c in checks]
     names = [c.name for c in results]
     dupes = sorted({n for n in names if names.count(n) > 1})
@@ -193,15 +204,22 @@ def approve(store: Store | str, version: str, *, by: str, checks: Iterable[Check
     if blocking and not override:
         raise ApprovalRefused(f"version {version!r} not approved: {describe_blocking(blocking)}", version=version,
                               failed=[c.to_dict() for c in blocking])
-    record = {"status": "approved", "version": version, "by": who, "note": note, "at": lio.utc_now(),
-              "checks": [c.to_dict() for c in results], "acknowledged": acknowledged, "override": bool(override),
-              "failed": [c.name for c in failed], "embeddings_sha256": sha}
-    folder = st._join(LIFECYCLE_DIR, version)
+    hashes = _hashes(st, version, "approved")
     with lio.locked(st):
-        filename = lio.create_record(st, folder, lio.json_bytes(record))
-        entry = lio.next_entry(st, "approve", version, None, who, sha)
-        entry["record"] = filename
-        lio.append_line(st, st._join(AUDIT_FILE), lio.json_line(entry))
+        recovery.roll_forward(st, who)
+        j = lio.audit_journal(st)
+        seq = _next_seq(j)
+        record = {"status": "approved", "version": version, "by": who, "note": note, "at": lio.utc_now(),
+                  "checks": [c.to_dict() for c in results], "acknowledged": acknowledged, "override": bool(override),
+                  "failed": [c.name for c in failed], **hashes}
+        body = lio.json_bytes(record)
+        filename = lio.record_name(seq)
+        entry = {"seq": seq, "at": record["at"], "action": "approve", "version": version, "previous": None,
+                 "by": who, **hashes, "record": filename, "record_sha256": lio.sha256(body), "approval": record}
+        _journal.append(st, j, entry, point="audit.approve")  # the commit
+        path = st._join(LIFECYCLE_DIR, version, filename)
+        _derived(st, f"the approval of {version!r}", seq,
+                 lambda: _fsio.create_exclusive(st, path, body, point="record"))
     return record
 
 
@@ -234,8 +252,9 @@ def rollback(store: Store | str, *, by: str, to: str | None = None) -> dict[str,
 
 
 def _move_pointer(st: Store, version: str, who: str, action: str, *, expected: str | None) -> dict[str, Any]:
-    sha = _verified_sha(st, version, "published")
+    hashes = _hashes(st, version, "published")
     with lio.locked(st):
+        recovery.roll_forward(st, who)
         current = lio.read_pointer(st)
         now = current["version"] if current else None
         if expected is not None and now != expected:
@@ -248,14 +267,36 @@ def _move_pointer(st: Store, version: str, who: str, action: str, *, expected: s
             raise StoreError(f"version {version!r} has status {status!r}; only an approved version can be "
                              f"published (approve it first)")
         records = lio.approval_records(st, version)
-        approved_sha = records[-1].get("embeddings_sha256") if records else None
-        if approved_sha is not None and approved_sha != sha:
-            raise IntegrityError(f"version {version!r}: approved with embeddings sha256 {approved_sha} but its "
-                                 f"manifest now records {sha}; refusing to {action}")
-        entry = lio.next_entry(st, action, version, now, who, sha)
-        lio.write_atomic(st, st._join(POINTER_FILE), lio.json_bytes(entry))
-        lio.append_line(st, st._join(AUDIT_FILE), lio.json_line(entry))
+        approved = records[-1] if records else {}
+        for key, now_sha in hashes.items():
+            then = approved.get(key)
+            if then is not None and then != now_sha:
+                what = "embeddings" if key == "embeddings_sha256" else "manifest"
+                raise IntegrityError(f"version {version!r}: approved with {what} sha256 {then} but it now has "
+                                     f"{now_sha}; refusing to {action}")
+        j = lio.audit_journal(st)
+        entry = {"seq": _next_seq(j), "at": lio.utc_now(), "action": action, "version": version, "previous": now,
+                 "by": who, **hashes}
+        entry = _journal.append(st, j, entry, point=f"audit.{action}")  # the commit
+        _derived(st, f"the {action} of {version!r}", entry["seq"],
+                 lambda: _fsio.write_atomic(st, st._join(POINTER_FILE), lio.json_bytes(entry), point="pointer"))
     return entry
+
+
+def _next_seq(j: _journal.Journal) -> int:
+    entries = j.strict_entries()
+    return entries[-1]["seq"] + 1 if entries else 1
+
+
+def _derived(st: Store, what: str, seq: int, write: Any) -> None:
+    """Write a file derived from the committed audit entry ``seq``; a failure leaves the action committed and the
+    file behind, which the next lifecycle command or ``repair`` completes — say so instead of the bare error."""
+    try:
+        write()
+    except OSError as exc:
+        raise StoreError(f"{what} is recorded in the audit log (seq {seq}) but a derived file could not be written "
+                         f"({exc.strerror or exc}); the next lifecycle command, or `python -m behemb_core repair "
+                         f"--store {st.url} --apply`, completes it") from exc
 
 
 # ------------------------------------------------------------------------------------------------ readers
@@ -326,126 +367,9 @@ def _register(st: Store, index_name: str, version: str, sha: str, by: str | None
         raise StoreError(f"index {index_name!r}: embeddings_sha256 must be 64 hex digits, got {sha!r}")
     record = {"index": index_name, "version": version, "embeddings_sha256": sha.lower(),
               "by": None if by is None else _check_by(by), "at": lio.utc_now(), "source": source}
-    lio.write_atomic(st, st._join(INDEX_DIR, f"{index_name}.json"), lio.json_bytes(record))
+    with lio.locked(st):
+        _fsio.write_atomic(st, st._join(INDEX_DIR, f"{index_name}.json"), lio.json_bytes(record), point="index")
     return record
-
-
-# ------------------------------------------------------------------------------------------------ verify
-
-
-def verify_store(store: Store | str) -> dict[str, Any]:
-    """Check everything a release depends on and report instead of raising.
-
-    Every version verifies; the pointer names an existing, intact, approved version with the manifest's
-    embeddings sha256 and matches the last pointer move in the audit log; the log parses, its ``seq`` runs
-    1, 2, 3... and each move's ``previous`` is the version of the move before; every registered index was
-    built from the published version's exact bytes (otherwise: **index skew**, with what to rebuild).
-    Returns ``{"ok", "problems", "versions_checked", "published", "indexes", "incomplete"}``.
-    """
-    st = lio.store_of(store)
-    problems: list[str] = []
-    shas: dict[str, str | None] = {}
-    intact: dict[str, bool] = {}
-    for name in filter(is_valid_version_name, st._folder_names()):  # not list_versions: needs a valid pointer
-        try:
-            manifest = st._manifest_or_none(name)
-        except StoreError as exc:
-            problems.append(str(exc))
-            continue
-        if manifest is None:
-            continue  # incomplete: reported under "incomplete"
-        found = st.verify_version(name)
-        intact[name] = not found
-        problems += [f"version {name!r}: {p}" for p in found]
-        files = manifest.get("files")
-        rec = files.get(EMBEDDINGS_FILE) if isinstance(files, dict) else None
-        shas[name] = rec.get("sha256") if isinstance(rec, dict) else None
-    moves: list[dict[str, Any]] | None = None
-    try:
-        log = read_audit_log(st)
-        moves = [e for e in log if e["action"] in ("publish", "rollback")]
-        problems += _log_problems(log, moves)
-    except IntegrityError as exc:
-        problems.append(str(exc))
-    pointer = None
-    try:
-        pointer = lio.read_pointer(st)
-    except IntegrityError as exc:
-        problems.append(str(exc))
-    published = pointer["version"] if pointer else None
-    if pointer is not None:
-        problems += _pointer_problems(st, pointer, shas, intact, moves)
-    elif moves:
-        problems.append(f"the audit log records a {moves[-1]['action']} of {moves[-1].get('version')!r} "
-                        f"(seq {moves[-1]['seq']}) but there is no {POINTER_FILE}")
-    indexes = _index_reports(st, published, shas)
-    problems += [r["problem"] for r in indexes if r["problem"]]
-    return {"ok": not problems, "problems": problems, "versions_checked": len(shas), "published": published,
-            "indexes": indexes, "incomplete": st.incomplete()}
-
-
-def _log_problems(log: list[dict[str, Any]], moves: list[dict[str, Any]]) -> list[str]:
-    out = []
-    bad = next((i for i, e in enumerate(log, start=1) if e["seq"] != i), None)
-    if bad is not None:
-        out.append(f"{AUDIT_FILE} line {bad}: seq {log[bad - 1]['seq']}, expected {bad} (lines missing or reordered)")
-    prev = None
-    for e in moves:
-        if e.get("previous") != prev:
-            out.append(f"{AUDIT_FILE} seq {e['seq']}: {e['action']} of {e.get('version')!r} says the previous "
-                       f"version was {e.get('previous')!r}, but the log's previous move was to {prev!r}")
-        prev = e.get("version")
-    return out
-
-
-def _pointer_problems(st: Store, pointer: dict[str, Any], shas: Mapping[str, str | None],
-                      intact: Mapping[str, bool], moves: list[dict[str, Any]] | None) -> list[str]:
-    v = pointer["version"]
-    where = st._join(POINTER_FILE)
-    out = []
-    if v not in shas:
-        out.append(f"{where} names version {v!r}, which is not in the store: publish or roll back to an existing "
-                   "approved version")
-    else:
-        if not intact[v]:
-            out.append(f"the published version {v!r} failed verification: its files no longer match its manifest")
-        if not lio.approval_records(st, v):
-            out.append(f"the published version {v!r} has no approval record")
-        if pointer.get("embeddings_sha256") != shas[v]:
-            out.append(f"{where} records embeddings sha256 {pointer.get('embeddings_sha256')} for {v!r} but its "
-                       f"manifest has {shas[v]}")
-    if moves is not None and (not moves or (moves[-1].get("version"), moves[-1]["seq"])
-                              != (v, pointer.get("seq"))):
-        last = f"{moves[-1]['action']} of {moves[-1].get('version')!r} (seq {moves[-1]['seq']})" if moves else "none"
-        out.append(f"{where} (version {v!r}, seq {pointer.get('seq')}) does not match the last publish/rollback "
-                   f"in {AUDIT_FILE}: {last}; an interrupted publish, or an edited pointer or log")
-    return out
-
-
-def _index_reports(st: Store, published: str | None, shas: Mapping[str, str | None]) -> list[dict[str, Any]]:
-    folder = st._join(INDEX_DIR)
-    out = []
-    for fn in sorted(f for f, kind in st._ls(folder).items() if kind == "file" and f.endswith(".json")):
-        name = fn[: -len(".json")]
-        rec = lio.read_json(st, f"{folder}/{fn}", "index record", strict=False)
-        version, sha = (rec.get("version"), rec.get("embeddings_sha256")) if isinstance(rec, dict) else (None, None)
-        built = f"index {name!r} was built from {version} (sha256 {str(sha)[:12]}…)"
-        if not isinstance(rec, dict):
-            problem: str | None = f"index record {folder}/{fn} is unreadable: {rec}"
-        elif version not in shas:
-            problem = f"index skew: {built}, which is not in the store: rebuild the index"
-        elif sha != shas[version]:
-            problem = (f"index skew: index {name!r} records sha256 {str(sha)[:12]}… for {version}, but {version}'s "
-                       f"{EMBEDDINGS_FILE} has sha256 {str(shas[version])[:12]}…: rebuild the index")
-        elif version != published:
-            now = f"the published version is {published}" if published else "no version is published"
-            problem = f"index skew: {built} but {now}: rebuild the index"
-        else:
-            problem = None
-        out.append({"index": name, "version": version, "embeddings_sha256": sha,
-                    "published": version is not None and version == published, "ok": problem is None,
-                    "problem": problem})
-    return out
 
 
 # ------------------------------------------------------------------------------------------------ helpers
@@ -471,14 +395,14 @@ def _check_by(by: object) -> str:
     return by
 
 
-def _verified_sha(st: Store, version: str, verb: str) -> str:
-    manifest = st.manifest(version)  # a missing version: StoreError listing those there
+def _hashes(st: Store, version: str, verb: str) -> dict[str, str]:
+    """The embeddings' and the manifest's sha256 of an existing version that verifies (else IntegrityError):
+    what an approval and a pointer move record."""
+    st.manifest(version)  # a missing version: StoreError listing those there
     problems = st.verify_version(version)
     if problems:
         raise IntegrityError(f"version {version!r} cannot be {verb}: it failed verification: " + "; ".join(problems))
-    files = manifest.get("files")
-    rec = files.get(EMBEDDINGS_FILE) if isinstance(files, dict) else None
-    if not (isinstance(rec, dict) and isinstance(rec.get("sha256"), str)):
+    hashes = lio.version_hashes(st, version)
+    if hashes["embeddings_sha256"] is None:
         raise IntegrityError(f"version {version!r}: manifest has no sha256 for {EMBEDDINGS_FILE}")
-    return rec["sha256"]
-
+    return hashes  # type: ignore[return-value]
