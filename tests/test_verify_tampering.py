@@ -143,3 +143,32 @@ def test_golden_pairs_edited_or_head_removed(store: Path, tmp_path: Path) -> Non
     shutil.copytree(store, other)
     (other / "audit.log.head").unlink()
     assert any("audit.log.head is missing" in p for p in problems(other))
+
+
+def test_a_store_written_before_the_chain_existed_verifies_and_carries_on(tmp_path: Path) -> None:
+    """An audit log and records as earlier releases wrote them (no prev_sha256, no head, per-version record
+    numbers): verify passes with a note, and the next action starts the chain behind them."""
+    st = Store(tmp_path / "old")
+    rng = np.random.default_rng(2)
+    for v in ("a", "b"):
+        st.save_version(make_embeddings(Vocabulary(["x", "y", "z"]), rng.normal(size=(3, 2))),
+                        manifest={"method": "hand"}, name=v)
+    sha = {v: json.loads((tmp_path / "old/versions" / v / "manifest.json").read_text())["files"][
+        "embeddings.parquet"]["sha256"] for v in ("a", "b")}
+    rec = tmp_path / "old/lifecycle/a/000001-approved.json"
+    rec.parent.mkdir(parents=True)
+    rec.write_text(json.dumps({"status": "approved", "version": "a", "by": "Ada", "embeddings_sha256": sha["a"]}))
+    old = [{"seq": 1, "at": "2026-01-01T00:00:00+00:00", "action": "approve", "version": "a", "previous": None,
+            "by": "Ada", "embeddings_sha256": sha["a"], "record": "000001-approved.json"},
+           {"seq": 2, "at": "2026-01-01T00:00:01+00:00", "action": "publish", "version": "a", "previous": None,
+            "by": "Ada", "embeddings_sha256": sha["a"]}]
+    (tmp_path / "old/audit.log").write_text("".join(json.dumps(e, sort_keys=True) + "\n" for e in old))
+    (tmp_path / "old/published.json").write_text(json.dumps(old[1]))
+    report = verify_store(st)
+    assert report["ok"], report["problems"]
+    assert any("first 2 lines were written before the log was chained" in n for n in report["notes"])
+    approve(st, "b", by="Bob", checks=CHECKS)
+    publish(st, "b", by="Bob")
+    report = verify_store(st)
+    assert report["ok"] and st.status("b") == "published", report["problems"]
+    assert (tmp_path / "old/lifecycle/b/000003-approved.json").exists()  # named by the audit seq that committed it
