@@ -519,13 +519,15 @@ def test_failed_export_leaves_nothing(tmp_path: Path, monkeypatch: pytest.Monkey
 
     store = Store(tmp_path / "store")
     store.save_version(int_embeddings(), manifest={}, name="v1")
-    real_save = np.save
+    import behemb_core.store.export as export_module
+
+    real_write = export_module._write_npy
 
     def full_disk(fh, *args, **kwargs):
-        real_save(fh, *args, **kwargs)
+        real_write(fh, *args, **kwargs)
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(np, "save", full_disk)
+    monkeypatch.setattr(export_module, "_write_npy", full_disk)
     with pytest.raises(OSError):
         export_version(store, "v1", fmt="npy", out=str(tmp_path / "new" / "npy"))
     assert not (tmp_path / "new").exists()  # the folders it created are gone with the temporary file

@@ -17,6 +17,7 @@ import fsspec
 import numpy as np
 from fsspec.implementations.local import LocalFileSystem
 
+from ..boundary import doing
 from ..errors import StoreError
 from ._manifest import EMBEDDINGS_FILE
 from .filestore import Store
@@ -56,7 +57,7 @@ def export_version(store: Store | str, name: str, *, fmt: ExportFormat, out: str
         target = f"{out_path}/{EMBEDDINGS_FILE}" if is_dir else out_path
         _refuse_existing(fs, [target], overwrite)
         data = st.read_file(name, EMBEDDINGS_FILE, verify=True)
-        with _Writes(fs) as w:
+        with doing("write the export", out_str), _Writes(fs) as w:
             w.write(target, data)
         return [_shown(fs, target)]
 
@@ -75,7 +76,7 @@ def export_version(store: Store | str, name: str, *, fmt: ExportFormat, out: str
                 fh.write("".join(json.dumps({"id": i, "embedding": r}, ensure_ascii=False) + "\n"
                                  for i, r in zip(chunk, rows, strict=True)).encode("utf-8"))
 
-        with _Writes(fs) as w:
+        with doing("write the export", out_str), _Writes(fs) as w:
             w.write(target, lines)
         return [_shown(fs, target)]
 
@@ -92,12 +93,23 @@ def export_version(store: Store | str, name: str, *, fmt: ExportFormat, out: str
         "id_kind": emb.vocab.kind,
         "format": "npy",
     }
-    with _Writes(fs) as w:  # all three under temporary names first, then renamed: export.json last
-        w.write(paths["embeddings.npy"], lambda fh: np.save(
-            fh, np.ascontiguousarray(emb.vectors, dtype=np.float32), allow_pickle=False))
+    # all three under temporary names first, then renamed (export.json last)
+    with doing("write the export", out_str), _Writes(fs) as w:
+        w.write(paths["embeddings.npy"], lambda fh: _write_npy(fh, emb.vectors))
         w.write(paths["ids.json"], (json.dumps(emb.vocab.ids.tolist(), ensure_ascii=False) + "\n").encode())
         w.write(paths["export.json"], (json.dumps(receipt, sort_keys=True, indent=2) + "\n").encode())
     return [_shown(fs, p) for p in paths.values()]
+
+
+def _write_npy(fh: BinaryIO, vectors: np.ndarray, chunk: int = 1 << 24) -> None:
+    """What ``np.save(fh, float32 array, allow_pickle=False)`` writes (format 1.0), through ``fh.write`` in
+    chunks: numpy's own ``tofile`` fast path reports a short write without an errno (a full disk would read
+    "3200 requested and 2016 written"), ``fh.write`` raises the OSError that says why."""
+    arr = np.ascontiguousarray(vectors, dtype=np.float32)
+    np.lib.format.write_array_header_1_0(fh, np.lib.format.header_data_from_array_1_0(arr))
+    view = memoryview(arr.reshape(-1)).cast("B")
+    for start in range(0, len(view), chunk):
+        fh.write(view[start:start + chunk])
 
 
 def _refuse_inside_store(st: Store, fs: fsspec.AbstractFileSystem, out_path: str, out_str: str) -> None:
