@@ -119,7 +119,7 @@ LONG = "x" * 300
 CASES = [
     # --- the store location
     Case("store-is-a-file", [*TRAIN, "--input", "{ws}/sessions.jsonl", "--store", "{ws}/afile"],
-         ["could not write the export ({ws}/afile", "is a file, not a folder"]),
+         ["{ws}/afile", "is a file, not a folder"]),
     Case("store-under-a-file", ["versions", "--store", "{ws}/afile/store"],
          ["{ws}/afile/store", "under the file {ws}/afile"]),
     Case("store-name-too-long", [*TRAIN, "--input", "{ws}/sessions.jsonl", "--store", "{ws}/" + LONG],
@@ -217,7 +217,8 @@ CASES = [
                                     "--out", "{store}/exports"], ["{store}/exports", "inside the store"],
          absent=["{store}/exports"]),
     Case("export-under-a-file", ["export", "--store", "{store}", "--version", "v2", "--format", "jsonl",
-                                 "--out", "{ws}/afile/e.jsonl"], ["could not write the export ({ws}/afile", "is a file, not a folder"]),
+                                 "--out", "{ws}/afile/e.jsonl"],
+         ["could not write the export ({ws}/afile", "is a file, not a folder"]),
     Case("export-nul-in-out", ["export", "--store", "{store}", "--version", "v2", "--format", "jsonl",
                                "--out", "{ws}/e\0.jsonl"], [r"e\x00.jsonl", "NUL byte"]),
 ]
@@ -300,19 +301,20 @@ def _with_fsize_limit(argv: list[str], limit: int = 8192) -> tuple[int, str]:
     return proc.returncode, proc.stderr
 
 
+def _has_s3fs() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("s3fs") is not None
+
+
 @pytest.mark.parametrize("case", [
     pytest.param(c, id=c.id, marks=[pytest.mark.xfail(reason=c.known_gap, strict=True)] if c.known_gap else [])
     for c in CASES
 ])
 def test_hostile_input_is_one_line_exit_1_and_nothing_written(case: Case, ws: Path, capsys, tmp_path: Path) -> None:
     case = _fill(case, ws)
-    if case.id == "store-s3-without-s3fs":
-        try:
-            import s3fs  # noqa: F401
-        except ImportError:
-            pass
-        else:
-            pytest.skip("s3fs is installed here, so s3:// is not a missing backend")
+    if case.id == "store-s3-without-s3fs" and _has_s3fs():
+        pytest.skip("s3fs is installed here, so s3:// is not a missing backend")
     before = _snapshot(ws)
     if case.env == "inproc":
         code = main(case.argv)
@@ -365,3 +367,149 @@ def test_usage_errors_still_exit_2(capsys) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["train", "--method", "no-such-method"])
     assert exc.value.code == 2
+
+
+# ------------------------------------------------------------------------------------------------------ app
+# The same boundary in the app (AppTest): the Data page's uploads, the Train page and the sidebar's store field
+# show one clear message naming the file or path; no exception reaches Streamlit.
+PAGES = ["pages/1_Data.py", "pages/2_Train.py", "pages/3_Neighbours.py", "pages/4_Projection.py",
+         "pages/5_Compare.py", "pages/6_Publish.py"]
+
+
+def _errors(at) -> list[str]:
+    return [e.value for e in at.error]
+
+
+@pytest.fixture
+def data_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    pytest.importorskip("streamlit")
+    from conftest import open_app
+
+    return open_app(tmp_path / "store", "pages/1_Data.py", monkeypatch)
+
+
+def _truncated_gz_sessions() -> bytes:
+    blob = gzip.compress(b"".join(b'{"session_id": "s%d", "items": [%d, %d, %d]}\n' % (i, i % 97, i % 89, i % 83)
+                                  for i in range(20_000)))
+    return blob[: len(blob) // 2]
+
+
+@pytest.mark.parametrize("name, data, needles", [
+    ("garbage.parquet", np.random.default_rng(5).bytes(2048), ["garbage.parquet", "not a readable Parquet file"]),
+    ("latin1.jsonl", b'{"session_id": "a", "items": [1, 2]}\n{"session_id": "caf\xe9", "items": [1, 2]}\n',
+     ["latin1.jsonl, line 2", "not UTF-8"]),
+    ("cut.jsonl.gz", _truncated_gz_sessions(), ["cut.jsonl.gz, line ", "truncated or corrupt"]),
+    ("binary.jsonl", np.random.default_rng(6).bytes(4096), ["binary.jsonl, line 1", "not UTF-8"]),
+    ("empty.parquet", b"", ["empty.parquet", "0 bytes"]),
+], ids=["garbage-parquet", "invalid-utf8-jsonl", "truncated-gz", "binary-garbage-jsonl", "empty-parquet"])
+def test_app_data_page_upload_of_a_broken_file_names_it(data_page, name: str, data: bytes, needles) -> None:
+    at = data_page
+    at.radio(key="data_source").set_value("upload").run()
+    at.file_uploader(key="data_upload").set_value((name, data, "application/octet-stream")).run()
+    if not _errors(at):  # session files are only read when asked to
+        at.button(key="data_read").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    errors = _errors(at)
+    assert len(errors) == 1 and all(n in errors[0] for n in needles), errors
+    assert "behemb-uploads" not in errors[0] and "Traceback" not in errors[0]
+    assert name not in at.session_state["dataset_spec"]  # the demo stays the dataset in use
+
+
+@pytest.mark.parametrize("bad, needle", [
+    ("{tmp}/st\0re", "NUL byte"),
+    ("{tmp}/afile", "is a file, not a folder"),
+    ("{tmp}/afile/store", "under the file"),
+    ("nosuch://x", "unknown storage protocol 'nosuch'"),
+    ("s3://bucket/x", "pip install s3fs"),
+])
+def test_app_store_field_with_a_bad_location_shows_a_message_on_every_page(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bad: str, needle: str) -> None:
+    pytest.importorskip("streamlit")
+    from conftest import open_app
+
+    if bad.startswith("s3://") and _has_s3fs():
+        pytest.skip("s3fs is installed here, so s3:// is not a missing backend")
+    (tmp_path / "afile").write_text("a regular file\n")
+    bad = bad.replace("{tmp}", str(tmp_path))
+    at = open_app(tmp_path / "store", monkeypatch=monkeypatch)
+    at.sidebar.text_input(key="store_path_input").set_value(bad).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(needle in e.value for e in at.sidebar.error), [e.value for e in at.sidebar.error]
+    assert any(needle in e for e in _errors(at) if "store could not be read" in e), _errors(at)  # home page
+    for page in PAGES:  # AppTest runs a switched-to page on its own (no sidebar): the page says it itself
+        at.switch_page(page).run()
+        assert not at.exception, (page, [e.value for e in at.exception])
+        shown = _errors(at)
+        if page == "pages/1_Data.py":  # reading data needs no store
+            assert not shown, shown
+        else:
+            assert any(needle in e for e in shown), (page, shown)
+            assert not any("Something went wrong" in e for e in shown), (page, shown)
+    assert not (tmp_path / "store").exists() or not any((tmp_path / "store").iterdir())
+
+
+@pytest.fixture
+def train_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    pytest.importorskip("streamlit")
+    from conftest import open_app
+
+    at = open_app(tmp_path / "store", "pages/2_Train.py", monkeypatch)
+    at.selectbox(key="train_method").set_value("ppmi_svd").run()
+    at.number_input(key="cfg_ppmi_svd_dim").set_value(8)
+    at.checkbox(key="train_evaluate").uncheck()
+    return at
+
+
+def _no_job(at) -> bool:
+    return "train_job" not in at.session_state
+
+
+@pytest.mark.parametrize("name", ["a b", "../escape", ".hidden", "x" * 65])
+def test_app_train_bad_version_name_is_refused_before_anything(train_page, tmp_path: Path, name: str) -> None:
+    at = train_page
+    at.text_input(key="train_name").set_value(name)
+    at.button(key="train_submit").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    [error] = _errors(at)
+    assert error.startswith("Training could not start: invalid version name") and _no_job(at), error
+    assert not (tmp_path / "store" / "versions").exists()
+
+
+def test_app_train_with_a_file_as_store_says_so(train_page, tmp_path: Path) -> None:
+    at = train_page
+    (tmp_path / "afile").write_text("x")
+    at.session_state["store_path"] = str(tmp_path / "afile")
+    at.run()
+    at.button(key="train_submit").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(e.startswith("The store could not be opened: the store location") and "is a file, not a folder" in e
+               for e in _errors(at)), _errors(at)
+    assert _no_job(at) and (tmp_path / "afile").read_text() == "x"
+
+
+def test_app_training_job_on_a_read_only_store_fails_with_the_reason(train_page, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The job thread's boundary: the store's own write fails as on a read-only mount (EROFS at the mkdir of its
+    work folder); the page shows the path and the reason, nothing is written."""
+    import errno
+    import types
+
+    import behemb_core.store.filestore as filestore
+
+    def read_only_mkdir(path, *args, **kwargs):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), path)
+
+    monkeypatch.setattr(filestore, "os", types.SimpleNamespace(**{**vars(os), "mkdir": read_only_mkdir}))
+    at = train_page
+    at.text_input(key="train_name").set_value("ro-1")
+    at.button(key="train_submit").click().run()
+    from app_support import jobs
+
+    job = jobs.wait(jobs.get_job(at.session_state["train_job"]), 120)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    store = tmp_path / "store"
+    assert job.status == "failed" and job.error == f"could not write ({store}/versions): read-only file system"
+    shown = [e.replace("\\", "") for e in _errors(at)]  # as read on screen (markdown escapes removed)
+    assert f"Training failed: {job.error}" in shown, shown
+    assert [p.name for p in (store / "versions").iterdir()] == []  # the work folder was never made
