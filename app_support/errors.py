@@ -63,7 +63,8 @@ def page_guard(page: str = "") -> Iterator[None]:
     """``with page_guard("Compare"): pg.run()`` — no page ever shows a traceback.
 
     A user or environment error that a page did not catch (a :class:`BehembError`, an OS error, …) is shown like
-    :func:`user_errors` does; any other ``Exception`` is logged with its traceback under a short reference and shown as one line naming the reference.
+    :func:`user_errors` does; any other ``Exception`` is logged with its traceback under a short reference and
+    shown as one line naming the reference.
     Streamlit's control flow passes through untouched: ``st.stop``/``st.rerun`` raise ``StopException``/
     ``RerunException``, which derive from ``BaseException`` (streamlit 1.67, ``runtime/scriptrunner_utils/
     exceptions.py``) and so are never caught here, and ``FragmentHandledException`` (a fragment that already

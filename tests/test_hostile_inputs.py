@@ -153,7 +153,8 @@ CASES = [
     Case("fsize-train", [*TRAIN, "--input", "{ws}/sessions.jsonl", "--store", "{store}", "--version", "v5"],
          ["could not write ({store}", "file-size limit"], env="fsize"),
     Case("fsize-export", ["export", "--store", "{store}", "--version", "v2", "--format", "npy", "--out",
-                          "{ws}/export-npy"], ["could not write the export ({ws}/export-npy", "file-size limit"], env="fsize",
+                          "{ws}/export-npy"],
+         ["could not write the export ({ws}/export-npy", "file-size limit"], env="fsize",
          absent=["{ws}/export-npy"]),
     # --- fusion content vectors
     *[Case(f"content-{name}", ["train", "--method", "fusion", "--base-version", "v1", "--content-vectors",
