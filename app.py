@@ -49,11 +49,15 @@ def sidebar() -> None:
             help="Where versions are saved and read. Several people can share one store folder; versions are "
             f"immutable and never overwritten. Default: {keys.DEFAULT_STORE} (env {keys.STORE_ENV} overrides).",
         )
-        st.caption("Using " + md(keys.resolve_store_path(st.session_state[keys.STORE_PATH])))
-        with user_errors("The store could not be opened"):
-            note = loaders.current_store().writer_note()
-            if note:
-                st.caption(":material/person: " + md(note[0].upper() + note[1:]) + ".")
+        problem = loaders.store_problem()
+        if problem is not None:
+            st.error(f"This store cannot be used: {md(problem)}", icon=":material/block:")
+        else:
+            st.caption("Using " + md(keys.resolve_store_path(st.session_state[keys.STORE_PATH])))
+            with user_errors("The store could not be opened"):
+                note = loaders.current_store().writer_note()
+                if note:
+                    st.caption(":material/person: " + md(note[0].upper() + note[1:]) + ".")
         training_indicator()
 
 

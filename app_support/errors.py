@@ -1,8 +1,12 @@
-"""User errors → ``st.error`` with the library's message (file, line, field, parameter); never a traceback.
+"""User and environment errors → ``st.error`` with one clear message; never a traceback.
 
-:func:`user_errors` catches only :class:`~behemb_core.errors.BehembError`: anything else is a programming error.
-Those surface in the server log, not on screen: :func:`page_guard` (around ``pg.run()`` in ``app.py``) turns
-whatever escapes a page into a short message with a reference that is also in the logged traceback.
+Both helpers use the one error boundary of the library (:func:`behemb_core.boundary.describe`), so the app says
+what the CLI says: a :class:`~behemb_core.errors.BehembError` with its message (file, line, field, parameter), an
+OS error as ``could not <what> (<path>): <reason>`` (a read-only or full disk, a path under a file…), a NUL byte
+in a path or a missing optional package as such. :func:`user_errors` catches exactly those; anything else is a
+programming error and surfaces in the server log, not on screen: :func:`page_guard` (around ``pg.run()`` in
+``app.py``) turns whatever escapes a page into a short message with a reference that is also in the logged
+traceback.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import streamlit as st
 
 from streamlit.errors import FragmentHandledException
 
-from behemb_core.errors import BehembError
+from behemb_core.boundary import describe
 
 from .data_io import UPLOAD_ROOT
 
@@ -27,8 +31,9 @@ _UPLOAD_DIR = re.compile(re.escape(str(UPLOAD_ROOT)) + r"/[^/\s]+/")
 
 
 def user_message(exc: BaseException) -> str:
-    """The library's message, with the temporary upload folder removed so the file is named as uploaded."""
-    return _UPLOAD_DIR.sub("", str(exc))
+    """The boundary's message for ``exc`` (its own text for an unexpected error), with the temporary upload
+    folder removed so a file is named as uploaded."""
+    return _UPLOAD_DIR.sub("", describe(exc) or str(exc))
 
 
 @dataclass
@@ -41,11 +46,14 @@ class Outcome:
 
 @contextmanager
 def user_errors(prefix: str = "") -> Iterator[Outcome]:
-    """``with user_errors("Reading the data failed") as out: ...`` shows a BehembError and stops the block."""
+    """``with user_errors("Reading the data failed") as out: ...`` shows a user or environment error (a
+    BehembError, an OS error, a NUL byte in a path…) and stops the block; other exceptions propagate."""
     out = Outcome()
     try:
         yield out
-    except BehembError as exc:
+    except Exception as exc:  # noqa: BLE001 - filtered: only what the boundary can say plainly is shown here
+        if describe(exc) is None:
+            raise
         out.failed, out.message = True, user_message(exc)
         st.error(f"{prefix}: {out.message}" if prefix else out.message, icon=":material/block:")
 
@@ -54,8 +62,9 @@ def user_errors(prefix: str = "") -> Iterator[Outcome]:
 def page_guard(page: str = "") -> Iterator[None]:
     """``with page_guard("Compare"): pg.run()`` — no page ever shows a traceback.
 
-    A :class:`BehembError` that a page did not catch is shown like :func:`user_errors` does; any other
-    ``Exception`` is logged with its traceback under a short reference and shown as one line naming the reference.
+    A user or environment error that a page did not catch (a :class:`BehembError`, an OS error, …) is shown like
+    :func:`user_errors` does; any other ``Exception`` is logged with its traceback under a short reference and
+    shown as one line naming the reference.
     Streamlit's control flow passes through untouched: ``st.stop``/``st.rerun`` raise ``StopException``/
     ``RerunException``, which derive from ``BaseException`` (streamlit 1.67, ``runtime/scriptrunner_utils/
     exceptions.py``) and so are never caught here, and ``FragmentHandledException`` (a fragment that already
@@ -65,9 +74,10 @@ def page_guard(page: str = "") -> Iterator[None]:
         yield
     except FragmentHandledException:
         raise
-    except BehembError as exc:
-        st.error(user_message(exc), icon=":material/block:")
     except Exception as exc:  # noqa: BLE001 — the one app-wide guard; the traceback goes to the log
+        if describe(exc) is not None:  # a user or environment error: its message, as user_errors shows it
+            st.error(user_message(exc), icon=":material/block:")
+            return
         ref = uuid.uuid4().hex[:8]
         log.exception("unexpected error on page %s (ref %s)", page or "?", ref)
         st.error(f"Something went wrong on this page ({type(exc).__name__}) and it stopped here. The details are in "

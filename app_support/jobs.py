@@ -19,7 +19,8 @@ from typing import Any
 
 import streamlit as st
 
-from behemb_core.errors import BehembError, Cancelled
+from behemb_core.boundary import describe, unexpected_message
+from behemb_core.errors import Cancelled
 from behemb_core.progress import ProgressEvent
 from behemb_core.warmup import wait_for_warm_up
 
@@ -92,11 +93,12 @@ def start_job(key: str, label: str, work: Callable[[Callable[[ProgressEvent], No
             job.fraction = 1.0
         except Cancelled:
             job.status = "cancelled"
-        except BehembError as exc:  # a user error: shown as a message
-            job.status, job.error = "failed", str(exc)
-        except Exception as exc:  # a bug: keep the traceback in the log, show a short message
-            log.exception("training job %s failed", job.id)
-            job.status, job.error = "failed", f"unexpected error ({type(exc).__name__}: {exc}); see the server log"
+        except Exception as exc:  # noqa: BLE001 - the job's error boundary (the same one as the CLI's)
+            message = describe(exc)  # a user or environment error (full disk, read-only store…): its message
+            if message is None:  # a bug: keep the traceback in the log, show a short message
+                log.exception("training job %s failed", job.id)
+                message = unexpected_message(exc, hint="see the server log")
+            job.status, job.error = "failed", message
         finally:
             job.finished = time.time()
 

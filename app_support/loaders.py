@@ -17,7 +17,8 @@ import streamlit as st
 from behemb_core.explain import Evidence
 from behemb_core.ingest import Dataset, summarize
 from behemb_core.sessions import Sessions
-from behemb_core.store import Store, StoredVersion
+from behemb_core.boundary import describe, doing
+from behemb_core.store import Store, StoredVersion, check_store_location, open_store
 
 from . import keys
 from .data_io import DatasetSpec, read_dataset
@@ -53,11 +54,28 @@ def current_fingerprint() -> str:
 
 
 def current_store() -> Store:
-    """The store named in the sidebar; a local folder is created on first use."""
-    url = keys.resolve_store_path(str(st.session_state.get(keys.STORE_PATH, keys.default_store())))
+    """The store named in the sidebar; a local folder is created on first use. A location that cannot be a
+    store (a file, a path under a file, a NUL byte, ``nosuch://``, ``s3://`` without s3fs…) raises StoreError
+    saying why; a folder that cannot be created raises the OSError (both shown by ``user_errors``)."""
+    url = check_store_location(
+        keys.resolve_store_path(str(st.session_state.get(keys.STORE_PATH, keys.default_store()))))
     if "://" not in url:
-        os.makedirs(url, exist_ok=True)
-    return Store(url)
+        with doing("create the store folder", url):
+            os.makedirs(url, exist_ok=True)
+    return open_store(url)
+
+
+def store_problem() -> str | None:
+    """Why the sidebar's store location cannot be used (one line), or ``None`` when it can. Nothing is
+    created: the sidebar calls this on every page."""
+    try:
+        check_store_location(keys.resolve_store_path(
+            str(st.session_state.get(keys.STORE_PATH, keys.default_store()))))
+    except Exception as exc:  # noqa: BLE001 - only what the boundary can say plainly; anything else propagates
+        if describe(exc) is None:
+            raise
+        return describe(exc)
+    return None
 
 
 def store_and_versions(

@@ -1,7 +1,10 @@
 """Command line: ``python -m behemb_core <command> …`` for offline batch jobs.
 
 Thin by design: parse arguments, make one library call, print the result. Results go to stdout (JSON or a
-table), progress to stderr, and every :class:`BehembError` becomes a one-line ``error: …`` with exit code 2.
+table), progress to stderr. Every error goes through the one boundary of :mod:`behemb_core.boundary`: one line
+``error: …`` on stderr and exit code 1 (a library error with its message, an OS error as ``<what> (<path>):
+<reason>``, anything unexpected as one line naming its type; ``--debug`` adds the traceback). Usage errors exit
+with 2 (argparse), success with 0.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from .errors import BehembError, ConfigError
+from .boundary import doing, run_cli
+from .errors import ConfigError
 from .progress import ProgressEvent
 
 SESSION_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz", ".json", ".json.gz")
@@ -122,9 +126,13 @@ def _is_sessions(paths: Sequence[str], fmt: str) -> bool:
 
 def load_dataset(args: argparse.Namespace, progress) -> Any:
     """Read ``--input`` (sessions or events) with the options given, plus ``--item-meta``."""
-    from .ingest import EventColumns, EventFilters, read_event_log, read_item_metadata, read_session_jsonl
+    with doing("read the input", " ".join(map(str, args.input))):
+        return _load_dataset(args, progress)
 
-    from .ingest import read_baskets
+
+def _load_dataset(args: argparse.Namespace, progress) -> Any:
+    from .ingest import EventColumns, EventFilters, read_baskets, read_event_log, read_item_metadata
+    from .ingest import read_session_jsonl
 
     options = _session_options(args)
     delimiter = {"\\t": "\t", "tab": "\t"}.get(args.delimiter or "", args.delimiter) or None
@@ -160,7 +168,8 @@ def load_dataset(args: argparse.Namespace, progress) -> Any:
             progress=progress,
         )
     if args.item_meta:
-        meta = read_item_metadata(args.item_meta, id_column=args.meta_id_col, name_column=args.meta_name_col)
+        with doing("read the item metadata", args.item_meta):
+            meta = read_item_metadata(args.item_meta, id_column=args.meta_id_col, name_column=args.meta_name_col)
         dataset = dataset.with_metadata(meta)
     return dataset
 
@@ -180,7 +189,8 @@ def _parse_sets(method: str, sets: list[str]) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------------- commands
 def cmd_train(args: argparse.Namespace) -> int:
     from .content import read_content_vectors
-    from .store import Store
+    from .errors import VersionExistsError
+    from .store import open_store
     from .train import train_version
 
     from .methods.registry import parse_config
@@ -191,21 +201,26 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise ConfigError("--base-version and --content-vectors are for --method fusion")
     if not args.input and not (args.method == "fusion" and args.base_version):
         raise ConfigError(f"--method {args.method} needs --input (fusion may instead use --base-version)")
-    store = Store(args.store)
+    store = open_store(args.store)
+    if args.version is not None and store.exists(args.version):  # validates the name too, before any data
+        raise VersionExistsError(f"version {args.version!r} already exists in {store.url}; versions are immutable")
     dataset = load_dataset(args, progress) if args.input else None
     meta = None
     if dataset is None and args.item_meta:
         from .ingest import read_item_metadata
 
-        meta = read_item_metadata(args.item_meta, id_column=args.meta_id_col, name_column=args.meta_name_col)
-    content = (
-        read_content_vectors(args.content_vectors, id_column=args.content_id_col) if args.content_vectors else None
-    )
-    summary = train_version(
-        store, args.method, config, dataset=dataset, seed=args.seed, name=args.version, content=content,
-        base_version=args.base_version, item_meta=meta, evaluate=args.evaluate, noise_floor=args.noise_floor,
-        progress=progress,
-    )
+        with doing("read the item metadata", args.item_meta):
+            meta = read_item_metadata(args.item_meta, id_column=args.meta_id_col, name_column=args.meta_name_col)
+    content = None
+    if args.content_vectors:
+        with doing("read the content vectors", args.content_vectors):
+            content = read_content_vectors(args.content_vectors, id_column=args.content_id_col)
+    with doing(path=store.url):
+        summary = train_version(
+            store, args.method, config, dataset=dataset, seed=args.seed, name=args.version, content=content,
+            base_version=args.base_version, item_meta=meta, evaluate=args.evaluate, noise_floor=args.noise_floor,
+            progress=progress,
+        )
     _emit(summary)
     return 0
 
@@ -506,10 +521,11 @@ def _typed_id(emb, text: str):
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .store import Store, export_version
+    from .store import export_version, open_store
 
-    paths = export_version(Store(args.store), args.version, fmt=args.format, out=args.out,
-                           overwrite=args.overwrite)
+    with doing(path=args.out):
+        paths = export_version(open_store(args.store), args.version, fmt=args.format, out=args.out,
+                               overwrite=args.overwrite)
     _emit({"version": args.version, "format": args.format, "written": paths})
     return 0
 
@@ -735,17 +751,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=cmd_export)
+
+    debug_help = "On an error, print the traceback too (normally one line 'error: …')."
+    parser.add_argument("--debug", action="store_true", help=debug_help)
+    for p in sub.choices.values():  # also accepted after the command
+        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=debug_help)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command. Exit codes: 0 success, 1 any error (one line ``error: …`` on stderr), 2 usage
+    (argparse), 130 interrupted. ``verify`` also exits 1 when the store fails its checks."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
+    return run_cli(lambda: _dispatch(args), debug=args.debug)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    """The command, with the ``--store`` location checked first (a file, a path under a file, an unknown
+    protocol or a missing backend package is one clear sentence, before anything is read or written)."""
+    from .store import check_store_location
+
+    location = getattr(args, "store", None)
+    if location:
+        check_store_location(location)
+    with doing(path=location):
         return args.func(args)
-    except BehembError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return 130

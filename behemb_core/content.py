@@ -57,13 +57,36 @@ def read_content_vectors(path: str, *, id_column: str = "item_id", vector_column
     * NPY: a float matrix, with ids in a sibling ``<name>.ids.json`` or ``ids.json`` (as ``export --format npy``
       writes them). Never unpickled.
     """
+    if "\0" in path:
+        raise InputError("the path contains a NUL byte", path=repr(path))
     if not os.path.exists(path):
         raise InputError("file not found", path=path)
+    if not os.path.isfile(path):
+        raise InputError("not a file (a folder?); give the content vectors file", path=path)
+    try:
+        return _read_content_vectors(path, id_column, vector_column)
+    except InputError:
+        raise
+    except (pa.ArrowException, OSError, EOFError, UnicodeDecodeError, ValueError, TypeError) as exc:
+        from .ingest._io import unreadable
+
+        if isinstance(exc, (OSError, EOFError, UnicodeDecodeError)) and not isinstance(exc, pa.ArrowException):
+            raise unreadable(path, exc) from None
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        reason = reason.replace(f"Could not open Parquet input source '{path}': ", "")
+        raise InputError(f"cannot read content vectors: {reason}", path=path) from None
+
+
+def _read_content_vectors(path: str, id_column: str, vector_column: str) -> ContentVectors:
     lower = path.lower()
     if lower.endswith(".npy"):
         return _read_npy(path)
     if lower.endswith(".parquet"):
-        table = pq.read_table(path)
+        try:
+            table = pq.read_table(path)
+        except (pa.ArrowException, OSError) as exc:
+            reason = " ".join(str(exc).split()).replace(f"Could not open Parquet input source '{path}': ", "")
+            raise InputError(f"not a readable Parquet file: {reason}", path=path) from None
         df = None
         if id_column not in table.column_names:
             raise InputError(f"missing id column; columns present: {table.column_names}", path=path, field=id_column)
@@ -112,14 +135,29 @@ def _read_npy(path: str) -> ContentVectors:
     if ids_path is None:
         raise InputError(f"an .npy file needs its item ids in {candidates[0]} or {candidates[1]}", path=path)
     try:
-        vectors = np.load(path, allow_pickle=False)
-    except ValueError as exc:
-        raise InputError(f"not a plain numeric .npy array ({exc})", path=path) from None
-    with open(ids_path, encoding="utf-8") as fh:
-        try:
+        vectors = np.load(path, allow_pickle=False)  # never unpickled: object arrays are refused
+    except EOFError:
+        raise InputError("the .npy file is empty or cut short (no array data)", path=path) from None
+    except (ValueError, OSError) as exc:
+        reason = " ".join(str(exc).split())
+        if "pickle" in reason:
+            reason = "it holds pickled Python objects, which are never loaded"
+        raise InputError(f"not a plain numeric .npy array ({reason})", path=path) from None
+    if not isinstance(vectors, np.ndarray) or vectors.dtype.kind not in "iuf":
+        raise InputError(f"not a plain numeric .npy array (dtype {getattr(vectors, 'dtype', '?')})", path=path)
+    try:
+        with open(ids_path, encoding="utf-8") as fh:
             ids = json.load(fh)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"ids file is not JSON: {exc.msg}", path=ids_path, line=exc.lineno) from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"ids file is not JSON: {exc.msg}", path=ids_path, line=exc.lineno) from None
+    except RecursionError:
+        raise InputError("ids file is JSON nested too deeply to read", path=ids_path) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        from .ingest._io import unreadable
+
+        raise unreadable(ids_path, exc) from None
+    if not isinstance(ids, list):
+        raise InputError(f"ids file must hold a JSON list of item ids, got {type(ids).__name__}", path=ids_path)
     if vectors.ndim != 2 or len(ids) != vectors.shape[0]:
         raise InputError(f"expected a 2-D array with one row per id ({len(ids)} ids), got {vectors.shape}", path=path)
     return _finish(pd.Series(ids), vectors.astype(np.float32), path)

@@ -40,7 +40,9 @@ manifest), so a cache is never reused for different vectors — not even for a v
 written again under the same name. The sidecar JSON is written last and is checked (embeddings sha256 and the
 parquet's own sha256) before a cached table is returned. On local disk both files are written to a temporary
 name and renamed into place; on other fsspec filesystems they are written with ``store.fs`` (parquet first,
-JSON last, so a partly written entry is simply ignored). Deleting ``<store>/cache`` is always safe.
+JSON last, so a partly written entry is simply ignored). A failed write (a full disk, a read-only store) leaves
+no partial file: the temporary (or partly written) file is removed, and so is a table whose sidecar could not be
+written. Deleting ``<store>/cache`` is always safe.
 """
 
 from __future__ import annotations
@@ -190,8 +192,20 @@ def _write_atomic(store: Store, path: str, data: bytes) -> None:
                 pass
             raise
     else:
-        with store.fs.open(path, "wb") as fh:
-            fh.write(data)
+        try:
+            with store.fs.open(path, "wb") as fh:
+                fh.write(data)
+        except BaseException:
+            _remove_quietly(store, path)  # no partial file; the entry is simply absent
+            raise
+
+
+def _remove_quietly(store: Store, path: str) -> None:
+    try:
+        if store.fs.exists(path):
+            store.fs.rm(path)
+    except Exception:  # noqa: BLE001 - best effort while another error propagates
+        pass
 
 
 def _write_cache(store: Store, version: str, p: ProjectionParams, emb_sha: str, table: pd.DataFrame,
@@ -209,7 +223,11 @@ def _write_cache(store: Store, version: str, p: ProjectionParams, emb_sha: str, 
         else:
             store.fs.makedirs(folder, exist_ok=True)
         _write_atomic(store, f"{base}.parquet", blob)
-        _write_atomic(store, f"{base}.json", json.dumps(meta, indent=2, sort_keys=True).encode("utf-8"))
+        try:
+            _write_atomic(store, f"{base}.json", json.dumps(meta, indent=2, sort_keys=True).encode("utf-8"))
+        except BaseException:
+            _remove_quietly(store, f"{base}.parquet")  # a table without its sidecar is never read: don't leave it
+            raise
     except OSError as exc:
         raise StoreError(f"could not write the projection cache of version {version!r} under {folder}: {exc}") \
             from exc

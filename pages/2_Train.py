@@ -13,7 +13,9 @@ from app_support import jobs
 from app_support.runs import run_key
 from app_support.tuning_view import tuning_caption, tuning_table
 from app_support.views import evaluation_table, md
+from behemb_core.boundary import doing
 from behemb_core.methods.registry import METHODS, parse_config
+from behemb_core.store import validate_version_name
 from behemb_core.errors import VersionExistsError
 from behemb_core.train import find_same_training, train_version
 from behemb_core.tuning import SEARCH_SPACES, tune_and_train
@@ -80,6 +82,8 @@ with st.form("train_form"):
 
 if submitted and dataset is not None and store is not None and not form_outcome.failed:
     with user_errors("Training could not start"):
+        if name is not None:
+            validate_version_name(name)  # before anything else is looked at
         config = parse_config(method, values).model_dump(mode="json")
         key = run_key(fingerprint=fingerprint, method=method, config=config, seed=int(seed), store_url=store.url,
                       evaluate=evaluate, noise_floor=noise_floor, name=name, base_version=base_version,
@@ -101,15 +105,16 @@ if submitted and dataset is not None and store is not None and not form_outcome.
                 raise VersionExistsError(f"version {name!r} already exists in the store; choose another name")
 
             def work(progress, _ds=dataset, _store=store, _cfg=config, _seed=int(seed)):  # runs in the thread
-                if tune:  # the form's values are the starting point and trial 1 of the search
-                    return tune_and_train(
-                        _store, method, dataset=_ds, budget_seconds=float(budget) * 60, seed=_seed, name=name,
-                        evaluate=evaluate, noise_floor=noise_floor, base_config=_cfg, progress=progress,
+                with doing(path=_store.url):  # an OS error without a file name (a full disk) names the store
+                    if tune:  # the form's values are the starting point and trial 1 of the search
+                        return tune_and_train(
+                            _store, method, dataset=_ds, budget_seconds=float(budget) * 60, seed=_seed, name=name,
+                            evaluate=evaluate, noise_floor=noise_floor, base_config=_cfg, progress=progress,
+                        )
+                    return train_version(
+                        _store, method, _cfg, dataset=_ds, seed=_seed, name=name, evaluate=evaluate,
+                        noise_floor=noise_floor, base_version=base_version, progress=progress,
                     )
-                return train_version(
-                    _store, method, _cfg, dataset=_ds, seed=_seed, name=name, evaluate=evaluate,
-                    noise_floor=noise_floor, base_version=base_version, progress=progress,
-                )
 
             label = f"{spec_m.title}, seed {int(seed)}" + (f", tuned for up to {float(budget):g} min" if tune else "")
             job = jobs.start_job(key, label, work)

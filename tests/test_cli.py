@@ -118,12 +118,12 @@ def test_export_formats(workspace, capsys, tmp_path):
         (["summarize", "--input", "{bad}"], "line 2"),
     ],
 )
-def test_bad_input_is_one_line_error_with_exit_2(workspace, capsys, argv, needle):
+def test_bad_input_is_one_line_error_with_exit_1(workspace, capsys, argv, needle):
     bad = workspace / "bad.jsonl"
     bad.write_text('{"session_id": "a", "items": [1, 2]}\n{"session_id": "b", "items": [1, \n')
     argv = [a.format(sessions=workspace / "sessions.jsonl", store=workspace / "store-err", bad=bad) for a in argv]
     code, out, err = run(capsys, *argv)
-    assert code == 2
+    assert code == 1
     assert out == ""
     errors = [line for line in err.strip().splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and err.strip().splitlines()[-1] == errors[0] and needle in errors[0], err
@@ -137,7 +137,7 @@ def test_existing_version_is_refused_and_unchanged(workspace, capsys):
     assert run(capsys, *args)[0] == 0
     before = (store / "versions" / "keep" / "embeddings.parquet").read_bytes()
     code, out, err = run(capsys, *args[:-3], "--set", "dim=12", "--quiet")
-    assert code == 2 and "already exists" in err
+    assert code == 1 and "already exists" in err
     assert (store / "versions" / "keep" / "embeddings.parquet").read_bytes() == before
 
 
@@ -172,7 +172,7 @@ def test_evaluate_method_and_stored_version(workspace, capsys):
     assert report["method"]["name"] == "e1" and "item_knn" in report["baselines"]
     assert any("optimistic" in note for note in report["notes"])  # trained on the very same sessions
     code, out, err = run(capsys, "evaluate", "--input", workspace / "sessions.jsonl", "--quiet")
-    assert code == 2 and "--method" in err
+    assert code == 1 and "--method" in err
 
 
 def test_neighbors_explain_needs_and_uses_sessions(workspace, capsys):
@@ -180,7 +180,7 @@ def test_neighbors_explain_needs_and_uses_sessions(workspace, capsys):
     assert run(capsys, "train", "--method", "ppmi_svd", "--input", workspace / "sessions.jsonl", "--store", store,
                "--version", "x1", "--set", "dim=16", "--item-meta", workspace / "items.csv", "--quiet")[0] == 0
     code, out, err = run(capsys, "neighbors", "--store", store, "--version", "x1", "--item", "7", "--explain")
-    assert code == 2 and "--input" in err
+    assert code == 1 and "--input" in err
     code, out, err = run(capsys, "neighbors", "--store", store, "--version", "x1", "--item", "7", "--explain",
                          "--input", workspace / "sessions.jsonl", "--json", "--quiet")
     assert code == 0, err
@@ -245,4 +245,4 @@ def test_settings_show_and_set_the_interaction_verb_used_by_neighbors(workspace,
     assert json.loads(out) == {"interaction": None}
     (store / "settings.json").write_text('{"interaction": "liked"}')
     code, _, err = run(capsys, "settings", "--store", store)
-    assert code == 2 and "settings.json" in err and "'liked'" in err
+    assert code == 1 and "settings.json" in err and "'liked'" in err

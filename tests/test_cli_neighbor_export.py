@@ -66,15 +66,15 @@ def test_all_to_parquet_equals_exact_answer_and_refuses_store_and_existing(store
     np.testing.assert_allclose(frame["score"], oracle.scores.ravel(), rtol=1e-5)
 
     code, _, err = run(capsys, "neighbors", "--store", store, "--version", "v1", "--all", "--output", out_path)
-    assert code == 2 and "exists" in err
+    assert code == 1 and "exists" in err
     code, _, err = run(capsys, "neighbors", "--store", store, "--version", "v1", "--all", "--output",
                        store / "versions" / "v1" / "x.csv")
-    assert code == 2 and "inside the store" in err
+    assert code == 1 and "inside the store" in err
     assert not (store / "versions" / "v1" / "x.csv").exists()
     code, _, err = run(capsys, "neighbors", "--store", store, "--version", "v1", "--all")
-    assert code == 2 and "--output" in err
+    assert code == 1 and "--output" in err
     code, _, err = run(capsys, "neighbors", "--store", store, "--version", "v1")
-    assert code == 2 and "--items-file" in err
+    assert code == 1 and "--items-file" in err
 
 
 def test_single_item_output(store, capsys, tmp_path):
@@ -84,4 +84,4 @@ def test_single_item_output(store, capsys, tmp_path):
     assert pd.read_csv(tmp_path / "one.csv")["rank"].tolist() == [1, 2]
     code, _, err = run(capsys, "neighbors", "--store", store, "--version", "v1", "--item", "nope",
                        "--output", tmp_path / "two.csv", "--quiet")
-    assert code == 2 and "none of the 1 item ids" in err and "nope" in err
+    assert code == 1 and "none of the 1 item ids" in err and "nope" in err

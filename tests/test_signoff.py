@@ -83,7 +83,7 @@ def test_collapsed_version_needs_override_and_missing_evaluation_needs_ack(works
     assert not by_name["quality vs item-kNN"].passed and by_name["quality vs item-kNN"].acknowledgeable
     code, out, err = cli(capsys, "approve", "--store", tmp / "s", "--version", "bad", "--by", "ana",
                          "--acknowledge", "quality vs item-kNN", "--quiet")
-    assert code == 2 and "no popularity collapse" in err and "--override" in err
+    assert code == 1 and "no popularity collapse" in err and "--override" in err
     code, out, err = cli(capsys, "approve", "--store", tmp / "s", "--version", "bad", "--by", "ana",
                          "--acknowledge", "quality vs item-kNN", "--override", "--note", "demo only", "--quiet")
     assert code == 0, err
@@ -96,9 +96,9 @@ def test_publish_rollback_verify_and_index_skew(workspace, capsys, tmp_path):
     store = tmp / "s"
     _train(capsys, store, data, "v1")
     code, out, err = cli(capsys, "publish", "--store", store, "--version", "v1", "--by", "ana")
-    assert code == 2 and "approved" in err  # a draft cannot be published
+    assert code == 1 and "approved" in err  # a draft cannot be published
     code, _, err = cli(capsys, "approve", "--store", store, "--version", "v1", "--by", "ana", "--quiet")
-    assert code == 2 and "same catalogue as published" in err  # nothing to compare with: a person decides
+    assert code == 1 and "same catalogue as published" in err  # nothing to compare with: a person decides
     assert cli(capsys, "approve", "--store", store, "--version", "v1", "--by", "ana", "--quiet", *ACK_FIRST)[0] == 0
     assert cli(capsys, "publish", "--store", store, "--version", "v1", "--by", "ana")[0] == 0
     published_bytes = (store / "versions" / "v1" / "embeddings.parquet").read_bytes()
@@ -219,12 +219,12 @@ def test_version_for_another_catalogue_is_never_a_silent_pass(workspace, capsys)
     assert "300 items added and 300 removed" in summary["sentence"]
 
     code, out, err = cli(capsys, "approve", "--store", tmp / "s", "--version", "shopB", "--by", "ana", "--quiet")
-    assert code == 2 and '--acknowledge "same catalogue as published"' in err
+    assert code == 1 and '--acknowledge "same catalogue as published"' in err
     assert '--acknowledge "stability vs published"' in err and '--acknowledge "golden pairs"' in err
     assert "[warning] golden pairs" in err and "override=True" not in err
     code, out, err = cli(capsys, "approve", "--store", tmp / "s", "--version", "shopB", "--by", "ana", "--quiet",
                          "--acknowledge", "stability vs published", "--acknowledge", "golden pairs")
-    assert code == 2 and '“same catalogue as published” is a warning' in err
+    assert code == 1 and '“same catalogue as published” is a warning' in err
     code, out, err = cli(capsys, "approve", "--store", tmp / "s", "--version", "shopB", "--by", "ana", "--quiet",
                          "--acknowledge", "stability vs published", "--acknowledge", "golden pairs",
                          "--acknowledge", "same catalogue as published")

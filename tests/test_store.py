@@ -223,7 +223,7 @@ def saved(tmp_path: Path) -> tuple[Store, Path]:
     return store, tmp_path / "versions" / "v1"
 
 
-def test_flipped_byte_detected(saved) -> None:
+def test_flipped_byte_detected(saved, tmp_path_factory) -> None:
     store, vdir = saved
     path = vdir / "embeddings.parquet"
     data = bytearray(path.read_bytes())
@@ -237,7 +237,7 @@ def test_flipped_byte_detected(saved) -> None:
     assert "embeddings.parquet" in msg and expected in msg and actual in msg
     assert any("embeddings.parquet" in p for p in store.verify_version("v1"))
     with pytest.raises(IntegrityError):
-        export_version(store, "v1", fmt="parquet", out=str(vdir.parent.parent / "out.parquet"))
+        export_version(store, "v1", fmt="parquet", out=str(tmp_path_factory.mktemp("export") / "out.parquet"))
 
 
 def test_extra_file_detected(saved) -> None:
@@ -493,6 +493,50 @@ def test_export_refuses_overwrite(tmp_path: Path) -> None:
     assert target.read_text().startswith('{"id"')
     with pytest.raises(StoreError, match="unknown export format"):
         export_version(store, "v1", fmt="csv", out=str(tmp_path / "x"))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("where", ["local", "memory"])
+def test_export_into_the_store_is_refused_before_writing(tmp_path: Path, where: str) -> None:
+    url = str(tmp_path / "store") if where == "local" else f"memory://behemb-test-{uuid.uuid4().hex}/store"
+    store = Store(url)
+    store.save_version(int_embeddings(), manifest={}, name="v1")
+    before = sorted(store.fs.find(store.root))
+    inside = [f"{url}/versions/v1/x.parquet", f"{url}/versions/v1/", url, f"{url}/exports/e.jsonl"]
+    if where == "local":
+        (tmp_path / "link").symlink_to(tmp_path / "store" / "versions" / "v1")  # real paths are compared
+        inside += [str(tmp_path / "link" / "x.parquet"), str(tmp_path / "store" / "versions" / ".." / "y.npy")]
+    for out in inside:
+        for fmt in ("parquet", "jsonl", "npy"):
+            with pytest.raises(StoreError, match="inside the store"):
+                export_version(store, "v1", fmt=fmt, out=out, overwrite=True)
+    assert sorted(store.fs.find(store.root)) == before and store.verify_version("v1") == []
+    beside = f"{url}-exports/e.jsonl"  # a sibling whose name starts like the store's is not inside it
+    assert export_version(store, "v1", fmt="jsonl", out=beside)
+
+
+def test_failed_export_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    store = Store(tmp_path / "store")
+    store.save_version(int_embeddings(), manifest={}, name="v1")
+    import behemb_core.store.export as export_module
+
+    real_write = export_module._write_npy
+
+    def full_disk(fh, *args, **kwargs):
+        real_write(fh, *args, **kwargs)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(export_module, "_write_npy", full_disk)
+    with pytest.raises(OSError):
+        export_version(store, "v1", fmt="npy", out=str(tmp_path / "new" / "npy"))
+    assert not (tmp_path / "new").exists()  # the folders it created are gone with the temporary file
+    target = tmp_path / "old"
+    target.mkdir()
+    (target / "ids.json").write_text("old")
+    with pytest.raises(OSError):
+        export_version(store, "v1", fmt="npy", out=str(target), overwrite=True)
+    assert [p.name for p in target.iterdir()] == ["ids.json"] and (target / "ids.json").read_text() == "old"
 
 
 def test_tmp_leftover_reported_not_listed(tmp_path: Path) -> None:

@@ -71,7 +71,7 @@ def test_fusion_is_refused_clearly(sessions: Sessions, tmp_path: Path, capsys) -
     # The CLI refuses before reading any data (the input does not even exist).
     code = main(["tune", "--input", str(tmp_path / "absent.jsonl"), "--method", "fusion", "--store", str(tmp_path)])
     err = capsys.readouterr().err
-    assert code == 2 and err.startswith("error: fusion cannot be tuned") and err.count("\n") == 1
+    assert code == 1 and err.startswith("error: fusion cannot be tuned") and err.count("\n") == 1
 
 
 # ------------------------------------------------------------------------------------------- the protocol
@@ -305,7 +305,7 @@ def test_cli_tune_end_to_end(sessions: Sessions, small_space: None, tmp_path: Pa
     assert "trial 1/13 (default)" in err and "never read" in summary["protocol"]
     assert Store(store).manifest("cli-tuned")["tuning"]["best_trial"] == summary["best_trial"]
 
-    # Version problems are caught before the data is read; bad input is one line and exit 2.
+    # Version problems are caught before the data is read; bad input is one line and exit 1.
     for argv, expected in [
         (["--input", str(path), "--version", "cli-tuned"], "already exists"),
         (["--input", str(tmp_path / "absent.jsonl"), "--version", "../escape"], "../escape"),
@@ -314,7 +314,7 @@ def test_cli_tune_end_to_end(sessions: Sessions, small_space: None, tmp_path: Pa
     ]:
         code = main(["tune", "--method", "cooc_softmax", "--store", str(store), "--quiet", *argv])
         err = capsys.readouterr().err
-        assert code == 2 and err.startswith("error: ") and expected in err and err.count("\n") == 1, err
+        assert code == 1 and err.startswith("error: ") and expected in err and err.count("\n") == 1, err
 
 
 # ------------------------------------------------------------------------------------------ the Train page

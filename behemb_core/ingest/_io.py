@@ -10,6 +10,8 @@ import csv
 import gzip
 import io
 import os
+import re
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Union
@@ -21,6 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from ..boundary import plain_reason
 from ..errors import InputError
 from ..vocab import normalize_ids
 
@@ -35,6 +38,78 @@ _INTLIKE = r"^-?(?:0|[1-9][0-9]{0,17})(?:\.0+)?$"
 _NUMERIC = r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
 
 
+#: What reading a text or gzip file can raise besides InputError: OS errors (``gzip.BadGzipFile`` and Arrow's
+#: I/O errors among them), undecodable bytes, a truncated gzip stream (``EOFError``) and corrupt deflate data.
+READ_ERRORS = (OSError, UnicodeDecodeError, EOFError, zlib.error)
+
+
+def _is_gzip(path: Path) -> bool:
+    return path.name.lower().endswith(".gz")
+
+
+def _open_binary(path: Path):
+    return gzip.open(path, "rb") if _is_gzip(path) else open(path, "rb")
+
+
+def _undecodable_line(path: Path) -> tuple[int, bytes] | None:
+    """The 1-based line with the first bytes that are not UTF-8 and those bytes (a diagnostic pass only)."""
+    try:
+        with _open_binary(path) as fh:
+            for n, raw in enumerate(fh, 1):
+                try:
+                    raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    return n, raw[exc.start:exc.start + 4]
+    except (*READ_ERRORS, ValueError):
+        return None
+    return None
+
+
+def _complete_lines(path: Path) -> int | None:
+    """How many whole lines a truncated or corrupt gzip file yields before it breaks (diagnostic only)."""
+    n = 0
+    try:
+        with _open_binary(path) as fh:
+            for raw in fh:
+                if raw.endswith(b"\n"):
+                    n += 1
+    except (*READ_ERRORS, ValueError):
+        return n
+    return None
+
+
+def not_utf8(path: Path | str, sample: bytes = b"") -> InputError:
+    """An :class:`InputError` for a text file that is not UTF-8, naming the first line that is not."""
+    path = Path(path)
+    where = _undecodable_line(path)
+    line, sample = where if where is not None else (None, sample)
+    shown = f" (bytes {bytes(sample)!r})" if sample else ""
+    return InputError(f"not UTF-8 text{shown}; is it a binary file or in another encoding?", path=str(path),
+                      line=line)
+
+
+def unreadable(path: Path | str, exc: BaseException) -> InputError:
+    """An :class:`InputError` naming ``path`` (and the line, where it can be found) for a file that cannot be
+    read or decoded: not UTF-8 (binary data), a truncated or corrupt ``.gz``, or an OS error (said plainly)."""
+    if isinstance(exc, InputError):
+        return exc
+    path = Path(path)
+    if isinstance(exc, UnicodeDecodeError):
+        return not_utf8(path, exc.object[exc.start:exc.start + 4])
+    broken_gzip = isinstance(exc, (EOFError, zlib.error, gzip.BadGzipFile)) or (
+        isinstance(exc, OSError) and exc.errno is None and _is_gzip(path))
+    if broken_gzip and _is_gzip(path):
+        done = _complete_lines(path)
+        line = None if done is None else done + 1
+        return InputError(f"the gzip file is truncated or corrupt ({exc or type(exc).__name__})", path=str(path),
+                          line=line)
+    if isinstance(exc, EOFError):
+        return InputError(f"the file ends too early ({exc or 'EOF'})", path=str(path))
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return InputError(f"cannot read the file: {plain_reason(exc)}", path=str(path))
+    return InputError(f"cannot read the file: {exc}", path=str(path))
+
+
 def list_files(paths: PathsLike, suffixes: tuple[str, ...], what: str) -> list[Path]:
     """Expand ``paths`` (a file, a folder, or a list of either) into data files.
 
@@ -46,18 +121,27 @@ def list_files(paths: PathsLike, suffixes: tuple[str, ...], what: str) -> list[P
         raise InputError(f"no {what} files given")
     out: list[Path] = []
     for p in map(Path, items):
-        if p.is_dir():
-            found = sorted(
-                (f for f in p.iterdir() if f.is_file() and not f.name.startswith(".") and has_suffix(f, suffixes)),
-                key=lambda f: f.name,
-            )
-            if not found:
-                raise InputError(f"folder contains no {what} files (looked for {', '.join(suffixes)})", path=str(p))
-            out.extend(found)
-        elif p.is_file():
-            out.append(p)
-        else:
-            raise InputError("no such file or folder", path=str(p))
+        if "\0" in str(p):
+            raise InputError("the path contains a NUL byte", path=repr(str(p)))
+        try:
+            if p.is_dir():
+                found = sorted(
+                    (f for f in p.iterdir() if f.is_file() and not f.name.startswith(".")
+                     and has_suffix(f, suffixes)),
+                    key=lambda f: f.name,
+                )
+                if not found:
+                    raise InputError(f"folder contains no {what} files (looked for {', '.join(suffixes)})",
+                                     path=str(p))
+                out.extend(found)
+            elif p.is_file():
+                out.append(p)
+            elif p.exists():
+                raise InputError("not a regular file or folder (a device, a pipe or a socket?)", path=str(p))
+            else:
+                raise InputError("no such file or folder", path=str(p))
+        except OSError as exc:
+            raise InputError(f"cannot open: {plain_reason(exc)}", path=str(p)) from None
     return out
 
 
@@ -92,8 +176,8 @@ def _first_lines(path: Path, n: int = SNIFF_LINES) -> list[str]:
                 if len(lines) >= n:
                     break
             return lines
-    except (OSError, UnicodeDecodeError, EOFError) as exc:
-        raise InputError(f"cannot read file: {exc}", path=str(path)) from exc
+    except READ_ERRORS as exc:
+        raise unreadable(path, exc) from None
 
 
 def sniff_delimiter(lines: list[str], *, default: str = ",") -> str:
@@ -128,7 +212,7 @@ def read_header(path: Path, delimiter: str | None = None, header: bool = True) -
         try:
             return list(pq.read_schema(path).names), None
         except Exception as exc:  # noqa: BLE001 - any reader failure is a bad input file
-            raise InputError(f"cannot read Parquet schema: {exc}", path=str(path)) from exc
+            raise InputError(f"not a readable Parquet file: {_arrow_reason(exc)}", path=str(path)) from None
     lines = _first_lines(path)
     first = lines[0] if lines else ""
     if not first.strip():
@@ -146,7 +230,11 @@ def peek_rows(path: Path, delimiter: str | None = None, header: bool = True, row
     """Columns, delimiter and the first ``rows`` data rows of a table file as text (for previews)."""
     names, delim = read_header(path, delimiter, header)
     if delim is None:
-        table = pq.ParquetFile(path).read_row_group(0) if pq.ParquetFile(path).num_row_groups else None
+        try:
+            pf = pq.ParquetFile(path)
+            table = pf.read_row_group(0) if pf.num_row_groups else None
+        except (pa.ArrowException, OSError) as exc:
+            raise InputError(f"not a readable Parquet file: {_arrow_reason(exc)}", path=str(path)) from None
         if table is None:
             return names, None, []
         head = table.slice(0, rows).to_pylist()
@@ -177,8 +265,22 @@ def read_table(path: Path, columns: list[str], delimiter: str | None, *, names: 
                 quoted_strings_can_be_null=True,
             ),
         )
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise InputError(f"cannot read table: {exc}", path=str(path)) from exc
+    except (pa.ArrowException, *READ_ERRORS) as exc:
+        if delimiter is not None and not isinstance(exc, pa.ArrowException):
+            raise unreadable(path, exc) from None
+        if delimiter is not None and _is_gzip(path) and isinstance(exc, OSError):
+            raise unreadable(path, exc) from None
+        if delimiter is not None and "UTF8" in str(exc):
+            raise not_utf8(path) from None
+        what = "not a readable Parquet file" if delimiter is None else "cannot read the table"
+        raise InputError(f"{what}: {_arrow_reason(exc)}", path=str(path)) from None
+
+
+def _arrow_reason(exc: BaseException) -> str:
+    """Arrow's message without the file name it repeats (the InputError names the file already)."""
+    text = " ".join(str(exc).split())
+    text = re.sub(r"^Could not open Parquet input source '.*?': ", "", text)
+    return text or type(exc).__name__
 
 
 def as_strings(arr: pa.Array | pa.ChunkedArray) -> pa.ChunkedArray:
@@ -402,16 +504,20 @@ class RowError(InputError):
 
 def physical_line(path: Path, delimiter: str, row: int, header: bool = True) -> int | None:
     """1-based line on which data row ``row`` starts (header = line 1), counting newlines inside quoted values
-    and skipping blank lines like the Arrow reader. A Python scan: used only to report an error."""
-    with open_text(path) as fh:
-        reader = csv.reader(fh, delimiter=delimiter)
-        prev_end, i = 0, -1 if header else 0
-        for rec in reader:
-            if rec:
-                i += 1
-                if i == row + 1:
-                    return prev_end + 1
-            prev_end = reader.line_num
+    and skipping blank lines like the Arrow reader. A Python scan: used only to report an error (``None`` when the
+    file cannot be scanned)."""
+    try:
+        with open_text(path) as fh:
+            reader = csv.reader(fh, delimiter=delimiter)
+            prev_end, i = 0, -1 if header else 0
+            for rec in reader:
+                if rec:
+                    i += 1
+                    if i == row + 1:
+                        return prev_end + 1
+                prev_end = reader.line_num
+    except (*READ_ERRORS, csv.Error):
+        return None
     return None
 
 

@@ -17,7 +17,16 @@ import pandas as pd
 from ..errors import InputError
 from ..progress import as_reporter
 from ..sessions import DropLog, RawSessions, SessionOptions, build_sessions
-from ._io import DELIMITERS, PathsLike, _first_lines, list_files, normalize_strings, open_text
+from ._io import (
+    DELIMITERS,
+    READ_ERRORS,
+    PathsLike,
+    _first_lines,
+    list_files,
+    normalize_strings,
+    open_text,
+    unreadable,
+)
 from .dataset import Dataset
 
 TEXT_SUFFIXES = (".csv", ".tsv", ".txt", ".basket", ".csv.gz", ".tsv.gz", ".txt.gz")
@@ -75,8 +84,10 @@ def read_baskets(
                     items.extend(kept)
                     lengths.append(len(kept))
                     sids.append(str(lineno) if len(files) == 1 else f"{f.name}:{lineno}")
-        except (OSError, UnicodeDecodeError, EOFError, csv.Error) as exc:
-            raise InputError(f"cannot read basket file: {exc}", path=str(f)) from exc
+        except csv.Error as exc:
+            raise InputError(f"cannot read basket file: {exc}", path=str(f), line=lineno) from None
+        except READ_ERRORS as exc:
+            raise unreadable(f, exc) from None
         if len(lengths) == before:
             raise InputError("no baskets: every line is empty (expected one basket of items per line)",
                              path=str(f))

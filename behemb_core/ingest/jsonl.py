@@ -31,7 +31,7 @@ from ..errors import InputError
 from ..progress import as_reporter
 from ..sessions import DropLog, RawSessions, SessionOptions, build_sessions
 from ..vocab import normalize_ids
-from ._io import JSONL_SUFFIXES, NAT, PathsLike, list_files, open_text
+from ._io import JSONL_SUFFIXES, NAT, READ_ERRORS, PathsLike, list_files, open_text, unreadable
 from .dataset import Dataset
 
 _PEEK_LINES = 1000
@@ -136,6 +136,8 @@ def _scan(path: Path) -> _Part:
                 obj = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise _bad(path, n, None, f"malformed JSON: {exc.msg} at column {exc.colno}") from None
+            except RecursionError:
+                raise _bad(path, n, None, "JSON nested too deeply to read (thousands of levels of brackets)") from None
             sid, items, user, t = _check_line(obj, path, n)
             sids.append(sid)
             lengths.append(len(items))
@@ -181,7 +183,7 @@ def _peek_schema(path: Path) -> pa.Schema:
                 break
             try:
                 obj = json.loads(line)
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, RecursionError):
                 raise _Fallback() from None
             if not isinstance(obj, dict):
                 raise _Fallback()
@@ -299,9 +301,12 @@ def read_session_jsonl(paths: PathsLike, *, options: SessionOptions = SessionOpt
     rep("read", 0.0, f"reading {len(files)} file(s)")
     for i, f in enumerate(files):
         try:
-            part = _fast(f)
-        except _Fallback:
-            part = _scan(f)
+            try:
+                part = _fast(f)
+            except _Fallback:
+                part = _scan(f)
+        except READ_ERRORS as exc:  # not UTF-8, a truncated .gz, an OS error: InputError naming file and line
+            raise unreadable(f, exc) from None
         parts.append(part)
         rep("read", 0.8 * (i + 1) / len(files), f"read {f.name} ({len(part.lengths):,} sessions)")
     lengths = np.concatenate([p.lengths for p in parts])

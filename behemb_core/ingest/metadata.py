@@ -76,8 +76,10 @@ def read_item_metadata(
     ``rows_without_id`` and ``duplicate_ids`` (ids that occurred on more than one row).
     """
     p = Path(path)
+    if "\0" in str(p):
+        raise InputError("the path contains a NUL byte", path=repr(str(p)))
     if not p.is_file():
-        raise InputError("no such file", path=str(p))
+        raise InputError("a folder, not a file" if p.is_dir() else "no such file", path=str(p))
     header, delim = read_header(p)
     id_col = _pick(header, id_column, ID_CANDIDATES, "id", p)
     name_col = _pick(header, name_column, NAME_CANDIDATES, "name", p)

@@ -21,6 +21,7 @@ from .lifecycle import (
     rollback_targets,
     verify_store,
 )
+from .location import check_store_location, open_store
 from .names import next_version_name, validate_version_name
 
 __all__ = [
@@ -31,8 +32,10 @@ __all__ = [
     "VersionInfo",
     "approvals",
     "approve",
+    "check_store_location",
     "export_version",
     "next_version_name",
+    "open_store",
     "publish",
     "published_version",
     "read_audit_log",
