@@ -112,7 +112,6 @@ class Case:
     needles: list[str]  # each must appear in the error line: the path/URL/option and the reason
     env: str = "inproc"  # inproc | ro (read-only bind mount) | full (full tmpfs) | fsize (RLIMIT_FSIZE)
     absent: list[str] = field(default_factory=list)  # paths that must not exist afterwards (export targets)
-    known_gap: str | None = None  # a strict xfail: the reason, until the code it names is fixed
 
 
 LONG = "x" * 300
@@ -146,9 +145,7 @@ CASES = [
     Case("full-disk-publish", ["publish", "--store", "{store}", "--version", "v3", "--by", "t"],
          ["could not write ({store}", "disk is full"], env="full"),
     Case("full-disk-approve", ["approve", "--store", "{store}", "--version", "v4", "--by", "t", "--override",
-                               "--quiet"], ["could not write ({store}", "disk is full"], env="full",
-         known_gap="store/_lifecycle_io.py create_record(): write_new(tmp) fails outside its try, so the empty "
-                   "lifecycle/<v>/.tmp-* file stays (lifecycle rewrite in progress on another branch)"),
+                               "--quiet"], ["could not write ({store}", "disk is full"], env="full"),
     # --- file-size limit
     Case("fsize-train", [*TRAIN, "--input", "{ws}/sessions.jsonl", "--store", "{store}", "--version", "v5"],
          ["could not write ({store}", "file-size limit"], env="fsize"),
@@ -230,7 +227,7 @@ def _fill(case: Case, ws: Path) -> Case:
         return text.replace("{store}", str(ws / "store")).replace("{ws}", str(ws))
 
     return Case(case.id, [f(a) for a in case.argv], [f(n) for n in case.needles], case.env,
-                [f(a) for a in case.absent], case.known_gap)
+                [f(a) for a in case.absent])
 
 
 # -------------------------------------------------------------------------------------------------- running
@@ -308,10 +305,7 @@ def _has_s3fs() -> bool:
     return importlib.util.find_spec("s3fs") is not None
 
 
-@pytest.mark.parametrize("case", [
-    pytest.param(c, id=c.id, marks=[pytest.mark.xfail(reason=c.known_gap, strict=True)] if c.known_gap else [])
-    for c in CASES
-])
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in CASES])
 def test_hostile_input_is_one_line_exit_1_and_nothing_written(case: Case, ws: Path, capsys, tmp_path: Path) -> None:
     case = _fill(case, ws)
     if case.id == "store-s3-without-s3fs" and _has_s3fs():

@@ -79,53 +79,65 @@ def write_new(path: str, data: bytes, point: str = "file") -> None:
         raise
 
 
+class Staged:
+    """A file written in full under a temporary name next to ``path``, put in place later by :meth:`install`.
+
+    The lifecycle stages every file an action will change *before* it commits (appends its audit line), so a
+    full disk or a file-size limit stops the action before anything is decided; after the commit only renames
+    and links remain. ``exclusive``: install never replaces an existing file (:meth:`install` returns False)."""
+
+    def __init__(self, st: Store, path: str, data: bytes, *, exclusive: bool = False, point: str = "file") -> None:
+        self.st, self.path, self.data, self.exclusive, self.point = st, path, data, exclusive, point
+        self.parent = path.rsplit("/", 1)[0]
+        self.tmp: str | None = None
+        if st.is_local:
+            os.makedirs(self.parent, exist_ok=True)
+            tmp = tmp_name(path)
+            write_new(tmp, data, point)
+            self.tmp = tmp
+            fault_point(f"{point}.tmp_written")
+
+    def install(self) -> bool:
+        """Put the file in place (atomically on a local disk); False when ``exclusive`` and it already exists."""
+        st = self.st
+        if not st.is_local:
+            if self.exclusive and st.fs.exists(self.path):
+                return False
+            st.fs.makedirs(self.parent, exist_ok=True)
+            st.fs.pipe_file(self.path, self.data)
+            fault_point(f"{self.point}.replaced")
+            return True
+        assert self.tmp is not None
+        try:
+            if self.exclusive:
+                try:
+                    os.link(self.tmp, self.path)  # exclusive and atomic: complete or absent, never overwritten
+                except FileExistsError:
+                    return False
+            else:
+                os.replace(self.tmp, self.path)
+        finally:
+            self.discard()
+        fsync_dir(self.parent)
+        fault_point(f"{self.point}.replaced")
+        return True
+
+    def discard(self) -> None:
+        if self.tmp is not None and os.path.exists(self.tmp):
+            with contextlib.suppress(OSError):
+                os.remove(self.tmp)
+        self.tmp = None
+
+
 def write_atomic(st: Store, path: str, data: bytes, point: str = "file") -> None:
     """Replace ``path`` by ``data``: readers see the old or the new file, never a mix, and nothing partial is left
     after a failure (a kill can leave only a ``.tmp-`` file, which ``repair`` removes)."""
-    parent = path.rsplit("/", 1)[0]
-    if not st.is_local:
-        st.fs.makedirs(parent, exist_ok=True)
-        st.fs.pipe_file(path, data)
-        fault_point(f"{point}.replaced")
-        return
-    os.makedirs(parent, exist_ok=True)
-    tmp = tmp_name(path)
-    try:
-        write_new(tmp, data, point)
-        fault_point(f"{point}.tmp_written")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    fsync_dir(parent)
-    fault_point(f"{point}.replaced")
+    Staged(st, path, data, point=point).install()
 
 
 def create_exclusive(st: Store, path: str, data: bytes, point: str = "file") -> bool:
     """Create ``path`` with ``data`` unless it exists; True when created. Atomic locally (temp + ``os.link``)."""
-    parent = path.rsplit("/", 1)[0]
-    if not st.is_local:
-        if st.fs.exists(path):
-            return False
-        st.fs.makedirs(parent, exist_ok=True)
-        st.fs.pipe_file(path, data)
-        fault_point(f"{point}.created")
-        return True
-    os.makedirs(parent, exist_ok=True)
-    tmp = tmp_name(path)
-    try:
-        write_new(tmp, data, point)
-        fault_point(f"{point}.tmp_written")
-        try:
-            os.link(tmp, path)  # exclusive and atomic: complete or absent, never overwritten
-        except FileExistsError:
-            return False
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    fsync_dir(parent)
-    fault_point(f"{point}.created")
-    return True
+    return Staged(st, path, data, exclusive=True, point=point).install()
 
 
 def append_bytes(st: Store, path: str, data: bytes, *, expect_size: int | None = None, point: str = "append") -> None:

@@ -153,33 +153,50 @@ def read_journal(st: Store, path: str, what: str,
     return j
 
 
-def append(st: Store, j: Journal, entry: dict[str, Any], *, point: str) -> dict[str, Any]:
-    """Append ``entry`` (with ``prev_sha256`` set) to the log ``j`` was read from, then move the head to it.
+def chained(j: Journal, entry: Mapping[str, Any]) -> dict[str, Any]:
+    """``entry`` with the ``prev_sha256`` it gets when appended next to the log ``j`` (so derived files can be
+    staged with the exact entry before the commit)."""
+    return {**entry, "prev_sha256": j.last_hash}
 
-    Call with the lifecycle lock held and a log without a torn tail (:func:`set_aside_torn_tail` first). The
-    line is committed when this returns or when only the head update failed (the next writer repairs a head
-    that is behind); it raises before the commit otherwise, leaving the file as it was."""
+
+def append(st: Store, j: Journal, entry: dict[str, Any], *, point: str) -> dict[str, Any]:
+    """Append ``entry`` (with ``prev_sha256`` set) to the log ``j`` was read from, and move the head to it.
+
+    Call with the lifecycle lock held and a log without a torn tail. The new head is staged first, so a full
+    disk stops the append before anything is written; the line is committed once appended (a failure of the
+    head's final rename is left for the next writer, which moves a head that is behind). Raises before the
+    commit otherwise, leaving the log as it was."""
     if j.head is None and not j.head_problem:  # first chained append: the head exists before any chained line
         write_head(st, j, point=f"{point}.head")
-    entry = {**entry, "prev_sha256": j.last_hash}
+    entry = chained(j, entry)
     line = json_line(entry)
-    _fsio.append_bytes(st, j.path, line, expect_size=j.size, point=point)
+    head = _fsio.Staged(st, j.path + HEAD_SUFFIX, _head_bytes(len(j.hashes) + 1, line_sha(line)),
+                        point=f"{point}.head")
+    try:
+        _fsio.append_bytes(st, j.path, line, expect_size=j.size, point=point)
+    except BaseException:
+        head.discard()
+        raise
     j.size += len(line)
     j.hashes.append(line_sha(line))
     j.entries.append(entry)
     j._by_line.append(entry)
+    j.head = {"lines": len(j.hashes), "sha256": j.last_hash}
     try:
-        write_head(st, j, point=f"{point}.head")
+        head.install()
     except OSError:
         pass  # committed all the same: a head behind the log is brought up to date by the next writer or repair
     return entry
 
 
+def _head_bytes(lines: int, sha: str) -> bytes:
+    return (json.dumps({"lines": lines, "sha256": sha}, sort_keys=True) + "\n").encode("ascii")
+
+
 def write_head(st: Store, j: Journal, *, point: str = "head") -> None:
     """Record the log's current end in ``<log>.head``."""
     j.head = {"lines": len(j.hashes), "sha256": j.last_hash}
-    _fsio.write_atomic(st, j.path + HEAD_SUFFIX, (json.dumps(j.head, sort_keys=True) + "\n").encode("ascii"),
-                       point=point)
+    _fsio.write_atomic(st, j.path + HEAD_SUFFIX, _head_bytes(len(j.hashes), j.last_hash), point=point)
 
 
 def set_aside_torn_tail(st: Store, j: Journal, recovered_dir: str, stamp: str) -> str:

@@ -216,10 +216,8 @@ def approve(store: Store | str, version: str, *, by: str, checks: Iterable[Check
         filename = lio.record_name(seq)
         entry = {"seq": seq, "at": record["at"], "action": "approve", "version": version, "previous": None,
                  "by": who, **hashes, "record": filename, "record_sha256": lio.sha256(body), "approval": record}
-        _journal.append(st, j, entry, point="audit.approve")  # the commit
-        path = st._join(LIFECYCLE_DIR, version, filename)
-        _derived(st, f"the approval of {version!r}", seq,
-                 lambda: _fsio.create_exclusive(st, path, body, point="record"))
+        staged = _fsio.Staged(st, st._join(LIFECYCLE_DIR, version, filename), body, exclusive=True, point="record")
+        _commit(st, j, entry, staged, f"the approval of {version!r}")
     return record
 
 
@@ -275,11 +273,10 @@ def _move_pointer(st: Store, version: str, who: str, action: str, *, expected: s
                 raise IntegrityError(f"version {version!r}: approved with {what} sha256 {then} but it now has "
                                      f"{now_sha}; refusing to {action}")
         j = lio.audit_journal(st)
-        entry = {"seq": _next_seq(j), "at": lio.utc_now(), "action": action, "version": version, "previous": now,
-                 "by": who, **hashes}
-        entry = _journal.append(st, j, entry, point=f"audit.{action}")  # the commit
-        _derived(st, f"the {action} of {version!r}", entry["seq"],
-                 lambda: _fsio.write_atomic(st, st._join(POINTER_FILE), lio.json_bytes(entry), point="pointer"))
+        entry = _journal.chained(j, {"seq": _next_seq(j), "at": lio.utc_now(), "action": action, "version": version,
+                                     "previous": now, "by": who, **hashes})
+        staged = _fsio.Staged(st, st._join(POINTER_FILE), lio.json_bytes(entry), point="pointer")
+        _commit(st, j, entry, staged, f"the {action} of {version!r}")
     return entry
 
 
@@ -288,15 +285,22 @@ def _next_seq(j: _journal.Journal) -> int:
     return entries[-1]["seq"] + 1 if entries else 1
 
 
-def _derived(st: Store, what: str, seq: int, write: Any) -> None:
-    """Write a file derived from the committed audit entry ``seq``; a failure leaves the action committed and the
-    file behind, which the next lifecycle command or ``repair`` completes — say so instead of the bare error."""
+def _commit(st: Store, j: _journal.Journal, entry: dict[str, Any], staged: _fsio.Staged, what: str) -> None:
+    """Append the audit ``entry`` — the action's one durable decision — then put the ``staged`` derived file in
+    place. Everything that needs space was written before the commit (the staged file, the log's new head), so a
+    full disk stops the action with nothing decided; after the commit only a rename remains. If even that fails
+    the action stays committed and the next lifecycle command, or ``repair``, completes it: say so."""
     try:
-        write()
+        _journal.append(st, j, entry, point=f"audit.{entry['action']}")
+    except BaseException:
+        staged.discard()
+        raise
+    try:
+        staged.install()
     except OSError as exc:
-        raise StoreError(f"{what} is recorded in the audit log (seq {seq}) but a derived file could not be written "
-                         f"({exc.strerror or exc}); the next lifecycle command, or `python -m behemb_core repair "
-                         f"--store {st.url} --apply`, completes it") from exc
+        raise StoreError(f"{what} is recorded in the audit log (seq {entry['seq']}) but {staged.path} could not be "
+                         f"put in place ({exc.strerror or exc}); the next lifecycle command, or `python -m "
+                         f"behemb_core repair --store {st.url} --apply`, completes it") from exc
 
 
 # ------------------------------------------------------------------------------------------------ readers
