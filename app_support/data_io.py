@@ -1,77 +1,40 @@
 """Uploads → files in a temporary folder → the library's readers. No Streamlit here: the Data page and the tests
 call the same functions, so a bad file is reported with the library's own message (file, line, field).
 
-A :class:`DatasetSpec` is the *handle* of a dataset: JSON-able, stored in session state and used as the cache key
-of the loaded dataset. Reading and cleaning are entirely the library's job.
+The library's :class:`~behemb_core.ingest.DatasetSpec` is the *handle* of a dataset: JSON-able, stored in session
+state and used as the cache key of the loaded dataset; :func:`~behemb_core.ingest.load` reads it, exactly as the
+command line does. Reading and cleaning are entirely the library's job.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
-from behemb_core.demo import DEMO_FILE, ONLINE_RETAIL_FILTERS, load_demo_dataset
-from behemb_core.errors import ConfigError, InputError
+from behemb_core.demo import DEMO_FILE, ONLINE_RETAIL_FILTERS
+from behemb_core.errors import InputError
 from behemb_core.ingest import (
-    Dataset,
     ROLES,
-    EventColumns,
+    Dataset,
+    DatasetSpec,
     EventFilters,
     detect_columns,
     detect_timestamp,
+    load,
     peek_table,
-    read_baskets,
-    read_event_log,
-    read_item_metadata,
-    read_session_jsonl,
 )
 from behemb_core.ingest import peek_columns as read_columns
-from behemb_core.sessions import SessionOptions
 
 UPLOAD_ROOT = Path(tempfile.gettempdir()) / "behemb-uploads"
-JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz", ".ndjson", ".ndjson.gz")
-EVENT_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".txt", ".txt.gz", ".parquet", ".pq")
 UPLOAD_TYPES = ["csv", "tsv", "txt", "gz", "parquet", "pq", "jsonl", "json", "ndjson"]
 DEMO_NAME_COLUMN = "Description"
 
 
-class DatasetSpec(BaseModel):
-    """Everything needed to (re)read a dataset; its JSON text is the cache key."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    kind: Literal["demo", "event_log", "sessions_jsonl", "baskets"]
-    paths: list[str]
-    columns: dict[str, Any] | None = None
-    filters: dict[str, Any] | None = None
-    options: dict[str, Any] = Field(default_factory=dict)
-    name_column: str | None = None
-    meta_path: str | None = None
-    delimiter: str | None = None  # baskets: the delimiter chosen on the page (None = sniffed)
-
-    def to_json(self) -> str:
-        return json.dumps(self.model_dump(mode="json"), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> DatasetSpec:
-        return cls.model_validate_json(text)
-
-    def label(self) -> str:
-        if self.kind == "demo":
-            return "Bundled demo: Online Retail, Oct–Nov 2011 (UCI, CC BY 4.0)"
-        names = ", ".join(Path(p).name for p in self.paths[:3]) + (" …" if len(self.paths) > 3 else "")
-        what = {"event_log": "event log", "baskets": "baskets (one per line)"}.get(self.kind, "session JSONL")
-        return f"{what}: {names}" + (f" + metadata {Path(self.meta_path).name}" if self.meta_path else "")
-
-
 def demo_spec() -> DatasetSpec:
-    return DatasetSpec(kind="demo", paths=[str(DEMO_FILE)])
+    return DatasetSpec(paths=[str(DEMO_FILE)], format="demo")
 
 
 def demo_filters() -> EventFilters:
@@ -140,15 +103,9 @@ def save_uploads(
     return out
 
 
-def input_kind(paths: list[str | Path]) -> Literal["event_log", "sessions_jsonl"]:
-    """Session JSONL or event log, from the file suffixes; mixing both is a user error."""
-    kinds = set()
-    for p in paths:
-        name = Path(p).name.lower()
-        kinds.add("sessions_jsonl" if name.endswith(JSONL_SUFFIXES) else "event_log")
-    if len(kinds) > 1:
-        raise InputError("upload either session JSONL files or event-log files (CSV/TSV/Parquet), not both")
-    return kinds.pop() if kinds else "event_log"
+def input_kind(paths: list[str | Path]) -> Literal["events", "sessions"]:
+    """Session JSONL or event log, from the file suffixes (the library's rule); mixing both is a user error."""
+    return DatasetSpec(paths=[str(p) for p in paths]).resolved_format()  # type: ignore[return-value]
 
 
 def peek_columns(path: str | Path) -> list[str]:
@@ -206,40 +163,11 @@ def check_page_columns(columns: dict[str, Any], *, use_session: bool) -> None:
         raise InputError(f"choose {which} above under Columns — it is set to (none){why}")
 
 
-def validated(model: type[BaseModel], values: dict[str, Any], what: str) -> Any:
-    """``model(**values)`` with pydantic's errors turned into a ConfigError naming each field and value."""
-    try:
-        return model.model_validate(values)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or what}={e.get('input')!r}: {e['msg']}" for e in exc.errors()
-        )
-        raise ConfigError(f"{what}: {problems}") from None
-
-
 def read_dataset(spec: DatasetSpec) -> Dataset:
-    """Read the dataset a spec describes with the library's readers (InputError names file, line and field)."""
-    options = validated(SessionOptions, spec.options, "session options")
-    if spec.kind == "demo":
-        dataset = load_demo_dataset(spec.paths[0])
-    elif spec.kind == "sessions_jsonl":
-        dataset = read_session_jsonl(spec.paths, options=options)
-    elif spec.kind == "baskets":
-        dataset = read_baskets(spec.paths, delimiter=spec.delimiter, options=options)
-    else:
-        dataset = read_event_log(
-            spec.paths,
-            columns=validated(EventColumns, spec.columns, "columns") if spec.columns is not None else None,
-            filters=validated(EventFilters, spec.filters, "filters") if spec.filters is not None else EventFilters(),
-            options=options,
-            name_column=spec.name_column,
-        )
-    if spec.meta_path:
-        dataset = dataset.with_metadata(read_item_metadata(spec.meta_path))
-    return dataset
+    """Read the dataset a spec describes — the library's one way in (InputError names file, line and field)."""
+    return load(spec)
 
 
 def read_uploaded(path: str | Path, *, options: dict[str, Any] | None = None) -> Dataset:
     """Read one file as the Data page reads an upload with default settings (what tests call directly)."""
-    spec = DatasetSpec(kind=input_kind([path]), paths=[str(path)], options=options or {})
-    return read_dataset(spec)
+    return load(DatasetSpec.create(paths=[str(path)], options=options or {}))

@@ -34,7 +34,7 @@ keys.init_state()
 keys.restore_choices()  # the page's choices survive visits to other pages
 if "data_source" not in st.session_state:  # first visit: show the source of the dataset in use
     st.session_state["data_source"] = (
-        "demo" if DatasetSpec.from_json(st.session_state[keys.DATASET_SPEC]).kind == "demo" else "upload")
+        "demo" if DatasetSpec.from_json(st.session_state[keys.DATASET_SPEC]).format == "demo" else "upload")
 NONE = "(none)"
 
 st.title("Data")
@@ -82,10 +82,10 @@ else:
 spec: DatasetSpec | None = None
 if paths:
     with user_errors() as outcome:
-        kind = "event_log" if source == "demo" else input_kind(paths)
+        kind = "events" if source == "demo" else input_kind(paths)
         columns = name_column = filters = None
         delimiter, has_header = None, True
-        if kind == "event_log" and source == "upload":
+        if kind == "events" and source == "upload":
             st.subheader("File layout")
             lay, dl, hd = st.columns([2, 1, 1])
             with lay:
@@ -109,7 +109,7 @@ if paths:
                            f"{DELIMITER_CHOICES.get(used_delim, repr(used_delim))}"
                            + ("" if kind == "baskets" else f"; {len(names)} columns"))
             st.dataframe(frame, hide_index=True, key="data_preview")
-        if kind == "event_log":
+        if kind == "events":
             header = names if source == "upload" else preview(paths[0], rows=0)[0]
             detected = suggest_columns(paths[0], delimiter=delimiter, header=has_header)
             st.subheader("Columns")
@@ -155,7 +155,7 @@ if paths:
         st.subheader("Sessions")
         opts = model_form(
             SessionOptions, key_prefix="data_opt", columns=3,
-            exclude=("gap_minutes", "use_session_column") if kind in ("sessions_jsonl", "baskets") else (),
+            exclude=("gap_minutes", "use_session_column") if kind in ("sessions", "baskets") else (),
         )
         meta_path = None
         if source == "upload":
@@ -167,16 +167,16 @@ if paths:
                 st.session_state[keys.UPLOADED_META_PATH] = str(
                     save_uploads([(meta.name, meta.getbuffer())], tag=f"meta-{meta.file_id}")[0])
             meta_path = st.session_state.get(keys.UPLOADED_META_PATH)
-        spec = DatasetSpec(
-            kind=kind, paths=paths, columns=columns, filters=filters, options=opts, name_column=name_column,
-            meta_path=meta_path, delimiter=delimiter if kind == "baskets" else None,
+        spec = DatasetSpec.create(
+            format=kind, paths=paths, columns=columns or {}, filters=filters or {}, options=opts,
+            name_column=name_column, meta_path=meta_path, delimiter=delimiter if kind == "baskets" else None,
         )
 
 keys.remember_choices()
 if spec is not None and st.button("Read data", key="data_read", type="primary"):
     with user_errors("Reading the data failed") as outcome:
-        if spec.kind == "event_log" and spec.columns is not None:
-            check_page_columns(spec.columns, use_session=spec.options.get("use_session_column", True))
+        if spec.format == "events":
+            check_page_columns(spec.columns.model_dump(), use_session=spec.options.use_session_column)
         text = spec.to_json()
         loaders.load_dataset(text)
         st.session_state[keys.DATASET_SPEC] = text

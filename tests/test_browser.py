@@ -369,16 +369,15 @@ def test_upload_train_compare_and_publish_in_a_browser(seeded_server: tuple[str,
     url, store_dir = seeded_server
     page = new_page(chromium)
     csv = diginetica_views(tmp_path / "train-item-views.csv")
-    from app_support.data_io import DatasetSpec, read_dataset, suggest_columns
-    from behemb_core.ingest import summarize
+    from app_support.data_io import suggest_columns
+    from behemb_core.ingest import DatasetSpec, load, summarize
     from behemb_core.store import Store, published_version
 
     detected = {k: v for k, v in suggest_columns(csv).items() if k != "timestamp_found_by"}
-    expected = summarize(read_dataset(DatasetSpec(kind="event_log", paths=[str(csv)], columns=detected)))
+    expected = summarize(load(DatasetSpec.create(format="events", paths=[str(csv)], columns=detected)))
 
     # 1. Data: upload the ;-separated file; the preview finds the delimiter and five columns, mapped by name.
-    # Start at Home: a fresh server asked for /Data first showed the pages/ folder as plain pages (an "app" entry,
-    # no store input) — st.navigation is only known once app.py has run.
+    # Start at Home (a deep link on a fresh server has its own test above).
     page.goto(url)
     expect(page.get_by_test_id("stMetric").filter(has_text="Versions")).to_contain_text("1", timeout=LONG)
     settle(page)

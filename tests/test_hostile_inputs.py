@@ -344,12 +344,12 @@ def test_debug_shows_the_traceback_and_still_one_error_line(ws: Path, capsys) ->
 
 
 def test_unexpected_error_is_one_line_naming_its_type(ws: Path, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
-    import behemb_core.cli as cli
+    from behemb_core.cli import storage
 
     def broken(args):
         raise KeyError("surprise")
 
-    monkeypatch.setattr(cli, "cmd_versions", broken)
+    monkeypatch.setattr(storage, "cmd_versions", broken)
     code = main(["versions", "--store", str(ws / "store")])
     err = capsys.readouterr().err
     assert code == 1 and err.count("\n") == 1 and "Traceback" not in err

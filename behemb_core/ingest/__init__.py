@@ -5,6 +5,8 @@
 * :func:`read_baskets` — one session per line, items separated by a delimiter (the "groceries" layout).
 * :func:`read_item_metadata` / :func:`metadata_from_event_log` — item names for display and content vectors.
 * :func:`summarize` — a JSON-able overview of a :class:`Dataset`.
+* :class:`DatasetSpec` and :func:`load` — a dataset described once (files, format, columns, filters,
+  sessionization, names) and read the one way the CLI and the app share.
 
 Every reader raises :class:`~behemb_core.errors.InputError` naming file, line and field for bad input, and
 counts every dropped row or event by reason in ``Dataset.drops``.
@@ -19,6 +21,7 @@ from .dataset import Dataset, gini, summarize
 from .events import read_event_log
 from .jsonl import read_session_jsonl
 from .metadata import NAME_CANDIDATES, metadata_from_event_log, read_item_metadata
+from .spec import DatasetSpec, load
 
 
 def peek_columns(paths: str | Path | list, delimiter: str | None = None, header: bool = True) -> list[str]:
@@ -38,6 +41,8 @@ def peek_table(
     return peek_rows(list_files(paths, TABLE_SUFFIXES, "event log")[0], delimiter, header, rows)
 
 __all__ = [
+    "DatasetSpec",
+    "load",
     "NAME_CANDIDATES",
     "ROLES",
     "peek_columns",
