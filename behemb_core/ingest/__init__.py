@@ -18,9 +18,9 @@ from ._io import TABLE_SUFFIXES, list_files, peek_rows, read_header
 from .baskets import read_baskets
 from .columns import ROLES, EventColumns, EventFilters, detect_columns, detect_timestamp
 from .dataset import Dataset, gini, summarize
-from .events import read_event_log
+from .events import metadata_from_event_log, read_event_log
 from .jsonl import read_session_jsonl
-from .metadata import NAME_CANDIDATES, metadata_from_event_log, read_item_metadata
+from .item_names import NAME_CANDIDATES, read_item_metadata
 from .spec import DatasetSpec, load
 
 

@@ -46,7 +46,7 @@ from ._io import (
 )
 from .columns import EventColumns, EventFilters, resolve_columns
 from .dataset import Dataset
-from .metadata import most_frequent_names
+from .item_names import most_frequent_names
 
 
 @dataclass
@@ -343,3 +343,18 @@ def read_event_log(
     }
     rep("sessionize", 1.0, f"{sessions.n_sessions:,} sessions, {sessions.n_events:,} events")
     return Dataset.from_log(sessions, drops, source, options, meta)
+
+
+def metadata_from_event_log(paths, *, item_column: str | None = None, name_column: str = "Description",
+                            **kwargs) -> ItemMetadata:
+    """Item names straight from an event log (e.g. Online Retail's ``Description``).
+
+    Equivalent to ``read_event_log(paths, name_column=name_column, ...).item_meta``: names come from the rows
+    that survive the filters, most frequent name per item. Extra keyword arguments go to ``read_event_log``.
+    """
+    columns = kwargs.pop("columns", None)
+    if item_column is not None:
+        columns = (columns or EventColumns()).model_copy(update={"item": item_column})
+    ds = read_event_log(paths, columns=columns, name_column=name_column, **kwargs)
+    assert ds.item_meta is not None
+    return ds.item_meta

@@ -89,7 +89,7 @@ def load(spec: DatasetSpec, *, progress: ProgressCallback | None = None) -> Data
     from .baskets import read_baskets
     from .events import read_event_log
     from .jsonl import read_session_jsonl
-    from .metadata import read_item_metadata
+    from .item_names import read_item_metadata
 
     fmt = spec.resolved_format()
     if fmt == "demo":

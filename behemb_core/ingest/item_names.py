@@ -1,4 +1,4 @@
-"""Item metadata (id → name and other columns) from a catalogue file or from the event log itself.
+"""Item names (id → name and other columns) read from a catalogue file; the most frequent name per item.
 
 Ids are normalised exactly like session items (:func:`~behemb_core.vocab.normalize_ids`, plus ``12.0`` → ``12``
 for text columns), so names resolve for the same ids the sessions use. Duplicate ids keep their most frequent
@@ -99,21 +99,3 @@ def read_item_metadata(
         rows_without_id=int((~has_id).sum()), duplicate_ids=n_dup_ids, ids_with_several_names=n_multi,
     )
     return ItemMetadata(out)
-
-
-def metadata_from_event_log(paths, *, item_column: str | None = None, name_column: str = "Description",
-                            **kwargs) -> ItemMetadata:
-    """Item names straight from an event log (e.g. Online Retail's ``Description``).
-
-    Equivalent to ``read_event_log(paths, name_column=name_column, ...).item_meta``: names come from the rows
-    that survive the filters, most frequent name per item. Extra keyword arguments go to ``read_event_log``.
-    """
-    from .columns import EventColumns
-    from .events import read_event_log
-
-    columns = kwargs.pop("columns", None)
-    if item_column is not None:
-        columns = (columns or EventColumns()).model_copy(update={"item": item_column})
-    ds = read_event_log(paths, columns=columns, name_column=name_column, **kwargs)
-    assert ds.item_meta is not None
-    return ds.item_meta
