@@ -68,7 +68,7 @@ def read_content_vectors(path: str, *, id_column: str = "item_id", vector_column
     except InputError:
         raise
     except (pa.ArrowException, OSError, EOFError, UnicodeDecodeError, ValueError, TypeError) as exc:
-        from .ingest._io import unreadable
+        from .ingest._files import unreadable
 
         if isinstance(exc, (OSError, EOFError, UnicodeDecodeError)) and not isinstance(exc, pa.ArrowException):
             raise unreadable(path, exc) from None
@@ -153,7 +153,7 @@ def _read_npy(path: str) -> ContentVectors:
     except RecursionError:
         raise InputError("ids file is JSON nested too deeply to read", path=ids_path) from None
     except (OSError, UnicodeDecodeError) as exc:
-        from .ingest._io import unreadable
+        from .ingest._files import unreadable
 
         raise unreadable(ids_path, exc) from None
     if not isinstance(ids, list):

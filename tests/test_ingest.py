@@ -365,7 +365,7 @@ def test_ids_written_as_floats_or_padded_are_one_id(tmp_path):
 @given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 5), st.integers(-(2**62), 2**62)), min_size=1,
                 max_size=60), st.integers(0, 40))
 def test_stable_order_equals_lexsort(rows, scale):
-    from behemb_core.ingest._io import stable_order
+    from behemb_core.ingest._values import stable_order
 
     a = np.array([r[0] for r in rows], dtype=np.int64)
     b = np.array([r[1] for r in rows], dtype=np.int64) * (10**9 if scale % 2 else 1)

@@ -14,7 +14,7 @@ counts every dropped row or event by reason in ``Dataset.drops``.
 
 from pathlib import Path
 
-from ._io import TABLE_SUFFIXES, list_files, peek_rows, read_header
+from ._files import TABLE_SUFFIXES, list_files, peek_rows, read_header
 from .baskets import read_baskets
 from .columns import ROLES, EventColumns, EventFilters, detect_columns, detect_timestamp
 from .dataset import Dataset, gini, summarize

@@ -17,16 +17,8 @@ import pandas as pd
 from ..errors import InputError
 from ..progress import as_reporter
 from ..sessions import DropLog, RawSessions, SessionOptions, build_sessions
-from ._io import (
-    DELIMITERS,
-    READ_ERRORS,
-    PathsLike,
-    _first_lines,
-    list_files,
-    normalize_strings,
-    open_text,
-    unreadable,
-)
+from ._files import DELIMITERS, READ_ERRORS, PathsLike, _first_lines, list_files, open_text, unreadable
+from ._values import normalize_strings
 from .dataset import Dataset
 
 TEXT_SUFFIXES = (".csv", ".tsv", ".txt", ".basket", ".csv.gz", ".tsv.gz", ".txt.gz")

@@ -27,21 +27,16 @@ from ..errors import InputError
 from ..metadata import ItemMetadata
 from ..progress import Reporter, as_reporter
 from ..sessions import DropLog, RawSessions, SessionOptions, build_sessions
-from ._io import (
+from ._files import TABLE_SUFFIXES, PathsLike, list_files, peek_rows, read_header, read_table
+from ._values import (
     NAT,
-    TABLE_SUFFIXES,
-    PathsLike,
     RowError,
     factorize_ids,
     id_strings,
     infer_time_unit,
-    list_files,
     parse_numbers,
     parse_timestamps,
-    peek_rows,
     physical_line,
-    read_header,
-    read_table,
     stable_order,
 )
 from .columns import EventColumns, EventFilters, resolve_columns

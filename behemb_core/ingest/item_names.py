@@ -17,7 +17,8 @@ import pyarrow.compute as pc
 
 from ..errors import InputError
 from ..metadata import ItemMetadata
-from ._io import as_strings, factorize_ids, read_header, read_table
+from ._files import read_header, read_table
+from ._values import as_strings, factorize_ids
 
 ID_CANDIDATES = ("item_id", "itemId", "movieId", "StockCode", "product_id", "productId", "sku", "item", "id")
 NAME_CANDIDATES = ("name", "title", "Description", "description", "product_name", "item_name")

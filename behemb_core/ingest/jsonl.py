@@ -31,7 +31,8 @@ from ..errors import InputError
 from ..progress import as_reporter
 from ..sessions import DropLog, RawSessions, SessionOptions, build_sessions
 from ..vocab import normalize_ids
-from ._io import JSONL_SUFFIXES, NAT, READ_ERRORS, PathsLike, list_files, open_text, unreadable
+from ._files import JSONL_SUFFIXES, PathsLike, READ_ERRORS, list_files, open_text, unreadable
+from ._values import NAT
 from .dataset import Dataset
 
 _PEEK_LINES = 1000

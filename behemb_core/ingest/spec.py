@@ -18,7 +18,7 @@ from ..errors import InputError
 from ..progress import ProgressCallback
 from ..sessions import SessionOptions
 from ..validation import validated
-from ._io import JSONL_SUFFIXES
+from ._files import JSONL_SUFFIXES
 from .columns import EventColumns, EventFilters
 from .dataset import Dataset
 
