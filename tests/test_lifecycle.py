@@ -478,7 +478,7 @@ def test_store_without_locks_says_single_writer_and_refuses_a_second_writer_it_c
     assert st.single_writer and "one person or job at a time" in st.writer_note()
     assert Store(".").writer_note() is None
     save(st, "m_v1", seed=1)
-    lease = st._join(".lifecycle.lease")
+    lease = st.join(".lifecycle.lease")
     st.fs.pipe_file(lease, json.dumps({"owner": "other", "host": "elsewhere", "pid": 7, "at": time.time()}).encode())
     with pytest.raises(StoreError, match="another process \\(elsewhere, pid 7\\).*one writer at a time"):
         approve(st, "m_v1", by="a", checks=[PASS])

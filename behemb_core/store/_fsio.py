@@ -215,7 +215,7 @@ def locked(st: Store) -> Iterator[None]:
             yield
         return
     os.makedirs(st.root, exist_ok=True)
-    fd = os.open(st._join(LOCK_FILE), os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(st.join(LOCK_FILE), os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
@@ -229,7 +229,7 @@ def _lease(st: Store) -> Iterator[None]:
     refused (it can retry), so concurrent lifecycle writes that can be detected are refused instead of
     interleaved. Two writers starting within the same instant can still both get in: one writer at a time is
     what such a store supports (said by ``versions`` and the app's sidebar)."""
-    path = st._join(LEASE_FILE)
+    path = st.join(LEASE_FILE)
     me = {"owner": uuid.uuid4().hex, "host": socket.gethostname(), "pid": os.getpid(), "at": time.time()}
     try:
         held = json.loads(bytes(st.fs.cat_file(path)).decode("utf-8"))

@@ -18,12 +18,7 @@ from ._journal import Journal, json_line  # noqa: F401
 from ._manifest import EMBEDDINGS_FILE, MANIFEST_FILE
 from .filestore import Store
 
-POINTER_FILE = "published.json"  # also read by Store._status
-AUDIT_FILE = "audit.log"
-LIFECYCLE_DIR = "lifecycle"
-INDEX_DIR = "indexes"
-RECOVERED_DIR = "recovered"  # what recovery set aside: torn log tails, replaced pointers, orphan records
-RECORD_SUFFIX = "-approved.json"
+from ._layout import AUDIT_FILE, INDEX_DIR, LIFECYCLE_DIR, POINTER_FILE, RECORD_SUFFIX, RECOVERED_DIR  # noqa: F401
 
 
 def store_of(store: Store | str) -> Store:
@@ -52,7 +47,7 @@ def _audit_problem(entry: Any) -> str | None:
 
 def audit_journal(st: Store) -> Journal:
     """``audit.log`` as it is on disk (committed entries, hashes, torn tail, head): never raises for content."""
-    return _journal.read_journal(st, st._join(AUDIT_FILE), "audit log", _audit_problem)
+    return _journal.read_journal(st, st.join(AUDIT_FILE), "audit log", _audit_problem)
 
 
 def read_audit_log(store: Store | str) -> list[dict[str, Any]]:
@@ -81,14 +76,14 @@ def record_name(seq: int) -> str:
 def record_files(st: Store, version: str) -> list[str]:
     """File names of the approval records of ``version`` in order (``.json`` files only: a record that recovery
     set aside is renamed ``*.orphan``)."""
-    folder = st._join(LIFECYCLE_DIR, version)
-    return sorted(f for f, kind in st._ls(folder).items() if kind == "file" and f.endswith(".json")
+    folder = st.join(LIFECYCLE_DIR, version)
+    return sorted(f for f, kind in st.list_dir(folder).items() if kind == "file" and f.endswith(".json")
                   and _fsio.TMP_MARK not in f)
 
 
 def approval_records(st: Store, version: str) -> list[dict[str, Any]]:
     """Records with status ``"approved"`` of ``version``, oldest first (no existence check)."""
-    folder = st._join(LIFECYCLE_DIR, version)
+    folder = st.join(LIFECYCLE_DIR, version)
     records = [read_json(st, f"{folder}/{fn}", "lifecycle record") for fn in record_files(st, version)]
     return [r for r in records if isinstance(r, dict) and r.get("status") == "approved"]
 
@@ -96,7 +91,7 @@ def approval_records(st: Store, version: str) -> list[dict[str, Any]]:
 def read_json(st: Store, path: str, what: str, *, strict: bool = True) -> Any:
     """Parsed JSON at ``path`` (None when missing); unreadable: IntegrityError, or the message when not strict."""
     try:
-        return json.loads(st._read(path).decode("utf-8"))
+        return json.loads(st.read_bytes(path).decode("utf-8"))
     except FileNotFoundError:
         return None
     except (UnicodeDecodeError, ValueError) as exc:
@@ -107,7 +102,7 @@ def read_json(st: Store, path: str, what: str, *, strict: bool = True) -> Any:
 
 def read_pointer(st: Store) -> dict[str, Any] | None:
     """The published pointer, None when absent; unreadable or nameless: IntegrityError naming the file."""
-    path = st._join(POINTER_FILE)
+    path = st.join(POINTER_FILE)
     pointer = read_json(st, path, "published pointer")
     if pointer is not None and not (isinstance(pointer, dict) and isinstance(pointer.get("version"), str)):
         raise IntegrityError(f"published pointer {path} does not name a version: {pointer!r}")
@@ -129,9 +124,9 @@ def sha256(data: bytes) -> str:
 def version_hashes(st: Store, version: str) -> dict[str, str | None]:
     """``{"embeddings_sha256", "manifest_sha256"}`` of a stored version as it is now (None when missing): what
     a sign-off records and ``verify`` compares with."""
-    vdir = st._join("versions", version)
+    vdir = st.join("versions", version)
     try:
-        manifest_raw = st._read(f"{vdir}/{MANIFEST_FILE}")
+        manifest_raw = st.read_bytes(f"{vdir}/{MANIFEST_FILE}")
     except FileNotFoundError:
         return {"embeddings_sha256": None, "manifest_sha256": None}
     try:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import errno
 import hashlib
-import json
 import os
 import shutil
 import uuid
@@ -57,8 +56,8 @@ from ._tables import (
     table_to_items,
 )
 from .names import is_valid_version_name, next_version_name, validate_version_name
+from .status import published_name, version_status
 
-DEFAULT_STATUS = "draft"
 _TMP_PREFIX = ".tmp-"
 
 
@@ -114,11 +113,14 @@ class Store:
                 "publish, roll back or mark golden pairs; a second writer it can see is refused")
 
     # ----------------------------------------------------------------- paths
-    def _join(self, *parts: str) -> str:
+    # join / list_dir / read_bytes / folder_names: file access inside the store for the store's own modules
+    # (lifecycle, golden pairs, settings, caches) — everything they write goes through store/_fsio.py.
+    def join(self, *parts: str) -> str:
+        """The path (in this store's filesystem) of ``parts`` under the store root."""
         return "/".join([self.root, *parts])
 
     def _vdir(self, name: str) -> str:
-        return self._join("versions", validate_version_name(name))
+        return self.join("versions", validate_version_name(name))
 
     def version_path(self, name: str) -> str:
         """Where version ``name`` lives (a plain path on local disk, a URL elsewhere). The name is validated,
@@ -126,7 +128,7 @@ class Store:
         path = self._vdir(name)
         return path if self.is_local else self.fs.unstrip_protocol(path)
 
-    def _ls(self, path: str) -> dict[str, str]:
+    def list_dir(self, path: str) -> dict[str, str]:
         """Basename → ``"file"``/``"directory"`` of the entries of ``path`` (empty when it does not exist)."""
         try:
             entries = self.fs.ls(path, detail=True)
@@ -139,10 +141,12 @@ class Store:
                 out[base] = "directory" if entry.get("type") == "directory" else "file"
         return out
 
-    def _folder_names(self) -> list[str]:
-        return sorted(n for n, kind in self._ls(self._join("versions")).items() if kind == "directory")
+    def folder_names(self) -> list[str]:
+        """Names of the folders under ``versions/`` (complete or not), sorted."""
+        return sorted(n for n, kind in self.list_dir(self.join("versions")).items() if kind == "directory")
 
-    def _read(self, path: str) -> bytes:
+    def read_bytes(self, path: str) -> bytes:
+        """The bytes of a file of the store (FileNotFoundError when absent)."""
         return bytes(self.fs.cat_file(path))
 
     # ------------------------------------------------------------- manifests
@@ -150,9 +154,10 @@ class Store:
         """True when version ``name`` is complete (its manifest exists). Invalid names raise StoreError."""
         return bool(self.fs.isfile(f"{self._vdir(name)}/{MANIFEST_FILE}"))
 
-    def _missing_error(self, name: str) -> StoreError:
+    def missing_error(self, name: str) -> StoreError:
+        """The error for a version that is not there: incomplete, or missing with the names that exist."""
         names = [v.name for v in self.list_versions()]
-        if name in self._folder_names():
+        if name in self.folder_names():
             return StoreError(f"version {name!r} in {self.url} is incomplete (no {MANIFEST_FILE}: an interrupted "
                               "write?); it cannot be loaded")
         if not names:
@@ -163,67 +168,40 @@ class Store:
 
     def manifest(self, name: str) -> dict[str, Any]:
         """The parsed manifest of version ``name``; a missing version raises StoreError listing those there."""
-        manifest = self._manifest_or_none(name)
+        manifest = self.manifest_or_none(name)
         if manifest is None:
-            raise self._missing_error(name)
+            raise self.missing_error(name)
         return manifest
 
-    def _manifest_or_none(self, name: str) -> dict[str, Any] | None:
+    def manifest_or_none(self, name: str) -> dict[str, Any] | None:
+        """The parsed manifest of version ``name``, or None when it has none (unreadable: StoreError)."""
         try:
-            data = self._read(f"{self._vdir(name)}/{MANIFEST_FILE}")
+            data = self.read_bytes(f"{self._vdir(name)}/{MANIFEST_FILE}")
         except FileNotFoundError:
             return None
         return parse_manifest(data, f"version {name!r}")
 
     def status(self, name: str) -> str:
-        """Lifecycle status of version ``name`` — the one place status is derived.
-
-        Status is never part of the immutable manifest. ``"published"`` when the pointer
-        ``<store>/published.json`` names the version; otherwise the ``"status"`` of the latest record (by file
-        name) in ``<store>/lifecycle/<name>/`` — ``"approved"`` for an approval, also for a version that was
-        published before and is no longer (it can be published again, e.g. by a rollback); no record means
-        ``"draft"``. Records are written by :mod:`behemb_core.store.lifecycle`.
-        """
+        """Lifecycle status of version ``name``: ``draft``, ``approved`` or ``published`` — by the lifecycle's
+        rule (:mod:`behemb_core.store.status`); never part of the immutable manifest."""
         if not self.exists(name):
-            raise self._missing_error(name)
-        return self._status(name)
-
-    def _status(self, name: str) -> str:
-        pointer = self._join("published.json")  # the single published pointer, see store/lifecycle.py
-        try:
-            published = json.loads(self._read(pointer).decode("utf-8")).get("version")
-        except FileNotFoundError:
-            published = None
-        except (ValueError, AttributeError) as exc:
-            raise IntegrityError(f"unreadable published pointer {pointer}: {exc}") from exc
-        if published == name:
-            return "published"
-        folder = self._join("lifecycle", name)
-        records = sorted(f for f, kind in self._ls(folder).items() if kind == "file" and f.endswith(".json"))
-        if not records:
-            return DEFAULT_STATUS
-        latest = f"{folder}/{records[-1]}"
-        try:
-            status = json.loads(self._read(latest).decode("utf-8")).get("status")
-        except (ValueError, AttributeError) as exc:
-            raise StoreError(f"unreadable lifecycle record {latest}: {exc}") from exc
-        if not isinstance(status, str):
-            raise StoreError(f"lifecycle record {latest} has no 'status' string")
-        return status
+            raise self.missing_error(name)
+        return version_status(self, name)
 
     def list_versions(self) -> list[VersionInfo]:
         """Complete versions sorted by creation time (then name); folders without a readable manifest are
         skipped (see :meth:`incomplete`)."""
         infos = []
-        for name in self._folder_names():
+        published = published_name(self)
+        for name in self.folder_names():
             if not is_valid_version_name(name):
                 continue
             try:
-                manifest = self._manifest_or_none(name)
+                manifest = self.manifest_or_none(name)
             except StoreError:
                 continue
             if manifest is not None:
-                infos.append(self._info(name, manifest))
+                infos.append(self._info(name, manifest, version_status(self, name, published=published)))
         return sorted(infos, key=lambda v: (v.created_at, v.name))
 
     def incomplete(self) -> list[str]:
@@ -231,25 +209,25 @@ class Store:
         (``.tmp-*`` work folders, version folders without a manifest) or unreadable manifests. Nothing is
         removed automatically; a work folder of a write still running elsewhere is listed too."""
         out = []
-        for name in self._folder_names():
+        for name in self.folder_names():
             if not is_valid_version_name(name):
                 if name.startswith(_TMP_PREFIX):
                     out.append(name)
                 continue
             try:
-                complete = self._manifest_or_none(name) is not None
+                complete = self.manifest_or_none(name) is not None
             except StoreError:
                 complete = False
             if not complete:
                 out.append(name)
         return out
 
-    def _info(self, name: str, manifest: Mapping[str, Any]) -> VersionInfo:
+    def _info(self, name: str, manifest: Mapping[str, Any], status: str = "draft") -> VersionInfo:
         method = manifest.get("method")
         return VersionInfo(
             name=name,
             method=method if isinstance(method, str) else None,
-            status=self._status(name),
+            status=status,
             created_at=str(manifest.get("created_at", "")),
             n_items=int(manifest.get("n_items", 0)),
             dim=int(manifest.get("dim", 0)),
@@ -280,7 +258,7 @@ class Store:
         attempts = 1 if name is not None else 5
         for attempt in range(attempts):
             target = validate_version_name(name) if name is not None else next_version_name(
-                self._folder_names(), prefix)
+                self.folder_names(), prefix)
             if self.exists(target):
                 raise VersionExistsError(f"version {target!r} already exists in {self.url}; versions are "
                                          "immutable, choose another name")
@@ -316,7 +294,7 @@ class Store:
                 fh.write(data)
 
     def _publish_local(self, name: str, payload: dict[str, bytes], manifest: bytes) -> None:
-        versions = self._join("versions")
+        versions = self.join("versions")
         os.makedirs(versions, exist_ok=True)
         tmp = f"{versions}/{_TMP_PREFIX}{name}-{uuid.uuid4().hex}"
         final = self._vdir(name)
@@ -377,7 +355,7 @@ class Store:
         """Read every listed file; with ``verify`` also collect every problem (hash, size, extra/missing)."""
         files = self._expected_files(name, manifest)
         vdir = self._vdir(name)
-        present = self._ls(vdir)
+        present = self.list_dir(vdir)
         problems: list[str] = []
         if verify:
             if manifest.get("version") != name:
@@ -391,7 +369,7 @@ class Store:
                 if verify:
                     problems.append(f"{fn}: listed in {MANIFEST_FILE} but missing")
                 continue
-            blob = self._read(f"{vdir}/{fn}")
+            blob = self.read_bytes(f"{vdir}/{fn}")
             data[fn] = blob
             if verify:
                 sha = hashlib.sha256(blob).hexdigest()
@@ -421,7 +399,7 @@ class Store:
         if rec is None:
             raise StoreError(f"version {name!r} has no file {filename!r} (has {sorted(manifest['files'])})")
         try:
-            blob = self._read(f"{self._vdir(name)}/{filename}")
+            blob = self.read_bytes(f"{self._vdir(name)}/{filename}")
         except FileNotFoundError:
             raise IntegrityError(f"version {name!r}: {filename}: listed in {MANIFEST_FILE} but missing") from None
         sha = hashlib.sha256(blob).hexdigest()

@@ -74,12 +74,12 @@ def mark_pair(store: Store | str, query_id: int | str, neighbor_id: int | str, *
         note = note.strip() or None
     if version is not None:
         if not st.exists(validate_version_name(version)):
-            raise st._missing_error(version)
+            raise st.missing_error(version)
     record = {"query_id": q, "neighbor_id": n, "label": label, "by": who, "at": lio.utc_now(), "note": note,
               "version_seen": version}
     with lio.locked(st):
         recovery.roll_forward(st, who)
-        j = _journal.read_journal(st, st._join(GOLDEN_DIR, GOLDEN_FILE), "golden pairs", _record_problem)
+        j = _journal.read_journal(st, st.join(GOLDEN_DIR, GOLDEN_FILE), "golden pairs", _record_problem)
         j.strict_entries()  # never append behind a line that does not parse
         # ASCII JSON: a note cannot break the line; the record as written carries the chain's prev_sha256
         return _journal.append(st, j, record, point="golden.mark")
@@ -88,7 +88,7 @@ def mark_pair(store: Store | str, query_id: int | str, neighbor_id: int | str, *
 def golden_records(store: Store | str) -> list[dict[str, Any]]:
     """Every record of ``pairs.jsonl`` in file order (empty when nothing was marked). A line that is not a
     valid record raises IntegrityError naming the file and the line number."""
-    path = lio.store_of(store)._join(GOLDEN_DIR, GOLDEN_FILE)
+    path = lio.store_of(store).join(GOLDEN_DIR, GOLDEN_FILE)
     records = lio.read_jsonl_records(store, path, "golden pairs", _record_problem)
     return [{f: rec.get(f) for f in RECORD_FIELDS} for rec in records]
 

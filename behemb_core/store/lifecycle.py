@@ -10,7 +10,7 @@ Layout, beside the immutable versions (whose files this module never writes, cha
     <store>/recovered/                                     what recovery set aside (never read as state)
     <store>/.lifecycle.lock                                flock'ed around every lifecycle write
 
-Status (derived in :meth:`Store.status`): ``"published"`` when the pointer names the version, else
+Status (the rule in :mod:`behemb_core.store.status`, asked by :meth:`Store.status`): ``"published"`` when the pointer names the version, else
 ``"approved"`` when it has an approval record — also after it was published and then replaced, since it
 stays a valid target for a rollback — else ``"draft"``.
 
@@ -216,7 +216,7 @@ def approve(store: Store | str, version: str, *, by: str, checks: Iterable[Check
         filename = lio.record_name(seq)
         entry = {"seq": seq, "at": record["at"], "action": "approve", "version": version, "previous": None,
                  "by": who, **hashes, "record": filename, "record_sha256": lio.sha256(body), "approval": record}
-        staged = _fsio.Staged(st, st._join(LIFECYCLE_DIR, version, filename), body, exclusive=True, point="record")
+        staged = _fsio.Staged(st, st.join(LIFECYCLE_DIR, version, filename), body, exclusive=True, point="record")
         _commit(st, j, entry, staged, f"the approval of {version!r}")
     return record
 
@@ -275,7 +275,7 @@ def _move_pointer(st: Store, version: str, who: str, action: str, *, expected: s
         j = lio.audit_journal(st)
         entry = _journal.chained(j, {"seq": _next_seq(j), "at": lio.utc_now(), "action": action, "version": version,
                                      "previous": now, "by": who, **hashes})
-        staged = _fsio.Staged(st, st._join(POINTER_FILE), lio.json_bytes(entry), point="pointer")
+        staged = _fsio.Staged(st, st.join(POINTER_FILE), lio.json_bytes(entry), point="pointer")
         _commit(st, j, entry, staged, f"the {action} of {version!r}")
     return entry
 
@@ -331,7 +331,7 @@ def approvals(store: Store | str, version: str) -> list[dict[str, Any]]:
     """The approval records of ``version``, oldest first (empty for a draft)."""
     st = lio.store_of(store)
     if not st.exists(version):
-        raise st._missing_error(version)
+        raise st.missing_error(version)
     return lio.approval_records(st, version)
 
 
@@ -372,7 +372,7 @@ def _register(st: Store, index_name: str, version: str, sha: str, by: str | None
     record = {"index": index_name, "version": version, "embeddings_sha256": sha.lower(),
               "by": None if by is None else _check_by(by), "at": lio.utc_now(), "source": source}
     with lio.locked(st):
-        _fsio.write_atomic(st, st._join(INDEX_DIR, f"{index_name}.json"), lio.json_bytes(record), point="index")
+        _fsio.write_atomic(st, st.join(INDEX_DIR, f"{index_name}.json"), lio.json_bytes(record), point="index")
     return record
 
 

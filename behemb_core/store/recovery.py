@@ -69,7 +69,7 @@ def inspect_store(store: Store | str) -> list[Finding]:
     st = lio.store_of(store)
     out: list[Finding] = []
     audit = lio.audit_journal(st)
-    golden = _journal.read_journal(st, st._join(*GOLDEN_PATH), "golden pairs")
+    golden = _journal.read_journal(st, st.join(*GOLDEN_PATH), "golden pairs")
     for j in (audit, golden):
         out += _log_findings(st, j)
     if audit.bad_lines:
@@ -125,7 +125,7 @@ def _log_findings(st: Store, j: _journal.Journal) -> list[Finding]:
     out = []
     if j.torn:
         def cut_and_say(j: _journal.Journal = j, n: int = len(j.torn)) -> str:
-            kept = _journal.set_aside_torn_tail(st, j, st._join(lio.RECOVERED_DIR), lio.stamp())
+            kept = _journal.set_aside_torn_tail(st, j, st.join(lio.RECOVERED_DIR), lio.stamp())
             return f"set aside the unfinished last line of {j.path} ({n} bytes, never committed) in {kept}"
 
         out.append(Finding("torn tail", f"{j.path} ends in an unfinished line of {len(j.torn)} bytes (an append cut "
@@ -152,7 +152,7 @@ def _record_findings(st: Store, audit: _journal.Journal) -> list[Finding]:
         body = e.get("approval")
         if not (isinstance(body, dict) and isinstance(name, str)):
             continue  # written before records were kept in the log: nothing to restore from
-        path = st._join(lio.LIFECYCLE_DIR, e["version"], name)
+        path = st.join(lio.LIFECYCLE_DIR, e["version"], name)
         if st.fs.exists(path):
             continue
 
@@ -162,8 +162,8 @@ def _record_findings(st: Store, audit: _journal.Journal) -> list[Finding]:
 
         out.append(Finding("record missing", f"audit entry seq {e['seq']} approves {e['version']!r} but {path} is "
                            "missing (interrupted before the record was written)", True, restore))
-    folder = st._join(lio.LIFECYCLE_DIR)
-    for version, kind in sorted(st._ls(folder).items()):
+    folder = st.join(lio.LIFECYCLE_DIR)
+    for version, kind in sorted(st.list_dir(folder).items()):
         if kind != "directory":
             continue
         for fn in lio.record_files(st, version):
@@ -177,7 +177,7 @@ def _record_findings(st: Store, audit: _journal.Journal) -> list[Finding]:
 
 
 def _pointer_findings(st: Store, audit: _journal.Journal) -> list[Finding]:
-    path = st._join(lio.POINTER_FILE)
+    path = st.join(lio.POINTER_FILE)
     moves = [e for e in audit.entries if e.get("action") in ("publish", "rollback")]
     try:
         pointer: Any = lio.read_pointer(st)
@@ -215,12 +215,12 @@ def _pointer_findings(st: Store, audit: _journal.Journal) -> list[Finding]:
 
 def _leftovers(st: Store) -> list[Finding]:
     out = []
-    folders = [st.root, st._join(lio.LIFECYCLE_DIR), st._join(lio.INDEX_DIR), st._join(GOLDEN_PATH[0]),
-               st._join(lio.RECOVERED_DIR)]
-    folders += [f"{st._join(lio.LIFECYCLE_DIR)}/{v}" for v, kind in st._ls(st._join(lio.LIFECYCLE_DIR)).items()
+    folders = [st.root, st.join(lio.LIFECYCLE_DIR), st.join(lio.INDEX_DIR), st.join(GOLDEN_PATH[0]),
+               st.join(lio.RECOVERED_DIR)]
+    folders += [f"{st.join(lio.LIFECYCLE_DIR)}/{v}" for v, kind in st.list_dir(st.join(lio.LIFECYCLE_DIR)).items()
                 if kind == "directory"]
     for folder in folders:
-        for fn, kind in sorted(st._ls(folder).items()):
+        for fn, kind in sorted(st.list_dir(folder).items()):
             if kind == "file" and _fsio.TMP_MARK in fn:
                 path = f"{folder}/{fn}"
 
@@ -230,7 +230,7 @@ def _leftovers(st: Store) -> list[Finding]:
 
                 out.append(Finding("leftover temporary file", f"{path} is left over from an interrupted write", True,
                                    remove))
-    versions = st._join("versions")
+    versions = st.join("versions")
     for name in st.incomplete():
         path = f"{versions}/{name}"
         age = _age(st, path)
@@ -258,8 +258,8 @@ def _age(st: Store, path: str) -> float | None:
 
 def _set_aside(st: Store, path: str, label: str) -> Callable[[], str]:
     def move() -> str:
-        target = st._join(lio.RECOVERED_DIR, f"{lio.stamp()}-{label}")
-        _fsio.create_exclusive(st, target, st._read(path), point="recovered")
+        target = st.join(lio.RECOVERED_DIR, f"{lio.stamp()}-{label}")
+        _fsio.create_exclusive(st, target, st.read_bytes(path), point="recovered")
         st.fs.rm(path)
         return f"moved {path} to {target}"
 

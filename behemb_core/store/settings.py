@@ -42,7 +42,7 @@ class StoreSettings(BaseModel):
 
 
 def _path(st: Store) -> str:
-    return st._join(SETTINGS_FILE)
+    return st.join(SETTINGS_FILE)
 
 
 def _validated(values: Any, where: str) -> StoreSettings:

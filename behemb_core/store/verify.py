@@ -47,9 +47,9 @@ def verify_store(store: Store | str) -> dict[str, Any]:
     notes: list[str] = []
     hashes: dict[str, dict[str, str | None]] = {}
     intact: dict[str, bool] = {}
-    for name in filter(is_valid_version_name, st._folder_names()):  # not list_versions: needs a valid pointer
+    for name in filter(is_valid_version_name, st.folder_names()):  # not list_versions: needs a valid pointer
         try:
-            manifest = st._manifest_or_none(name)
+            manifest = st.manifest_or_none(name)
         except StoreError as exc:
             problems.append(str(exc))
             continue
@@ -81,7 +81,7 @@ def verify_store(store: Store | str) -> dict[str, Any]:
     if pointer is not None:
         problems += _pointer_problems(st, pointer, hashes, intact)
 
-    golden = _journal.read_journal(st, st._join(*GOLDEN_PATH), "golden pairs")
+    golden = _journal.read_journal(st, st.join(*GOLDEN_PATH), "golden pairs")
     problems += golden.chain_problems()
 
     pending = []
@@ -146,9 +146,9 @@ def _record_problems(st: Store, e: dict[str, Any]) -> list[str]:
     name, want = e.get("record"), e.get("record_sha256")
     if not isinstance(name, str):
         return []
-    path = st._join(lio.LIFECYCLE_DIR, e["version"], name)
+    path = st.join(lio.LIFECYCLE_DIR, e["version"], name)
     try:
-        data = st._read(path)
+        data = st.read_bytes(path)
     except FileNotFoundError:
         return []  # reported by inspect_store (completed from the log, or lost for an older store)
     if want is not None and lio.sha256(data) != want:
@@ -163,7 +163,7 @@ def _record_problems(st: Store, e: dict[str, Any]) -> list[str]:
 def _pointer_problems(st: Store, pointer: dict[str, Any], hashes: Mapping[str, Mapping[str, str | None]],
                       intact: Mapping[str, bool]) -> list[str]:
     v = pointer["version"]
-    where = st._join(POINTER_FILE)
+    where = st.join(POINTER_FILE)
     if v not in hashes:
         return [f"{where} names version {v!r}, which is not in the store: publish or roll back to an existing "
                 "approved version"]
@@ -179,9 +179,9 @@ def _pointer_problems(st: Store, pointer: dict[str, Any], hashes: Mapping[str, M
 
 
 def _index_reports(st: Store, published: str | None, shas: Mapping[str, str | None]) -> list[dict[str, Any]]:
-    folder = st._join(INDEX_DIR)
+    folder = st.join(INDEX_DIR)
     out = []
-    for fn in sorted(f for f, kind in st._ls(folder).items() if kind == "file" and f.endswith(".json")):
+    for fn in sorted(f for f, kind in st.list_dir(folder).items() if kind == "file" and f.endswith(".json")):
         name = fn[: -len(".json")]
         rec = lio.read_json(st, f"{folder}/{fn}", "index record", strict=False)
         version, sha = (rec.get("version"), rec.get("embeddings_sha256")) if isinstance(rec, dict) else (None, None)
