@@ -13,7 +13,6 @@ from __future__ import annotations
 import io
 import os
 import re
-import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,11 +23,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+from fsspec.implementations.local import LocalFileSystem
 
 from .embeddings import ItemEmbeddings
 from .errors import ConfigError, InputError
 from .neighbors import item_neighbors, top_k_neighbors
 from .progress import ProgressCallback, as_reporter
+from .store._fsio import Location, Staged
 
 COLUMNS: tuple[str, ...] = ("query_item_id", "query_name", "rank", "item_id", "name", "score")
 ExportFormat = Literal["csv", "parquet"]
@@ -201,16 +202,18 @@ def export_neighbors(emb: ItemEmbeddings, output: str | os.PathLike[str], *, k: 
         raise ConfigError(f"--output {os.fspath(out)!r} is a folder; give a file name ending in .csv or .parquet")
     queries = _known_queries(emb, items)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{uuid.uuid4().hex}")
+    written: list[int] = []
+
+    def write(fh: BinaryIO) -> None:
+        written.append(write_neighbors(fh, emb, k, fmt=fmt, queries=queries, names=names, block_rows=block_rows,
+                                       progress=progress))
+
+    staged = Staged(Location(LocalFileSystem()), os.fspath(out), write, point="neighbor_export")
     try:
-        with open(tmp, "xb") as fh:
-            rows = write_neighbors(fh, emb, k, fmt=fmt, queries=queries, names=names, block_rows=block_rows,
-                                   progress=progress)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, out)
+        staged.install()
     finally:
-        tmp.unlink(missing_ok=True)
+        staged.discard()
+    rows = written[0]
     n_q = len(emb) if queries is None else len(queries.codes)
     return ExportResult(path=os.fspath(out), format=fmt, queries=n_q, rows=rows,
                         unknown=[] if queries is None else queries.unknown,

@@ -25,8 +25,11 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from fsspec.implementations.local import LocalFileSystem
 
 from ..errors import StoreError
 from ._faults import armed, fault_point
@@ -59,18 +62,18 @@ def tmp_name(path: str) -> str:
     return f"{path}{TMP_MARK}{uuid.uuid4().hex}"
 
 
-def write_new(path: str, data: bytes, point: str = "file") -> None:
+def write_new(path: str, data: bytes | Callable[[BinaryIO], None], point: str = "file") -> None:
     """Create local file ``path`` exclusively (never replacing anything) and make its bytes durable. Removed
     again when the write fails; a kill can leave it partial, so callers write a temp name and link it."""
     try:
         with open(path, "xb") as fh:
-            if armed(f"{point}.torn"):
+            if armed(f"{point}.torn") and isinstance(data, bytes):
                 fh.write(data[: len(data) // 2])
                 fh.flush()
                 os.fsync(fh.fileno())
                 fault_point(f"{point}.torn")
                 data = data[len(data) // 2:]
-            fh.write(data)
+            _write_data(fh, data)
             fh.flush()
             os.fsync(fh.fileno())
     except BaseException:
@@ -79,19 +82,41 @@ def write_new(path: str, data: bytes, point: str = "file") -> None:
         raise
 
 
+def _write_data(fh: BinaryIO, data: bytes | Callable[[BinaryIO], None]) -> None:
+    if callable(data):
+        data(fh)
+    else:
+        fh.write(data)
+
+
+@dataclass(frozen=True)
+class Location:
+    """A filesystem to write to outside a store (exports): what :class:`Staged` needs of a :class:`Store`."""
+
+    fs: Any
+
+    @property
+    def is_local(self) -> bool:
+        return isinstance(self.fs, LocalFileSystem)
+
+
 class Staged:
     """A file written in full under a temporary name next to ``path``, put in place later by :meth:`install`.
 
     The lifecycle stages every file an action will change *before* it commits (appends its audit line), so a
     full disk or a file-size limit stops the action before anything is decided; after the commit only renames
-    and links remain. ``exclusive``: install never replaces an existing file (:meth:`install` returns False)."""
+    and links remain. Exports stage all their files, then install them together. ``data`` is bytes or a function
+    that writes to a binary file (large exports stream). ``exclusive``: install never replaces an existing file
+    (:meth:`install` returns False). ``st`` is a :class:`Store` or a :class:`Location`."""
 
-    def __init__(self, st: Store, path: str, data: bytes, *, exclusive: bool = False, point: str = "file") -> None:
+    def __init__(self, st: Store | Location, path: str, data: bytes | Callable[[BinaryIO], None], *,
+                 exclusive: bool = False, point: str = "file") -> None:
         self.st, self.path, self.data, self.exclusive, self.point = st, path, data, exclusive, point
         self.parent = path.rsplit("/", 1)[0]
         self.tmp: str | None = None
         if st.is_local:
-            os.makedirs(self.parent, exist_ok=True)
+            if not os.path.exists(self.parent):  # a file there: the write below says "not a directory"
+                os.makedirs(self.parent, exist_ok=True)
             tmp = tmp_name(path)
             write_new(tmp, data, point)
             self.tmp = tmp
@@ -104,7 +129,8 @@ class Staged:
             if self.exclusive and st.fs.exists(self.path):
                 return False
             st.fs.makedirs(self.parent, exist_ok=True)
-            st.fs.pipe_file(self.path, self.data)
+            with st.fs.open(self.path, "wb") as fh:  # one object written whole on object stores
+                _write_data(fh, self.data)
             fault_point(f"{self.point}.replaced")
             return True
         assert self.tmp is not None

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from collections.abc import Callable
 from typing import BinaryIO, Literal
 
@@ -20,6 +19,7 @@ from fsspec.implementations.local import LocalFileSystem
 from ..boundary import doing
 from ..errors import StoreError
 from ._manifest import EMBEDDINGS_FILE
+from . import _fsio
 from .filestore import Store
 
 ExportFormat = Literal["parquet", "npy", "jsonl"]
@@ -139,16 +139,16 @@ def _refuse_existing(fs: fsspec.AbstractFileSystem, paths: list[str], overwrite:
 
 
 class _Writes:
-    """Files written under temporary names beside their targets and renamed into place when all succeeded.
+    """The export's files, each staged under a temporary name beside its target (:class:`_fsio.Staged`: fsynced
+    on local disk) and all put in place when every one was written, in order (``export.json`` last).
 
-    On any failure the temporary files are removed, and so are the folders this export created (when empty);
-    a target replaced with ``overwrite`` keeps its old content unless every file was written. On local disk a
-    file is flushed and fsynced before the rename; elsewhere ``fs.mv`` moves it."""
+    On any failure the temporary files are removed, and so are the folders this export created (when empty); a
+    target replaced with ``overwrite`` keeps its old content unless every file was written."""
 
     def __init__(self, fs: fsspec.AbstractFileSystem) -> None:
         self.fs = fs
-        self.local = isinstance(fs, LocalFileSystem)
-        self.pending: list[tuple[str, str]] = []  # (temporary, target)
+        self.place = _fsio.Location(fs)
+        self.staged: list[_fsio.Staged] = []
         self.created: list[str] = []  # folders made by this export, outermost first
 
     def __enter__(self) -> _Writes:
@@ -167,27 +167,14 @@ class _Writes:
             self.created.append(d)
 
     def write(self, target: str, data: bytes | Callable[[BinaryIO], None]) -> None:
-        folder, base = target.rsplit("/", 1) if "/" in target else ("", target)
-        self._makedirs(folder)
-        tmp = f"{folder}/.{base}.tmp-{uuid.uuid4().hex}" if folder else f".{base}.tmp-{uuid.uuid4().hex}"
-        self.pending.append((tmp, target))
-        if self.local:
-            with open(tmp, "xb") as fh:
-                data(fh) if callable(data) else fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-        else:
-            with self.fs.open(tmp, "wb") as fh:
-                data(fh) if callable(data) else fh.write(data)
+        self._makedirs(target.rsplit("/", 1)[0] if "/" in target else "")
+        self.staged.append(_fsio.Staged(self.place, target, data, point="export"))
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is None:
             try:
-                for tmp, target in self.pending:
-                    if self.local:
-                        os.replace(tmp, target)
-                    else:
-                        self.fs.mv(tmp, target)
+                for staged in self.staged:
+                    staged.install()
                 return
             except BaseException:
                 self._clean()
@@ -195,17 +182,13 @@ class _Writes:
         self._clean()
 
     def _clean(self) -> None:
-        for tmp, _ in self.pending:
-            try:
-                if self.fs.exists(tmp):
-                    self.fs.rm(tmp)
-            except Exception:  # noqa: BLE001 - best effort while another error propagates
-                pass
+        for staged in self.staged:
+            staged.discard()
         for folder in reversed(self.created):
             try:
                 if not self.fs.ls(folder):
                     self.fs.rmdir(folder)
-            except Exception:  # noqa: BLE001
+            except Exception:  # noqa: BLE001 - best effort while another error propagates
                 pass
 
 
