@@ -30,8 +30,6 @@ from behemb_core.ingest import (
 from behemb_core.sessions import SessionOptions
 
 RAW = SessionOptions(min_length=1, collapse_repeats=False)
-RETAIL = Path("/work/shared/data/online-retail/by-day")
-MOVIELENS = Path("/work/shared/data/movielens-small")
 
 
 def write_jsonl(path: Path, rows: list, *, gz: bool = False) -> Path:
@@ -507,8 +505,8 @@ def test_summarize_small(tmp_path):
 
 # ------------------------------------------------------------------------------------------- real data
 
-@pytest.mark.skipif(not RETAIL.is_dir(), reason="Online Retail data not available")
-def test_online_retail_folder():
+def test_online_retail_folder(online_retail_dir):
+    RETAIL = online_retail_dir
     filters = EventFilters(exclude_session_prefix="C", exclude_items=["POST", "M", "DOT", "BANK CHARGES"])
     ds = read_event_log(RETAIL, columns=EventColumns(session="InvoiceNo"), filters=filters,
                         name_column="Description")
@@ -528,8 +526,8 @@ def test_online_retail_folder():
     assert again.sessions.fingerprint() == s.fingerprint() == sm["fingerprint"]
 
 
-@pytest.mark.skipif(not MOVIELENS.is_dir(), reason="MovieLens data not available")
-def test_movielens_gap_sessions_and_titles():
+def test_movielens_gap_sessions_and_titles(movielens_dir):
+    MOVIELENS = movielens_dir
     ds = read_event_log(MOVIELENS / "ratings.csv", options=SessionOptions(gap_minutes=30))
     s = ds.sessions
     assert ds.source["mode"] == "gap" and ds.source["rows_read"] == 100_836

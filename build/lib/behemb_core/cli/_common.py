@@ -1,0 +1,89 @@
+"""What every command shares: progress on stderr, JSON and table output, the ``--store`` option, small parsers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any
+
+from ..errors import ConfigError
+from ..progress import ProgressEvent
+
+
+class StderrProgress:
+    """Render progress events as short stderr lines, at most one per percent step or stage change."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.quiet = quiet
+        self.last: tuple[str, int] | None = None
+        self.t0 = time.perf_counter()
+
+    def __call__(self, event: ProgressEvent) -> None:
+        if self.quiet:
+            return
+        pct = -1 if event.fraction is None else int(event.fraction * 100)
+        key = (event.stage, pct)
+        if key == self.last and event.stage not in ("epoch", "trial"):
+            return
+        self.last = key
+        head = f"{pct:3d}%" if pct >= 0 else "    "
+        print(f"[{time.perf_counter() - self.t0:7.1f}s] {head} {event.stage}: {event.message}", file=sys.stderr)
+
+
+def emit(obj: Any) -> None:
+    """One JSON document on stdout (the machine-readable result of a command)."""
+    print(json.dumps(obj, default=str, ensure_ascii=False))
+
+
+def emit_rows(rows: list[dict], columns: list[str], *, as_json: bool) -> None:
+    if as_json:
+        emit(rows)
+    else:
+        print_table(rows, columns)
+
+
+def print_table(rows: list[dict], columns: list[str]) -> None:
+    if not rows:
+        print("(none)")
+        return
+    widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in columns}
+    print("  ".join(c.ljust(widths[c]) for c in columns))
+    for r in rows:
+        print("  ".join(str(r.get(c, "")).ljust(widths[c]) for c in columns))
+
+
+def store_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--store", default="./store", help="Store folder or fsspec URL (default ./store).")
+
+
+def who(args: argparse.Namespace) -> str:
+    import getpass
+
+    return args.by or getpass.getuser()
+
+
+def int_list(text: str, flag: str) -> list[int]:
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise ConfigError(f"{flag} expects comma-separated integers, got {text!r}") from None
+
+
+def typed_id(emb, text: str):
+    from ..vocab import parse_id_like
+
+    return parse_id_like(text, emb.vocab.kind)
+
+
+def parse_sets(method: str, sets: list[str]) -> dict[str, Any]:
+    from ..methods.registry import coerce_setting
+
+    values: dict[str, Any] = {}
+    for item in sets:
+        if "=" not in item:
+            raise ConfigError(f"--set expects key=value, got {item!r}")
+        key, text = item.split("=", 1)
+        values[key.strip()] = coerce_setting(method, key.strip(), text)
+    return values

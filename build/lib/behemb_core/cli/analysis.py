@@ -1,0 +1,209 @@
+"""Looking at versions: ``neighbors`` (one item, a list, or the whole catalogue; ``--explain`` with evidence),
+``evaluate`` (held-out quality with baselines), ``diagnose`` (popularity collapse) and ``compare`` (stability)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..errors import ConfigError
+from ._common import StderrProgress, emit, int_list, parse_sets, print_table, store_option, typed_id
+from .data import add_input_options, load_dataset
+
+
+def cmd_neighbors(args: argparse.Namespace) -> int:
+    from ..neighbors import item_neighbors
+    from ..store import Store
+
+    if args.item is None and not (args.items_file or args.all):
+        raise ConfigError("neighbors needs one of --item ID, --items-file FILE or --all")
+    if (args.items_file or args.all) and not args.output:
+        raise ConfigError("--items-file and --all write a file: give --output PATH.csv or PATH.parquet")
+    if args.explain and args.output:
+        raise ConfigError("--explain shows one item's evidence and cannot be combined with --output")
+    store = Store(args.store)
+    stored = store.load_version(args.version)
+    emb = stored.embeddings
+    names = stored.item_meta.names_for(emb.vocab.ids) if stored.item_meta is not None else None
+    if args.output:
+        return _export_neighbors(args, store, emb, names)
+    if args.explain:
+        return _explain(args, stored, names)
+    try:
+        rows = item_neighbors(emb, args.item, args.k, names=names)
+    except KeyError:
+        raise ConfigError(f"item {args.item!r} has no vector in version {args.version!r}") from None
+    if args.json:
+        query = {"item_id": args.item}
+        if names is not None:
+            query["name"] = str(names[emb.vocab.code(typed_id(emb, args.item))])
+        emit({"version": args.version, "query": query, "neighbors": rows})
+    else:
+        from ..store import interaction_verb
+
+        verb = interaction_verb(store, stored.manifest)
+        name = f" ({names[emb.vocab.code(typed_id(emb, args.item))]})" if names is not None else ""
+        print(f"# People who {verb} {args.item}{name} also {verb}:")
+        print_table(rows, ["rank", "item_id", "score", *(["name"] if names is not None else [])])
+    return 0
+
+
+def _export_neighbors(args: argparse.Namespace, store, emb, names) -> int:
+    from ..neighbor_export import export_neighbors, read_item_list
+
+    items = [args.item] if args.item is not None else read_item_list(args.items_file) if args.items_file else None
+    result = export_neighbors(emb, args.output, k=args.k, items=items, names=names,
+                              store_root=store.root if store.is_local else None, overwrite=args.overwrite,
+                              progress=StderrProgress(args.quiet))
+    if result.unknown:
+        shown = ", ".join(result.unknown[:20]) + (" …" if len(result.unknown) > 20 else "")
+        print(f"warning: {len(result.unknown)} of {result.queries + len(result.unknown)} item ids are not in version "
+              f"{args.version!r} and have no rows: {shown}", file=sys.stderr)
+    emit({"version": args.version, "k": args.k, **result.summary()})
+    return 0
+
+
+def _explain(args: argparse.Namespace, stored, names) -> int:
+    from ..explain import explain_version
+
+    if not args.input:
+        raise ConfigError("--explain needs the sessions as evidence: give --input (and its options)")
+    dataset = load_dataset(args, StderrProgress(args.quiet))
+    try:
+        report = explain_version(stored, dataset.sessions, args.item, k=args.k, names=names, examples=args.examples)
+    except KeyError:
+        raise ConfigError(f"item {args.item!r} has no vector in version {args.version!r}") from None
+    if args.json:
+        emit({"version": args.version, **report})
+        return 0
+    if report["note"]:
+        print(f"# {report['note']}")
+    if report["without_direct_support"] is None:
+        print_table(report["neighbors"], ["rank", "item_id", "score", *(["name"] if names is not None else [])])
+        return 0
+    q = report["query"]
+    print(f"# {q['item_id']}: {q.get('name') or ''} — in {q['sessions']} sessions; window {report['window']}")
+    rows = [
+        {**r, "support": "none (embedding only)" if r["no_direct_support"] else "direct"} for r in report["neighbors"]
+    ]
+    print_table(rows, ["rank", "item_id", "score", "cooccurrences", "sessions_together", "ppmi", "support",
+                        *(["name"] if names is not None else [])])
+    print(f"{report['without_direct_support']} of {len(rows)} neighbours have no direct co-occurrence support.")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from ..evaluate import time_split
+    from ..quality import evaluate_method, evaluate_version
+
+    ks = int_list(args.k, "--k")
+    progress = StderrProgress(args.quiet)
+    if args.store and args.version:
+        from ..store import Store
+
+        stored = Store(args.store).load_version(args.version)
+        dataset = load_dataset(args, progress)
+        if args.all_heldout:
+            report = evaluate_version(stored.embeddings, dataset.sessions, item_stats=stored.item_stats, ks=ks,
+                                      n_boot=args.bootstrap, name=args.version)
+        else:
+            train, test = time_split(dataset.sessions, holdout=args.holdout)
+            report = evaluate_version(stored.embeddings, test, train=train, ks=ks, n_boot=args.bootstrap,
+                                      name=args.version)
+            fp = stored.manifest.get("dataset", {}).get("fingerprint")
+            if fp == dataset.sessions.fingerprint():
+                report.setdefault("notes", []).append(
+                    "this version was trained on these very sessions, held-out part included: its numbers are "
+                    "optimistic; evaluate the method (--method) or use newer sessions (--all-heldout)"
+                )
+    elif args.method:
+        dataset = load_dataset(args, progress)
+        config = parse_sets(args.method, args.set)
+        report = evaluate_method(
+            dataset.sessions, args.method, config, seeds=int_list(args.seeds, "--seeds"), ks=ks,
+            holdout=args.holdout, split=args.split, n_boot=args.bootstrap, progress=progress,
+        )
+    else:
+        raise ConfigError("evaluate needs --method (train on a split) or --store and --version (a stored version)")
+    emit(report)
+    return 0
+
+
+def cmd_diagnose(args: argparse.Namespace) -> int:
+    from ..diagnostics import popularity_diagnostics
+    from ..store import Store
+
+    stored = Store(args.store).load_version(args.version)
+    report = popularity_diagnostics(stored.embeddings, stored.item_stats, k=args.k,
+                                    method=stored.manifest.get("method"))
+    emit({"version": args.version, **report})
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from ..compare import compare_stored, neighbor_overlap, overlap_table, version_names
+    from ..store import Store
+
+    store = Store(args.store)
+    a, b = store.load_version(args.a), store.load_version(args.b)
+    report = compare_stored(a, b, k=args.k)
+    report.pop("evaluations", None)  # the per-method blocks are in "quality"; full reports stay in the manifests
+    if args.csv:
+        result = neighbor_overlap(a.embeddings, b.embeddings, k=args.k)
+        stats = b.item_stats if b.item_stats is not None else a.item_stats
+        pop = None if stats is None else stats.set_index("item_id")["events"]
+        overlap_table(result, names=version_names(a, b), popularity=pop).to_csv(args.csv, index=False)
+        report["csv"] = args.csv
+    emit(report)
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add this group's commands to the subparsers."""
+    from ..methods.registry import METHODS
+
+    p = sub.add_parser("neighbors", help="Top-k neighbours of an item by cosine (--explain: with evidence).")
+    add_input_options(p, required=False)
+    store_option(p)
+    p.add_argument("--version", required=True)
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--item", help="One item id.")
+    which.add_argument("--items-file", help="Bulk export: a file of item ids, one per line (or a CSV whose first "
+                       "column is item_id); ids not in the version are reported on stderr and in the summary.")
+    which.add_argument("--all", action="store_true", help="Bulk export: every item of the version.")
+    p.add_argument("-k", type=int, default=10)
+    p.add_argument("--output", help="Write the exact top-k to PATH.csv or PATH.parquet (columns query_item_id, "
+                   "query_name, rank, item_id, name, score), atomically and never inside the store; prints a JSON "
+                   "summary.")
+    p.add_argument("--overwrite", action="store_true", help="Replace an existing --output file.")
+    p.add_argument("--explain", action="store_true",
+                   help="Show co-occurrence evidence for each neighbour from the sessions in --input.")
+    p.add_argument("--examples", type=int, default=2, help="Example sessions per neighbour with --explain.")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_neighbors)
+    p = sub.add_parser("evaluate", help="Held-out next-item quality with most-popular and item-kNN baselines.")
+    add_input_options(p, required=True)
+    p.add_argument("--method", choices=sorted(METHODS), help="Train this method on the split and evaluate it.")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--seeds", default="0", help="Comma-separated seeds; several give the spread (default 0).")
+    p.add_argument("--store", help="With --version: evaluate a stored version instead.")
+    p.add_argument("--version")
+    p.add_argument("--all-heldout", action="store_true",
+                   help="Stored version: treat all of --input as held-out (newer sessions).")
+    p.add_argument("--k", default="10", help="Comma-separated cut-offs (default 10).")
+    p.add_argument("--holdout", type=float, default=0.1, help="Share of sessions held out (default 0.1).")
+    p.add_argument("--split", choices=["time", "random"], default="time")
+    p.add_argument("--bootstrap", type=int, default=200, help="Bootstrap resamples for intervals (0 = none).")
+    p.set_defaults(func=cmd_evaluate)
+    p = sub.add_parser("diagnose", help="Popularity-collapse diagnostics of a version (JSON).")
+    store_option(p)
+    p.add_argument("--version", required=True)
+    p.add_argument("-k", type=int, default=10)
+    p.set_defaults(func=cmd_diagnose)
+    p = sub.add_parser("compare", help="Stability of neighbour lists between two versions (JSON).")
+    store_option(p)
+    p.add_argument("a", help="The reference version (e.g. the published one).")
+    p.add_argument("b", help="The candidate version.")
+    p.add_argument("-k", type=int, default=10)
+    p.add_argument("--csv", help="Also write per-item overlaps (item_id, name, popularity, jaccard, rbo) here.")
+    p.set_defaults(func=cmd_compare)

@@ -1,0 +1,112 @@
+"""Input options (files, format, columns, filters, sessionization, names) → one :class:`DatasetSpec` → the
+library's :func:`~behemb_core.ingest.load`; and the ``summarize`` command."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ..boundary import doing
+from ..ingest import DatasetSpec
+from ._common import StderrProgress, emit
+
+
+def add_input_options(p: argparse.ArgumentParser, *, required: bool) -> None:
+    g = p.add_argument_group("input data")
+    g.add_argument("--input", nargs="+", required=required, metavar="PATH",
+                   help="Session JSONL file(s), or event-log files/folders (CSV, TSV, Parquet, .gz).")
+    g.add_argument("--format", choices=["auto", "sessions", "events", "baskets"], default="auto",
+                   help="auto: .jsonl/.ndjson are sessions, everything else an event log; baskets: one session "
+                        "per line, items separated by the delimiter, no header (the 'groceries' layout).")
+    g.add_argument("--delimiter", help="Text files: field delimiter (default: sniffed from the first lines; "
+                                       "'\\t' or 'tab' for TAB).")
+    g.add_argument("--no-header", action="store_true",
+                   help="Event logs: the first line is data; columns are named column_1, column_2, …")
+    g.add_argument("--user-col", help="Event logs: user column (default: auto-detected).")
+    g.add_argument("--item-col", help="Event logs: item column (default: auto-detected).")
+    g.add_argument("--time-col", help="Event logs: timestamp column (default: auto-detected).")
+    g.add_argument("--session-col", help="Event logs: session/basket id column (optional).")
+    g.add_argument("--weight-col", help="Event logs: quantity/weight column (optional).")
+    g.add_argument("--event-type-col", help="Event logs: event type column (optional).")
+    g.add_argument("--name-col", help="Event logs: a column with item names (e.g. Description).")
+    g.add_argument("--timestamp-unit", choices=["s", "ms", "us", "ns"], default=None,
+                   help="Unit of numeric timestamps (default s).")
+    g.add_argument("--no-auto-columns", action="store_true",
+                   help="Do not auto-detect columns; only use the ones given.")
+    f = p.add_argument_group("row filters (every dropped row is counted by reason)")
+    f.add_argument("--keep-event-types", help="Comma-separated event types to keep.")
+    f.add_argument("--exclude-items", action="append", default=[], metavar="ID[,ID…]",
+                   help="Item ids to drop (e.g. POST,M,DOT). Repeatable.")
+    f.add_argument("--exclude-session-prefix", help="Drop rows whose session id starts with this (e.g. C).")
+    f.add_argument("--keep-nonpositive-weight", action="store_true",
+                   help="Keep rows with weight <= 0 (returns); dropped by default.")
+    s = p.add_argument_group("sessionization")
+    s.add_argument("--gap-minutes", type=float, help="Inactivity gap that starts a new session (default 30).")
+    s.add_argument("--no-session-column", action="store_true",
+                   help="Ignore the session column and sessionize by the gap.")
+    s.add_argument("--keep-repeats", action="store_true", help="Do not collapse consecutive repeats.")
+    s.add_argument("--min-count", type=int, help="Drop items seen fewer times (default 1).")
+    s.add_argument("--min-length", type=int, help="Drop sessions shorter than this (default 2).")
+    s.add_argument("--max-length", type=int, help="Split sessions longer than this (default 1000).")
+    m = p.add_argument_group("item metadata")
+    m.add_argument("--item-meta", metavar="PATH", help="Table of item id → name (CSV/TSV/Parquet).")
+    m.add_argument("--meta-id-col", help="Id column of --item-meta (default item_id, auto-detected).")
+    m.add_argument("--meta-name-col", help="Name column of --item-meta (default name, auto-detected).")
+    p.add_argument("--quiet", action="store_true", help="No progress on stderr.")
+
+
+def dataset_spec(args: argparse.Namespace) -> DatasetSpec:
+    """The :class:`DatasetSpec` the input options describe (validated: a bad value is one ConfigError naming
+    the field, e.g. ``dataset: options.min_length=0: …``)."""
+    delimiter = {"\\t": "\t", "tab": "\t"}.get(args.delimiter or "", args.delimiter) or None
+    columns: dict[str, Any] = {
+        "user": args.user_col, "item": args.item_col, "timestamp": args.time_col, "session": args.session_col,
+        "weight": args.weight_col, "event_type": args.event_type_col,
+    }
+    if args.no_auto_columns:  # "" marks a role as absent, so nothing is detected for it
+        columns = {k: ("" if v is None else v) for k, v in columns.items()}
+    columns = {k: v for k, v in columns.items() if v is not None}
+    columns.update({"timestamp_unit": args.timestamp_unit, "header": not args.no_header,
+                    "delimiter": delimiter if args.format != "baskets" else None})
+    options = {"gap_minutes": args.gap_minutes, "min_count": args.min_count, "min_length": args.min_length,
+               "max_length": args.max_length}
+    options = {k: v for k, v in options.items() if v is not None}
+    if args.no_session_column:
+        options["use_session_column"] = False
+    if args.keep_repeats:
+        options["collapse_repeats"] = False
+    excluded = [x.strip() for chunk in args.exclude_items for x in chunk.split(",") if x.strip()]
+    filters = {
+        "drop_nonpositive_weight": not args.keep_nonpositive_weight, "exclude_items": excluded,
+        "exclude_session_prefix": args.exclude_session_prefix,
+        "keep_event_types": args.keep_event_types.split(",") if args.keep_event_types else None,
+    }
+    return DatasetSpec.create(
+        paths=list(args.input), format=args.format, columns=columns, filters=filters, options=options,
+        delimiter=delimiter if args.format == "baskets" else None, name_column=args.name_col,
+        meta_path=args.item_meta, meta_id_column=args.meta_id_col, meta_name_column=args.meta_name_col,
+    )
+
+
+def load_dataset(args: argparse.Namespace, progress: Any) -> Any:
+    """Read ``--input`` (and ``--item-meta``) as the options describe."""
+    from ..ingest import load
+
+    spec = dataset_spec(args)
+    with doing("read the input", " ".join(map(str, args.input))):
+        return load(spec, progress=progress)
+
+
+def cmd_summarize(args: argparse.Namespace) -> int:
+    from ..ingest import summarize
+
+    dataset = load_dataset(args, StderrProgress(args.quiet))
+    emit(summarize(dataset))
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add this group's commands to the subparsers."""
+    p = sub.add_parser("summarize", help="Print the dataset summary as JSON.")
+    add_input_options(p, required=True)
+    p.set_defaults(func=cmd_summarize)

@@ -1,0 +1,136 @@
+"""Training commands: ``train`` (one method, one draft version), ``tune`` (search, then train the winner) and
+``demo`` (the bundled Online Retail sample end to end)."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..boundary import doing
+from ..errors import ConfigError
+from ._common import StderrProgress, emit, parse_sets, print_table, store_option
+from .data import add_input_options, load_dataset
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from ..content import read_content_vectors
+    from ..errors import VersionExistsError
+    from ..store import open_store
+    from ..train import train_version
+
+    from ..methods.registry import parse_config
+
+    progress = StderrProgress(args.quiet)
+    config = parse_config(args.method, parse_sets(args.method, args.set))  # fail before reading any data
+    if args.method != "fusion" and (args.base_version or args.content_vectors):
+        raise ConfigError("--base-version and --content-vectors are for --method fusion")
+    if not args.input and not (args.method == "fusion" and args.base_version):
+        raise ConfigError(f"--method {args.method} needs --input (fusion may instead use --base-version)")
+    store = open_store(args.store)
+    if args.version is not None and store.exists(args.version):  # validates the name too, before any data
+        raise VersionExistsError(f"version {args.version!r} already exists in {store.url}; versions are immutable")
+    dataset = load_dataset(args, progress) if args.input else None
+    meta = None
+    if dataset is None and args.item_meta:
+        from ..ingest import read_item_metadata
+
+        with doing("read the item metadata", args.item_meta):
+            meta = read_item_metadata(args.item_meta, id_column=args.meta_id_col, name_column=args.meta_name_col)
+    content = None
+    if args.content_vectors:
+        with doing("read the content vectors", args.content_vectors):
+            content = read_content_vectors(args.content_vectors, id_column=args.content_id_col)
+    with doing(path=store.url):
+        summary = train_version(
+            store, args.method, config, dataset=dataset, seed=args.seed, name=args.version, content=content,
+            base_version=args.base_version, item_meta=meta, evaluate=args.evaluate, noise_floor=args.noise_floor,
+            progress=progress,
+        )
+    emit(summary)
+    return 0
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    from ..errors import VersionExistsError
+    from ..methods.registry import parse_config
+    from ..store import Store
+    from ..tuning import search_space, tune_and_train
+
+    progress = StderrProgress(args.quiet)
+    search_space(args.method)  # fusion and unknown methods fail before any data is read
+    config = parse_config(args.method, parse_sets(args.method, args.set))
+    if not args.budget_minutes >= 0:
+        raise ConfigError(f"--budget-minutes must be 0 or more, got {args.budget_minutes}")
+    store = Store(args.store)
+    if args.version is not None and store.exists(args.version):  # validates the name too
+        raise VersionExistsError(f"version {args.version!r} already exists in {store.url}; versions are immutable")
+    dataset = load_dataset(args, progress)
+    summary = tune_and_train(
+        store, args.method, dataset=dataset, budget_seconds=args.budget_minutes * 60, seed=args.seed,
+        name=args.version, evaluate=args.evaluate, base_config=config, progress=progress,
+    )
+    emit(summary)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from ..demo import DEMO_FILE, load_demo_dataset
+    from ..neighbors import item_neighbors
+    from ..store import Store, interaction_verb
+    from ..train import train_version
+
+    progress = StderrProgress(args.quiet)
+    store = Store(args.store)
+    dataset = load_demo_dataset(DEMO_FILE, progress=progress)
+    summary = train_version(store, args.method, {"dim": 64}, dataset=dataset, seed=0, progress=progress)
+    stored = store.load_version(summary["version"])
+    names = stored.item_meta.names_for(stored.embeddings.vocab.ids)
+    query = "85123A"  # WHITE HANGING HEART T-LIGHT HOLDER, the best seller
+    print(f"Trained {summary['version']} ({summary['items']} items, {summary['seconds']} s) on {DEMO_FILE.name}")
+    print(f"Store: {store.url}   Next: python -m behemb_core neighbors --store {store.url} "
+          f"--version {summary['version']} --item <ID>\n")
+    verb = interaction_verb(store, stored.manifest)
+    print(f"People who {verb} {query} ({names[stored.embeddings.vocab.code(query)]}) also {verb}:")
+    print_table(item_neighbors(stored.embeddings, query, 10, names=names), ["rank", "item_id", "score", "name"])
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add this group's commands to the subparsers."""
+    from ..methods.registry import METHODS
+
+    p = sub.add_parser("train", help="Train a method and save a draft version to a store.")
+    add_input_options(p, required=False)
+    p.add_argument("--method", required=True, choices=sorted(METHODS))
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="Method parameter (repeatable), e.g. --set dim=64 --set window=3.")
+    p.add_argument("--seed", type=int, default=0)
+    store_option(p)
+    p.add_argument("--version", help="Version name (default: generated, e.g. ppmi_v3).")
+    p.add_argument("--base-version", help="Fusion: the stored behaviour version to fuse with content.")
+    p.add_argument("--content-vectors", metavar="PATH", help="Fusion: item id → vector table (Parquet/CSV/NPY).")
+    p.add_argument("--content-id-col", default="item_id", help="Id column of --content-vectors.")
+    p.add_argument("--evaluate", action="store_true",
+                   help="Also evaluate the method on a time split against the baselines and store the report "
+                   "with the version (sign-off uses it; costs a second training run).")
+    p.add_argument("--noise-floor", action="store_true",
+                   help="Also retrain with seed+1 and store the neighbour overlap of the two runs (retraining "
+                   "noise), so comparisons can tell a real change from noise.")
+    p.set_defaults(func=cmd_train)
+    p = sub.add_parser("tune", help="Tune a method's parameters on a validation split, then train the winner.")
+    add_input_options(p, required=True)
+    p.add_argument("--method", required=True, choices=sorted(METHODS))
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="Starting config (repeatable); parameters the search does not vary keep these values.")
+    p.add_argument("--budget-minutes", type=float, default=10.0,
+                   help="Stop starting new trials after this long (default 10); the best so far wins.")
+    p.add_argument("--seed", type=int, default=0)
+    store_option(p)
+    p.add_argument("--version", help="Version name (default: generated, e.g. cs_v3).")
+    p.add_argument("--evaluate", action="store_true",
+                   help="Also evaluate the winner on the hold-out the tuner never read, against the baselines.")
+    p.set_defaults(func=cmd_tune)
+    p = sub.add_parser("demo", help="Train on the bundled Online Retail demo and show neighbours.")
+    p.add_argument("--store", default="data/store", help="Store folder (default data/store).")
+    p.add_argument("--method", default="cooc_softmax", choices=sorted(METHODS))
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_demo)

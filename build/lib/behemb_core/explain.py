@@ -1,0 +1,206 @@
+"""Why are two items neighbours? Direct evidence from the sessions, for people who must trust the list.
+
+For a query item and each of its neighbours: the co-occurrence count (within the window), the number of
+distinct sessions that contain both, their PPMI, and a few example sessions. A neighbour with **no direct
+co-occurrence** comes only from the embedding's smoothing (shared neighbours of neighbours): sometimes a good
+generalisation, sometimes junk — it is flagged so a human looks.
+
+Evidence only means something over the version's **own training data**: :func:`explain_version` compares the
+fingerprint the manifest records with the sessions given and refuses to count over other data (zero counts over
+another catalogue would read as "no support"); :func:`evidence_plan` decides the window, so the CLI and the app
+count alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import scipy.sparse as sp
+
+from .cooccurrence import count_cooccurrence, ppmi
+from .embeddings import ItemEmbeddings
+from .neighbors import top_k_neighbors
+from .sessions import Sessions
+from .vocab import parse_id_like
+
+#: Window for versions whose config has none (e.g. fusion): the skip-gram default.
+DEFAULT_EVIDENCE_WINDOW = 5
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Co-occurrence counts, PPMI and an item → sessions index over one set of sessions (built once)."""
+
+    sessions: Sessions
+    counts: sp.csr_matrix
+    pmi: sp.csr_matrix
+    item_sessions: sp.csr_matrix  # item × session incidence (sorted session indices per row)
+    window: int
+
+    @classmethod
+    def build(cls, sessions: Sessions, *, window: int = 5, alpha: float = 0.75) -> Evidence:
+        counts = count_cooccurrence(sessions, window=window)
+        inc = sp.csr_matrix(
+            (np.ones(sessions.n_events, dtype=np.int8), (sessions.codes, sessions.session_of_event())),
+            shape=(sessions.n_items, sessions.n_sessions),
+        )
+        inc.sum_duplicates()
+        inc.sort_indices()
+        return cls(sessions=sessions, counts=counts, pmi=ppmi(counts, alpha=alpha), item_sessions=inc, window=window)
+
+    def _sessions_of(self, code: int) -> np.ndarray:
+        return self.item_sessions.indices[self.item_sessions.indptr[code] : self.item_sessions.indptr[code + 1]]
+
+    def pair(self, a_id: Any, b_id: Any, *, examples: int = 3, names: dict | None = None) -> dict[str, Any]:
+        """Evidence for one pair of item ids (items unknown to the sessions have zero evidence)."""
+        vocab = self.sessions.vocab
+        a, b = int(vocab.codes(np.asarray([a_id], dtype=object))[0]), int(vocab.codes(np.asarray([b_id], dtype=object))[0])
+        out: dict[str, Any] = {"cooccurrences": 0.0, "sessions_together": 0, "ppmi": 0.0, "examples": []}
+        if a < 0 or b < 0:
+            out["no_direct_support"] = True
+            return out
+        both = np.intersect1d(self._sessions_of(a), self._sessions_of(b), assume_unique=True)
+        out["cooccurrences"] = float(self.counts[a, b])
+        out["sessions_together"] = int(len(both))
+        out["ppmi"] = round(float(self.pmi[a, b]), 4)
+        out["no_direct_support"] = bool(len(both) == 0)
+        for s in both[:examples].tolist():
+            start, end = int(self.sessions.indptr[s]), int(self.sessions.indptr[s + 1])
+            codes = self.sessions.codes[start:end]
+            # Show the stretch of the session around the two items (at most 15 items), marking both.
+            pos = np.flatnonzero((codes == a) | (codes == b))
+            lo = max(0, int(pos.min()) - 3)
+            hi = min(len(codes), max(int(pos.max()) + 4, lo + 5), lo + 15)
+            ids = vocab.take(codes[lo:hi]).tolist()
+            out["examples"].append(
+                {
+                    "session_id": str(self.sessions.session_ids[s]),
+                    "length": int(len(codes)),
+                    "from_position": lo,
+                    "items": [
+                        {"item_id": i, "name": names.get(i, "") if names else "",
+                         "is_pair": bool(c in (a, b))}
+                        for i, c in zip(ids, codes[lo:hi].tolist())
+                    ],
+                }
+            )
+        return out
+
+
+def _neighbor_rows(
+    emb: ItemEmbeddings, item_id: Any, k: int, names: np.ndarray | None
+) -> tuple[Any, list[dict[str, Any]], dict | None]:
+    """The typed query id, its top-``k`` rows (rank, item_id, score, name) and the id → name map."""
+    if isinstance(item_id, str):
+        item_id = parse_id_like(item_id, emb.vocab.kind)
+    table = top_k_neighbors(emb, k, queries=np.array([emb.vocab.code(item_id)]))
+    name_of = dict(zip(emb.vocab.ids.tolist(), names.tolist())) if names is not None else None
+    rows = []
+    for rank, (c, score) in enumerate(zip(table.codes[0].tolist(), table.scores[0].tolist()), start=1):
+        if c < 0:
+            break
+        nid = emb.vocab.ids[c].item() if emb.vocab.kind == "int" else emb.vocab.ids[c]
+        row = {"rank": rank, "item_id": nid, "score": round(float(score), 6)}
+        if name_of is not None:
+            row["name"] = name_of.get(nid, "")
+        rows.append(row)
+    return item_id, rows, name_of
+
+
+def explain_neighbors(
+    emb: ItemEmbeddings,
+    evidence: Evidence,
+    item_id: Any,
+    *,
+    k: int = 10,
+    names: np.ndarray | None = None,
+    examples: int = 3,
+) -> dict[str, Any]:
+    """The top-``k`` neighbours of ``item_id`` in ``emb`` with the session evidence for each.
+
+    ``names`` (aligned with ``emb.vocab``) label the query, the neighbours and the items of example sessions.
+    """
+    item_id, rows, name_of = _neighbor_rows(emb, item_id, k, names)
+    for row in rows:
+        row.update(evidence.pair(item_id, row["item_id"], examples=examples, names=name_of))
+    unsupported = sum(r["no_direct_support"] for r in rows)
+    known = item_id in evidence.sessions.vocab
+    query_sessions = int(len(evidence._sessions_of(evidence.sessions.vocab.code(item_id)))) if known else 0
+    return {
+        "query": {"item_id": item_id, "name": name_of.get(item_id, "") if name_of else None,
+                  "sessions": query_sessions},
+        "window": evidence.window,
+        "neighbors": rows,
+        "without_direct_support": unsupported,
+    }
+
+
+@dataclass(frozen=True)
+class EvidencePlan:
+    """Whether and how to count evidence for a version over some sessions (see :func:`evidence_plan`).
+
+    ``source`` is ``"training_data"`` (the sessions' fingerprint is the one the version was trained on),
+    ``"unverified"`` (the version records no training data, e.g. fusion: counted, with a note) or
+    ``"other_data"`` (a different dataset: nothing is counted). ``note`` is the sentence to show, if any.
+    """
+
+    window: int
+    source: Literal["training_data", "unverified", "other_data"]
+    note: str | None
+
+    @property
+    def usable(self) -> bool:
+        return self.source != "other_data"
+
+
+def evidence_plan(manifest: Mapping[str, Any], fingerprint: str) -> EvidencePlan:
+    """The window (the version's own co-occurrence window — ``window`` or ``cooc_window`` in its config — else
+    :data:`DEFAULT_EVIDENCE_WINDOW`) and whether sessions with ``fingerprint`` are the version's training data."""
+    config = manifest.get("config") or {}
+    window = int(config.get("window") or config.get("cooc_window") or DEFAULT_EVIDENCE_WINDOW)
+    trained_on = (manifest.get("dataset") or {}).get("fingerprint")
+    if not trained_on:
+        return EvidencePlan(window, "unverified", "This version does not record its training data: the evidence "
+                            "comes from the dataset in use, which may not be the data it learned from.")
+    if trained_on != fingerprint:
+        return EvidencePlan(window, "other_data", (
+            f"The dataset in use (fingerprint {fingerprint[:19]}…) is not the one this version was trained on "
+            f"({trained_on[:19]}…), so no co-occurrence evidence is shown: counts from other data would read as "
+            "'no support'. Load the version's training data (Data page, or --input) to see its evidence."))
+    return EvidencePlan(window, "training_data", None)
+
+
+def explain_version(
+    version: Any,
+    sessions: Sessions,
+    item_id: Any,
+    *,
+    k: int = 10,
+    names: np.ndarray | None = None,
+    examples: int = 3,
+    evidence: Evidence | None = None,
+    fingerprint: str | None = None,
+) -> dict[str, Any]:
+    """:func:`explain_neighbors` for a stored version (``embeddings`` and ``manifest``), counted only over its own
+    training data.
+
+    ``fingerprint`` of ``sessions`` may be passed when known (it is computed otherwise); ``evidence`` built over
+    ``sessions`` with :func:`evidence_plan`'s window may be passed to reuse it. The report adds ``evidence_source``
+    and ``note`` (see :class:`EvidencePlan`). Over other data the neighbours are listed without any counts and
+    ``without_direct_support`` is ``None``: not judged, never "all unsupported".
+    """
+    fp = fingerprint if fingerprint is not None else sessions.fingerprint()
+    plan = evidence_plan(version.manifest or {}, fp)
+    if not plan.usable:
+        item_id, rows, name_of = _neighbor_rows(version.embeddings, item_id, k, names)
+        return {"query": {"item_id": item_id, "name": name_of.get(item_id, "") if name_of else None,
+                          "sessions": None},
+                "window": plan.window, "neighbors": rows, "without_direct_support": None,
+                "evidence_source": plan.source, "note": plan.note}
+    if evidence is None or evidence.window != plan.window:
+        evidence = Evidence.build(sessions, window=plan.window)
+    report = explain_neighbors(version.embeddings, evidence, item_id, k=k, names=names, examples=examples)
+    return {**report, "evidence_source": plan.source, "note": plan.note}

@@ -1,0 +1,141 @@
+"""(E) Co-occurrence cosine softmax: unit vectors whose cosine softmax reproduces a popularity-damped,
+distance-weighted co-occurrence similarity (see :mod:`behemb_core.target_similarity` and
+:mod:`behemb_core.softmax_fit`)."""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
+
+from ..cooccurrence import Weighting
+from ..embeddings import FitResult, make_embeddings
+from ..progress import ProgressCallback, as_reporter
+from ..softmax_fit import SoftmaxFitParams, fit_cosine_softmax
+from ..target_similarity import target_similarity
+from .base import MethodConfig, TrainingInputs, require_sessions
+
+# Up to this many items ``softmax="auto"`` fits the exact softmax; above it the sampled one. Where both were
+# run the two agree (benchmarks/results/softmax-agreement.md); the full softmax's cost grows with n², so above
+# this size the sampled estimator is the faster of the two by a growing factor.
+FULL_SOFTMAX_MAX_ITEMS = 15_000
+# ``lr`` is the step at this dimension; other dims scale it by √(REFERENCE_DIM / dim). Without that, dim 16 reached
+# HR@10 0.153 on Online Retail (0.31 with the scaled step) and dim 32 0.339 (0.354).
+REFERENCE_DIM = 128
+
+
+class CoocSoftmaxConfig(MethodConfig):
+    window: int = Field(
+        10, title="Window (positions)", ge=1, le=1000,
+        description="Items up to this many positions apart form a pair. Wider finds more (weaker) pairs; with "
+        "harmonic weighting the far ones count little, so widen it for short or basket-like sessions.",
+    )
+    weighting: Weighting = Field(
+        "harmonic", title="Pair weighting",
+        description="Weight of a pair d positions apart: 1 (uniform), 1/d (harmonic) or (window-d+1)/window "
+        "(linear). Harmonic trusts adjacent items most; uniform suits unordered baskets.",
+    )
+    gamma: float = Field(
+        0.1, title="Popularity exponent γ", ge=0, le=1,
+        description="Popularity exponent: T_ab = C_ab / (d_a·d_b)^gamma. Raise it if popular items crowd every "
+        "neighbour list; lower it if rare one-off pairs do. 0.5 is cosine-like (the item-kNN baseline).",
+    )
+    tau: float = Field(
+        0.1, title="Temperature τ", gt=0.005, le=2,
+        description="Softmax temperature. Lower sharpens neighbour lists around the strongest pairs; higher "
+        "spreads them to broader topics.",
+    )
+    epochs: int = Field(
+        20, title="Epochs", ge=1, le=500,
+        description="Passes over all items. Raise it if the loss still falls at the end; lower it to train faster.",
+    )
+    lr: float = Field(
+        0.01, title="Learning rate", gt=0, le=1,
+        description="Adam learning rate at dim 128; the step used is lr·√(128/dim), so unit vectors move by the "
+        "same relative amount at any dim. Lower it if the per-epoch loss jumps around; raise it if it falls "
+        "slowly.",
+    )
+    batch_size: int = Field(
+        1024, title="Batch size", ge=16, le=65536,
+        description="Items per optimisation step (at most a quarter of the catalogue, so every epoch takes 4+ "
+        "steps). Larger is faster per epoch but takes fewer steps.",
+    )
+    negatives: int = Field(
+        2048, title="Shared negatives", ge=16, le=65536,
+        description="Shared negative items per step for the sampled softmax (large catalogues). More is closer "
+        "to the exact softmax and slower.",
+    )
+    row_weight_exponent: float = Field(
+        0.5, title="Row weight exponent", ge=0, le=2,
+        description="Item weight in the loss grows as (row mass)^exponent. Raise it to favour well-observed "
+        "items; 0 weighs every item alike.",
+    )
+    softmax: Literal["auto", "full", "sampled"] = Field(
+        "auto", title="Softmax",
+        description=f"'full' is exact but costs items² per epoch; 'sampled' scales to millions of items; "
+        f"'auto' uses full up to {FULL_SOFTMAX_MAX_ITEMS:,} items.",
+    )
+
+    def step_size(self) -> float:
+        """Adam's learning rate for this ``dim``: coordinates of a unit vector shrink as 1/√dim, so the step does."""
+        return self.lr * math.sqrt(REFERENCE_DIM / self.dim)
+
+    def fit_params(self) -> SoftmaxFitParams:
+        return SoftmaxFitParams(
+            dim=self.dim, tau=self.tau, epochs=self.epochs, lr=self.step_size(), batch_size=self.batch_size,
+            negatives=self.negatives, row_weight_exponent=self.row_weight_exponent,
+        )
+
+
+def use_full_softmax(config: CoocSoftmaxConfig, n_items: int) -> bool:
+    if config.softmax == "auto":
+        return n_items <= FULL_SOFTMAX_MAX_ITEMS
+    return config.softmax == "full"
+
+
+def fit_cooc_softmax(
+    inputs: TrainingInputs, config: CoocSoftmaxConfig, *, seed: int = 0, progress: ProgressCallback | None = None
+) -> FitResult:
+    """Fit unit vectors to the target similarity ``T`` of the sessions with a cosine softmax.
+
+    Items that co-occur with nothing have an empty row of ``T``: they get no vector and are listed in the
+    report. Deterministic for a seed on a given machine (see :mod:`behemb_core.softmax_fit`).
+    """
+    sessions = require_sessions(inputs, "cooc_softmax")
+    rep = as_reporter(progress)
+    target = target_similarity(
+        sessions, window=config.window, weighting=config.weighting, gamma=config.gamma, progress=rep.sub(0.0, 0.1)
+    )
+    keep = np.flatnonzero(target.has_signal)
+    if len(keep) < 2:
+        from ..errors import ConfigError
+
+        raise ConfigError(
+            f"cooc_softmax: only {len(keep)} item(s) co-occur with another item within window={config.window}; "
+            "provide sessions with at least two different items"
+        )
+    t = target.matrix[keep][:, keep].tocsr()
+    full = use_full_softmax(config, len(keep))
+    rep("fit", 0.1, f"fitting {len(keep):,} items with the {'full' if full else 'sampled'} softmax")
+    res = fit_cosine_softmax(t, config.fit_params(), seed=seed, full=full, progress=rep.sub(0.1, 0.98))
+    vocab = sessions.vocab.subset(keep)
+    emb = make_embeddings(vocab, res.vectors, expected_dim=config.dim, method="cooc_softmax")
+    dropped = sessions.vocab.take(np.flatnonzero(~target.has_signal))
+    rep("done", 1.0, f"embedded {len(vocab)} items")
+    return FitResult(
+        embeddings=emb,
+        report={
+            "estimator": res.estimator,
+            "batch_size": res.batch_size,
+            "adam_lr": config.step_size(),
+            "epoch_losses": res.epoch_losses,
+            "seconds_per_epoch": res.seconds_per_epoch,
+            "target_nnz": int(t.nnz),
+            "items_without_vector": int(len(dropped)),
+            "items_without_vector_examples": dropped[:20].tolist(),
+            "items_without_vector_reason": f"no co-occurrence with another item within window={config.window}",
+            "bit_reproducible": True,
+        },
+    )

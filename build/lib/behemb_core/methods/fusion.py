@@ -1,0 +1,186 @@
+"""(D) Fusion of behaviour and content vectors; gives cold-start items a vector.
+
+Content vectors (any dimension) are mapped into the behaviour space by a ridge regression fitted on the items
+that have both; then ``E = w·E_behaviour + (1−w)·E_content_mapped``, re-normalised. Items with content but no
+behaviour (cold start) get the mapped content vector. Every row records its ``source``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import Field
+
+from ..content import content_from_text
+from ..embeddings import FitResult, ItemEmbeddings, l2_normalize, make_embeddings
+from ..errors import ConfigError
+from ..progress import ProgressCallback, as_reporter
+from ..vocab import Vocabulary
+from .base import ContentVectors, MethodConfig, TrainingInputs
+
+
+class FusionConfig(MethodConfig):
+    dim: int | None = Field(  # type: ignore[assignment]
+        None, title="Dimensions", ge=2, le=2048,
+        description="Vector dimension; fusion keeps the behaviour vectors' dimension (leave empty), or checks it.",
+    )
+    behavior_weight: float = Field(
+        0.7, title="Behaviour weight w",
+        ge=0, le=1, description="w in w·behaviour + (1−w)·content for items that have both."
+    )
+    ridge: float = Field(1.0, title="Ridge penalty",
+        ge=0, le=1e6, description="Ridge penalty of the content → behaviour linear map.")
+    base_method: Literal["cooc_softmax", "ppmi_svd", "item2vec", "graph"] = Field(
+        "ppmi_svd", title="Base method", description="Behaviour method trained first when no base version is given."
+    )
+    base_config: dict[str, Any] = Field(default_factory=dict, title="Base method config",
+        description="Config of the base method.")
+    text_dim: int = Field(128, title="Text vector dimensions",
+        ge=2, le=2048, description="Dimension of TF-IDF→SVD text vectors.")
+    text_columns: list[str] = Field(
+        default_factory=list, title="Text columns",
+        description="Metadata columns added to the item name as content text (e.g. genres, category).",
+    )
+    text_max_features: int = Field(50_000, title="Text vocabulary size",
+        ge=10, description="Vocabulary size of the TF-IDF.")
+    min_shared_items: int = Field(
+        20, title="Minimum shared items",
+        ge=2, description="Items with both behaviour and content needed to fit the map."
+    )
+    holdout_share: float = Field(
+        0.1, title="Held-out share for the map fit",
+        ge=0, lt=0.5, description="Share of shared items held out to measure the map's cosine fit."
+    )
+
+
+def _fit_ridge(x: np.ndarray, y: np.ndarray, lam: float) -> np.ndarray:
+    """Least-squares map with intercept: returns W of shape (dx+1, dy) for [x, 1] @ W ≈ y."""
+    xb = np.hstack([x, np.ones((len(x), 1), dtype=x.dtype)]).astype(np.float64)
+    gram = xb.T @ xb
+    reg = lam * np.eye(gram.shape[0])
+    reg[-1, -1] = 0.0  # do not shrink the intercept
+    return np.linalg.solve(gram + reg, xb.T @ y.astype(np.float64))
+
+
+def _apply(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    return (np.hstack([x, np.ones((len(x), 1), dtype=x.dtype)]) @ w).astype(np.float32)
+
+
+def _union_vocab(a: Vocabulary, b: Vocabulary) -> Vocabulary:
+    ida, idb = a.ids, b.ids
+    if a.kind != b.kind:
+        ida, idb = ida.astype(str).astype(object), idb.astype(str).astype(object)
+    return Vocabulary(np.concatenate([ida, idb]))
+
+
+def fuse(
+    behavior: ItemEmbeddings, content: ContentVectors, config: FusionConfig, *, seed: int = 0
+) -> tuple[ItemEmbeddings, dict[str, Any]]:
+    """Fuse ``behavior`` with ``content``; returns the embeddings and a report with class counts and fit quality."""
+    vocab = _union_vocab(behavior.vocab, content.vocab)
+    b_codes = vocab.codes(behavior.vocab.ids)
+    c_codes = vocab.codes(content.vocab.ids)
+    has_b = np.zeros(len(vocab), dtype=bool)
+    has_c = np.zeros(len(vocab), dtype=bool)
+    has_b[b_codes] = True
+    has_c[c_codes] = True
+    beh = np.zeros((len(vocab), behavior.dim), dtype=np.float32)
+    beh[b_codes] = behavior.vectors
+    con = np.zeros((len(vocab), content.vectors.shape[1]), dtype=np.float32)
+    con[c_codes] = content.vectors
+    shared = np.flatnonzero(has_b & has_c)
+    if len(shared) < config.min_shared_items:
+        raise ConfigError(
+            f"fusion: only {len(shared)} items have both behaviour and content vectors, need "
+            f"min_shared_items={config.min_shared_items}; check that item ids match between the two"
+        )
+    rng = np.random.default_rng(seed)
+    perm = rng.permutation(shared)
+    n_hold = int(round(len(shared) * config.holdout_share)) if len(shared) >= 50 else 0
+    hold, train = perm[:n_hold], perm[n_hold:]
+    holdout_cosine = None
+    if n_hold:
+        w_eval = _fit_ridge(con[train], beh[train], config.ridge)
+        pred = l2_normalize(_apply(con[hold], w_eval))
+        holdout_cosine = float(np.mean(np.sum(pred * beh[hold], axis=1)))
+    w_map = _fit_ridge(con[shared], beh[shared], config.ridge)
+    mapped = np.zeros_like(beh)
+    mapped[has_c] = l2_normalize(_apply(con[has_c], w_map))
+    w = config.behavior_weight
+    out = np.where(has_b[:, None], beh, mapped)
+    both = has_b & has_c
+    out[both] = w * beh[both] + (1 - w) * mapped[both]
+    source = np.where(both, "fused", np.where(has_b, "behavior", "content_only")).astype(object)
+    if w == 1.0:
+        source[both] = "behavior"
+    keep = np.flatnonzero(np.linalg.norm(out, axis=1) > 1e-6)
+    dropped = len(vocab) - len(keep)
+    emb = make_embeddings(
+        vocab.subset(keep), out[keep], source=source[keep], expected_dim=behavior.dim,
+        behavior_version=behavior.behavior_version, method="fusion",
+    )
+    counts = {s: int((emb.source == s).sum()) for s in ("behavior", "fused", "content_only")}
+    report = {
+        "classes": counts,
+        "shared_items": int(len(shared)),
+        "content_origin": content.origin,
+        "content_dim": int(content.vectors.shape[1]),
+        "map_holdout_cosine": holdout_cosine,
+        "map_holdout_items": int(n_hold),
+        "items_without_vector": int(dropped),
+        "items_without_vector_reason": "behaviour and mapped content vectors cancel out (zero vector)",
+    }
+    return emb, report
+
+
+def fit_fusion(
+    inputs: TrainingInputs, config: FusionConfig, *, seed: int = 0, progress: ProgressCallback | None = None
+) -> FitResult:
+    """Fusion as a method: take ``inputs.base`` (an existing version) or train ``base_method`` on the sessions,
+    take ``inputs.content`` or build text vectors from ``inputs.item_meta``, then :func:`fuse`."""
+    from .registry import get_method, parse_config
+
+    rep = as_reporter(progress)
+    base_report: dict[str, Any] = {}
+    if inputs.base is not None:
+        behavior = inputs.base
+    else:
+        if inputs.sessions is None:
+            raise ConfigError("fusion needs behaviour vectors: a base version, or sessions to train base_method on")
+        base_cfg = dict(config.base_config)
+        if config.dim is not None:
+            base_cfg.setdefault("dim", config.dim)
+        spec = get_method(config.base_method)
+        res = spec.fit(inputs, parse_config(config.base_method, base_cfg), seed=seed, progress=rep.sub(0.0, 0.7))
+        behavior, base_report = res.embeddings, res.report
+    if config.dim is not None and config.dim != behavior.dim:
+        raise ConfigError(
+            f"fusion: dim={config.dim} differs from the behaviour vectors' dimension {behavior.dim}; "
+            "leave dim empty to keep the behaviour dimension"
+        )
+    rep("content", 0.75, "preparing content vectors")
+    content = inputs.content
+    if content is None:
+        if inputs.item_meta is None:
+            raise ConfigError("fusion needs content: a content-vector table or item metadata with names")
+        missing = [c for c in config.text_columns if c not in inputs.item_meta.table.columns]
+        if missing:
+            raise ConfigError(
+                f"fusion: text_columns {missing} are not in the item metadata "
+                f"(columns: {list(inputs.item_meta.table.columns)})"
+            )
+        content = content_from_text(
+            inputs.item_meta.text_series(config.text_columns), dim=config.text_dim, seed=seed,
+            max_features=config.text_max_features,
+        )
+    rep("fuse", 0.9, "fitting the content → behaviour map")
+    emb, report = fuse(behavior, content, config, seed=seed)
+    if inputs.base_version is not None:
+        emb = ItemEmbeddings(emb.vocab, emb.vectors, emb.source, behavior_version=inputs.base_version)
+    report["base_method"] = None if inputs.base is not None else config.base_method
+    report["base_version"] = inputs.base_version
+    if base_report:
+        report["base_report"] = base_report
+    rep("done", 1.0, f"fused {len(emb)} items: {report['classes']}")
+    return FitResult(embeddings=emb, report=report)

@@ -1,0 +1,87 @@
+"""(A) Co-occurrence → PPMI → truncated SVD: the deterministic, fast "ships-first" baseline."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
+
+from ..cooccurrence import count_cooccurrence, ppmi
+from ..embeddings import FitResult, make_embeddings
+from ..errors import ConfigError
+from ..progress import ProgressCallback, as_reporter
+from ..svd import randomized_svd
+from .base import MethodConfig, TrainingInputs, require_sessions
+
+
+class PpmiSvdConfig(MethodConfig):
+    window: int = Field(
+        5, title="Window (positions)", ge=0, le=1000,
+        description="Items up to this many positions apart count as a pair; 0 = the whole session (baskets). "
+        "Wider windows blur topics and favour popular items.",
+    )
+    weighting: Literal["uniform", "harmonic", "linear"] = Field(
+        "uniform", title="Pair weighting", description="Weight of a pair at distance d: 1, 1/d, or (window-d+1)/window."
+    )
+    alpha: float = Field(
+        0.75, title="Context smoothing α", gt=0, le=1,
+        description="Context-distribution smoothing of PPMI; 0.75 (Levy et al. 2015) damps popular items, "
+        "1 = plain PPMI.",
+    )
+    shift: float = Field(1.0, title="PMI shift",
+        ge=1, le=100, description="Shifted PPMI: subtract log(shift); 1 = no shift.")
+    eig_weight: float = Field(
+        0.5, title="Eigenvalue weight p", ge=0, le=1,
+        description="Eigenvalue weighting p in E = U·S^p; 0.5 is a robust default, 1 over-weights the top "
+        "(often popularity) directions.",
+    )
+    n_iter: int = Field(3, title="Power iterations",
+        ge=0, le=20, description="Power iterations of randomized SVD (more = more exact).")
+    oversample: int = Field(10, title="Oversampling",
+        ge=0, le=200, description="Extra random directions in randomized SVD.")
+
+
+def fit_ppmi_svd(
+    inputs: TrainingInputs, config: PpmiSvdConfig, *, seed: int = 0, progress: ProgressCallback | None = None
+) -> FitResult:
+    """Embed items as rows of ``U·S^p`` from the SVD of the PPMI co-occurrence matrix.
+
+    Items whose PPMI row is empty (they only co-occur with items they are no more likely than chance to meet)
+    get no vector; they are listed in the report, never given a random one. Deterministic for a given seed.
+    """
+    sessions = require_sessions(inputs, "ppmi_svd")
+    rep = as_reporter(progress)
+    counts = count_cooccurrence(
+        sessions, window=config.window, weighting=config.weighting, progress=rep.sub(0.0, 0.4)
+    )
+    rep("ppmi", 0.45, "computing PPMI")
+    m = ppmi(counts, alpha=config.alpha, shift=config.shift)
+    has_signal = np.diff(m.indptr) > 0
+    keep = np.flatnonzero(has_signal)
+    if len(keep) <= config.dim:
+        raise ConfigError(
+            f"ppmi_svd: dim={config.dim} needs more than {config.dim} items with co-occurrence signal, "
+            f"but only {len(keep)} have any; lower dim or provide more sessions"
+        )
+    m = m[keep][:, keep]
+    u, s, _ = randomized_svd(
+        m, config.dim, n_oversamples=config.oversample, n_iter=config.n_iter, seed=seed,
+        progress=rep.sub(0.5, 0.95),
+    )
+    vectors = u * np.power(s, config.eig_weight)[None, :]
+    vocab = sessions.vocab.subset(keep)
+    emb = make_embeddings(vocab, vectors, expected_dim=config.dim, method="ppmi_svd")
+    dropped = sessions.vocab.take(np.flatnonzero(~has_signal))
+    rep("done", 1.0, f"embedded {len(vocab)} items")
+    return FitResult(
+        embeddings=emb,
+        report={
+            "cooccurrence_nnz": int(counts.nnz),
+            "ppmi_nnz": int(m.nnz),
+            "singular_values_top": [float(x) for x in s[:10]],
+            "items_without_vector": int(len(dropped)),
+            "items_without_vector_examples": dropped[:20].tolist(),
+            "items_without_vector_reason": "no positive PMI with any other item",
+        },
+    )

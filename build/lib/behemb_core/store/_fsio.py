@@ -1,0 +1,280 @@
+"""The store's file-writing layer: durable new files, atomic replacement, single-write appends, the writer lock.
+
+Every write of the lifecycle (pointer, audit log and its head, approval records, golden pairs, settings) goes
+through here, so the guarantees are stated once:
+
+* on a local disk a new or replaced file appears whole or not at all (temp file in the same folder, fsync,
+  ``os.link``/``os.replace``, fsync of the folder); an append is one ``O_APPEND`` write + fsync, cut back to the
+  old length if the write fails part-way;
+* on other fsspec filesystems (object stores) whole-object writes are atomic by nature; appends are
+  read-modify-write and check that nobody changed the file meanwhile;
+* :func:`locked` serialises writers: ``flock`` locally; elsewhere a thread lock plus a lease file that refuses
+  a second process while the first holds it (object stores have no locks: best effort, see the README).
+
+Temporary files are named ``<name>.tmp-<hex>``; ``repair`` removes those an interrupted write left behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from fsspec.implementations.local import LocalFileSystem
+
+from ..errors import StoreError
+from ._faults import armed, fault_point
+
+if TYPE_CHECKING:
+    from .filestore import Store
+
+LOCK_FILE = ".lifecycle.lock"
+LEASE_FILE = ".lifecycle.lease"
+LEASE_SECONDS = 120.0  # a lease older than this is taken to be from a crashed writer
+TMP_MARK = ".tmp-"
+_THREAD_LOCK = threading.Lock()
+
+
+def fsync_dir(path: str) -> None:
+    """Make a rename or new entries of ``path`` durable (POSIX); a no-op where folders cannot be opened."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # pragma: no cover - e.g. Windows
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
+
+
+def tmp_name(path: str) -> str:
+    return f"{path}{TMP_MARK}{uuid.uuid4().hex}"
+
+
+def write_new(path: str, data: bytes | Callable[[BinaryIO], None], point: str = "file") -> None:
+    """Create local file ``path`` exclusively (never replacing anything) and make its bytes durable. Removed
+    again when the write fails; a kill can leave it partial, so callers write a temp name and link it."""
+    try:
+        with open(path, "xb") as fh:
+            if armed(f"{point}.torn") and isinstance(data, bytes):
+                fh.write(data[: len(data) // 2])
+                fh.flush()
+                os.fsync(fh.fileno())
+                fault_point(f"{point}.torn")
+                data = data[len(data) // 2:]
+            _write_data(fh, data)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(path)
+        raise
+
+
+def _write_data(fh: BinaryIO, data: bytes | Callable[[BinaryIO], None]) -> None:
+    if callable(data):
+        data(fh)
+    else:
+        fh.write(data)
+
+
+@dataclass(frozen=True)
+class Location:
+    """A filesystem to write to outside a store (exports): what :class:`Staged` needs of a :class:`Store`."""
+
+    fs: Any
+
+    @property
+    def is_local(self) -> bool:
+        return isinstance(self.fs, LocalFileSystem)
+
+
+class Staged:
+    """A file written in full under a temporary name next to ``path``, put in place later by :meth:`install`.
+
+    The lifecycle stages every file an action will change *before* it commits (appends its audit line), so a
+    full disk or a file-size limit stops the action before anything is decided; after the commit only renames
+    and links remain. Exports stage all their files, then install them together. ``data`` is bytes or a function
+    that writes to a binary file (large exports stream). ``exclusive``: install never replaces an existing file
+    (:meth:`install` returns False). ``st`` is a :class:`Store` or a :class:`Location`."""
+
+    def __init__(self, st: Store | Location, path: str, data: bytes | Callable[[BinaryIO], None], *,
+                 exclusive: bool = False, point: str = "file") -> None:
+        self.st, self.path, self.data, self.exclusive, self.point = st, path, data, exclusive, point
+        self.parent = path.rsplit("/", 1)[0]
+        self.tmp: str | None = None
+        if st.is_local:
+            if not os.path.exists(self.parent):  # a file there: the write below says "not a directory"
+                os.makedirs(self.parent, exist_ok=True)
+            tmp = tmp_name(path)
+            write_new(tmp, data, point)
+            self.tmp = tmp
+            fault_point(f"{point}.tmp_written")
+
+    def install(self) -> bool:
+        """Put the file in place (atomically on a local disk); False when ``exclusive`` and it already exists."""
+        st = self.st
+        if not st.is_local:
+            if self.exclusive and st.fs.exists(self.path):
+                return False
+            st.fs.makedirs(self.parent, exist_ok=True)
+            with st.fs.open(self.path, "wb") as fh:  # one object written whole on object stores
+                _write_data(fh, self.data)
+            fault_point(f"{self.point}.replaced")
+            return True
+        assert self.tmp is not None
+        try:
+            if self.exclusive:
+                try:
+                    os.link(self.tmp, self.path)  # exclusive and atomic: complete or absent, never overwritten
+                except FileExistsError:
+                    return False
+            else:
+                os.replace(self.tmp, self.path)
+        finally:
+            self.discard()
+        fsync_dir(self.parent)
+        fault_point(f"{self.point}.replaced")
+        return True
+
+    def discard(self) -> None:
+        if self.tmp is not None and os.path.exists(self.tmp):
+            with contextlib.suppress(OSError):
+                os.remove(self.tmp)
+        self.tmp = None
+
+
+def write_atomic(st: Store, path: str, data: bytes, point: str = "file") -> None:
+    """Replace ``path`` by ``data``: readers see the old or the new file, never a mix, and nothing partial is left
+    after a failure (a kill can leave only a ``.tmp-`` file, which ``repair`` removes)."""
+    Staged(st, path, data, point=point).install()
+
+
+def create_exclusive(st: Store, path: str, data: bytes, point: str = "file") -> bool:
+    """Create ``path`` with ``data`` unless it exists; True when created. Atomic locally (temp + ``os.link``)."""
+    return Staged(st, path, data, exclusive=True, point=point).install()
+
+
+def append_bytes(st: Store, path: str, data: bytes, *, expect_size: int | None = None, point: str = "append") -> None:
+    """Append ``data`` (whole lines) to ``path``. Locally one ``O_APPEND`` write + fsync; if the write fails
+    part-way the file is cut back to its old length, so a failure leaves no partial line (a kill can: readers
+    ignore a last line without its newline and the next writer sets it aside). ``expect_size``: the length the
+    caller read the file at — a different length means another writer got in between (StoreError)."""
+    if not st.is_local:
+        try:
+            old = bytes(st.fs.cat_file(path))
+        except FileNotFoundError:
+            old = b""
+        if expect_size is not None and len(old) != expect_size:
+            raise StoreError(f"{path} changed while this action ran (another writer?); nothing was written, run "
+                             "the action again")
+        st.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+        st.fs.pipe_file(path, old + data)
+        fault_point(f"{point}.written")
+        return
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        start = os.fstat(fd).st_size
+        if expect_size is not None and start != expect_size:
+            raise StoreError(f"{path} changed while this action ran (another writer?); nothing was written, run "
+                             "the action again")
+        try:
+            rest = data
+            if armed(f"{point}.torn"):
+                half = len(rest) // 2
+                _write_all(fd, rest[:half], path)
+                os.fsync(fd)
+                fault_point(f"{point}.torn")
+                rest = rest[half:]
+            _write_all(fd, rest, path)
+            os.fsync(fd)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, start)
+                os.fsync(fd)
+            raise
+    finally:
+        os.close(fd)
+    fault_point(f"{point}.written")
+
+
+def _write_all(fd: int, data: bytes, path: str) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        if n <= 0:  # pragma: no cover - os.write raises instead on POSIX
+            raise OSError(errno.EIO, "short write", path)
+        view = view[n:]
+
+
+def truncate(st: Store, path: str, size: int) -> None:
+    """Cut ``path`` back to its first ``size`` bytes (durably)."""
+    if not st.is_local:
+        st.fs.pipe_file(path, bytes(st.fs.cat_file(path))[:size])
+        return
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.ftruncate(fd, size)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def locked(st: Store) -> Iterator[None]:
+    """Exclusive lifecycle lock: ``flock`` on ``<store>/.lifecycle.lock`` on a local disk (held by the kernel,
+    so a killed process never leaves it locked); elsewhere a thread lock and a lease file (see :func:`_lease`)."""
+    if not st.is_local:
+        with _THREAD_LOCK, _lease(st):
+            yield
+        return
+    os.makedirs(st.root, exist_ok=True)
+    fd = os.open(st.join(LOCK_FILE), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the flock
+
+
+@contextlib.contextmanager
+def _lease(st: Store) -> Iterator[None]:
+    """A lease file on stores without locks: a second process that finds a fresh lease of another owner is
+    refused (it can retry), so concurrent lifecycle writes that can be detected are refused instead of
+    interleaved. Two writers starting within the same instant can still both get in: one writer at a time is
+    what such a store supports (said by ``versions`` and the app's sidebar)."""
+    path = st.join(LEASE_FILE)
+    me = {"owner": uuid.uuid4().hex, "host": socket.gethostname(), "pid": os.getpid(), "at": time.time()}
+    try:
+        held = json.loads(bytes(st.fs.cat_file(path)).decode("utf-8"))
+    except (FileNotFoundError, ValueError, UnicodeDecodeError):
+        held = None
+    if isinstance(held, dict) and time.time() - float(held.get("at", 0)) < LEASE_SECONDS:
+        raise StoreError(f"another process ({held.get('host')}, pid {held.get('pid')}) is changing the lifecycle of "
+                         f"{st.url}; this store supports one writer at a time, so nothing was done: try again "
+                         "in a moment")
+    st.fs.pipe_file(path, json.dumps(me).encode("utf-8"))
+    try:
+        again = json.loads(bytes(st.fs.cat_file(path)).decode("utf-8"))
+    except (FileNotFoundError, ValueError, UnicodeDecodeError):
+        again = None
+    if not isinstance(again, dict) or again.get("owner") != me["owner"]:
+        raise StoreError(f"another process took the lifecycle lease of {st.url} at the same moment; nothing was "
+                         "done: try again")
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            st.fs.rm(path)

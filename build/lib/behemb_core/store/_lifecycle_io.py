@@ -1,0 +1,138 @@
+"""Readers and names of the lifecycle's files (see :mod:`behemb_core.store.lifecycle` for the layout and the
+guarantees): the audit log and its head, the published pointer, approval records, and the hashes a sign-off
+records. Writing goes through :mod:`._fsio` and :mod:`._journal`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ..errors import IntegrityError
+from . import _fsio, _journal
+from ._fsio import locked, write_atomic  # noqa: F401  (the lifecycle's writers import them from here)
+from ._journal import Journal, json_line  # noqa: F401
+from ._manifest import EMBEDDINGS_FILE, MANIFEST_FILE
+from .filestore import Store
+
+from ._layout import AUDIT_FILE, INDEX_DIR, LIFECYCLE_DIR, POINTER_FILE, RECORD_SUFFIX, RECOVERED_DIR  # noqa: F401
+
+
+def store_of(store: Store | str) -> Store:
+    """``store`` itself, or a :class:`Store` opened at that location."""
+    return store if isinstance(store, Store) else Store(store)
+
+
+def utc_now() -> str:
+    """Now in UTC, ISO 8601 with microseconds (every lifecycle timestamp)."""
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="microseconds")
+
+
+def stamp() -> str:
+    """A timestamp usable in a file name (``20261130T084500123456Z``)."""
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+
+
+# ------------------------------------------------------------------------------------------------ audit log
+
+
+def _audit_problem(entry: Any) -> str | None:
+    if isinstance(entry, dict) and type(entry.get("seq")) is int and isinstance(entry.get("action"), str):
+        return None
+    return "is not an entry with 'seq' and 'action'"
+
+
+def audit_journal(st: Store) -> Journal:
+    """``audit.log`` as it is on disk (committed entries, hashes, torn tail, head): never raises for content."""
+    return _journal.read_journal(st, st.join(AUDIT_FILE), "audit log", _audit_problem)
+
+
+def read_audit_log(store: Store | str) -> list[dict[str, Any]]:
+    """Every committed entry of ``audit.log`` in order. A committed line that is not a JSON object with an
+    integer ``seq`` and a string ``action`` raises IntegrityError naming the line; a last line without its
+    newline (an append cut short by a crash) is not committed and not returned."""
+    return audit_journal(store_of(store)).strict_entries()
+
+
+def read_jsonl_records(
+    store: Store | str, path: str, what: str, problem: Callable[[Any], str | None]
+) -> list[dict[str, Any]]:
+    """Every committed line of the JSON Lines log ``path``, parsed (strict, see :func:`read_audit_log`)."""
+    return _journal.read_journal(store_of(store), path, what, problem).strict_entries()
+
+
+# ------------------------------------------------------------------------------------------------ records
+
+
+def record_name(seq: int) -> str:
+    """The file of the approval committed by audit entry ``seq``: ``lifecycle/<version>/<seq:06d>-approved.json``
+    (older stores numbered records per version; either way, later approvals sort later)."""
+    return f"{seq:06d}{RECORD_SUFFIX}"
+
+
+def record_files(st: Store, version: str) -> list[str]:
+    """File names of the approval records of ``version`` in order (``.json`` files only: a record that recovery
+    set aside is renamed ``*.orphan``)."""
+    folder = st.join(LIFECYCLE_DIR, version)
+    return sorted(f for f, kind in st.list_dir(folder).items() if kind == "file" and f.endswith(".json")
+                  and _fsio.TMP_MARK not in f)
+
+
+def approval_records(st: Store, version: str) -> list[dict[str, Any]]:
+    """Records with status ``"approved"`` of ``version``, oldest first (no existence check)."""
+    folder = st.join(LIFECYCLE_DIR, version)
+    records = [read_json(st, f"{folder}/{fn}", "lifecycle record") for fn in record_files(st, version)]
+    return [r for r in records if isinstance(r, dict) and r.get("status") == "approved"]
+
+
+def read_json(st: Store, path: str, what: str, *, strict: bool = True) -> Any:
+    """Parsed JSON at ``path`` (None when missing); unreadable: IntegrityError, or the message when not strict."""
+    try:
+        return json.loads(st.read_bytes(path).decode("utf-8"))
+    except FileNotFoundError:
+        return None
+    except (UnicodeDecodeError, ValueError) as exc:
+        if not strict:
+            return str(exc)
+        raise IntegrityError(f"{what} {path} is not valid JSON: {exc}") from exc
+
+
+def read_pointer(st: Store) -> dict[str, Any] | None:
+    """The published pointer, None when absent; unreadable or nameless: IntegrityError naming the file."""
+    path = st.join(POINTER_FILE)
+    pointer = read_json(st, path, "published pointer")
+    if pointer is not None and not (isinstance(pointer, dict) and isinstance(pointer.get("version"), str)):
+        raise IntegrityError(f"published pointer {path} does not name a version: {pointer!r}")
+    return pointer
+
+
+def json_bytes(obj: Mapping[str, Any]) -> bytes:
+    """Deterministic, readable JSON for a record or the pointer."""
+    return (json.dumps(obj, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# ------------------------------------------------------------------------------------------------ hashes
+
+
+def version_hashes(st: Store, version: str) -> dict[str, str | None]:
+    """``{"embeddings_sha256", "manifest_sha256"}`` of a stored version as it is now (None when missing): what
+    a sign-off records and ``verify`` compares with."""
+    vdir = st.join("versions", version)
+    try:
+        manifest_raw = st.read_bytes(f"{vdir}/{MANIFEST_FILE}")
+    except FileNotFoundError:
+        return {"embeddings_sha256": None, "manifest_sha256": None}
+    try:
+        files = json.loads(manifest_raw.decode("utf-8")).get("files")
+        rec = files.get(EMBEDDINGS_FILE) if isinstance(files, dict) else None
+        emb = rec.get("sha256") if isinstance(rec, dict) else None
+    except (UnicodeDecodeError, ValueError, AttributeError):
+        emb = None
+    return {"embeddings_sha256": emb if isinstance(emb, str) else None, "manifest_sha256": sha256(manifest_raw)}

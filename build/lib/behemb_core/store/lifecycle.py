@@ -1,0 +1,412 @@
+"""Sign-off and publishing: approval records, the one published pointer, the audit log, and index skew.
+
+Layout, beside the immutable versions (whose files this module never writes, changes or deletes)::
+
+    <store>/audit.log                                      JSON Lines, append-only, hash-chained: every action
+    <store>/audit.log.head                                 the log's last line and its hash (see _journal.py)
+    <store>/published.json                                 the pointer: the version that serves traffic
+    <store>/lifecycle/<version>/<seq:06d>-approved.json   one file per approval, never rewritten
+    <store>/indexes/<index>.json                           what an ANN index was built from (version, sha256)
+    <store>/recovered/                                     what recovery set aside (never read as state)
+    <store>/.lifecycle.lock                                flock'ed around every lifecycle write
+
+Status (the rule in :mod:`behemb_core.store.status`, asked by :meth:`Store.status`): ``"published"`` when the pointer names the version, else
+``"approved"`` when it has an approval record — also after it was published and then replaced, since it
+stays a valid target for a rollback — else ``"draft"``.
+
+**One durable decision per action.** Approve, publish and rollback each commit by appending one line to
+``audit.log`` (one ``O_APPEND`` write + fsync, under an exclusive ``flock``); the line carries everything the
+action decided — for an approval the whole record, for a move the new pointer — with the embeddings' and the
+manifest's sha256. Only then are the derived files written: the approval record (exclusive create) or the
+pointer (temp file + ``os.replace``), and the log's head. A crash before the line is complete leaves an
+unfinished last line, which readers ignore and the next writer sets aside: the action did not happen. A crash
+after it leaves derived files behind the log, which the next writer completes from the log
+(:func:`behemb_core.store.recovery.roll_forward`, recorded as an audit entry ``recover``). So after a crash at
+any instant the next command either completes or cleanly undoes the interrupted action, and ``verify`` passes;
+:func:`behemb_core.store.recovery.repair` handles what a crash of this code cannot produce (hand edits, stores
+written by older versions). Concurrent processes are serialised by the lock: ``seq`` numbers are consecutive
+and each move's ``previous`` is the version the pointer named just before it.
+
+Other fsspec filesystems (object stores) have no locks or appends: the log is rewritten whole (refused when it
+changed since it was read), a lease file refuses a second writer it can see, and one writer at a time is what
+such a store supports.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import fsspec
+import numpy as np
+
+from ..errors import IntegrityError, StoreError
+from . import _fsio, _journal, recovery
+from . import _lifecycle_io as lio
+from ._lifecycle_io import AUDIT_FILE, INDEX_DIR, LIFECYCLE_DIR, POINTER_FILE, read_audit_log
+from ._manifest import EMBEDDINGS_FILE, json_safe
+from .filestore import Store
+from .names import validate_version_name
+from .verify import verify_store
+
+__all__ = ["AUDIT_FILE", "CHECK_STATES", "POINTER_FILE", "ApprovalRefused", "CheckResult", "approvals", "approve",
+           "describe_blocking", "format_value", "publish", "published_version", "read_audit_log", "register_index",
+           "register_index_from_export", "rollback", "rollback_targets", "verify_store"]
+
+MAX_BY_LENGTH = 100
+_SHA_RE = re.compile(r"[0-9a-f]{64}")
+
+
+class ApprovalRefused(StoreError):
+    """Approval refused: checks failed that were neither acknowledged nor overridden (names and values)."""
+
+    def __init__(self, message: str, *, version: str, failed: list[dict[str, Any]]) -> None:
+        super().__init__(message)
+        self.version = version
+        self.failed = failed
+
+
+CHECK_STATES = ("pass", "warning", "fail")
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One release check. A failed ``acknowledgeable`` check (a judgement call such as "beats item-kNN within
+    tolerance") counts as passed when the approver acknowledges it by name; any other failure blocks approval
+    unless overridden. ``value`` must be JSON-able (non-finite floats are recorded as strings).
+
+    ``could_not_judge`` is the reason, in plain words, when the check had nothing to judge (no shared items, no
+    golden pair in the version, no evaluation stored). Such a check is never a pass: it must have
+    ``passed=False`` and is a warning the approver acknowledges by name. :attr:`state` is ``"pass"``,
+    ``"warning"`` (failed or could not judge, acknowledgeable) or ``"fail"`` (override only). Records stored
+    before these fields existed read back with ``could_not_judge=None``.
+    """
+
+    name: str
+    passed: bool
+    value: Any
+    threshold: str
+    detail: str
+    acknowledgeable: bool = False
+    could_not_judge: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise StoreError(f"a check needs a non-empty name, got {self.name!r}")
+        for key in ("passed", "acknowledgeable"):
+            if not isinstance(getattr(self, key), bool):
+                object.__setattr__(self, key, _as_bool(getattr(self, key), f"check {self.name!r}: {key}"))
+        for key in ("threshold", "detail"):
+            if not isinstance(getattr(self, key), str):
+                raise StoreError(f"check {self.name!r}: {key} must be a string, got {getattr(self, key)!r}")
+        if self.could_not_judge is not None:
+            if not isinstance(self.could_not_judge, str) or not self.could_not_judge.strip():
+                raise StoreError(f"check {self.name!r}: could_not_judge must be a reason in words or None, "
+                                 f"got {self.could_not_judge!r}")
+            if self.passed:
+                raise StoreError(f"check {self.name!r} could not judge ({self.could_not_judge}), so it cannot pass")
+
+    @property
+    def state(self) -> str:
+        """``"pass"``, ``"warning"`` (acknowledge by name) or ``"fail"`` (override only) — for people and
+        screens without colour or emoji."""
+        return "pass" if self.passed else "warning" if self.acknowledgeable else "fail"
+
+    @property
+    def shown_value(self) -> str:
+        """The value for people: ``—`` for none, numbers rounded to three decimals."""
+        return format_value(self.value)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON form (as stored in approval records)."""
+        value = self.value
+        if isinstance(value, (float, np.floating)) and not math.isfinite(value):
+            value = str(float(value))  # a NaN metric must still be recordable (and refusable)
+        return {"name": self.name, "passed": self.passed, "value": json_safe(value, f"check {self.name!r} value"),
+                "threshold": self.threshold, "detail": self.detail, "acknowledgeable": self.acknowledgeable,
+                "state": self.state, "could_not_judge": self.could_not_judge}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CheckResult:
+        """Inverse of :meth:`to_dict` (``state`` is derived, not read); missing keys raise StoreError naming
+        them. Older records without ``could_not_judge`` read back with None."""
+        missing = [k for k in ("name", "passed", "value", "threshold") if k not in data]
+        if missing:
+            raise StoreError(f"check record {dict(data)!r} lacks {missing}")
+        return cls(name=data["name"], passed=data["passed"], value=data["value"], threshold=data["threshold"],
+                   detail=data.get("detail", ""), acknowledgeable=data.get("acknowledgeable", False),
+                   could_not_judge=data.get("could_not_judge"))
+
+
+def format_value(value: Any) -> str:
+    """A check value as people read it: ``—`` for None, floats to three decimals (``0.333``; small values to
+    three significant digits), everything else as text."""
+    if value is None:
+        return "—"
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (float, np.floating)):
+        v = float(value)
+        if not math.isfinite(v):
+            return str(v)
+        return f"{v:.3g}" if v != 0 and abs(v) < 0.01 else f"{round(v, 3):g}"
+    return str(value)
+
+
+def describe_blocking(checks: Iterable[CheckResult]) -> str:
+    """One sentence per check that blocks approval, in the words of the Publish page."""
+    parts = []
+    for c in checks:
+        why = (f"could not judge: {c.could_not_judge}" if c.could_not_judge else
+               f"value {c.shown_value}, needs {c.threshold}")
+        todo = ("acknowledge it by name to approve" if c.acknowledgeable else
+                "it cannot be acknowledged, only overridden (recorded)")
+        parts.append(f"“{c.name}” is a {c.state} ({why}); {todo}")
+    return "; ".join(parts)
+
+
+# ------------------------------------------------------------------------------------------------ actions
+
+
+def approve(store: Store | str, version: str, *, by: str, checks: Iterable[CheckResult | Mapping[str, Any]],
+            note: str | None = None, acknowledge: Iterable[str] = (), override: bool = False) -> dict[str, Any]:
+    """Record that ``by`` signs off ``version``; return the approval record.
+
+    The version must exist and verify (IntegrityError otherwise). A failed check blocks approval
+    (:class:`ApprovalRefused` listing every blocking check with value and threshold) unless it is
+    acknowledgeable and named in ``acknowledge``, or ``override=True`` — which the record keeps, with the
+    names of all failed and acknowledged checks and the manifest's embeddings sha256. Re-approval adds a
+    record; nothing is ever rewritten. An audit line (action ``"approve"``) is appended.
+    """
+    st = lio.store_of(store)
+    who = _check_by(by)
+    if note is not None and not isinstance(note, str):
+        raise StoreError(f"note must be a string or None, got {type(note).__name__}")
+    validate_version_name(version)
+    results = [c if isinstance(c, CheckResult) else CheckResult.from_dict(c) for c in checks]
+    names = [c.name for c in results]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise StoreError(f"check names must be unique (acknowledgements refer to them); repeated: {dupes}")
+    acks = {acknowledge} if isinstance(acknowledge, str) else set(acknowledge)
+    unknown = sorted(acks - set(names))
+    if unknown:
+        raise StoreError(f"cannot acknowledge {unknown}: no check of that name (checks: {names})")
+    failed = [c for c in results if not c.passed]
+    acknowledged = [c.name for c in failed if c.acknowledgeable and c.name in acks]
+    blocking = [c for c in failed if c.name not in acknowledged]
+    if blocking and not override:
+        raise ApprovalRefused(f"version {version!r} not approved: {describe_blocking(blocking)}", version=version,
+                              failed=[c.to_dict() for c in blocking])
+    hashes = _hashes(st, version, "approved")
+    with lio.locked(st):
+        recovery.roll_forward(st, who)
+        j = lio.audit_journal(st)
+        seq = _next_seq(j)
+        record = {"status": "approved", "version": version, "by": who, "note": note, "at": lio.utc_now(),
+                  "checks": [c.to_dict() for c in results], "acknowledged": acknowledged, "override": bool(override),
+                  "failed": [c.name for c in failed], **hashes}
+        body = lio.json_bytes(record)
+        filename = lio.record_name(seq)
+        entry = {"seq": seq, "at": record["at"], "action": "approve", "version": version, "previous": None,
+                 "by": who, **hashes, "record": filename, "record_sha256": lio.sha256(body), "approval": record}
+        staged = _fsio.Staged(st, st.join(LIFECYCLE_DIR, version, filename), body, exclusive=True, point="record")
+        _commit(st, j, entry, staged, f"the approval of {version!r}")
+    return record
+
+
+def publish(store: Store | str, version: str, *, by: str) -> dict[str, Any]:
+    """Point ``<store>/published.json`` at ``version``; return the new pointer (= its audit entry).
+
+    Only an intact version with status ``"approved"`` can be published (a draft or the version that is
+    already published: StoreError naming the status). The move is atomic on local disk and serialised with
+    every other pointer move; the audit log gets a ``"publish"`` line with the previous version.
+    """
+    st = lio.store_of(store)
+    return _move_pointer(st, validate_version_name(version), _check_by(by), "publish", expected=None)
+
+
+def rollback(store: Store | str, *, by: str, to: str | None = None) -> dict[str, Any]:
+    """Re-publish an approved version: ``to``, or else the version published before the current one (the
+    pointer's ``previous``; rolling back twice returns to where you started). Audit action ``"rollback"``."""
+    st = lio.store_of(store)
+    who = _check_by(by)
+    current = lio.read_pointer(st)
+    if current is None:
+        raise StoreError(f"nothing is published in {st.url}, so there is nothing to roll back; publish a version")
+    target = to
+    if target is None:
+        target = current.get("previous")
+        if not isinstance(target, str):
+            raise StoreError(f"no earlier published version to roll back to: {current['version']!r} is the first "
+                             f"version published in {st.url}; pass to=<an approved version>")
+    return _move_pointer(st, validate_version_name(target), who, "rollback", expected=current["version"])
+
+
+def _move_pointer(st: Store, version: str, who: str, action: str, *, expected: str | None) -> dict[str, Any]:
+    hashes = _hashes(st, version, "published")
+    with lio.locked(st):
+        recovery.roll_forward(st, who)
+        current = lio.read_pointer(st)
+        now = current["version"] if current else None
+        if expected is not None and now != expected:
+            raise StoreError(f"the published version changed from {expected!r} to {now!r} while rolling back; "
+                             "check the state and run the rollback again")
+        status = st.status(version)
+        if status == "published":
+            raise StoreError(f"version {version!r} is already the published version; nothing to {action}")
+        if status != "approved":
+            raise StoreError(f"version {version!r} has status {status!r}; only an approved version can be "
+                             f"published (approve it first)")
+        records = lio.approval_records(st, version)
+        approved = records[-1] if records else {}
+        for key, now_sha in hashes.items():
+            then = approved.get(key)
+            if then is not None and then != now_sha:
+                what = "embeddings" if key == "embeddings_sha256" else "manifest"
+                raise IntegrityError(f"version {version!r}: approved with {what} sha256 {then} but it now has "
+                                     f"{now_sha}; refusing to {action}")
+        j = lio.audit_journal(st)
+        entry = _journal.chained(j, {"seq": _next_seq(j), "at": lio.utc_now(), "action": action, "version": version,
+                                     "previous": now, "by": who, **hashes})
+        staged = _fsio.Staged(st, st.join(POINTER_FILE), lio.json_bytes(entry), point="pointer")
+        _commit(st, j, entry, staged, f"the {action} of {version!r}")
+    return entry
+
+
+def _next_seq(j: _journal.Journal) -> int:
+    entries = j.strict_entries()
+    return entries[-1]["seq"] + 1 if entries else 1
+
+
+def _commit(st: Store, j: _journal.Journal, entry: dict[str, Any], staged: _fsio.Staged, what: str) -> None:
+    """Append the audit ``entry`` — the action's one durable decision — then put the ``staged`` derived file in
+    place. Everything that needs space was written before the commit (the staged file, the log's new head), so a
+    full disk stops the action with nothing decided; after the commit only a rename remains. If even that fails
+    the action stays committed and the next lifecycle command, or ``repair``, completes it: say so."""
+    try:
+        _journal.append(st, j, entry, point=f"audit.{entry['action']}")
+    except BaseException:
+        staged.discard()
+        raise
+    try:
+        staged.install()
+    except OSError as exc:
+        raise StoreError(f"{what} is recorded in the audit log (seq {entry['seq']}) but {staged.path} could not be "
+                         f"put in place ({exc.strerror or exc}); the next lifecycle command, or `python -m "
+                         f"behemb_core repair --store {st.url} --apply`, completes it") from exc
+
+
+# ------------------------------------------------------------------------------------------------ readers
+
+
+def published_version(store: Store | str) -> str | None:
+    """The version ``published.json`` names, or None when nothing was published (corrupt: IntegrityError)."""
+    pointer = lio.read_pointer(lio.store_of(store))
+    return None if pointer is None else pointer["version"]
+
+
+def rollback_targets(store: Store | str) -> list[str]:
+    """Versions a rollback may re-publish: published at some time (a publish or rollback in the audit log),
+    approved now and not the published one — most recently published first. An approved version that was
+    never published is not a rollback target: publish it instead."""
+    st = lio.store_of(store)
+    current = published_version(st)
+    out: list[str] = []
+    for entry in reversed(read_audit_log(st)):
+        v = entry.get("version")
+        if entry.get("action") in ("publish", "rollback") and isinstance(v, str) and v != current and v not in out:
+            if st.exists(v) and st.status(v) == "approved":
+                out.append(v)
+    return out
+
+
+def approvals(store: Store | str, version: str) -> list[dict[str, Any]]:
+    """The approval records of ``version``, oldest first (empty for a draft)."""
+    st = lio.store_of(store)
+    if not st.exists(version):
+        raise st.missing_error(version)
+    return lio.approval_records(st, version)
+
+
+def register_index(store: Store | str, index_name: str, *, version: str, embeddings_sha256: str,
+                   by: str | None = None) -> dict[str, Any]:
+    """Record (in ``<store>/indexes/<index_name>.json``, replacing an earlier record) that an ANN index was
+    built from ``version`` whose ``embeddings.parquet`` had ``embeddings_sha256``. The facts are recorded as
+    given — even a mismatch — so that :func:`verify_store` can report skew."""
+    return _register(lio.store_of(store), index_name, version, embeddings_sha256, by, source=None)
+
+
+def register_index_from_export(store: Store | str, index_name: str, export_json_path: str | os.PathLike[str],
+                               *, by: str | None = None) -> dict[str, Any]:
+    """:func:`register_index` with version and sha256 read from an npy export's ``export.json``."""
+    path = os.fspath(export_json_path)
+    try:
+        with fsspec.open(path, "rb") as fh:
+            receipt = json.loads(fh.read().decode("utf-8"))
+    except FileNotFoundError:
+        raise StoreError(f"export receipt {path} not found") from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise StoreError(f"export receipt {path} is not valid JSON: {exc}") from exc
+    if not isinstance(receipt, dict) or not {"version", "embeddings_parquet_sha256"} <= receipt.keys():
+        raise StoreError(f"export receipt {path} lacks 'version' or 'embeddings_parquet_sha256'")
+    return _register(lio.store_of(store), index_name, receipt["version"], receipt["embeddings_parquet_sha256"], by,
+                     source=path)
+
+
+def _register(st: Store, index_name: str, version: str, sha: str, by: str | None,
+              source: str | None) -> dict[str, Any]:
+    try:
+        validate_version_name(index_name)
+    except StoreError as exc:
+        raise StoreError(f"invalid index name: {exc}") from None
+    validate_version_name(version)
+    if not isinstance(sha, str) or not _SHA_RE.fullmatch(sha.lower()):
+        raise StoreError(f"index {index_name!r}: embeddings_sha256 must be 64 hex digits, got {sha!r}")
+    record = {"index": index_name, "version": version, "embeddings_sha256": sha.lower(),
+              "by": None if by is None else _check_by(by), "at": lio.utc_now(), "source": source}
+    with lio.locked(st):
+        _fsio.write_atomic(st, st.join(INDEX_DIR, f"{index_name}.json"), lio.json_bytes(record), point="index")
+    return record
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+
+
+def _as_bool(value: object, where: str) -> bool:
+    if hasattr(value, "dtype") and getattr(value, "dtype").kind == "b":  # numpy bool
+        return bool(value)
+    raise StoreError(f"{where} must be True or False, got {value!r}")
+
+
+def _check_by(by: object) -> str:
+    """Who acts: a non-empty string of at most 100 characters without control characters or line breaks."""
+    if not isinstance(by, str):
+        raise StoreError(f"'by' must be a string naming who acts, got {type(by).__name__} {by!r}")
+    if not by.strip():
+        raise StoreError(f"'by' must name who acts; got the empty or blank string {by!r}")
+    if len(by) > MAX_BY_LENGTH:
+        raise StoreError(f"'by' has {len(by)} characters (at most {MAX_BY_LENGTH}): {by[:30]!r}...")
+    bad = sorted({c for c in by if unicodedata.category(c) in ("Cc", "Zl", "Zp")})
+    if bad:
+        raise StoreError(f"'by' {by!r} contains control characters {bad!r}")
+    return by
+
+
+def _hashes(st: Store, version: str, verb: str) -> dict[str, str]:
+    """The embeddings' and the manifest's sha256 of an existing version that verifies (else IntegrityError):
+    what an approval and a pointer move record."""
+    st.manifest(version)  # a missing version: StoreError listing those there
+    problems = st.verify_version(version)
+    if problems:
+        raise IntegrityError(f"version {version!r} cannot be {verb}: it failed verification: " + "; ".join(problems))
+    hashes = lio.version_hashes(st, version)
+    if hashes["embeddings_sha256"] is None:
+        raise IntegrityError(f"version {version!r}: manifest has no sha256 for {EMBEDDINGS_FILE}")
+    return hashes  # type: ignore[return-value]

@@ -1,0 +1,274 @@
+"""Bringing a store back to a consistent state after a crash: roll-forward by the next command, and ``repair``.
+
+The audit log is the lifecycle's one durable decision (see :mod:`behemb_core.store.lifecycle`): an action has
+happened exactly when its line is committed. Everything else is derived from the log and written after it — the
+published pointer, the approval record files, the log's head. So after a crash at any instant the store is in
+one of a few states, each with one right answer:
+
+=========================  ==========================================================  =====================
+finding                    what happened                                               fix
+=========================  ==========================================================  =====================
+torn tail                  an append was cut short: the action was not committed       set the bytes aside
+                                                                                       (``recovered/``), cut
+                                                                                       the log back
+head behind                killed between the append and the head update               move the head
+pointer behind             killed after a publish/rollback was committed, before       write the pointer from
+                           ``published.json`` moved                                    the log
+record missing             killed after an approval was committed, before its record   write the record from
+                           file was written                                            the log
+leftover temporary file    killed during a write-then-rename                           remove it
+=========================  ==========================================================  =====================
+
+These are *roll-forward* fixes: every lifecycle command (approve, publish, rollback, golden marks, index
+registration) makes them first, under the lock, and records what it did in an audit entry ``recover``.
+
+Some states cannot come from a crash of this code — a pointer that names something the log does not (edited
+by hand, or an interrupted publish of a store written before the log came first), an approval record without
+its audit entry, no log at all behind a pointer. Lifecycle commands refuse to act on such a store; :func:`repair`
+(``python -m behemb_core repair``, a dry run unless ``apply``) sets the odd file aside in ``recovered/`` and
+rewrites the pointer from the log, and records itself in the audit log. It never deletes a version, never
+removes or invents an audit entry. What it cannot fix (an edited or missing log line, a changed version) stays
+in ``verify``'s report for a person to decide.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import IntegrityError, StoreError
+from . import _fsio, _journal
+from . import _lifecycle_io as lio
+from .filestore import Store
+
+__all__ = ["Finding", "inspect_store", "repair"]
+
+GOLDEN_PATH = ("golden", "pairs.jsonl")
+STALE_WORK_FOLDER_SECONDS = 3600.0  # a version work folder untouched this long is not a write in progress
+
+
+@dataclass
+class Finding:
+    """One inconsistency: ``kind``, a sentence naming the file, whether the next command fixes it itself
+    (``auto``), and ``fix`` (None when a person has to decide)."""
+
+    kind: str
+    message: str
+    auto: bool
+    fix: Callable[[], str] | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "message": self.message, "auto": self.auto, "fixable": self.fix is not None}
+
+
+def inspect_store(store: Store | str) -> list[Finding]:
+    """Every crash leftover and derived file that disagrees with the log, without changing anything."""
+    st = lio.store_of(store)
+    out: list[Finding] = []
+    audit = lio.audit_journal(st)
+    golden = _journal.read_journal(st, st.join(*GOLDEN_PATH), "golden pairs")
+    for j in (audit, golden):
+        out += _log_findings(st, j)
+    if audit.bad_lines:
+        return out  # the derived files cannot be judged against a log that does not parse
+    out += _record_findings(st, audit)
+    out += _pointer_findings(st, audit)
+    out += _leftovers(st)
+    return out
+
+
+def roll_forward(st: Store, by: str) -> list[str]:
+    """Make the fixes that finish or undo an interrupted action (call with the lifecycle lock held); refuse
+    (StoreError naming the findings) when the store needs :func:`repair` first. Returns what was done; when
+    anything was, an audit entry ``recover`` says so."""
+    findings = inspect_store(st)
+    blocking = [f for f in findings if not f.auto and f.kind != "stale work folder"]
+    if blocking:
+        raise StoreError("the store needs repair before its lifecycle can change: "
+                         + "; ".join(f.message for f in blocking)
+                         + f" — see `python -m behemb_core repair --store {st.url}` (a dry run) and apply it")
+    done = [f.fix() for f in findings if f.auto and f.fix is not None]
+    if done:
+        _record(st, "recover", by, done)
+    return done
+
+
+def repair(store: Store | str, *, apply: bool = False, by: str = "repair") -> dict[str, Any]:
+    """Plan (and with ``apply`` make) every fix :func:`inspect_store` finds; never deletes a version or an audit
+    entry. Applied fixes are recorded in one audit entry ``repair``. Returns ``{"applied", "findings" (as
+    dicts), "done", "needs_a_person"}``; ``needs_a_person`` lists what ``verify`` still reports afterwards (or,
+    for a dry run, findings without a fix)."""
+    from .verify import verify_store
+
+    st = lio.store_of(store)
+    if not apply:
+        findings = inspect_store(st)
+        return {"applied": False, "findings": [f.as_dict() for f in findings], "done": [],
+                "needs_a_person": [f.message for f in findings if f.fix is None]}
+    with _fsio.locked(st):
+        findings = inspect_store(st)
+        done = [f.fix() for f in findings if f.fix is not None]
+        if done:
+            _record(st, "repair", by, done)
+    report = verify_store(st)
+    return {"applied": True, "findings": [f.as_dict() for f in findings], "done": done,
+            "needs_a_person": report["problems"]}
+
+
+# ------------------------------------------------------------------------------------------------ findings
+
+
+def _log_findings(st: Store, j: _journal.Journal) -> list[Finding]:
+    out = []
+    if j.torn:
+        def cut_and_say(j: _journal.Journal = j, n: int = len(j.torn)) -> str:
+            kept = _journal.set_aside_torn_tail(st, j, st.join(lio.RECOVERED_DIR), lio.stamp())
+            return f"set aside the unfinished last line of {j.path} ({n} bytes, never committed) in {kept}"
+
+        out.append(Finding("torn tail", f"{j.path} ends in an unfinished line of {len(j.torn)} bytes (an append cut "
+                           "short: that action did not happen)", True, cut_and_say))
+    if j.head_lag():
+        def head(j: _journal.Journal = j) -> str:
+            _journal.write_head(st, j)
+            return f"moved {j.path}{_journal.HEAD_SUFFIX} to line {len(j.hashes)}"
+
+        out.append(Finding("head behind", f"{j.path}{_journal.HEAD_SUFFIX} records {j.head.get('lines')} lines, the "
+                           f"log has {len(j.hashes)} (an interrupted update)", True, head))
+    return out
+
+
+def _record_findings(st: Store, audit: _journal.Journal) -> list[Finding]:
+    out = []
+    committed: set[tuple[str, str]] = set()
+    for e in audit.entries:
+        if e.get("action") != "approve" or not isinstance(e.get("version"), str):
+            continue
+        name = e.get("record")
+        if isinstance(name, str):
+            committed.add((e["version"], name))
+        body = e.get("approval")
+        if not (isinstance(body, dict) and isinstance(name, str)):
+            continue  # written before records were kept in the log: nothing to restore from
+        path = st.join(lio.LIFECYCLE_DIR, e["version"], name)
+        if st.fs.exists(path):
+            continue
+
+        def restore(path: str = path, body: dict[str, Any] = body, seq: int = e["seq"]) -> str:
+            _fsio.create_exclusive(st, path, lio.json_bytes(body), point="record")
+            return f"wrote the approval record {path} from audit entry seq {seq}"
+
+        out.append(Finding("record missing", f"audit entry seq {e['seq']} approves {e['version']!r} but {path} is "
+                           "missing (interrupted before the record was written)", True, restore))
+    folder = st.join(lio.LIFECYCLE_DIR)
+    for version, kind in sorted(st.list_dir(folder).items()):
+        if kind != "directory":
+            continue
+        for fn in lio.record_files(st, version):
+            if (version, fn) in committed:
+                continue
+            path = f"{folder}/{version}/{fn}"
+            out.append(Finding("record without audit entry", f"{path} has no audit entry (an approval that was never "
+                               "committed, or a file added by hand): it does not count", False,
+                               _set_aside(st, path, f"lifecycle-{version}-{fn}")))
+    return out
+
+
+def _pointer_findings(st: Store, audit: _journal.Journal) -> list[Finding]:
+    path = st.join(lio.POINTER_FILE)
+    moves = [e for e in audit.entries if e.get("action") in ("publish", "rollback")]
+    try:
+        pointer: Any = lio.read_pointer(st)
+    except IntegrityError as exc:
+        pointer = str(exc)
+    if not moves:
+        if pointer is None:
+            return []
+        return [Finding("pointer without log", f"{path} exists but the audit log records no publish (written by hand, "
+                        "or an interrupted first publish of an older store): nothing is published", False,
+                        _set_aside(st, path, lio.POINTER_FILE))]
+    last = moves[-1]
+    if pointer == last:
+        return []
+
+    def write() -> str:
+        _fsio.write_atomic(st, path, lio.json_bytes(last), point="pointer")
+        return f"pointed {path} at {last['version']!r} (audit entry seq {last['seq']})"
+
+    earlier = [m for m in moves[:-1] if m == pointer]
+    if pointer is None or earlier:
+        what = "is missing" if pointer is None else f"still names {pointer['version']!r} (seq {pointer['seq']})"
+        return [Finding("pointer behind", f"{path} {what} but the audit log's last {last['action']} (seq "
+                        f"{last['seq']}) is of {last['version']!r}: interrupted before the pointer moved", True, write)]
+
+    def replace() -> str:
+        kept = _set_aside(st, path, lio.POINTER_FILE)()
+        return f"{kept}; {write()}"
+
+    shown = pointer if isinstance(pointer, str) else f"names {pointer.get('version')!r} (seq {pointer.get('seq')})"
+    return [Finding("pointer differs", f"{path} {shown}, which is not what the audit log's last {last['action']} "
+                    f"(seq {last['seq']}, {last['version']!r}) wrote: edited by hand, or an interrupted publish of an "
+                    "older store", False, replace)]
+
+
+def _leftovers(st: Store) -> list[Finding]:
+    out = []
+    folders = [st.root, st.join(lio.LIFECYCLE_DIR), st.join(lio.INDEX_DIR), st.join(GOLDEN_PATH[0]),
+               st.join(lio.RECOVERED_DIR)]
+    folders += [f"{st.join(lio.LIFECYCLE_DIR)}/{v}" for v, kind in st.list_dir(st.join(lio.LIFECYCLE_DIR)).items()
+                if kind == "directory"]
+    for folder in folders:
+        for fn, kind in sorted(st.list_dir(folder).items()):
+            if kind == "file" and _fsio.TMP_MARK in fn:
+                path = f"{folder}/{fn}"
+
+                def remove(path: str = path) -> str:
+                    st.fs.rm(path)
+                    return f"removed the leftover temporary file {path}"
+
+                out.append(Finding("leftover temporary file", f"{path} is left over from an interrupted write", True,
+                                   remove))
+    versions = st.join("versions")
+    for name in st.incomplete():
+        path = f"{versions}/{name}"
+        age = _age(st, path)
+        if name.startswith(_fsio.TMP_MARK) and age is not None and age > STALE_WORK_FOLDER_SECONDS:
+            def drop(path: str = path) -> str:
+                st.fs.rm(path, recursive=True)
+                return f"removed the abandoned version work folder {path} (never a version: it has no manifest)"
+
+            out.append(Finding("stale work folder", f"{path} is the work folder of a version write abandoned "
+                               f"{age / 3600:.1f} h ago", False, drop))
+        else:
+            out.append(Finding("stale work folder", f"{path} is not a complete version (no readable manifest; a write "
+                               "in progress, or interrupted): left alone", False, None))
+    return out
+
+
+def _age(st: Store, path: str) -> float | None:
+    if not st.is_local:
+        return None
+    try:
+        return time.time() - os.stat(path).st_mtime
+    except OSError:
+        return None
+
+
+def _set_aside(st: Store, path: str, label: str) -> Callable[[], str]:
+    def move() -> str:
+        target = st.join(lio.RECOVERED_DIR, f"{lio.stamp()}-{label}")
+        _fsio.create_exclusive(st, target, st.read_bytes(path), point="recovered")
+        st.fs.rm(path)
+        return f"moved {path} to {target}"
+
+    return move
+
+
+def _record(st: Store, action: str, by: str, done: list[str]) -> None:
+    j = lio.audit_journal(st)
+    entries = j.strict_entries()
+    entry = {"seq": entries[-1]["seq"] + 1 if entries else 1, "at": lio.utc_now(), "action": action, "by": by,
+             "actions": done}
+    _journal.append(st, j, entry, point=f"audit.{action}")

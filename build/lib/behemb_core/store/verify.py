@@ -1,0 +1,206 @@
+"""``verify``: trust nothing — every version, the audit log and its chain, the approvals, the pointer, the golden
+pairs and the ANN index records, checked against each other. Reports instead of raising.
+
+What is checked, and what each finding names:
+
+* every version: each file's sha256 and size against its manifest, no extra or missing files, the manifest
+  against the seal in ``embeddings.parquet`` (an edited manifest), the manifest's own version name;
+* the audit log parses, its ``seq`` runs 1, 2, 3…, each line's ``prev_sha256`` is the hash of the line before
+  and the head matches the last line (an edit, a removed or reordered line anywhere), each move's ``previous``
+  is the version of the move before;
+* every approval and publish in the log still has its version, with the embeddings and manifest sha256 it was
+  approved with; every approval has its record file, identical to the copy in the log, and every record file
+  has its audit entry; the pointer is what the last publish/rollback wrote and names an intact, approved version;
+* the golden pairs log parses and its chain holds;
+* every registered ANN index was built from the published version's exact bytes (otherwise: **index skew**).
+
+Crash leftovers that the next lifecycle command completes by itself (an unfinished last line, a head behind the
+log, temporary files) are listed under ``pending``, not as problems; a derived file behind the log (pointer,
+approval record) is a problem until it is completed, because readers would see the old state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..errors import IntegrityError, StoreError
+from . import _journal
+from . import _lifecycle_io as lio
+from ._lifecycle_io import AUDIT_FILE, INDEX_DIR, POINTER_FILE
+from ._manifest import EMBEDDINGS_FILE
+from .filestore import Store
+from .names import is_valid_version_name
+from .recovery import GOLDEN_PATH, inspect_store
+
+__all__ = ["verify_store"]
+
+_PENDING = ("torn tail", "head behind", "leftover temporary file", "stale work folder")
+
+
+def verify_store(store: Store | str) -> dict[str, Any]:
+    """Check everything a release depends on (see the module docstring). Returns ``{"ok", "problems",
+    "pending", "notes", "versions_checked", "published", "indexes", "incomplete"}``; ``ok`` is true when there
+    is no problem (pending crash leftovers do not make it false)."""
+    st = lio.store_of(store)
+    problems: list[str] = []
+    notes: list[str] = []
+    hashes: dict[str, dict[str, str | None]] = {}
+    intact: dict[str, bool] = {}
+    for name in filter(is_valid_version_name, st.folder_names()):  # not list_versions: needs a valid pointer
+        try:
+            manifest = st.manifest_or_none(name)
+        except StoreError as exc:
+            problems.append(str(exc))
+            continue
+        if manifest is None:
+            continue  # incomplete: reported under "incomplete"
+        found = st.verify_version(name)
+        intact[name] = not found
+        problems += [f"version {name!r}: {p}" for p in found]
+        hashes[name] = lio.version_hashes(st, name)
+
+    audit = lio.audit_journal(st)
+    problems += audit.chain_problems()
+    entries = audit.entries
+    unchained = sum("prev_sha256" not in e for e in entries)
+    if unchained:
+        notes.append(f"{AUDIT_FILE}: the first {unchained} lines were written before the log was chained; an edit "
+                     "of one of them is caught only where it breaks seq or previous")
+    moves = [e for e in entries if e["action"] in ("publish", "rollback")]
+    if not audit.bad_lines:
+        problems += _log_problems(entries, moves)
+        problems += _approval_problems(st, entries, hashes)
+
+    pointer = None
+    try:
+        pointer = lio.read_pointer(st)
+    except IntegrityError as exc:
+        problems.append(str(exc))
+    published = pointer["version"] if pointer else None
+    if pointer is not None:
+        problems += _pointer_problems(st, pointer, hashes, intact)
+
+    golden = _journal.read_journal(st, st.join(*GOLDEN_PATH), "golden pairs")
+    problems += golden.chain_problems()
+
+    pending = []
+    for finding in inspect_store(st):
+        if finding.kind in _PENDING:
+            pending.append(finding.message)
+        else:
+            problems.append(finding.message + " — `repair --apply` " + (
+                "completes it" if finding.auto else "sets it aside"))
+    indexes = _index_reports(st, published, {n: h["embeddings_sha256"] for n, h in hashes.items()})
+    problems += [r["problem"] for r in indexes if r["problem"]]
+    return {"ok": not problems, "problems": problems, "pending": pending, "notes": notes,
+            "versions_checked": len(hashes), "published": published, "indexes": indexes,
+            "incomplete": st.incomplete()}
+
+
+def _log_problems(log: list[dict[str, Any]], moves: list[dict[str, Any]]) -> list[str]:
+    out = []
+    bad = next((i for i, e in enumerate(log, start=1) if e["seq"] != i), None)
+    if bad is not None:
+        out.append(f"{AUDIT_FILE} line {bad}: seq {log[bad - 1]['seq']}, expected {bad} (lines missing or reordered)")
+    prev = None
+    for e in moves:
+        if e.get("previous") != prev:
+            out.append(f"{AUDIT_FILE} seq {e['seq']}: {e['action']} of {e.get('version')!r} says the previous "
+                       f"version was {e.get('previous')!r}, but the log's previous move was to {prev!r}")
+        prev = e.get("version")
+    return out
+
+
+def _approval_problems(st: Store, entries: list[dict[str, Any]],
+                       hashes: Mapping[str, Mapping[str, str | None]]) -> list[str]:
+    """Versions the log approved or published must still be there, unchanged; record files must be what the log
+    committed."""
+    out = []
+    gone: set[str] = set()
+    last_approval: dict[str, dict[str, Any]] = {}
+    for e in entries:
+        v = e.get("version")
+        if e["action"] not in ("approve", "publish", "rollback") or not isinstance(v, str):
+            continue
+        if v not in hashes:
+            if v not in gone:
+                verb = "approved" if e["action"] == "approve" else "published"
+                out.append(f"version {v!r} was {verb} (audit seq {e['seq']}) but is no longer in the store "
+                           f"(versions/{v} is gone or has no manifest)")
+                gone.add(v)
+            continue
+        if e["action"] == "approve":
+            last_approval[v] = e
+            out += _record_problems(st, e)
+    for v, e in last_approval.items():
+        for key, what in (("embeddings_sha256", EMBEDDINGS_FILE), ("manifest_sha256", "manifest.json")):
+            then, now = e.get(key), hashes[v].get(key)
+            if then is not None and then != now:
+                out.append(f"version {v!r}: {what} changed since it was approved (audit seq {e['seq']} recorded "
+                           f"sha256 {then}, it is now {now})")
+    return out
+
+
+def _record_problems(st: Store, e: dict[str, Any]) -> list[str]:
+    name, want = e.get("record"), e.get("record_sha256")
+    if not isinstance(name, str):
+        return []
+    path = st.join(lio.LIFECYCLE_DIR, e["version"], name)
+    try:
+        data = st.read_bytes(path)
+    except FileNotFoundError:
+        return []  # reported by inspect_store (completed from the log, or lost for an older store)
+    if want is not None and lio.sha256(data) != want:
+        return [f"{path} differs from what audit entry seq {e['seq']} committed (edited after it was written)"]
+    if want is None:  # an older entry: compare what both record
+        rec = lio.read_json(st, path, "lifecycle record", strict=False)
+        if not isinstance(rec, dict) or rec.get("by") != e.get("by") or rec.get("version") != e["version"]:
+            return [f"{path} does not agree with audit entry seq {e['seq']} (approver or version differ)"]
+    return []
+
+
+def _pointer_problems(st: Store, pointer: dict[str, Any], hashes: Mapping[str, Mapping[str, str | None]],
+                      intact: Mapping[str, bool]) -> list[str]:
+    v = pointer["version"]
+    where = st.join(POINTER_FILE)
+    if v not in hashes:
+        return [f"{where} names version {v!r}, which is not in the store: publish or roll back to an existing "
+                "approved version"]
+    out = []
+    if not intact[v]:
+        out.append(f"the published version {v!r} failed verification: its files no longer match its manifest")
+    if not lio.approval_records(st, v):
+        out.append(f"the published version {v!r} has no approval record")
+    if pointer.get("embeddings_sha256") != hashes[v]["embeddings_sha256"]:
+        out.append(f"{where} records embeddings sha256 {pointer.get('embeddings_sha256')} for {v!r} but its "
+                   f"manifest has {hashes[v]['embeddings_sha256']}")
+    return out
+
+
+def _index_reports(st: Store, published: str | None, shas: Mapping[str, str | None]) -> list[dict[str, Any]]:
+    folder = st.join(INDEX_DIR)
+    out = []
+    for fn in sorted(f for f, kind in st.list_dir(folder).items() if kind == "file" and f.endswith(".json")):
+        name = fn[: -len(".json")]
+        rec = lio.read_json(st, f"{folder}/{fn}", "index record", strict=False)
+        version, sha = (rec.get("version"), rec.get("embeddings_sha256")) if isinstance(rec, dict) else (None, None)
+        built = f"index {name!r} was built from {version} (sha256 {str(sha)[:12]}…)"
+        if not isinstance(rec, dict):
+            problem: str | None = f"index record {folder}/{fn} is unreadable: {rec}"
+        elif version not in shas:
+            problem = f"index skew: {built}, which is not in the store: rebuild the index"
+        elif sha != shas[version]:
+            problem = (f"index skew: index {name!r} records sha256 {str(sha)[:12]}… for {version}, but {version}'s "
+                       f"{EMBEDDINGS_FILE} has sha256 {str(shas[version])[:12]}…: rebuild the index")
+        elif version != published:
+            now = f"the published version is {published}" if published else "no version is published"
+            problem = f"index skew: {built} but {now}: rebuild the index"
+        else:
+            problem = None
+        out.append({"index": name, "version": version, "embeddings_sha256": sha,
+                    "published": version is not None and version == published, "ok": problem is None,
+                    "problem": problem})
+    return out
+
+

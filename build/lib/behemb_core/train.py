@@ -1,0 +1,186 @@
+"""Train a method on a dataset and save the result as a draft version: the one call front ends make."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from .embeddings import FitResult, ItemEmbeddings
+from .errors import VersionExistsError
+from .ingest.dataset import Dataset, summarize
+from .metadata import ItemMetadata
+from .methods.base import ContentVectors, MethodConfig, TrainingInputs
+from .methods.registry import get_method, parse_config
+from .progress import ProgressCallback, as_reporter
+from .sessions import Sessions
+from .store import Store
+
+
+def fit_method(
+    method: str,
+    config: MethodConfig | dict[str, Any] | None = None,
+    *,
+    sessions: Sessions | None = None,
+    item_meta: ItemMetadata | None = None,
+    seed: int = 0,
+    content: ContentVectors | None = None,
+    base: ItemEmbeddings | None = None,
+    base_version: str | None = None,
+    progress: ProgressCallback | None = None,
+) -> tuple[MethodConfig, FitResult, float]:
+    """Validate the config, fit, and return ``(config, result, seconds)``. Nothing is written."""
+    spec = get_method(method)
+    cfg = parse_config(method, config)
+    inputs = TrainingInputs(
+        sessions=sessions,
+        content=content,
+        item_meta=item_meta,
+        base=base,
+        base_version=base_version,
+    )
+    t0 = time.perf_counter()
+    result = spec.fit(inputs, cfg, seed=seed, progress=progress)
+    return cfg, result, time.perf_counter() - t0
+
+
+def train_version(
+    store: Store,
+    method: str,
+    config: MethodConfig | dict[str, Any] | None = None,
+    *,
+    dataset: Dataset | None = None,
+    seed: int = 0,
+    name: str | None = None,
+    content: ContentVectors | None = None,
+    base_version: str | None = None,
+    item_meta: ItemMetadata | None = None,
+    evaluate: bool = False,
+    noise_floor: bool = False,
+    progress: ProgressCallback | None = None,
+    extra_manifest: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Fit ``method`` and save a draft version to ``store``; returns a short summary dict.
+
+    For fusion, ``base_version`` names a stored behaviour version to fuse (verified on load); its item
+    metadata travels on to the new version unless ``item_meta`` or the dataset brings its own.
+
+    With ``evaluate`` the method is also trained on a time split of the sessions and scored against the
+    most-popular and item-kNN baselines; the report is stored in the manifest (``evaluation``), where sign-off
+    reads it. That costs a second training run.
+
+    ``extra_manifest`` adds sections to the manifest (e.g. ``"tuning"``: the search that chose the config); it
+    may not replace one this function writes.
+    """
+    rep = as_reporter(progress)
+    if name is not None and store.exists(name):  # validates the name too; fail before hours of training
+        raise VersionExistsError(f"version {name!r} already exists in {store.url}; versions are immutable")
+    base = None
+    base_stats = None
+    if base_version is not None:
+        stored = store.load_version(base_version)
+        base = ItemEmbeddings(
+            stored.embeddings.vocab, stored.embeddings.vectors, stored.embeddings.source,
+            behavior_version=base_version,
+        )
+        if item_meta is None and (dataset is None or dataset.item_meta is None):
+            item_meta = stored.item_meta
+        base_stats = stored.item_stats
+    if item_meta is None and dataset is not None:
+        item_meta = dataset.item_meta
+    sessions = dataset.sessions if dataset is not None else None
+    job_start = time.perf_counter()
+    evaluate = evaluate and sessions is not None and method != "fusion"
+    noise_floor = noise_floor and sessions is not None and method != "fusion"
+    passes = [("the version", True), ("evaluation split", evaluate), ("noise floor", noise_floor)]
+    labels = {what: f"fit {i + 1} of {sum(on for _, on in passes)}: {what}"
+              for i, what in enumerate(what for what, on in passes if on)}
+    if len(labels) == 1:
+        labels = {}
+    extra = int(evaluate) + int(noise_floor)
+    fit_end = 0.95 / (1 + extra)
+    cfg, result, seconds = fit_method(
+        method, config, sessions=sessions, item_meta=item_meta, seed=seed, content=content, base=base,
+        base_version=base_version, progress=rep.sub(0.0, fit_end, labels.get("the version")),
+    )
+    spec = get_method(method)
+    manifest: dict[str, Any] = {
+        "method": method,
+        "config": cfg.model_dump(mode="json"),
+        "seed": seed,
+        "training_seconds": round(seconds, 3),
+        "fit_report": result.report,
+        "base_version": base_version,
+    }
+    if evaluate:
+        from .quality import evaluate_method
+
+        ev = rep.sub(fit_end, 2 * fit_end, labels.get("evaluation split"))
+        ev("evaluate", 0.0, "evaluating on a time split against the baselines")
+        manifest["evaluation"] = evaluate_method(sessions, method, cfg, seeds=[seed], ks=[10], progress=ev)
+    if noise_floor:
+        from .compare import neighbor_overlap, noise_floor_from_pair
+
+        nf = rep.sub(0.95 - fit_end, 0.95, labels.get("noise floor"))
+        nf("noise_floor", 0.0, f"retraining with seed {seed + 1} to measure retraining noise")
+        _, again, _ = fit_method(method, cfg, sessions=sessions, seed=seed + 1, progress=nf)
+        manifest["noise_floor"] = noise_floor_from_pair(
+            neighbor_overlap(result.embeddings, again.embeddings, k=10), sessions, method=method,
+            seeds=(seed, seed + 1),
+        )
+    if dataset is not None:
+        manifest["dataset"] = {
+            "fingerprint": sessions.fingerprint(),
+            "summary": summarize(dataset),
+            "source": dataset.source,
+            "session_options": dataset.options.model_dump(mode="json"),
+        }
+    clash = sorted(set(extra_manifest or {}) & set(manifest))
+    if clash:
+        raise ValueError(f"extra_manifest may not replace {clash}")
+    manifest.update(extra_manifest or {})
+    rep("save", 0.97, "writing the version to the store")
+    info = store.save_version(
+        result.embeddings, manifest=manifest, name=name, prefix=spec.version_prefix, item_meta=item_meta,
+        item_stats=dataset.sessions.item_stats() if dataset is not None else base_stats,
+    )
+    rep("done", 1.0, f"saved version {info.name}")
+    return {
+        "version": info.name,
+        "method": method,
+        "items": len(result.embeddings),
+        "dim": result.embeddings.dim,
+        "seconds": round(seconds, 3),
+        "job_seconds": round(time.perf_counter() - job_start, 3),
+        "path": info.path,
+    }
+
+
+def find_same_training(
+    store: Store,
+    method: str,
+    config: MethodConfig | dict[str, Any] | None,
+    *,
+    dataset: Dataset,
+    seed: int,
+    base_version: str | None = None,
+    evaluate: bool = False,
+    noise_floor: bool = False,
+) -> str | None:
+    """The oldest stored version trained on the same sessions (fingerprint) with the same method, config, seed
+    and base version — training again would give the same vectors, so a front end can offer that version
+    instead. With ``evaluate`` / ``noise_floor`` the version must also hold that report. ``None`` when there
+    is none."""
+    cfg = parse_config(method, config).model_dump(mode="json")
+    fingerprint = dataset.sessions.fingerprint()
+    for info in sorted(store.list_versions(), key=lambda v: v.created_at):
+        if info.method != method:
+            continue
+        manifest = store.manifest(info.name)
+        if (manifest.get("config") == cfg and manifest.get("seed") == seed
+                and manifest.get("base_version") == base_version
+                and (manifest.get("dataset") or {}).get("fingerprint") == fingerprint
+                and (not evaluate or "evaluation" in manifest)
+                and (not noise_floor or "noise_floor" in manifest)):
+            return info.name
+    return None
+

@@ -1,0 +1,13 @@
+"""Honest auto-tuning of a behaviour method's parameters on a validation split that excludes the evaluation
+hold-out; see :mod:`.protocol` (the split), :mod:`.space` (what is searched), :mod:`.search` (the loop) and
+:mod:`.version` (tune, then train and save the winner)."""
+
+from .protocol import describe_protocol, validation_split
+from .search import TuneResult, describe_params, tune_method
+from .space import SEARCH_SPACES, Stage, search_space
+from .version import tune_and_train
+
+__all__ = [
+    "SEARCH_SPACES", "Stage", "TuneResult", "describe_params", "describe_protocol", "search_space",
+    "tune_and_train", "tune_method", "validation_split",
+]

@@ -1,0 +1,71 @@
+"""Scoring one trial on the validation pairs: by fitted vectors, or by the sparse ranking of ``T`` itself."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..cooccurrence import count_cooccurrence
+from ..evaluate import metrics_from_ranks, ranks_for_embeddings
+from ..methods.base import MethodConfig, TrainingInputs
+from ..methods.registry import get_method
+from ..progress import ProgressCallback, as_reporter
+from ..target_similarity import popularity_normalize, top_k_by_target
+from .protocol import K, ValidationSplit
+
+
+def _metrics(ranks: np.ndarray) -> dict[str, float]:
+    m = metrics_from_ranks(ranks, K)
+    return {f"hr@{K}": m[f"hr@{K}"], f"ndcg@{K}": m[f"ndcg@{K}"]}
+
+
+class FitScorer:
+    """Train ``method`` on the validation-train sessions and rank the validation pairs by cosine."""
+
+    def __init__(self, method: str, split: ValidationSplit, *, seed: int) -> None:
+        self.method, self.split, self.seed = method, split, seed
+
+    def __call__(self, config: MethodConfig, progress: ProgressCallback) -> dict[str, Any]:
+        spec = get_method(self.method)  # looked up per trial, so a wrapped registry entry is honoured
+        result = spec.fit(TrainingInputs(sessions=self.split.train), config, seed=self.seed, progress=progress)
+        ranks, missing = ranks_for_embeddings(result.embeddings, self.split.pairs, K)
+        return {**_metrics(ranks), "queries_without_vector": missing}
+
+
+class TargetScorer:
+    """Rank the validation pairs by ``T = D^-γ C D^-γ`` of the validation-train sessions (``cooc_softmax``).
+
+    ``C`` is counted once per ``(window, weighting)`` and only the latest count is kept: the stage's grid varies
+    ``gamma`` fastest, so each count serves all its gammas and memory holds one count matrix at a time.
+    """
+
+    def __init__(self, split: ValidationSplit) -> None:
+        self.split = split
+        train = split.train
+        q = train.vocab.codes(split.pairs.queries)
+        t = train.vocab.codes(split.pairs.targets)
+        self.valid = (q >= 0) & (t >= 0)  # a query or target outside the vocabulary is a miss
+        self.uniq, self.rows = np.unique(q[self.valid], return_inverse=True)
+        self.targets = t[self.valid]
+        self._key: tuple[int, str] | None = None
+        self._counts: sp.csr_matrix | None = None
+
+    def __call__(self, config: MethodConfig, progress: ProgressCallback) -> dict[str, Any]:
+        window, weighting, gamma = config.window, config.weighting, config.gamma  # type: ignore[attr-defined]
+        if (window, weighting) != self._key:
+            self._counts = None  # free the previous count before building the next
+            self._counts = count_cooccurrence(
+                self.split.train, window=window, weighting=weighting, progress=as_reporter(progress)
+            )
+            self._key = (window, weighting)
+        t = popularity_normalize(self._counts, float(gamma)).matrix
+        ranks = np.zeros(len(self.valid), dtype=np.int64)
+        if len(self.uniq):
+            top = top_k_by_target(t, self.uniq, K)
+            match = top[self.rows] == self.targets[:, None]
+            ranks[self.valid] = np.where(match.any(axis=1), match.argmax(axis=1) + 1, 0)
+        has_row = np.zeros(len(self.valid), dtype=bool)
+        has_row[self.valid] = np.diff(t.indptr)[self.uniq][self.rows] > 0
+        return {**_metrics(ranks), "queries_without_vector": int((~has_row).sum())}

@@ -1,0 +1,227 @@
+"""The search loop: one mechanism for every tunable method, driven by :data:`~.space.SEARCH_SPACES`.
+
+Order of trials: the base config (the method's defaults, or ``base_config``) is always trial 1 and is scored
+with fitted vectors; then each stage of the method's table in turn, every grid point built on the best config
+so far. The winner is the best *fitted* trial on the validation pairs (HR@10, then NDCG@10, then the earlier
+trial), so it is never worse there than the base config. The clock is checked between trials: when the next
+trial would likely end past the budget the search stops, keeps the best so far and lists the trials it did
+not run as ``skipped``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import ConfigError, FitError
+from ..methods.base import MethodConfig
+from ..methods.registry import parse_config
+from ..progress import ProgressCallback, ProgressEvent, Reporter, as_reporter
+from ..sessions import Sessions
+from .protocol import K, validation_split
+from .scoring import FitScorer, TargetScorer
+from .space import Stage, search_space
+
+_clock = time.perf_counter  # the budget's clock (tests replace it with a fake one)
+_COST = {"fit": 1.0, "target": 0.05}  # progress weight of a trial: counting + ranking costs a sliver of a fit
+HR, NDCG = f"hr@{K}", f"ndcg@{K}"
+_SYMBOL = {"gamma": "γ", "tau": "τ", "alpha": "α"}
+Scorer = Callable[[MethodConfig, ProgressCallback], dict[str, Any]]  # FitScorer or TargetScorer
+
+
+@dataclass
+class TuneResult:
+    """The outcome of :func:`tune_method`.
+
+    ``trials`` are plain dicts (trial, stage, scored_by, params, hr@10, ndcg@10, queries_without_vector,
+    seconds, status ``ok``/``repeat``/``error``/``skipped``, note); ``best_trial`` is the winner's number.
+    """
+
+    method: str
+    best_config: MethodConfig
+    best_trial: int
+    best_score: dict[str, float]
+    default_score: dict[str, float] | None
+    trials: list[dict[str, Any]]
+    protocol: dict[str, Any]
+    stopped_early: bool
+    seconds: float
+    budget_seconds: float
+    seed: int
+    tuned_params: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict: what a version's manifest stores under ``"tuning"``."""
+        return {
+            "method": self.method,
+            "best_config": self.best_config.model_dump(mode="json"),
+            "best_trial": self.best_trial,
+            "best_score": self.best_score,
+            "default_score": self.default_score,
+            "tuned_params": self.tuned_params,
+            "trials": self.trials,
+            "protocol": self.protocol,
+            "stopped_early": self.stopped_early,
+            "seconds": round(self.seconds, 3),
+            "budget_seconds": self.budget_seconds,
+            "seed": self.seed,
+        }
+
+
+def tune_method(
+    sessions: Sessions,
+    method: str,
+    *,
+    budget_seconds: float = 600,
+    seed: int = 0,
+    base_config: MethodConfig | dict[str, Any] | None = None,
+    progress: ProgressCallback | Reporter | None = None,
+) -> TuneResult:
+    """Search ``method``'s parameters on a validation split of ``sessions`` within ``budget_seconds``.
+
+    The sessions :func:`~behemb_core.quality.evaluate_method` holds out are dropped before anything is read
+    (see :mod:`.protocol`). ``base_config`` is the starting point and trial 1 (parameters the search does not
+    touch, such as ``dim``, keep its values). Deterministic for a seed where the method is (not item2vec or
+    graph with ``workers > 1``) and the budget is not reached. A :class:`~behemb_core.errors.Cancelled` raised
+    by ``progress`` propagates.
+    """
+    stages = search_space(method)
+    if not budget_seconds >= 0:
+        raise ConfigError(f"budget_seconds must be 0 or more, got budget_seconds={budget_seconds}")
+    base = parse_config(method, base_config)
+    rep = as_reporter(progress)
+    t0 = _clock()
+    rep("tune", 0.0, "splitting off the validation sessions (the evaluation hold-out is never read)")
+    split = validation_split(sessions, seed=seed)
+    scorers: dict[str, Scorer] = {"fit": FitScorer(method, split, seed=seed)}
+    if any(s.scored_by == "target" for s in stages):
+        scorers["target"] = TargetScorer(split)
+    search = _Search(method, base, stages, scorers, rep, t0, float(budget_seconds))
+    search.run()
+    best = search.best
+    if best is None:
+        first = next((t["note"] for t in search.trials if t["status"] == "error"), "no trial ran")
+        raise ConfigError(f"tuning {method}: no trial could be trained on the validation split ({first})")
+    default = search.trials[0]
+    score = {HR: best[1][HR], NDCG: best[1][NDCG]}
+    rep("tune", 1.0, f"best: trial {best[2]} → HR@{K} {score[HR]:.3f}"
+        + (f" (default {default[HR]:.3f})" if default["status"] == "ok" else ""))
+    return TuneResult(
+        method=method, best_config=best[0], best_trial=best[2], best_score=score,
+        default_score={HR: default[HR], NDCG: default[NDCG]} if default["status"] == "ok" else None,
+        trials=search.trials, protocol=split.protocol, stopped_early=search.stopped_early,
+        seconds=_clock() - t0, budget_seconds=float(budget_seconds), seed=seed,
+        tuned_params=[p for s in stages for p in s.params],
+    )
+
+
+class _Search:
+    """Runs (or skips) every planned trial in order and keeps the incumbent and the best fitted trial."""
+
+    def __init__(
+        self, method: str, base: MethodConfig, stages: tuple[Stage, ...], scorers: dict[str, Scorer],
+        rep: Reporter, t0: float, budget: float,
+    ) -> None:
+        self.method, self.base, self.stages, self.scorers = method, base, stages, scorers
+        self.rep, self.t0, self.budget = rep, t0, budget
+        self.total = 1 + sum(s.size(base) for s in stages)
+        self.total_cost = _COST["fit"] + sum(_COST[s.scored_by] * s.size(base) for s in stages)
+        self.done_cost = 0.0
+        self.trials: list[dict[str, Any]] = []
+        self.best: tuple[MethodConfig, dict[str, Any], int] | None = None  # (config, record, trial number)
+        self.stopped_early = False
+        self.last_seconds: dict[str, float] = {}
+        self.seen: dict[str, int] = {}  # scored_by + config → trial number
+
+    def run(self) -> None:
+        all_params = [p for s in self.stages for p in s.params]
+        self.trial("default", "fit", self.base, all_params)
+        incumbent, shown = self.base, []
+        for stage in self.stages:
+            shown = [*shown, *stage.params]
+            stage_best: tuple[MethodConfig, dict[str, Any]] | None = None
+            for values in stage.combinations(self.base, incumbent):
+                config = self.config_with(incumbent, values)
+                record = self.trial(stage.name, stage.scored_by, config, shown)
+                if record["status"] in ("ok", "repeat") and (stage_best is None or _key(record) > _key(stage_best[1])):
+                    stage_best = (config, record)
+            if stage.scored_by == "target":  # carried into the next stage; only fitted trials can win
+                incumbent = stage_best[0] if stage_best is not None else incumbent
+            else:
+                incumbent = self.best[0] if self.best is not None else incumbent
+
+    def config_with(self, start: MethodConfig, values: dict[str, Any]) -> MethodConfig:
+        return parse_config(self.method, {**start.model_dump(), **values})
+
+    def trial(self, stage: str, scored_by: str, config: MethodConfig, shown: list[str]) -> dict[str, Any]:
+        n = len(self.trials) + 1
+        params = {p: getattr(config, p) for p in shown}
+        record: dict[str, Any] = {
+            "trial": n, "stage": stage, "scored_by": "embeddings" if scored_by == "fit" else "target ranking",
+            "params": params, HR: None, NDCG: None, "queries_without_vector": None, "seconds": 0.0,
+            "status": "skipped", "note": "",
+        }
+        self.trials.append(record)
+        identity = scored_by + json.dumps(config.model_dump(mode="json"), sort_keys=True)
+        lo = self.done_cost / self.total_cost
+        self.done_cost += _COST[scored_by]
+        hi = self.done_cost / self.total_cost
+        label = f"trial {n}/{self.total} ({stage}): {describe_params(params)}"
+        if identity in self.seen:
+            same = self.trials[self.seen[identity] - 1]
+            record.update({HR: same[HR], NDCG: same[NDCG], "queries_without_vector": same["queries_without_vector"],
+                           "status": "repeat" if same["status"] == "ok" else same["status"],
+                           "note": f"same config as trial {same['trial']}"})
+        elif self.out_of_time(scored_by, n):
+            record["note"] = "budget reached"
+            self.rep("trial", hi, f"{label} → skipped (budget reached)", trial=n, status="skipped")
+            return record
+        else:
+            self.seen[identity] = n
+            started = _clock()
+            try:
+                scores = self.scorers[scored_by](config, _forward(self.rep.sub(lo, hi), label))
+                record.update(scores, status="ok")
+            except (ConfigError, FitError) as exc:  # a grid point the data cannot support; Cancelled propagates
+                record.update(status="error", note=str(exc))
+            record["seconds"] = round(_clock() - started, 3)
+            self.last_seconds[scored_by] = record["seconds"]
+        if scored_by == "fit" and record["status"] == "ok" and (self.best is None or _key(record) > _key(self.best[1])):
+            self.best = (config, record, n)
+        outcome = f"HR@{K} {record[HR]:.3f}" if record[HR] is not None else record["status"]
+        outcome += f" ({record['note']})" if record["status"] == "repeat" else ""
+        self.rep("trial", hi, f"{label} → {outcome}", trial=n, status=record["status"], **{HR: record[HR]})
+        return record
+
+    def out_of_time(self, scored_by: str, n: int) -> bool:
+        """The first trial always runs; later ones only if the last of their kind would still fit in."""
+        if n == 1:
+            return False
+        if self.stopped_early or _clock() - self.t0 + self.last_seconds.get(scored_by, 0.0) > self.budget:
+            self.stopped_early = True
+        return self.stopped_early
+
+
+def _key(record: dict[str, Any]) -> tuple[float, float]:
+    """Higher is better; ``>`` keeps the earlier trial on ties (the default, then the table's order)."""
+    return (record[HR], record[NDCG])
+
+
+def describe_params(params: dict[str, Any]) -> str:
+    """``window=5 γ=0.1 τ=0.2`` — how trials are named in progress messages and in the app."""
+    return " ".join(f"{_SYMBOL.get(k, k)}={v}" for k, v in params.items())
+
+
+def _forward(rep: Reporter, label: str) -> ProgressCallback:
+    """Pass a trial's own progress on as ``tune`` events (its metrics, e.g. losses, stay inside the trial)."""
+
+    def callback(event: ProgressEvent) -> None:
+        rep("tune", event.fraction, f"{label}: {event.message or event.stage}")
+
+    return callback
+
+
+__all__ = ["TuneResult", "describe_params", "tune_method"]

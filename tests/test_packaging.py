@@ -1,0 +1,47 @@
+"""The package installs with pip and runs from any folder; the library never imports Streamlit."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_importing_the_library_does_not_import_streamlit() -> None:
+    """In a fresh interpreter: the library, its CLI, training and the store load without Streamlit (the app is
+    the only part that needs it)."""
+    code = ("import sys, behemb_core, behemb_core.cli, behemb_core.train, behemb_core.store, behemb_core.ingest; "
+            "import behemb_core.signoff, behemb_core.compare, behemb_core.projection; "
+            "bad = sorted(m for m in sys.modules if m == 'streamlit' or m.startswith('streamlit.')); "
+            "print(bad[:5]); sys.exit(1 if bad else 0)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.slow
+def test_pip_install_gives_a_working_behemb_command_from_any_folder(tmp_path: Path) -> None:
+    """``pip install .`` into a fresh virtual environment (sharing this environment's pinned dependencies; pip
+    fetches only the pinned build backend from the package index): the ``behemb`` console script runs from
+    another folder and is the same CLI as ``python -m behemb_core``."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True, timeout=120)
+    pip = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--no-deps",
+                          "-q", str(REPO)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert pip.returncode == 0, pip.stderr[-2000:]
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    helped = subprocess.run([str(venv / "bin" / "behemb"), "--help"], capture_output=True, text=True, cwd=elsewhere,
+                            timeout=120)
+    assert helped.returncode == 0, helped.stderr
+    for command in ("train", "tune", "neighbors", "approve", "publish", "verify", "repair"):
+        assert command in helped.stdout
+    listed = subprocess.run([str(venv / "bin" / "behemb"), "versions", "--store", str(tmp_path / "store")],
+                            capture_output=True, text=True, cwd=elsewhere, timeout=120)
+    assert listed.returncode == 0 and listed.stdout.strip() == "(none)", listed.stderr
+    where = subprocess.run([str(venv / "bin" / "python"), "-c", "import behemb_core; print(behemb_core.__file__)"],
+                           capture_output=True, text=True, cwd=elsewhere, timeout=120)
+    assert str(venv) in where.stdout, where.stdout  # the installed copy, not the repository's
