@@ -38,6 +38,7 @@ from scipy.stats import spearmanr
 from .embeddings import ItemEmbeddings
 from .errors import ConfigError
 from .neighbors import NeighborTable, top_k_neighbors
+from .stats import gini
 from .vocab import Vocabulary
 
 VERDICTS = ("ok", "warning", "collapsed")
@@ -168,16 +169,6 @@ def k_occurrence(neighbor_codes: np.ndarray, n_items: int) -> np.ndarray:
     """``N_k``: how many lists contain each item (``-1`` entries, i.e. missing neighbours, are ignored)."""
     flat = neighbor_codes[neighbor_codes >= 0]
     return np.bincount(flat, minlength=n_items).astype(np.int64)
-
-
-def gini(values: np.ndarray) -> float:
-    """Gini coefficient of non-negative ``values`` (0 when all are equal or all are zero)."""
-    x = np.sort(np.asarray(values, dtype=np.float64))
-    n, total = len(x), float(x.sum())
-    if n == 0 or total == 0:
-        return 0.0
-    i = np.arange(1, n + 1)
-    return float(np.sum((2 * i - n - 1) * x) / (n * total))
 
 
 def head_mask(popularity: np.ndarray, share: float = HEAD_SHARE) -> np.ndarray:

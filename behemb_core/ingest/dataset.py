@@ -15,6 +15,7 @@ import pandas as pd
 
 from ..metadata import ItemMetadata
 from ..sessions import DropLog, SessionOptions, Sessions
+from ..stats import gini  # noqa: F401  (re-exported)
 
 
 @dataclass(frozen=True)
@@ -70,16 +71,6 @@ def _length_edges(max_len: int) -> list[int]:
     while len(edges) > 2 and edges[-2] > max_len:
         edges.pop()
     return edges
-
-
-def gini(counts: np.ndarray) -> float:
-    """Gini coefficient of non-negative counts (0 = all equal, towards 1 = all mass on one item)."""
-    x = np.sort(np.asarray(counts, dtype=np.float64))
-    n = len(x)
-    if n == 0 or x.sum() == 0:
-        return 0.0
-    cum = np.cumsum(x)
-    return float((n + 1 - 2 * (cum.sum() / cum[-1])) / n)
 
 
 def summarize(dataset: Dataset) -> dict[str, Any]:

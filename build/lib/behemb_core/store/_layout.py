@@ -1,9 +1,0 @@
-"""Names of the lifecycle's files in a store (see :mod:`behemb_core.store.lifecycle` for what each holds)."""
-
-POINTER_FILE = "published.json"
-AUDIT_FILE = "audit.log"
-LIFECYCLE_DIR = "lifecycle"
-INDEX_DIR = "indexes"
-RECOVERED_DIR = "recovered"  # what recovery set aside: torn log tails, replaced pointers, orphan records
-RECORD_SUFFIX = "-approved.json"
-DRAFT = "draft"
