@@ -27,10 +27,17 @@ def test_pip_install_gives_a_working_behemb_command_from_any_folder(tmp_path: Pa
     """``pip install .`` into a fresh virtual environment (sharing this environment's pinned dependencies; pip
     fetches only the pinned build backend from the package index): the ``behemb`` console script runs from
     another folder and is the same CLI as ``python -m behemb_core``."""
+    import shutil
+
+    src = tmp_path / "src"  # build from a copy: setuptools writes build/ and *.egg-info beside the sources
+    src.mkdir()
+    for name in ("pyproject.toml", "requirements.txt", "README.md"):
+        shutil.copy(REPO / name, src / name)
+    shutil.copytree(REPO / "behemb_core", src / "behemb_core", ignore=shutil.ignore_patterns("__pycache__"))
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True, timeout=120)
     pip = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--no-deps",
-                          "-q", str(REPO)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+                          "-q", str(src)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert pip.returncode == 0, pip.stderr[-2000:]
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
