@@ -6,12 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from behemb_core.content import content_from_text, read_content_vectors
+from behemb_core.content import ContentVectors, content_from_text, read_content_vectors
 from behemb_core.errors import ConfigError, InputError
-from behemb_core.methods.base import ContentVectors, TrainingInputs
-from behemb_core.methods.fusion import FusionConfig, fit_fusion, fuse
-from behemb_core.methods.registry import parse_config
+from behemb_core.methods.base import TrainingInputs
+from behemb_core.methods.fusion import FusionConfig, fuse
+from behemb_core.methods.registry import get_method, parse_config
 from behemb_core.neighbors import top_k_neighbors
+from behemb_core.train import fit_method
 from behemb_core.vocab import Vocabulary
 
 
@@ -47,7 +48,7 @@ def cold_setup(planted):
 def test_cold_start_items_get_cluster_mates(cold_setup, base_method):
     sessions, content, cold, cluster = cold_setup
     cfg = parse_config("fusion", {"base_method": base_method, "base_config": {"dim": 32}, "behavior_weight": 0.7})
-    res = fit_fusion(TrainingInputs(sessions=sessions, content=content), cfg, seed=3)
+    _, res, _ = fit_method("fusion", cfg, sessions=sessions, content=content, seed=3)  # trains the base first
     emb = res.embeddings
     classes = res.report["classes"]
     assert classes["content_only"] == len(cold)
@@ -78,16 +79,14 @@ def test_mismatched_ids_are_a_clear_error(cold_setup):
     sessions, content, _, _ = cold_setup
     other = ContentVectors(vocab=Vocabulary([f"x{i}" for i in range(50)]), vectors=np.ones((50, 4), np.float32))
     with pytest.raises(ConfigError, match="both behaviour and content"):
-        fit_fusion(TrainingInputs(sessions=sessions, content=other), parse_config("fusion", {"base_config": {"dim": 16}}))
+        fit_method("fusion", parse_config("fusion", {"base_config": {"dim": 16}}), sessions=sessions, content=other)
 
 
 def test_dim_mismatch_with_base_is_named(cold_setup):
     sessions, content, _, _ = cold_setup
     with pytest.raises(ConfigError, match="dim=16"):
-        fit_fusion(
-            TrainingInputs(sessions=sessions, content=content),
-            parse_config("fusion", {"dim": 16, "base_config": {"dim": 32}}),
-        )
+        fit_method("fusion", parse_config("fusion", {"dim": 16, "base_config": {"dim": 32}}), sessions=sessions,
+                   content=content)
 
 
 def test_text_content_vectors_group_similar_names():
@@ -148,11 +147,11 @@ def test_text_columns_from_metadata_and_missing_column_named(cold_setup):
         "family": [f"fam{cluster[i]}|shelf{cluster[i]}" for i in ids],
     }))
     cfg = parse_config("fusion", {"base_config": {"dim": 16}, "text_columns": ["family"], "text_dim": 40})
-    res = fit_fusion(TrainingInputs(sessions=sessions, item_meta=meta), cfg, seed=0)
+    _, res, _ = fit_method("fusion", cfg, sessions=sessions, item_meta=meta, seed=0)
     assert res.report["classes"]["content_only"] == len(cold)
     nb = top_k_neighbors(res.embeddings, 5, queries=res.embeddings.vocab.codes(cold))
     labels = np.array([cluster[i] for i in res.embeddings.vocab.ids.tolist()])
     assert (labels[nb.codes] == labels[res.embeddings.vocab.codes(cold)][:, None]).mean() >= 0.8
     bad = parse_config("fusion", {"base_config": {"dim": 16}, "text_columns": ["colour"]})
     with pytest.raises(ConfigError, match="colour"):
-        fit_fusion(TrainingInputs(sessions=sessions, item_meta=meta), bad)
+        fit_method("fusion", bad, sessions=sessions, item_meta=meta)
