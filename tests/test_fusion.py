@@ -1,6 +1,10 @@
-"""Fusion: cold-start items get a mapped content vector that lands among their true cluster-mates."""
+"""Fusion: the method contract with a stored base and content vectors; the base method trained first by the
+orchestrator when no base is given; cold-start items get a mapped content vector that lands among their true
+cluster-mates."""
 
 from __future__ import annotations
+
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -14,6 +18,37 @@ from behemb_core.methods.registry import get_method, parse_config
 from behemb_core.neighbors import top_k_neighbors
 from behemb_core.train import fit_method
 from behemb_core.vocab import Vocabulary
+from method_contract import MethodContract, tiny_planted
+
+
+class TestFusionContract(MethodContract):
+    """Fusion gets ready inputs: a small stored base version (ppmi_svd, dim 8) and content vectors for every item
+    plus five cold-start items the sessions never mention."""
+
+    method = "fusion"
+    config = {}
+    # With a given base and content table the seed only picks the held-out items that measure the map's fit;
+    # the map itself is fitted on all shared items, so the vectors do not depend on it.
+    seed_matters = False
+
+    def inputs(self, data):
+        return _fusion_inputs()
+
+    def known_ids(self, data):
+        return set(data.sessions.vocab.ids.tolist()) | set(_fusion_inputs().content.vocab.ids.tolist())
+
+
+@lru_cache(maxsize=1)
+def _fusion_inputs() -> TrainingInputs:
+    data = tiny_planted()
+    base = get_method("ppmi_svd").fit(TrainingInputs(sessions=data.sessions), parse_config("ppmi_svd", {"dim": 8}),
+                                      seed=0).embeddings
+    ids = np.concatenate([data.sessions.vocab.ids, np.arange(10_000, 10_005)])
+    clusters = np.concatenate([data.cluster_of, np.arange(5) % data.n_clusters])
+    rng = np.random.default_rng(1)
+    vectors = rng.standard_normal((data.n_clusters, 12))[clusters] + 0.3 * rng.standard_normal((len(ids), 12))
+    content = ContentVectors(vocab=Vocabulary(ids), vectors=vectors.astype(np.float32))
+    return TrainingInputs(sessions=data.sessions, content=content, base=base, base_version="base_v1")
 
 
 def _drop_items(sessions, drop_ids):
@@ -155,3 +190,21 @@ def test_text_columns_from_metadata_and_missing_column_named(cold_setup):
     bad = parse_config("fusion", {"base_config": {"dim": 16}, "text_columns": ["colour"]})
     with pytest.raises(ConfigError, match="colour"):
         fit_method("fusion", bad, sessions=sessions, item_meta=meta)
+
+
+def test_fusion_is_handed_its_behaviour_vectors_and_says_where_they_came_from(cold_setup):
+    sessions, content, _, _ = cold_setup
+    cfg = parse_config("fusion", {"base_config": {"dim": 16}})
+    with pytest.raises(ConfigError, match="needs behaviour vectors"):  # the fit itself never trains one
+        get_method("fusion").fit(TrainingInputs(sessions=sessions, content=content), cfg, seed=0)
+    with pytest.raises(ConfigError, match="needs behaviour vectors"):  # nor can the orchestrator without sessions
+        fit_method("fusion", cfg, content=content)
+    _, trained, _ = fit_method("fusion", cfg, sessions=sessions, content=content, seed=0)
+    assert trained.report["base_method"] == "ppmi_svd" and trained.report["base_version"] is None
+    assert trained.report["base_report"]["ppmi_nnz"] > 0 and trained.embeddings.dim == 16
+    base = get_method("ppmi_svd").fit(TrainingInputs(sessions=sessions), parse_config("ppmi_svd", {"dim": 16}),
+                                      seed=0).embeddings
+    _, stored, _ = fit_method("fusion", cfg, content=content, base=base, base_version="beh_v1", seed=0)
+    assert stored.report["base_method"] is None and stored.report["base_version"] == "beh_v1"
+    assert "base_report" not in stored.report and stored.embeddings.behavior_version == "beh_v1"
+    np.testing.assert_array_equal(stored.embeddings.vectors, trained.embeddings.vectors)  # same base, same seed
