@@ -208,3 +208,31 @@ def test_fusion_is_handed_its_behaviour_vectors_and_says_where_they_came_from(co
     assert stored.report["base_method"] is None and stored.report["base_version"] == "beh_v1"
     assert "base_report" not in stored.report and stored.embeddings.behavior_version == "beh_v1"
     np.testing.assert_array_equal(stored.embeddings.vectors, trained.embeddings.vectors)  # same base, same seed
+
+
+def test_train_version_follows_capabilities_not_names(tmp_path):
+    """Sources a method cannot use are refused before anything is read; fusion's base candidates are the behaviour
+    versions; evaluation is skipped for fusion and a repeat of the same fusion job is found, not retrained."""
+    from behemb_core.ingest import read_session_jsonl
+    from behemb_core.store import Store
+    from behemb_core.train import base_version_choices, find_same_training, train_version
+    from conftest import write_sessions_jsonl
+
+    dataset = read_session_jsonl(write_sessions_jsonl(tmp_path / "s.jsonl", tiny_planted().sessions))
+    store = Store(str(tmp_path / "store"))
+    content = _fusion_inputs().content
+    with pytest.raises(ConfigError, match="ppmi_svd needs sessions to learn from$"):
+        train_version(store, "ppmi_svd", {"dim": 8})
+    train_version(store, "ppmi_svd", {"dim": 8}, dataset=dataset, name="base")
+    with pytest.raises(ConfigError, match="ppmi_svd takes no base version"):
+        train_version(store, "ppmi_svd", {"dim": 8}, dataset=dataset, base_version="base")
+    with pytest.raises(ConfigError, match="ppmi_svd takes no content vectors"):
+        train_version(store, "ppmi_svd", {"dim": 8}, dataset=dataset, content=content)
+    with pytest.raises(ConfigError, match="fusion needs sessions to learn from or a base version"):
+        train_version(store, "fusion", content=content)
+    fused = train_version(store, "fusion", dataset=dataset, base_version="base", content=content, evaluate=True,
+                          noise_floor=True)
+    assert "evaluation" not in store.manifest(fused["version"]) and "noise_floor" not in store.manifest(fused["version"])
+    assert base_version_choices(store) == ["base"]
+    assert find_same_training(store, "fusion", {}, dataset=dataset, seed=0, base_version="base", evaluate=True,
+                              noise_floor=True) == fused["version"]
