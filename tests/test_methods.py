@@ -116,6 +116,26 @@ def test_cancel_from_progress_callback_stops_training(planted):
 
 
 @pytest.mark.parametrize(
+    "name, sources, message",
+    [
+        ("ppmi_svd", {"sessions": False}, "ppmi_svd needs --input"),
+        ("ppmi_svd", {"sessions": True, "base_version": True},
+         "ppmi_svd does not build on behaviour vectors: it cannot use --base-version"),
+        ("graph", {"sessions": True, "content": True}, "graph cannot use --content-vectors"),
+        ("fusion", {"sessions": False}, "fusion needs --input or --base-version"),
+        ("fusion", {"sessions": False, "content": True}, "fusion needs --input or --base-version"),
+    ],
+)
+def test_sources_are_checked_by_capability_in_the_callers_words(name, sources, message):
+    cli = {"sessions": "--input", "base_version": "--base-version", "content": "--content-vectors"}
+    with pytest.raises(ConfigError) as err:
+        get_method(name).check_sources(**sources, say=cli)
+    assert str(err.value) == message
+    get_method("fusion").check_sources(sessions=False, base_version=True, content=True, say=cli)  # all usable
+    get_method("ppmi_svd").check_sources(sessions=True)
+
+
+@pytest.mark.parametrize(
     "name, values, needle",
     [
         ("ppmi_svd", {"alpha": 0}, "alpha=0"),

@@ -8,7 +8,7 @@ outside this package decides by a method's name.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -113,16 +113,25 @@ class MethodSpec:
     def known_parameters(self) -> str:
         return ", ".join(sorted(self.config_class.model_fields))
 
-    def check_sources(self, *, sessions: bool, base_version: bool = False, content: bool = False) -> None:
-        """Refuse, before anything is read or trained, a job whose sources this method cannot use or lacks."""
+    def check_sources(
+        self, *, sessions: bool, base_version: bool = False, content: bool = False,
+        say: Mapping[str, str] | None = None,
+    ) -> None:
+        """Refuse, before anything is read or trained, a job whose sources this method cannot use or lacks.
+
+        ``say`` names the sources in the caller's words — keys ``sessions``, ``base_version``, ``content``; the
+        command line passes its options (``{"sessions": "--input", …}``) — so the decision is made here once."""
+        words = {"sessions": "sessions to learn from", "base_version": "a base version", "content": "content vectors",
+                 **(say or {})}
         if base_version and not self.accepts_base_version:
-            raise ConfigError(f"{self.name} takes no base version: it does not build on behaviour vectors")
-        if content and not self.accepts_content:
-            raise ConfigError(f"{self.name} takes no content vectors")
-        if not sessions and not (base_version and self.accepts_base_version):
             raise ConfigError(
-                f"{self.name} needs sessions to learn from" + (" or a base version" if self.accepts_base_version else "")
+                f"{self.name} does not build on behaviour vectors: it cannot use {words['base_version']}"
             )
+        if content and not self.accepts_content:
+            raise ConfigError(f"{self.name} cannot use {words['content']}")
+        if not sessions and not (base_version and self.accepts_base_version):
+            raise ConfigError(f"{self.name} needs {words['sessions']}"
+                              + (f" or {words['base_version']}" if self.accepts_base_version else ""))
 
 
 __all__ = [
