@@ -3,7 +3,8 @@
 The package is plain Python (it never imports Streamlit). Entry points:
 
 * ``behemb_core.ingest`` — read session JSONL or event logs (sessionized per user), item metadata, summaries;
-* ``behemb_core.methods.registry`` — the four methods (``ppmi_svd``, ``item2vec``, ``graph``, ``fusion``);
+* ``behemb_core.methods.registry`` — the five methods (``cooc_softmax``, ``ppmi_svd``, ``item2vec``, ``graph``,
+  ``fusion``) and what each can use;
 * ``behemb_core.train`` — fit a method and save a draft version;
 * ``behemb_core.store`` — the versioned, checksummed file store and exports;
 * ``python -m behemb_core`` — the command line.

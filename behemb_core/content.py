@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -12,8 +13,17 @@ import pyarrow.parquet as pq
 
 from .embeddings import l2_normalize
 from .errors import InputError
-from .methods.base import ContentVectors
 from .vocab import Vocabulary, normalize_ids
+
+
+@dataclass(frozen=True)
+class ContentVectors:
+    """Content vectors for items (any dimension), from a user table or from item text; ``origin`` says which
+    (``"text"``, or the file's name). The readers here L2-normalise every row."""
+
+    vocab: Vocabulary
+    vectors: np.ndarray
+    origin: str = "table"
 
 
 def content_from_text(

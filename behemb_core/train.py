@@ -1,23 +1,32 @@
-"""Train a method on a dataset and save the result as a draft version: the one call front ends make."""
+"""Train a method on a dataset and save the result as a draft version: the one call front ends make.
+
+This module orchestrates a job: it resolves the method once, checks the job's sources against the method's
+capabilities, trains the base method first for a method that builds on behaviour vectors and got no base
+version, and hands every fit ready inputs.
+"""
 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
+from .content import ContentVectors
 from .embeddings import FitResult, ItemEmbeddings
-from .errors import VersionExistsError
+from .errors import ConfigError, VersionExistsError
 from .ingest.dataset import Dataset, summarize
 from .metadata import ItemMetadata
-from .methods.base import ContentVectors, MethodConfig, TrainingInputs
-from .methods.registry import get_method, parse_config
+from .methods.base import MethodConfig, MethodSpec, TrainingInputs
+from .methods.registry import METHODS, get_method
 from .progress import ProgressCallback, as_reporter
 from .sessions import Sessions
 from .store import Store
 
+_BASE_SHARE = 0.7  # of a fit's progress bar, when the base method is trained first
+
 
 def fit_method(
-    method: str,
+    method: str | MethodSpec,
     config: MethodConfig | dict[str, Any] | None = None,
     *,
     sessions: Sessions | None = None,
@@ -28,9 +37,12 @@ def fit_method(
     base_version: str | None = None,
     progress: ProgressCallback | None = None,
 ) -> tuple[MethodConfig, FitResult, float]:
-    """Validate the config, fit, and return ``(config, result, seconds)``. Nothing is written."""
+    """Validate the config, fit, and return ``(config, result, seconds)``. Nothing is written.
+
+    A method that builds on behaviour vectors (``spec.builds_on``) and gets no ``base`` has its base method
+    trained first on ``sessions`` with the same seed; the seconds include that."""
     spec = get_method(method)
-    cfg = parse_config(method, config)
+    cfg = spec.parse_config(config)
     inputs = TrainingInputs(
         sessions=sessions,
         content=content,
@@ -39,13 +51,43 @@ def fit_method(
         base_version=base_version,
     )
     t0 = time.perf_counter()
-    result = spec.fit(inputs, cfg, seed=seed, progress=progress)
+    result = _fit(spec, cfg, inputs, seed=seed, progress=progress)
     return cfg, result, time.perf_counter() - t0
+
+
+def _fit(
+    spec: MethodSpec, cfg: MethodConfig, inputs: TrainingInputs, *, seed: int, progress: ProgressCallback | None
+) -> FitResult:
+    """``spec.fit`` on ready inputs: behaviour vectors a method builds on are trained here when none were given."""
+    if spec.builds_on is None or inputs.base is not None:
+        return spec.fit(inputs, cfg, seed=seed, progress=progress)
+    if inputs.sessions is None:
+        raise ConfigError(
+            f"{spec.name} needs behaviour vectors: a base version, or sessions to train its base method on"
+        )
+    rep = as_reporter(progress)
+    plan = spec.builds_on(cfg)
+    base_spec = get_method(plan.method)
+    base = _fit(base_spec, base_spec.parse_config(plan.config), TrainingInputs(sessions=inputs.sessions), seed=seed,
+                progress=rep.sub(0.0, _BASE_SHARE))
+    ready = replace(inputs, base=base.embeddings, base_report=base.report)
+    return spec.fit(ready, cfg, seed=seed, progress=rep.sub(_BASE_SHARE, 1.0))
+
+
+def base_version_choices(store: Store) -> list[str]:
+    """The stored versions a method that builds on behaviour vectors may use as its base: those of methods that
+    learn from sessions (and of methods this registry does not know), oldest first as the store lists them."""
+    out = []
+    for info in store.list_versions():
+        spec = METHODS.get(info.method) if info.method is not None else None
+        if spec is None or spec.learns_from_sessions:
+            out.append(info.name)
+    return out
 
 
 def train_version(
     store: Store,
-    method: str,
+    method: str | MethodSpec,
     config: MethodConfig | dict[str, Any] | None = None,
     *,
     dataset: Dataset | None = None,
@@ -61,17 +103,21 @@ def train_version(
 ) -> dict[str, Any]:
     """Fit ``method`` and save a draft version to ``store``; returns a short summary dict.
 
-    For fusion, ``base_version`` names a stored behaviour version to fuse (verified on load); its item
-    metadata travels on to the new version unless ``item_meta`` or the dataset brings its own.
+    For a method that builds on behaviour vectors (fusion), ``base_version`` names a stored behaviour version
+    (verified on load); its item metadata travels on to the new version unless ``item_meta`` or the dataset
+    brings its own. Sources the method cannot use (a base version, content vectors) are refused first.
 
     With ``evaluate`` the method is also trained on a time split of the sessions and scored against the
     most-popular and item-kNN baselines; the report is stored in the manifest (``evaluation``), where sign-off
-    reads it. That costs a second training run.
+    reads it. That costs a second training run. ``evaluate`` and ``noise_floor`` apply to methods that learn
+    from sessions alone (they are retrained on a split / with another seed) and are skipped for the others.
 
     ``extra_manifest`` adds sections to the manifest (e.g. ``"tuning"``: the search that chose the config); it
     may not replace one this function writes.
     """
     rep = as_reporter(progress)
+    spec = get_method(method)
+    spec.check_sources(sessions=dataset is not None, base_version=base_version is not None, content=content is not None)
     if name is not None and store.exists(name):  # validates the name too; fail before hours of training
         raise VersionExistsError(f"version {name!r} already exists in {store.url}; versions are immutable")
     base = None
@@ -89,8 +135,8 @@ def train_version(
         item_meta = dataset.item_meta
     sessions = dataset.sessions if dataset is not None else None
     job_start = time.perf_counter()
-    evaluate = evaluate and sessions is not None and method != "fusion"
-    noise_floor = noise_floor and sessions is not None and method != "fusion"
+    evaluate = evaluate and sessions is not None and spec.learns_from_sessions
+    noise_floor = noise_floor and sessions is not None and spec.learns_from_sessions
     passes = [("the version", True), ("evaluation split", evaluate), ("noise floor", noise_floor)]
     labels = {what: f"fit {i + 1} of {sum(on for _, on in passes)}: {what}"
               for i, what in enumerate(what for what, on in passes if on)}
@@ -99,12 +145,11 @@ def train_version(
     extra = int(evaluate) + int(noise_floor)
     fit_end = 0.95 / (1 + extra)
     cfg, result, seconds = fit_method(
-        method, config, sessions=sessions, item_meta=item_meta, seed=seed, content=content, base=base,
+        spec, config, sessions=sessions, item_meta=item_meta, seed=seed, content=content, base=base,
         base_version=base_version, progress=rep.sub(0.0, fit_end, labels.get("the version")),
     )
-    spec = get_method(method)
     manifest: dict[str, Any] = {
-        "method": method,
+        "method": spec.name,
         "config": cfg.model_dump(mode="json"),
         "seed": seed,
         "training_seconds": round(seconds, 3),
@@ -116,15 +161,15 @@ def train_version(
 
         ev = rep.sub(fit_end, 2 * fit_end, labels.get("evaluation split"))
         ev("evaluate", 0.0, "evaluating on a time split against the baselines")
-        manifest["evaluation"] = evaluate_method(sessions, method, cfg, seeds=[seed], ks=[10], progress=ev)
+        manifest["evaluation"] = evaluate_method(sessions, spec.name, cfg, seeds=[seed], ks=[10], progress=ev)
     if noise_floor:
         from .compare import neighbor_overlap, noise_floor_from_pair
 
         nf = rep.sub(0.95 - fit_end, 0.95, labels.get("noise floor"))
         nf("noise_floor", 0.0, f"retraining with seed {seed + 1} to measure retraining noise")
-        _, again, _ = fit_method(method, cfg, sessions=sessions, seed=seed + 1, progress=nf)
+        _, again, _ = fit_method(spec, cfg, sessions=sessions, seed=seed + 1, progress=nf)
         manifest["noise_floor"] = noise_floor_from_pair(
-            neighbor_overlap(result.embeddings, again.embeddings, k=10), sessions, method=method,
+            neighbor_overlap(result.embeddings, again.embeddings, k=10), sessions, method=spec.name,
             seeds=(seed, seed + 1),
         )
     if dataset is not None:
@@ -146,7 +191,7 @@ def train_version(
     rep("done", 1.0, f"saved version {info.name}")
     return {
         "version": info.name,
-        "method": method,
+        "method": spec.name,
         "items": len(result.embeddings),
         "dim": result.embeddings.dim,
         "seconds": round(seconds, 3),
@@ -157,7 +202,7 @@ def train_version(
 
 def find_same_training(
     store: Store,
-    method: str,
+    method: str | MethodSpec,
     config: MethodConfig | dict[str, Any] | None,
     *,
     dataset: Dataset,
@@ -169,11 +214,15 @@ def find_same_training(
     """The oldest stored version trained on the same sessions (fingerprint) with the same method, config, seed
     and base version — training again would give the same vectors, so a front end can offer that version
     instead. With ``evaluate`` / ``noise_floor`` the version must also hold that report. ``None`` when there
-    is none."""
-    cfg = parse_config(method, config).model_dump(mode="json")
+    is none. Like :func:`train_version`, ``evaluate`` and ``noise_floor`` count only for methods that learn from
+    sessions alone."""
+    spec = get_method(method)
+    cfg = spec.parse_config(config).model_dump(mode="json")
+    evaluate = evaluate and spec.learns_from_sessions
+    noise_floor = noise_floor and spec.learns_from_sessions
     fingerprint = dataset.sessions.fingerprint()
     for info in sorted(store.list_versions(), key=lambda v: v.created_at):
-        if info.method != method:
+        if info.method != spec.name:
             continue
         manifest = store.manifest(info.name)
         if (manifest.get("config") == cfg and manifest.get("seed") == seed

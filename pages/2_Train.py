@@ -17,7 +17,7 @@ from behemb_core.boundary import doing
 from behemb_core.methods.registry import METHODS, parse_config
 from behemb_core.store import validate_version_name
 from behemb_core.errors import VersionExistsError
-from behemb_core.train import find_same_training, train_version
+from behemb_core.train import base_version_choices, find_same_training, train_version
 from behemb_core.tuning import SEARCH_SPACES, tune_and_train
 
 keys.init_state()
@@ -44,9 +44,9 @@ spec_m = METHODS[method]
 st.caption(spec_m.description)
 
 base_version = None
-if method == "fusion" and store is not None:
+if spec_m.accepts_base_version and store is not None:
     with user_errors():
-        existing = [v.name for v in store.list_versions() if v.method != "fusion"]
+        existing = base_version_choices(store)
         choice = st.selectbox(
             "Behaviour vectors", ["(train the base method on the dataset)", *existing], key="train_base_version",
             help="Fuse a stored behaviour version, or train `base_method` in-process first.",
@@ -61,19 +61,22 @@ with st.form("train_form"):
     seed = c[0].number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, step=1, key="train_seed")
     name = c[1].text_input("Version name (optional)", key="train_name",
                            help="1–64 characters [A-Za-z0-9._-]; empty = generated (e.g. ppmi_v3).").strip() or None
+    not_here = "" if spec_m.learns_from_sessions else \
+        f" Not available for {spec_m.title}: it does not learn from the sessions alone."
     evaluate = c[2].checkbox("Evaluate against baselines", value=True, key="train_evaluate",
                              help="Also train on a time split and score HR/NDCG@10 vs most-popular and item-kNN "
-                             "(a second training run). Not available for fusion.")
+                             "(a second training run)." + not_here)
     noise_floor = c[3].checkbox("Measure noise floor", value=False, key="train_noise_floor",
                                 help="Retrain with seed+1 and store how much the neighbour lists move by chance "
-                                "(another training run).")
+                                "(another training run)." + not_here)
     t = st.columns([2, 1, 1])
     tunable = method in SEARCH_SPACES
     tune = t[0].checkbox(
         "Tune parameters first", value=False, key="train_tune", disabled=not tunable,
         help="Search the method's main parameters on a validation split carved from the training sessions — the "
         "evaluation hold-out is never read — starting from the values above, then train the best on all sessions."
-        if tunable else "Fusion has no search space; tune its base method and fuse that version.",
+        if tunable else f"{spec_m.title} has no search space"
+        + ("; tune its base method and build on that version." if spec_m.accepts_base_version else "."),
     ) and tunable
     budget = t[1].number_input("Tuning budget (minutes)", min_value=0.5, max_value=600.0, value=10.0, step=0.5,
                                key="train_budget", disabled=not tunable,

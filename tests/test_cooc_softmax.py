@@ -19,6 +19,7 @@ from behemb_core.neighbors import top_k_neighbors
 from behemb_core.softmax_fit import SoftmaxFitParams, SoftmaxTrainer, fit_cosine_softmax, row_distribution
 from behemb_core.synthetic import cluster_precision_at_k, sessions_from_lists
 from behemb_core.target_similarity import popularity_normalize, target_similarity, top_k_by_target
+from method_contract import MethodContract
 
 FAST = {"dim": 32}
 
@@ -250,3 +251,8 @@ def test_auto_softmax_switches_on_catalogue_size():
 def test_fit_rejects_empty_rows():
     with pytest.raises(ValueError, match="positive entry"):
         fit_cosine_softmax(sp.csr_matrix((3, 3), dtype=np.float32), SoftmaxFitParams(dim=2), full=True)
+
+
+class TestCoocSoftmaxContract(MethodContract):
+    method = "cooc_softmax"
+    config = {"dim": 8, "epochs": 2}  # deterministic for a seed on one machine, as the README says

@@ -1,8 +1,11 @@
-"""The contract every method honours, and quality on planted clusters (a known right answer)."""
+"""The behaviour methods: the shared contract (``method_contract.py``) for ppmi_svd, item2vec and graph, every
+registered method covered by it, capabilities instead of names, and quality on planted clusters (a known right
+answer)."""
 
 from __future__ import annotations
 
-import json
+import importlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +15,36 @@ from behemb_core.methods.base import TrainingInputs
 from behemb_core.methods.registry import METHODS, coerce_setting, get_method, parse_config
 from behemb_core.neighbors import top_k_neighbors
 from behemb_core.synthetic import cluster_precision_at_k
+from method_contract import MethodContract
+
+
+class TestPpmiSvdContract(MethodContract):
+    method = "ppmi_svd"
+    config = {"dim": 8}
+
+
+class TestItem2VecContract(MethodContract):
+    method = "item2vec"
+    config = {"dim": 8, "epochs": 2, "workers": 1}  # gensim is bit-reproducible only with one worker
+
+
+class TestGraphContract(MethodContract):
+    method = "graph"
+    config = {"dim": 8, "epochs": 1, "walks_per_node": 2, "walk_length": 10, "workers": 1}
+
+
+def test_every_registered_method_inherits_the_contract():
+    """A new method is one module plus one registry line — and one contract subclass in its tests."""
+    here = Path(__file__).parent
+    for path in sorted(here.glob("test_*.py")):
+        if "(MethodContract)" in path.read_text():
+            importlib.import_module(path.stem)
+    classes, todo = set(), [MethodContract]
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            classes.add(sub)
+            todo.append(sub)
+    assert sorted({c.method for c in classes}) == sorted(METHODS)
 
 # Small but real settings; precision floors are set a little below what was measured (see each comment).
 FAST = {
@@ -53,18 +86,6 @@ def test_planted_clusters_recovered(fitted, planted, name):
     assert precision >= FLOOR[name], f"{name}: precision@10 of cluster-mates {precision:.3f}"
 
 
-@pytest.mark.parametrize("name", sorted(FAST))
-def test_same_seed_same_vectors_other_seed_differs(planted, name):
-    spec = get_method(name)
-    cfg = parse_config(name, FAST[name])
-    inputs = TrainingInputs(sessions=planted.sessions)
-    a = spec.fit(inputs, cfg, seed=5).embeddings
-    b = spec.fit(inputs, cfg, seed=5).embeddings
-    c = spec.fit(inputs, cfg, seed=6).embeddings
-    np.testing.assert_array_equal(a.vectors, b.vectors)
-    assert not np.array_equal(a.vectors, c.vectors)
-
-
 def test_progress_is_reported_and_monotone(planted):
     events = []
     get_method("item2vec").fit(
@@ -94,12 +115,24 @@ def test_cancel_from_progress_callback_stops_training(planted):
         )
 
 
-@pytest.mark.parametrize("name", sorted(METHODS))
-def test_config_round_trips_through_json(name):
-    cfg = parse_config(name, {})
-    dumped = cfg.model_dump(mode="json")
-    again = parse_config(name, json.loads(json.dumps(dumped)))
-    assert again.model_dump(mode="json") == dumped
+@pytest.mark.parametrize(
+    "name, sources, message",
+    [
+        ("ppmi_svd", {"sessions": False}, "ppmi_svd needs --input"),
+        ("ppmi_svd", {"sessions": True, "base_version": True},
+         "ppmi_svd does not build on behaviour vectors: it cannot use --base-version"),
+        ("graph", {"sessions": True, "content": True}, "graph cannot use --content-vectors"),
+        ("fusion", {"sessions": False}, "fusion needs --input or --base-version"),
+        ("fusion", {"sessions": False, "content": True}, "fusion needs --input or --base-version"),
+    ],
+)
+def test_sources_are_checked_by_capability_in_the_callers_words(name, sources, message):
+    cli = {"sessions": "--input", "base_version": "--base-version", "content": "--content-vectors"}
+    with pytest.raises(ConfigError) as err:
+        get_method(name).check_sources(**sources, say=cli)
+    assert str(err.value) == message
+    get_method("fusion").check_sources(sessions=False, base_version=True, content=True, say=cli)  # all usable
+    get_method("ppmi_svd").check_sources(sessions=True)
 
 
 @pytest.mark.parametrize(

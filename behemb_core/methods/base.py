@@ -1,19 +1,25 @@
-"""What every embedding method shares: the config base class, the inputs a fit receives, the method spec."""
+"""What every embedding method shares: the config base class, the inputs a fit receives, the fit protocol and
+the registry entry (:class:`MethodSpec`) with the capabilities front ends and the orchestrator read.
+
+A method is one module with a config class and a fit function, plus one :class:`MethodSpec` line in
+:mod:`.registry`. The spec says what the method can use (sessions, a base version, content vectors); nothing
+outside this package decides by a method's name.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ..content import ContentVectors
 from ..embeddings import FitResult, ItemEmbeddings
+from ..errors import ConfigError
 from ..metadata import ItemMetadata
 from ..progress import ProgressCallback
 from ..sessions import Sessions
-from ..vocab import Vocabulary
 
 
 class MethodConfig(BaseModel):
@@ -25,33 +31,54 @@ class MethodConfig(BaseModel):
 
 
 @dataclass(frozen=True)
-class ContentVectors:
-    """Content vectors for items (any dimension), from a user table or from item text."""
-
-    vocab: Vocabulary
-    vectors: np.ndarray
-    origin: str = "table"
-
-
-@dataclass(frozen=True)
 class TrainingInputs:
-    """Everything a fit may use. Behaviour methods need ``sessions``; fusion also uses ``base``, ``content``
-    and ``item_meta`` (whose text becomes content vectors when no content table is given)."""
+    """Everything a fit may use, ready to use: nothing in here is trained or read by the fit itself.
+
+    Behaviour methods need ``sessions``. A method that builds on behaviour vectors gets them in ``base``: a
+    stored version (named by ``base_version``) or a base method the orchestrator trained first in this job
+    (its fit report in ``base_report``). ``content`` holds content vectors; ``item_meta`` the item metadata
+    (whose text becomes content vectors when no content table is given)."""
 
     sessions: Sessions | None = None
     content: ContentVectors | None = None
     item_meta: ItemMetadata | None = None
     base: ItemEmbeddings | None = None
     base_version: str | None = None
+    base_report: dict[str, Any] | None = None
 
 
-# fit(inputs: TrainingInputs, config, *, seed: int, progress: ProgressCallback | None) -> FitResult
-FitFunction = Callable[..., FitResult]
+class FitFunction(Protocol):
+    """A method's fit: ready inputs and a validated config in, checked embeddings out; nothing is written.
+
+    Progress goes to ``progress`` (fractions 0 → 1 of this fit); a :class:`~behemb_core.errors.Cancelled`
+    raised by it stops the fit and propagates."""
+
+    def __call__(
+        self, inputs: TrainingInputs, config: Any, *, seed: int, progress: ProgressCallback | None = None
+    ) -> FitResult: ...
+
+
+@dataclass(frozen=True)
+class BaseTraining:
+    """The behaviour method (and its config values) to train first for a method that builds on behaviour
+    vectors and was given no base version."""
+
+    method: str
+    config: dict[str, Any]
 
 
 @dataclass(frozen=True)
 class MethodSpec:
-    """One registry entry: canonical name, config class, fit function and a one-line description."""
+    """One registry entry: canonical name, config class, fit function, a one-line description, and what the
+    method can use.
+
+    * ``learns_from_sessions`` — the fit needs nothing but sessions, so it can be retrained on an evaluation
+      split or with another seed (evaluation, noise floor, tuning), and its versions are behaviour vectors
+      another method can build on.
+    * ``builds_on`` — the method builds on behaviour vectors: it accepts a stored base version, and without one
+      this function of its config names the base method the orchestrator trains first on the sessions.
+    * ``accepts_content`` — the method uses content vectors (a table, or item text from the metadata).
+    """
 
     name: str
     title: str
@@ -59,20 +86,62 @@ class MethodSpec:
     fit: FitFunction
     description: str
     version_prefix: str
+    learns_from_sessions: bool = True
+    builds_on: Callable[[Any], BaseTraining] | None = None
+    accepts_content: bool = False
 
-    def parse_config(self, values: dict[str, Any] | None = None) -> MethodConfig:
-        from .registry import parse_config
+    @property
+    def accepts_base_version(self) -> bool:
+        return self.builds_on is not None
 
-        return parse_config(self.name, values or {})
+    def parse_config(self, values: dict[str, Any] | MethodConfig | None = None) -> MethodConfig:
+        """Validate ``values`` into this method's config; errors name every bad parameter and its value."""
+        if isinstance(values, self.config_class):
+            return values
+        try:
+            return self.config_class.model_validate(values or {})
+        except ValidationError as exc:
+            problems = []
+            for err in exc.errors():
+                key = ".".join(str(p) for p in err["loc"]) or "(config)"
+                msg = err["msg"]
+                if err["type"] == "extra_forbidden":
+                    msg = f"unknown parameter (known: {self.known_parameters()})"
+                problems.append(f"{key}={err.get('input')!r}: {msg}")
+            raise ConfigError(f"{self.name}: invalid config: " + "; ".join(problems)) from None
+
+    def known_parameters(self) -> str:
+        return ", ".join(sorted(self.config_class.model_fields))
+
+    def check_sources(
+        self, *, sessions: bool, base_version: bool = False, content: bool = False,
+        say: Mapping[str, str] | None = None,
+    ) -> None:
+        """Refuse, before anything is read or trained, a job whose sources this method cannot use or lacks.
+
+        ``say`` names the sources in the caller's words — keys ``sessions``, ``base_version``, ``content``; the
+        command line passes its options (``{"sessions": "--input", …}``) — so the decision is made here once."""
+        words = {"sessions": "sessions to learn from", "base_version": "a base version", "content": "content vectors",
+                 **(say or {})}
+        if base_version and not self.accepts_base_version:
+            raise ConfigError(
+                f"{self.name} does not build on behaviour vectors: it cannot use {words['base_version']}"
+            )
+        if content and not self.accepts_content:
+            raise ConfigError(f"{self.name} cannot use {words['content']}")
+        if not sessions and not (base_version and self.accepts_base_version):
+            raise ConfigError(f"{self.name} needs {words['sessions']}"
+                              + (f" or {words['base_version']}" if self.accepts_base_version else ""))
 
 
-__all__ = ["MethodConfig", "ContentVectors", "TrainingInputs", "MethodSpec", "ProgressCallback"]
+__all__ = [
+    "BaseTraining", "ContentVectors", "FitFunction", "MethodConfig", "MethodSpec", "ProgressCallback",
+    "TrainingInputs", "require_sessions",
+]
 
 
 def require_sessions(inputs: TrainingInputs, method: str) -> Sessions:
     """The sessions of ``inputs``, or a clear error when a behaviour method gets none."""
-    from ..errors import ConfigError
-
     if inputs.sessions is None or inputs.sessions.n_events == 0:
         raise ConfigError(f"{method} learns from sessions, but no sessions were given (or none survived cleaning)")
     return inputs.sessions

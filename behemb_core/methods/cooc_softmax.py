@@ -21,8 +21,8 @@ from .base import MethodConfig, TrainingInputs, require_sessions
 # run the two agree (benchmarks/results/softmax-agreement.md); the full softmax's cost grows with n², so above
 # this size the sampled estimator is the faster of the two by a growing factor.
 FULL_SOFTMAX_MAX_ITEMS = 15_000
-# ``lr`` is the step at this dimension; other dims scale it by √(REFERENCE_DIM / dim). Without that, dim 16 reached
-# HR@10 0.153 on Online Retail (0.31 with the scaled step) and dim 32 0.339 (0.354).
+# ``lr`` is the step at this dimension; other dims scale it by √(REFERENCE_DIM / dim), so unit vectors move by the
+# same relative amount at any dim (what that gains at small dims: benchmarks/results/method-defaults.md).
 REFERENCE_DIM = 128
 
 

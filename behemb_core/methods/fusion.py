@@ -3,6 +3,10 @@
 Content vectors (any dimension) are mapped into the behaviour space by a ridge regression fitted on the items
 that have both; then ``E = w·E_behaviour + (1−w)·E_content_mapped``, re-normalised. Items with content but no
 behaviour (cold start) get the mapped content vector. Every row records its ``source``.
+
+Fusion builds on behaviour vectors it does not train itself: a stored version, or the base method that
+whoever orchestrates the job (:func:`behemb_core.train.fit_method`) trains first, as
+:func:`fusion_base_training` asks.
 """
 
 from __future__ import annotations
@@ -12,12 +16,12 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field
 
-from ..content import content_from_text
+from ..content import ContentVectors, content_from_text
 from ..embeddings import FitResult, ItemEmbeddings, l2_normalize, make_embeddings
 from ..errors import ConfigError
 from ..progress import ProgressCallback, as_reporter
 from ..vocab import Vocabulary
-from .base import ContentVectors, MethodConfig, TrainingInputs
+from .base import BaseTraining, MethodConfig, TrainingInputs
 
 
 class FusionConfig(MethodConfig):
@@ -134,32 +138,31 @@ def fuse(
     return emb, report
 
 
+def fusion_base_training(config: FusionConfig) -> BaseTraining:
+    """The behaviour method to train first when no base version is given: ``base_method`` with ``base_config``
+    (and fusion's ``dim``, unless ``base_config`` sets its own)."""
+    values = dict(config.base_config)
+    if config.dim is not None:
+        values.setdefault("dim", config.dim)
+    return BaseTraining(method=config.base_method, config=values)
+
+
 def fit_fusion(
     inputs: TrainingInputs, config: FusionConfig, *, seed: int = 0, progress: ProgressCallback | None = None
 ) -> FitResult:
-    """Fusion as a method: take ``inputs.base`` (an existing version) or train ``base_method`` on the sessions,
-    take ``inputs.content`` or build text vectors from ``inputs.item_meta``, then :func:`fuse`."""
-    from .registry import get_method, parse_config
-
+    """Fusion as a method: fuse ``inputs.base`` (a stored version, or the base method the orchestrator trained
+    first, see :func:`fusion_base_training`) with ``inputs.content``, or with text vectors built from
+    ``inputs.item_meta``; then :func:`fuse`."""
     rep = as_reporter(progress)
-    base_report: dict[str, Any] = {}
-    if inputs.base is not None:
-        behavior = inputs.base
-    else:
-        if inputs.sessions is None:
-            raise ConfigError("fusion needs behaviour vectors: a base version, or sessions to train base_method on")
-        base_cfg = dict(config.base_config)
-        if config.dim is not None:
-            base_cfg.setdefault("dim", config.dim)
-        spec = get_method(config.base_method)
-        res = spec.fit(inputs, parse_config(config.base_method, base_cfg), seed=seed, progress=rep.sub(0.0, 0.7))
-        behavior, base_report = res.embeddings, res.report
+    behavior = inputs.base
+    if behavior is None:
+        raise ConfigError("fusion needs behaviour vectors: a base version, or sessions to train base_method on")
     if config.dim is not None and config.dim != behavior.dim:
         raise ConfigError(
             f"fusion: dim={config.dim} differs from the behaviour vectors' dimension {behavior.dim}; "
             "leave dim empty to keep the behaviour dimension"
         )
-    rep("content", 0.75, "preparing content vectors")
+    rep("content", 0.1, "preparing content vectors")
     content = inputs.content
     if content is None:
         if inputs.item_meta is None:
@@ -174,13 +177,14 @@ def fit_fusion(
             inputs.item_meta.text_series(config.text_columns), dim=config.text_dim, seed=seed,
             max_features=config.text_max_features,
         )
-    rep("fuse", 0.9, "fitting the content → behaviour map")
+    rep("fuse", 0.6, "fitting the content → behaviour map")
     emb, report = fuse(behavior, content, config, seed=seed)
     if inputs.base_version is not None:
         emb = ItemEmbeddings(emb.vocab, emb.vectors, emb.source, behavior_version=inputs.base_version)
-    report["base_method"] = None if inputs.base is not None else config.base_method
+    trained_here = inputs.base_report is not None
+    report["base_method"] = config.base_method if trained_here else None
     report["base_version"] = inputs.base_version
-    if base_report:
-        report["base_report"] = base_report
+    if inputs.base_report:
+        report["base_report"] = inputs.base_report
     rep("done", 1.0, f"fused {len(emb)} items: {report['classes']}")
     return FitResult(embeddings=emb, report=report)

@@ -37,10 +37,12 @@ class GraphConfig(SkipGramConfig):
         200, title="Maximum degree",
         ge=1, le=100_000, description="Cap on edges per node, so hubs do not dominate cost or walks."
     )
+    # How corpus size traded against HR@10 and time: benchmarks/results/graph-corpus.md, method-defaults.md.
     walks_per_node: int = Field(
         8, title="Walks per item", ge=1, le=1000,
-        description="Walks started from every node. Corpus size = items × walks × length: skip-gram on the "
-        "walks is the dominant cost, and 8 × 20 matched 10 × 40 on Online Retail (HR@10 0.305 vs 0.302).",
+        description="Walks started from every node. The walk corpus (items × walks × length) sets the cost of "
+        "skip-gram, the dominant cost: raise it if neighbour lists of rarer items look noisy, lower it to train "
+        "faster.",
     )
     walk_length: int = Field(20, title="Walk length", ge=2, le=10_000, description="Nodes per walk.")
     p: float = Field(1.0, title="Return parameter p",

@@ -1,19 +1,20 @@
-"""The one registry of embedding methods: canonical name → config class, fit function, description.
+"""The one registry of embedding methods: canonical name → config class, fit function, description and
+capabilities (:class:`~.base.MethodSpec`).
 
-Front ends build their forms and ``--set key=value`` parsing from this table; adding a method means adding
-one entry here.
+Front ends build their forms and ``--set key=value`` parsing from this table, and decide what a method can
+use (sessions, a base version, content vectors) from its capabilities, never from its name. Adding a method
+means one module (a config class and a ``fit_xxx`` function) plus one entry here; the shared contract tests
+(``tests/method_contract.py``) then apply to it.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ValidationError
-
 from ..errors import ConfigError
 from .base import MethodConfig, MethodSpec
 from .cooc_softmax import CoocSoftmaxConfig, fit_cooc_softmax
-from .fusion import FusionConfig, fit_fusion
+from .fusion import FusionConfig, fit_fusion, fusion_base_training
 from .graph import GraphConfig, fit_graph
 from .item2vec import Item2VecConfig, fit_item2vec
 from .ppmi_svd import PpmiSvdConfig, fit_ppmi_svd
@@ -52,47 +53,35 @@ METHODS: dict[str, MethodSpec] = {
             description="Blend behaviour vectors with content vectors mapped into the same space. Pick it when "
             "new items without behaviour need a vector (cold start) from their text or content vectors.",
             version_prefix="fus",
+            learns_from_sessions=False, builds_on=fusion_base_training, accepts_content=True,
         ),
     )
 }
 
 
-def get_method(name: str) -> MethodSpec:
-    """The registry entry for ``name``; the error lists the known methods."""
+def get_method(method: str | MethodSpec) -> MethodSpec:
+    """The registry entry for ``method`` (a spec is returned as it is, so a caller resolves a name once and
+    passes the spec on); the error lists the known methods."""
+    if isinstance(method, MethodSpec):
+        return method
     try:
-        return METHODS[name]
+        return METHODS[method]
     except KeyError:
-        raise ConfigError(f"unknown method {name!r}; choose one of {sorted(METHODS)}") from None
+        raise ConfigError(f"unknown method {method!r}; choose one of {sorted(METHODS)}") from None
 
 
-def parse_config(method: str, values: dict[str, Any] | MethodConfig | None = None) -> MethodConfig:
+def parse_config(method: str | MethodSpec, values: dict[str, Any] | MethodConfig | None = None) -> MethodConfig:
     """Validate ``values`` into the method's config; errors name every bad parameter and its value."""
-    spec = get_method(method)
-    if isinstance(values, spec.config_class):
-        return values
-    try:
-        return spec.config_class.model_validate(values or {})
-    except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            key = ".".join(str(p) for p in err["loc"]) or "(config)"
-            got = err.get("input")
-            msg = err["msg"]
-            if err["type"] == "extra_forbidden":
-                allowed = ", ".join(sorted(spec.config_class.model_fields))
-                msg = f"unknown parameter (known: {allowed})"
-            problems.append(f"{key}={got!r}: {msg}")
-        raise ConfigError(f"{method}: invalid config: " + "; ".join(problems)) from None
+    return get_method(method).parse_config(values)
 
 
-def coerce_setting(method: str, key: str, text: str) -> Any:
+def coerce_setting(method: str | MethodSpec, key: str, text: str) -> Any:
     """Turn a ``--set key=value`` string into the type the config field expects (validated later)."""
     import json
 
     spec = get_method(method)
     if key not in spec.config_class.model_fields:
-        allowed = ", ".join(sorted(spec.config_class.model_fields))
-        raise ConfigError(f"{method}: unknown parameter {key!r} (known: {allowed})")
+        raise ConfigError(f"{spec.name}: unknown parameter {key!r} (known: {spec.known_parameters()})")
     lowered = text.strip()
     if lowered.lower() in ("none", "null"):
         return None

@@ -9,8 +9,7 @@ import scipy.sparse as sp
 
 from ..cooccurrence import count_cooccurrence
 from ..evaluate import metrics_from_ranks, ranks_for_embeddings
-from ..methods.base import MethodConfig, TrainingInputs
-from ..methods.registry import get_method
+from ..methods.base import MethodConfig, MethodSpec, TrainingInputs
 from ..progress import ProgressCallback, as_reporter
 from ..target_similarity import popularity_normalize, top_k_by_target
 from .protocol import K, ValidationSplit
@@ -22,14 +21,14 @@ def _metrics(ranks: np.ndarray) -> dict[str, float]:
 
 
 class FitScorer:
-    """Train ``method`` on the validation-train sessions and rank the validation pairs by cosine."""
+    """Train the method on the validation-train sessions and rank the validation pairs by cosine."""
 
-    def __init__(self, method: str, split: ValidationSplit, *, seed: int) -> None:
-        self.method, self.split, self.seed = method, split, seed
+    def __init__(self, spec: MethodSpec, split: ValidationSplit, *, seed: int) -> None:
+        self.spec, self.split, self.seed = spec, split, seed
 
     def __call__(self, config: MethodConfig, progress: ProgressCallback) -> dict[str, Any]:
-        spec = get_method(self.method)  # looked up per trial, so a wrapped registry entry is honoured
-        result = spec.fit(TrainingInputs(sessions=self.split.train), config, seed=self.seed, progress=progress)
+        inputs = TrainingInputs(sessions=self.split.train)
+        result = self.spec.fit(inputs, config, seed=self.seed, progress=progress)
         ranks, missing = ranks_for_embeddings(result.embeddings, self.split.pairs, K)
         return {**_metrics(ranks), "queries_without_vector": missing}
 

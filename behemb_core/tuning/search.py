@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ConfigError, FitError
-from ..methods.base import MethodConfig
-from ..methods.registry import parse_config
+from ..methods.base import MethodConfig, MethodSpec
+from ..methods.registry import get_method
 from ..progress import ProgressCallback, ProgressEvent, Reporter, as_reporter
 from ..sessions import Sessions
 from .protocol import K, validation_split
@@ -73,7 +73,7 @@ class TuneResult:
 
 def tune_method(
     sessions: Sessions,
-    method: str,
+    method: str | MethodSpec,
     *,
     budget_seconds: float = 600,
     seed: int = 0,
@@ -88,29 +88,30 @@ def tune_method(
     graph with ``workers > 1``) and the budget is not reached. A :class:`~behemb_core.errors.Cancelled` raised
     by ``progress`` propagates.
     """
-    stages = search_space(method)
+    spec = get_method(method)  # resolved once: every trial fits and validates with this spec
+    stages = search_space(spec)
     if not budget_seconds >= 0:
         raise ConfigError(f"budget_seconds must be 0 or more, got budget_seconds={budget_seconds}")
-    base = parse_config(method, base_config)
+    base = spec.parse_config(base_config)
     rep = as_reporter(progress)
     t0 = _clock()
     rep("tune", 0.0, "splitting off the validation sessions (the evaluation hold-out is never read)")
     split = validation_split(sessions, seed=seed)
-    scorers: dict[str, Scorer] = {"fit": FitScorer(method, split, seed=seed)}
+    scorers: dict[str, Scorer] = {"fit": FitScorer(spec, split, seed=seed)}
     if any(s.scored_by == "target" for s in stages):
         scorers["target"] = TargetScorer(split)
-    search = _Search(method, base, stages, scorers, rep, t0, float(budget_seconds))
+    search = _Search(spec, base, stages, scorers, rep, t0, float(budget_seconds))
     search.run()
     best = search.best
     if best is None:
         first = next((t["note"] for t in search.trials if t["status"] == "error"), "no trial ran")
-        raise ConfigError(f"tuning {method}: no trial could be trained on the validation split ({first})")
+        raise ConfigError(f"tuning {spec.name}: no trial could be trained on the validation split ({first})")
     default = search.trials[0]
     score = {HR: best[1][HR], NDCG: best[1][NDCG]}
     rep("tune", 1.0, f"best: trial {best[2]} → HR@{K} {score[HR]:.3f}"
         + (f" (default {default[HR]:.3f})" if default["status"] == "ok" else ""))
     return TuneResult(
-        method=method, best_config=best[0], best_trial=best[2], best_score=score,
+        method=spec.name, best_config=best[0], best_trial=best[2], best_score=score,
         default_score={HR: default[HR], NDCG: default[NDCG]} if default["status"] == "ok" else None,
         trials=search.trials, protocol=split.protocol, stopped_early=search.stopped_early,
         seconds=_clock() - t0, budget_seconds=float(budget_seconds), seed=seed,
@@ -122,10 +123,10 @@ class _Search:
     """Runs (or skips) every planned trial in order and keeps the incumbent and the best fitted trial."""
 
     def __init__(
-        self, method: str, base: MethodConfig, stages: tuple[Stage, ...], scorers: dict[str, Scorer],
+        self, spec: MethodSpec, base: MethodConfig, stages: tuple[Stage, ...], scorers: dict[str, Scorer],
         rep: Reporter, t0: float, budget: float,
     ) -> None:
-        self.method, self.base, self.stages, self.scorers = method, base, stages, scorers
+        self.spec, self.base, self.stages, self.scorers = spec, base, stages, scorers
         self.rep, self.t0, self.budget = rep, t0, budget
         self.total = 1 + sum(s.size(base) for s in stages)
         self.total_cost = _COST["fit"] + sum(_COST[s.scored_by] * s.size(base) for s in stages)
@@ -154,7 +155,7 @@ class _Search:
                 incumbent = self.best[0] if self.best is not None else incumbent
 
     def config_with(self, start: MethodConfig, values: dict[str, Any]) -> MethodConfig:
-        return parse_config(self.method, {**start.model_dump(), **values})
+        return self.spec.parse_config({**start.model_dump(), **values})
 
     def trial(self, stage: str, scored_by: str, config: MethodConfig, shown: list[str]) -> dict[str, Any]:
         n = len(self.trials) + 1

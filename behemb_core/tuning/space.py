@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ..errors import ConfigError
-from ..methods.base import MethodConfig
+from ..methods.base import MethodConfig, MethodSpec
 from ..methods.registry import METHODS, get_method
 
 
@@ -90,19 +90,21 @@ SEARCH_SPACES: dict[str, tuple[Stage, ...]] = {
 }
 
 
-def search_space(method: str) -> tuple[Stage, ...]:
+def search_space(method: str | MethodSpec) -> tuple[Stage, ...]:
     """The stages of ``method``; a method without a search space (fusion) is a clear :class:`ConfigError`."""
-    get_method(method)  # unknown names: the registry's error lists the known methods
+    spec = get_method(method)  # unknown names: the registry's error lists the known methods
     try:
-        return SEARCH_SPACES[method]
+        return SEARCH_SPACES[spec.name]
     except KeyError:
+        if not spec.accepts_base_version:
+            raise ConfigError(f"{spec.name} cannot be tuned: it has no search space") from None
         tunable = [m for m in METHODS if m in SEARCH_SPACES]
         raise ConfigError(
-            f"{method} cannot be tuned: it blends behaviour vectors with content vectors and its own parameters "
-            f"have no next-item search space; tune its base method (one of {tunable}) and fuse that version"
+            f"{spec.name} cannot be tuned: it builds on behaviour vectors and its own parameters have no "
+            f"next-item search space; tune its base method (one of {tunable}) and build on that version"
         ) from None
 
 
-def tuned_params(method: str) -> tuple[str, ...]:
+def tuned_params(method: str | MethodSpec) -> tuple[str, ...]:
     """Every parameter the search may change, in table order."""
     return tuple(p for stage in search_space(method) for p in stage.params)

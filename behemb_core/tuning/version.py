@@ -6,7 +6,8 @@ from typing import Any
 
 from ..errors import ConfigError, VersionExistsError
 from ..ingest.dataset import Dataset
-from ..methods.base import MethodConfig
+from ..methods.base import MethodConfig, MethodSpec
+from ..methods.registry import get_method
 from ..progress import ProgressCallback, as_reporter
 from ..store import Store
 from ..train import train_version
@@ -17,7 +18,7 @@ _TUNE_SHARE = 0.8  # of the progress bar; the final training (and evaluation) ta
 
 def tune_and_train(
     store: Store,
-    method: str,
+    method: str | MethodSpec,
     *,
     dataset: Dataset,
     budget_seconds: float = 600,
@@ -37,17 +38,18 @@ def tune_and_train(
     With ``evaluate`` the evaluation report is made on the very hold-out the tuner never read, so it stays an
     honest estimate of the tuned config.
     """
+    spec = get_method(method)  # resolved once for the search and the final training
     if name is not None and store.exists(name):  # validates the name too; fail before the search
         raise VersionExistsError(f"version {name!r} already exists in {store.url}; versions are immutable")
     if dataset is None or dataset.sessions is None or dataset.sessions.n_events == 0:
-        raise ConfigError(f"tuning {method} needs sessions, but the dataset has none (or none survived cleaning)")
+        raise ConfigError(f"tuning {spec.name} needs sessions, but the dataset has none (or none survived cleaning)")
     rep = as_reporter(progress)
     result = tune_method(
-        dataset.sessions, method, budget_seconds=budget_seconds, seed=seed, base_config=base_config,
+        dataset.sessions, spec, budget_seconds=budget_seconds, seed=seed, base_config=base_config,
         progress=rep.sub(0.0, _TUNE_SHARE),
     )
     summary = train_version(
-        store, method, result.best_config, dataset=dataset, seed=seed, name=name, evaluate=evaluate,
+        store, spec, result.best_config, dataset=dataset, seed=seed, name=name, evaluate=evaluate,
         noise_floor=noise_floor, progress=rep.sub(_TUNE_SHARE, 1.0), extra_manifest={"tuning": result.to_json()},
     )
     return {
