@@ -33,8 +33,9 @@ UPLOAD_TYPES = ["csv", "tsv", "txt", "gz", "parquet", "pq", "jsonl", "json", "nd
 DEMO_NAME_COLUMN = "Description"
 
 
-def demo_spec() -> DatasetSpec:
-    return DatasetSpec(paths=[str(DEMO_FILE)], format="demo")
+def is_demo(spec: DatasetSpec) -> bool:
+    """True when ``spec`` reads the bundled demo file."""
+    return [str(p) for p in spec.paths] == [str(DEMO_FILE)]
 
 
 def demo_filters() -> EventFilters:

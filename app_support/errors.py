@@ -19,7 +19,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import streamlit as st
-
 from streamlit.errors import FragmentHandledException
 
 from behemb_core.boundary import describe

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from .data_io import demo_spec
+from behemb_core.demo import DEMO_LABEL, demo_spec
+
 from .persist import keep_form_values
 from .shell import leave_legacy_page_mode
 
@@ -56,7 +57,7 @@ def init_state() -> None:
         ss[STORE_PATH] = default_store()
     if DATASET_SPEC not in ss:
         ss[DATASET_SPEC] = demo_spec().to_json()
-        ss[DATASET_LABEL] = "Bundled demo: Online Retail, Oct–Nov 2011 (UCI, CC BY 4.0)"
+        ss[DATASET_LABEL] = DEMO_LABEL
     ss.setdefault(TRAIN_RUNS, {})
     keep_form_values(ss)  # forms such as Train's survive a visit to another page
 

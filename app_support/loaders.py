@@ -14,10 +14,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from behemb_core.boundary import describe, doing
 from behemb_core.explain import Evidence
 from behemb_core.ingest import Dataset, summarize
 from behemb_core.sessions import Sessions
-from behemb_core.boundary import describe, doing
 from behemb_core.store import Store, StoredVersion, check_store_location, open_store
 
 from . import keys

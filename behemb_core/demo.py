@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .ingest import EventFilters, read_event_log
+from .ingest import DatasetSpec, EventFilters, load
 from .ingest.dataset import Dataset
 from .progress import ProgressCallback
 
@@ -25,6 +25,15 @@ ONLINE_RETAIL_FILTERS = EventFilters(
 )
 
 
+DEMO_LABEL = "Bundled demo: Online Retail, Oct–Nov 2011 (UCI, CC BY 4.0)"
+
+
+def demo_spec(path: str | Path = DEMO_FILE) -> DatasetSpec:
+    """How the demo (or any Online Retail export) is read: invoices as baskets, cancelled invoices, returns and
+    fees dropped, descriptions as item names."""
+    return DatasetSpec(paths=[str(path)], format="events", filters=ONLINE_RETAIL_FILTERS, name_column="Description")
+
+
 def load_demo_dataset(path: str | Path = DEMO_FILE, *, progress: ProgressCallback | None = None) -> Dataset:
-    """Read the demo (or any Online Retail export): invoices as baskets, descriptions as item names."""
-    return read_event_log(path, filters=ONLINE_RETAIL_FILTERS, name_column="Description", progress=progress)
+    """Read the demo (or any Online Retail export) as :func:`demo_spec` describes."""
+    return load(demo_spec(path), progress=progress)

@@ -17,6 +17,7 @@ from app_support.data_io import (
     check_page_columns,
     demo_filters,
     input_kind,
+    is_demo,
     preview,
     save_uploads,
     suggest_columns,
@@ -26,15 +27,14 @@ from app_support.forms import model_form
 from app_support.views import drops_table, length_histogram, md
 from app_support.widgets import dataset_counts
 from behemb_core.demo import DEMO_FILE
-from behemb_core.ingest import EventFilters
-from behemb_core.ingest import NAME_CANDIDATES, ROLES
+from behemb_core.ingest import NAME_CANDIDATES, ROLES, EventFilters
 from behemb_core.sessions import SessionOptions
 
 keys.init_state()
 keys.restore_choices()  # the page's choices survive visits to other pages
 if "data_source" not in st.session_state:  # first visit: show the source of the dataset in use
     st.session_state["data_source"] = (
-        "demo" if DatasetSpec.from_json(st.session_state[keys.DATASET_SPEC]).format == "demo" else "upload")
+        "demo" if is_demo(DatasetSpec.from_json(st.session_state[keys.DATASET_SPEC])) else "upload")
 NONE = "(none)"
 
 st.title("Data")

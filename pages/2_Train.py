@@ -6,17 +6,16 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_support import keys, loaders
+from app_support import jobs, keys, loaders
 from app_support.errors import page_guard, user_errors
 from app_support.forms import model_form
-from app_support import jobs
 from app_support.runs import run_key
 from app_support.tuning_view import tuning_caption, tuning_table
 from app_support.views import evaluation_table, md
 from behemb_core.boundary import doing
+from behemb_core.errors import VersionExistsError
 from behemb_core.methods.registry import METHODS, parse_config
 from behemb_core.store import validate_version_name
-from behemb_core.errors import VersionExistsError
 from behemb_core.train import base_version_choices, find_same_training, train_version
 from behemb_core.tuning import SEARCH_SPACES, tune_and_train
 

@@ -12,17 +12,23 @@ import io
 import pandas as pd
 import streamlit as st
 
-from behemb_core.errors import BehembError
-
 from app_support import keys, loaders
 from app_support.errors import user_errors
 from app_support.views import evidence_table, example_lines, human_time, md, neighbour_table
 from app_support.widgets import static_table
+from behemb_core.errors import BehembError
 from behemb_core.explain import evidence_plan, explain_version
 from behemb_core.neighbor_export import neighbor_diff, neighbors_bytes, parse_item_list
 from behemb_core.neighbors import item_neighbors
-from behemb_core.store import INTERACTIONS, check_golden, golden_pairs, interaction_verb, mark_pair, read_settings
-from behemb_core.store import write_settings
+from behemb_core.store import (
+    INTERACTIONS,
+    check_golden,
+    golden_pairs,
+    interaction_verb,
+    mark_pair,
+    read_settings,
+    write_settings,
+)
 
 keys.init_state()
 st.title("Neighbours")

@@ -12,7 +12,13 @@ from app_support.views import approvals_table, audit_table, checks_table, md, ve
 from app_support.widgets import STATE_BADGES, static_table
 from behemb_core.signoff import signoff_checks
 from behemb_core.store import (
-    approvals, approve, publish, published_version, read_audit_log, rollback, rollback_targets,
+    approvals,
+    approve,
+    publish,
+    published_version,
+    read_audit_log,
+    rollback,
+    rollback_targets,
 )
 
 keys.init_state()

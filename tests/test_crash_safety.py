@@ -28,7 +28,8 @@ from behemb_core.embeddings import make_embeddings
 from behemb_core.errors import StoreError
 from behemb_core.store import CheckResult, Store, approve, golden_pairs, mark_pair, publish, read_audit_log
 from behemb_core.store.lifecycle import approvals, published_version
-from behemb_core.store.recovery import inspect_store, repair
+from behemb_core.store.recovery import inspect_store
+from behemb_core.store.repair import repair
 from behemb_core.store.verify import verify_store
 from behemb_core.vocab import Vocabulary
 

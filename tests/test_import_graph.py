@@ -14,14 +14,7 @@ PACKAGE = "behemb_core"
 ROOT = Path(__file__).resolve().parents[1] / PACKAGE
 
 # The one allow-list: cycles that exist today and the issue 13 step that removes each. Nothing else may be added.
-KNOWN_CYCLES: dict[frozenset[str], str] = {
-    frozenset({"behemb_core.ingest.events", "behemb_core.ingest.metadata"}):
-        "issue 13 §4: rename ingest/metadata.py and fold metadata_from_event_log into events.py",
-    frozenset({"behemb_core.store._fsio", "behemb_core.store.filestore"}):
-        "issue 13 §3: one file-writing layer (_fsio) that store modules use, not the other way round",
-    frozenset({"behemb_core.store.recovery", "behemb_core.store.verify"}):
-        "issue 13 §3: the store's file layer and lifecycle regrouped",
-}
+KNOWN_CYCLES: dict[frozenset[str], str] = {}
 
 
 def _module_name(path: Path) -> str:

@@ -49,7 +49,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def cmd_repair(args: argparse.Namespace) -> int:
     from ..store import Store
-    from ..store.recovery import repair
+    from ..store.repair import repair
 
     report = repair(Store(args.store), apply=args.apply, by=who(args))
     for f in report["findings"]:

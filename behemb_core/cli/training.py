@@ -17,14 +17,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     from ..store import open_store
     from ..train import train_version
 
-    from ..methods.registry import parse_config
+    from ..methods.registry import get_method
 
     progress = StderrProgress(args.quiet)
-    config = parse_config(args.method, parse_sets(args.method, args.set))  # fail before reading any data
-    if args.method != "fusion" and (args.base_version or args.content_vectors):
-        raise ConfigError("--base-version and --content-vectors are for --method fusion")
-    if not args.input and not (args.method == "fusion" and args.base_version):
-        raise ConfigError(f"--method {args.method} needs --input (fusion may instead use --base-version)")
+    spec = get_method(args.method)  # resolved once for the job
+    config = spec.parse_config(parse_sets(spec.name, args.set))  # fail before reading any data
+    spec.check_sources(
+        sessions=bool(args.input), base_version=bool(args.base_version), content=bool(args.content_vectors),
+        say={"sessions": "--input", "base_version": "--base-version", "content": "--content-vectors"},
+    )
     store = open_store(args.store)
     if args.version is not None and store.exists(args.version):  # validates the name too, before any data
         raise VersionExistsError(f"version {args.version!r} already exists in {store.url}; versions are immutable")
@@ -41,7 +42,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             content = read_content_vectors(args.content_vectors, id_column=args.content_id_col)
     with doing(path=store.url):
         summary = train_version(
-            store, args.method, config, dataset=dataset, seed=args.seed, name=args.version, content=content,
+            store, spec, config, dataset=dataset, seed=args.seed, name=args.version, content=content,
             base_version=args.base_version, item_meta=meta, evaluate=args.evaluate, noise_floor=args.noise_floor,
             progress=progress,
         )
@@ -51,13 +52,14 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_tune(args: argparse.Namespace) -> int:
     from ..errors import VersionExistsError
-    from ..methods.registry import parse_config
+    from ..methods.registry import get_method
     from ..store import Store
     from ..tuning import search_space, tune_and_train
 
     progress = StderrProgress(args.quiet)
-    search_space(args.method)  # fusion and unknown methods fail before any data is read
-    config = parse_config(args.method, parse_sets(args.method, args.set))
+    spec = get_method(args.method)  # resolved once for the search and the final training
+    search_space(spec)  # a method without a search space fails before any data is read
+    config = spec.parse_config(parse_sets(spec.name, args.set))
     if not args.budget_minutes >= 0:
         raise ConfigError(f"--budget-minutes must be 0 or more, got {args.budget_minutes}")
     store = Store(args.store)
@@ -65,7 +67,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
         raise VersionExistsError(f"version {args.version!r} already exists in {store.url}; versions are immutable")
     dataset = load_dataset(args, progress)
     summary = tune_and_train(
-        store, args.method, dataset=dataset, budget_seconds=args.budget_minutes * 60, seed=args.seed,
+        store, spec, dataset=dataset, budget_seconds=args.budget_minutes * 60, seed=args.seed,
         name=args.version, evaluate=args.evaluate, base_config=config, progress=progress,
     )
     emit(summary)

@@ -22,16 +22,14 @@ from ._files import JSONL_SUFFIXES
 from .columns import EventColumns, EventFilters
 from .dataset import Dataset
 
-Format = Literal["auto", "sessions", "events", "baskets", "demo"]
-DEMO_LABEL = "Bundled demo: Online Retail, Oct–Nov 2011 (UCI, CC BY 4.0)"
+Format = Literal["auto", "sessions", "events", "baskets"]
 
 
 class DatasetSpec(BaseModel):
     """Everything needed to (re)read a dataset.
 
     ``format``: ``sessions`` (JSON Lines, one session per line), ``events`` (an event log: CSV/TSV/TXT/Parquet,
-    sessionized per user), ``baskets`` (one session per line, items separated by ``delimiter``), ``demo`` (the
-    bundled Online Retail sample with its filters), or ``auto`` (sessions when every path ends in a JSON Lines
+    sessionized per user), ``baskets`` (one session per line, items separated by ``delimiter``), or ``auto`` (sessions when every path ends in a JSON Lines
     suffix, else events; mixing both is an error). ``columns``/``filters`` apply to event logs (``None`` fields of
     ``columns`` are detected, ``""`` means the role is absent); ``delimiter`` is the baskets' item separator
     (``None`` = sniffed; event logs take theirs from ``columns``). ``meta_path`` names an item-name table.
@@ -63,7 +61,7 @@ class DatasetSpec(BaseModel):
     def from_json(cls, text: str) -> DatasetSpec:
         return cls.model_validate_json(text)
 
-    def resolved_format(self) -> Literal["sessions", "events", "baskets", "demo"]:
+    def resolved_format(self) -> Literal["sessions", "events", "baskets"]:
         """The format to read with: ``auto`` decided from the file suffixes."""
         if self.format != "auto":
             return self.format
@@ -76,8 +74,6 @@ class DatasetSpec(BaseModel):
     def label(self) -> str:
         """A short description for people: ``event log: a.csv, b.csv + metadata items.csv``."""
         fmt = self.resolved_format()
-        if fmt == "demo":
-            return DEMO_LABEL
         names = ", ".join(Path(p).name for p in self.paths[:3]) + (" …" if len(self.paths) > 3 else "")
         what = {"events": "event log", "baskets": "baskets (one per line)"}.get(fmt, "session JSONL")
         return f"{what}: {names}" + (f" + metadata {Path(self.meta_path).name}" if self.meta_path else "")
@@ -88,15 +84,11 @@ def load(spec: DatasetSpec, *, progress: ProgressCallback | None = None) -> Data
     given. Bad input raises :class:`~behemb_core.errors.InputError` naming the file, line and field."""
     from .baskets import read_baskets
     from .events import read_event_log
-    from .jsonl import read_session_jsonl
     from .item_names import read_item_metadata
+    from .jsonl import read_session_jsonl
 
     fmt = spec.resolved_format()
-    if fmt == "demo":
-        from ..demo import load_demo_dataset
-
-        dataset = load_demo_dataset(spec.paths[0], progress=progress)
-    elif fmt == "sessions":
+    if fmt == "sessions":
         dataset = read_session_jsonl(spec.paths, options=spec.options, progress=progress)
     elif fmt == "baskets":
         dataset = read_baskets(spec.paths, delimiter=spec.delimiter, options=spec.options, progress=progress)

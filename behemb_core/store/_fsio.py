@@ -27,15 +27,29 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 from fsspec.implementations.local import LocalFileSystem
 
 from ..errors import StoreError
 from ._faults import armed, fault_point
 
-if TYPE_CHECKING:
-    from .filestore import Store
+
+class StoreFiles(Protocol):
+    """What this layer needs of a store (:class:`~behemb_core.store.filestore.Store` has it): the fsspec
+    filesystem, whether it is the local disk, the root and path joining. A protocol, so the file layer sits
+    below the store and imports nothing of it."""
+
+    fs: Any
+    is_local: bool
+    root: str
+    url: str
+
+    def join(self, *parts: str) -> str: ...
+
+    def read_bytes(self, path: str) -> bytes: ...
+
+    def list_dir(self, path: str) -> dict[str, str]: ...
 
 LOCK_FILE = ".lifecycle.lock"
 LEASE_FILE = ".lifecycle.lease"
@@ -91,7 +105,7 @@ def _write_data(fh: BinaryIO, data: bytes | Callable[[BinaryIO], None]) -> None:
 
 @dataclass(frozen=True)
 class Location:
-    """A filesystem to write to outside a store (exports): what :class:`Staged` needs of a :class:`Store`."""
+    """A filesystem to write to outside a store (exports): what :class:`Staged` needs of a :class:`StoreFiles`."""
 
     fs: Any
 
@@ -107,9 +121,9 @@ class Staged:
     full disk or a file-size limit stops the action before anything is decided; after the commit only renames
     and links remain. Exports stage all their files, then install them together. ``data`` is bytes or a function
     that writes to a binary file (large exports stream). ``exclusive``: install never replaces an existing file
-    (:meth:`install` returns False). ``st`` is a :class:`Store` or a :class:`Location`."""
+    (:meth:`install` returns False). ``st`` is a :class:`StoreFiles` or a :class:`Location`."""
 
-    def __init__(self, st: Store | Location, path: str, data: bytes | Callable[[BinaryIO], None], *,
+    def __init__(self, st: StoreFiles | Location, path: str, data: bytes | Callable[[BinaryIO], None], *,
                  exclusive: bool = False, point: str = "file") -> None:
         self.st, self.path, self.data, self.exclusive, self.point = st, path, data, exclusive, point
         self.parent = path.rsplit("/", 1)[0]
@@ -155,18 +169,18 @@ class Staged:
         self.tmp = None
 
 
-def write_atomic(st: Store, path: str, data: bytes, point: str = "file") -> None:
+def write_atomic(st: StoreFiles, path: str, data: bytes, point: str = "file") -> None:
     """Replace ``path`` by ``data``: readers see the old or the new file, never a mix, and nothing partial is left
     after a failure (a kill can leave only a ``.tmp-`` file, which ``repair`` removes)."""
     Staged(st, path, data, point=point).install()
 
 
-def create_exclusive(st: Store, path: str, data: bytes, point: str = "file") -> bool:
+def create_exclusive(st: StoreFiles, path: str, data: bytes, point: str = "file") -> bool:
     """Create ``path`` with ``data`` unless it exists; True when created. Atomic locally (temp + ``os.link``)."""
     return Staged(st, path, data, exclusive=True, point=point).install()
 
 
-def append_bytes(st: Store, path: str, data: bytes, *, expect_size: int | None = None, point: str = "append") -> None:
+def append_bytes(st: StoreFiles, path: str, data: bytes, *, expect_size: int | None = None, point: str = "append") -> None:
     """Append ``data`` (whole lines) to ``path``. Locally one ``O_APPEND`` write + fsync; if the write fails
     part-way the file is cut back to its old length, so a failure leaves no partial line (a kill can: readers
     ignore a last line without its newline and the next writer sets it aside). ``expect_size``: the length the
@@ -219,7 +233,7 @@ def _write_all(fd: int, data: bytes, path: str) -> None:
         view = view[n:]
 
 
-def truncate(st: Store, path: str, size: int) -> None:
+def truncate(st: StoreFiles, path: str, size: int) -> None:
     """Cut ``path`` back to its first ``size`` bytes (durably)."""
     if not st.is_local:
         st.fs.pipe_file(path, bytes(st.fs.cat_file(path))[:size])
@@ -233,7 +247,7 @@ def truncate(st: Store, path: str, size: int) -> None:
 
 
 @contextlib.contextmanager
-def locked(st: Store) -> Iterator[None]:
+def locked(st: StoreFiles) -> Iterator[None]:
     """Exclusive lifecycle lock: ``flock`` on ``<store>/.lifecycle.lock`` on a local disk (held by the kernel,
     so a killed process never leaves it locked); elsewhere a thread lock and a lease file (see :func:`_lease`)."""
     if not st.is_local:
@@ -250,7 +264,7 @@ def locked(st: Store) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _lease(st: Store) -> Iterator[None]:
+def _lease(st: StoreFiles) -> Iterator[None]:
     """A lease file on stores without locks: a second process that finds a fresh lease of another owner is
     refused (it can retry), so concurrent lifecycle writes that can be detected are refused instead of
     interleaved. Two writers starting within the same instant can still both get in: one writer at a time is

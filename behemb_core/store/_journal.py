@@ -21,13 +21,11 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..errors import IntegrityError
 from . import _fsio
-
-if TYPE_CHECKING:
-    from .filestore import Store
+from ._fsio import StoreFiles
 
 GENESIS = "0" * 64
 HEAD_SUFFIX = ".head"
@@ -115,7 +113,7 @@ class Journal:
     _by_line: list[dict[str, Any] | None] = field(default_factory=list, repr=False)
 
 
-def read_journal(st: Store, path: str, what: str,
+def read_journal(st: StoreFiles, path: str, what: str,
                  problem: Callable[[Any], str | None] = lambda _: None) -> Journal:
     """The log at ``path`` as it is (missing: empty). Never raises for its content: see :class:`Journal`."""
     j = Journal(path=path, what=what)
@@ -159,7 +157,7 @@ def chained(j: Journal, entry: Mapping[str, Any]) -> dict[str, Any]:
     return {**entry, "prev_sha256": j.last_hash}
 
 
-def append(st: Store, j: Journal, entry: dict[str, Any], *, point: str) -> dict[str, Any]:
+def append(st: StoreFiles, j: Journal, entry: dict[str, Any], *, point: str) -> dict[str, Any]:
     """Append ``entry`` (with ``prev_sha256`` set) to the log ``j`` was read from, and move the head to it.
 
     Call with the lifecycle lock held and a log without a torn tail. The new head is staged first, so a full
@@ -193,13 +191,13 @@ def _head_bytes(lines: int, sha: str) -> bytes:
     return (json.dumps({"lines": lines, "sha256": sha}, sort_keys=True) + "\n").encode("ascii")
 
 
-def write_head(st: Store, j: Journal, *, point: str = "head") -> None:
+def write_head(st: StoreFiles, j: Journal, *, point: str = "head") -> None:
     """Record the log's current end in ``<log>.head``."""
     j.head = {"lines": len(j.hashes), "sha256": j.last_hash}
     _fsio.write_atomic(st, j.path + HEAD_SUFFIX, _head_bytes(len(j.hashes), j.last_hash), point=point)
 
 
-def set_aside_torn_tail(st: Store, j: Journal, recovered_dir: str, stamp: str) -> str:
+def set_aside_torn_tail(st: StoreFiles, j: Journal, recovered_dir: str, stamp: str) -> str:
     """Move the torn tail of ``j`` to ``<recovered_dir>/<stamp>-<log name>.torn`` and cut the log back to its
     committed lines; returns where the bytes went."""
     name = j.path.rsplit("/", 1)[-1]

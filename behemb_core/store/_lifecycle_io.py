@@ -15,10 +15,9 @@ from ..errors import IntegrityError
 from . import _fsio, _journal
 from ._fsio import locked, write_atomic  # noqa: F401  (the lifecycle's writers import them from here)
 from ._journal import Journal, json_line  # noqa: F401
+from ._layout import AUDIT_FILE, INDEX_DIR, LIFECYCLE_DIR, POINTER_FILE, RECORD_SUFFIX, RECOVERED_DIR  # noqa: F401
 from ._manifest import EMBEDDINGS_FILE, MANIFEST_FILE
 from .filestore import Store
-
-from ._layout import AUDIT_FILE, INDEX_DIR, LIFECYCLE_DIR, POINTER_FILE, RECORD_SUFFIX, RECOVERED_DIR  # noqa: F401
 
 
 def store_of(store: Store | str) -> Store:

@@ -18,8 +18,8 @@ from fsspec.implementations.local import LocalFileSystem
 
 from ..boundary import doing
 from ..errors import StoreError
-from ._manifest import EMBEDDINGS_FILE
 from . import _fsio
+from ._manifest import EMBEDDINGS_FILE
 from .filestore import Store
 
 ExportFormat = Literal["parquet", "npy", "jsonl"]

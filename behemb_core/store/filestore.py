@@ -42,8 +42,8 @@ from ._manifest import (
     MANIFEST_FILE,
     build_manifest,
     json_safe,
-    manifest_seal,
     manifest_bytes,
+    manifest_seal,
     parse_manifest,
 )
 from ._tables import (

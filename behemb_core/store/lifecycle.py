@@ -23,7 +23,7 @@ unfinished last line, which readers ignore and the next writer sets aside: the a
 after it leaves derived files behind the log, which the next writer completes from the log
 (:func:`behemb_core.store.recovery.roll_forward`, recorded as an audit entry ``recover``). So after a crash at
 any instant the next command either completes or cleanly undoes the interrupted action, and ``verify`` passes;
-:func:`behemb_core.store.recovery.repair` handles what a crash of this code cannot produce (hand edits, stores
+:func:`behemb_core.store.repair.repair` handles what a crash of this code cannot produce (hand edits, stores
 written by older versions). Concurrent processes are serialised by the lock: ``seq`` numbers are consecutive
 and each move's ``previous`` is the version the pointer named just before it.
 

@@ -24,8 +24,8 @@ registration) makes them first, under the lock, and records what it did in an au
 
 Some states cannot come from a crash of this code — a pointer that names something the log does not (edited
 by hand, or an interrupted publish of a store written before the log came first), an approval record without
-its audit entry, no log at all behind a pointer. Lifecycle commands refuse to act on such a store; :func:`repair`
-(``python -m behemb_core repair``, a dry run unless ``apply``) sets the odd file aside in ``recovered/`` and
+its audit entry, no log at all behind a pointer. Lifecycle commands refuse to act on such a store;
+:func:`~behemb_core.store.repair.repair` (``python -m behemb_core repair``, a dry run unless ``apply``) sets the odd file aside in ``recovered/`` and
 rewrites the pointer from the log, and records itself in the audit log. It never deletes a version, never
 removes or invents an audit entry. What it cannot fix (an edited or missing log line, a changed version) stays
 in ``verify``'s report for a person to decide.
@@ -44,7 +44,7 @@ from . import _fsio, _journal
 from . import _lifecycle_io as lio
 from .filestore import Store
 
-__all__ = ["Finding", "inspect_store", "repair"]
+__all__ = ["Finding", "inspect_store", "roll_forward"]
 
 GOLDEN_PATH = ("golden", "pairs.jsonl")
 STALE_WORK_FOLDER_SECONDS = 3600.0  # a version work folder untouched this long is not a write in progress
@@ -92,30 +92,8 @@ def roll_forward(st: Store, by: str) -> list[str]:
                          + f" — see `python -m behemb_core repair --store {st.url}` (a dry run) and apply it")
     done = [f.fix() for f in findings if f.auto and f.fix is not None]
     if done:
-        _record(st, "recover", by, done)
+        record_fixes(st, "recover", by, done)
     return done
-
-
-def repair(store: Store | str, *, apply: bool = False, by: str = "repair") -> dict[str, Any]:
-    """Plan (and with ``apply`` make) every fix :func:`inspect_store` finds; never deletes a version or an audit
-    entry. Applied fixes are recorded in one audit entry ``repair``. Returns ``{"applied", "findings" (as
-    dicts), "done", "needs_a_person"}``; ``needs_a_person`` lists what ``verify`` still reports afterwards (or,
-    for a dry run, findings without a fix)."""
-    from .verify import verify_store
-
-    st = lio.store_of(store)
-    if not apply:
-        findings = inspect_store(st)
-        return {"applied": False, "findings": [f.as_dict() for f in findings], "done": [],
-                "needs_a_person": [f.message for f in findings if f.fix is None]}
-    with _fsio.locked(st):
-        findings = inspect_store(st)
-        done = [f.fix() for f in findings if f.fix is not None]
-        if done:
-            _record(st, "repair", by, done)
-    report = verify_store(st)
-    return {"applied": True, "findings": [f.as_dict() for f in findings], "done": done,
-            "needs_a_person": report["problems"]}
 
 
 # ------------------------------------------------------------------------------------------------ findings
@@ -266,7 +244,7 @@ def _set_aside(st: Store, path: str, label: str) -> Callable[[], str]:
     return move
 
 
-def _record(st: Store, action: str, by: str, done: list[str]) -> None:
+def record_fixes(st: Store, action: str, by: str, done: list[str]) -> None:
     j = lio.audit_journal(st)
     entries = j.strict_entries()
     entry = {"seq": entries[-1]["seq"] + 1 if entries else 1, "at": lio.utc_now(), "action": action, "by": by,

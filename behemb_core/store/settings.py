@@ -10,7 +10,6 @@ new settings, never a mix. Published versions are never touched: the wording is 
 from __future__ import annotations
 
 import re
-
 from collections.abc import Mapping
 from typing import Any, Literal, get_args
 

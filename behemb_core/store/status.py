@@ -10,16 +10,13 @@ written by :mod:`behemb_core.store.lifecycle`; :meth:`Store.status` and :meth:`S
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
 
 from ..errors import IntegrityError, StoreError
+from ._fsio import StoreFiles
 from ._layout import DRAFT, LIFECYCLE_DIR, POINTER_FILE
 
-if TYPE_CHECKING:
-    from .filestore import Store
 
-
-def published_name(st: Store) -> str | None:
+def published_name(st: StoreFiles) -> str | None:
     """The version the pointer names (None when nothing is published; unreadable: IntegrityError)."""
     path = st.join(POINTER_FILE)
     try:
@@ -32,7 +29,7 @@ def published_name(st: Store) -> str | None:
     return version if isinstance(version, str) else None
 
 
-def version_status(st: Store, name: str, *, published: str | None = ...) -> str:  # type: ignore[assignment]
+def version_status(st: StoreFiles, name: str, *, published: str | None = ...) -> str:  # type: ignore[assignment]
     """Status of version ``name`` (no existence check). ``published``: the pointer's version when the caller
     has read it already (listing many versions reads it once)."""
     if published is ...:
