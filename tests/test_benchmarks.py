@@ -46,6 +46,7 @@ def xs_result(tmp_path_factory):
                      log=io.StringIO())
 
 
+@pytest.mark.slow
 def test_smoke_run_writes_json_and_markdown(xs_result):
     work, result = xs_result
     saved = json.loads((work / "results" / "XS-read-ppmi_svd-cooc_softmax-walks.json").read_text())
@@ -93,6 +94,7 @@ def test_data_is_reused_when_parameters_match(tmp_path):
     np.testing.assert_array_equal(first.cluster_of_id, second.cluster_of_id)
 
 
+@pytest.mark.slow
 def test_item2vec_comparison_interleaves_repeats_and_keeps_the_fastest(tmp_path):
     result = run("XS", only=["item2vec"], seed=0, workdir=tmp_path, out=None, repeat=2, log=io.StringIO())
     assert result["failures"] == {}

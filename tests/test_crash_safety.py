@@ -33,6 +33,8 @@ from behemb_core.store.repair import repair
 from behemb_core.store.verify import verify_store
 from behemb_core.vocab import Vocabulary
 
+pytestmark = pytest.mark.slow  # see pyproject.toml: CI runs it, `-m 'not slow'` skips it while editing
+
 REPO = Path(__file__).resolve().parents[1]
 WORKER = REPO / "tests" / "_crash_worker.py"
 CHECKS = [CheckResult(name="files intact", passed=True, value=0, threshold="0 problems", detail="")]

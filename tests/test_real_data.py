@@ -23,6 +23,8 @@ from behemb_core.ingest import read_event_log, read_item_metadata
 from behemb_core.methods.base import TrainingInputs
 from behemb_core.methods.registry import get_method, parse_config
 
+pytestmark = pytest.mark.slow  # see pyproject.toml: CI runs it, `-m 'not slow'` skips it while editing
+
 SETTINGS = {
     "cooc_softmax": {"dim": 32, "epochs": 10},
     "ppmi_svd": {"dim": 32},
