@@ -31,7 +31,7 @@ from .embeddings import ItemEmbeddings
 from .errors import ConfigError
 from .metadata import ItemMetadata
 from .neighbors import top_k_neighbors
-from .vocab import Vocabulary, normalize_ids
+from .vocab import Vocabulary
 
 BANDS = ("head", "torso", "tail")
 BAND_DEFINITION = "by training events, rank-based: head = top 10 % (at least 1 item), tail = bottom 50 %, torso = rest"
@@ -124,13 +124,6 @@ def rbo_and_jaccard(lists_a: np.ndarray, lists_b: np.ndarray, p: float = 0.9) ->
     return rbo, jac
 
 
-def _union_vocab(a: Vocabulary, b: Vocabulary) -> Vocabulary:
-    if a.kind == b.kind == "int":
-        return Vocabulary(np.concatenate([a.ids, b.ids]))
-    mixed = np.concatenate([a.ids.astype(object), b.ids.astype(object)])
-    return Vocabulary(normalize_ids(pd.Series(mixed, dtype=object)))
-
-
 def neighbor_overlap(a: ItemEmbeddings, b: ItemEmbeddings, *, k: int = 10, rbo_p: float = 0.9) -> OverlapResult:
     """Compare each shared item's top-``k`` list in ``a`` with its list in ``b`` (Jaccard@k and RBO).
 
@@ -140,12 +133,9 @@ def neighbor_overlap(a: ItemEmbeddings, b: ItemEmbeddings, *, k: int = 10, rbo_p
     """
     if k < 1:
         raise ConfigError(f"k must be at least 1, got k={k}")
-    universe = _union_vocab(a.vocab, b.vocab)
-    to_u_a, to_u_b = universe.codes(a.vocab.ids), universe.codes(b.vocab.ids)
-    in_b = b.vocab.codes(a.vocab.ids)
-    shared_a = np.flatnonzero(in_b >= 0)
-    shared_b = in_b[shared_a]
-    only_b = np.setdiff1d(np.arange(len(b.vocab)), shared_b)
+    aligned = a.vocab.align(b.vocab)
+    universe, to_u_a, to_u_b = aligned.universe, aligned.left_codes, aligned.right_codes
+    shared_a, shared_b = aligned.shared()
     nb_a = top_k_neighbors(a, k, queries=shared_a).codes
     nb_b = top_k_neighbors(b, k, queries=shared_b).codes
     nb_a = np.where(nb_a >= 0, to_u_a[np.maximum(nb_a, 0)], -1)
@@ -154,7 +144,7 @@ def neighbor_overlap(a: ItemEmbeddings, b: ItemEmbeddings, *, k: int = 10, rbo_p
     return OverlapResult(
         ids=a.vocab.ids[shared_a], jaccard=jac, rbo=rbo, k=k, rbo_p=rbo_p, universe=universe,
         codes=to_u_a[shared_a], neighbors_a=nb_a, neighbors_b=nb_b,
-        added=b.vocab.ids[only_b], removed=a.vocab.ids[in_b < 0],
+        added=b.vocab.ids[aligned.only_right()], removed=a.vocab.ids[aligned.only_left()],
     )
 
 
