@@ -319,11 +319,11 @@ def run_umap(ctx: Context) -> None:
     with measure("UMAP", "numba warm-up (umap + placement kernels)", ctx.stages):
         warm_up(pynndescent=False)
     with measure("UMAP", "projection, computed and cached", ctx.stages) as st:
-        table = project_version(ctx.store, version, seed=ctx.seed)
+        table = project_version(ctx.store, version, {"seed": ctx.seed})
         st.extra["items"] = len(table)
         st.extra["fitted"] = int(table["fitted"].sum())
     with measure("UMAP", "projection again (from the store cache)", ctx.stages) as again:
-        project_version(ctx.store, version, seed=ctx.seed)
+        project_version(ctx.store, version, {"seed": ctx.seed})
     ctx.results["umap"] = {"computed_seconds": st.seconds, "cached_seconds": again.seconds,
                            "items": len(table)}
 
