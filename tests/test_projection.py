@@ -227,7 +227,7 @@ def test_fits_above_the_exact_limit_fall_back_to_umaps_own_neighbours(planted_st
 def test_warm_up_runs_a_tiny_projection_and_pynndescent_only_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
     import pynndescent
 
-    from behemb_core.projection import ProjectionParams, fit
+    from behemb_core.projection import fit
 
     calls: list[ProjectionParams] = []
     real = fit.project_embeddings
