@@ -1,0 +1,169 @@
+"""Evaluation reports: a method (trained on a split) or a stored version, always next to the baselines.
+
+A method's number means little alone, so every report carries most-popular and item-kNN on the same pairs,
+a bootstrap interval over queries, HR by popularity decile of the target and, with several seeds, the spread.
+A method that fits a target similarity (``cooc_softmax``) also gets the sparse ranking by that target
+(``baselines["target_ranking"]``), built from the same training part with the method's own window, weighting and
+gamma: the ranking its fit aims to reproduce. The comparison (``report["comparison"]``) is always against item-kNN.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from ..embeddings import ItemEmbeddings
+from ..errors import ConfigError
+from ..methods.base import MethodConfig, TrainingInputs
+from ..methods.registry import get_method, parse_config
+from ..progress import ProgressCallback, as_reporter
+from ..sessions import Sessions
+from .baselines import baseline_blocks, ranks_for_most_popular, sessions_from_stats, target_params
+from .metrics import hr_by_popularity_decile, metrics_from_ranks, ranks_for_embeddings, score_block
+from .split import next_item_pairs, time_split
+
+
+def _check_ks(ks: tuple[int, ...] | list[int]) -> tuple[int, ...]:
+    ks = tuple(sorted({int(k) for k in ks}))
+    if not ks or ks[0] < 1 or ks[-1] > 1000:
+        raise ConfigError(f"K values must be between 1 and 1000, got {list(ks)}")
+    return ks
+
+
+def _comparison(report: dict[str, Any], k: int) -> dict[str, Any]:
+    ours = report["method"][f"hr@{k}"]
+    knn = report["baselines"]["item_knn"][f"hr@{k}"]
+    pop = report["baselines"]["most_popular"][f"hr@{k}"]
+    return {
+        "k": k,
+        "hr_minus_item_knn": ours - knn,
+        "hr_ratio_to_item_knn": ours / knn if knn > 0 else None,
+        "hr_ratio_to_most_popular": ours / pop if pop > 0 else None,
+        "beats_item_knn": bool(ours >= knn),
+        "beats_most_popular": bool(ours > pop),
+    }
+
+
+def evaluate_method(
+    sessions: Sessions,
+    method: str,
+    config: MethodConfig | dict[str, Any] | None = None,
+    *,
+    seeds: tuple[int, ...] | list[int] = (0,),
+    ks: tuple[int, ...] | list[int] = (10,),
+    holdout: float = 0.1,
+    split: Literal["time", "random"] = "time",
+    split_seed: int = 0,
+    n_boot: int = 200,
+    progress: ProgressCallback | None = None,
+) -> dict[str, Any]:
+    """Train ``method`` on the first part of a split and score it and the baselines on the held-out pairs.
+
+    The baselines are most-popular and item-kNN, plus, for ``cooc_softmax``, the ranking by its target ``T``
+    (``"target_ranking"``) built from the training part with the evaluated config's window, weighting and gamma.
+
+    With several ``seeds`` the method is trained once per seed; metrics are the mean and ``seed_spread`` gives
+    min/max/std, so a difference smaller than the spread is not a difference. ``fit_seconds`` holds each
+    seed's wall-clock training time on the training part (scoring excluded).
+    """
+    ks = _check_ks(ks)
+    cfg = parse_config(method, config)
+    rep = as_reporter(progress)
+    train, test = time_split(sessions, holdout=holdout, seed=split_seed if split == "random" else None)
+    pairs = next_item_pairs(test)
+    if len(pairs) == 0:
+        raise ConfigError("the held-out sessions have no consecutive pairs of different items to evaluate")
+    spec = get_method(method)
+    per_seed, all_ranks, missing, fit_seconds = [], [], 0, []
+    seeds = list(seeds) or [0]
+    for i, seed in enumerate(seeds):
+        sub = rep.sub(i / (len(seeds) + 0.3), (i + 1) / (len(seeds) + 0.3))
+        started = time.perf_counter()
+        emb = spec.fit(TrainingInputs(sessions=train), cfg, seed=seed, progress=sub).embeddings
+        fit_seconds.append(round(time.perf_counter() - started, 3))
+        ranks, missing = ranks_for_embeddings(emb, pairs, max(ks))
+        all_ranks.append(ranks)
+        per_seed.append({k: v for kk in ks for k, v in metrics_from_ranks(ranks, kk).items()})
+    scored = "most-popular, item-kNN and the target ranking" if target_params(cfg) else "most-popular and item-kNN"
+    rep("baselines", 0.9, f"scoring {scored}")
+    first = all_ranks[0]
+    method_block = score_block(first, ks, n_boot=n_boot, seed=split_seed)
+    for key in per_seed[0]:
+        method_block[key] = float(np.mean([s[key] for s in per_seed]))
+    if len(seeds) > 1:
+        method_block["seed_spread"] = {
+            key: {"min": float(np.min(v)), "max": float(np.max(v)), "std": float(np.std(v))}
+            for key in per_seed[0]
+            for v in [[s[key] for s in per_seed]]
+        }
+    method_block.update(
+        {
+            "name": method,
+            "config": cfg.model_dump(mode="json"),
+            "seeds": seeds,
+            "fit_seconds": fit_seconds,
+            "queries_without_vector": missing,
+            "by_popularity_decile": hr_by_popularity_decile(first, pairs.targets, train, max(ks)),
+        }
+    )
+    report: dict[str, Any] = {
+        "split": {
+            "kind": split, "holdout": holdout, "train_sessions": train.n_sessions,
+            "test_sessions": test.n_sessions, "pairs": len(pairs),
+        },
+        "k": list(ks),
+        "method": method_block,
+        "baselines": baseline_blocks(train, pairs, ks, n_boot, split_seed, cfg),
+    }
+    report["comparison"] = _comparison(report, max(ks))
+    rep("done", 1.0, f"HR@{max(ks)} {method_block[f'hr@{max(ks)}']:.3f}")
+    return report
+
+
+def evaluate_version(
+    emb: ItemEmbeddings,
+    heldout: Sessions,
+    *,
+    item_stats: pd.DataFrame | None = None,
+    train: Sessions | None = None,
+    ks: tuple[int, ...] | list[int] = (10,),
+    n_boot: int = 200,
+    name: str | None = None,
+) -> dict[str, Any]:
+    """Score a stored version on held-out sessions (every consecutive pair is a query).
+
+    Most-popular comes from ``train`` when given, else from the version's stored training popularity
+    (``item_stats``); item-kNN needs the training sessions (``train``) and is omitted without them.
+    """
+    ks = _check_ks(ks)
+    pairs = next_item_pairs(heldout)
+    if len(pairs) == 0:
+        raise ConfigError("the held-out sessions have no consecutive pairs of different items to evaluate")
+    ranks, missing = ranks_for_embeddings(emb, pairs, max(ks))
+    method_block = score_block(ranks, ks, n_boot=n_boot, seed=0)
+    method_block.update({"name": name, "queries_without_vector": missing})
+    baselines: dict[str, Any] = {}
+    notes = []
+    if train is not None:
+        baselines = baseline_blocks(train, pairs, ks, n_boot, 0)
+        method_block["by_popularity_decile"] = hr_by_popularity_decile(ranks, pairs.targets, train, max(ks))
+    else:
+        if item_stats is not None:
+            pop_sessions = sessions_from_stats(item_stats)
+            baselines["most_popular"] = score_block(
+                ranks_for_most_popular(pop_sessions, pairs, max(ks)), ks, n_boot=n_boot, seed=0
+            )
+        notes.append("item-kNN needs the training sessions: pass them to compare against it")
+    report: dict[str, Any] = {
+        "split": {"kind": "given", "test_sessions": heldout.n_sessions, "pairs": len(pairs)},
+        "k": list(ks),
+        "method": method_block,
+        "baselines": baselines,
+        "notes": notes,
+    }
+    if "item_knn" in baselines:
+        report["comparison"] = _comparison(report, max(ks))
+    return report
