@@ -31,7 +31,7 @@ def noise_floor(
     every method is deterministic for a seed (item2vec/graph only with ``workers=1``), so equal seeds give a floor
     of exactly 1.0. Even where the seed drives little (for ``ppmi_svd`` only the randomized SVD), lists still move
     wherever neighbours are nearly tied, and more so in the tail; typical floors per method and dataset are in
-    ``benchmarks/results/stability.md``. Measure the floor with the config of the versions you compare.
+    ``benchmarks/results/library-measurements.md``. Measure the floor with the config of the versions you compare.
     """
     from ..methods.base import TrainingInputs
     from ..methods.registry import get_method, parse_config

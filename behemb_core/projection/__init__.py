@@ -10,7 +10,7 @@ second version's map with the first on the items both share (:mod:`.align`).
 Guarantees: the same version, parameters and seed give the same coordinates on the same machine and library
 versions; the version folder is never written; a cached map is returned only when it matches the vectors and
 parameters it was computed for. Timings and placement quality are measured in
-``benchmarks/results/projection.md``.
+``benchmarks/results/library-measurements.md``.
 """
 
 from __future__ import annotations

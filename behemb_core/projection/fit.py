@@ -7,7 +7,7 @@ start at their weighted mean, then optimisation epochs in which only the new poi
 pynndescent's search index, whose query function numba compiles anew in every process. Fits of more than
 :data:`EXACT_KNN_MAX_FIT` items (exact neighbours cost ∝ fit² · dim) fall back to umap's own NN-descent and
 ``transform``. How the placement compares with umap's transform, and what it costs, is measured in
-``benchmarks/results/projection.md``.
+``benchmarks/results/library-measurements.md``.
 
 Determinism: UMAP runs with ``random_state=seed`` and ``n_jobs=1``, the neighbours are exact and the placement
 epochs are seeded and serial, so the same vectors, parameters and seed give the same coordinates on the same
@@ -131,7 +131,7 @@ def _fit_umap(x_fit: np.ndarray, p: ProjectionParams) -> tuple[Any, np.ndarray]:
 
 def _placement_epochs(p: ProjectionParams) -> int:
     """umap's transform runs ``n_epochs // 3`` epochs when ``n_epochs`` is given, else 100 (≤10k new points) or
-    30; we use 100 for the default whatever the count (see ``benchmarks/results/projection.md``)."""
+    30; we use 100 for the default whatever the count (see ``benchmarks/results/library-measurements.md``)."""
     return PLACEMENT_EPOCHS if p.n_epochs is None else max(1, int(p.n_epochs) // 3)
 
 
@@ -254,7 +254,7 @@ def warm_up(*, pynndescent: bool = True) -> None:
     With ``pynndescent`` (the default, for callers that time ``neighbors.approximate_top_k_neighbors``) it also
     builds and queries a tiny pynndescent index: its NN-descent kernels cannot be cached on disk, so that part is
     paid in *every* fresh process; a projection needs it only for fits above ``EXACT_KNN_MAX_FIT`` items, and
-    the app skips it. What each part costs is in ``benchmarks/results/projection.md``.
+    the app skips it. What each part costs is in ``benchmarks/results/library-measurements.md``.
     """
     x = np.random.default_rng(0).normal(size=(60, 8)).astype(np.float32)
     project_embeddings(x, ProjectionParams(max_fit_items=40, n_neighbors=5, n_epochs=6, transform_chunk=20))
