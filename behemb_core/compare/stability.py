@@ -166,6 +166,7 @@ def popularity_bands(popularity: np.ndarray) -> np.ndarray:
 
 
 def band_summaries(result: OverlapResult, pop: np.ndarray | None) -> dict[str, Any] | None:
+    """Jaccard@k and RBO summaries per popularity band (``pop`` aligned with ``result.universe``), or ``None``."""
     if pop is None or len(result.ids) == 0:
         return None
     bands = popularity_bands(pop[result.codes])
@@ -174,6 +175,7 @@ def band_summaries(result: OverlapResult, pop: np.ndarray | None) -> dict[str, A
 
 
 def plain_id(v: Any) -> Any:
+    """An id as a plain Python value (numpy scalars unwrapped), for JSON."""
     return v.item() if isinstance(v, np.generic) else v
 
 
