@@ -136,8 +136,8 @@ def cached_projection(store_url: str, name: str, n_neighbors: int, min_dist: flo
     by the page (or elsewhere, e.g. the CLI) shows up at once."""
     from behemb_core.projection import load_cached_projection
 
-    table = load_cached_projection(Store(store_url), name, n_neighbors=n_neighbors, min_dist=min_dist,
-                                   max_fit_items=max_fit_items, seed=seed)
+    table = load_cached_projection(Store(store_url), name, {"n_neighbors": n_neighbors, "min_dist": min_dist,
+                                                            "max_fit_items": max_fit_items, "seed": seed})
     if table is None:
         raise _NotCached  # exceptions are not cached by st.cache_data
     return table

@@ -1,10 +1,11 @@
 """Cosine nearest neighbours over a whole catalogue: exact (blocked BLAS matmul + compiled top-k selection) or
 approximate (pynndescent) for very large catalogues.
 
-Exact search is the reference every other number in behemb is measured against. At 100k items the matmul
-itself is cheap next to *selecting* the top k of each 100k-long row: ``argpartition`` copies and reorders every
-row. Here a compiled, parallel kernel scans each row once, keeping a sorted k-buffer and skipping any value
-below its current k-th best, so selection costs one comparison per entry.
+Exact search is the reference every other number in behemb is measured against. Besides the matmul, the cost is
+*selecting* the top k of each catalogue-long row (``argpartition`` would copy and reorder every row). Here a
+compiled, parallel kernel scans each row once, keeping a sorted k-buffer and skipping any value below its current
+k-th best, so selection costs one comparison per entry. Timings and pynndescent's recall against exact search are
+in ``benchmarks/results/library-measurements.md``.
 """
 
 from __future__ import annotations
@@ -156,10 +157,10 @@ def top_k_neighbors(
     serves both items: the block's rows scan it row-wise, the items to its right column-wise (each thread owns
     a strip of columns and their current k-th best). That halves the matmul, the larger cost; selection rejects
     64 values at a time with one SIMD compare. For given ``queries`` each block of query rows is multiplied by
-    the whole catalogue and selected row-wise. Memory: one ``block_size × n_items`` float32 buffer (400 MB at
-    100k items), allocated once, plus the k-lists. Ties between exactly equal similarities go to the lower
-    item; the two paths compute a pair's dot product in different BLAS calls, so values equal only up to
-    float32 rounding may be ordered differently.
+    the whole catalogue and selected row-wise. Memory: one ``block_size × n_items`` float32 buffer
+    (``4 · block_size · n_items`` bytes), allocated once, plus the k-lists. Ties between exactly equal
+    similarities go to the lower item; the two paths compute a pair's dot product in different BLAS calls, so
+    values equal only up to float32 rounding may be ordered differently.
     """
     vectors = np.ascontiguousarray(emb.vectors, dtype=np.float32)
     n = len(vectors)
@@ -210,36 +211,6 @@ def exact_top_k(
         if progress is not None:
             progress("neighbors", stop / n_q, "computing neighbours")
     return out_idx, out_val
-
-
-def approximate_top_k_neighbors(
-    emb: ItemEmbeddings, k: int = 10, *, seed: int = 0, n_jobs: int | None = None
-) -> NeighborTable:
-    """Approximate top-``k`` of every item with pynndescent (NN-descent graph), for catalogues where the exact
-    search is too slow. Recall against :func:`top_k_neighbors` is measured in the tests and benchmarks.
-
-    The NN-descent graph keeps ``max(3k, 30)`` neighbours per item: with pynndescent's usual 15, recall@10 on a
-    94.5k-item ppmi_svd catalogue was 0.938; with 30 it is 0.980 and the build took 13 s on two cores."""
-    from pynndescent import NNDescent
-
-    vectors = np.ascontiguousarray(emb.vectors, dtype=np.float32)
-    n = len(vectors)
-    kk = min(k, n - 1)
-    index = NNDescent(
-        vectors, metric="dot", n_neighbors=min(n - 1, max(3 * kk, 30)), random_state=seed, n_jobs=n_jobs,
-        low_memory=True, compressed=False,
-    )
-    idx, dist = index.neighbor_graph
-    # Drop each item itself from its own list; keep the best kk others.
-    self_mask = idx == np.arange(n)[:, None]
-    order = np.argsort(self_mask, axis=1, kind="stable")
-    idx = np.take_along_axis(idx, order, axis=1)[:, :kk]
-    dist = np.take_along_axis(dist, order, axis=1)[:, :kk]
-    codes = np.full((n, k), -1, dtype=np.int64)
-    scores = np.full((n, k), np.nan, dtype=np.float32)
-    codes[:, :kk] = idx
-    scores[:, :kk] = 1.0 - dist  # pynndescent's "dot" distance is 1 - dot
-    return NeighborTable(codes, scores)
 
 
 def item_neighbors(

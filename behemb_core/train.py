@@ -157,7 +157,7 @@ def train_version(
         "base_version": base_version,
     }
     if evaluate:
-        from .quality import evaluate_method
+        from .evaluation import evaluate_method
 
         ev = rep.sub(fit_end, 2 * fit_end, labels.get("evaluation split"))
         ev("evaluate", 0.0, "evaluating on a time split against the baselines")

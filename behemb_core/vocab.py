@@ -8,11 +8,17 @@ item always has the same id wherever it came from.
 
 A :class:`Vocabulary` is sorted, which makes item codes canonical: the same set of items always gets the same
 codes, whatever order the input listed them in.
+
+Two id sets meet by their text: an integer vocabulary looked up with strings finds ``"12"`` (never ``"012"``),
+a string vocabulary looked up with integers finds ``12`` as ``"12"``. :meth:`Vocabulary.union` and
+:meth:`Vocabulary.align` apply the same rule to two whole vocabularies (versions, behaviour and content
+vectors, projections), so every module that lines up two catalogues agrees on which items are the same.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -99,7 +105,7 @@ class Vocabulary:
     @classmethod
     def from_codes(cls, ids: np.ndarray) -> tuple[Vocabulary, np.ndarray]:
         """Build a vocabulary from a column of (normalised) ids and return it with the column's codes."""
-        # Hash-based factorize then sorting the uniques: ~4x faster than np.unique's full sort at 16 M ids.
+        # Hash-based factorize, then sorting only the uniques (np.unique would sort the whole column).
         codes, uniq = pd.factorize(ids, sort=True)
         uniq = np.asarray(uniq, dtype=np.int64 if ids.dtype.kind == "i" else object)
         return cls(uniq, assume_sorted_unique=True), codes.astype(np.int32, copy=False)
@@ -166,3 +172,58 @@ class Vocabulary:
         """A vocabulary of the given (sorted, unique) codes."""
         codes = np.asarray(codes, dtype=np.int64)
         return Vocabulary(self._ids[codes], assume_sorted_unique=bool(np.all(np.diff(codes) > 0)))
+
+    def union(self, other: Vocabulary) -> Vocabulary:
+        """The sorted vocabulary of the items in ``self`` or ``other``.
+
+        Two vocabularies of one kind keep it. An integer and a string vocabulary are united by the ids' text
+        (``12`` and ``"12"`` are one item) and the texts are normalised as any id column is
+        (:func:`normalize_ids`): strings, unless every one is a canonical integer.
+        """
+        if self.kind == other.kind:
+            return Vocabulary(np.concatenate([self._ids, other._ids]))
+        return Vocabulary(normalize_ids(np.concatenate([_texts(self._ids), _texts(other._ids)])))
+
+    def align(self, other: Vocabulary) -> VocabAlignment:
+        """``self`` and ``other`` on their :meth:`union`: where each item of either lands, and which are shared."""
+        universe = self.union(other)
+        return VocabAlignment(universe, universe.codes(self._ids), universe.codes(other._ids))
+
+
+def _texts(ids: np.ndarray) -> np.ndarray:
+    return ids.astype(str).astype(object) if ids.dtype.kind != "O" else ids
+
+
+@dataclass(frozen=True)
+class VocabAlignment:
+    """Two vocabularies (``left``, ``right``) lined up on their union (:meth:`Vocabulary.align`).
+
+    ``left_codes[i]`` is the code in ``universe`` of ``left``'s item ``i`` (likewise ``right_codes``); every item
+    of both is in the universe, so neither array holds ``-1``.
+    """
+
+    universe: Vocabulary
+    left_codes: np.ndarray
+    right_codes: np.ndarray
+
+    def right_of_left(self) -> np.ndarray:
+        """For each of ``left``'s items, its code in ``right``, or ``-1`` when ``right`` lacks it."""
+        where = np.full(len(self.universe), -1, dtype=np.int64)
+        where[self.right_codes] = np.arange(len(self.right_codes))
+        return where[self.left_codes]
+
+    def shared(self) -> tuple[np.ndarray, np.ndarray]:
+        """Codes in ``left`` and in ``right`` of the items both hold, in ``left``'s code order."""
+        in_right = self.right_of_left()
+        left = np.flatnonzero(in_right >= 0)
+        return left, in_right[left]
+
+    def only_left(self) -> np.ndarray:
+        """Codes in ``left`` of the items ``right`` lacks (ascending)."""
+        return np.flatnonzero(self.right_of_left() < 0)
+
+    def only_right(self) -> np.ndarray:
+        """Codes in ``right`` of the items ``left`` lacks (ascending)."""
+        in_left = np.zeros(len(self.universe), dtype=bool)
+        in_left[self.left_codes] = True
+        return np.flatnonzero(~in_left[self.right_codes])

@@ -25,7 +25,7 @@ SETTINGS = [  # (walks_per_node, epochs); walk_length and the rest stay at their
 
 def sweep(data: Path, seeds: list[int], log=sys.stderr) -> list[dict]:
     from behemb_core.demo import ONLINE_RETAIL_FILTERS
-    from behemb_core.evaluate import evaluate_embeddings, next_item_pairs, time_split
+    from behemb_core.evaluation import evaluate_embeddings, next_item_pairs, time_split
     from behemb_core.ingest import read_event_log
     from behemb_core.methods.registry import parse_config
     from behemb_core.train import fit_method

@@ -3,7 +3,7 @@
 ``python -m benchmarks.quality [--datasets online-retail,movielens-small] [--out benchmarks/results/quality.json]``
 
 For each dataset in the shared data folder (``../shared/data`` beside the repo, or ``BEHEMB_SHARED_DATA``) this
-runs ``behemb_core.quality.evaluate_method`` for ``cooc_softmax``, ``ppmi_svd``, ``item2vec`` and ``graph`` with
+runs ``behemb_core.evaluation.evaluate_method`` for ``cooc_softmax``, ``ppmi_svd``, ``item2vec`` and ``graph`` with
 their default configs: trained on the first 90 % of sessions by time (seed 0), scored on the consecutive pairs of
 the last 10 % at K = 10, with a 200-sample bootstrap interval, next to most-popular, item-kNN and (for
 ``cooc_softmax``) the ranking by its target similarity. Writes ``quality.json`` (every figure, the dataset sizes,
@@ -84,8 +84,8 @@ def _block(report_block: dict[str, Any], knn: dict[str, Any]) -> dict[str, Any]:
 def evaluate_dataset(name: str, shared: Path, *, on_method: Callable[[dict[str, Any]], None] | None = None,
                      log=sys.stderr) -> dict[str, Any]:
     """Every method's report on one dataset, reduced to the figures of the quality table."""
+    from behemb_core.evaluation import evaluate_method
     from behemb_core.methods.registry import parse_config
-    from behemb_core.quality import evaluate_method
 
     from .ours import echo_to
 

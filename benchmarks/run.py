@@ -279,7 +279,9 @@ def run_walks(ctx: Context) -> None:
 
 
 def run_neighbors(ctx: Context) -> None:
-    from behemb_core.neighbors import approximate_top_k_neighbors, top_k_neighbors
+    from behemb_core.neighbors import top_k_neighbors
+
+    from .peers import approximate_top_k_neighbors
 
     ctx.ppmi_svd_version()
     emb = ctx.embeddings("ppmi_svd")
@@ -319,11 +321,11 @@ def run_umap(ctx: Context) -> None:
     with measure("UMAP", "numba warm-up (umap + placement kernels)", ctx.stages):
         warm_up(pynndescent=False)
     with measure("UMAP", "projection, computed and cached", ctx.stages) as st:
-        table = project_version(ctx.store, version, seed=ctx.seed)
+        table = project_version(ctx.store, version, {"seed": ctx.seed})
         st.extra["items"] = len(table)
         st.extra["fitted"] = int(table["fitted"].sum())
     with measure("UMAP", "projection again (from the store cache)", ctx.stages) as again:
-        project_version(ctx.store, version, seed=ctx.seed)
+        project_version(ctx.store, version, {"seed": ctx.seed})
     ctx.results["umap"] = {"computed_seconds": st.seconds, "cached_seconds": again.seconds,
                            "items": len(table)}
 

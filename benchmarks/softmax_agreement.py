@@ -45,7 +45,7 @@ def _datasets() -> dict[str, Any]:
 
 
 def agreement(seeds: list[int], log) -> list[dict[str, Any]]:
-    from behemb_core.evaluate import evaluate_embeddings, next_item_pairs, time_split
+    from behemb_core.evaluation import evaluate_embeddings, next_item_pairs, time_split
 
     rows = []
     for name, load in _datasets().items():

@@ -83,7 +83,7 @@ if missing:
             with user_errors(f"The projection of {md(v)} failed"):
                 st.caption(f"Projecting {md(v)}…")
                 view = ProgressView()
-                project_version(store, v, progress=view, **params)
+                project_version(store, v, params, progress=view)
     tables = {v: loaders.projection(store.url, v, **params) for v in wanted}
     if any(t is None for t in tables.values()):
         st.stop()

@@ -107,3 +107,6 @@ def test_item2vec_comparison_interleaves_repeats_and_keeps_the_fastest(tmp_path)
     assert i["fit_seconds"] == min(i["fit_seconds_runs"]) and i["gensim_seconds"] == min(i["gensim_seconds_runs"])
     assert i["precision_at_10"] > 0.6 and abs(i["precision_at_10"] - i["gensim_precision_at_10"]) < 0.1
     assert "fastest of 2 runs each" in " ".join(t["measured"] for t in result["targets"])
+
+
+

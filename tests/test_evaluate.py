@@ -8,18 +8,19 @@ import pytest
 
 from behemb_core.embeddings import make_embeddings
 from behemb_core.errors import ConfigError
-from behemb_core.evaluate import (
+from behemb_core.evaluation import (
     Pairs,
     bootstrap_interval,
     evaluate_item_knn,
+    evaluate_method,
     evaluate_most_popular,
+    evaluate_version,
     item_knn_neighbors,
     metrics_from_ranks,
     next_item_pairs,
     ranks_for_target,
     time_split,
 )
-from behemb_core.quality import evaluate_method, evaluate_version
 from behemb_core.synthetic import sessions_from_lists
 from behemb_core.target_similarity import target_similarity, top_k_by_target
 from behemb_core.vocab import Vocabulary

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from behemb_core.embeddings import make_embeddings
-from behemb_core.neighbors import approximate_top_k_neighbors, item_neighbors, top_k_neighbors
+from behemb_core.neighbors import item_neighbors, top_k_neighbors
 from behemb_core.vocab import Vocabulary
 
 
@@ -43,19 +43,6 @@ def test_item_neighbors_by_string_id_and_unknown_item():
     assert rows[0]["name"].startswith("name ")
     with pytest.raises(KeyError, match="A99"):
         item_neighbors(emb, "A99", 3)
-
-
-def test_approximate_recall_against_exact():
-    # Clustered data, as embeddings are: 40 clusters of 50 items.
-    rng = np.random.default_rng(3)
-    centres = rng.standard_normal((40, 32))
-    vec = centres[np.arange(2000) % 40] + 0.6 * rng.standard_normal((2000, 32))
-    emb = make_embeddings(Vocabulary(np.arange(2000)), vec)
-    exact = top_k_neighbors(emb, 10).codes
-    approx = approximate_top_k_neighbors(emb, 10, seed=0).codes
-    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(approx, exact)])
-    assert recall >= 0.95, recall
-    assert not (approx == np.arange(2000)[:, None]).any()
 
 
 @pytest.mark.parametrize("block_size", [7, 100, 4096])

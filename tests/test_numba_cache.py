@@ -99,10 +99,11 @@ def test_umap_kernels_of_the_projection_are_cached_on_disk() -> None:
     pytest.importorskip("umap")
     import numpy as np
 
-    from behemb_core.projection import _UMAP_DISK_CACHED, project_embeddings
+    from behemb_core.projection import project_embeddings
+    from behemb_core.projection.fit import _UMAP_DISK_CACHED
 
     x = np.random.default_rng(0).normal(size=(40, 6)).astype(np.float32)
-    project_embeddings(x, max_fit_items=30, n_neighbors=5, n_epochs=6)
+    project_embeddings(x, {"max_fit_items": 30, "n_neighbors": 5, "n_epochs": 6})
     import umap.layouts
 
     for module, names in _UMAP_DISK_CACHED.items():

@@ -22,7 +22,9 @@ from behemb_core.metadata import ItemMetadata  # noqa: E402
 from behemb_core.methods.base import TrainingInputs  # noqa: E402
 from behemb_core.methods.registry import get_method, parse_config  # noqa: E402
 from behemb_core.projection import (  # noqa: E402
+    ProjectionParams,
     align_projections,
+    as_params,
     fit_alignment,
     load_cached_projection,
     project_embeddings,
@@ -78,7 +80,7 @@ def test_projection_keeps_planted_clusters_and_is_cached_outside_the_version(
     vdir = Path(planted_store.version_path("planted16"))
     before = tree_bytes(vdir)
     events: list = []
-    table = project_version(planted_store, "planted16", n_epochs=EPOCHS, progress=events.append)
+    table = project_version(planted_store, "planted16", {"n_epochs": EPOCHS}, progress=events.append)
 
     assert list(table.columns) == ["item_id", "x", "y", "fitted"]
     emb = planted_store.load_version("planted16").embeddings
@@ -93,13 +95,13 @@ def test_projection_keeps_planted_clusters_and_is_cached_outside_the_version(
     assert any(e.stage == "fit" for e in events)
 
     # Cached beside, never inside, the immutable version.
-    parquet, meta = projection_cache_paths(planted_store, "planted16", n_epochs=EPOCHS)
+    parquet, meta = projection_cache_paths(planted_store, "planted16", {"n_epochs": EPOCHS})
     assert Path(parquet).is_file() and Path(meta).is_file()
     assert Path(parquet).parent == Path(planted_store.root) / "cache" / "projections" / "planted16"
     info = json.loads(Path(meta).read_text())
     assert info["embeddings_sha256"] == planted_store.manifest("planted16")["files"]["embeddings.parquet"]["sha256"]
     assert info["params"]["n_epochs"] == EPOCHS and info["n_fitted"] == 600 and info["sample"] == "none"
-    assert projection_info(planted_store, "planted16", n_epochs=EPOCHS) == info
+    assert projection_info(planted_store, "planted16", {"n_epochs": EPOCHS}) == info
     assert tree_bytes(vdir) == before
     assert not list(Path(planted_store.root, "cache").rglob("*.tmp-*"))
     assert planted_store.verify_version("planted16") == []
@@ -113,36 +115,37 @@ def test_projection_keeps_planted_clusters_and_is_cached_outside_the_version(
     monkeypatch.setattr(umap, "UMAP", boom)
     monkeypatch.setattr(Store, "load_version", boom)
     again: list = []
-    cached = project_version(planted_store, "planted16", n_epochs=EPOCHS, progress=again.append)
+    cached = project_version(planted_store, "planted16", {"n_epochs": EPOCHS}, progress=again.append)
     pd.testing.assert_frame_equal(cached, table)
     assert [e.metrics.get("cached") for e in again] == [True]
-    pd.testing.assert_frame_equal(load_cached_projection(planted_store, "planted16", n_epochs=EPOCHS), table)
-    assert load_cached_projection(planted_store, "planted16", n_epochs=EPOCHS, seed=1) is None
+    pd.testing.assert_frame_equal(load_cached_projection(planted_store, "planted16", {"n_epochs": EPOCHS}), table)
+    assert load_cached_projection(planted_store, "planted16", {"n_epochs": EPOCHS, "seed": 1}) is None
     assert tree_bytes(vdir) == before
 
 
 def test_projection_is_deterministic_and_a_tampered_cache_is_not_used(planted_store: Store) -> None:
-    a = project_version(planted_store, "planted16", n_epochs=EPOCHS, seed=3, use_cache=False)
-    b = project_version(planted_store, "planted16", n_epochs=EPOCHS, seed=3, use_cache=False)
+    a = project_version(planted_store, "planted16", {"n_epochs": EPOCHS, "seed": 3}, use_cache=False)
+    b = project_version(planted_store, "planted16", {"n_epochs": EPOCHS, "seed": 3}, use_cache=False)
     pd.testing.assert_frame_equal(a, b)  # random_state => single-threaded and deterministic
-    assert load_cached_projection(planted_store, "planted16", n_epochs=EPOCHS, seed=3) is None  # not written
+    assert load_cached_projection(planted_store, "planted16", {"n_epochs": EPOCHS, "seed": 3}) is None  # not written
 
-    first = project_version(planted_store, "planted16", n_epochs=EPOCHS, seed=3)
+    first = project_version(planted_store, "planted16", {"n_epochs": EPOCHS, "seed": 3})
     pd.testing.assert_frame_equal(first, a)
-    parquet, meta = projection_cache_paths(planted_store, "planted16", n_epochs=EPOCHS, seed=3)
+    parquet, meta = projection_cache_paths(planted_store, "planted16", {"n_epochs": EPOCHS, "seed": 3})
     info = json.loads(Path(meta).read_text())
     info["embeddings_sha256"] = "0" * 64  # as if computed from other bytes
     Path(meta).write_text(json.dumps(info))
-    assert load_cached_projection(planted_store, "planted16", n_epochs=EPOCHS, seed=3) is None
-    pd.testing.assert_frame_equal(project_version(planted_store, "planted16", n_epochs=EPOCHS, seed=3), a)
-    assert load_cached_projection(planted_store, "planted16", n_epochs=EPOCHS, seed=3) is not None  # rewritten
+    assert load_cached_projection(planted_store, "planted16", {"n_epochs": EPOCHS, "seed": 3}) is None
+    pd.testing.assert_frame_equal(project_version(planted_store, "planted16", {"n_epochs": EPOCHS, "seed": 3}), a)
+    rewritten = load_cached_projection(planted_store, "planted16", {"n_epochs": EPOCHS, "seed": 3})
+    assert rewritten is not None
 
 
 def test_large_catalogue_path_fits_a_stratified_sample_and_places_the_rest(planted_store: Store,
                                                                           planted: PlantedData) -> None:
     events: list = []
-    table = project_version(planted_store, "planted16", n_epochs=EPOCHS, max_fit_items=200, transform_chunk=150,
-                            progress=events.append)
+    table = project_version(planted_store, "planted16", {"n_epochs": EPOCHS, "max_fit_items": 200,
+                                                         "transform_chunk": 150}, progress=events.append)
     fitted = table["fitted"].to_numpy()
     assert fitted.sum() == 200 and (~fitted).sum() == 400
     place_events = [e for e in events if e.stage == "place"]
@@ -164,14 +167,15 @@ def test_large_catalogue_path_fits_a_stratified_sample_and_places_the_rest(plant
     assert purity.mean() >= 0.55
     assert purity[~fitted].mean() >= 0.5
     assert within_between_ratio(xy, cl) <= 0.3
-    info = projection_info(planted_store, "planted16", n_epochs=EPOCHS, max_fit_items=200, transform_chunk=150)
+    info = projection_info(planted_store, "planted16",
+                           {"n_epochs": EPOCHS, "max_fit_items": 200, "transform_chunk": 150})
     assert info is not None and info["sample"] == "popularity-stratified" and info["n_fitted"] == 200
     assert info["neighbours"] == "exact"
 
 
 def test_a_placed_item_sits_next_to_its_nearest_fitted_items(planted_store: Store) -> None:
     params = {"n_epochs": EPOCHS, "max_fit_items": 200, "transform_chunk": 150}
-    table = project_version(planted_store, "planted16", **params)  # cached by the test above when run with it
+    table = project_version(planted_store, "planted16", params)  # cached by the test above when run with it
     vectors = planted_store.load_version("planted16").embeddings.vectors.astype(np.float64)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     xy = table[["x", "y"]].to_numpy(np.float64)
@@ -200,8 +204,8 @@ def test_placement_is_deterministic_and_builds_no_pynndescent_index(monkeypatch:
     labels = rng.integers(0, 20, size=4400)
     x = (centres[labels] + 0.25 * rng.normal(size=(4400, 16))).astype(np.float32)
     # 4,200 fitted items: above 4,095 umap would build an NN-descent index for the fit and query it in transform
-    a, fitted = project_embeddings(x, max_fit_items=4200, n_neighbors=10, n_epochs=12, seed=2)
-    b, fitted_b = project_embeddings(x, max_fit_items=4200, n_neighbors=10, n_epochs=12, seed=2)
+    a, fitted = project_embeddings(x, {"max_fit_items": 4200, "n_neighbors": 10, "n_epochs": 12, "seed": 2})
+    b, fitted_b = project_embeddings(x, {"max_fit_items": 4200, "n_neighbors": 10, "n_epochs": 12, "seed": 2})
     np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(fitted, fitted_b)
     assert fitted.sum() == 4200 and np.isfinite(a).all()
@@ -211,26 +215,26 @@ def test_placement_is_deterministic_and_builds_no_pynndescent_index(monkeypatch:
 
 def test_fits_above_the_exact_limit_fall_back_to_umaps_own_neighbours(planted_store: Store,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    from behemb_core import projection
+    from behemb_core.projection import fit
 
-    monkeypatch.setattr(projection, "EXACT_KNN_MAX_FIT", 100)
-    monkeypatch.setattr(projection, "_place", None)  # transform places the rest
+    monkeypatch.setattr(fit, "EXACT_KNN_MAX_FIT", 100)
+    monkeypatch.setattr(fit, "_place", None)  # transform places the rest
     vectors = planted_store.load_version("planted16").embeddings.vectors
-    xy, fitted = project_embeddings(vectors, max_fit_items=200, n_epochs=EPOCHS)
+    xy, fitted = project_embeddings(vectors, {"max_fit_items": 200, "n_epochs": EPOCHS})
     assert fitted.sum() == 200 and np.isfinite(xy).all()
 
 
 def test_warm_up_runs_a_tiny_projection_and_pynndescent_only_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
     import pynndescent
 
-    from behemb_core import projection
+    from behemb_core.projection import fit
 
-    calls: list[dict] = []
-    real = projection.project_embeddings
-    monkeypatch.setattr(projection, "project_embeddings", lambda *a, **k: calls.append(k) or real(*a, **k))
+    calls: list[ProjectionParams] = []
+    real = fit.project_embeddings
+    monkeypatch.setattr(fit, "project_embeddings", lambda x, params, **k: calls.append(params) or real(x, params, **k))
     monkeypatch.setattr(pynndescent, "NNDescent", None)  # any use would fail
-    projection.warm_up(pynndescent=False)
-    assert len(calls) == 1 and calls[0]["max_fit_items"] < 60  # the fit and the placement path both ran
+    fit.warm_up(pynndescent=False)
+    assert len(calls) == 1 and calls[0].max_fit_items < 60  # the fit and the placement path both ran
 
 
 def test_stratified_sample_is_seeded_and_covers_each_decile() -> None:
@@ -291,9 +295,9 @@ def test_errors_name_the_problem(planted_store: Store) -> None:
     with pytest.raises(InputError, match="lacks columns"):
         align_projections(ref, ref.drop(columns="y"))
     with pytest.raises(ConfigError, match="n_neighbors.*1"):
-        project_version(planted_store, "planted16", n_neighbors=1)
+        project_version(planted_store, "planted16", {"n_neighbors": 1})
     with pytest.raises(ConfigError, match="min_dist.*2"):
-        project_version(planted_store, "planted16", min_dist=2)
+        project_version(planted_store, "planted16", {"min_dist": 2})
     with pytest.raises(StoreError, match="nope"):
         project_version(planted_store, "nope")
     with pytest.raises(StoreError):
@@ -307,12 +311,57 @@ def test_cache_works_on_a_non_local_fsspec_store(planted_store: Store, monkeypat
     mem.save_version(stored.embeddings, manifest={"method": "ppmi_svd"}, name="planted16",
                      item_stats=stored.item_stats)
     before = {p: mem.fs.cat_file(p) for p in mem.fs.find(f"{mem.root}/versions")}
-    table = project_version(mem, "planted16", n_epochs=EPOCHS)
-    parquet, meta = projection_cache_paths(mem, "planted16", n_epochs=EPOCHS)
+    table = project_version(mem, "planted16", {"n_epochs": EPOCHS})
+    parquet, meta = projection_cache_paths(mem, "planted16", {"n_epochs": EPOCHS})
     assert mem.fs.isfile(parquet) and mem.fs.isfile(meta)
     import umap
 
     monkeypatch.setattr(umap, "UMAP", None)  # any UMAP use would fail
-    pd.testing.assert_frame_equal(project_version(mem, "planted16", n_epochs=EPOCHS), table)
+    pd.testing.assert_frame_equal(project_version(mem, "planted16", {"n_epochs": EPOCHS}), table)
     assert {p: mem.fs.cat_file(p) for p in mem.fs.find(f"{mem.root}/versions")} == before
     mem.fs.rm(f"{mem.root}", recursive=True)
+
+
+def test_projection_params_are_one_validated_config() -> None:
+    p = ProjectionParams(n_neighbors=np.int64(10), min_dist=1, n_epochs=30)
+    assert p.n_neighbors == 10 and p.min_dist == 1.0 and isinstance(p.min_dist, float)
+    assert ProjectionParams.model_validate_json(p.model_dump_json()) == p  # JSON round trip
+    assert as_params(p) is p and as_params(None) == ProjectionParams() and as_params({"seed": 4}).seed == 4
+    # The cache key hashes this dict: its shape must not change (or every cached map is recomputed).
+    assert ProjectionParams().to_dict() == {"n_neighbors": 15, "min_dist": 0.1, "max_fit_items": 20_000, "seed": 0,
+                                            "n_epochs": None, "transform_chunk": 20_000}
+    for bad, match in (({"n_neighbors": True}, "n_neighbors=True"), ({"n_neighbors": 5.0}, "n_neighbors=5.0"),
+                       ({"max_fit_items": 5}, "max_fit_items=5"), ({"seed": -1}, "seed=-1"),
+                       ({"n_epochs": 0}, "n_epochs=0"), ({"min_dist": "0.1"}, "min_dist='0.1'"),
+                       ({"nope": 1}, "nope=1: unknown parameter")):
+        with pytest.raises(ConfigError, match=match):
+            ProjectionParams(**bad)
+        with pytest.raises(ConfigError, match=match):
+            as_params(bad)
+    with pytest.raises(ConfigError, match="mapping"):
+        as_params([("seed", 1)])  # type: ignore[arg-type]
+
+
+# torn:1 / torn:2: the disk fills while the table / the sidecar is written; replaced:1 / replaced:2: an error right
+# after the table / the sidecar is put in place.
+CACHE_FAULTS = ["projection_cache.torn:1", "projection_cache.torn:2", "projection_cache.replaced:1",
+                "projection_cache.replaced:2"]
+
+
+@pytest.mark.parametrize("fault", CACHE_FAULTS)
+def test_a_failed_cache_write_leaves_no_part_of_an_entry(planted_store: Store, monkeypatch: pytest.MonkeyPatch,
+                                                        fault: str) -> None:
+    from behemb_core.store import _faults
+
+    params = {"n_epochs": 5, "seed": 100 + CACHE_FAULTS.index(fault)}  # a map not cached yet
+    folder = Path(planted_store.root) / "cache" / "projections" / "planted16"
+    before = sorted(p.name for p in folder.glob("*")) if folder.is_dir() else []
+    monkeypatch.setattr(_faults, "_hits", {})
+    monkeypatch.setenv(_faults.FAULTS_ENV, f"{fault}=raise")  # as a full disk would, at that point of the write
+    with pytest.raises(StoreError, match="could not write the projection cache.*No space left"):
+        project_version(planted_store, "planted16", params)
+    assert sorted(p.name for p in folder.glob("*")) == before  # no table, no sidecar, no temporary file
+    assert load_cached_projection(planted_store, "planted16", params) is None
+    monkeypatch.delenv(_faults.FAULTS_ENV)
+    assert project_version(planted_store, "planted16", params)["fitted"].all()
+    assert load_cached_projection(planted_store, "planted16", params) is not None

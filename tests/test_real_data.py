@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from behemb_core.demo import ONLINE_RETAIL_FILTERS
-from behemb_core.evaluate import (
+from behemb_core.evaluation import (
     evaluate_embeddings,
     evaluate_item_knn,
     evaluate_most_popular,

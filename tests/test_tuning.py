@@ -12,7 +12,7 @@ import pytest
 
 from behemb_core.cli import main
 from behemb_core.errors import Cancelled, ConfigError, VersionExistsError
-from behemb_core.evaluate import time_split
+from behemb_core.evaluation import time_split
 from behemb_core.ingest.dataset import Dataset
 from behemb_core.methods.registry import METHODS
 from behemb_core.sessions import SessionOptions, Sessions

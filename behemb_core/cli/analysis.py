@@ -93,8 +93,7 @@ def _explain(args: argparse.Namespace, stored, names) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from ..evaluate import time_split
-    from ..quality import evaluate_method, evaluate_version
+    from ..evaluation import evaluate_method, evaluate_stored
 
     ks = int_list(args.k, "--k")
     progress = StderrProgress(args.quiet)
@@ -103,19 +102,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
         stored = Store(args.store).load_version(args.version)
         dataset = load_dataset(args, progress)
-        if args.all_heldout:
-            report = evaluate_version(stored.embeddings, dataset.sessions, item_stats=stored.item_stats, ks=ks,
-                                      n_boot=args.bootstrap, name=args.version)
-        else:
-            train, test = time_split(dataset.sessions, holdout=args.holdout)
-            report = evaluate_version(stored.embeddings, test, train=train, ks=ks, n_boot=args.bootstrap,
-                                      name=args.version)
-            fp = stored.manifest.get("dataset", {}).get("fingerprint")
-            if fp == dataset.sessions.fingerprint():
-                report.setdefault("notes", []).append(
-                    "this version was trained on these very sessions, held-out part included: its numbers are "
-                    "optimistic; evaluate the method (--method) or use newer sessions (--all-heldout)"
-                )
+        report = evaluate_stored(stored, dataset.sessions, all_heldout=args.all_heldout, holdout=args.holdout,
+                                 ks=ks, n_boot=args.bootstrap)
     elif args.method:
         dataset = load_dataset(args, progress)
         config = parse_sets(args.method, args.set)

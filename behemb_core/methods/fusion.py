@@ -20,7 +20,6 @@ from ..content import ContentVectors, content_from_text
 from ..embeddings import FitResult, ItemEmbeddings, l2_normalize, make_embeddings
 from ..errors import ConfigError
 from ..progress import ProgressCallback, as_reporter
-from ..vocab import Vocabulary
 from .base import BaseTraining, MethodConfig, TrainingInputs
 
 
@@ -71,20 +70,12 @@ def _apply(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     return (np.hstack([x, np.ones((len(x), 1), dtype=x.dtype)]) @ w).astype(np.float32)
 
 
-def _union_vocab(a: Vocabulary, b: Vocabulary) -> Vocabulary:
-    ida, idb = a.ids, b.ids
-    if a.kind != b.kind:
-        ida, idb = ida.astype(str).astype(object), idb.astype(str).astype(object)
-    return Vocabulary(np.concatenate([ida, idb]))
-
-
 def fuse(
     behavior: ItemEmbeddings, content: ContentVectors, config: FusionConfig, *, seed: int = 0
 ) -> tuple[ItemEmbeddings, dict[str, Any]]:
     """Fuse ``behavior`` with ``content``; returns the embeddings and a report with class counts and fit quality."""
-    vocab = _union_vocab(behavior.vocab, content.vocab)
-    b_codes = vocab.codes(behavior.vocab.ids)
-    c_codes = vocab.codes(content.vocab.ids)
+    aligned = behavior.vocab.align(content.vocab)  # one rule for mixed int/str ids: they match by their text
+    vocab, b_codes, c_codes = aligned.universe, aligned.left_codes, aligned.right_codes
     has_b = np.zeros(len(vocab), dtype=bool)
     has_c = np.zeros(len(vocab), dtype=bool)
     has_b[b_codes] = True

@@ -180,6 +180,15 @@ def create_exclusive(st: StoreFiles, path: str, data: bytes, point: str = "file"
     return Staged(st, path, data, exclusive=True, point=point).install()
 
 
+def remove_quietly(st: StoreFiles, path: str) -> None:
+    """Remove file ``path`` if it is there, ignoring any failure: clean-up while another error propagates."""
+    try:
+        if st.fs.exists(path):
+            st.fs.rm(path)
+    except Exception:  # noqa: BLE001 - best effort; the error being raised is the one to report
+        pass
+
+
 def append_bytes(st: StoreFiles, path: str, data: bytes, *, expect_size: int | None = None, point: str = "append") -> None:
     """Append ``data`` (whole lines) to ``path``. Locally one ``O_APPEND`` write + fsync; if the write fails
     part-way the file is cut back to its old length, so a failure leaves no partial line (a kill can: readers

@@ -1,7 +1,7 @@
 """The tuner's validation split: carved from the training part only, never from the evaluation hold-out.
 
-Evaluation (:func:`behemb_core.quality.evaluate_method`, ``train_version(evaluate=True)``) holds out the last
-10 % of sessions by :func:`~behemb_core.evaluate.time_split`. The tuner drops exactly those sessions first and
+Evaluation (:func:`behemb_core.evaluation.evaluate_method`, ``train_version(evaluate=True)``) holds out the last
+10 % of sessions by :func:`~behemb_core.evaluation.time_split`. The tuner drops exactly those sessions first and
 splits what remains: its last 10 % by time when sessions have start times, else a seeded random 10 %. A
 parameter chosen this way has never seen the sessions that later judge it.
 """
@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ConfigError
-from ..evaluate import Pairs, next_item_pairs, time_split
+from ..evaluation import Pairs, next_item_pairs, time_split
 from ..sessions import Sessions
 
-EVALUATION_HOLDOUT = 0.1  # what quality.evaluate_method and train_version(evaluate=True) hold out
+EVALUATION_HOLDOUT = 0.1  # what evaluation.evaluate_method and train_version(evaluate=True) hold out
 VALIDATION_HOLDOUT = 0.1
 K = 10
 

@@ -8,7 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..cooccurrence import count_cooccurrence
-from ..evaluate import metrics_from_ranks, ranks_for_embeddings
+from ..evaluation import metrics_from_ranks, ranks_for_embeddings
 from ..methods.base import MethodConfig, MethodSpec, TrainingInputs
 from ..progress import ProgressCallback, as_reporter
 from ..target_similarity import popularity_normalize, top_k_by_target

@@ -82,7 +82,7 @@ def tune_method(
 ) -> TuneResult:
     """Search ``method``'s parameters on a validation split of ``sessions`` within ``budget_seconds``.
 
-    The sessions :func:`~behemb_core.quality.evaluate_method` holds out are dropped before anything is read
+    The sessions :func:`~behemb_core.evaluation.evaluate_method` holds out are dropped before anything is read
     (see :mod:`.protocol`). ``base_config`` is the starting point and trial 1 (parameters the search does not
     touch, such as ``dim``, keep its values). Deterministic for a seed where the method is (not item2vec or
     graph with ``workers > 1``) and the budget is not reached. A :class:`~behemb_core.errors.Cancelled` raised

@@ -15,25 +15,15 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from .embeddings import ItemEmbeddings
-from .errors import ConfigError
-from .evaluate import (
-    Pairs,
-    hr_by_popularity_decile,
-    metrics_from_ranks,
-    next_item_pairs,
-    ranks_for_embeddings,
-    ranks_for_item_knn,
-    ranks_for_most_popular,
-    ranks_for_target,
-    score_block,
-    time_split,
-)
-from .methods.base import MethodConfig
-from .methods.cooc_softmax import CoocSoftmaxConfig
-from .methods.registry import parse_config
-from .progress import ProgressCallback, as_reporter
-from .sessions import Sessions
+from ..embeddings import ItemEmbeddings
+from ..errors import ConfigError
+from ..methods.base import MethodConfig, TrainingInputs
+from ..methods.registry import get_method, parse_config
+from ..progress import ProgressCallback, as_reporter
+from ..sessions import Sessions
+from .baselines import baseline_blocks, ranks_for_most_popular, sessions_from_stats, target_params
+from .metrics import hr_by_popularity_decile, metrics_from_ranks, ranks_for_embeddings, score_block
+from .split import next_item_pairs, time_split
 
 
 def _check_ks(ks: tuple[int, ...] | list[int]) -> tuple[int, ...]:
@@ -41,29 +31,6 @@ def _check_ks(ks: tuple[int, ...] | list[int]) -> tuple[int, ...]:
     if not ks or ks[0] < 1 or ks[-1] > 1000:
         raise ConfigError(f"K values must be between 1 and 1000, got {list(ks)}")
     return ks
-
-
-def _target_params(cfg: MethodConfig | None) -> dict[str, Any] | None:
-    """The parameters of the target similarity ``cfg``'s method fits, or None for a method that fits none."""
-    if isinstance(cfg, CoocSoftmaxConfig):
-        return {"window": cfg.window, "weighting": cfg.weighting, "gamma": cfg.gamma}
-    return None
-
-
-def _baselines(
-    train: Sessions, pairs: Pairs, ks: tuple[int, ...], n_boot: int, seed: int, cfg: MethodConfig | None = None
-) -> dict[str, Any]:
-    kmax = max(ks)
-    out = {
-        "most_popular": score_block(ranks_for_most_popular(train, pairs, kmax), ks, n_boot=n_boot, seed=seed),
-        "item_knn": score_block(ranks_for_item_knn(train, pairs, kmax), ks, n_boot=n_boot, seed=seed),
-    }
-    target = _target_params(cfg)
-    if target is not None:
-        block = score_block(ranks_for_target(train, pairs, kmax, **target), ks, n_boot=n_boot, seed=seed)
-        block["target"] = target
-        out["target_ranking"] = block
-    return out
 
 
 def _comparison(report: dict[str, Any], k: int) -> dict[str, Any]:
@@ -102,9 +69,6 @@ def evaluate_method(
     min/max/std, so a difference smaller than the spread is not a difference. ``fit_seconds`` holds each
     seed's wall-clock training time on the training part (scoring excluded).
     """
-    from .methods.base import TrainingInputs
-    from .methods.registry import get_method
-
     ks = _check_ks(ks)
     cfg = parse_config(method, config)
     rep = as_reporter(progress)
@@ -123,7 +87,7 @@ def evaluate_method(
         ranks, missing = ranks_for_embeddings(emb, pairs, max(ks))
         all_ranks.append(ranks)
         per_seed.append({k: v for kk in ks for k, v in metrics_from_ranks(ranks, kk).items()})
-    scored = "most-popular, item-kNN and the target ranking" if _target_params(cfg) else "most-popular and item-kNN"
+    scored = "most-popular, item-kNN and the target ranking" if target_params(cfg) else "most-popular and item-kNN"
     rep("baselines", 0.9, f"scoring {scored}")
     first = all_ranks[0]
     method_block = score_block(first, ks, n_boot=n_boot, seed=split_seed)
@@ -152,7 +116,7 @@ def evaluate_method(
         },
         "k": list(ks),
         "method": method_block,
-        "baselines": _baselines(train, pairs, ks, n_boot, split_seed, cfg),
+        "baselines": baseline_blocks(train, pairs, ks, n_boot, split_seed, cfg),
     }
     report["comparison"] = _comparison(report, max(ks))
     rep("done", 1.0, f"HR@{max(ks)} {method_block[f'hr@{max(ks)}']:.3f}")
@@ -184,11 +148,11 @@ def evaluate_version(
     baselines: dict[str, Any] = {}
     notes = []
     if train is not None:
-        baselines = _baselines(train, pairs, ks, n_boot, 0)
+        baselines = baseline_blocks(train, pairs, ks, n_boot, 0)
         method_block["by_popularity_decile"] = hr_by_popularity_decile(ranks, pairs.targets, train, max(ks))
     else:
         if item_stats is not None:
-            pop_sessions = _sessions_from_stats(item_stats)
+            pop_sessions = sessions_from_stats(item_stats)
             baselines["most_popular"] = score_block(
                 ranks_for_most_popular(pop_sessions, pairs, max(ks)), ks, n_boot=n_boot, seed=0
             )
@@ -205,16 +169,19 @@ def evaluate_version(
     return report
 
 
-def _sessions_from_stats(stats: pd.DataFrame) -> Sessions:
-    """A stand-in training set whose item counts equal the stored popularity (for the most-popular baseline)."""
-    from .vocab import Vocabulary, normalize_ids
-
-    ids = normalize_ids(stats["item_id"])
-    vocab = Vocabulary(ids)
-    counts = np.zeros(len(vocab), dtype=np.int64)
-    counts[vocab.codes(ids)] = stats["events"].to_numpy()
-    codes = np.repeat(np.arange(len(vocab), dtype=np.int32), counts)
-    return Sessions(
-        vocab=vocab, indptr=np.array([0, len(codes)], dtype=np.int64), codes=codes,
-        session_ids=np.array(["popularity"], dtype=object),
-    )
+def evaluate_stored(stored: Any, sessions: Sessions, *, all_heldout: bool = False, holdout: float = 0.1,
+                    ks: tuple[int, ...] | list[int] = (10,), n_boot: int = 200) -> dict[str, Any]:
+    """Score a stored version (``StoredVersion``) on ``sessions``: all of them held out (``all_heldout``: newer
+    data the version never saw; most-popular from its stored popularity), or the last ``holdout`` share by time
+    with item-kNN from the rest. When the sessions are the version's own training data (same fingerprint) the
+    report says its numbers are optimistic — the held-out part was trained on too."""
+    if all_heldout:
+        return evaluate_version(stored.embeddings, sessions, item_stats=stored.item_stats, ks=ks, n_boot=n_boot,
+                                name=stored.name)
+    train, test = time_split(sessions, holdout=holdout)
+    report = evaluate_version(stored.embeddings, test, train=train, ks=ks, n_boot=n_boot, name=stored.name)
+    if (stored.manifest.get("dataset") or {}).get("fingerprint") == sessions.fingerprint():
+        report.setdefault("notes", []).append(
+            "this version was trained on these very sessions, held-out part included: its numbers are optimistic; "
+            "evaluate the method (train it on the split) or use newer sessions (all held out)")
+    return report

@@ -1,0 +1,225 @@
+"""The comparison report of two versions: stability against the noise floor, a verdict, and the plain words.
+
+Noise rule (:func:`compare_versions`): a scope (overall, or one popularity band) is *beyond noise* when its median
+Jaccard@k is below both the noise floor's lower quartile and its median minus a margin. Two versions whose
+catalogues barely overlap get no verdict, and the report says why.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from ..diagnostics import PopularityLike, align_popularity
+from ..embeddings import ItemEmbeddings
+from ..errors import ConfigError
+from .noise_floor import pick_noise_floor
+from .stability import (
+    BAND_DEFINITION,
+    BANDS,
+    NamesLike,
+    OverlapResult,
+    band_summaries,
+    most_moved,
+    names_array,
+    neighbor_overlap,
+    plain_id,
+    popularity_bands,
+)
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    from ..store.filestore import StoredVersion
+
+    #: A version to compare: a stored version (name, manifest, item names and stats) or bare embeddings.
+    VersionLike: TypeAlias = StoredVersion | ItemEmbeddings
+
+#: Fewer shared items than this, or a smaller share of the smaller catalogue than ``MIN_SHARED_SHARE``, and no
+#: verdict against retraining noise is given: the floor describes lists over one catalogue, while lists over two
+#: mostly different catalogues differ because their neighbours are missing from the other version.
+MIN_SHARED_ITEMS = 20
+MIN_SHARED_SHARE = 0.5
+
+
+def version_names(*versions: VersionLike) -> pd.Series | None:
+    """Item names (Series indexed by id) from the ``item_meta`` of the given versions; later ones win."""
+    tables = [v.item_meta.table[["item_id", "name"]] for v in versions if getattr(v, "item_meta", None) is not None]
+    if not tables:
+        return None
+    t = pd.concat(tables[::-1]).drop_duplicates("item_id", keep="first")
+    return pd.Series(t["name"].to_numpy(dtype=object), index=t["item_id"].to_numpy())
+
+
+def _beyond(values: np.ndarray, noise: dict[str, Any], margin: float) -> dict[str, Any]:
+    """The noise rule for one scope (overall or one band), on Jaccard@k."""
+    med = float(np.median(values))
+    nq = noise["jaccard"]["quantiles"]
+    n_med = float(noise["jaccard"]["median"])
+    limit = min(float(nq["q25"]), n_med - margin)
+    return {"median_jaccard": med, "noise_median_jaccard": n_med, "noise_q25_jaccard": float(nq["q25"]),
+            "limit": limit, "beyond_noise": bool(med < limit),
+            "share_below_noise_q10": float(np.mean(values < float(nq["q10"])))}
+
+
+def compare_versions(
+    a: VersionLike, b: VersionLike, *, k: int = 10, rbo_p: float = 0.9, noise: dict[str, Any] | None = None,
+    popularity: PopularityLike = None, names: NamesLike = None, n_moved: int = 20, margin: float = 0.05,
+    overlap: OverlapResult | None = None,
+) -> dict[str, Any]:
+    """A JSON-able report of how version ``b`` differs from version ``a`` (StoredVersion-like objects with
+    ``embeddings`` and optional ``name``/``item_meta``/``item_stats``, or bare :class:`ItemEmbeddings`).
+
+    Contents: catalogue counts, Jaccard@k/RBO summaries overall and per popularity band (popularity from
+    ``popularity``, else b's then a's ``item_stats``), the most-moved items with names, and — when ``noise``
+    (from :func:`noise_floor`, same ``k``) is given — a verdict per scope and overall.
+
+    Noise rule: a scope is *beyond noise* when its median Jaccard@k is below both the noise floor's lower
+    quartile and its median minus ``margin`` (0.05). That is an effect-size rule, not a significance test:
+    with thousands of items any shift is "significant", while this says the typical item moved more than
+    three quarters of items move from retraining alone; the margin keeps a degenerate floor (all 1.0)
+    from flagging tiny changes. ``share_below_noise_q10`` tells how many items moved more than 90 % of
+    items do under noise.
+    """
+    emb_a = a if isinstance(a, ItemEmbeddings) else a.embeddings
+    emb_b = b if isinstance(b, ItemEmbeddings) else b.embeddings
+    name_a, name_b = getattr(a, "name", None) or "A", getattr(b, "name", None) or "B"
+    if noise is not None and int(noise.get("k", k)) != k:
+        raise ConfigError(f"the noise floor was measured at k={noise.get('k')}, but the comparison uses k={k}")
+    if names is None:
+        names = version_names(a, b)
+    if popularity is None:
+        popularity = next((v.item_stats for v in (b, a) if getattr(v, "item_stats", None) is not None), None)
+    result = overlap if overlap is not None else neighbor_overlap(emb_a, emb_b, k=k, rbo_p=rbo_p)
+    pop = align_popularity(result.universe, popularity)
+    bands = band_summaries(result, pop)
+    name_arr = names_array(names, result.universe)
+
+    def examples(ids: np.ndarray) -> list[dict[str, Any]]:
+        out = [{"item_id": plain_id(i)} for i in ids[:20]]
+        if name_arr is not None:
+            for row, c in zip(out, result.universe.codes(ids[:20]).tolist()):
+                row["name"] = str(name_arr[c])
+        return out
+
+    report: dict[str, Any] = {
+        "a": name_a, "b": name_b, "k": k, "rbo_p": rbo_p,
+        "counts": {"a_items": len(emb_a), "b_items": len(emb_b), "shared": int(len(result.ids)),
+                   "added": int(len(result.added)), "removed": int(len(result.removed))},
+        "added_examples": examples(result.added), "removed_examples": examples(result.removed),
+        "overall": result.summary(), "bands": bands, "band_definition": BAND_DEFINITION,
+        "most_moved": most_moved(result, n=n_moved, names=names, popularity=popularity),
+        "noise": None, "verdict": None,
+    }
+    report["catalogues"] = _catalogue_note(a, b, name_a, name_b, len(result.ids), min(len(emb_a), len(emb_b)))
+    report["no_verdict_reason"] = None
+    if len(result.ids) == 0:
+        report["sentence"] = f"{name_a} and {name_b} share no items, so their neighbour lists cannot be compared."
+        report["no_verdict_reason"] = report["catalogues"]["explanation"]
+        return report
+    if not report["catalogues"]["comparable"]:
+        report["sentence"] = _sentence(report, name_a, name_b, k)
+        report["no_verdict_reason"] = report["catalogues"]["explanation"]
+        return report
+    scopes: dict[str, np.ndarray] = {"overall": result.jaccard}
+    if bands is not None and noise is not None and noise.get("bands"):
+        labels = popularity_bands(pop[result.codes])
+        scopes.update({band: result.jaccard[labels == band] for band in BANDS
+                       if (labels == band).any() and (noise["bands"].get(band) or {}).get("n")})
+    if noise is not None:
+        checks = {s: _beyond(v, noise["overall"] if s == "overall" else noise["bands"][s], margin)
+                  for s, v in scopes.items()}
+        report["noise"] = {"rule": "median Jaccard@k < min(noise q25, noise median - margin)", "margin": margin,
+                           "seeds": noise.get("seeds"), "method": noise.get("method"), "scopes": checks}
+        report["verdict"] = "beyond_noise" if checks["overall"]["beyond_noise"] else "within_noise"
+    else:
+        report["no_verdict_reason"] = (f"No noise floor at K = {k} was given (train with “Measure noise floor”), so "
+                                       "the change cannot be judged against retraining noise.")
+    report["sentence"] = _sentence(report, name_a, name_b, k)
+    return report
+
+
+def _training_fingerprint(version: VersionLike) -> str | None:
+    return ((getattr(version, "manifest", None) or {}).get("dataset") or {}).get("fingerprint")
+
+
+def _catalogue_note(a: VersionLike, b: VersionLike, name_a: str, name_b: str, shared: int,
+                    smaller: int) -> dict[str, Any]:
+    """Whether the two catalogues overlap enough to judge the change against retraining noise, and — when not —
+    a plain explanation naming the counts and whether the versions were trained on the same data."""
+    share = shared / smaller if smaller else 0.0
+    fa, fb = _training_fingerprint(a), _training_fingerprint(b)
+    same_data = None if not (fa and fb) else fa == fb
+    comparable = shared >= MIN_SHARED_ITEMS and share >= MIN_SHARED_SHARE
+    data = {True: " (trained on the same data)", False: " (trained on different data)", None: ""}[same_data]
+    if shared == 0:
+        explanation = (f"{name_a} and {name_b} have no items in common{data}: there are no neighbour lists to "
+                       "compare and no verdict against retraining noise. Their popularity diagnostics and stored "
+                       "quality are shown side by side.")
+    elif not comparable:
+        explanation = (f"{name_a} and {name_b} share only {shared:,} of the {smaller:,} items of the smaller "
+                       f"catalogue ({share:.0%}){data}: their lists differ mostly because neighbours are missing "
+                       "from the other version, so the change is not judged against retraining noise (a verdict "
+                       f"needs at least {MIN_SHARED_ITEMS} shared items and {MIN_SHARED_SHARE:.0%} of the smaller "
+                       "catalogue). The overlap of the shared items is shown for what it is worth.")
+    else:
+        explanation = None
+    return {"shared_share": share, "same_training_data": same_data, "comparable": comparable,
+            "explanation": explanation}
+
+
+def _sentence(report: dict[str, Any], name_a: str, name_b: str, k: int) -> str:
+    med = report["overall"]["jaccard"]["median"]
+    c = report["counts"]
+    churn = f" {c['added']} items added, {c['removed']} removed." if c["added"] or c["removed"] else ""
+    if report["noise"] is None:
+        moved = ""
+        if report["bands"]:
+            medians = {b: report["bands"][b]["jaccard"]["median"] for b in BANDS}
+            worst = min(BANDS, key=lambda b: 2.0 if medians[b] is None else medians[b])
+            moved = f"; {worst} items moved most"
+        why = "no noise floor given" if report["catalogues"]["comparable"] else "too few shared items"
+        return (f"Median Jaccard@{k} between {name_a} and {name_b} is {med:.2f} over {c['shared']} shared items "
+                f"({why}, so no verdict){moved}.{churn}")
+    scopes = report["noise"]["scopes"]
+    floor = scopes["overall"]["noise_median_jaccard"]
+    bands = [b for b in BANDS if b in scopes]
+    moved = ""
+    if bands:
+        worst = max(bands, key=lambda b: scopes[b]["noise_median_jaccard"] - scopes[b]["median_jaccard"])
+        moved = f"; {worst} items moved most"
+    if report["verdict"] == "beyond_noise":
+        return (f"{name_b} differs from {name_a} beyond retraining noise: median Jaccard@{k} {med:.2f} vs noise "
+                f"floor {floor:.2f}{moved}.{churn}")
+    return (f"{name_b} is within retraining noise of {name_a}: median Jaccard@{k} {med:.2f} vs noise floor "
+            f"{floor:.2f}.{churn}")
+
+
+def compare_stored(a: StoredVersion, b: StoredVersion, *, k: int = 10,
+                   include_overlaps: bool = False) -> dict[str, Any]:
+    """Everything a person compares two stored versions by, in one report (the CLI and the app show it):
+    stability against the stored noise floor (:func:`compare_versions`), popularity diagnostics and the stored
+    evaluation of each, and — with ``include_overlaps`` — the per-item Jaccard@k values (for a histogram).
+
+    Never fails on catalogues that share few or no items (versions trained on different data): the report then
+    has no verdict, ``no_verdict_reason`` explains why, and the diagnostics and evaluations are still there."""
+    from ..diagnostics import popularity_diagnostics
+
+    noise, noise_from = pick_noise_floor(a, b, k)
+    result = neighbor_overlap(a.embeddings, b.embeddings, k=k)
+    report = compare_versions(a, b, k=k, noise=noise, overlap=result)
+    report["noise_floor_from"] = noise_from if report["noise"] is not None else None
+    if noise is None and report["catalogues"]["comparable"]:
+        report["no_verdict_reason"] = (f"Neither version stores a noise floor at K = {k} (train with “Measure noise "
+                                       "floor”), so the change cannot be judged against retraining noise.")
+    report["quality"] = {v.name: (v.manifest.get("evaluation") or {}).get("method") for v in (a, b)}
+    report["evaluations"] = {v.name: v.manifest.get("evaluation") for v in (a, b)}
+    report["popularity"] = {
+        v.name: popularity_diagnostics(v.embeddings, v.item_stats, k=k, method=v.manifest.get("method"))
+        for v in (a, b)
+    }
+    if include_overlaps:
+        report["per_item_jaccard"] = result.jaccard.tolist()
+    return report

@@ -1,0 +1,53 @@
+"""Offline retrieval quality: held-out next-item prediction from item-to-item neighbours, next to baselines.
+
+- :mod:`.split` — the held-out sessions (by time, or at random) and their (query, target) pairs;
+- :mod:`.metrics` — ranks of targets among a query's top-K, HR/NDCG/MRR@K, bootstrap intervals, HR by decile;
+- :mod:`.baselines` — most-popular, item-kNN and (for ``cooc_softmax``) the ranking by the method's target;
+- :mod:`.report` — :func:`evaluate_method` (train on a split, score with the baselines) and
+  :func:`evaluate_version` (score vectors on given sessions) and :func:`evaluate_stored` (a stored version, with
+  the note when the sessions are its own training data).
+"""
+
+from __future__ import annotations
+
+from .baselines import (
+    evaluate_item_knn,
+    evaluate_most_popular,
+    evaluate_target_ranking,
+    item_knn_neighbors,
+    ranks_for_item_knn,
+    ranks_for_most_popular,
+    ranks_for_target,
+)
+from .metrics import (
+    bootstrap_interval,
+    evaluate_embeddings,
+    hr_by_popularity_decile,
+    metrics_from_ranks,
+    ranks_for_embeddings,
+    score_block,
+)
+from .report import evaluate_method, evaluate_stored, evaluate_version
+from .split import Pairs, next_item_pairs, time_split
+
+__all__ = [
+    "Pairs",
+    "bootstrap_interval",
+    "evaluate_embeddings",
+    "evaluate_item_knn",
+    "evaluate_method",
+    "evaluate_most_popular",
+    "evaluate_stored",
+    "evaluate_target_ranking",
+    "evaluate_version",
+    "hr_by_popularity_decile",
+    "item_knn_neighbors",
+    "metrics_from_ranks",
+    "next_item_pairs",
+    "ranks_for_embeddings",
+    "ranks_for_item_knn",
+    "ranks_for_most_popular",
+    "ranks_for_target",
+    "score_block",
+    "time_split",
+]
