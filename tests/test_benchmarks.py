@@ -109,4 +109,22 @@ def test_item2vec_comparison_interleaves_repeats_and_keeps_the_fastest(tmp_path)
     assert "fastest of 2 runs each" in " ".join(t["measured"] for t in result["targets"])
 
 
+@pytest.mark.slow
+def test_approximate_recall_against_exact():
+    """The neighbours benchmark's peer (pynndescent) finds ≥ 95 % of the exact top-10 on clustered data, and
+    never lists an item as its own neighbour."""
+    from behemb_core.embeddings import make_embeddings
+    from behemb_core.neighbors import top_k_neighbors
+    from behemb_core.vocab import Vocabulary
+    from benchmarks.peers import approximate_top_k_neighbors
 
+    # Clustered data, as embeddings are: 40 clusters of 50 items.
+    rng = np.random.default_rng(3)
+    centres = rng.standard_normal((40, 32))
+    vec = centres[np.arange(2000) % 40] + 0.6 * rng.standard_normal((2000, 32))
+    emb = make_embeddings(Vocabulary(np.arange(2000)), vec)
+    exact = top_k_neighbors(emb, 10).codes
+    approx = approximate_top_k_neighbors(emb, 10, seed=0).codes
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(approx, exact)])
+    assert recall >= 0.95, recall
+    assert not (approx == np.arange(2000)[:, None]).any()
