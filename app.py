@@ -74,10 +74,10 @@ def training_indicator() -> None:
 
 
 def home() -> None:
-    st.title("behemb — behaviour-based item embeddings")
+    st.title("behemb — behavior-based item embeddings")
     st.markdown(
-        "Learn **item vectors from behaviour** — which items people buy, view or play together in a session — "
-        "compare them with simple baselines, look at the neighbours they produce, and save them as immutable, "
+        "Learn **item vectors from behavior** — which items people buy, view or play together in a session — "
+        "compare them with simple baselines, look at the neighbors they produce, and save them as immutable, "
         "checksummed versions an ANN index builder can read."
     )
 
@@ -103,10 +103,10 @@ def home() -> None:
     st.subheader("What next")
     st.page_link(DATA, label="1 · Data — upload your own sessions or event logs, check the summary", icon=":material/upload_file:")
     st.page_link(TRAIN, label="2 · Train — pick a method, train, compare with the baselines", icon=":material/model_training:")
-    st.page_link(NEIGHBOURS, label="3 · Neighbours — people who bought this also bought…", icon=":material/search:")
+    st.page_link(NEIGHBORS, label="3 · Neighbors — people who bought this also bought…", icon=":material/search:")
     st.page_link(PROJECTION, label="4 · Projection — a 2-D map of a version's items, side by side with another",
                  icon=":material/map:")
-    st.page_link(COMPARE, label="5 · Compare — how much did the neighbour lists change, beyond retraining noise?",
+    st.page_link(COMPARE, label="5 · Compare — how much did the neighbor lists change, beyond retraining noise?",
                  icon=":material/compare_arrows:")
     st.page_link(PUBLISH, label="6 · Publish — sign-off checklist, approve, publish, roll back, audit log", icon=":material/rocket_launch:")
 
@@ -114,12 +114,12 @@ def home() -> None:
 HOME = st.Page(home, title="Home", icon=":material/home:", default=True)
 DATA = st.Page("pages/1_Data.py", title="Data", icon=":material/upload_file:")
 TRAIN = st.Page("pages/2_Train.py", title="Train", icon=":material/model_training:")
-NEIGHBOURS = st.Page("pages/3_Neighbours.py", title="Neighbours", icon=":material/search:")
+NEIGHBORS = st.Page("pages/3_Neighbors.py", title="Neighbors", icon=":material/search:")
 PROJECTION = st.Page("pages/4_Projection.py", title="Projection", icon=":material/map:")
 COMPARE = st.Page("pages/5_Compare.py", title="Compare", icon=":material/compare_arrows:")
 PUBLISH = st.Page("pages/6_Publish.py", title="Publish", icon=":material/rocket_launch:")
 
 sidebar()
-pg = st.navigation([HOME, DATA, TRAIN, NEIGHBOURS, PROJECTION, COMPARE, PUBLISH])
+pg = st.navigation([HOME, DATA, TRAIN, NEIGHBORS, PROJECTION, COMPARE, PUBLISH])
 with page_guard(pg.title):
     pg.run()

@@ -2,7 +2,7 @@
 
 * datasets by their spec JSON (``st.cache_resource``: the demo is read once per process, keyed by its path);
 * stored versions by (store URL, version name) — versions are immutable, so the cache never goes stale;
-* neighbour evidence by dataset fingerprint.
+* neighbor evidence by dataset fingerprint.
 """
 
 from __future__ import annotations

@@ -61,7 +61,7 @@ def evaluation_table(evaluation: dict[str, Any], k: int = 10) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def neighbour_table(rows: list[dict[str, Any]], catalogue: pd.DataFrame) -> pd.DataFrame:
+def neighbor_table(rows: list[dict[str, Any]], catalogue: pd.DataFrame) -> pd.DataFrame:
     """``item_neighbors`` rows with popularity (training events) from the version's item stats."""
     df = pd.DataFrame(rows, columns=["rank", "item_id", "name", "score"])
     pop = catalogue.set_index("item_id")["events"]
@@ -70,7 +70,7 @@ def neighbour_table(rows: list[dict[str, Any]], catalogue: pd.DataFrame) -> pd.D
 
 
 def evidence_table(explained: dict[str, Any]) -> pd.DataFrame:
-    """One row per neighbour with its direct evidence from the sessions."""
+    """One row per neighbor with its direct evidence from the sessions."""
     rows = [
         {
             "rank": r["rank"], "item_id": r["item_id"], "name": r.get("name", ""), "similarity": r["score"],
@@ -118,24 +118,24 @@ def bands_table(report: dict[str, Any]) -> pd.DataFrame:
 
 
 def moved_table(report: dict[str, Any]) -> pd.DataFrame:
-    """The report's most-moved items with their old (A) and new (B) neighbours, by name where stored."""
+    """The report's most-moved items with their old (A) and new (B) neighbors, by name where stored."""
     rows = []
     for r in report.get("most_moved", []):
         old_ids, new_ids = r.get("old_neighbors", []), r.get("new_neighbors", [])
         old = [n or str(i) for n, i in zip(r.get("old_neighbor_names") or [""] * len(old_ids), old_ids)]
         new = [n or str(i) for n, i in zip(r.get("new_neighbor_names") or [""] * len(new_ids), new_ids)]
         rows.append({"item_id": str(r["item_id"]), "name": r.get("name") or "", "popularity": r.get("popularity"),
-                     "Jaccard": r["jaccard"], "RBO": r["rbo"], "old neighbours (A)": " · ".join(old),
-                     "new neighbours (B)": " · ".join(new)})
-    return pd.DataFrame(rows, columns=["item_id", "name", "popularity", "Jaccard", "RBO", "old neighbours (A)",
-                                       "new neighbours (B)"])
+                     "Jaccard": r["jaccard"], "RBO": r["rbo"], "old neighbors (A)": " · ".join(old),
+                     "new neighbors (B)": " · ".join(new)})
+    return pd.DataFrame(rows, columns=["item_id", "name", "popularity", "Jaccard", "RBO", "old neighbors (A)",
+                                       "new neighbors (B)"])
 
 
 # Popularity diagnostics as people read them: (metric, label, what it measures and which way is bad). The code
 # name stays in the explanation, so a number can be found again in the report JSON and the docs.
 DIAGNOSTIC_METRICS: tuple[tuple[str, str, str], ...] = (
-    ("k_occurrence_gini", "unevenness of neighbour slots",
-     "Gini of how often each item is someone's neighbour: 0 = every item equally often, towards 1 = a few items "
+    ("k_occurrence_gini", "unevenness of neighbor slots",
+     "Gini of how often each item is someone's neighbor: 0 = every item equally often, towards 1 = a few items "
      "take every list (k_occurrence_gini)."),
     ("hub_share", "share of hub items",
      "Items in more than five times the average number of lists; high = bestsellers everywhere (hub_share)."),
@@ -143,13 +143,13 @@ DIAGNOSTIC_METRICS: tuple[tuple[str, str, str], ...] = (
      "Share of the catalogue that appears in at least one top-K list; low = much of it is never recommended "
      "(coverage)."),
     ("head_slot_lift", "popular items' slots vs their count",
-     "The top 1 % of items' share of all neighbour slots ÷ their share of the catalogue; 1 = neutral, high = "
+     "The top 1 % of items' share of all neighbor slots ÷ their share of the catalogue; 1 = neutral, high = "
      "popular items crowd the lists (head_slot_lift)."),
     ("head_slot_vs_interactions", "popular items' slots vs their events",
      "Their slot share ÷ their share of training events; above 1 = even more than their traffic "
      "(head_slot_vs_interactions)."),
-    ("popularity_neighbor_spearman", "popular items neighbour popular items",
-     "Rank correlation of an item's popularity with its neighbours' popularity; high = popularity, not "
+    ("popularity_neighbor_spearman", "popular items neighbor popular items",
+     "Rank correlation of an item's popularity with its neighbors' popularity; high = popularity, not "
      "content, organises the space (popularity_neighbor_spearman)."),
 )
 _DIAGNOSTIC_LABELS = {metric: label for metric, label, _ in DIAGNOSTIC_METRICS}

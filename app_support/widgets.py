@@ -53,7 +53,7 @@ def display_cell(value: Any, decimals: int = 3) -> str:
 def static_table(frame: Any, *, alt: str, decimals: dict[str, int] | None = None,
                  badges: dict[str, dict[str, str]] | None = None) -> None:
     """A small table that shows every cell in full: ``st.table`` wraps long text, where ``st.dataframe`` cuts it
-    off at a normal window width (names, neighbour lists, check details). For tables of tens of rows.
+    off at a normal window width (names, neighbor lists, check details). For tables of tens of rows.
 
     ``decimals`` gives a float column's places (default 3; 0 for counts); ``badges`` maps a column's values to
     markdown labels (e.g. ``STATE_BADGES``), every other cell is escaped text."""

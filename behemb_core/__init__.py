@@ -1,4 +1,4 @@
-"""behemb_core: learn item embeddings from behaviour, check them, and publish immutable versions.
+"""behemb_core: learn item embeddings from behavior, check them, and publish immutable versions.
 
 The package is plain Python (it never imports Streamlit). Entry points:
 

@@ -1,18 +1,18 @@
 """The compiled kernels of :mod:`behemb_core.walks`: counter-based RNG, software prefetch and the two samplers.
 
-* ``p == q == 1`` — weighted first-order walk (DeepWalk with weights): the next node is a neighbour of the
+* ``p == q == 1`` — weighted first-order walk (DeepWalk with weights): the next node is a neighbor of the
   current node chosen with probability proportional to the edge weight, by binary search in a per-row
   cumulative-weight array computed once (vectorised, O(nnz) memory).
 * otherwise — node2vec second-order walk, sampled on the fly by rejection (KnightKing style), so memory stays
   O(nnz) with no Σdeg² transition table.  From current node ``v`` reached from ``t``, the next node ``x`` has
-  probability ∝ ``w(v, x) * α(t, x)`` with ``α = 1/p`` if ``x == t``, ``1`` if ``x`` is a neighbour of ``t``
+  probability ∝ ``w(v, x) * α(t, x)`` with ``α = 1/p`` if ``x == t``, ``1`` if ``x`` is a neighbor of ``t``
   (binary search in ``t``'s sorted row) and ``1/q`` otherwise.  A candidate is proposed from the first-order
   distribution of ``v`` and accepted with probability ``α / α_max``.  Three refinements keep this fast without
   changing the distribution: when ``1/p`` is the largest factor, the return edge is treated as an "outlier"
   (sampled from its own share of the envelope, as in KnightKing) so the other candidates are accepted against
   ``max(1, 1/q)`` instead of ``1/p``; a candidate whose acceptance draw falls below ``min(1, 1/q)`` is
-  accepted without the neighbour search; and after a bounded number of rejections the step is sampled exactly
-  by a scan over ``v``'s neighbours (the accepted value of a rejection sampler has the target distribution
+  accepted without the neighbor search; and after a bounded number of rejections the step is sampled exactly
+  by a scan over ``v``'s neighbors (the accepted value of a rejection sampler has the target distribution
   whatever the iteration it stops at, so the mixture is still exact).  The first step of every walk is
   first-order.
 
@@ -136,7 +136,7 @@ def _sample_edge(cum: np.ndarray, start: np.int64, end: np.int64, u: float) -> n
 
 @njit(cache=True, nogil=True, inline="always")
 def _has_edge(indptr: np.ndarray, indices: np.ndarray, t: np.int64, x: np.int32) -> bool:  # pragma: no cover
-    """Whether ``x`` is in ``t``'s sorted neighbour list (binary search)."""
+    """Whether ``x`` is in ``t``'s sorted neighbor list (binary search)."""
     lo = indptr[t]
     hi = indptr[t + 1]
     while lo < hi:
@@ -157,7 +157,7 @@ def _alpha(
 ) -> float:  # pragma: no cover - compiled
     if x == t:
         return inv_p
-    if inv_q == 1.0:  # neighbour or not, the factor is 1: skip the search
+    if inv_q == 1.0:  # neighbor or not, the factor is 1: skip the search
         return 1.0
     if _has_edge(indptr, indices, t, x):
         return 1.0
@@ -209,7 +209,7 @@ def _step(
 ) -> tuple[np.uint64, np.int64, float]:  # pragma: no cover - compiled
     """One step from ``v`` (reached from ``t``, -1 at the start, over an edge of weight ``w_last``).
 
-    Returns (new RNG state, next node or -1 if ``v`` has no neighbours, weight of the edge taken).
+    Returns (new RNG state, next node or -1 if ``v`` has no neighbors, weight of the edge taken).
     """
     start = indptr[v]
     end = indptr[v + 1]
@@ -223,7 +223,7 @@ def _step(
         fold = inv_p > m  # the return edge is the envelope's outlier (KnightKing)
         amax = max(inv_p, m)
         env = m if fold else amax  # envelope factor of the candidates drawn from the first-order proposal
-        a_lo = min(1.0, inv_q)  # lower bound of α for x != t: below it, accept without the neighbour search
+        a_lo = min(1.0, inv_q)  # lower bound of α for x != t: below it, accept without the neighbor search
         W = cum[end - 1]
         # Envelope when folding: m·w(v,x) for every x plus (1/p - m)·w(v,t) extra mass on the return edge,
         # whose share is sampled directly and always accepted.  w(v,t) == w(t,v) == w_last by symmetry.

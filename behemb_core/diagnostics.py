@@ -1,26 +1,26 @@
-"""Popularity collapse: the first way behaviour embeddings fail.
+"""Popularity collapse: the first way behavior embeddings fail.
 
 Popular items occur in many sessions, so naive methods pull every vector towards them; the symptom is that a
-few popular items become everybody's nearest neighbours ("hubs") while most of the catalogue is nobody's
-neighbour ("anti-hubs"), and "similar items" turns into "bestsellers". This module measures that on the
-top-K neighbour lists of the whole catalogue — exactly what users of the version would see — and turns it
+few popular items become everybody's nearest neighbors ("hubs") while most of the catalogue is nobody's
+neighbor ("anti-hubs"), and "similar items" turns into "bestsellers". This module measures that on the
+top-K neighbor lists of the whole catalogue — exactly what users of the version would see — and turns it
 into a verdict with concrete fixes for the method that produced the version.
 
 Metrics (``k`` = list length, ``N_k(i)`` = number of other items whose top-``k`` list contains item ``i``):
 
 * ``k_occurrence_gini`` — Gini coefficient of ``N_k`` over all items (0 = every item is equally often a
-  neighbour, → 1 = all slots go to one item);
+  neighbor, → 1 = all slots go to one item);
 * ``k_occurrence_max`` / ``k_occurrence_max_item`` — the largest ``N_k`` and the item (id) that has it;
 * ``hub_share`` — share of items with ``N_k > hub_factor · k`` (default 5·k: the item sits in five times as
   many lists as the average item does);
 * ``anti_hub_share`` — share of items in nobody's list (``N_k = 0``); ``coverage = 1 − anti_hub_share``;
 * head items = the top 1 % of items by popularity (at least one; ties broken by item order).
-  ``head_slot_share`` = share of all neighbour slots taken by head items; ``head_slot_lift`` = that share
-  divided by the head's share of the catalogue (1 = head items are neighbours as often as any item);
+  ``head_slot_share`` = share of all neighbor slots taken by head items; ``head_slot_lift`` = that share
+  divided by the head's share of the catalogue (1 = head items are neighbors as often as any item);
   ``head_slot_vs_interactions`` = slot share divided by the head's share of training events (above 1: the head
-  takes more of the neighbour lists than even its share of all interactions);
+  takes more of the neighbor lists than even its share of all interactions);
 * ``popularity_neighbor_spearman`` — Spearman rank correlation between an item's ``log(1 + events)`` and the
-  mean ``log(1 + events)`` of its neighbours (high: popular items neighbour popular items, tail items are
+  mean ``log(1 + events)`` of its neighbors (high: popular items neighbor popular items, tail items are
   left with the tail — popularity, not content, organises the space).
 
 Popularity-based metrics are ``None`` when no popularity is given or all counts are zero.
@@ -48,7 +48,7 @@ PopularityLike = pd.Series | pd.DataFrame | np.ndarray | None
 
 
 class CollapseThresholds(BaseModel):
-    """When the neighbour lists count as collapsed onto popular items.
+    """When the neighbor lists count as collapsed onto popular items.
 
     Each rule trips when its metric crosses the threshold; a threshold of ``None`` reports the metric without
     judging it. One tripped rule gives ``"warning"`` (a single symptom can be a property of the data, e.g. a
@@ -85,13 +85,13 @@ class CollapseThresholds(BaseModel):
     hub_factor: float = Field(5.0, gt=1, description="An item is a hub when it is in more than hub_factor·k lists.")
     max_hub_share: float | None = Field(0.01, ge=0, le=1, description="Largest acceptable share of hub items.")
     max_head_slot_lift: float | None = Field(
-        3.0, gt=0, description="Largest acceptable head share of neighbour slots / head share of the catalogue."
+        3.0, gt=0, description="Largest acceptable head share of neighbor slots / head share of the catalogue."
     )
     max_head_slot_vs_interactions: float | None = Field(
-        1.0, gt=0, description="Largest acceptable head share of neighbour slots / head share of training events."
+        1.0, gt=0, description="Largest acceptable head share of neighbor slots / head share of training events."
     )
     max_popularity_correlation: float | None = Field(
-        None, ge=-1, le=1, description="Largest acceptable Spearman(log-popularity, neighbours' log-popularity)."
+        None, ge=-1, le=1, description="Largest acceptable Spearman(log-popularity, neighbors' log-popularity)."
     )
     min_coverage: float | None = Field(0.75, ge=0, le=1, description="Smallest acceptable share of items in some list.")
     collapse_min_rules: int = Field(2, ge=1, description="Tripped rules that make the verdict 'collapsed'.")
@@ -122,7 +122,7 @@ METHOD_HINTS: dict[str, list[str]] = {
         "use shift > 1 (e.g. 2-5) so weak, popularity-driven associations are cut",
     ],
     "fusion": [
-        "fusion inherits its behaviour vectors: run the diagnostics on the base (behaviour) version and fix "
+        "fusion inherits its behavior vectors: run the diagnostics on the base (behavior) version and fix "
         "that method's settings there",
     ],
 }
@@ -166,7 +166,7 @@ def align_popularity(vocab: Vocabulary, popularity: PopularityLike) -> np.ndarra
 
 
 def k_occurrence(neighbor_codes: np.ndarray, n_items: int) -> np.ndarray:
-    """``N_k``: how many lists contain each item (``-1`` entries, i.e. missing neighbours, are ignored)."""
+    """``N_k``: how many lists contain each item (``-1`` entries, i.e. missing neighbors, are ignored)."""
     flat = neighbor_codes[neighbor_codes >= 0]
     return np.bincount(flat, minlength=n_items).astype(np.int64)
 
@@ -306,5 +306,5 @@ def _summary(verdict: str, tripped: list[dict[str, Any]], m: dict[str, Any], k: 
         return f"No sign of popularity collapse: {cov}, k-occurrence Gini {m['k_occurrence_gini']:.2f}."
     names = ", ".join(f"{t['rule']} {t['value']:.3g} ({'>' if t['kind'] == 'max' else '<'} {t['threshold']:g})"
                       for t in tripped)
-    lead = "Neighbour lists collapsed onto popular items" if verdict == "collapsed" else "Possible popularity bias"
+    lead = "Neighbor lists collapsed onto popular items" if verdict == "collapsed" else "Possible popularity bias"
     return f"{lead}: {names}; {cov}."

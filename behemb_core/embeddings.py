@@ -17,9 +17,9 @@ SOURCES = ("behavior", "fused", "content_only")
 class ItemEmbeddings:
     """Vectors for the items of ``vocab`` (row ``i`` belongs to ``vocab.ids[i]``).
 
-    ``source`` says where each row came from: ``behavior`` (learned from sessions), ``fused`` (behaviour and
+    ``source`` says where each row came from: ``behavior`` (learned from sessions), ``fused`` (behavior and
     content) or ``content_only`` (cold start: mapped content vector). ``behavior_version`` names the stored
-    version the behaviour vectors came from, when they came from one (fusion over an existing version).
+    version the behavior vectors came from, when they came from one (fusion over an existing version).
     """
 
     vocab: Vocabulary

@@ -1,8 +1,8 @@
-"""Why are two items neighbours? Direct evidence from the sessions, for people who must trust the list.
+"""Why are two items neighbors? Direct evidence from the sessions, for people who must trust the list.
 
-For a query item and each of its neighbours: the co-occurrence count (within the window), the number of
-distinct sessions that contain both, their PPMI, and a few example sessions. A neighbour with **no direct
-co-occurrence** comes only from the embedding's smoothing (shared neighbours of neighbours): sometimes a good
+For a query item and each of its neighbors: the co-occurrence count (within the window), the number of
+distinct sessions that contain both, their PPMI, and a few example sessions. A neighbor with **no direct
+co-occurrence** comes only from the embedding's smoothing (shared neighbors of neighbors): sometimes a good
 generalisation, sometimes junk — it is flagged so a human looks.
 
 Evidence only means something over the version's **own training data**: :func:`explain_version` compares the
@@ -119,9 +119,9 @@ def explain_neighbors(
     names: np.ndarray | None = None,
     examples: int = 3,
 ) -> dict[str, Any]:
-    """The top-``k`` neighbours of ``item_id`` in ``emb`` with the session evidence for each.
+    """The top-``k`` neighbors of ``item_id`` in ``emb`` with the session evidence for each.
 
-    ``names`` (aligned with ``emb.vocab``) label the query, the neighbours and the items of example sessions.
+    ``names`` (aligned with ``emb.vocab``) label the query, the neighbors and the items of example sessions.
     """
     item_id, rows, name_of = _neighbor_rows(emb, item_id, k, names)
     for row in rows:
@@ -189,7 +189,7 @@ def explain_version(
 
     ``fingerprint`` of ``sessions`` may be passed when known (it is computed otherwise); ``evidence`` built over
     ``sessions`` with :func:`evidence_plan`'s window may be passed to reuse it. The report adds ``evidence_source``
-    and ``note`` (see :class:`EvidencePlan`). Over other data the neighbours are listed without any counts and
+    and ``note`` (see :class:`EvidencePlan`). Over other data the neighbors are listed without any counts and
     ``without_direct_support`` is ``None``: not judged, never "all unsupported".
     """
     fp = fingerprint if fingerprint is not None else sessions.fingerprint()

@@ -1,4 +1,4 @@
-"""The weighted item graph used by graph embeddings: top-k co-occurrence neighbours, symmetric, degree-capped."""
+"""The weighted item graph used by graph embeddings: top-k co-occurrence neighbors, symmetric, degree-capped."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def top_k_per_row(m: sp.csr_matrix, k: int) -> sp.csr_matrix:
 def build_item_graph(weights: sp.csr_matrix, *, top_k: int, max_degree: int) -> sp.csr_matrix:
     """Symmetric graph from a (symmetric) item–item weight matrix.
 
-    Each item keeps its ``top_k`` strongest neighbours; an edge exists if either endpoint chose it (union),
+    Each item keeps its ``top_k`` strongest neighbors; an edge exists if either endpoint chose it (union),
     which keeps long-tail items connected to the hubs they co-occur with. Hubs in Zipf-popular catalogues then
     collect tens of thousands of edges; capping every node at its ``max_degree`` strongest edges (an edge
     survives only if both endpoints keep it) bounds walk cost and stops hubs from swallowing the walks.

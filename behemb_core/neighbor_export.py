@@ -1,7 +1,7 @@
-"""Bulk neighbour export (top-K of a list of items or of the whole catalogue, one CSV/Parquet file) and the diff
-of one item's neighbours between two versions.
+"""Bulk neighbor export (top-K of a list of items or of the whole catalogue, one CSV/Parquet file) and the diff
+of one item's neighbors between two versions.
 
-The export is exact (:func:`behemb_core.neighbors.top_k_neighbors`). Neighbour codes and scores are numpy arrays
+The export is exact (:func:`behemb_core.neighbors.top_k_neighbors`). Neighbor codes and scores are numpy arrays
 (``n_queries × K``, 12 bytes per slot); the rows with their ids and names — the part that costs Python objects —
 are built and written ``block_rows`` queries at a time (one Parquet row group or one CSV chunk each), so a 100k-item
 catalogue never holds its whole items×K table as objects. The file is written to a temporary file beside the
@@ -185,7 +185,7 @@ def export_neighbors(emb: ItemEmbeddings, output: str | os.PathLike[str], *, k: 
                      items: Iterable[object] | None = None, names: np.ndarray | None = None,
                      store_root: str | os.PathLike[str] | None = None, overwrite: bool = False,
                      block_rows: int = BLOCK_ROWS, progress: ProgressCallback | None = None) -> ExportResult:
-    """Exact top-``k`` neighbours of ``items`` (ids; ``None``: the whole catalogue) to ``output`` (``.csv`` or
+    """Exact top-``k`` neighbors of ``items`` (ids; ``None``: the whole catalogue) to ``output`` (``.csv`` or
     ``.parquet``, columns :data:`COLUMNS`), with the query's id and name on every row.
 
     Ids the version has no vector for are listed in the result (``unknown``); when none of the ids is known,
@@ -236,7 +236,7 @@ def neighbors_bytes(emb: ItemEmbeddings, *, fmt: ExportFormat, k: int = 10, item
 
 def neighbor_diff(emb_a: ItemEmbeddings, emb_b: ItemEmbeddings, item_id: object, k: int = 10, *,
                   names_a: np.ndarray | None = None, names_b: np.ndarray | None = None) -> pd.DataFrame:
-    """How one item's top-``k`` changed from version A to version B: one row per neighbour in either list with
+    """How one item's top-``k`` changed from version A to version B: one row per neighbor in either list with
     ``change`` (``kept`` — in both, ``gained`` — only in B, ``lost`` — only in A), ``item_id``, ``name``,
     ``rank_a``/``rank_b`` and ``score_a``/``score_b`` (empty where not in that list). Rows: kept by B's rank,
     then gained by B's rank, then lost by A's rank. Ids are matched by their text, so an int-id version and a

@@ -1,4 +1,4 @@
-"""Cosine nearest neighbours over a whole catalogue: exact (blocked BLAS matmul + compiled top-k selection) or
+"""Cosine nearest neighbors over a whole catalogue: exact (blocked BLAS matmul + compiled top-k selection) or
 approximate (pynndescent) for very large catalogues.
 
 Exact search is the reference every other number in behemb is measured against. Besides the matmul, the cost is
@@ -22,7 +22,7 @@ from .progress import Reporter
 
 @dataclass(frozen=True)
 class NeighborTable:
-    """Top-k neighbour codes and cosine scores for query rows; ``-1`` / ``nan`` where fewer than k exist."""
+    """Top-k neighbor codes and cosine scores for query rows; ``-1`` / ``nan`` where fewer than k exist."""
 
     codes: np.ndarray  # (n_queries, k) int64
     scores: np.ndarray  # (n_queries, k) float32
@@ -136,7 +136,7 @@ def _all_pairs_top_k(vectors: np.ndarray, k: int, exclude_self: bool, block_size
             _merge_upper_block(sims, i0, exclude_self, top_val, top_idx)
         done += rows * (n - i0) - rows * (rows - 1) / 2
         if progress is not None:
-            progress("neighbors", min(1.0, done / total), "computing neighbours")
+            progress("neighbors", min(1.0, done / total), "computing neighbors")
     scores = np.where(top_idx >= 0, top_val, np.float32(np.nan)).astype(np.float32)
     return top_idx, scores
 
@@ -209,14 +209,14 @@ def exact_top_k(
         with KERNEL_LOCK:
             _select_top_k(sims, skip[start:stop], k, out_idx[start:stop], out_val[start:stop])
         if progress is not None:
-            progress("neighbors", stop / n_q, "computing neighbours")
+            progress("neighbors", stop / n_q, "computing neighbors")
     return out_idx, out_val
 
 
 def item_neighbors(
     emb: ItemEmbeddings, item_id: object, k: int = 10, *, names: np.ndarray | None = None
 ) -> list[dict]:
-    """Top-``k`` neighbours of one item as rows ``{rank, item_id, name, score}`` (``name`` when ``names`` given,
+    """Top-``k`` neighbors of one item as rows ``{rank, item_id, name, score}`` (``name`` when ``names`` given,
     aligned with ``emb.vocab``). Raises ``KeyError`` naming the item when it has no vector."""
     from .vocab import parse_id_like
 

@@ -2,7 +2,7 @@
 
 Each launch already uses every numba thread, so running two at once gains nothing; and numba's ``workqueue``
 threading layer (its fallback when neither OpenMP nor TBB is available) aborts the process on concurrent
-launches — e.g. two app sessions training, or one training while another looks up neighbours. Every
+launches — e.g. two app sessions training, or one training while another looks up neighbors. Every
 ``parallel=True`` kernel in behemb is launched under this lock.
 """
 

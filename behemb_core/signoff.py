@@ -28,7 +28,7 @@ class SignoffPolicy(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    k: int = Field(10, ge=1, le=100, description="Cut-off for neighbour lists and HR@K.")
+    k: int = Field(10, ge=1, le=100, description="Cut-off for neighbor lists and HR@K.")
     knn_tolerance: float = Field(
         0.02, ge=0, le=1, description="HR@K may be at most this far below item-kNN's on the same split."
     )
@@ -113,7 +113,7 @@ def signoff_checks(
     rep("stability", 0.7, "comparing with the published version")
     live = published_version(store)
     if live is None:  # nothing to compare with: said, never passed (the approver decides)
-        why = "nothing is published yet, so there is no catalogue or neighbour list to compare with"
+        why = "nothing is published yet, so there is no catalogue or neighbor list to compare with"
         checks.append(CheckResult("same catalogue as published", False, None, _catalogue_threshold(policy), why,
                                   acknowledgeable=True, could_not_judge=why))
         checks.append(CheckResult("stability vs published", False, None, "within retraining noise", why,
@@ -138,7 +138,7 @@ def signoff_checks(
     rep("golden", 0.9, "re-checking golden pairs")
     pairs = golden_pairs(store)
     if pairs.empty:
-        why = "no golden pairs are marked yet, so no pair could be checked (mark some on the Neighbours page)"
+        why = "no golden pairs are marked yet, so no pair could be checked (mark some on the Neighbors page)"
         checks.append(CheckResult(
             "golden pairs", False, None, f"no good pair lost, no bad pair in the top {k}", why,
             acknowledgeable=True, could_not_judge=why,
@@ -215,7 +215,7 @@ def _stability_check(cmp: dict[str, Any], policy: SignoffPolicy) -> CheckResult:
     median = cmp["overall"]["jaccard"]["median"] if cmp["overall"] else None
     median = None if median is None else round(float(median), 3)
     if shared == 0:
-        reason = "the two versions share no items, so their neighbour lists cannot be compared"
+        reason = "the two versions share no items, so their neighbor lists cannot be compared"
     elif shared < policy.min_shared_items or of_live < policy.min_shared_share:
         reason = (f"only {shared:,} items ({of_live:.0%} of the published catalogue) are in both versions — too few "
                   f"for the overlap to mean anything (needs {policy.min_shared_items} and "
@@ -234,7 +234,7 @@ def publish_summary(live: str | None, version: str, cmp: dict[str, Any] | None,
                     evaluation: dict[str, Any] | None, live_evaluation: dict[str, Any] | None, *,
                     k: int = 10) -> dict[str, Any]:
     """What changes if ``version`` is published instead of ``live``: items added and removed, the HR@k change
-    (when both versions store an evaluation) and the median neighbour overlap, with one sentence for people."""
+    (when both versions store an evaluation) and the median neighbor overlap, with one sentence for people."""
     if cmp is None:
         sentence = (f"Nothing is published yet: publishing makes {version} the first published version."
                     if live is None else f"{version} is the published version.")
@@ -250,7 +250,7 @@ def publish_summary(live: str | None, version: str, cmp: dict[str, Any] | None,
     median = None if median is None else round(float(median), 3)
     parts = [f"{c['added']:,} items added and {c['removed']:,} removed ({c['shared']:,} kept)"]
     parts.append(f"HR@{k} {delta:+.3f}" if delta is not None else f"HR@{k} change unknown (an evaluation is missing)")
-    parts.append(f"median neighbour overlap (Jaccard@{cmp['k']}) {median:.3f}" if median is not None else
-                 "neighbour lists cannot be compared (no shared items)")
+    parts.append(f"median neighbor overlap (Jaccard@{cmp['k']}) {median:.3f}" if median is not None else
+                 "neighbor lists cannot be compared (no shared items)")
     return {"published": live, "added": c["added"], "removed": c["removed"], "quality_delta": delta,
             "median_jaccard": median, "sentence": f"Publishing {version} instead of {live}: " + "; ".join(parts) + "."}

@@ -110,7 +110,7 @@ def load_vocabulary(model, counts: np.ndarray) -> np.ndarray:
     Produces the state ``model.build_vocab_from_freq({str(code): count})`` would — the same word order
     (descending count, ties by descending code), the same ``count`` and ``sample_int`` attributes, the same
     negative-sampling table and the same initial weights — with numpy instead of gensim's Python loops per word
-    (about 2 s at 10^5 items and 20 s at 10^6 on this machine). ``tests/test_skipgram.py`` checks the equality
+    (timings in ``benchmarks/results/library-measurements.md``). ``tests/test_skipgram.py`` checks the equality
     against gensim itself, so a gensim upgrade that changes these internals fails there, not silently here.
     """
     counts = np.asarray(counts, dtype=np.int64)

@@ -1,16 +1,14 @@
 """Seeded randomized truncated SVD for sparse matrices (Halko, Martinsson & Tropp 2011), in float32.
 
-Where the time goes, and what this module does about it (100k-item PPMI matrix, 3.2 M non-zeros, 138
-random directions, 2-core machine):
+What it does, and why (the timings behind each choice are in ``benchmarks/results/library-measurements.md``):
 
-- sparse × dense products: scipy's are single-threaded (0.7-0.8 s each); a compiled row-parallel kernel
-  uses every core and skips the extra copy of ``Aᵀ`` scipy's ``csr.T @ X`` makes;
-- re-orthonormalising the tall-skinny blocks: LAPACK's Householder QR on 100k × 138 float32 runs at ~6
-  GFLOPS here (1.2 s, and 5-15x slower still with two OpenBLAS threads on this class of machine).
-  Cholesky QR — ``R = chol(YᵀY)``, ``Q = Y R⁻¹`` — is two matrix products (0.25 s); in float64 it is as
-  orthogonal as Householder for the condition numbers a power iteration produces (each block is ``A`` times
-  an orthonormal block), repeats itself when the block is ill-conditioned ("CholeskyQR2", Fukaya et al.
-  2014), and falls back to Householder QR if the Gram matrix is not numerically positive definite.
+- sparse × dense products run in a compiled row-parallel kernel that uses every core and skips the extra copy of
+  ``Aᵀ`` scipy's ``csr.T @ X`` makes (scipy's products are single-threaded);
+- the tall-skinny blocks are re-orthonormalised by Cholesky QR — ``R = chol(YᵀY)``, ``Q = Y R⁻¹``, two matrix
+  products — in float64, as orthogonal as Householder QR for the condition numbers a power iteration produces
+  (each block is ``A`` times an orthonormal block); it repeats itself when the block is ill-conditioned
+  ("CholeskyQR2", Fukaya et al. 2014) and falls back to Householder QR if the Gram matrix is not numerically
+  positive definite.
 """
 
 from __future__ import annotations
@@ -73,8 +71,8 @@ def orthonormalize(y: np.ndarray) -> np.ndarray:
 def _small_svd(bt: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Top-``k`` SVD of the short, wide ``B`` from its tall transpose ``bt``.
 
-    Through the eigen-decomposition of the width × width Gram matrix ``B Bᵀ`` in float64 (LAPACK's SVD of a
-    100k-wide float32 block took 6 s here; this takes a tenth of a second). Relative error of ``σᵢ`` is about
+    Through the eigen-decomposition of the width × width Gram matrix ``B Bᵀ`` in float64 (much faster than LAPACK's
+    SVD of the wide block; see the measurements file). Relative error of ``σᵢ`` is about
     ``1e-16 · (σ₁/σᵢ)²``; if the Gram matrix is not numerically positive definite on the top ``k``, it falls
     back to the direct SVD.
     """

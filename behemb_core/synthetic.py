@@ -1,7 +1,7 @@
 """Seeded synthetic sessions with a known right answer (planted item clusters).
 
 Items belong to latent clusters; each session draws its items mostly from one to three clusters, with
-Zipf-like popularity inside the catalogue. A good embedding puts an item's cluster-mates among its neighbours;
+Zipf-like popularity inside the catalogue. A good embedding puts an item's cluster-mates among its neighbors;
 tests and benchmarks measure exactly that.
 """
 
@@ -134,7 +134,7 @@ def sessions_from_lists(
 def cluster_precision_at_k(
     neighbor_codes: np.ndarray, cluster_of: np.ndarray, query_codes: np.ndarray | None = None
 ) -> float:
-    """Mean share of the top-k neighbours (codes, ``-1`` = none) that are in the query item's own cluster.
+    """Mean share of the top-k neighbors (codes, ``-1`` = none) that are in the query item's own cluster.
 
     Rows of ``neighbor_codes`` belong to every item in code order, or to ``query_codes`` when given.
     """

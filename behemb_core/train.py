@@ -1,7 +1,7 @@
 """Train a method on a dataset and save the result as a draft version: the one call front ends make.
 
 This module orchestrates a job: it resolves the method once, checks the job's sources against the method's
-capabilities, trains the base method first for a method that builds on behaviour vectors and got no base
+capabilities, trains the base method first for a method that builds on behavior vectors and got no base
 version, and hands every fit ready inputs.
 """
 
@@ -39,7 +39,7 @@ def fit_method(
 ) -> tuple[MethodConfig, FitResult, float]:
     """Validate the config, fit, and return ``(config, result, seconds)``. Nothing is written.
 
-    A method that builds on behaviour vectors (``spec.builds_on``) and gets no ``base`` has its base method
+    A method that builds on behavior vectors (``spec.builds_on``) and gets no ``base`` has its base method
     trained first on ``sessions`` with the same seed; the seconds include that."""
     spec = get_method(method)
     cfg = spec.parse_config(config)
@@ -58,12 +58,12 @@ def fit_method(
 def _fit(
     spec: MethodSpec, cfg: MethodConfig, inputs: TrainingInputs, *, seed: int, progress: ProgressCallback | None
 ) -> FitResult:
-    """``spec.fit`` on ready inputs: behaviour vectors a method builds on are trained here when none were given."""
+    """``spec.fit`` on ready inputs: behavior vectors a method builds on are trained here when none were given."""
     if spec.builds_on is None or inputs.base is not None:
         return spec.fit(inputs, cfg, seed=seed, progress=progress)
     if inputs.sessions is None:
         raise ConfigError(
-            f"{spec.name} needs behaviour vectors: a base version, or sessions to train its base method on"
+            f"{spec.name} needs behavior vectors: a base version, or sessions to train its base method on"
         )
     rep = as_reporter(progress)
     plan = spec.builds_on(cfg)
@@ -75,7 +75,7 @@ def _fit(
 
 
 def base_version_choices(store: Store) -> list[str]:
-    """The stored versions a method that builds on behaviour vectors may use as its base: those of methods that
+    """The stored versions a method that builds on behavior vectors may use as its base: those of methods that
     learn from sessions (and of methods this registry does not know), oldest first as the store lists them."""
     out = []
     for info in store.list_versions():
@@ -103,7 +103,7 @@ def train_version(
 ) -> dict[str, Any]:
     """Fit ``method`` and save a draft version to ``store``; returns a short summary dict.
 
-    For a method that builds on behaviour vectors (fusion), ``base_version`` names a stored behaviour version
+    For a method that builds on behavior vectors (fusion), ``base_version`` names a stored behavior version
     (verified on load); its item metadata travels on to the new version unless ``item_meta`` or the dataset
     brings its own. Sources the method cannot use (a base version, content vectors) are refused first.
 

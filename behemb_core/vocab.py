@@ -11,7 +11,7 @@ codes, whatever order the input listed them in.
 
 Two id sets meet by their text: an integer vocabulary looked up with strings finds ``"12"`` (never ``"012"``),
 a string vocabulary looked up with integers finds ``12`` as ``"12"``. :meth:`Vocabulary.union` and
-:meth:`Vocabulary.align` apply the same rule to two whole vocabularies (versions, behaviour and content
+:meth:`Vocabulary.align` apply the same rule to two whole vocabularies (versions, behavior and content
 vectors, projections), so every module that lines up two catalogues agrees on which items are the same.
 """
 

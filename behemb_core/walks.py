@@ -32,7 +32,7 @@ __all__ = ["generate_walks", "walk_corpus_stats"]
 _MASK64 = (1 << 64) - 1
 #: Number of progress chunks when a callback is given (results do not depend on it).
 _PROGRESS_CHUNKS = 16
-#: Rejections allowed per node2vec step before the step is sampled exactly by a scan of the neighbours.
+#: Rejections allowed per node2vec step before the step is sampled exactly by a scan of the neighbors.
 _MAX_REJECTIONS = 64
 #: One parallel kernel at a time per process (see behemb_core.parallel).
 _KERNEL_LOCK = KERNEL_LOCK
@@ -266,10 +266,10 @@ def generate_walks(
     Guarantees
     ----------
     * Every consecutive pair in a walk is an edge of the graph; degree-0 nodes never appear.
-    * A walk has exactly ``walk_length`` nodes unless it reaches a node with no neighbours, where it stops
+    * A walk has exactly ``walk_length`` nodes unless it reaches a node with no neighbors, where it stops
       (on a valid symmetric graph with degree-0 start nodes excluded this cannot happen).
     * First order: ``P(x | v) = w(v, x) / Σ_y w(v, y)``.  Second order, from ``v`` reached from ``t``:
-      ``P(x | t, v) ∝ w(v, x) · α(t, x)`` with ``α = 1/p`` if ``x == t``, ``1`` if ``x`` is a neighbour of
+      ``P(x | t, v) ∝ w(v, x) · α(t, x)`` with ``α = 1/p`` if ``x == t``, ``1`` if ``x`` is a neighbor of
       ``t``, ``1/q`` otherwise.
     * Walk ``i`` depends only on (graph, parameters, start node ``i``, seed, ``i``): the result is identical
       whatever the number of numba threads or the chunking; a different seed gives different walks.

@@ -5,7 +5,7 @@ Files in ``<workdir>/<scale>-seed<seed>/``:
 - ``sessions.jsonl`` — one ``{"session_id": ..., "items": [...]}`` per session (the input of every pipeline);
 - ``events.parquet`` — the same interactions as an event log (``user_id``, ``item_id``, ``timestamp``): each
   user has four sessions two hours apart, events one minute apart, so gap sessionization recovers them;
-- ``clusters.npy`` — the planted cluster of every item id (the known right answer for neighbour quality);
+- ``clusters.npy`` — the planted cluster of every item id (the known right answer for neighbor quality);
 - ``data.json`` — generator parameters and counts; the files are regenerated when these differ.
 """
 

@@ -178,12 +178,12 @@ def python_walks(indptr: np.ndarray, indices: np.ndarray, weights: np.ndarray, *
 def approximate_top_k_neighbors(
     emb: ItemEmbeddings, k: int = 10, *, seed: int = 0, n_jobs: int | None = None
 ) -> NeighborTable:
-    """Approximate top-``k`` of every item with pynndescent (NN-descent graph): the peer the neighbours benchmark
+    """Approximate top-``k`` of every item with pynndescent (NN-descent graph): the peer the neighbors benchmark
     sets against the library's exact :func:`~behemb_core.neighbors.top_k_neighbors` (which the app and the CLI
     use). Recall against it is checked in tests/test_benchmarks.py (≥ 0.95 at k = 10 on clustered data) and
     measured in ``benchmarks/results/library-measurements.md``.
 
-    The NN-descent graph keeps ``max(3k, 30)`` neighbours per item, twice pynndescent's usual 15 at k = 10: the
+    The NN-descent graph keeps ``max(3k, 30)`` neighbors per item, twice pynndescent's usual 15 at k = 10: the
     larger graph is what lifts recall above 0.95 (see the results file)."""
     from pynndescent import NNDescent
 

@@ -1,4 +1,4 @@
-"""Quality on real data: every behaviour method with its defaults against the baselines, on held-out next items.
+"""Quality on real data: every behavior method with its defaults against the baselines, on held-out next items.
 
 ``python -m benchmarks.quality [--datasets online-retail,movielens-small] [--out benchmarks/results/quality.json]``
 

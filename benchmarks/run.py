@@ -82,7 +82,7 @@ class Context:
         return self.store.load_version(self.versions[method]).embeddings
 
     def ppmi_svd_version(self) -> str:
-        """The ppmi_svd version neighbours and UMAP run on (trained untimed when its group did not run)."""
+        """The ppmi_svd version neighbors and UMAP run on (trained untimed when its group did not run)."""
         if "ppmi_svd" not in self.versions:
             self.say("  (training ppmi_svd first, untimed)")
             self.versions["ppmi_svd"], _ = train(self.store, self.dataset(), "ppmi_svd", PPMI_SVD, seed=self.seed,
@@ -291,7 +291,7 @@ def run_neighbors(ctx: Context) -> None:
     queries = None if full else np.sort(np.random.default_rng(ctx.seed).choice(n, EXACT_SAMPLE, replace=False))
     label = f"exact top-10, all {n:,} items × {emb.dim}" if full else \
         f"exact top-10, {EXACT_SAMPLE:,} of {n:,} items × {emb.dim} (scaled to all)"
-    with measure("neighbours", label, ctx.stages) as st:
+    with measure("neighbors", label, ctx.stages) as st:
         exact = top_k_neighbors(emb, 10, queries=queries)
     if not full:
         st.extra["measured_seconds"] = round(st.seconds, 2)
@@ -301,9 +301,9 @@ def run_neighbors(ctx: Context) -> None:
         warm_up,  # pynndescent's kernels: compile or load before timing
     )
 
-    with measure("neighbours", "numba warm-up (umap/pynndescent)", ctx.stages):
+    with measure("neighbors", "numba warm-up (umap/pynndescent)", ctx.stages):
         warm_up()
-    with measure("neighbours", f"pynndescent top-10, all {n:,} items", ctx.stages) as st:
+    with measure("neighbors", f"pynndescent top-10, all {n:,} items", ctx.stages) as st:
         approx = approximate_top_k_neighbors(emb, 10, seed=ctx.seed)
     rows = np.arange(n) if queries is None else queries
     a = approx.codes[rows]

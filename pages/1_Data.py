@@ -182,7 +182,7 @@ if spec is not None and st.button("Read data", key="data_read", type="primary"):
         st.session_state[keys.DATASET_SPEC] = text
         st.session_state[keys.DATASET_LABEL] = spec.label()
     if not outcome.failed:
-        st.success("Data read: it is now the dataset used by the Train and Neighbours pages.")
+        st.success("Data read: it is now the dataset used by the Train and Neighbors pages.")
 
 st.divider()
 st.header("Summary of the dataset in use")

@@ -47,8 +47,8 @@ if spec_m.accepts_base_version and store is not None:
     with user_errors():
         existing = base_version_choices(store)
         choice = st.selectbox(
-            "Behaviour vectors", ["(train the base method on the dataset)", *existing], key="train_base_version",
-            help="Fuse a stored behaviour version, or train `base_method` in-process first.",
+            "Behavior vectors", ["(train the base method on the dataset)", *existing], key="train_base_version",
+            help="Fuse a stored behavior version, or train `base_method` in-process first.",
         )
         base_version = None if choice.startswith("(") else choice
 
@@ -66,7 +66,7 @@ with st.form("train_form"):
                              help="Also train on a time split and score HR/NDCG@10 vs most-popular and item-kNN "
                              "(a second training run)." + not_here)
     noise_floor = c[3].checkbox("Measure noise floor", value=False, key="train_noise_floor",
-                                help="Retrain with seed+1 and store how much the neighbour lists move by chance "
+                                help="Retrain with seed+1 and store how much the neighbor lists move by chance "
                                 "(another training run)." + not_here)
     t = st.columns([2, 1, 1])
     tunable = method in SEARCH_SPACES
@@ -201,8 +201,8 @@ if last and store is not None:
             floor = (manifest.get("noise_floor") or {}).get("overall", {}).get("jaccard", {})
             if floor.get("median") is not None:
                 st.caption(f"Noise floor stored: retraining with another seed gives median Jaccard@10 "
-                           f"{floor['median']:.2f} between the two runs' neighbour lists.")
+                           f"{floor['median']:.2f} between the two runs' neighbor lists.")
             with st.expander("Fit report and config"):
                 st.json({"config": manifest.get("config"), "fit_report": manifest.get("fit_report")},
                         expanded=False)
-            st.page_link("pages/3_Neighbours.py", label="Look at its neighbours →", icon=":material/search:")
+            st.page_link("pages/3_Neighbors.py", label="Look at its neighbors →", icon=":material/search:")

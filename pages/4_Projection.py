@@ -1,5 +1,5 @@
 """Projection: a 2-D UMAP map of a version's items (optionally next to a second version, aligned by Procrustes),
-coloured by popularity, a metadata column or the fusion source, with one item and its top-10 neighbours
+coloured by popularity, a metadata column or the fusion source, with one item and its top-10 neighbors
 highlighted. Projections are computed by ``behemb_core.projection`` and cached in the store (outside the
 immutable version folders), so revisiting a map is instant. Item names are untrusted: they appear only in plotly
 hover text (entity-escaped) and in tables / escaped markdown, never as HTML."""
@@ -16,7 +16,7 @@ import streamlit as st
 from app_support import keys, loaders
 from app_support.errors import user_errors
 from app_support.runs import ProgressView
-from app_support.views import md, neighbour_table
+from app_support.views import md, neighbor_table
 from app_support.widgets import static_table
 from behemb_core.neighbors import item_neighbors
 from behemb_core.projection import align_projections, project_version
@@ -50,7 +50,7 @@ other = c[1].selectbox(
 
 with st.expander("UMAP settings"):
     s = st.columns(3)
-    n_neighbors = int(s[0].number_input("Neighbours (n_neighbors)", 2, 200, 15, key="pj_n_neighbors",
+    n_neighbors = int(s[0].number_input("Neighbors (n_neighbors)", 2, 200, 15, key="pj_n_neighbors",
                                         help="Larger = more global structure, smaller = tighter local groups."))
     min_dist = float(s[1].number_input("Minimum distance (min_dist)", 0.0, 1.0, 0.1, step=0.05,
                                        key="pj_min_dist", help="How tightly points may pack together."))
@@ -123,7 +123,7 @@ if text:
 matches = matches.head(MAX_OPTIONS)
 names_by_id = dict(zip(matches["item_id"].tolist(), matches["name"].astype(str).tolist()))
 item = c[3].selectbox(
-    f"Highlight an item and its top-10 neighbours ({len(matches):,} shown, most popular first)",
+    f"Highlight an item and its top-10 neighbors ({len(matches):,} shown, most popular first)",
     matches["item_id"].tolist(), index=None, key="pj_item", placeholder="Pick an item…",
     format_func=lambda i: f"{i} — {names_by_id[i]}" if names_by_id.get(i) else str(i),
 )
@@ -191,7 +191,7 @@ def scatter(frame: pd.DataFrame, highlight: list[Any], selected: Any, title: str
         near = near[near >= 0]
         xs, ys = frame["x"].to_numpy(), frame["y"].to_numpy()
         fig.add_trace(go.Scatter(
-            x=xs[near], y=ys[near], mode="markers", name="top-10 neighbours", customdata=custom[near],
+            x=xs[near], y=ys[near], mode="markers", name="top-10 neighbors", customdata=custom[near],
             hovertemplate=hover, marker={"size": 12, "symbol": "circle-open", "color": "crimson",
                                          "line": {"width": 2}}))
         at = index.get_indexer(pd.Index([selected]))
@@ -209,7 +209,7 @@ def scatter(frame: pd.DataFrame, highlight: list[Any], selected: Any, title: str
     return fig, note
 
 
-def neighbours_in(v: str, selected: Any) -> list[dict[str, Any]]:
+def neighbors_in(v: str, selected: Any) -> list[dict[str, Any]]:
     sv = stored[v]
     if selected is None or selected not in sv.embeddings.vocab:
         return []
@@ -238,11 +238,11 @@ if other:
         alignment = shown[other].attrs["alignment"]
 
 cols = st.columns(len(shown)) if len(shown) > 1 else [st.container()]
-neighbour_rows: dict[str, list[dict[str, Any]]] = {}
+neighbor_rows: dict[str, list[dict[str, Any]]] = {}
 for col, (v, table) in zip(cols, shown.items()):
     with col:
-        rows = neighbours_in(v, item)
-        neighbour_rows[v] = rows
+        rows = neighbors_in(v, item)
+        neighbor_rows[v] = rows
         frame = plot_frame(v, table)
         fig, note = scatter(frame, [r["item_id"] for r in rows], item, label(v))
         st.plotly_chart(fig, key=f"pj_chart_{'a' if v == version else 'b'}", width="stretch")
@@ -260,13 +260,13 @@ if alignment is not None:
                "(0 = the same layout, about 1 = unrelated layouts).")
 
 if item is not None:
-    st.subheader(f"{md(names_by_id.get(item) or item)} and its top-10 neighbours")
+    st.subheader(f"{md(names_by_id.get(item) or item)} and its top-10 neighbors")
     tcols = st.columns(len(shown)) if len(shown) > 1 else [st.container()]
     for col, v in zip(tcols, shown):
         with col:
             if len(shown) > 1:
                 st.caption(md(label(v)))
-            rows = neighbour_rows[v]
+            rows = neighbor_rows[v]
             if rows:
-                static_table(neighbour_table(rows, catalogues[v]), alt=f"Neighbours in {v}",
+                static_table(neighbor_table(rows, catalogues[v]), alt=f"Neighbors in {v}",
                              decimals={"rank": 0, "popularity": 0})

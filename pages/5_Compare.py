@@ -1,4 +1,4 @@
-"""Compare: how much did the neighbour lists change between a reference version (A, by default the published one)
+"""Compare: how much did the neighbor lists change between a reference version (A, by default the published one)
 and a candidate (B, by default the latest), and is that more than retraining noise? Also both versions'
 popularity-collapse diagnostics and stored retrieval quality side by side. All numbers come from
 ``behemb_core.compare`` / ``behemb_core.diagnostics``; this page only renders them. Item names are untrusted:
@@ -21,7 +21,7 @@ keys.init_state()
 st.title("Compare versions")
 
 
-@st.cache_data(show_spinner="Comparing the neighbour lists…", max_entries=16)
+@st.cache_data(show_spinner="Comparing the neighbor lists…", max_entries=16)
 def comparison(store_url: str, a_name: str, b_name: str, k: int) -> dict[str, Any]:
     """Everything the page shows for (A, B, k); versions are immutable, so the key never goes stale.
 
@@ -57,7 +57,7 @@ a_name = c[0].selectbox("A — reference", versions, index=versions.index(a_defa
 b_name = c[1].selectbox("B — candidate", versions, index=versions.index(b_default), key="cmp_b",
                         format_func=label, help="The version you consider approving.")
 k = int(c[2].number_input("K", min_value=1, max_value=100, value=10, step=1, key="cmp_k",
-                          help="Length of the neighbour lists compared (noise floors are stored at K = 10)."))
+                          help="Length of the neighbor lists compared (noise floors are stored at K = 10)."))
 if a_name == b_name:
     st.warning("Pick two different versions.")
     st.stop()
@@ -111,21 +111,21 @@ if data["jaccard"]:
     rbo = report["overall"]["rbo"]
     if overall["median"] is not None:
         st.caption(f"Quartiles of Jaccard@{k}: {q['q25']:.2f} / {q['q50']:.2f} / {q['q75']:.2f}; median RBO "
-                   f"{rbo['median']:.2f}. 1 = the same neighbours, 0 = none in common.")
+                   f"{rbo['median']:.2f}. 1 = the same neighbors, 0 = none in common.")
 
 if report.get("bands"):
     st.subheader("By popularity band")
     st.caption(md(report["band_definition"]))
-    static_table(bands_table(report), alt="Neighbour-list change per popularity band",
+    static_table(bands_table(report), alt="Neighbor-list change per popularity band",
                  decimals={"items": 0, "median Jaccard": 2, "median RBO": 2, "noise-floor median Jaccard": 2,
                            "limit": 2})
 
 moved = moved_table(report)
 if not moved.empty:
     st.subheader("Most-moved items")
-    st.caption("The shared items whose lists changed most, with their top neighbours in A and in B — look at "
+    st.caption("The shared items whose lists changed most, with their top neighbors in A and in B — look at "
                "them before signing off.")
-    static_table(moved, alt="Most-moved items with their neighbours in A and B",
+    static_table(moved, alt="Most-moved items with their neighbors in A and B",
                  decimals={"popularity": 0, "Jaccard": 2, "RBO": 2})
 
 st.subheader("Popularity collapse")

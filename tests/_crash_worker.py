@@ -1,7 +1,7 @@
 """A lifecycle action in its own process, for the crash tests (tests/test_crash_safety.py): the test sets
 BEHEMB_FAULTS / BEHEMB_FAULT_TRACE in the environment, or kills this process at a random moment.
 
-    python tests/_crash_worker.py STORE approve VERSION | publish VERSION | rollback | mark QUERY NEIGHBOUR
+    python tests/_crash_worker.py STORE approve VERSION | publish VERSION | rollback | mark QUERY NEIGHBOR
     python tests/_crash_worker.py STORE loop SEED     (prints "ready", then acts until killed)
 """
 

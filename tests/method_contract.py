@@ -83,7 +83,7 @@ class MethodContract:
     def test_capabilities_are_consistent(self, spec: MethodSpec) -> None:
         if spec.learns_from_sessions:  # trained on sessions alone: nothing to build on, no content
             assert not spec.accepts_base_version and not spec.accepts_content
-        if spec.builds_on is not None:  # the base it asks for by default is a registered behaviour method
+        if spec.builds_on is not None:  # the base it asks for by default is a registered behavior method
             plan = spec.builds_on(spec.parse_config({}))
             base = get_method(plan.method)
             assert base.learns_from_sessions

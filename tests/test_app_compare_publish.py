@@ -72,7 +72,7 @@ def successes(at: AppTest) -> list[str]:
 
 # Read-only tables carry no key in AppTest: they are found by a column only they have (st.dataframe tables with
 # their values, static tables — checklist, most-moved, diagnostics, bands — as the text on screen).
-TABLE_COLUMN = {"cmp_bands": "band", "cmp_moved": "old neighbours (A)", "cmp_diagnostics": "metric",
+TABLE_COLUMN = {"cmp_bands": "band", "cmp_moved": "old neighbors (A)", "cmp_diagnostics": "metric",
                 "cmp_quality": "evaluated", "pub_checks": "check", "pub_versions": "status", "pub_audit": "action",
                 "pub_approvals": "acknowledged"}
 
@@ -125,11 +125,11 @@ def test_compare_page_shows_verdict_counts_and_tables(store_dir: Path) -> None:
     assert bands["band"].tolist() == ["head", "torso", "tail"]
     moved = frame(at, "cmp_moved")
     assert len(moved) == 20 and moved["name"].str.len().gt(0).all()
-    assert moved["old neighbours (A)"].str.contains(" · ").any()
+    assert moved["old neighbors (A)"].str.contains(" · ").any()
     diag = frame(at, "cmp_diagnostics")
     assert list(diag.columns) == ["metric", "what it measures", "ref", "cand"]
     assert diag.set_index("metric").loc["verdict", ["ref", "cand"]].tolist() == ["ok", "ok"]
-    assert "unevenness of neighbour slots" in set(diag["metric"])  # readable names, the code name in the help
+    assert "unevenness of neighbor slots" in set(diag["metric"])  # readable names, the code name in the help
     assert diag["what it measures"].str.contains("(k_occurrence_gini)", regex=False).any()
     quality = frame(at, "cmp_quality").set_index("version")
     assert bool(quality.loc["ref", "evaluated"]) and not bool(quality.loc["cand", "evaluated"])

@@ -96,7 +96,7 @@ def test_choices_survive_a_page_switch(data_page: AppTest) -> None:
     at.selectbox(key="data_delimiter").set_value(";").run()
     at.button(key="data_read").click().run()
     assert not at.error, [e.value for e in at.error]
-    at.switch_page("pages/3_Neighbours.py").run()
+    at.switch_page("pages/3_Neighbors.py").run()
     at.switch_page("pages/1_Data.py").run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.radio(key="data_source").value == "upload"

@@ -59,7 +59,7 @@ def test_store_path_survives_page_switches_and_sidebar_edits(store_dir: Path, tm
     at = start(store_dir)
     # (AppTest runs a switched-to page file on its own, without app.py's sidebar: the durable key is what
     # every page reads, and it must survive; the browser test covers the sidebar across pages.)
-    for page in ("pages/2_Train.py", "pages/1_Data.py", "pages/3_Neighbours.py"):
+    for page in ("pages/2_Train.py", "pages/1_Data.py", "pages/3_Neighbors.py"):
         at.switch_page(page).run()
         assert at.session_state["store_path"] == str(store_dir)
     at = start(store_dir)
@@ -180,7 +180,7 @@ def test_train_form_survives_a_visit_to_another_page(store_dir: Path) -> None:
     at.text_input(key="train_name").set_value("kept-name")
     at.checkbox(key="train_noise_floor").check()
     at.button(key="train_submit").click().run()  # a form's values reach the app when it is submitted
-    at.switch_page("pages/3_Neighbours.py").run()
+    at.switch_page("pages/3_Neighbors.py").run()
     at.switch_page("pages/1_Data.py").run()
     at.switch_page("pages/2_Train.py").run()
     assert not at.exception, [e.value for e in at.exception]

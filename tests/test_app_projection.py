@@ -1,5 +1,5 @@
 """AppTest: the Projection page on small planted versions in a temporary store — compute once, map drawn,
-highlight an item and its neighbours, side by side with a second version, and the map comes from the store
+highlight an item and its neighbors, side by side with a second version, and the map comes from the store
 cache on the next visit."""
 
 from __future__ import annotations
@@ -82,12 +82,12 @@ def test_projection_page_draws_highlights_and_reuses_the_cache(planted_store: Pa
     assert not any("No map" in i.value for i in at.info) and not any(b.key == "pj_compute" for b in at.button)
     assert chart["layout"]["legend"]["orientation"] == "h"  # below the map, off the colour bar's title
 
-    # Highlight an item: it and its top-10 neighbours get their own traces and a table.
+    # Highlight an item: it and its top-10 neighbors get their own traces and a table.
     item = at.selectbox(key="pj_item").options[0]
     at.selectbox(key="pj_item").select_index(0).run()
     assert not at.exception
     (chart,) = charts(at)
-    assert trace_names(chart)[-2:] == ["top-10 neighbours", "selected item"]
+    assert trace_names(chart)[-2:] == ["top-10 neighbors", "selected item"]
     assert n_points(chart["data"][-2]["x"]) == 10 and n_points(chart["data"][-1]["x"]) == 1
     table = shown_tables(at)[0]
     assert table["rank"].tolist() == [str(r) for r in range(1, 11)] and item.split(" — ")[0] not in table["item_id"]
@@ -104,7 +104,7 @@ def test_projection_page_draws_highlights_and_reuses_the_cache(planted_store: Pa
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert len(charts(at)) == 2
     assert any("is aligned to" in c.value and "relative residual" in c.value for c in at.caption)
-    assert len(shown_tables(at)) == 2  # the item's neighbours in each version
+    assert len(shown_tables(at)) == 2  # the item's neighbors in each version
 
     # A fresh session: the maps come from the store cache, no button needed.
     again = open_page(planted_store, monkeypatch)

@@ -76,7 +76,7 @@ def test_smoke_run_times_the_library_stages_and_the_peers(xs_result):
 def test_smoke_run_reports_quality_on_the_planted_clusters(xs_result):
     _, result = xs_result
     p = result["results"]["ppmi_svd"]
-    assert p["precision_at_10"] > 0.8  # cluster-mates among the neighbours
+    assert p["precision_at_10"] > 0.8  # cluster-mates among the neighbors
     assert abs(p["precision_at_10"] - p["reference_precision_at_10"]) < 0.05  # same method, same answer
     c = result["results"]["cooc_softmax"]
     assert c["precision_at_10"] > 0.8 and c["estimator"] == "full"
@@ -111,8 +111,8 @@ def test_item2vec_comparison_interleaves_repeats_and_keeps_the_fastest(tmp_path)
 
 @pytest.mark.slow
 def test_approximate_recall_against_exact():
-    """The neighbours benchmark's peer (pynndescent) finds ≥ 95 % of the exact top-10 on clustered data, and
-    never lists an item as its own neighbour."""
+    """The neighbors benchmark's peer (pynndescent) finds ≥ 95 % of the exact top-10 on clustered data, and
+    never lists an item as its own neighbor."""
     from behemb_core.embeddings import make_embeddings
     from behemb_core.neighbors import top_k_neighbors
     from behemb_core.vocab import Vocabulary

@@ -4,11 +4,11 @@ Chromium (never a downloaded browser).
 Two walks, each asserting after every step that no traceback and no "Something went wrong" message shows.
 
 First: the home page shows the demo dataset → Train trains the default method, cooc_softmax (dim 16), and saves
-a version → Neighbours shows the neighbours of 85123A (WHITE HANGING HEART T-LIGHT HOLDER) by name, and a screenshot is saved to
-``test-artifacts/neighbours.png`` → the Publish page (when the app has one) approves and publishes the version.
+a version → Neighbors shows the neighbors of 85123A (WHITE HANGING HEART T-LIGHT HOLDER) by name, and a screenshot is saved to
+``test-artifacts/neighbors.png`` → the Publish page (when the app has one) approves and publishes the version.
 Second (a server whose store already has ``demo-a``, a published version of the demo data): Data uploads a
-``;``-separated file in Diginetica's train-item-views layout and reads it → Train trains on it → Neighbours lists
-neighbours in the new version → Compare explains that it shares no items with demo-a → Publish shows the catalogue
+``;``-separated file in Diginetica's train-item-views layout and reads it → Train trains on it → Neighbors lists
+neighbors in the new version → Compare explains that it shares no items with demo-a → Publish shows the catalogue
 and stability checks as warnings, acknowledges them, approves, publishes and rolls back to demo-a, the selector
 and status line staying consistent. Every page visited is saved to ``test-artifacts/<page>.png``.
 Each server gets its own store in a temporary folder (``BEHEMB_STORE``), so the repository's data/store is never
@@ -198,7 +198,7 @@ def test_a_deep_link_on_a_fresh_server_opens_the_page_inside_the_app(tmp_path: P
             page.close()
 
 
-def test_train_look_at_neighbours_and_publish_in_a_browser(server: tuple[str, Path], browser_page: object) -> None:
+def test_train_look_at_neighbors_and_publish_in_a_browser(server: tuple[str, Path], browser_page: object) -> None:
     url, store_dir = server
     page = browser_page
 
@@ -230,8 +230,8 @@ def test_train_look_at_neighbours_and_publish_in_a_browser(server: tuple[str, Pa
 
     assert [(v.name, v.dim) for v in Store(store_dir).list_versions()] == [(VERSION, 16)]
 
-    # Neighbours: the version just trained is selected; look up the white hanging heart.
-    go_to(page, url, "Neighbours")
+    # Neighbors: the version just trained is selected; look up the white hanging heart.
+    go_to(page, url, "Neighbors")
     expect(page.get_by_test_id("stSelectbox").get_by_role("combobox", name="Version", exact=True)).to_have_value(
         VERSION)
     search = page.get_by_role("textbox", name="Search items by name or id", exact=True)
@@ -240,13 +240,13 @@ def test_train_look_at_neighbours_and_publish_in_a_browser(server: tuple[str, Pa
     expect(page.get_by_role("heading", name=f"People who bought {WHITE_HEART_NAME} also bought")).to_be_visible(
         timeout=LONG)
     settle(page)
-    expected = neighbour_names(store_dir)
+    expected = neighbor_names(store_dir)
     listing = page.get_by_test_id("stMarkdown").filter(has_text="similarity").first
     for name_ in expected[:3]:
         expect(listing).to_contain_text(name_)
     expect(page.get_by_test_id("stDataFrame").first).to_be_visible()
     no_exception(page)
-    shoot(page, "neighbours-demo")
+    shoot(page, "neighbors-demo")
 
     # Publish: approve and publish through the app's Publish page.
     if not (REPO / "pages" / "6_Publish.py").is_file():
@@ -276,8 +276,8 @@ def test_train_look_at_neighbours_and_publish_in_a_browser(server: tuple[str, Pa
     assert published_version(Store(store_dir)) == VERSION
 
 
-def neighbour_names(store_dir: Path) -> list[str]:
-    """The names the library gives as 85123A's neighbours in the version the browser trained."""
+def neighbor_names(store_dir: Path) -> list[str]:
+    """The names the library gives as 85123A's neighbors in the version the browser trained."""
     import numpy as np
 
     from behemb_core.neighbors import item_neighbors
@@ -414,8 +414,8 @@ def test_upload_train_compare_and_publish_in_a_browser(seeded_server: tuple[str,
     stored = Store(store_dir).load_version(UPLOADED)
     assert stored.manifest["dim"] == 16 and len(stored.embeddings.vocab.ids) == expected["items"]
 
-    # 3. Neighbours: the new version is selected and lists an item's neighbours.
-    go_via_sidebar(page, url, "Neighbours")
+    # 3. Neighbors: the new version is selected and lists an item's neighbors.
+    go_via_sidebar(page, url, "Neighbors")
     expect(page.get_by_role("combobox", name="Version", exact=True)).to_have_value(UPLOADED)
     search = page.get_by_role("textbox", name="Search items by name or id", exact=True)
     search.fill("1000")
@@ -423,7 +423,7 @@ def test_upload_train_compare_and_publish_in_a_browser(seeded_server: tuple[str,
     settle(page)
     expect(page.get_by_role("heading", name="also bought").first).to_be_visible(timeout=LONG)
     expect(page.get_by_test_id("stMarkdown").filter(has_text="similarity").first).to_contain_text("100")
-    shoot(page, "neighbours")
+    shoot(page, "neighbors")
 
     # Projection: the map of the new version, computed on request; then the "No map yet" box is gone.
     go_via_sidebar(page, url, "Projection")

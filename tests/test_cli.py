@@ -1,4 +1,4 @@
-"""The command line end to end: train every method, list, neighbours, export, and one-line errors."""
+"""The command line end to end: train every method, list, neighbors, export, and one-line errors."""
 
 from __future__ import annotations
 

@@ -114,7 +114,7 @@ def test_retraining_with_another_seed_moves_lists_only_a_little(planted, base, n
 
 def test_corrupted_training_data_is_beyond_noise(planted, base, noise):
     s = planted.sessions
-    perm = np.random.default_rng(0).permutation(s.n_items)  # every item takes another item's behaviour
+    perm = np.random.default_rng(0).permutation(s.n_items)  # every item takes another item's behavior
     corrupted = _fit(replace_sessions(s, codes=perm[s.codes].astype(s.codes.dtype)), 1)
     rep = compare_versions(_version(base, planted, "v1"), _version(corrupted, planted, "v2"), noise=noise)
     assert rep["overall"]["jaccard"]["median"] < 0.1  # measured 0.0

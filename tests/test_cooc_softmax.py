@@ -1,7 +1,7 @@
 """cooc_softmax: the target similarity, both softmax estimators, and what the method promises.
 
 Known answers: planted clusters, a hub that co-occurs with everything (γ decides whether it swamps the
-neighbour lists), finite differences for the exact gradient, and the full gradient as the expectation the
+neighbor lists), finite differences for the exact gradient, and the full gradient as the expectation the
 sampled estimator approaches.
 """
 
@@ -175,9 +175,9 @@ def test_same_seed_same_vectors_other_seed_differs(planted, softmax):
     assert not np.array_equal(a.vectors, c.vectors)
 
 
-def test_hub_does_not_dominate_neighbour_lists():
+def test_hub_does_not_dominate_neighbor_lists():
     """A hub in 70 % of all sessions: it tops every row of the raw counts (γ = 0), yet stays out of the
-    neighbour lists of the fitted vectors, whose lists hold cluster-mates."""
+    neighbor lists of the fitted vectors, whose lists hold cluster-mates."""
     rng = np.random.default_rng(0)
     sessions, cluster_of = [], {}
     for _ in range(3000):

@@ -41,7 +41,7 @@ def test_metric_definitions_on_a_hand_made_example():
     assert m["head_slot_share"] == 0.75 and m["head_catalogue_share"] == 0.25
     assert m["head_slot_lift"] == pytest.approx(3.0)
     assert m["head_interaction_share"] == 0.5 and m["head_slot_vs_interactions"] == pytest.approx(1.5)
-    # Ranks of log-popularity [4, 3, 2, 1] vs neighbours' mean [1, 3, 3, 3] (ties averaged): r = -3 / sqrt(15).
+    # Ranks of log-popularity [4, 3, 2, 1] vs neighbors' mean [1, 3, 3, 3] (ties averaged): r = -3 / sqrt(15).
     assert m["popularity_neighbor_spearman"] == pytest.approx(-3 / math.sqrt(15))
     # Gini 0.625 > 0.5, head/interactions 1.5 > 1, coverage 0.5 < 0.75; lift 3.0 is not > 3.0.
     assert {t["rule"] for t in rep["tripped"]} == {"k_occurrence_gini", "head_slot_vs_interactions", "coverage"}
@@ -102,7 +102,7 @@ def _collapse(emb, events, *, c: float, seed: int = 0):
     The noise is needed: planted clusters are so tight (top-10 cosine ≈ 0.88 vs 0.06 between random items)
     that adding c·log(pop)·u to the clean vectors only sorts cluster-mates by popularity — no shared direction
     can beat a cluster-mate. With half the signal gone (as in an under-trained model), the direction makes
-    popular items everybody's neighbours; the noise alone does not (see the control below).
+    popular items everybody's neighbors; the noise alone does not (see the control below).
     """
     rng = np.random.default_rng(seed)
     u = rng.normal(size=emb.dim)

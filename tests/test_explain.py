@@ -1,4 +1,4 @@
-"""Neighbour evidence on sessions whose counts are known by hand."""
+"""Neighbor evidence on sessions whose counts are known by hand."""
 
 from __future__ import annotations
 

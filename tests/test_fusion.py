@@ -98,7 +98,7 @@ def test_cold_start_items_get_cluster_mates(cold_setup, base_method):
     assert res.report["map_holdout_cosine"] > 0.5
 
 
-def test_weight_one_keeps_behaviour_vectors(cold_setup, planted):
+def test_weight_one_keeps_behavior_vectors(cold_setup, planted):
     sessions, content, cold, _ = cold_setup
     from behemb_core.methods.registry import get_method
 
@@ -113,7 +113,7 @@ def test_weight_one_keeps_behaviour_vectors(cold_setup, planted):
 def test_mismatched_ids_are_a_clear_error(cold_setup):
     sessions, content, _, _ = cold_setup
     other = ContentVectors(vocab=Vocabulary([f"x{i}" for i in range(50)]), vectors=np.ones((50, 4), np.float32))
-    with pytest.raises(ConfigError, match="both behaviour and content"):
+    with pytest.raises(ConfigError, match="both behavior and content"):
         fit_method("fusion", parse_config("fusion", {"base_config": {"dim": 16}}), sessions=sessions, content=other)
 
 
@@ -192,12 +192,12 @@ def test_text_columns_from_metadata_and_missing_column_named(cold_setup):
         fit_method("fusion", bad, sessions=sessions, item_meta=meta)
 
 
-def test_fusion_is_handed_its_behaviour_vectors_and_says_where_they_came_from(cold_setup):
+def test_fusion_is_handed_its_behavior_vectors_and_says_where_they_came_from(cold_setup):
     sessions, content, _, _ = cold_setup
     cfg = parse_config("fusion", {"base_config": {"dim": 16}})
-    with pytest.raises(ConfigError, match="needs behaviour vectors"):  # the fit itself never trains one
+    with pytest.raises(ConfigError, match="needs behavior vectors"):  # the fit itself never trains one
         get_method("fusion").fit(TrainingInputs(sessions=sessions, content=content), cfg, seed=0)
-    with pytest.raises(ConfigError, match="needs behaviour vectors"):  # nor can the orchestrator without sessions
+    with pytest.raises(ConfigError, match="needs behavior vectors"):  # nor can the orchestrator without sessions
         fit_method("fusion", cfg, content=content)
     _, trained, _ = fit_method("fusion", cfg, sessions=sessions, content=content, seed=0)
     assert trained.report["base_method"] == "ppmi_svd" and trained.report["base_version"] is None
@@ -211,7 +211,7 @@ def test_fusion_is_handed_its_behaviour_vectors_and_says_where_they_came_from(co
 
 
 def test_train_version_follows_capabilities_not_names(tmp_path):
-    """Sources a method cannot use are refused before anything is read; fusion's base candidates are the behaviour
+    """Sources a method cannot use are refused before anything is read; fusion's base candidates are the behavior
     versions; evaluation is skipped for fusion and a repeat of the same fusion job is found, not retrained."""
     from behemb_core.ingest import read_session_jsonl
     from behemb_core.store import Store
@@ -224,7 +224,7 @@ def test_train_version_follows_capabilities_not_names(tmp_path):
     with pytest.raises(ConfigError, match="ppmi_svd needs sessions to learn from$"):
         train_version(store, "ppmi_svd", {"dim": 8})
     train_version(store, "ppmi_svd", {"dim": 8}, dataset=dataset, name="base")
-    with pytest.raises(ConfigError, match="ppmi_svd does not build on behaviour vectors: it cannot use a base"):
+    with pytest.raises(ConfigError, match="ppmi_svd does not build on behavior vectors: it cannot use a base"):
         train_version(store, "ppmi_svd", {"dim": 8}, dataset=dataset, base_version="base")
     with pytest.raises(ConfigError, match="ppmi_svd cannot use content vectors"):
         train_version(store, "ppmi_svd", {"dim": 8}, dataset=dataset, content=content)

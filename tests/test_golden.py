@@ -16,7 +16,7 @@ from behemb_core.neighbors import item_neighbors
 from behemb_core.store import Store, check_golden, golden_pairs, mark_pair
 from behemb_core.vocab import Vocabulary
 
-ANGLES = {1: 0, 2: 10, 3: 25, 4: 45, 5: 90, 6: 180}  # degrees on a circle: neighbours of 1 are 2, 3, 4, 5, 6
+ANGLES = {1: 0, 2: 10, 3: 25, 4: 45, 5: 90, 6: 180}  # degrees on a circle: neighbors of 1 are 2, 3, 4, 5, 6
 
 
 def circle_embeddings(ids=ANGLES):
@@ -132,7 +132,7 @@ def test_check_golden_exact_ranks_on_a_hand_made_embedding(tmp_path: Path) -> No
     assert t["overall_rank"].tolist() == [1, 3, 2, 5, 1, pd.NA, pd.NA]
     assert t["ok"].tolist() == [True, False, False, True, True, None, None]
     assert t.loc[0, "similarity"] == pytest.approx(np.cos(np.deg2rad(10)), abs=1e-6)
-    assert t.loc[5, "detail"] == "neighbour not in this version" and t.loc[6, "detail"] == "query not in this version"
+    assert t.loc[5, "detail"] == "neighbor not in this version" and t.loc[6, "detail"] == "query not in this version"
     assert t.loc[1, "detail"] == "rank 3 (outside the top 2)"
     assert {k: res[k] for k in ("k", "pairs", "checked", "good_kept", "good_lost", "bad_present", "bad_gone",
                                 "missing", "passed")} == {
@@ -154,7 +154,7 @@ def test_check_golden_exact_ranks_on_a_hand_made_embedding(tmp_path: Path) -> No
                                        "could be judged")
 
 
-def test_check_golden_ties_follow_the_neighbour_search(tmp_path: Path) -> None:
+def test_check_golden_ties_follow_the_neighbor_search(tmp_path: Path) -> None:
     # 2 and 3 are equally close to 1: the lower code comes first, as in top_k_neighbors.
     emb = circle_embeddings({1: 0, 2: 30, 3: -30, 4: 90})
     assert [r["item_id"] for r in item_neighbors(emb, 1, 3)] == [2, 3, 4]

@@ -367,7 +367,7 @@ def test_usage_errors_still_exit_2(capsys) -> None:
 # ------------------------------------------------------------------------------------------------------ app
 # The same boundary in the app (AppTest): the Data page's uploads, the Train page and the sidebar's store field
 # show one clear message naming the file or path; no exception reaches Streamlit.
-PAGES = ["pages/1_Data.py", "pages/2_Train.py", "pages/3_Neighbours.py", "pages/4_Projection.py",
+PAGES = ["pages/1_Data.py", "pages/2_Train.py", "pages/3_Neighbors.py", "pages/4_Projection.py",
          "pages/5_Compare.py", "pages/6_Publish.py"]
 
 

@@ -1,4 +1,4 @@
-"""The behaviour methods: the shared contract (``method_contract.py``) for ppmi_svd, item2vec and graph, every
+"""The behavior methods: the shared contract (``method_contract.py``) for ppmi_svd, item2vec and graph, every
 registered method covered by it, capabilities instead of names, and quality on planted clusters (a known right
 answer)."""
 
@@ -120,7 +120,7 @@ def test_cancel_from_progress_callback_stops_training(planted):
     [
         ("ppmi_svd", {"sessions": False}, "ppmi_svd needs --input"),
         ("ppmi_svd", {"sessions": True, "base_version": True},
-         "ppmi_svd does not build on behaviour vectors: it cannot use --base-version"),
+         "ppmi_svd does not build on behavior vectors: it cannot use --base-version"),
         ("graph", {"sessions": True, "content": True}, "graph cannot use --content-vectors"),
         ("fusion", {"sessions": False}, "fusion needs --input or --base-version"),
         ("fusion", {"sessions": False, "content": True}, "fusion needs --input or --base-version"),

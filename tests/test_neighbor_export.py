@@ -1,4 +1,4 @@
-"""Bulk neighbour export and the two-version diff: planted data, exact oracle, tiny dims."""
+"""Bulk neighbor export and the two-version diff: planted data, exact oracle, tiny dims."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Exact neighbours against a brute-force oracle; approximate neighbours' recall against exact."""
+"""Exact neighbors against a brute-force oracle; approximate neighbors' recall against exact."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def test_item_neighbors_by_string_id_and_unknown_item():
 @pytest.mark.parametrize("block_size", [7, 100, 4096])
 def test_whole_catalogue_upper_triangle_search_equals_row_by_row(block_size):
     """The whole-catalogue path computes only the upper triangle and merges it column-wise too; it must give
-    the row-by-row answer, differing at most in the order of neighbours whose similarities are exactly equal."""
+    the row-by-row answer, differing at most in the order of neighbors whose similarities are exactly equal."""
     rng = np.random.default_rng(11)
     v = rng.standard_normal((1500, 8)).astype(np.float32)
     v[700:740] = v[:40]  # exact duplicates: ties

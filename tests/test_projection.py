@@ -56,7 +56,7 @@ def clusters(ids: np.ndarray) -> np.ndarray:
 
 
 def knn_purity(xy: np.ndarray, cl: np.ndarray, k: int = 10) -> np.ndarray:
-    """Per item: share of its k nearest neighbours in the plane that are in its own cluster."""
+    """Per item: share of its k nearest neighbors in the plane that are in its own cluster."""
     d = ((xy[:, None, :] - xy[None, :, :]) ** 2).sum(axis=2)
     np.fill_diagonal(d, np.inf)
     nn = np.argsort(d, axis=1)[:, :k]
@@ -170,7 +170,7 @@ def test_large_catalogue_path_fits_a_stratified_sample_and_places_the_rest(plant
     info = projection_info(planted_store, "planted16",
                            {"n_epochs": EPOCHS, "max_fit_items": 200, "transform_chunk": 150})
     assert info is not None and info["sample"] == "popularity-stratified" and info["n_fitted"] == 200
-    assert info["neighbours"] == "exact"
+    assert info["neighbors"] == "exact"
 
 
 def test_a_placed_item_sits_next_to_its_nearest_fitted_items(planted_store: Store) -> None:
@@ -187,7 +187,7 @@ def test_a_placed_item_sits_next_to_its_nearest_fitted_items(planted_store: Stor
     # at large. Measured: median ratio 0.08 (about 1 for a random spot; ~1 for an item dropped at the centre).
     ratio = np.take_along_axis(on_map, nearest5, axis=1).mean(axis=1) / np.median(on_map, axis=1)
     assert np.median(ratio) < 0.2
-    # ...and its nearest fitted neighbour on the map is from its own planted cluster. Measured 0.68; chance 1/30.
+    # ...and its nearest fitted neighbor on the map is from its own planted cluster. Measured 0.68; chance 1/30.
     cl = clusters(table["item_id"].to_numpy())
     assert (cl[fit_rows[on_map.argmin(axis=1)]] == cl[placed_rows]).mean() >= 0.5
 
@@ -213,7 +213,7 @@ def test_placement_is_deterministic_and_builds_no_pynndescent_index(monkeypatch:
     assert purity.mean() >= 0.8  # 20 well separated blobs: placed items land inside their own blob
 
 
-def test_fits_above_the_exact_limit_fall_back_to_umaps_own_neighbours(planted_store: Store,
+def test_fits_above_the_exact_limit_fall_back_to_umaps_own_neighbors(planted_store: Store,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     from behemb_core.projection import fit
 

@@ -76,7 +76,7 @@ def test_readme_table_matches_quality_json(table, results):
 
 
 def test_quality_json_is_complete(results):
-    """The committed run covers every behaviour method at its defaults and the three references, per dataset."""
+    """The committed run covers every behavior method at its defaults and the three references, per dataset."""
     assert set(results["datasets"]) == {"online-retail", "movielens-small"}
     for ds in results["datasets"].values():
         assert set(ds["methods"]) == set(METHODS) and set(ds["baselines"]) == set(BASELINES)

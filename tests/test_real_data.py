@@ -1,4 +1,4 @@
-"""Quality on real data: every behaviour method beats most-popular by a wide margin on held-out next items.
+"""Quality on real data: every behavior method beats most-popular by a wide margin on held-out next items.
 
 Online Retail (UCI, CC BY 4.0) from ../shared/data: invoices as baskets, the last 10 % of invoices by time
 held out. Measured with the settings below: most-popular HR@10 0.021; ppmi_svd 0.31, item2vec 0.30,

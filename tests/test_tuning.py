@@ -47,7 +47,7 @@ def without_seconds(trials: list[dict]) -> list[dict]:
 
 
 # ----------------------------------------------------------------------------------------------- the table
-def test_every_behaviour_method_has_a_valid_search_space_with_defaults_first() -> None:
+def test_every_behavior_method_has_a_valid_search_space_with_defaults_first() -> None:
     assert set(SEARCH_SPACES) == set(METHODS) - {"fusion"}
     for method, stages in SEARCH_SPACES.items():
         cls = METHODS[method].config_class

@@ -45,7 +45,7 @@ def test_popularity_diagnostics_read_as_words_with_the_metric_name_in_the_explan
     table = diagnostics_table({"metric": report}).set_index("metric")  # a version called "metric" keeps its column
     assert list(table.columns) == ["what it measures", "metric (version)"]
     assert table.loc["rules over their limit", "metric (version)"] == "share of hub items, items in some list"
-    assert table.loc["unevenness of neighbour slots", "metric (version)"] == "0.610"
-    assert "(k_occurrence_gini)" in table.loc["unevenness of neighbour slots", "what it measures"]
+    assert table.loc["unevenness of neighbor slots", "metric (version)"] == "0.610"
+    assert "(k_occurrence_gini)" in table.loc["unevenness of neighbor slots", "what it measures"]
     assert table.loc["popular items' slots vs their count", "metric (version)"] == "—"  # not in the report
     assert not any("_" in label for label in table.index)

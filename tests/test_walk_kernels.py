@@ -46,7 +46,7 @@ def test_first_order_frequencies_match_weights():
 
 
 def test_node2vec_second_order_matches_analytical_probabilities():
-    # t=0 -> v=1; from v the candidates are t (return), c=2 (neighbour of t) and far nodes 3, 4.
+    # t=0 -> v=1; from v the candidates are t (return), c=2 (neighbor of t) and far nodes 3, 4.
     edges = [(0, 1), (0, 2), (1, 2), (1, 3), (1, 4)]
     g = _csr(edges, 5)
     for p, q in [(0.25, 1.0), (1.0, 0.25), (4.0, 2.0)]:

@@ -121,7 +121,7 @@ def test_no_walks_when_no_edges() -> None:
 
 
 def test_dead_end_stops_walk() -> None:
-    """The kernel stops a walk at a node without neighbours (reachable only through a directed CSR)."""
+    """The kernel stops a walk at a node without neighbors (reachable only through a directed CSR)."""
     indptr = np.array([0, 1, 1], dtype=np.int64)  # 0 -> 1, node 1 has no out-edges
     indices = np.array([1], dtype=np.int32)
     cum = np.array([1.0])
@@ -151,10 +151,10 @@ def test_first_order_frequencies_match_weights() -> None:
 
 
 def _n2v_graph() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """t=0, v=1; 2 and 3 are common neighbours of t and v; 4, 5, 6 are far (neighbours of v only).
+    """t=0, v=1; 2 and 3 are common neighbors of t and v; 4, 5, 6 are far (neighbors of v only).
 
     All of v's edges have unit weight (so P(x | t, v) is the unit-weight formula); t's light edges to the
-    common neighbours make most walks from t go to v first.
+    common neighbors make most walks from t go to v first.
     """
     edges = [(0, 1, 1.0), (0, 2, 0.125), (0, 3, 0.125)]  # t's edges
     edges += [(1, 2, 1.0), (1, 3, 1.0), (1, 4, 1.0), (1, 5, 1.0), (1, 6, 1.0)]  # v's other edges
@@ -179,7 +179,7 @@ def _from_t_via_v(p: float, q: float, *, seed: int = 5, max_rejections: int | No
         (0.5, 2.0),  # folded envelope with far candidates rejected half the time
         (1.0, 0.05),  # outward-heavy: 1/q is the largest factor
         (4.0, 0.25),  # plain rejection against 1/q
-        (2.0, 1.0),  # q == 1: the neighbour test is skipped
+        (2.0, 1.0),  # q == 1: the neighbor test is skipped
     ],
 )
 def test_node2vec_return_and_outward_frequencies(p: float, q: float) -> None:

@@ -22,7 +22,7 @@ GROUPS = (training, data, storage, analysis, signoff)
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m behemb_core",
-        description="Item embeddings from behaviour: read sessions or event logs, train, inspect, sign off and "
+        description="Item embeddings from behavior: read sessions or event logs, train, inspect, sign off and "
         "publish immutable versions. One line 'error: …' and exit 1 on any error; --debug for the traceback.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for group in GROUPS:

@@ -88,7 +88,7 @@ def _explain(args: argparse.Namespace, stored, names) -> int:
     ]
     print_table(rows, ["rank", "item_id", "score", "cooccurrences", "sessions_together", "ppmi", "support",
                         *(["name"] if names is not None else [])])
-    print(f"{report['without_direct_support']} of {len(rows)} neighbours have no direct co-occurrence support.")
+    print(f"{report['without_direct_support']} of {len(rows)} neighbors have no direct co-occurrence support.")
     return 0
 
 
@@ -150,7 +150,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add this group's commands to the subparsers."""
     from ..methods.registry import METHODS
 
-    p = sub.add_parser("neighbors", help="Top-k neighbours of an item by cosine (--explain: with evidence).")
+    p = sub.add_parser("neighbors", help="Top-k neighbors of an item by cosine (--explain: with evidence).")
     add_input_options(p, required=False)
     store_option(p)
     p.add_argument("--version", required=True)
@@ -165,8 +165,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "summary.")
     p.add_argument("--overwrite", action="store_true", help="Replace an existing --output file.")
     p.add_argument("--explain", action="store_true",
-                   help="Show co-occurrence evidence for each neighbour from the sessions in --input.")
-    p.add_argument("--examples", type=int, default=2, help="Example sessions per neighbour with --explain.")
+                   help="Show co-occurrence evidence for each neighbor from the sessions in --input.")
+    p.add_argument("--examples", type=int, default=2, help="Example sessions per neighbor with --explain.")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_neighbors)
     p = sub.add_parser("evaluate", help="Held-out next-item quality with most-popular and item-kNN baselines.")
@@ -188,7 +188,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--version", required=True)
     p.add_argument("-k", type=int, default=10)
     p.set_defaults(func=cmd_diagnose)
-    p = sub.add_parser("compare", help="Stability of neighbour lists between two versions (JSON).")
+    p = sub.add_parser("compare", help="Stability of neighbor lists between two versions (JSON).")
     store_option(p)
     p.add_argument("a", help="The reference version (e.g. the published one).")
     p.add_argument("b", help="The candidate version.")

@@ -108,14 +108,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     store_option(p)
     p.add_argument("--version", help="Version name (default: generated, e.g. ppmi_v3).")
-    p.add_argument("--base-version", help="Fusion: the stored behaviour version to fuse with content.")
+    p.add_argument("--base-version", help="Fusion: the stored behavior version to fuse with content.")
     p.add_argument("--content-vectors", metavar="PATH", help="Fusion: item id → vector table (Parquet/CSV/NPY).")
     p.add_argument("--content-id-col", default="item_id", help="Id column of --content-vectors.")
     p.add_argument("--evaluate", action="store_true",
                    help="Also evaluate the method on a time split against the baselines and store the report "
                    "with the version (sign-off uses it; costs a second training run).")
     p.add_argument("--noise-floor", action="store_true",
-                   help="Also retrain with seed+1 and store the neighbour overlap of the two runs (retraining "
+                   help="Also retrain with seed+1 and store the neighbor overlap of the two runs (retraining "
                    "noise), so comparisons can tell a real change from noise.")
     p.set_defaults(func=cmd_train)
     p = sub.add_parser("tune", help="Tune a method's parameters on a validation split, then train the winner.")
@@ -131,7 +131,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--evaluate", action="store_true",
                    help="Also evaluate the winner on the hold-out the tuner never read, against the baselines.")
     p.set_defaults(func=cmd_tune)
-    p = sub.add_parser("demo", help="Train on the bundled Online Retail demo and show neighbours.")
+    p = sub.add_parser("demo", help="Train on the bundled Online Retail demo and show neighbors.")
     p.add_argument("--store", default="data/store", help="Store folder (default data/store).")
     p.add_argument("--method", default="cooc_softmax", choices=sorted(METHODS))
     p.add_argument("--quiet", action="store_true")

@@ -1,4 +1,4 @@
-"""Stability between two versions: how much did the neighbour lists users see change, and is that more than
+"""Stability between two versions: how much did the neighbor lists users see change, and is that more than
 retraining noise?
 
 - :mod:`.stability` — per shared item, Jaccard@k and rank-biased overlap of its top-k lists in both versions

@@ -1,4 +1,4 @@
-"""The noise floor: how much neighbour lists move when nothing but the seed changes.
+"""The noise floor: how much neighbor lists move when nothing but the seed changes.
 
 Whether a change between two versions matters is judged against it (:mod:`.report`): the same method and config
 retrained with another seed. Measuring it is the one place the comparison reaches up into the method registry
@@ -30,7 +30,7 @@ def noise_floor(
     events) summaries of Jaccard@k and RBO; pass it to :func:`~.report.compare_versions`. The seeds must differ:
     every method is deterministic for a seed (item2vec/graph only with ``workers=1``), so equal seeds give a floor
     of exactly 1.0. Even where the seed drives little (for ``ppmi_svd`` only the randomized SVD), lists still move
-    wherever neighbours are nearly tied, and more so in the tail; typical floors per method and dataset are in
+    wherever neighbors are nearly tied, and more so in the tail; typical floors per method and dataset are in
     ``benchmarks/results/library-measurements.md``. Measure the floor with the config of the versions you compare.
     """
     from ..methods.base import TrainingInputs

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 #: Fewer shared items than this, or a smaller share of the smaller catalogue than ``MIN_SHARED_SHARE``, and no
 #: verdict against retraining noise is given: the floor describes lists over one catalogue, while lists over two
-#: mostly different catalogues differ because their neighbours are missing from the other version.
+#: mostly different catalogues differ because their neighbors are missing from the other version.
 MIN_SHARED_ITEMS = 20
 MIN_SHARED_SHARE = 0.5
 
@@ -116,7 +116,7 @@ def compare_versions(
     report["catalogues"] = _catalogue_note(a, b, name_a, name_b, len(result.ids), min(len(emb_a), len(emb_b)))
     report["no_verdict_reason"] = None
     if len(result.ids) == 0:
-        report["sentence"] = f"{name_a} and {name_b} share no items, so their neighbour lists cannot be compared."
+        report["sentence"] = f"{name_a} and {name_b} share no items, so their neighbor lists cannot be compared."
         report["no_verdict_reason"] = report["catalogues"]["explanation"]
         return report
     if not report["catalogues"]["comparable"]:
@@ -155,12 +155,12 @@ def _catalogue_note(a: VersionLike, b: VersionLike, name_a: str, name_b: str, sh
     comparable = shared >= MIN_SHARED_ITEMS and share >= MIN_SHARED_SHARE
     data = {True: " (trained on the same data)", False: " (trained on different data)", None: ""}[same_data]
     if shared == 0:
-        explanation = (f"{name_a} and {name_b} have no items in common{data}: there are no neighbour lists to "
+        explanation = (f"{name_a} and {name_b} have no items in common{data}: there are no neighbor lists to "
                        "compare and no verdict against retraining noise. Their popularity diagnostics and stored "
                        "quality are shown side by side.")
     elif not comparable:
         explanation = (f"{name_a} and {name_b} share only {shared:,} of the {smaller:,} items of the smaller "
-                       f"catalogue ({share:.0%}){data}: their lists differ mostly because neighbours are missing "
+                       f"catalogue ({share:.0%}){data}: their lists differ mostly because neighbors are missing "
                        "from the other version, so the change is not judged against retraining noise (a verdict "
                        f"needs at least {MIN_SHARED_ITEMS} shared items and {MIN_SHARED_SHARE:.0%} of the smaller "
                        "catalogue). The overlap of the shared items is shown for what it is worth.")

@@ -1,4 +1,4 @@
-"""Stability between two versions: how much did the neighbour lists users see change?
+"""Stability between two versions: how much did the neighbor lists users see change?
 
 Two versions are compared on the items both contain (matched by id, never by row, through
 :meth:`~behemb_core.vocab.Vocabulary.align`): for every shared item, its top-``k`` list in A (over A's whole
@@ -89,7 +89,7 @@ def rbo_and_jaccard(lists_a: np.ndarray, lists_b: np.ndarray, p: float = 0.9) ->
     a = np.asarray(lists_a, dtype=np.int64)
     b = np.asarray(lists_b, dtype=np.int64)
     if a.shape != b.shape or a.ndim != 2:
-        raise ConfigError(f"neighbour lists must have the same 2-d shape, got {a.shape} and {b.shape}")
+        raise ConfigError(f"neighbor lists must have the same 2-d shape, got {a.shape} and {b.shape}")
     if not 0 < p < 1:
         raise ConfigError(f"rbo_p must be in (0, 1), got rbo_p={p}")
     n, k = a.shape
@@ -119,7 +119,7 @@ def neighbor_overlap(a: ItemEmbeddings, b: ItemEmbeddings, *, k: int = 10, rbo_p
     """Compare each shared item's top-``k`` list in ``a`` with its list in ``b`` (Jaccard@k and RBO).
 
     Each list is the version's own exact top-``k`` over its full catalogue (what a user of that version
-    sees), so a neighbour that exists in only one version counts as a difference. Never fails on catalogue
+    sees), so a neighbor that exists in only one version counts as a difference. Never fails on catalogue
     churn: items in one version only are returned as ``added`` / ``removed``.
     """
     if k < 1:
@@ -184,7 +184,7 @@ def most_moved(
     show: int = 5,
 ) -> list[dict[str, Any]]:
     """The ``n`` shared items whose lists changed most (lowest Jaccard, then RBO, then most popular first),
-    with name, popularity and their old (A) and new (B) top-``show`` neighbours — for a human to judge."""
+    with name, popularity and their old (A) and new (B) top-``show`` neighbors — for a human to judge."""
     if len(result.ids) == 0 or n <= 0:
         return []
     name_arr = names_array(names, result.universe)

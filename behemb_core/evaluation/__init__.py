@@ -1,4 +1,4 @@
-"""Offline retrieval quality: held-out next-item prediction from item-to-item neighbours, next to baselines.
+"""Offline retrieval quality: held-out next-item prediction from item-to-item neighbors, next to baselines.
 
 - :mod:`.split` — the held-out sessions (by time, or at random) and their (query, target) pairs;
 - :mod:`.metrics` — ranks of targets among a query's top-K, HR/NDCG/MRR@K, bootstrap intervals, HR by decile;

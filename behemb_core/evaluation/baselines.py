@@ -42,7 +42,7 @@ def ranks_for_most_popular(train: Sessions, pairs: Pairs, k: int) -> np.ndarray:
 
 
 def item_knn_neighbors(train: Sessions, query_codes: np.ndarray, k: int) -> np.ndarray:
-    """Top-k item-kNN neighbour codes (cosine over item × session incidence) for the given query codes."""
+    """Top-k item-kNN neighbor codes (cosine over item × session incidence) for the given query codes."""
     n_items = train.n_items
     x = sp.csr_matrix(
         (np.ones(train.n_events, dtype=np.float32), (train.codes, train.session_of_event())),

@@ -17,7 +17,7 @@ from .split import Pairs
 
 
 def target_ranks(neighbor_codes: np.ndarray, rows: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    """1-based rank of each target in its query's neighbour row (``neighbor_codes[rows]``), 0 when absent.
+    """1-based rank of each target in its query's neighbor row (``neighbor_codes[rows]``), 0 when absent.
 
     A target outside the vocabulary (code -1) is a miss, never a match with a row's ``-1`` padding."""
     match = (neighbor_codes[rows] == targets[:, None]) & (targets[:, None] >= 0)

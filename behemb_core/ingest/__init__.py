@@ -1,4 +1,4 @@
-"""Ingest: behaviour data on disk → cleaned :class:`~behemb_core.sessions.Sessions` with provenance.
+"""Ingest: behavior data on disk → cleaned :class:`~behemb_core.sessions.Sessions` with provenance.
 
 * :func:`read_session_jsonl` — one session per JSON line (plain or ``.gz``).
 * :func:`read_event_log` — event logs (CSV/TSV/TXT/Parquet, files or folders) sessionized per user.

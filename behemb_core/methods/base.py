@@ -34,7 +34,7 @@ class MethodConfig(BaseModel):
 class TrainingInputs:
     """Everything a fit may use, ready to use: nothing in here is trained or read by the fit itself.
 
-    Behaviour methods need ``sessions``. A method that builds on behaviour vectors gets them in ``base``: a
+    Behavior methods need ``sessions``. A method that builds on behavior vectors gets them in ``base``: a
     stored version (named by ``base_version``) or a base method the orchestrator trained first in this job
     (its fit report in ``base_report``). ``content`` holds content vectors; ``item_meta`` the item metadata
     (whose text becomes content vectors when no content table is given)."""
@@ -60,7 +60,7 @@ class FitFunction(Protocol):
 
 @dataclass(frozen=True)
 class BaseTraining:
-    """The behaviour method (and its config values) to train first for a method that builds on behaviour
+    """The behavior method (and its config values) to train first for a method that builds on behavior
     vectors and was given no base version."""
 
     method: str
@@ -73,9 +73,9 @@ class MethodSpec:
     method can use.
 
     * ``learns_from_sessions`` — the fit needs nothing but sessions, so it can be retrained on an evaluation
-      split or with another seed (evaluation, noise floor, tuning), and its versions are behaviour vectors
+      split or with another seed (evaluation, noise floor, tuning), and its versions are behavior vectors
       another method can build on.
-    * ``builds_on`` — the method builds on behaviour vectors: it accepts a stored base version, and without one
+    * ``builds_on`` — the method builds on behavior vectors: it accepts a stored base version, and without one
       this function of its config names the base method the orchestrator trains first on the sessions.
     * ``accepts_content`` — the method uses content vectors (a table, or item text from the metadata).
     """
@@ -125,7 +125,7 @@ class MethodSpec:
                  **(say or {})}
         if base_version and not self.accepts_base_version:
             raise ConfigError(
-                f"{self.name} does not build on behaviour vectors: it cannot use {words['base_version']}"
+                f"{self.name} does not build on behavior vectors: it cannot use {words['base_version']}"
             )
         if content and not self.accepts_content:
             raise ConfigError(f"{self.name} cannot use {words['content']}")
@@ -141,7 +141,7 @@ __all__ = [
 
 
 def require_sessions(inputs: TrainingInputs, method: str) -> Sessions:
-    """The sessions of ``inputs``, or a clear error when a behaviour method gets none."""
+    """The sessions of ``inputs``, or a clear error when a behavior method gets none."""
     if inputs.sessions is None or inputs.sessions.n_events == 0:
         raise ConfigError(f"{method} learns from sessions, but no sessions were given (or none survived cleaning)")
     return inputs.sessions

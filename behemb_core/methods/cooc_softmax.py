@@ -40,11 +40,11 @@ class CoocSoftmaxConfig(MethodConfig):
     gamma: float = Field(
         0.1, title="Popularity exponent γ", ge=0, le=1,
         description="Popularity exponent: T_ab = C_ab / (d_a·d_b)^gamma. Raise it if popular items crowd every "
-        "neighbour list; lower it if rare one-off pairs do. 0.5 is cosine-like (the item-kNN baseline).",
+        "neighbor list; lower it if rare one-off pairs do. 0.5 is cosine-like (the item-kNN baseline).",
     )
     tau: float = Field(
         0.1, title="Temperature τ", gt=0.005, le=2,
-        description="Softmax temperature. Lower sharpens neighbour lists around the strongest pairs; higher "
+        description="Softmax temperature. Lower sharpens neighbor lists around the strongest pairs; higher "
         "spreads them to broader topics.",
     )
     epochs: int = Field(

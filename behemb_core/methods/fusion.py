@@ -1,10 +1,10 @@
-"""(D) Fusion of behaviour and content vectors; gives cold-start items a vector.
+"""(D) Fusion of behavior and content vectors; gives cold-start items a vector.
 
-Content vectors (any dimension) are mapped into the behaviour space by a ridge regression fitted on the items
-that have both; then ``E = w·E_behaviour + (1−w)·E_content_mapped``, re-normalised. Items with content but no
-behaviour (cold start) get the mapped content vector. Every row records its ``source``.
+Content vectors (any dimension) are mapped into the behavior space by a ridge regression fitted on the items
+that have both; then ``E = w·E_behavior + (1−w)·E_content_mapped``, re-normalised. Items with content but no
+behavior (cold start) get the mapped content vector. Every row records its ``source``.
 
-Fusion builds on behaviour vectors it does not train itself: a stored version, or the base method that
+Fusion builds on behavior vectors it does not train itself: a stored version, or the base method that
 whoever orchestrates the job (:func:`behemb_core.train.fit_method`) trains first, as
 :func:`fusion_base_training` asks.
 """
@@ -26,16 +26,16 @@ from .base import BaseTraining, MethodConfig, TrainingInputs
 class FusionConfig(MethodConfig):
     dim: int | None = Field(  # type: ignore[assignment]
         None, title="Dimensions", ge=2, le=2048,
-        description="Vector dimension; fusion keeps the behaviour vectors' dimension (leave empty), or checks it.",
+        description="Vector dimension; fusion keeps the behavior vectors' dimension (leave empty), or checks it.",
     )
     behavior_weight: float = Field(
-        0.7, title="Behaviour weight w",
-        ge=0, le=1, description="w in w·behaviour + (1−w)·content for items that have both."
+        0.7, title="Behavior weight w",
+        ge=0, le=1, description="w in w·behavior + (1−w)·content for items that have both."
     )
     ridge: float = Field(1.0, title="Ridge penalty",
-        ge=0, le=1e6, description="Ridge penalty of the content → behaviour linear map.")
+        ge=0, le=1e6, description="Ridge penalty of the content → behavior linear map.")
     base_method: Literal["cooc_softmax", "ppmi_svd", "item2vec", "graph"] = Field(
-        "ppmi_svd", title="Base method", description="Behaviour method trained first when no base version is given."
+        "ppmi_svd", title="Base method", description="Behavior method trained first when no base version is given."
     )
     base_config: dict[str, Any] = Field(default_factory=dict, title="Base method config",
         description="Config of the base method.")
@@ -49,7 +49,7 @@ class FusionConfig(MethodConfig):
         ge=10, description="Vocabulary size of the TF-IDF.")
     min_shared_items: int = Field(
         20, title="Minimum shared items",
-        ge=2, description="Items with both behaviour and content needed to fit the map."
+        ge=2, description="Items with both behavior and content needed to fit the map."
     )
     holdout_share: float = Field(
         0.1, title="Held-out share for the map fit",
@@ -87,7 +87,7 @@ def fuse(
     shared = np.flatnonzero(has_b & has_c)
     if len(shared) < config.min_shared_items:
         raise ConfigError(
-            f"fusion: only {len(shared)} items have both behaviour and content vectors, need "
+            f"fusion: only {len(shared)} items have both behavior and content vectors, need "
             f"min_shared_items={config.min_shared_items}; check that item ids match between the two"
         )
     rng = np.random.default_rng(seed)
@@ -124,13 +124,13 @@ def fuse(
         "map_holdout_cosine": holdout_cosine,
         "map_holdout_items": int(n_hold),
         "items_without_vector": int(dropped),
-        "items_without_vector_reason": "behaviour and mapped content vectors cancel out (zero vector)",
+        "items_without_vector_reason": "behavior and mapped content vectors cancel out (zero vector)",
     }
     return emb, report
 
 
 def fusion_base_training(config: FusionConfig) -> BaseTraining:
-    """The behaviour method to train first when no base version is given: ``base_method`` with ``base_config``
+    """The behavior method to train first when no base version is given: ``base_method`` with ``base_config``
     (and fusion's ``dim``, unless ``base_config`` sets its own)."""
     values = dict(config.base_config)
     if config.dim is not None:
@@ -147,11 +147,11 @@ def fit_fusion(
     rep = as_reporter(progress)
     behavior = inputs.base
     if behavior is None:
-        raise ConfigError("fusion needs behaviour vectors: a base version, or sessions to train base_method on")
+        raise ConfigError("fusion needs behavior vectors: a base version, or sessions to train base_method on")
     if config.dim is not None and config.dim != behavior.dim:
         raise ConfigError(
-            f"fusion: dim={config.dim} differs from the behaviour vectors' dimension {behavior.dim}; "
-            "leave dim empty to keep the behaviour dimension"
+            f"fusion: dim={config.dim} differs from the behavior vectors' dimension {behavior.dim}; "
+            "leave dim empty to keep the behavior dimension"
         )
     rep("content", 0.1, "preparing content vectors")
     content = inputs.content
@@ -168,7 +168,7 @@ def fit_fusion(
             inputs.item_meta.text_series(config.text_columns), dim=config.text_dim, seed=seed,
             max_features=config.text_max_features,
         )
-    rep("fuse", 0.6, "fitting the content → behaviour map")
+    rep("fuse", 0.6, "fitting the content → behavior map")
     emb, report = fuse(behavior, content, config, seed=seed)
     if inputs.base_version is not None:
         emb = ItemEmbeddings(emb.vocab, emb.vectors, emb.source, behavior_version=inputs.base_version)

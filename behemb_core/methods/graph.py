@@ -31,8 +31,8 @@ class GraphConfig(SkipGramConfig):
     )
     ppmi_alpha: float = Field(0.75, title="PPMI context smoothing α",
         gt=0, le=1, description="Context smoothing when edge_weight=ppmi.")
-    top_k: int = Field(20, title="Neighbours per item (top k)",
-        ge=1, le=1000, description="Strongest neighbours each item keeps as edges.")
+    top_k: int = Field(20, title="Neighbors per item (top k)",
+        ge=1, le=1000, description="Strongest neighbors each item keeps as edges.")
     max_degree: int = Field(
         200, title="Maximum degree",
         ge=1, le=100_000, description="Cap on edges per node, so hubs do not dominate cost or walks."
@@ -41,7 +41,7 @@ class GraphConfig(SkipGramConfig):
     walks_per_node: int = Field(
         8, title="Walks per item", ge=1, le=1000,
         description="Walks started from every node. The walk corpus (items × walks × length) sets the cost of "
-        "skip-gram, the dominant cost: raise it if neighbour lists of rarer items look noisy, lower it to train "
+        "skip-gram, the dominant cost: raise it if neighbor lists of rarer items look noisy, lower it to train "
         "faster.",
     )
     walk_length: int = Field(20, title="Walk length", ge=2, le=10_000, description="Nodes per walk.")

@@ -26,7 +26,7 @@ METHODS: dict[str, MethodSpec] = {
             name="cooc_softmax", title="Co-occurrence cosine softmax", config_class=CoocSoftmaxConfig,
             fit=fit_cooc_softmax,
             description="Unit vectors whose cosine softmax reproduces popularity-damped, distance-weighted "
-            "co-occurrence. Pick it first: the most accurate neighbours on real data, and the only method "
+            "co-occurrence. Pick it first: the most accurate neighbors on real data, and the only method "
             "that beats item-kNN there.",
             version_prefix="cs",
         ),
@@ -49,9 +49,9 @@ METHODS: dict[str, MethodSpec] = {
             version_prefix="graph",
         ),
         MethodSpec(
-            name="fusion", title="Behaviour + content fusion", config_class=FusionConfig, fit=fit_fusion,
-            description="Blend behaviour vectors with content vectors mapped into the same space. Pick it when "
-            "new items without behaviour need a vector (cold start) from their text or content vectors.",
+            name="fusion", title="Behavior + content fusion", config_class=FusionConfig, fit=fit_fusion,
+            description="Blend behavior vectors with content vectors mapped into the same space. Pick it when "
+            "new items without behavior need a vector (cold start) from their text or content vectors.",
             version_prefix="fus",
             learns_from_sessions=False, builds_on=fusion_base_training, accepts_content=True,
         ),

@@ -33,7 +33,7 @@ from ..store import Store, _fsio
 from ..store.names import validate_version_name
 from .params import ProjectionParams, as_params
 
-CACHE_FORMAT = 2  # 2: exact neighbours and our own placement (1: NN-descent + UMAP.transform)
+CACHE_FORMAT = 2  # 2: exact neighbors and our own placement (1: NN-descent + UMAP.transform)
 CACHE_DIR = ("cache", "projections")
 EMBEDDINGS_FILE = "embeddings.parquet"
 COLUMNS = ("item_id", "x", "y", "fitted")

@@ -1,15 +1,15 @@
-"""UMAP on exact neighbours, and the placement of items left out of the fit (the uncached core of a projection).
+"""UMAP on exact neighbors, and the placement of items left out of the fit (the uncached core of a projection).
 
-The fit gets its k-nearest-neighbour graph from :func:`behemb_core.neighbors.exact_top_k` (exact cosine; ties:
+The fit gets its k-nearest-neighbor graph from :func:`behemb_core.neighbors.exact_top_k` (exact cosine; ties:
 lower row first) instead of pynndescent's NN-descent. Each item not in the fit is placed the way
 ``UMAP.transform`` places a new point — membership weights to its k nearest *fitted* items (again exact), a
 start at their weighted mean, then optimisation epochs in which only the new points move — but without
 pynndescent's search index, whose query function numba compiles anew in every process. Fits of more than
-:data:`EXACT_KNN_MAX_FIT` items (exact neighbours cost ∝ fit² · dim) fall back to umap's own NN-descent and
+:data:`EXACT_KNN_MAX_FIT` items (exact neighbors cost ∝ fit² · dim) fall back to umap's own NN-descent and
 ``transform``. How the placement compares with umap's transform, and what it costs, is measured in
 ``benchmarks/results/library-measurements.md``.
 
-Determinism: UMAP runs with ``random_state=seed`` and ``n_jobs=1``, the neighbours are exact and the placement
+Determinism: UMAP runs with ``random_state=seed`` and ``n_jobs=1``, the neighbors are exact and the placement
 epochs are seeded and serial, so the same vectors, parameters and seed give the same coordinates on the same
 machine and library versions.
 
@@ -34,7 +34,7 @@ from .params import ProjectionParams, as_params
 from .sample import stratified_sample
 
 MIN_ITEMS = 5
-EXACT_KNN_MAX_FIT = 100_000  # above: umap's NN-descent + transform (exact neighbours cost ∝ fit² · dim)
+EXACT_KNN_MAX_FIT = 100_000  # above: umap's NN-descent + transform (exact neighbors cost ∝ fit² · dim)
 PLACEMENT_EPOCHS = 100
 
 # umap-learn's kernels on the path below, compiled without ``cache=True`` by umap: we switch numba's disk cache on
@@ -73,8 +73,8 @@ def umap_version() -> str:
         return "unknown"
 
 
-def neighbour_search(n_fit: int) -> str:
-    """How a fit of ``n_fit`` items gets its neighbours: ``"exact"`` or (above the limit) ``"nn-descent"``."""
+def neighbor_search(n_fit: int) -> str:
+    """How a fit of ``n_fit`` items gets its neighbors: ``"exact"`` or (above the limit) ``"nn-descent"``."""
     return "exact" if n_fit <= EXACT_KNN_MAX_FIT else "nn-descent"
 
 
@@ -111,12 +111,12 @@ def _make_umap(p: ProjectionParams, n_fit: int, knn: tuple[np.ndarray, np.ndarra
 
 
 def _fit_umap(x_fit: np.ndarray, p: ProjectionParams) -> tuple[Any, np.ndarray]:
-    """UMAP fitted on ``x_fit`` (unit rows) and its float32 coordinates; exact neighbours up to EXACT_KNN_MAX_FIT."""
+    """UMAP fitted on ``x_fit`` (unit rows) and its float32 coordinates; exact neighbors up to EXACT_KNN_MAX_FIT."""
     n_fit = len(x_fit)
     k = min(p.n_neighbors, n_fit - 1)
     knn = None
     if n_fit <= EXACT_KNN_MAX_FIT:
-        # umap's own neighbour lists start with the item itself at distance 0; the k − 1 others follow
+        # umap's own neighbor lists start with the item itself at distance 0; the k − 1 others follow
         others, dist = _exact_knn(x_fit, x_fit, k - 1, skip_self=True)
         knn = (np.concatenate([np.arange(n_fit, dtype=np.int32)[:, None], others], axis=1),
                np.concatenate([np.zeros((n_fit, 1), dtype=np.float32), dist], axis=1))
@@ -137,7 +137,7 @@ def _placement_epochs(p: ProjectionParams) -> int:
 
 def _place(reducer: Any, x_fit: np.ndarray, fit_xy: np.ndarray, x_new: np.ndarray, p: ProjectionParams) -> np.ndarray:
     """2-D coordinates of the rows ``x_new`` (unit) on the map ``fit_xy`` of ``x_fit`` — ``UMAP.transform``'s
-    algorithm with exact neighbours among the fitted items.
+    algorithm with exact neighbors among the fitted items.
 
     As in umap 0.5's transform: the k nearest fitted items (k = the fit's ``n_neighbors``) give membership
     strengths ``exp(−d / σ)`` with σ from ``smooth_knn_dist`` (local connectivity 0); the point starts at the
@@ -166,7 +166,7 @@ def _place(reducer: Any, x_fit: np.ndarray, fit_xy: np.ndarray, x_new: np.ndarra
     csr = graph.tocsr()
     weight_sum = np.asarray(csr.sum(axis=1)).ravel()
     xy = np.asarray(csr @ fit_xy.astype(np.float64), dtype=np.float64)
-    lonely = weight_sum <= 0  # every neighbour cut off: start at the map's centre
+    lonely = weight_sum <= 0  # every neighbor cut off: start at the map's centre
     xy[~lonely] /= weight_sum[~lonely, None]
     xy[lonely] = fit_xy.mean(axis=0)
     start = np.ascontiguousarray(xy, dtype=np.float32)
@@ -249,9 +249,9 @@ def warm_up(*, pynndescent: bool = True) -> None:
     """Compile — or, normally, load from numba's disk cache — the kernels of a projection, so that a later
     projection pays only for the data.
 
-    Runs a tiny projection that takes every path of a real one (exact neighbours, UMAP fit on them, placement
+    Runs a tiny projection that takes every path of a real one (exact neighbors, UMAP fit on them, placement
     of non-fitted items); on a machine whose cache is empty this compiles the kernels and writes the cache.
-    With ``pynndescent`` (the default, for callers that time pynndescent, such as the neighbours benchmark) it also
+    With ``pynndescent`` (the default, for callers that time pynndescent, such as the neighbors benchmark) it also
     builds and queries a tiny pynndescent index: its NN-descent kernels cannot be cached on disk, so that part is
     paid in *every* fresh process; a projection needs it only for fits above ``EXACT_KNN_MAX_FIT`` items, and
     the app skips it. What each part costs is in ``benchmarks/results/library-measurements.md``.

@@ -21,7 +21,7 @@ class ProjectionParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
-    n_neighbors: int = Field(15, ge=2, le=200, title="Neighbours (n_neighbors)",
+    n_neighbors: int = Field(15, ge=2, le=200, title="Neighbors (n_neighbors)",
                              description="Larger = more global structure, smaller = tighter local groups.")
     min_dist: float = Field(0.1, ge=0.0, le=1.0, title="Minimum distance (min_dist)",
                             description="How tightly points may pack together.")

@@ -34,7 +34,7 @@ def project_version(
     time. Rows follow the version's vocabulary order.
 
     UMAP: ``n_components=2, metric="cosine"``, ``n_neighbors`` (clipped to the fit size − 1), ``min_dist``,
-    ``random_state=seed``, on exact neighbour lists — single-threaded and deterministic; ``n_epochs`` ``None``
+    ``random_state=seed``, on exact neighbor lists — single-threaded and deterministic; ``n_epochs`` ``None``
     = umap's default (tests use fewer); placement runs 100 epochs, or ``n_epochs // 3``. The first call on a
     machine also compiles numba kernels, which later processes load from the disk cache
     (:func:`~behemb_core.projection.warm_up`).
@@ -72,7 +72,7 @@ def project_version(
             "n_items": len(table), "n_fitted": n_fitted,
             "sample": "none" if fitted.all() else (
                 "popularity-stratified" if stored.item_stats is not None else "uniform"),
-            "neighbours": fit.neighbour_search(n_fitted),
+            "neighbors": fit.neighbor_search(n_fitted),
             "seconds": round(seconds, 3), "umap_version": fit.umap_version(),
         })
         table = read_cache(store, version, p, emb_sha)  # exactly what later calls will return

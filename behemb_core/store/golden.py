@@ -1,4 +1,4 @@
-"""Golden pairs: neighbour pairs people marked as good or bad, kept with the store and re-checked for every
+"""Golden pairs: neighbor pairs people marked as good or bad, kept with the store and re-checked for every
 later version.
 
 Layout, beside the immutable versions (whose files this module never touches)::
@@ -13,7 +13,7 @@ deleted: re-marking a pair appends a new record and the **latest record of a pai
 the text of their ids, so ``12`` and ``"12"`` are the same pair, as they are the same item (see
 :mod:`behemb_core.vocab`).
 
-A *good* pair should be among the query's top-k neighbours, a *bad* pair should not:
+A *good* pair should be among the query's top-k neighbors, a *bad* pair should not:
 :func:`check_golden` reports, for one version's embeddings, which good pairs are kept or lost, which bad
 pairs are present or gone, and which pairs cannot be judged because an item has no vector in the version.
 """
@@ -50,7 +50,7 @@ _INT_RE = re.compile(_CANONICAL_INT)
 
 def mark_pair(store: Store | str, query_id: int | str, neighbor_id: int | str, *, label: str, by: str,
               note: str | None = None, version: str | None = None) -> dict[str, Any]:
-    """Record that ``by`` judges ``neighbor_id`` a ``"good"`` or ``"bad"`` neighbour of ``query_id``; return the
+    """Record that ``by`` judges ``neighbor_id`` a ``"good"`` or ``"bad"`` neighbor of ``query_id``; return the
     record appended to ``<store>/golden/pairs.jsonl``.
 
     Ids are kept as given (an integer stays an integer); an id must be an integer or a non-empty string, and
@@ -94,7 +94,7 @@ def golden_records(store: Store | str) -> list[dict[str, Any]]:
 
 
 def golden_pairs(store: Store | str) -> pd.DataFrame:
-    """The current golden pairs: the latest record of every (query, neighbour) pair, in the order pairs were
+    """The current golden pairs: the latest record of every (query, neighbor) pair, in the order pairs were
     first marked. Columns: ``query_id``, ``neighbor_id``, ``label``, ``by``, ``at``, ``note``,
     ``version_seen`` (of the latest record) and ``marks`` (how many records the pair has). Integer ids stay
     integers (an ``int64`` column when every id of the column is an integer)."""
@@ -121,10 +121,10 @@ def golden_pairs(store: Store | str) -> pd.DataFrame:
 def check_golden(emb: ItemEmbeddings, pairs: pd.DataFrame, *, k: int = 10) -> dict[str, Any]:
     """Re-check golden ``pairs`` (as from :func:`golden_pairs`) against one version's embeddings.
 
-    For each pair: the neighbour's rank among the query's neighbours by cosine (the query itself excluded; ties
+    For each pair: the neighbor's rank among the query's neighbors by cosine (the query itself excluded; ties
     as in :func:`behemb_core.neighbors.top_k_neighbors`: the lower item code first), ``rank`` when it is in the
     top ``k`` (else missing), and the status — ``kept``/``lost`` for a good pair (in / not in the top k),
-    ``present``/``gone`` for a bad pair, ``missing`` when the query or the neighbour has no vector in this
+    ``present``/``gone`` for a bad pair, ``missing`` when the query or the neighbor has no vector in this
     version (not judged, reported). ``passed`` is true when no good pair is lost and no bad pair is present;
     ``share_ok`` is the share of judged pairs that are as marked (None when none could be judged).
     ``could_not_judge`` is the reason in words when pairs were given but none has both items in this version
@@ -167,7 +167,7 @@ def check_golden(emb: ItemEmbeddings, pairs: pd.DataFrame, *, k: int = 10) -> di
                     nc = int(n_codes[r])
                     s = row[nc]
                     better = (row > s) | ((row == s) & (all_codes < nc))
-                    better[qc] = False  # the query itself is never its own neighbour
+                    better[qc] = False  # the query itself is never its own neighbor
                     better[nc] = False
                     overall[r] = int(better.sum()) + 1
                     sims[r] = float(s)
@@ -176,8 +176,8 @@ def check_golden(emb: ItemEmbeddings, pairs: pd.DataFrame, *, k: int = 10) -> di
     status, ok, rank, detail = [], [], [], []
     for i in range(n_pairs):
         if q_codes[i] < 0 or n_codes[i] < 0:
-            which = ("query and neighbour" if q_codes[i] < 0 and n_codes[i] < 0
-                     else "query" if q_codes[i] < 0 else "neighbour")
+            which = ("query and neighbor" if q_codes[i] < 0 and n_codes[i] < 0
+                     else "query" if q_codes[i] < 0 else "neighbor")
             status.append("missing")
             ok.append(None)
             rank.append(None)

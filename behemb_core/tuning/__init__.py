@@ -1,4 +1,4 @@
-"""Honest auto-tuning of a behaviour method's parameters on a validation split that excludes the evaluation
+"""Honest auto-tuning of a behavior method's parameters on a validation split that excludes the evaluation
 hold-out; see :mod:`.protocol` (the split), :mod:`.space` (what is searched), :mod:`.search` (the loop) and
 :mod:`.version` (tune, then train and save the winner)."""
 

@@ -100,7 +100,7 @@ def search_space(method: str | MethodSpec) -> tuple[Stage, ...]:
             raise ConfigError(f"{spec.name} cannot be tuned: it has no search space") from None
         tunable = [m for m in METHODS if m in SEARCH_SPACES]
         raise ConfigError(
-            f"{spec.name} cannot be tuned: it builds on behaviour vectors and its own parameters have no "
+            f"{spec.name} cannot be tuned: it builds on behavior vectors and its own parameters have no "
             f"next-item search space; tune its base method (one of {tunable}) and build on that version"
         ) from None
 

@@ -1,7 +1,7 @@
-"""Neighbours: pick a version and an item, see its top-K neighbours with names and popularity (optionally next to
-a second version's, with the neighbours both lists share marked), optionally the co-occurrence evidence behind
-each one, and export the table as CSV. With a second version, a diff lists the neighbours kept, gained and lost.
-A bulk export writes the top-K of pasted/uploaded ids or of the whole catalogue as one CSV/Parquet. Neighbour pairs can be marked good or bad (golden pairs, kept with the
+"""Neighbors: pick a version and an item, see its top-K neighbors with names and popularity (optionally next to
+a second version's, with the neighbors both lists share marked), optionally the co-occurrence evidence behind
+each one, and export the table as CSV. With a second version, a diff lists the neighbors kept, gained and lost.
+A bulk export writes the top-K of pasted/uploaded ids or of the whole catalogue as one CSV/Parquet. Neighbor pairs can be marked good or bad (golden pairs, kept with the
 store) and every version is re-checked against them. Item names are untrusted text: they are shown in tables
 and escaped markdown only (never as HTML)."""
 
@@ -14,7 +14,7 @@ import streamlit as st
 
 from app_support import keys, loaders
 from app_support.errors import user_errors
-from app_support.views import evidence_table, example_lines, human_time, md, neighbour_table
+from app_support.views import evidence_table, example_lines, human_time, md, neighbor_table
 from app_support.widgets import static_table
 from behemb_core.errors import BehembError
 from behemb_core.explain import evidence_plan, explain_version
@@ -31,7 +31,7 @@ from behemb_core.store import (
 )
 
 keys.init_state()
-st.title("Neighbours")
+st.title("Neighbors")
 MAX_OPTIONS = 1000
 NO_SECOND = "(none)"
 GOLDEN_FLASH = "nb_golden_flash"  # confirmation of the last mark, shown once after the rerun
@@ -74,7 +74,7 @@ others = [v for v in versions if v != version]
 second = vc[1].selectbox(
     "Side by side with (optional)", [NO_SECOND, *others], key="nb_version_b",
     format_func=lambda v: v if v == NO_SECOND else label_of(v), disabled=not others,
-    help="Show a second version's neighbours of the same item next to these; neighbours in both lists are marked.",
+    help="Show a second version's neighbors of the same item next to these; neighbors in both lists are marked.",
 )
 second = None if second in (None, NO_SECOND) else second
 
@@ -126,7 +126,7 @@ c[3].selectbox("Wording", [AUTOMATIC, *INTERACTIONS], key="nb_wording", on_chang
 
 names = names_for(catalogue, stored.embeddings.vocab.ids)
 rows = item_neighbors(stored.embeddings, item, int(k), names=names)
-table = neighbour_table(rows, catalogue)
+table = neighbor_table(rows, catalogue)
 
 table_b = None
 if second is not None:
@@ -137,7 +137,7 @@ if second is not None:
         if item_b is not None:
             rows_b = item_neighbors(stored_b.embeddings, item_b, int(k),
                                     names=names_for(catalogue_b, stored_b.embeddings.vocab.ids))
-            table_b = neighbour_table(rows_b, catalogue_b)
+            table_b = neighbor_table(rows_b, catalogue_b)
 
 catalogue_names = dict(zip(catalogue["item_id"].astype(str), catalogue["name"].astype(str)))
 pop = catalogue.set_index("item_id")["events"].get(item)
@@ -159,18 +159,18 @@ else:
     with side[0]:
         st.markdown(f"**{md(version)}**")
         static_table(table.assign(**{"in both": table["item_id"].astype(str).isin(ids_b)}),
-                     alt=f"Neighbours in {version}", decimals=side_decimals)
+                     alt=f"Neighbors in {version}", decimals=side_decimals)
     with side[1]:
         st.markdown(f"**{md(second)}**")
         if table_b is None:
             st.info(f"Version {md(second)} has no vector for item {md(item)}.")
         else:
             static_table(table_b.assign(**{"in both": table_b["item_id"].astype(str).isin(ids_a)}),
-                         alt=f"Neighbours in {second}", decimals=side_decimals)
-    st.caption("*in both*: the neighbour is in both versions' top-K lists; *popularity*: its training events.")
+                         alt=f"Neighbors in {second}", decimals=side_decimals)
+    st.caption("*in both*: the neighbor is in both versions' top-K lists; *popularity*: its training events.")
     if table_b is not None:
         shared = len(ids_a & ids_b)
-        st.caption(f"{shared} of the top {int(k)} neighbours are in both lists "
+        st.caption(f"{shared} of the top {int(k)} neighbors are in both lists "
                    f"(Jaccard {shared / max(1, len(ids_a | ids_b)):.2f}).")
         diff = neighbor_diff(stored.embeddings, stored_b.embeddings, item, int(k), names_a=names,
                              names_b=names_for(catalogue_b, stored_b.embeddings.vocab.ids))
@@ -180,22 +180,22 @@ else:
         static_table(diff.rename(columns={"rank_a": f"rank in {version}", "rank_b": f"rank in {second}",
                                           "score_a": f"similarity in {version}",
                                           "score_b": f"similarity in {second}"}),
-                     alt=f"Neighbours kept, gained and lost from {version} to {second}",
+                     alt=f"Neighbors kept, gained and lost from {version} to {second}",
                      decimals={f"rank in {version}": 0, f"rank in {second}": 0})
         st.caption(f"*kept*: in both top-{int(k)} lists; *gained*: only in {md(second)}; *lost*: only in "
                    f"{md(version)}.")
 dl = st.columns(2)
 dl[0].download_button(
-    "Download CSV", table.to_csv(index=False).encode("utf-8"), file_name=f"neighbours-{version}-{item}.csv",
+    "Download CSV", table.to_csv(index=False).encode("utf-8"), file_name=f"neighbors-{version}-{item}.csv",
     mime="text/csv", key="nb_download",
 )
 dl[1].download_button(
-    "Download Parquet", parquet_bytes(table), file_name=f"neighbours-{version}-{item}.parquet",
+    "Download Parquet", parquet_bytes(table), file_name=f"neighbors-{version}-{item}.parquet",
     mime="application/vnd.apache.parquet", key="nb_download_parquet",
 )
 
 with st.expander("Bulk export — top-K of many items or of the whole catalogue"):
-    st.caption("Exact neighbours, one file with the query's id and name on every row: "
+    st.caption("Exact neighbors, one file with the query's id and name on every row: "
                "`query_item_id, query_name, rank, item_id, name, score`. Ids this version lacks are listed, "
                "not dropped silently.")
     scope = st.radio("Items", ["Listed items", "Whole catalogue"], key="nb_bulk_scope", horizontal=True)
@@ -218,7 +218,7 @@ with st.expander("Bulk export — top-K of many items or of the whole catalogue"
         if ids is not None and not ids:
             st.error("Paste item ids or upload a file of ids first.", icon=":material/block:")
         else:
-            bar = st.progress(0.0, text="computing neighbours")
+            bar = st.progress(0.0, text="computing neighbors")
             with user_errors("The export failed") as failed:
                 data, result = neighbors_bytes(
                     stored.embeddings, fmt=bulk_fmt, k=int(bulk_k), items=ids, names=names,
@@ -231,38 +231,38 @@ with st.expander("Bulk export — top-K of many items or of the whole catalogue"
                                f"version {md(version)} and have no rows: {shown}", icon=":material/warning:")
                 st.success(f"{result.rows:,} rows for {result.queries:,} items, K = {int(bulk_k)}.", icon=":material/check_circle:")
                 st.download_button(
-                    f"Download {bulk_fmt.upper()}", data, file_name=f"neighbours-{version}-top{int(bulk_k)}.{bulk_fmt}",
+                    f"Download {bulk_fmt.upper()}", data, file_name=f"neighbors-{version}-top{int(bulk_k)}.{bulk_fmt}",
                     mime="text/csv" if bulk_fmt == "csv" else "application/vnd.apache.parquet",
                     key="nb_bulk_download", on_click="ignore")
 
 with st.container(border=True):
-    st.markdown("**Mark a neighbour as good or bad** — kept with the store as a golden pair and re-checked for "
+    st.markdown("**Mark a neighbor as good or bad** — kept with the store as a golden pair and re-checked for "
                 "every later version (below).")
     if GOLDEN_FLASH in st.session_state:
         st.success(st.session_state.pop(GOLDEN_FLASH), icon=":material/check_circle:")
-    neighbour_ids = table["item_id"].tolist()
-    neighbour_names = dict(zip(neighbour_ids, table["name"].astype(str)))
-    ranks = dict(zip(neighbour_ids, table["rank"]))
+    neighbor_ids = table["item_id"].tolist()
+    neighbor_names = dict(zip(neighbor_ids, table["name"].astype(str)))
+    ranks = dict(zip(neighbor_ids, table["rank"]))
     gc = st.columns([3, 2, 3, 1.2, 1.2], vertical_alignment="bottom")
-    neighbour = gc[0].selectbox(
-        "Neighbour", neighbour_ids, key="nb_golden_neighbor",
-        format_func=lambda i: f"{ranks.get(i, '?')}. {i} — {neighbour_names.get(i, '')}",
+    neighbor = gc[0].selectbox(
+        "Neighbor", neighbor_ids, key="nb_golden_neighbor",
+        format_func=lambda i: f"{ranks.get(i, '?')}. {i} — {neighbor_names.get(i, '')}",
     )
     by = gc[1].text_input("Your name", key="nb_golden_by", max_chars=100,
                           help="Recorded with the mark.").strip()
     note = gc[2].text_input("Note (optional)", key="nb_golden_note", max_chars=1000).strip() or None
-    good = gc[3].button("Good", icon=":material/thumb_up:", key="nb_mark_good", help="This neighbour belongs in the list.")
-    bad = gc[4].button("Bad", icon=":material/thumb_down:", key="nb_mark_bad", help="This neighbour should not be in the list.")
-    if (good or bad) and neighbour is not None:
+    good = gc[3].button("Good", icon=":material/thumb_up:", key="nb_mark_good", help="This neighbor belongs in the list.")
+    bad = gc[4].button("Bad", icon=":material/thumb_down:", key="nb_mark_bad", help="This neighbor should not be in the list.")
+    if (good or bad) and neighbor is not None:
         if not by:
             st.error("Enter your name: every mark records who made it.", icon=":material/block:")
         else:
             with user_errors("Not marked") as marked:
-                mark_pair(store, item, neighbour, label="good" if good else "bad", by=by, note=note, version=version)
+                mark_pair(store, item, neighbor, label="good" if good else "bad", by=by, note=note, version=version)
             if not marked.failed:
                 st.session_state[GOLDEN_FLASH] = (
-                    f"Marked {md(neighbour_names.get(neighbour) or neighbour)} as a {'good' if good else 'bad'} "
-                    f"neighbour of {md(labels.get(item) or item)}.")
+                    f"Marked {md(neighbor_names.get(neighbor) or neighbor)} as a {'good' if good else 'bad'} "
+                    f"neighbor of {md(labels.get(item) or item)}.")
                 st.rerun()
     marks = None
     with user_errors("The golden pairs could not be read"):
@@ -291,7 +291,7 @@ if st.toggle("Show the evidence from the sessions", key="nb_explain",
         unsupported = explained["without_direct_support"]
         if unsupported is not None:
             st.caption(f"Window {explained['window']}; the item is in {explained['query']['sessions']:,} sessions. "
-                       f"{unsupported} of {len(explained['neighbors'])} neighbours never occur with it directly "
+                       f"{unsupported} of {len(explained['neighbors'])} neighbors never occur with it directly "
                        "(they come from the embedding's smoothing — worth a look).")
             st.dataframe(evidence_table(explained), hide_index=True, key="nb_evidence")
         for r in explained["neighbors"] if unsupported is not None else []:
@@ -305,7 +305,7 @@ st.subheader(f"Golden pairs — check of {md(version)}")
 if marks is None:
     st.stop()
 if marks.empty:
-    st.info("No golden pairs yet: mark neighbours as good or bad above; every version is then checked against "
+    st.info("No golden pairs yet: mark neighbors as good or bad above; every version is then checked against "
             "them here.")
     st.stop()
 golden_k = st.number_input("Top K for the check", min_value=1, max_value=100, value=10, step=1, key="nb_golden_k",
@@ -333,10 +333,10 @@ mc[4].metric("Items missing", result["missing"], border=True)
 mc[5].metric("As marked", "—" if result["share_ok"] is None else f"{result['share_ok']:.0%}", border=True)
 gt = result["table"]
 gt.insert(1, "query", gt["query_id"].astype(str).map(catalogue_names).fillna(""))
-gt.insert(3, "neighbour", gt["neighbor_id"].astype(str).map(catalogue_names).fillna(""))
+gt.insert(3, "neighbor", gt["neighbor_id"].astype(str).map(catalogue_names).fillna(""))
 gt["query_id"], gt["neighbor_id"] = gt["query_id"].astype(str), gt["neighbor_id"].astype(str)
-static_table(gt[["query_id", "query", "neighbor_id", "neighbour", "label", "status", "rank", "overall_rank",
+static_table(gt[["query_id", "query", "neighbor_id", "neighbor", "label", "status", "rank", "overall_rank",
                  "similarity", "by", "at", "note"]].assign(at=gt["at"].map(human_time)),
              alt=f"Golden pairs checked against {version}", decimals={"rank": 0, "overall_rank": 0})
 st.caption("Names from this version's items (a pair whose item this version lacks is *missing* and not judged). "
-           "`overall_rank` is the neighbour's rank among all items, also when outside the top K.")
+           "`overall_rank` is the neighbor's rank among all items, also when outside the top K.")

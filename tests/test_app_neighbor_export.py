@@ -1,4 +1,4 @@
-"""AppTest: the Neighbours page's bulk export (download content) and the two-version diff, on the demo."""
+"""AppTest: the Neighbors page's bulk export (download content) and the two-version diff, on the demo."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def downloads(monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
 
 
 def open_page(store: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
-    at = open_app(store, "pages/3_Neighbours.py", monkeypatch)
+    at = open_app(store, "pages/3_Neighbors.py", monkeypatch)
     at.selectbox(key="nb_version").set_value("a-ppmi").run()
     at.text_input(key="nb_filter").set_value("85123A").run()
     return at
@@ -60,13 +60,13 @@ def test_bulk_export_of_pasted_ids_downloads_csv_and_reports_unknown(two_version
     assert not at.exception and not at.error, [e.value for e in at.error]
     warnings = [w.value.replace("\\", "") for w in at.warning]  # markdown-escaped on screen
     assert any("1 of 3 ids are not in version a-ppmi" in w and "NOT-AN-ITEM" in w for w in warnings), warnings
-    frame = pd.read_csv(io.BytesIO(downloads["neighbours-a-ppmi-top3.csv"]), dtype={"query_item_id": str,
+    frame = pd.read_csv(io.BytesIO(downloads["neighbors-a-ppmi-top3.csv"]), dtype={"query_item_id": str,
                                                                                      "item_id": str})
     assert list(frame.columns) == ["query_item_id", "query_name", "rank", "item_id", "name", "score"]
     assert frame["query_item_id"].tolist() == ["85123A"] * 3 + ["22423"] * 3
     assert frame["query_name"].iloc[0].startswith("WHITE HANGING HEART")
     assert frame["rank"].tolist() == [1, 2, 3] * 2
-    # The same neighbours as the page's own table for the item.
+    # The same neighbors as the page's own table for the item.
     assert frame["item_id"].tolist()[:3] == at.dataframe[0].value["item_id"].astype(str).tolist()[:3]
 
 
@@ -77,7 +77,7 @@ def test_bulk_export_of_whole_catalogue_as_parquet(two_versions, monkeypatch, do
     at.number_input(key="nb_bulk_k").set_value(2).run()
     at.button(key="nb_bulk_run").click().run()
     assert not at.exception and not at.error
-    frame = pd.read_parquet(io.BytesIO(downloads["neighbours-a-ppmi-top2.parquet"]))
+    frame = pd.read_parquet(io.BytesIO(downloads["neighbors-a-ppmi-top2.parquet"]))
     n = len(Store(two_versions).load_version("a-ppmi").embeddings)
     assert len(frame) == 2 * n and frame["query_item_id"].nunique() == n
 

@@ -1,4 +1,4 @@
-"""AppTest: the Neighbours page on a version trained on the demo (by the library, into a temporary store)."""
+"""AppTest: the Neighbors page on a version trained on the demo (by the library, into a temporary store)."""
 
 from __future__ import annotations
 
@@ -26,18 +26,18 @@ def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def open_neighbours(store: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+def open_neighbors(store: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
     monkeypatch.setenv("BEHEMB_STORE", str(store))
     at = AppTest.from_file(APP, default_timeout=120)
     at.session_state["store_path"] = str(store)
     at.run()
-    at.switch_page("pages/3_Neighbours.py").run()
+    at.switch_page("pages/3_Neighbors.py").run()
     assert not at.exception, [e.value for e in at.exception]
     return at
 
 
-def test_neighbours_of_white_hanging_heart_with_names(demo_store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    at = open_neighbours(demo_store, monkeypatch)
+def test_neighbors_of_white_hanging_heart_with_names(demo_store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = open_neighbors(demo_store, monkeypatch)
     assert at.selectbox(key="nb_version").value == "demo-ppmi"
     at.text_input(key="nb_filter").set_value("white hanging heart").run()
     assert at.selectbox(key="nb_item").value == "85123A"  # the search matches names, best seller first
@@ -61,8 +61,8 @@ def test_neighbours_of_white_hanging_heart_with_names(demo_store: Path, monkeypa
     assert labels[:2] == ["Download CSV", "Download Parquet"]
 
 
-def test_neighbours_k_and_evidence(demo_store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    at = open_neighbours(demo_store, monkeypatch)
+def test_neighbors_k_and_evidence(demo_store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = open_neighbors(demo_store, monkeypatch)
     at.text_input(key="nb_filter").set_value("85123A").run()
     at.number_input(key="nb_k").set_value(5).run()
     assert len(at.dataframe[0].value) == 5
@@ -75,17 +75,17 @@ def test_neighbours_k_and_evidence(demo_store: Path, monkeypatch: pytest.MonkeyP
     assert any("example sessions" in e.label for e in at.expander)
 
 
-def test_neighbours_page_with_empty_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    at = open_neighbours(tmp_path / "empty", monkeypatch)
+def test_neighbors_page_with_empty_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = open_neighbors(tmp_path / "empty", monkeypatch)
     assert any("no versions" in i.value for i in at.info)
 
 
 def test_csv_of_the_table_round_trips(demo_store: Path) -> None:
     # The page exports table.to_csv(); ids such as 85123A stay strings when read back.
-    from app_support.views import neighbour_table
+    from app_support.views import neighbor_table
 
     cat = pd.DataFrame({"item_id": ["A1", "B2"], "name": ["x", "y"], "events": [3, 4]})
-    table = neighbour_table([{"rank": 1, "item_id": "B2", "name": "y", "score": 0.5}], cat)
+    table = neighbor_table([{"rank": 1, "item_id": "B2", "name": "y", "score": 0.5}], cat)
     back = pd.read_csv(io.StringIO(table.to_csv(index=False)), dtype={"item_id": str})
     assert back.to_dict("records") == [{"rank": 1, "item_id": "B2", "name": "y", "similarity": 0.5, "popularity": 4}]
 
@@ -95,7 +95,7 @@ def test_csv_of_the_table_round_trips(demo_store: Path) -> None:
 
 def page_tables(at: AppTest) -> list[pd.DataFrame]:
     """The page's static tables (side by side, golden pairs; text as on screen) first, then its st.dataframe
-    tables (one version's neighbours, evidence), each group in page order."""
+    tables (one version's neighbors, evidence), each group in page order."""
     return [*shown_tables(at), *(d.value for d in at.dataframe)]
 
 
@@ -130,9 +130,9 @@ def own_store(demo_store: Path, tmp_path: Path) -> Path:
     return path
 
 
-def test_two_versions_side_by_side_mark_shared_neighbours(own_store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_two_versions_side_by_side_mark_shared_neighbors(own_store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     train_version(Store(own_store), "ppmi_svd", {"dim": 16}, dataset=load_demo_dataset(), seed=1, name="demo-16")
-    at = open_neighbours(own_store, monkeypatch)
+    at = open_neighbors(own_store, monkeypatch)
     at.selectbox(key="nb_version").set_value("demo-ppmi").run()
     at.text_input(key="nb_filter").set_value("85123A").run()
     assert frame_keys(at) == ["nb_table"]  # one version: the table as before
@@ -149,8 +149,8 @@ def test_two_versions_side_by_side_mark_shared_neighbours(own_store: Path, monke
     assert a["in both"].tolist() == ["yes" if i in shared else "" for i in a["item_id"]]
     assert b["in both"].tolist() == ["yes" if i in shared else "" for i in b["item_id"]]
     assert 0 < len(shared) < 10  # dim 32 vs dim 16: similar, not identical
-    assert any(f"{len(shared)} of the top 10 neighbours are in both lists" in c.value for c in at.caption)
-    # the readable list still names version A's neighbours
+    assert any(f"{len(shared)} of the top 10 neighbors are in both lists" in c.value for c in at.caption)
+    # the readable list still names version A's neighbors
     assert next(m.value for m in at.markdown if m.value.startswith("1. ")).count("\n") == 9
 
 
@@ -160,7 +160,7 @@ def test_side_by_side_with_a_version_lacking_the_item(own_store: Path, monkeypat
 
     emb = make_embeddings(Vocabulary(["A1", "B2", "C3"]), [[1, 0], [0.8, 0.6], [0, 1]])
     Store(own_store).save_version(emb, manifest={"method": "hand"}, name="tiny")
-    at = open_neighbours(own_store, monkeypatch)
+    at = open_neighbors(own_store, monkeypatch)
     at.selectbox(key="nb_version").set_value("demo-ppmi").run()
     at.text_input(key="nb_filter").set_value("85123A").run()
     at.selectbox(key="nb_version_b").set_value("tiny").run()
@@ -170,10 +170,10 @@ def test_side_by_side_with_a_version_lacking_the_item(own_store: Path, monkeypat
     assert set(frame(at, "nb_side_a")["in both"]) == {""}
 
 
-def test_mark_neighbours_and_check_the_version(own_store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_mark_neighbors_and_check_the_version(own_store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from behemb_core.store import golden_pairs
 
-    at = open_neighbours(own_store, monkeypatch)
+    at = open_neighbors(own_store, monkeypatch)
     at.text_input(key="nb_filter").set_value("85123A").run()
     assert any("No golden pairs yet" in i.value for i in at.info)
     table = frame(at, "nb_table")
@@ -190,7 +190,7 @@ def test_mark_neighbours_and_check_the_version(own_store: Path, monkeypatch: pyt
     at.text_input(key="nb_golden_note").set_value("belongs together").run()
     at.button(key="nb_mark_good").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
-    assert any("as a good neighbour of WHITE HANGING HEART" in s.value for s in at.success)
+    assert any("as a good neighbor of WHITE HANGING HEART" in s.value for s in at.success)
     pairs = golden_pairs(own_store)
     assert pairs[["query_id", "neighbor_id", "label", "by", "note", "version_seen"]].values.tolist() == [
         ["85123A", second, "good", "Ana", "belongs together", "demo-ppmi"]]
@@ -199,10 +199,10 @@ def test_mark_neighbours_and_check_the_version(own_store: Path, monkeypatch: pyt
     assert metrics["Good kept"] == "1" and metrics["Good lost"] == "0" and metrics["As marked"] == "100%"
     checked = frame(at, "nb_golden_table")
     assert checked[["query_id", "neighbor_id", "status", "rank"]].values.tolist() == [["85123A", second, "kept", "2"]]
-    assert checked.loc[0, "query"] == "WHITE HANGING HEART T-LIGHT HOLDER" and checked.loc[0, "neighbour"]
+    assert checked.loc[0, "query"] == "WHITE HANGING HEART T-LIGHT HOLDER" and checked.loc[0, "neighbor"]
     assert any("Marked for this item" in c.value for c in at.caption)
 
-    # The best neighbour marked bad: the version now fails the check.
+    # The best neighbor marked bad: the version now fails the check.
     at.selectbox(key="nb_golden_neighbor").set_value(first).run()
     at.button(key="nb_mark_bad").click().run()
     assert not at.exception
@@ -211,7 +211,7 @@ def test_mark_neighbours_and_check_the_version(own_store: Path, monkeypatch: pyt
     assert metrics["Bad present"] == "1" and metrics["As marked"] == "50%"
     assert frame(at, "nb_golden_table")["status"].tolist() == ["kept", "present"]
 
-    # Re-marking wins: the first neighbour is good after all; with K = 1 the second one is then lost.
+    # Re-marking wins: the first neighbor is good after all; with K = 1 the second one is then lost.
     at.button(key="nb_mark_good").click().run()
     assert len(golden_pairs(own_store)) == 2 and golden_pairs(own_store)["label"].tolist() == ["good", "good"]
     at.number_input(key="nb_golden_k").set_value(1).run()
@@ -228,7 +228,7 @@ def test_golden_check_of_another_version_reports_missing_items(own_store: Path,
     mark_pair(own_store, "85123A", "21733", label="good", by="Ana")
     emb = make_embeddings(Vocabulary(["85123A", "B2", "C3"]), [[1, 0], [0.8, 0.6], [0, 1]])
     Store(own_store).save_version(emb, manifest={"method": "hand"}, name="tiny")
-    at = open_neighbours(own_store, monkeypatch)
+    at = open_neighbors(own_store, monkeypatch)
     at.selectbox(key="nb_version").set_value("tiny").run()
     assert not at.exception
     assert {m.label: m.value for m in at.metric}["Items missing"] == "1"
@@ -241,7 +241,7 @@ def test_golden_check_of_another_version_reports_missing_items(own_store: Path,
 def test_evidence_for_a_version_of_other_data_says_so_without_zero_counts(
     own_store: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The reported bug: a version trained on another dataset got "10 of 10 neighbours never occur with it"."""
+    """The reported bug: a version trained on another dataset got "10 of 10 neighbors never occur with it"."""
     from behemb_core.ingest.dataset import Dataset
     from behemb_core.sessions import SessionOptions
     from behemb_core.synthetic import planted_sessions
@@ -249,7 +249,7 @@ def test_evidence_for_a_version_of_other_data_says_so_without_zero_counts(
     planted = planted_sessions(n_items=60, n_clusters=6, n_sessions=400, seed=3)
     other = Dataset(sessions=planted.sessions, drops={}, notes={}, source={"kind": "test"}, options=SessionOptions())
     train_version(Store(own_store), "ppmi_svd", {"dim": 8}, dataset=other, seed=0, name="other-data")
-    at = open_neighbours(own_store, monkeypatch)
+    at = open_neighbors(own_store, monkeypatch)
     at.selectbox(key="nb_version").set_value("other-data").run()
     at.toggle(key="nb_explain").set_value(True).run()
     assert not at.exception and not at.error, [e.value for e in at.error]
@@ -268,7 +268,7 @@ def test_an_item_without_a_name_shows_its_id_once(own_store: Path, monkeypatch: 
     planted = planted_sessions(n_items=60, n_clusters=6, n_sessions=400, seed=3)
     unnamed = Dataset(sessions=planted.sessions, drops={}, notes={}, source={"kind": "test"}, options=SessionOptions())
     train_version(Store(own_store), "ppmi_svd", {"dim": 8}, dataset=unnamed, seed=0, name="no-names")
-    at = open_neighbours(own_store, monkeypatch)
+    at = open_neighbors(own_store, monkeypatch)
     at.selectbox(key="nb_version").set_value("no-names").run()
     assert not at.exception
     lines = [ln for m in at.markdown for ln in m.value.splitlines() if "similarity" in ln and re.match(r"\d+\. ", ln)]
@@ -282,14 +282,14 @@ def test_an_item_without_a_name_shows_its_id_once(own_store: Path, monkeypatch: 
 def test_wording_follows_the_data_and_the_store_setting(own_store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from behemb_core.store import read_settings
 
-    at = open_neighbours(own_store, monkeypatch)
+    at = open_neighbors(own_store, monkeypatch)
     assert at.selectbox(key="nb_wording").value == "automatic (from the data)"
     assert any(s.value.startswith("People who bought ") and s.value.endswith(" also bought") for s in at.subheader)
     at.selectbox(key="nb_wording").set_value("viewed").run()
     assert not at.exception and not at.error
     assert any(s.value.startswith("People who viewed ") and s.value.endswith(" also viewed") for s in at.subheader)
     assert read_settings(Store(own_store)).interaction == "viewed"  # a setting of the store, not of the session
-    fresh = open_neighbours(own_store, monkeypatch)
+    fresh = open_neighbors(own_store, monkeypatch)
     assert fresh.selectbox(key="nb_wording").value == "viewed"
     fresh.selectbox(key="nb_wording").set_value("automatic (from the data)").run()
     assert read_settings(Store(own_store)).interaction is None
