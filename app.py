@@ -20,11 +20,11 @@ keys.init_state()
 
 @st.cache_resource(show_spinner=False)
 def warm_up_numba() -> bool:
-    """Load the training kernels and the projection's numba kernels (umap's and ours) once per server process, in a background thread at
-    start-up, so the first projection a user asks for pays only for its data. The kernels live in numba's disk
-    cache (~/.cache/behemb/numba unless NUMBA_CACHE_DIR is set): on a machine that never ran a projection this
-    compiles them once (about a minute), afterwards it takes a few seconds. Off when BEHEMB_NO_WARMUP is set
-    (tests)."""
+    """Load the training kernels and the projection's numba kernels (umap's and ours) once per server process, in
+    a background thread at start-up, so the first training and the first projection a user asks for pay only for
+    their data. The kernels live in numba's disk cache (~/.cache/behemb/numba unless NUMBA_CACHE_DIR is set): on a
+    machine that never compiled them this takes a while once, afterwards a few seconds. Off when BEHEMB_NO_WARMUP
+    is set (tests)."""
     import os
     import threading
 
@@ -101,14 +101,17 @@ def home() -> None:
         st.caption(f"Store: {md(store.url)}")
 
     st.subheader("What next")
-    st.page_link(DATA, label="1 · Data — upload your own sessions or event logs, check the summary", icon=":material/upload_file:")
-    st.page_link(TRAIN, label="2 · Train — pick a method, train, compare with the baselines", icon=":material/model_training:")
+    st.page_link(DATA, label="1 · Data — upload your own sessions or event logs, check the summary",
+                 icon=":material/upload_file:")
+    st.page_link(TRAIN, label="2 · Train — pick a method, train, compare with the baselines",
+                 icon=":material/model_training:")
     st.page_link(NEIGHBORS, label="3 · Neighbors — people who bought this also bought…", icon=":material/search:")
     st.page_link(PROJECTION, label="4 · Projection — a 2-D map of a version's items, side by side with another",
                  icon=":material/map:")
     st.page_link(COMPARE, label="5 · Compare — how much did the neighbor lists change, beyond retraining noise?",
                  icon=":material/compare_arrows:")
-    st.page_link(PUBLISH, label="6 · Publish — sign-off checklist, approve, publish, roll back, audit log", icon=":material/rocket_launch:")
+    st.page_link(PUBLISH, label="6 · Publish — sign-off checklist, approve, publish, roll back, audit log",
+                 icon=":material/rocket_launch:")
 
 
 HOME = st.Page(home, title="Home", icon=":material/home:", default=True)

@@ -80,4 +80,5 @@ def page_guard(page: str = "") -> Iterator[None]:
         ref = uuid.uuid4().hex[:8]
         log.exception("unexpected error on page %s (ref %s)", page or "?", ref)
         st.error(f"Something went wrong on this page ({type(exc).__name__}) and it stopped here. The details are in "
-                 f"the app's log under reference {ref}; please report it with what you did.", icon=":material/stop_circle:")
+                 f"the app's log under reference {ref}; please report it with what you did.",
+                 icon=":material/stop_circle:")

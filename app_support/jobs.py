@@ -29,7 +29,8 @@ log = logging.getLogger(__name__)
 STAGE_LABELS = {
     "read": "reading", "cooccurrence": "counting co-occurrences", "ppmi": "PPMI", "svd": "SVD",
     "epoch": "training", "fit": "fitting", "compile": "first start", "walks": "random walks",
-    "evaluate": "evaluating", "baselines": "baselines", "noise_floor": "noise floor", "save": "saving", "done": "done", "tune": "tuning", "trial": "tuning",
+    "evaluate": "evaluating", "baselines": "baselines", "noise_floor": "noise floor", "save": "saving", "done": "done",
+    "tune": "tuning", "trial": "tuning",
 }
 
 

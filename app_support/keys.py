@@ -28,11 +28,6 @@ DATASET_LABEL = "dataset_label"
 # Paths of the files currently uploaded on the Data page (written to a temporary folder).
 UPLOADED_PATHS = "uploaded_paths"
 UPLOADED_META_PATH = "uploaded_meta_path"
-# Durable copy of the Data page's choices (source, layout, delimiter, header, column mapping, filters, options):
-# Streamlit drops a widget's state when its page is not rendered, so they are re-seeded from here on return.
-DATA_CHOICES = "data_choices"
-DATA_CHOICE_PREFIXES = ("data_source", "data_layout", "data_delimiter", "data_header", "data_col_",
-                        "data_ts_unit", "data_filter_", "data_opt_")
 # Train page: training-cache key -> version name, and the last version trained in this session.
 TRAIN_RUNS = "train_runs"
 LAST_VERSION = "last_version"
@@ -60,25 +55,6 @@ def init_state() -> None:
         ss[DATASET_LABEL] = DEMO_LABEL
     ss.setdefault(TRAIN_RUNS, {})
     keep_form_values(ss)  # forms such as Train's survive a visit to another page
-
-
-def restore_choices(saved_key: str = DATA_CHOICES) -> None:
-    """Re-seed widgets of a page from their durable copy (only keys missing from session state)."""
-    ss = st.session_state
-    for key, value in ss.get(saved_key, {}).items():
-        if key not in ss:
-            ss[key] = value
-
-
-def remember_choices(saved_key: str = DATA_CHOICES, prefixes: tuple[str, ...] = DATA_CHOICE_PREFIXES) -> None:
-    """Copy the current values of the page's settable widgets (keys starting with ``prefixes``) to the
-    durable copy. Buttons and file uploaders are never included (their state cannot be set)."""
-    ss = st.session_state
-    saved = dict(ss.get(saved_key, {}))
-    for key in list(ss.keys()):
-        if isinstance(key, str) and key.startswith(prefixes):
-            saved[key] = ss[key]
-    ss[saved_key] = saved
 
 
 def keep_store_path() -> None:

@@ -11,12 +11,14 @@ from __future__ import annotations
 from collections.abc import MutableMapping
 from typing import Any
 
-# Widget keys kept for the browser session: the Train form (and its method config fields, ``cfg_<method>_<field>``).
+# Widget keys kept for the browser session: the Train form (and its method config fields, ``cfg_<method>_<field>``)
+# and the Data page's choices (source, layout, delimiter, header, column mapping, filters, session options).
 KEPT_KEYS = (
     "train_method", "train_seed", "train_name", "train_evaluate", "train_noise_floor", "train_tune", "train_budget",
     "train_base_version",
 )
-KEPT_PREFIXES = ("cfg_",)
+KEPT_PREFIXES = ("cfg_", "data_source", "data_layout", "data_delimiter", "data_header", "data_col_", "data_ts_unit",
+                 "data_filter_", "data_opt_")
 
 
 def keep_form_values(state: MutableMapping[str, Any]) -> list[str]:

@@ -31,7 +31,6 @@ from behemb_core.ingest import NAME_CANDIDATES, ROLES, EventFilters
 from behemb_core.sessions import SessionOptions
 
 keys.init_state()
-keys.restore_choices()  # the page's choices survive visits to other pages
 if "data_source" not in st.session_state:  # first visit: show the source of the dataset in use
     st.session_state["data_source"] = (
         "demo" if is_demo(DatasetSpec.from_json(st.session_state[keys.DATASET_SPEC])) else "upload")
@@ -172,7 +171,6 @@ if paths:
             name_column=name_column, meta_path=meta_path, delimiter=delimiter if kind == "baskets" else None,
         )
 
-keys.remember_choices()
 if spec is not None and st.button("Read data", key="data_read", type="primary"):
     with user_errors("Reading the data failed") as outcome:
         if spec.format == "events":

@@ -157,7 +157,8 @@ def show_training_status() -> None:
             + (f" Tuned first in {job.result['tuning_seconds']:.0f} s ({len(job.result['trials'])} trials)."
                if "tuning_seconds" in job.result else ""))
     elif job.status == "cancelled":
-        st.session_state[keys.TRAIN_MESSAGE] = ("warning", f"Training {md(job.label)} was cancelled; nothing was saved.")
+        st.session_state[keys.TRAIN_MESSAGE] = (
+            "warning", f"Training {md(job.label)} was cancelled; nothing was saved.")
     else:
         st.session_state[keys.TRAIN_MESSAGE] = ("error", f"Training failed: {md(job.error or 'unknown error')}")
     st.rerun(scope="app")

@@ -1,9 +1,9 @@
 """Neighbors: pick a version and an item, see its top-K neighbors with names and popularity (optionally next to
 a second version's, with the neighbors both lists share marked), optionally the co-occurrence evidence behind
 each one, and export the table as CSV. With a second version, a diff lists the neighbors kept, gained and lost.
-A bulk export writes the top-K of pasted/uploaded ids or of the whole catalogue as one CSV/Parquet. Neighbor pairs can be marked good or bad (golden pairs, kept with the
-store) and every version is re-checked against them. Item names are untrusted text: they are shown in tables
-and escaped markdown only (never as HTML)."""
+A bulk export writes the top-K of pasted/uploaded ids or of the whole catalogue as one CSV/Parquet. Neighbor
+pairs can be marked good or bad (golden pairs, kept with the store) and every version is re-checked against them.
+Item names are untrusted text: they are shown in tables and escaped markdown only (never as HTML)."""
 
 from __future__ import annotations
 
@@ -229,7 +229,8 @@ with st.expander("Bulk export — top-K of many items or of the whole catalogue"
                     shown = ", ".join(map(md, result.unknown[:20])) + (" …" if len(result.unknown) > 20 else "")
                     st.warning(f"{len(result.unknown)} of {result.queries + len(result.unknown)} ids are not in "
                                f"version {md(version)} and have no rows: {shown}", icon=":material/warning:")
-                st.success(f"{result.rows:,} rows for {result.queries:,} items, K = {int(bulk_k)}.", icon=":material/check_circle:")
+                st.success(f"{result.rows:,} rows for {result.queries:,} items, K = {int(bulk_k)}.",
+                           icon=":material/check_circle:")
                 st.download_button(
                     f"Download {bulk_fmt.upper()}", data, file_name=f"neighbors-{version}-top{int(bulk_k)}.{bulk_fmt}",
                     mime="text/csv" if bulk_fmt == "csv" else "application/vnd.apache.parquet",
@@ -251,8 +252,10 @@ with st.container(border=True):
     by = gc[1].text_input("Your name", key="nb_golden_by", max_chars=100,
                           help="Recorded with the mark.").strip()
     note = gc[2].text_input("Note (optional)", key="nb_golden_note", max_chars=1000).strip() or None
-    good = gc[3].button("Good", icon=":material/thumb_up:", key="nb_mark_good", help="This neighbor belongs in the list.")
-    bad = gc[4].button("Bad", icon=":material/thumb_down:", key="nb_mark_bad", help="This neighbor should not be in the list.")
+    good = gc[3].button("Good", icon=":material/thumb_up:", key="nb_mark_good",
+                        help="This neighbor belongs in the list.")
+    bad = gc[4].button("Bad", icon=":material/thumb_down:", key="nb_mark_bad",
+                       help="This neighbor should not be in the list.")
     if (good or bad) and neighbor is not None:
         if not by:
             st.error("Enter your name: every mark records who made it.", icon=":material/block:")
@@ -320,7 +323,8 @@ if result.get("could_not_judge"):  # nothing judged is not a pass
 elif result["passed"]:
     st.success(f"Passed: no good pair lost and no bad pair in the top {result['k']} "
                f"({result['checked']} of {result['pairs']} pairs judged"
-               + (f"; {result['missing']} not in this version" if result["missing"] else "") + ").", icon=":material/check_circle:")
+               + (f"; {result['missing']} not in this version" if result["missing"] else "") + ").",
+               icon=":material/check_circle:")
 else:
     st.error(f"Failed: {result['good_lost']} good pair(s) lost and {result['bad_present']} bad pair(s) present in "
              f"the top {result['k']}.", icon=":material/cancel:")

@@ -223,7 +223,8 @@ def sample_note(v: str, table: pd.DataFrame) -> None:
         how = ("a popularity-stratified sample (equally many items from each popularity decile)"
                if stored[v].item_stats is not None else "a uniform random sample (the version stores no popularity)")
         st.info(f"{md(v)}: UMAP was fitted on {how} of {n_fit:,} of {n:,} items; the other {n - n_fit:,} were "
-                "placed on the map among their nearest fitted items (as UMAP's transform places new points).", icon=":material/target:")
+                "placed on the map among their nearest fitted items (as UMAP's transform places new points).",
+                icon=":material/target:")
 
 
 ref_table = tables[version]

@@ -79,7 +79,8 @@ elif report["verdict"] == "beyond_noise":
 else:
     # With no shared item the explanation says all the sentence says, and more: show it alone.
     reason = md(report["no_verdict_reason"] or "")
-    st.info(reason if report["counts"]["shared"] == 0 and reason else f"{sentence} {reason}".strip(), icon=":material/info:")
+    st.info(reason if report["counts"]["shared"] == 0 and reason else f"{sentence} {reason}".strip(),
+            icon=":material/info:")
 if data["noise_from"] and noise is not None and report["noise"] is not None:
     st.caption(f"Noise floor from {md(data['noise_from'])} (seeds {md(noise.get('seeds'))}, "
                f"{noise.get('n_items', 0):,} items). Rule: {md(report['noise']['rule'])}, margin "
