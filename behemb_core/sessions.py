@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -108,10 +108,6 @@ class Sessions:
     def session_of_event(self) -> np.ndarray:
         """For every event, the index of its session."""
         return np.repeat(np.arange(self.n_sessions, dtype=np.int64), self.lengths)
-
-    def items_of(self, s: int) -> np.ndarray:
-        """Item ids of session ``s`` (for display and tests; not for bulk work)."""
-        return self.vocab.take(self.codes[self.indptr[s] : self.indptr[s + 1]])
 
     def to_lists(self) -> list[list]:
         """All sessions as Python lists of ids (tests and small data only)."""
@@ -262,8 +258,3 @@ def build_sessions(raw: RawSessions, options: SessionOptions, drops: DropLog) ->
         users=users,
         start_times=starts,
     )
-
-
-def replace_sessions(sessions: Sessions, **changes: object) -> Sessions:
-    """``dataclasses.replace`` for :class:`Sessions` (kept here so callers need not import dataclasses)."""
-    return replace(sessions, **changes)

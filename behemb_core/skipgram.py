@@ -12,7 +12,6 @@ workers, gensim's threads race on shared weights (Hogwild), so results differ sl
 
 from __future__ import annotations
 
-import logging
 import os
 import tempfile
 import time
@@ -23,7 +22,6 @@ from numba import njit
 
 from .progress import Reporter
 
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 
@@ -23,7 +24,6 @@ from behemb_core.errors import ConfigError
 from behemb_core.metadata import ItemMetadata
 from behemb_core.methods.base import TrainingInputs
 from behemb_core.methods.registry import get_method, parse_config
-from behemb_core.sessions import replace_sessions
 from behemb_core.store.filestore import StoredVersion
 
 I2V = {"dim": 32, "workers": 1, "epochs": 5}
@@ -115,7 +115,7 @@ def test_retraining_with_another_seed_moves_lists_only_a_little(planted, base, n
 def test_corrupted_training_data_is_beyond_noise(planted, base, noise):
     s = planted.sessions
     perm = np.random.default_rng(0).permutation(s.n_items)  # every item takes another item's behavior
-    corrupted = _fit(replace_sessions(s, codes=perm[s.codes].astype(s.codes.dtype)), 1)
+    corrupted = _fit(dataclasses.replace(s, codes=perm[s.codes].astype(s.codes.dtype)), 1)
     rep = compare_versions(_version(base, planted, "v1"), _version(corrupted, planted, "v2"), noise=noise)
     assert rep["overall"]["jaccard"]["median"] < 0.1  # measured 0.0
     assert rep["verdict"] == "beyond_noise"
