@@ -20,6 +20,7 @@ from ..errors import ConfigError
 from ..metadata import ItemMetadata
 from ..progress import ProgressCallback
 from ..sessions import Sessions
+from ..validation import problems
 
 
 class MethodConfig(BaseModel):
@@ -101,14 +102,7 @@ class MethodSpec:
         try:
             return self.config_class.model_validate(values or {})
         except ValidationError as exc:
-            problems = []
-            for err in exc.errors():
-                key = ".".join(str(p) for p in err["loc"]) or "(config)"
-                msg = err["msg"]
-                if err["type"] == "extra_forbidden":
-                    msg = f"unknown parameter (known: {self.known_parameters()})"
-                problems.append(f"{key}={err.get('input')!r}: {msg}")
-            raise ConfigError(f"{self.name}: invalid config: " + "; ".join(problems)) from None
+            raise ConfigError(f"{self.name}: invalid config: " + "; ".join(problems(exc, self.config_class))) from None
 
     def known_parameters(self) -> str:
         return ", ".join(sorted(self.config_class.model_fields))

@@ -9,6 +9,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..errors import ConfigError
+from ..validation import problems
 
 
 class ProjectionParams(BaseModel):
@@ -65,11 +66,4 @@ def as_params(params: ProjectionParams | Mapping[str, Any] | None) -> Projection
 
 
 def _describe(exc: ValidationError) -> str:
-    problems = []
-    for err in exc.errors():
-        key = ".".join(str(p) for p in err["loc"]) or "(parameters)"
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            msg = f"unknown parameter (known: {', '.join(ProjectionParams.model_fields)})"
-        problems.append(f"{key}={err.get('input')!r}: {msg}")
-    return "projection: invalid parameters: " + "; ".join(problems)
+    return "projection: invalid parameters: " + "; ".join(problems(exc, ProjectionParams))
