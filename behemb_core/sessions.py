@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from dataclasses import dataclass, field, replace
+from typing import TypedDict, Unpack
 
 import numpy as np
 import pandas as pd
@@ -264,6 +265,17 @@ def build_sessions(raw: RawSessions, options: SessionOptions, drops: DropLog) ->
     )
 
 
-def replace_sessions(sessions: Sessions, **changes: object) -> Sessions:
+class SessionsChanges(TypedDict, total=False):
+    """The fields :func:`replace_sessions` may change, with their types."""
+
+    vocab: Vocabulary
+    indptr: np.ndarray
+    codes: np.ndarray
+    session_ids: np.ndarray
+    users: np.ndarray | None
+    start_times: np.ndarray | None
+
+
+def replace_sessions(sessions: Sessions, **changes: Unpack[SessionsChanges]) -> Sessions:
     """``dataclasses.replace`` for :class:`Sessions` (kept here so callers need not import dataclasses)."""
     return replace(sessions, **changes)

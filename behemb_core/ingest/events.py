@@ -162,8 +162,8 @@ def _filter(
         if user is not None:
             drop((user < 0) & (sess < 0), "missing user and session id")
         drop(sess < 0, "missing session id")
-    else:
-        drop(user < 0, "missing user id")
+    else:  # gap mode: resolve_columns requires the user column
+        drop(codes["user"] < 0, "missing user id")
     if filters.keep_event_types is not None:
         allowed = np.isin(id_strings(dicts["event_type"]).astype(str), filters.keep_event_types)
         ev = codes["event_type"]
@@ -192,6 +192,8 @@ def _sessionize(
     """
     n = len(times)
     if sess is None:
+        if user is None:
+            raise ValueError("sessions by inactivity gap need the user column")
         order = stable_order([user, times])
         u, t = user[order], times[order]
         brk = np.ones(n, dtype=bool)
@@ -221,6 +223,8 @@ def _sessionize(
         k[by_user] = pos - np.maximum.accumulate(np.where(first, pos, 0)) + 1
         ids = _join(user_or_q.take(user_pos), pa.array(k), ":")
     else:
+        if sess_str is None:
+            raise ValueError("sessions from the session column need the session id strings")
         s_sess = s[starts][perm]
         per_id = np.bincount(s_sess, minlength=len(sess_str))
         shared = per_id[s_sess] > 1

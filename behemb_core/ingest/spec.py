@@ -65,7 +65,9 @@ class DatasetSpec(BaseModel):
         """The format to read with: ``auto`` decided from the file suffixes."""
         if self.format != "auto":
             return self.format
-        kinds = {"sessions" if Path(p).name.lower().endswith(JSONL_SUFFIXES) else "events" for p in self.paths}
+        kinds: set[Literal["sessions", "events"]] = {
+            "sessions" if Path(p).name.lower().endswith(JSONL_SUFFIXES) else "events" for p in self.paths
+        }
         if len(kinds) > 1:
             raise InputError("give either session JSONL files or event-log files (CSV/TSV/Parquet), not both: "
                              + ", ".join(Path(p).name for p in self.paths))

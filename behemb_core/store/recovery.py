@@ -113,7 +113,7 @@ def _log_findings(st: Store, j: _journal.Journal) -> list[Finding]:
             _journal.write_head(st, j)
             return f"moved {j.path}{_journal.HEAD_SUFFIX} to line {len(j.hashes)}"
 
-        out.append(Finding("head behind", f"{j.path}{_journal.HEAD_SUFFIX} records {j.head.get('lines')} lines, the "
+        out.append(Finding("head behind", f"{j.path}{_journal.HEAD_SUFFIX} records {j.head_lines()} lines, the "
                            f"log has {len(j.hashes)} (an interrupted update)", True, head))
     return out
 
