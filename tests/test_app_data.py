@@ -7,9 +7,8 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("streamlit")
-from streamlit.testing.v1 import AppTest
-
 from conftest import open_app  # noqa: E402
+from streamlit.testing.v1 import AppTest
 
 from app_support.data_io import read_uploaded, save_uploads  # noqa: E402
 from app_support.views import md  # noqa: E402

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from method_contract import MethodContract
 
 from behemb_core.errors import ConfigError
 from behemb_core.methods.base import TrainingInputs
 from behemb_core.methods.registry import METHODS, coerce_setting, get_method, parse_config
 from behemb_core.neighbors import top_k_neighbors
 from behemb_core.synthetic import cluster_precision_at_k
-from method_contract import MethodContract
 
 
 class TestPpmiSvdContract(MethodContract):
