@@ -79,7 +79,8 @@ def planted_arrays(
         idx = order[bounds[c] : bounds[c + 1]]
         members = by_cluster[member_bounds[c] : member_bounds[c + 1]]
         cum = np.cumsum(pop[members])
-        items[idx] = members[np.searchsorted(cum, rng.random(len(idx)) * cum[-1], side="right").clip(0, len(members) - 1)]
+        picked = np.searchsorted(cum, rng.random(len(idx)) * cum[-1], side="right")
+        items[idx] = members[picked.clip(0, len(members) - 1)]
     is_noise = rng.random(total) < noise
     global_cum = np.cumsum(pop)
     items[is_noise] = np.searchsorted(global_cum, rng.random(int(is_noise.sum())) * global_cum[-1], side="right").clip(

@@ -142,9 +142,9 @@ def resolve_columns(
 
     A timestamp column neither given nor found by name is looked for by content in ``sample`` rows
     (:func:`detect_timestamp`); ``found_by`` (if given) receives ``"given"``, ``"name"`` or ``"content"``
-    for the timestamp column. Required: item and timestamp always; user unless a session column is used; session when filtering by
-    session prefix; event_type when filtering by event type. Errors name the file, the missing role and the
-    columns present.
+    for the timestamp column. Required: item and timestamp always; user unless a session column is used;
+    session when filtering by session prefix; event_type when filtering by event type. Errors name the file,
+    the missing role and the columns present.
     """
     detected = detect_columns(header)
     merged = detected.model_dump()

@@ -252,17 +252,17 @@ def read_event_log(
 ) -> Dataset:
     """Read event-log files (CSV/TSV/TXT, ``.gz``, Parquet; a folder = all its data files by name) into sessions.
 
-    Columns are auto-detected (:func:`detect_columns`) unless given; text id columns are read as strings and
-    normalised once (``85123A`` stays a string, ``17850.0`` becomes ``17850``). The delimiter of text files is
-    ``columns.delimiter`` or sniffed; ``columns.header=False`` reads headerless files (``column_1``, …). A
-    timestamp column without a known name is found by content (:func:`detect_timestamp`). Timestamps: numbers
-    are unix time in ``columns.timestamp_unit`` (inferred from their magnitude when not given; the unit used
-    and how the column was found are in ``source["timestamp"]``), text is ISO 8601 or ``columns.timestamp_format``; an unparseable value
-    is an :class:`InputError` with file, line and value. With a session column and
-    ``options.use_session_column`` sessions follow it (split per user when shared); otherwise a user's events
-    are split after more than ``options.gap_minutes`` of inactivity. ``name_column`` (e.g. ``Description``)
-    attaches the most frequent name per item as :class:`ItemMetadata`. The cleaning rules of
-    :func:`build_sessions` are applied last. See the module docstring for the guarantees.
+    Columns are auto-detected (:func:`detect_columns`) unless given; text id columns are read as strings and normalised
+    once (``85123A`` stays a string, ``17850.0`` becomes ``17850``). The delimiter of text files is
+    ``columns.delimiter`` or sniffed; ``columns.header=False`` reads headerless files (``column_1``, …). A timestamp
+    column without a known name is found by content (:func:`detect_timestamp`). Timestamps: numbers are unix time in
+    ``columns.timestamp_unit`` (inferred from their magnitude when not given; the unit used and how the column was found
+    are in ``source["timestamp"]``), text is ISO 8601 or ``columns.timestamp_format``; an unparseable value is an
+    :class:`InputError` with file, line and value. With a session column and ``options.use_session_column`` sessions
+    follow it (split per user when shared); otherwise a user's events are split after more than ``options.gap_minutes``
+    of inactivity. ``name_column`` (e.g. ``Description``) attaches the most frequent name per item as
+    :class:`ItemMetadata`. The cleaning rules of :func:`build_sessions` are applied last. See the module docstring for
+    the guarantees.
     """
     rep = as_reporter(progress)
     files = list_files(paths, TABLE_SUFFIXES, "event log")

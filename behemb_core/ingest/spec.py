@@ -29,10 +29,11 @@ class DatasetSpec(BaseModel):
     """Everything needed to (re)read a dataset.
 
     ``format``: ``sessions`` (JSON Lines, one session per line), ``events`` (an event log: CSV/TSV/TXT/Parquet,
-    sessionized per user), ``baskets`` (one session per line, items separated by ``delimiter``), or ``auto`` (sessions when every path ends in a JSON Lines
-    suffix, else events; mixing both is an error). ``columns``/``filters`` apply to event logs (``None`` fields of
-    ``columns`` are detected, ``""`` means the role is absent); ``delimiter`` is the baskets' item separator
-    (``None`` = sniffed; event logs take theirs from ``columns``). ``meta_path`` names an item-name table.
+    sessionized per user), ``baskets`` (one session per line, items separated by ``delimiter``), or ``auto`` (sessions
+    when every path ends in a JSON Lines suffix, else events; mixing both is an error). ``columns``/``filters`` apply to
+    event logs (``None`` fields of ``columns`` are detected, ``""`` means the role is absent); ``delimiter`` is the
+    baskets' item separator (``None`` = sniffed; event logs take theirs from ``columns``). ``meta_path`` names an
+    item-name table.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
