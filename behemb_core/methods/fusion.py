@@ -24,7 +24,7 @@ from .base import BaseTraining, MethodConfig, TrainingInputs
 
 
 class FusionConfig(MethodConfig):
-    dim: int | None = Field(  # type: ignore[assignment]
+    dim: int | None = Field(  # type: ignore[assignment]  # optional here: fusion follows the behavior vectors
         None, title="Dimensions", ge=2, le=2048,
         description="Vector dimension; fusion keeps the behavior vectors' dimension (leave empty), or checks it.",
     )

@@ -407,6 +407,9 @@ def _hashes(st: Store, version: str, verb: str) -> dict[str, str]:
     if problems:
         raise IntegrityError(f"version {version!r} cannot be {verb}: it failed verification: " + "; ".join(problems))
     hashes = lio.version_hashes(st, version)
-    if hashes["embeddings_sha256"] is None:
+    emb, manifest = hashes["embeddings_sha256"], hashes["manifest_sha256"]
+    if emb is None:
         raise IntegrityError(f"version {version!r}: manifest has no sha256 for {EMBEDDINGS_FILE}")
-    return hashes  # type: ignore[return-value]
+    if manifest is None:  # removed since st.manifest read it
+        raise IntegrityError(f"version {version!r}: its manifest is gone")
+    return {"embeddings_sha256": emb, "manifest_sha256": manifest}
