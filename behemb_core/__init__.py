@@ -15,9 +15,9 @@ Importing the package points numba's on-disk kernel cache at ``~/.cache/behemb/n
 
 from . import _numba_cache
 
-_numba_cache.configure()  # before any submodule imports numba
+_numba_cache.configure()  # before any submodule imports numba, hence the imports below it (E402)
 
-from .errors import (
+from .errors import (  # noqa: E402
     BehembError,
     Cancelled,
     ConfigError,
@@ -27,7 +27,7 @@ from .errors import (
     StoreError,
     VersionExistsError,
 )
-from .progress import ProgressCallback, ProgressEvent
+from .progress import ProgressCallback, ProgressEvent  # noqa: E402
 
 __version__ = "0.1.0"
 

@@ -59,7 +59,8 @@ def configure() -> str | None:
     if numba is not None:
         from numba.core import config
 
-        if config.CACHE_DIR != chosen:
+        # numba sets its config attributes at run time (reload_config), so its stubs do not declare them.
+        if config.CACHE_DIR != chosen:  # type: ignore[attr-defined]
             config.reload_config()
     return chosen
 
@@ -92,7 +93,7 @@ def enable_disk_cache(module_name: str, names: Iterable[str]) -> list[str]:
             continue
         if disp.py_func.__closure__ is not None:
             continue
-        if any(d is not disp and d.py_func is disp.py_func and not isinstance(d._cache, NullCache)
+        if any(d is not disp and d.py_func is disp.py_func and not isinstance(getattr(d, "_cache", None), NullCache)
                for d in dispatchers):
             continue
         with warnings.catch_warnings():

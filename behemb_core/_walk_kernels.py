@@ -24,7 +24,8 @@ Nothing here validates its inputs: :mod:`behemb_core.walks` checks the graph and
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
 import llvmlite
 import numpy as np
@@ -92,7 +93,7 @@ _PREFETCH_NAME = "llvm.prefetch.p0" if getattr(llvmlite, "opaque_pointers_enable
 
 
 @intrinsic
-def _prefetch(typingctx: Any, arr: Any, idx: Any) -> Any:  # pragma: no cover - compiled
+def _prefetch_intrinsic(typingctx: Any, arr: Any, idx: Any) -> Any:  # pragma: no cover - compiled
     """Hint the CPU to load the cache line of ``arr[idx]`` (read, high locality).  A hint only: it never
     faults and has no effect on results; ``idx`` must nevertheless lie inside the array."""
     if not isinstance(arr, types.Array) or not isinstance(idx, types.Integer):
@@ -112,6 +113,11 @@ def _prefetch(typingctx: Any, arr: Any, idx: Any) -> Any:  # pragma: no cover - 
         return context.get_dummy_value()
 
     return sig, codegen
+
+
+# Called from jitted code as ``_prefetch(arr, idx)``; numba's stubs type an intrinsic's call with the typing
+# context as a first argument, so the signature seen from jitted code is spelled out here.
+_prefetch = cast(Callable[[np.ndarray, Any], None], _prefetch_intrinsic)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -189,7 +195,7 @@ def _exact_second_order(
         acc += (cum[k] - prev) * _alpha(indptr, indices, t, indices[k], inv_p, inv_q)
         prev = cum[k]
         if acc > r:
-            return k
+            return np.int64(k)
     return end - 1
 
 
@@ -266,7 +272,7 @@ def _step(
 
 @njit(cache=True, nogil=True, inline="always")
 def _prefetch_row(
-    arr: np.ndarray, start: np.int64, end: np.int64, per_line: np.int64
+    arr: np.ndarray, start: np.int64, end: np.int64, per_line: int
 ) -> None:  # pragma: no cover - compiled
     """Prefetch ``arr[start:end]``: every cache line of short rows (up to 16 lines), the top four levels of
     the binary-search tree of long ones (the 15 sixteenth points) and the last element."""

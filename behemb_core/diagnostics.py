@@ -28,7 +28,7 @@ Popularity-based metrics are ``None`` when no popularity is given or all counts 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -44,7 +44,7 @@ from .vocab import Vocabulary
 VERDICTS = ("ok", "warning", "collapsed")
 HEAD_SHARE = 0.01
 
-PopularityLike = pd.Series | pd.DataFrame | np.ndarray | None
+PopularityLike: TypeAlias = pd.Series | pd.DataFrame | np.ndarray | None
 
 
 class CollapseThresholds(BaseModel):

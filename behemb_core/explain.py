@@ -57,7 +57,8 @@ class Evidence:
     def pair(self, a_id: Any, b_id: Any, *, examples: int = 3, names: dict | None = None) -> dict[str, Any]:
         """Evidence for one pair of item ids (items unknown to the sessions have zero evidence)."""
         vocab = self.sessions.vocab
-        a, b = int(vocab.codes(np.asarray([a_id], dtype=object))[0]), int(vocab.codes(np.asarray([b_id], dtype=object))[0])
+        a = int(vocab.codes(np.asarray([a_id], dtype=object))[0])
+        b = int(vocab.codes(np.asarray([b_id], dtype=object))[0])
         out: dict[str, Any] = {"cooccurrences": 0.0, "sessions_together": 0, "ppmi": 0.0, "examples": []}
         if a < 0 or b < 0:
             out["no_direct_support"] = True

@@ -173,8 +173,9 @@ def write_neighbors(sink: BinaryIO, emb: ItemEmbeddings, k: int, *, fmt: ExportF
     for block in _blocks(emb, codes, k, names, max(1, block_rows), progress):
         rows += block.num_rows
         if writer is None:
+            # CSV: the header once, then one chunk per block
             writer = (pq.ParquetWriter(sink, block.schema) if fmt == "parquet"
-                      else pacsv.CSVWriter(sink, block.schema, write_options=_CSV_OPTIONS))  # header once, then one chunk per block
+                      else pacsv.CSVWriter(sink, block.schema, write_options=_CSV_OPTIONS))
         writer.write_table(block)  # Parquet: one row group per block
     if writer is not None:
         writer.close()

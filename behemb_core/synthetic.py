@@ -58,7 +58,8 @@ def planted_arrays(
     # Members of every cluster in one argsort (item i is in cluster i % n_clusters, so they are strided).
     by_cluster = np.argsort(cluster, kind="stable")
     member_bounds = np.searchsorted(cluster[by_cluster], np.arange(n_clusters + 1))
-    cluster_p = np.bincount(cluster, weights=pop, minlength=n_clusters)
+    # Typed as an array of any dtype: with weights, bincount returns floats (numpy's stubs say intp).
+    cluster_p: np.ndarray = np.bincount(cluster, weights=pop, minlength=n_clusters)
     cluster_p /= cluster_p.sum()
 
     lengths = 2 + rng.geometric(1.0 / max(mean_length - 1.0, 1.0), size=n_sessions) - 1
@@ -78,7 +79,8 @@ def planted_arrays(
         idx = order[bounds[c] : bounds[c + 1]]
         members = by_cluster[member_bounds[c] : member_bounds[c + 1]]
         cum = np.cumsum(pop[members])
-        items[idx] = members[np.searchsorted(cum, rng.random(len(idx)) * cum[-1], side="right").clip(0, len(members) - 1)]
+        picked = np.searchsorted(cum, rng.random(len(idx)) * cum[-1], side="right")
+        items[idx] = members[picked.clip(0, len(members) - 1)]
     is_noise = rng.random(total) < noise
     global_cum = np.cumsum(pop)
     items[is_noise] = np.searchsorted(global_cum, rng.random(int(is_noise.sum())) * global_cum[-1], side="right").clip(

@@ -18,7 +18,7 @@ from .ingest.dataset import Dataset, summarize
 from .metadata import ItemMetadata
 from .methods.base import MethodConfig, MethodSpec, TrainingInputs
 from .methods.registry import METHODS, get_method
-from .progress import ProgressCallback, as_reporter
+from .progress import ProgressCallback, Reporter, as_reporter
 from .sessions import Sessions
 from .store import Store
 
@@ -35,7 +35,7 @@ def fit_method(
     content: ContentVectors | None = None,
     base: ItemEmbeddings | None = None,
     base_version: str | None = None,
-    progress: ProgressCallback | None = None,
+    progress: ProgressCallback | Reporter | None = None,
 ) -> tuple[MethodConfig, FitResult, float]:
     """Validate the config, fit, and return ``(config, result, seconds)``. Nothing is written.
 
@@ -56,7 +56,8 @@ def fit_method(
 
 
 def _fit(
-    spec: MethodSpec, cfg: MethodConfig, inputs: TrainingInputs, *, seed: int, progress: ProgressCallback | None
+    spec: MethodSpec, cfg: MethodConfig, inputs: TrainingInputs, *, seed: int,
+    progress: ProgressCallback | Reporter | None,
 ) -> FitResult:
     """``spec.fit`` on ready inputs: behavior vectors a method builds on are trained here when none were given."""
     if spec.builds_on is None or inputs.base is not None:
@@ -98,7 +99,7 @@ def train_version(
     item_meta: ItemMetadata | None = None,
     evaluate: bool = False,
     noise_floor: bool = False,
-    progress: ProgressCallback | None = None,
+    progress: ProgressCallback | Reporter | None = None,
     extra_manifest: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Fit ``method`` and save a draft version to ``store``; returns a short summary dict.
@@ -156,7 +157,7 @@ def train_version(
         "fit_report": result.report,
         "base_version": base_version,
     }
-    if evaluate:
+    if evaluate and sessions is not None:
         from .evaluation import evaluate_method
 
         ev = rep.sub(fit_end, 2 * fit_end, labels.get("evaluation split"))
@@ -174,7 +175,7 @@ def train_version(
         )
     if dataset is not None:
         manifest["dataset"] = {
-            "fingerprint": sessions.fingerprint(),
+            "fingerprint": dataset.sessions.fingerprint(),
             "summary": summarize(dataset),
             "source": dataset.source,
             "session_options": dataset.options.model_dump(mode="json"),

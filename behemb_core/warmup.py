@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 from .progress import ProgressCallback, as_reporter
 
@@ -33,7 +34,7 @@ def warm_up_training() -> float:
     t0 = time.perf_counter()
     sessions = planted_sessions(n_items=120, n_clusters=6, n_sessions=600, seed=0).sessions
     inputs = TrainingInputs(sessions=sessions)
-    runs = [
+    runs: list[tuple[str, dict[str, Any]]] = [
         ("ppmi_svd", {"dim": 8}),
         ("ppmi_svd", {"dim": 8, "weighting": "harmonic"}),
         ("cooc_softmax", {"dim": 8, "epochs": 1, "softmax": "full"}),

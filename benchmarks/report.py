@@ -88,14 +88,16 @@ def _peers(r: dict[str, Any]) -> list[str]:
         if "dense_seconds" in p:
             q = f"{p['dense_precision_at_10']:.3f}" if "dense_precision_at_10" in p else "—"
             rows.append(f"| ppmi_svd | {p['end_to_end_seconds']:.1f} s | dense sketch"
-                        f"{' (SVD extrapolated)' if p['dense_svd_extrapolated'] else ''} | {p['dense_seconds']:.0f} s | "
+                        f"{' (SVD extrapolated)' if p['dense_svd_extrapolated'] else ''}"
+                        f" | {p['dense_seconds']:.0f} s | "
                         f"{p['end_to_end_seconds'] / p['dense_seconds']:.4f}× | {p['precision_at_10']:.3f} vs {q} |")
     if "item2vec" in r:
         i = r["item2vec"]
         best = f" (fastest of {i['runs']})" if i.get("runs", 1) > 1 else ""
         rows.append(f"| item2vec fit{best} | {i['fit_seconds']:.1f} s | raw gensim corpus_file{best}"
                     f" | {i['gensim_seconds']:.1f} s"
-                    f" | {i['ratio_to_gensim']:.2f}× | {i['precision_at_10']:.3f} vs {i['gensim_precision_at_10']:.3f} |")
+                    f" | {i['ratio_to_gensim']:.2f}×"
+                    f" | {i['precision_at_10']:.3f} vs {i['gensim_precision_at_10']:.3f} |")
     if "walks" in r and "python_loop" in r["walks"]:
         w = r["walks"]
         a = w["first-order (DeepWalk)"]
@@ -130,7 +132,8 @@ def markdown(result: dict[str, Any]) -> str:
     if peers:
         lines += [*peers, ""]
     r = result["results"]
-    quality = [f"{k} {v['precision_at_10']:.3f}" for k, v in r.items() if isinstance(v, dict) and "precision_at_10" in v]
+    quality = [f"{k} {v['precision_at_10']:.3f}" for k, v in r.items()
+               if isinstance(v, dict) and "precision_at_10" in v]
     if quality:
         lines += [f"Planted-cluster precision@10 (2,000 sampled items): {', '.join(quality)}.", ""]
     peak_note = "" if result["peak_rss_is_per_stage"] else " (process-wide peak so far: per-stage reset unavailable)"

@@ -330,8 +330,8 @@ def run_umap(ctx: Context) -> None:
                            "items": len(table)}
 
 
-RUNNERS = {"read": run_read, "ppmi_svd": run_ppmi_svd, "cooc_softmax": run_cooc_softmax, "item2vec": run_item2vec, "graph": run_graph,
-           "walks": run_walks, "neighbors": run_neighbors, "umap": run_umap}
+RUNNERS = {"read": run_read, "ppmi_svd": run_ppmi_svd, "cooc_softmax": run_cooc_softmax, "item2vec": run_item2vec,
+           "graph": run_graph, "walks": run_walks, "neighbors": run_neighbors, "umap": run_umap}
 
 
 def _as_embeddings(ids: np.ndarray, vectors: np.ndarray):

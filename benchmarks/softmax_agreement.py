@@ -124,7 +124,8 @@ def cost_markdown(result: dict[str, Any]) -> str:
 
 def _footer(lines: list[str], result: dict[str, Any]) -> str:
     m = result["machine"]
-    lines += ["", f"Machine: {m['cpu']}, {m['cores_usable']} cores. `{result['command']}`, finished {result['finished']}."]
+    lines += ["", f"Machine: {m['cpu']}, {m['cores_usable']} cores. `{result['command']}`, "
+                  f"finished {result['finished']}."]
     return "\n".join(lines) + "\n"
 
 
@@ -135,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", default="5000,10000,20000,40000", help="planted catalogue sizes for the cost table")
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     args = ap.parse_args(argv)
-    common = {"command": "python -m benchmarks.softmax_agreement " + " ".join(argv if argv is not None else sys.argv[1:]),
+    given = argv if argv is not None else sys.argv[1:]
+    common = {"command": "python -m benchmarks.softmax_agreement " + " ".join(given),
               "negatives": parse_config("cooc_softmax", {}).negatives, "threshold": FULL_SOFTMAX_MAX_ITEMS}
     args.out.mkdir(parents=True, exist_ok=True)
     outputs = []

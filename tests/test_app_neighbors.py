@@ -9,12 +9,12 @@ import pandas as pd
 import pytest
 
 pytest.importorskip("streamlit")
+from conftest import shown_tables  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from behemb_core.demo import load_demo_dataset  # noqa: E402
 from behemb_core.store import Store  # noqa: E402
 from behemb_core.train import train_version  # noqa: E402
-from conftest import shown_tables  # noqa: E402
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 

@@ -11,9 +11,8 @@ import numpy as np
 import pytest
 
 pytest.importorskip("streamlit")
-from streamlit.testing.v1 import AppTest
-
 from conftest import open_app  # noqa: E402
+from streamlit.testing.v1 import AppTest
 
 DIGINETICA = (
     b"sessionId;userId;itemId;timeframe;eventdate\n"

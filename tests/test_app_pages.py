@@ -108,7 +108,8 @@ def test_train_page_trains_ppmi_svd_and_does_not_retrain_on_resubmit(store_dir: 
     fresh.selectbox(key="train_method").set_value("ppmi_svd").run()
     fresh.number_input(key="cfg_ppmi_svd_dim").set_value(16)
     fresh.button(key="train_submit").click().run()
-    assert any("Already trained as version **app\\-ppmi**" in i.value for i in fresh.info), [i.value for i in fresh.info]
+    infos = [i.value for i in fresh.info]
+    assert any("Already trained as version **app\\-ppmi**" in v for v in infos), infos
     assert len(Store(store_dir).list_versions()) == 1
     # Asking for a noise floor the stored version does not have is a new training.
     fresh.checkbox(key="train_noise_floor").check()

@@ -14,10 +14,10 @@ import pytest
 
 pytest.importorskip("streamlit")
 pytest.importorskip("umap")
+from conftest import shown_tables  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from behemb_core.metadata import ItemMetadata  # noqa: E402
-from conftest import shown_tables  # noqa: E402
 from behemb_core.methods.base import TrainingInputs  # noqa: E402
 from behemb_core.methods.registry import get_method, parse_config  # noqa: E402
 from behemb_core.store import Store  # noqa: E402

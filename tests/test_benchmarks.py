@@ -42,8 +42,8 @@ def test_stage_recorder_splits_a_call_by_progress_stage():
 @pytest.fixture(scope="module")
 def xs_result(tmp_path_factory):
     work = tmp_path_factory.mktemp("bench")
-    return work, run("XS", only=["read", "ppmi_svd", "cooc_softmax", "walks"], seed=0, workdir=work, out=work / "results",
-                     log=io.StringIO())
+    return work, run("XS", only=["read", "ppmi_svd", "cooc_softmax", "walks"], seed=0, workdir=work,
+                     out=work / "results", log=io.StringIO())
 
 
 @pytest.mark.slow

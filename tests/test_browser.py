@@ -3,9 +3,9 @@ Chromium (never a downloaded browser).
 
 Two walks, each asserting after every step that no traceback and no "Something went wrong" message shows.
 
-First: the home page shows the demo dataset → Train trains the default method, cooc_softmax (dim 16), and saves
-a version → Neighbors shows the neighbors of 85123A (WHITE HANGING HEART T-LIGHT HOLDER) by name, and a screenshot is saved to
-``test-artifacts/neighbors.png`` → the Publish page (when the app has one) approves and publishes the version.
+First: the home page shows the demo dataset → Train trains the default method, cooc_softmax (dim 16), and saves a
+version → Neighbors shows the neighbors of 85123A (WHITE HANGING HEART T-LIGHT HOLDER) by name, and a screenshot is
+saved to ``test-artifacts/neighbors.png`` → the Publish page (when the app has one) approves and publishes the version.
 Second (a server whose store already has ``demo-a``, a published version of the demo data): Data uploads a
 ``;``-separated file in Diginetica's train-item-views layout and reads it → Train trains on it → Neighbors lists
 neighbors in the new version → Compare explains that it shares no items with demo-a → Publish shows the catalogue
@@ -212,7 +212,8 @@ def test_train_look_at_neighbors_and_publish_in_a_browser(server: tuple[str, Pat
     no_exception(page)
     shoot(page, "home")
 
-    # Train (reached through the sidebar, in the same session): the default method (cooc_softmax) with dim 16; it is saved.
+    # Train (reached through the sidebar, in the same session): the default method (cooc_softmax) with dim 16;
+    # it is saved.
     go_via_sidebar(page, url, "Train")
     expect(page.get_by_test_id("stSelectbox").get_by_role("combobox", name="Method")).to_have_value(
         re.compile("cosine softmax"))

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from conftest import write_sessions_jsonl
 
 from behemb_core.cli import main
 from behemb_core.synthetic import planted_sessions
-from conftest import write_sessions_jsonl
 
 REPO = Path(__file__).resolve().parents[1]
 

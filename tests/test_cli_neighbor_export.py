@@ -8,12 +8,12 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from conftest import write_sessions_jsonl
 
 from behemb_core.cli import main
 from behemb_core.neighbors import top_k_neighbors
 from behemb_core.store import Store
 from behemb_core.synthetic import planted_sessions
-from conftest import write_sessions_jsonl
 
 
 @pytest.fixture(scope="module")

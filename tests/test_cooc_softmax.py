@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from method_contract import MethodContract
 
 from behemb_core.errors import Cancelled, ConfigError
 from behemb_core.methods.base import TrainingInputs
@@ -19,7 +20,6 @@ from behemb_core.neighbors import top_k_neighbors
 from behemb_core.softmax_fit import SoftmaxFitParams, SoftmaxTrainer, fit_cosine_softmax, row_distribution
 from behemb_core.synthetic import cluster_precision_at_k, sessions_from_lists
 from behemb_core.target_similarity import popularity_normalize, target_similarity, top_k_by_target
-from method_contract import MethodContract
 
 FAST = {"dim": 32}
 

@@ -11,7 +11,6 @@ from behemb_core.cooccurrence import count_cooccurrence, ppmi
 from behemb_core.svd import randomized_svd
 from behemb_core.synthetic import sessions_from_lists
 
-
 _sessions = sessions_from_lists
 
 

@@ -6,9 +6,8 @@ import numpy as np
 
 from behemb_core.embeddings import make_embeddings
 from behemb_core.explain import Evidence, explain_neighbors
-from behemb_core.vocab import Vocabulary
 from behemb_core.synthetic import sessions_from_lists
-
+from behemb_core.vocab import Vocabulary
 
 _sessions = sessions_from_lists
 

@@ -9,6 +9,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 import pytest
+from method_contract import MethodContract, tiny_planted
 
 from behemb_core.content import ContentVectors, content_from_text, read_content_vectors
 from behemb_core.errors import ConfigError, InputError
@@ -18,7 +19,6 @@ from behemb_core.methods.registry import get_method, parse_config
 from behemb_core.neighbors import top_k_neighbors
 from behemb_core.train import fit_method
 from behemb_core.vocab import Vocabulary
-from method_contract import MethodContract, tiny_planted
 
 
 class TestFusionContract(MethodContract):
@@ -213,10 +213,11 @@ def test_fusion_is_handed_its_behavior_vectors_and_says_where_they_came_from(col
 def test_train_version_follows_capabilities_not_names(tmp_path):
     """Sources a method cannot use are refused before anything is read; fusion's base candidates are the behavior
     versions; evaluation is skipped for fusion and a repeat of the same fusion job is found, not retrained."""
+    from conftest import write_sessions_jsonl
+
     from behemb_core.ingest import read_session_jsonl
     from behemb_core.store import Store
     from behemb_core.train import base_version_choices, find_same_training, train_version
-    from conftest import write_sessions_jsonl
 
     dataset = read_session_jsonl(write_sessions_jsonl(tmp_path / "s.jsonl", tiny_planted().sessions))
     store = Store(str(tmp_path / "store"))

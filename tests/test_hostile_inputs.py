@@ -25,10 +25,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import REPO, write_sessions_jsonl
 
 from behemb_core.cli import main
 from behemb_core.synthetic import planted_sessions
-from conftest import REPO, write_sessions_jsonl
 
 TRAIN = ["train", "--method", "ppmi_svd", "--set", "dim=16", "--quiet"]
 

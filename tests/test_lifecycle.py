@@ -435,6 +435,18 @@ def test_index_skew_from_old_version_and_wrong_sha(store: Store) -> None:
     assert any("old-ann" in p and "not in the store" in p for p in verify_store(store)["problems"])
 
 
+def test_index_record_with_a_malformed_version_is_skew(store: Store) -> None:
+    """A hand-edited index record whose version is not a name (here a list) is reported, not a crash."""
+    approved(store, "beh_v1")
+    publish(store, "beh_v1", by="a")
+    register_index(store, "main-ann", version="beh_v1", embeddings_sha256=emb_sha(store, "beh_v1"))
+    path = root(store) / "indexes" / "main-ann.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "version": ["beh_v1"]}))
+    report = verify_store(store)
+    assert not report["ok"]
+    assert any("main-ann" in p and "not in the store" in p for p in report["problems"])
+
+
 def test_register_index_validation(store: Store, tmp_path: Path) -> None:
     sha = emb_sha(store, "beh_v1")
     for bad in ("../x", "", ".hidden", "a/b"):

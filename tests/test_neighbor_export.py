@@ -10,7 +10,13 @@ import pytest
 from behemb_core.embeddings import make_embeddings
 from behemb_core.errors import ConfigError, InputError
 from behemb_core.neighbor_export import (
-    COLUMNS, export_neighbors, neighbor_diff, neighbors_bytes, parse_item_list, read_item_list, resolve_items,
+    COLUMNS,
+    export_neighbors,
+    neighbor_diff,
+    neighbors_bytes,
+    parse_item_list,
+    read_item_list,
+    resolve_items,
 )
 from behemb_core.neighbors import top_k_neighbors
 from behemb_core.vocab import Vocabulary

@@ -20,7 +20,8 @@ def manifest_with(source: dict) -> dict:
 @pytest.mark.parametrize(
     ("source", "verb"),
     [
-        ({"kind": "event_log", "filters": {"keep_event_types": ["view"]}, "columns": {"event_type": "event"}}, "viewed"),
+        ({"kind": "event_log", "filters": {"keep_event_types": ["view"]}, "columns": {"event_type": "event"}},
+         "viewed"),
         ({"kind": "event_log", "filters": {"keep_event_types": ["transaction"]}, "columns": {"event_type": "event"}},
          "bought"),
         ({"kind": "event_log", "columns": {"event_type": "listen_type"}}, "played"),

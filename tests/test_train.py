@@ -7,13 +7,13 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from conftest import write_sessions_jsonl
 
 from behemb_core.ingest import read_session_jsonl
 from behemb_core.ingest.dataset import Dataset
 from behemb_core.progress import Reporter
 from behemb_core.store import Store
 from behemb_core.train import find_same_training, train_version
-from conftest import write_sessions_jsonl
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 
 from ..boundary import doing
-from ..errors import ConfigError
+from ..errors import ConfigError, StoreError
 from ._common import StderrProgress, emit, parse_sets, print_table, store_option
 from .data import add_input_options, load_dataset
 
@@ -14,10 +14,9 @@ from .data import add_input_options, load_dataset
 def cmd_train(args: argparse.Namespace) -> int:
     from ..content import read_content_vectors
     from ..errors import VersionExistsError
+    from ..methods.registry import get_method
     from ..store import open_store
     from ..train import train_version
-
-    from ..methods.registry import get_method
 
     progress = StderrProgress(args.quiet)
     spec = get_method(args.method)  # resolved once for the job
@@ -85,6 +84,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     dataset = load_demo_dataset(DEMO_FILE, progress=progress)
     summary = train_version(store, args.method, {"dim": 64}, dataset=dataset, seed=0, progress=progress)
     stored = store.load_version(summary["version"])
+    if stored.item_meta is None:  # the demo's spec reads names from the Description column
+        raise StoreError(f"version {summary['version']} was stored without the demo's item names")
     names = stored.item_meta.names_for(stored.embeddings.vocab.ids)
     query = "85123A"  # WHITE HANGING HEART T-LIGHT HOLDER, the best seller
     print(f"Trained {summary['version']} ({summary['items']} items, {summary['seconds']} s) on {DEMO_FILE.name}")

@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 from ..diagnostics import align_popularity
 from ..errors import ConfigError
+from ..sessions import Sessions
 from .stability import BAND_DEFINITION, OverlapResult, band_summaries, neighbor_overlap
 
 if TYPE_CHECKING:
     from ..ingest.dataset import Dataset
     from ..methods.base import MethodConfig, TrainingInputs
-    from ..sessions import Sessions
     from ..store.filestore import StoredVersion
 
 
@@ -41,7 +41,7 @@ def noise_floor(
     if isinstance(data, TrainingInputs):
         inputs = data
     else:
-        inputs = TrainingInputs(sessions=getattr(data, "sessions", data))
+        inputs = TrainingInputs(sessions=data if isinstance(data, Sessions) else data.sessions)
     spec, cfg = get_method(method), parse_config(method, config)
     fits = [spec.fit(inputs, cfg, seed=int(s)).embeddings for s in seeds]
     result = neighbor_overlap(fits[0], fits[1], k=k, rbo_p=rbo_p)

@@ -15,6 +15,7 @@ import pandas as pd
 from ..diagnostics import PopularityLike, align_popularity
 from ..embeddings import ItemEmbeddings
 from ..errors import ConfigError
+from ..metadata import ItemMetadata
 from .noise_floor import pick_noise_floor
 from .stability import (
     BAND_DEFINITION,
@@ -46,7 +47,8 @@ MIN_SHARED_SHARE = 0.5
 
 def version_names(*versions: VersionLike) -> pd.Series | None:
     """Item names (Series indexed by id) from the ``item_meta`` of the given versions; later ones win."""
-    tables = [v.item_meta.table[["item_id", "name"]] for v in versions if getattr(v, "item_meta", None) is not None]
+    metas: list[ItemMetadata | None] = [getattr(v, "item_meta", None) for v in versions]
+    tables = [m.table[["item_id", "name"]] for m in metas if m is not None]
     if not tables:
         return None
     t = pd.concat(tables[::-1]).drop_duplicates("item_id", keep="first")
@@ -91,7 +93,8 @@ def compare_versions(
     if names is None:
         names = version_names(a, b)
     if popularity is None:
-        popularity = next((v.item_stats for v in (b, a) if getattr(v, "item_stats", None) is not None), None)
+        stats: list[pd.DataFrame | None] = [getattr(v, "item_stats", None) for v in (b, a)]
+        popularity = next((st for st in stats if st is not None), None)
     result = overlap if overlap is not None else neighbor_overlap(emb_a, emb_b, k=k, rbo_p=rbo_p)
     pop = align_popularity(result.universe, popularity)
     bands = band_summaries(result, pop)
@@ -124,7 +127,7 @@ def compare_versions(
         report["no_verdict_reason"] = report["catalogues"]["explanation"]
         return report
     scopes: dict[str, np.ndarray] = {"overall": result.jaccard}
-    if bands is not None and noise is not None and noise.get("bands"):
+    if pop is not None and bands is not None and noise is not None and noise.get("bands"):
         labels = popularity_bands(pop[result.codes])
         scopes.update({band: result.jaccard[labels == band] for band in BANDS
                        if (labels == band).any() and (noise["bands"].get(band) or {}).get("n")})

@@ -17,7 +17,7 @@ not extrapolate beyond depth ``k``, so it means the same for every list length.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -32,7 +32,7 @@ from ..vocab import Vocabulary
 BANDS = ("head", "torso", "tail")
 BAND_DEFINITION = "by training events, rank-based: head = top 10 % (at least 1 item), tail = bottom 50 %, torso = rest"
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
-NamesLike = ItemMetadata | pd.Series | None
+NamesLike: TypeAlias = ItemMetadata | pd.Series | None
 _BLOCK = 4096
 
 

@@ -72,7 +72,9 @@ def bootstrap_interval(
     return {n: [float(lo[i]), float(hi[i])] for i, n in enumerate(names)}
 
 
-def hr_by_popularity_decile(ranks: np.ndarray, targets: np.ndarray, train: Sessions, k: int) -> list[dict]:
+def hr_by_popularity_decile(
+    ranks: np.ndarray, targets: np.ndarray, train: Sessions, k: int
+) -> list[dict[str, Any]]:
     """HR@k per popularity decile of the target (decile 1 = the least popular tenth of the catalogue)."""
     counts = train.item_counts()
     order = np.argsort(counts, kind="stable")
@@ -81,7 +83,7 @@ def hr_by_popularity_decile(ranks: np.ndarray, targets: np.ndarray, train: Sessi
     t = train.vocab.codes(targets)
     dec = np.where(t >= 0, decile_of[np.maximum(t, 0)], -1)
     hit = (ranks > 0) & (ranks <= k)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for d in range(10):
         m = dec == d
         rows.append({"decile": d + 1, "pairs": int(m.sum()), f"hr@{k}": float(hit[m].mean()) if m.any() else None})

@@ -19,7 +19,7 @@ from ..embeddings import ItemEmbeddings
 from ..errors import ConfigError
 from ..methods.base import MethodConfig, TrainingInputs
 from ..methods.registry import get_method, parse_config
-from ..progress import ProgressCallback, as_reporter
+from ..progress import ProgressCallback, Reporter, as_reporter
 from ..sessions import Sessions
 from .baselines import baseline_blocks, ranks_for_most_popular, sessions_from_stats, target_params
 from .metrics import hr_by_popularity_decile, metrics_from_ranks, ranks_for_embeddings, score_block
@@ -58,7 +58,7 @@ def evaluate_method(
     split: Literal["time", "random"] = "time",
     split_seed: int = 0,
     n_boot: int = 200,
-    progress: ProgressCallback | None = None,
+    progress: ProgressCallback | Reporter | None = None,
 ) -> dict[str, Any]:
     """Train ``method`` on the first part of a split and score it and the baselines on the held-out pairs.
 

@@ -19,8 +19,8 @@ from .baskets import read_baskets
 from .columns import ROLES, EventColumns, EventFilters, detect_columns, detect_timestamp
 from .dataset import Dataset, gini, summarize
 from .events import metadata_from_event_log, read_event_log
-from .jsonl import read_session_jsonl
 from .item_names import NAME_CANDIDATES, read_item_metadata
+from .jsonl import read_session_jsonl
 from .spec import DatasetSpec, load
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -15,7 +16,6 @@ import pyarrow.compute as pc
 
 from ..errors import InputError
 from ..vocab import normalize_ids
-
 from ._files import READ_ERRORS, open_text
 
 _INTLIKE = r"^-?(?:0|[1-9][0-9]{0,17})(?:\.0+)?$"
@@ -193,13 +193,16 @@ def parse_timestamps(
     return parsed.dt.as_unit("ns").dt.tz_localize(None).to_numpy().view(np.int64).copy()
 
 
+#: The units of numeric (unix) timestamps.
+TimeUnit = Literal["s", "ms", "us", "ns"]
+
 _UNIT_NS = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
 
 #: Upper bounds of the typical magnitude of unix times per unit (seconds reach 1e11 in the year 5138).
-_UNIT_BOUNDS = (("s", 1e11), ("ms", 1e14), ("us", 1e17))
+_UNIT_BOUNDS: tuple[tuple[TimeUnit, float], ...] = (("s", 1e11), ("ms", 1e14), ("us", 1e17))
 
 
-def infer_time_unit(arr: pa.ChunkedArray | np.ndarray) -> str | None:
+def infer_time_unit(arr: pa.ChunkedArray | np.ndarray) -> TimeUnit | None:
     """The unit of numeric times by magnitude (median of the absolute values: < 1e11 s, < 1e14 ms, < 1e17 us,
     else ns), or ``None`` when the column is not numeric (text dates) or empty."""
     if isinstance(arr, np.ndarray):

@@ -8,6 +8,7 @@ event logs); explicit column names always win, and a required column that is nei
 from __future__ import annotations
 
 import re
+from collections.abc import Set as AbstractSet
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -103,7 +104,7 @@ _INT_TEXT = re.compile(r"^-?\d+(\.\d+)?$")
 _TIME_WORDS = ("time", "date", "day", "frame", "epoch")
 
 
-def detect_timestamp(header: list[str], rows: list[list[str]], used: set[str] = frozenset()) -> str | None:
+def detect_timestamp(header: list[str], rows: list[list[str]], used: AbstractSet[str] = frozenset()) -> str | None:
     """A timestamp column found by *content* among the columns not in ``used``, or ``None``.
 
     Tried in this order (first column wins): numbers in a plausible unix-time range (1973–2286 in s, ms, us
@@ -141,9 +142,9 @@ def resolve_columns(
 
     A timestamp column neither given nor found by name is looked for by content in ``sample`` rows
     (:func:`detect_timestamp`); ``found_by`` (if given) receives ``"given"``, ``"name"`` or ``"content"``
-    for the timestamp column. Required: item and timestamp always; user unless a session column is used; session when filtering by
-    session prefix; event_type when filtering by event type. Errors name the file, the missing role and the
-    columns present.
+    for the timestamp column. Required: item and timestamp always; user unless a session column is used;
+    session when filtering by session prefix; event_type when filtering by event type. Errors name the file,
+    the missing role and the columns present.
     """
     detected = detect_columns(header)
     merged = detected.model_dump()

@@ -23,9 +23,9 @@ class Dataset:
     """Cleaned :class:`Sessions` with provenance.
 
     ``drops`` maps a reason to the number of rows/events it removed; ``notes`` counts changes that removed
-    nothing; ``source`` says where the data came from (``kind`` is ``"sessions_jsonl"``, ``"event_log"`` or ``"baskets"``,
-    plus ``paths``, ``rows_read`` and the columns/filters used). For event logs the accounting identity
-    ``rows_read == sessions.n_events + sum(drops.values())`` holds; for JSON Lines the same holds with
+    nothing; ``source`` says where the data came from (``kind`` is ``"sessions_jsonl"``, ``"event_log"`` or
+    ``"baskets"``, plus ``paths``, ``rows_read`` and the columns/filters used). For event logs the accounting
+    identity ``rows_read == sessions.n_events + sum(drops.values())`` holds; for JSON Lines the same holds with
     ``source["events_read"]`` in place of ``rows_read``.
     """
 

@@ -162,8 +162,8 @@ def _filter(
         if user is not None:
             drop((user < 0) & (sess < 0), "missing user and session id")
         drop(sess < 0, "missing session id")
-    else:
-        drop(user < 0, "missing user id")
+    else:  # gap mode: resolve_columns requires the user column
+        drop(codes["user"] < 0, "missing user id")
     if filters.keep_event_types is not None:
         allowed = np.isin(id_strings(dicts["event_type"]).astype(str), filters.keep_event_types)
         ev = codes["event_type"]
@@ -192,6 +192,8 @@ def _sessionize(
     """
     n = len(times)
     if sess is None:
+        if user is None:
+            raise ValueError("sessions by inactivity gap need the user column")
         order = stable_order([user, times])
         u, t = user[order], times[order]
         brk = np.ones(n, dtype=bool)
@@ -221,6 +223,8 @@ def _sessionize(
         k[by_user] = pos - np.maximum.accumulate(np.where(first, pos, 0)) + 1
         ids = _join(user_or_q.take(user_pos), pa.array(k), ":")
     else:
+        if sess_str is None:
+            raise ValueError("sessions from the session column need the session id strings")
         s_sess = s[starts][perm]
         per_id = np.bincount(s_sess, minlength=len(sess_str))
         shared = per_id[s_sess] > 1
@@ -248,17 +252,17 @@ def read_event_log(
 ) -> Dataset:
     """Read event-log files (CSV/TSV/TXT, ``.gz``, Parquet; a folder = all its data files by name) into sessions.
 
-    Columns are auto-detected (:func:`detect_columns`) unless given; text id columns are read as strings and
-    normalised once (``85123A`` stays a string, ``17850.0`` becomes ``17850``). The delimiter of text files is
-    ``columns.delimiter`` or sniffed; ``columns.header=False`` reads headerless files (``column_1``, …). A
-    timestamp column without a known name is found by content (:func:`detect_timestamp`). Timestamps: numbers
-    are unix time in ``columns.timestamp_unit`` (inferred from their magnitude when not given; the unit used
-    and how the column was found are in ``source["timestamp"]``), text is ISO 8601 or ``columns.timestamp_format``; an unparseable value
-    is an :class:`InputError` with file, line and value. With a session column and
-    ``options.use_session_column`` sessions follow it (split per user when shared); otherwise a user's events
-    are split after more than ``options.gap_minutes`` of inactivity. ``name_column`` (e.g. ``Description``)
-    attaches the most frequent name per item as :class:`ItemMetadata`. The cleaning rules of
-    :func:`build_sessions` are applied last. See the module docstring for the guarantees.
+    Columns are auto-detected (:func:`detect_columns`) unless given; text id columns are read as strings and normalised
+    once (``85123A`` stays a string, ``17850.0`` becomes ``17850``). The delimiter of text files is
+    ``columns.delimiter`` or sniffed; ``columns.header=False`` reads headerless files (``column_1``, …). A timestamp
+    column without a known name is found by content (:func:`detect_timestamp`). Timestamps: numbers are unix time in
+    ``columns.timestamp_unit`` (inferred from their magnitude when not given; the unit used and how the column was found
+    are in ``source["timestamp"]``), text is ISO 8601 or ``columns.timestamp_format``; an unparseable value is an
+    :class:`InputError` with file, line and value. With a session column and ``options.use_session_column`` sessions
+    follow it (split per user when shared); otherwise a user's events are split after more than ``options.gap_minutes``
+    of inactivity. ``name_column`` (e.g. ``Description``) attaches the most frequent name per item as
+    :class:`ItemMetadata`. The cleaning rules of :func:`build_sessions` are applied last. See the module docstring for
+    the guarantees.
     """
     rep = as_reporter(progress)
     files = list_files(paths, TABLE_SUFFIXES, "event log")

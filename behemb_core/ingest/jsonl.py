@@ -31,7 +31,7 @@ from ..errors import InputError
 from ..progress import as_reporter
 from ..sessions import DropLog, RawSessions, SessionOptions, build_sessions
 from ..vocab import normalize_ids
-from ._files import JSONL_SUFFIXES, PathsLike, READ_ERRORS, list_files, open_text, unreadable
+from ._files import JSONL_SUFFIXES, READ_ERRORS, PathsLike, list_files, open_text, unreadable
 from ._values import NAT
 from .dataset import Dataset
 

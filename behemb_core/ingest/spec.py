@@ -29,10 +29,11 @@ class DatasetSpec(BaseModel):
     """Everything needed to (re)read a dataset.
 
     ``format``: ``sessions`` (JSON Lines, one session per line), ``events`` (an event log: CSV/TSV/TXT/Parquet,
-    sessionized per user), ``baskets`` (one session per line, items separated by ``delimiter``), or ``auto`` (sessions when every path ends in a JSON Lines
-    suffix, else events; mixing both is an error). ``columns``/``filters`` apply to event logs (``None`` fields of
-    ``columns`` are detected, ``""`` means the role is absent); ``delimiter`` is the baskets' item separator
-    (``None`` = sniffed; event logs take theirs from ``columns``). ``meta_path`` names an item-name table.
+    sessionized per user), ``baskets`` (one session per line, items separated by ``delimiter``), or ``auto`` (sessions
+    when every path ends in a JSON Lines suffix, else events; mixing both is an error). ``columns``/``filters`` apply to
+    event logs (``None`` fields of ``columns`` are detected, ``""`` means the role is absent); ``delimiter`` is the
+    baskets' item separator (``None`` = sniffed; event logs take theirs from ``columns``). ``meta_path`` names an
+    item-name table.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -65,7 +66,9 @@ class DatasetSpec(BaseModel):
         """The format to read with: ``auto`` decided from the file suffixes."""
         if self.format != "auto":
             return self.format
-        kinds = {"sessions" if Path(p).name.lower().endswith(JSONL_SUFFIXES) else "events" for p in self.paths}
+        kinds: set[Literal["sessions", "events"]] = {
+            "sessions" if Path(p).name.lower().endswith(JSONL_SUFFIXES) else "events" for p in self.paths
+        }
         if len(kinds) > 1:
             raise InputError("give either session JSONL files or event-log files (CSV/TSV/Parquet), not both: "
                              + ", ".join(Path(p).name for p in self.paths))

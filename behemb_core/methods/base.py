@@ -18,7 +18,7 @@ from ..content import ContentVectors
 from ..embeddings import FitResult, ItemEmbeddings
 from ..errors import ConfigError
 from ..metadata import ItemMetadata
-from ..progress import ProgressCallback
+from ..progress import ProgressCallback, Reporter
 from ..sessions import Sessions
 from ..validation import problems
 
@@ -55,7 +55,7 @@ class FitFunction(Protocol):
     raised by it stops the fit and propagates."""
 
     def __call__(
-        self, inputs: TrainingInputs, config: Any, *, seed: int, progress: ProgressCallback | None = None
+        self, inputs: TrainingInputs, config: Any, *, seed: int, progress: ProgressCallback | Reporter | None = None
     ) -> FitResult: ...
 
 

@@ -12,7 +12,7 @@ from pydantic import Field
 
 from ..cooccurrence import Weighting
 from ..embeddings import FitResult, make_embeddings
-from ..progress import ProgressCallback, as_reporter
+from ..progress import ProgressCallback, Reporter, as_reporter
 from ..softmax_fit import SoftmaxFitParams, fit_cosine_softmax
 from ..target_similarity import target_similarity
 from .base import MethodConfig, TrainingInputs, require_sessions
@@ -96,7 +96,8 @@ def use_full_softmax(config: CoocSoftmaxConfig, n_items: int) -> bool:
 
 
 def fit_cooc_softmax(
-    inputs: TrainingInputs, config: CoocSoftmaxConfig, *, seed: int = 0, progress: ProgressCallback | None = None
+    inputs: TrainingInputs, config: CoocSoftmaxConfig, *, seed: int = 0,
+    progress: ProgressCallback | Reporter | None = None,
 ) -> FitResult:
     """Fit unit vectors to the target similarity ``T`` of the sessions with a cosine softmax.
 

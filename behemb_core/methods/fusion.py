@@ -19,12 +19,12 @@ from pydantic import Field
 from ..content import ContentVectors, content_from_text
 from ..embeddings import FitResult, ItemEmbeddings, l2_normalize, make_embeddings
 from ..errors import ConfigError
-from ..progress import ProgressCallback, as_reporter
+from ..progress import ProgressCallback, Reporter, as_reporter
 from .base import BaseTraining, MethodConfig, TrainingInputs
 
 
 class FusionConfig(MethodConfig):
-    dim: int | None = Field(  # type: ignore[assignment]
+    dim: int | None = Field(  # type: ignore[assignment]  # optional here: fusion follows the behavior vectors
         None, title="Dimensions", ge=2, le=2048,
         description="Vector dimension; fusion keeps the behavior vectors' dimension (leave empty), or checks it.",
     )
@@ -139,7 +139,8 @@ def fusion_base_training(config: FusionConfig) -> BaseTraining:
 
 
 def fit_fusion(
-    inputs: TrainingInputs, config: FusionConfig, *, seed: int = 0, progress: ProgressCallback | None = None
+    inputs: TrainingInputs, config: FusionConfig, *, seed: int = 0,
+    progress: ProgressCallback | Reporter | None = None,
 ) -> FitResult:
     """Fusion as a method: fuse ``inputs.base`` (a stored version, or the base method the orchestrator trained
     first, see :func:`fusion_base_training`) with ``inputs.content``, or with text vectors built from

@@ -14,7 +14,7 @@ from pydantic import Field
 from ..cooccurrence import count_cooccurrence, ppmi
 from ..embeddings import FitResult, make_embeddings
 from ..graph_build import build_item_graph
-from ..progress import ProgressCallback, as_reporter
+from ..progress import ProgressCallback, Reporter, as_reporter
 from ..skipgram import train_skipgram
 from ..walks import generate_walks
 from .base import TrainingInputs, require_sessions
@@ -54,7 +54,8 @@ class GraphConfig(SkipGramConfig):
 
 
 def fit_graph(
-    inputs: TrainingInputs, config: GraphConfig, *, seed: int = 0, progress: ProgressCallback | None = None
+    inputs: TrainingInputs, config: GraphConfig, *, seed: int = 0,
+    progress: ProgressCallback | Reporter | None = None,
 ) -> FitResult:
     """Build the graph, walk it (DeepWalk when p = q = 1, node2vec otherwise), train skip-gram on the walks.
 

@@ -6,7 +6,7 @@ import numpy as np
 from pydantic import Field
 
 from ..embeddings import FitResult, make_embeddings
-from ..progress import ProgressCallback, as_reporter
+from ..progress import ProgressCallback, Reporter, as_reporter
 from ..skipgram import SkipGramParams, train_skipgram
 from .base import MethodConfig, TrainingInputs, require_sessions
 
@@ -51,7 +51,8 @@ class Item2VecConfig(SkipGramConfig):
 
 
 def fit_item2vec(
-    inputs: TrainingInputs, config: Item2VecConfig, *, seed: int = 0, progress: ProgressCallback | None = None
+    inputs: TrainingInputs, config: Item2VecConfig, *, seed: int = 0,
+    progress: ProgressCallback | Reporter | None = None,
 ) -> FitResult:
     """Train SGNS on the sessions as sentences. Items below ``min_count`` are reported, not embedded."""
     sessions = require_sessions(inputs, "item2vec")

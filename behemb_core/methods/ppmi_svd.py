@@ -10,7 +10,7 @@ from pydantic import Field
 from ..cooccurrence import count_cooccurrence, ppmi
 from ..embeddings import FitResult, make_embeddings
 from ..errors import ConfigError
-from ..progress import ProgressCallback, as_reporter
+from ..progress import ProgressCallback, Reporter, as_reporter
 from ..svd import randomized_svd
 from .base import MethodConfig, TrainingInputs, require_sessions
 
@@ -43,7 +43,8 @@ class PpmiSvdConfig(MethodConfig):
 
 
 def fit_ppmi_svd(
-    inputs: TrainingInputs, config: PpmiSvdConfig, *, seed: int = 0, progress: ProgressCallback | None = None
+    inputs: TrainingInputs, config: PpmiSvdConfig, *, seed: int = 0,
+    progress: ProgressCallback | Reporter | None = None,
 ) -> FitResult:
     """Embed items as rows of ``U·S^p`` from the SVD of the PPMI co-occurrence matrix.
 

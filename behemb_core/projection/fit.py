@@ -29,7 +29,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..neighbors import exact_top_k
-from ..progress import ProgressCallback, as_reporter
+from ..progress import ProgressCallback, Reporter, as_reporter
 from .params import ProjectionParams, as_params
 from .sample import stratified_sample
 
@@ -192,7 +192,7 @@ def project_embeddings(
     params: ProjectionParams | Mapping[str, Any] | None = None,
     *,
     popularity: np.ndarray | None = None,
-    progress: ProgressCallback | None = None,
+    progress: ProgressCallback | Reporter | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """2-D UMAP coordinates (float32, ``n × 2``) of ``vectors`` and the boolean mask of the rows it was fitted on.
 

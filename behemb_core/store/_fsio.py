@@ -189,7 +189,9 @@ def remove_quietly(st: StoreFiles, path: str) -> None:
         pass
 
 
-def append_bytes(st: StoreFiles, path: str, data: bytes, *, expect_size: int | None = None, point: str = "append") -> None:
+def append_bytes(
+    st: StoreFiles, path: str, data: bytes, *, expect_size: int | None = None, point: str = "append"
+) -> None:
     """Append ``data`` (whole lines) to ``path``. Locally one ``O_APPEND`` write + fsync; if the write fails
     part-way the file is cut back to its old length, so a failure leaves no partial line (a kill can: readers
     ignore a last line without its newline and the next writer sets it aside). ``expect_size``: the length the

@@ -65,11 +65,19 @@ class Journal:
             raise IntegrityError(f"{self.what} {self.path} {self.bad_lines[0]}")
         return self.entries
 
+    def head_lines(self) -> int | None:
+        """The line count a readable head records, or None (no head, an unreadable one, or no count in it)."""
+        if self.head is None or self.head_problem:
+            return None
+        n = self.head.get("lines")
+        return n if isinstance(n, int) else None
+
     def head_lag(self) -> bool:
         """True when the head is behind a log whose lines it does match (an interrupted update, harmless)."""
-        n = self.head.get("lines") if self.head is not None and not self.head_problem else None
-        return isinstance(n, int) and 0 <= n < len(self.hashes) and (
-            n == 0 or self.hashes[n - 1] == self.head.get("sha256"))
+        n = self.head_lines()
+        if n is None or self.head is None:
+            return False
+        return 0 <= n < len(self.hashes) and (n == 0 or self.hashes[n - 1] == self.head.get("sha256"))
 
     def chain_problems(self) -> list[str]:
         """Edits, removals and reorderings the chain and the head reveal, each naming the file and line."""

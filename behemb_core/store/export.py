@@ -107,7 +107,7 @@ def _write_npy(fh: BinaryIO, vectors: np.ndarray, chunk: int = 1 << 24) -> None:
     "3200 requested and 2016 written"), ``fh.write`` raises the OSError that says why."""
     arr = np.ascontiguousarray(vectors, dtype=np.float32)
     np.lib.format.write_array_header_1_0(fh, np.lib.format.header_data_from_array_1_0(arr))
-    view = memoryview(arr.reshape(-1)).cast("B")
+    view = arr.reshape(-1).data.cast("B")
     for start in range(0, len(view), chunk):
         fh.write(view[start:start + chunk])
 

@@ -173,7 +173,10 @@ def check_golden(emb: ItemEmbeddings, pairs: pd.DataFrame, *, k: int = 10) -> di
                     sims[r] = float(s)
 
     labels = table["label"].tolist()
-    status, ok, rank, detail = [], [], [], []
+    status: list[str] = []
+    ok: list[bool | None] = []
+    rank: list[int | None] = []
+    detail: list[str] = []
     for i in range(n_pairs):
         if q_codes[i] < 0 or n_codes[i] < 0:
             which = ("query and neighbor" if q_codes[i] < 0 and n_codes[i] < 0

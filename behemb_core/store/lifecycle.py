@@ -10,9 +10,9 @@ Layout, beside the immutable versions (whose files this module never writes, cha
     <store>/recovered/                                     what recovery set aside (never read as state)
     <store>/.lifecycle.lock                                flock'ed around every lifecycle write
 
-Status (the rule in :mod:`behemb_core.store.status`, asked by :meth:`Store.status`): ``"published"`` when the pointer names the version, else
-``"approved"`` when it has an approval record — also after it was published and then replaced, since it
-stays a valid target for a rollback — else ``"draft"``.
+Status (the rule in :mod:`behemb_core.store.status`, asked by :meth:`Store.status`): ``"published"`` when the pointer
+names the version, else ``"approved"`` when it has an approval record — also after it was published and then replaced,
+since it stays a valid target for a rollback — else ``"draft"``.
 
 **One durable decision per action.** Approve, publish and rollback each commit by appending one line to
 ``audit.log`` (one ``O_APPEND`` write + fsync, under an exclusive ``flock``); the line carries everything the
@@ -407,6 +407,9 @@ def _hashes(st: Store, version: str, verb: str) -> dict[str, str]:
     if problems:
         raise IntegrityError(f"version {version!r} cannot be {verb}: it failed verification: " + "; ".join(problems))
     hashes = lio.version_hashes(st, version)
-    if hashes["embeddings_sha256"] is None:
+    emb, manifest = hashes["embeddings_sha256"], hashes["manifest_sha256"]
+    if emb is None:
         raise IntegrityError(f"version {version!r}: manifest has no sha256 for {EMBEDDINGS_FILE}")
-    return hashes  # type: ignore[return-value]
+    if manifest is None:  # removed since st.manifest read it
+        raise IntegrityError(f"version {version!r}: its manifest is gone")
+    return {"embeddings_sha256": emb, "manifest_sha256": manifest}

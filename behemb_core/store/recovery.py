@@ -22,13 +22,13 @@ leftover temporary file    killed during a write-then-rename                    
 These are *roll-forward* fixes: every lifecycle command (approve, publish, rollback, golden marks, index
 registration) makes them first, under the lock, and records what it did in an audit entry ``recover``.
 
-Some states cannot come from a crash of this code — a pointer that names something the log does not (edited
-by hand, or an interrupted publish of a store written before the log came first), an approval record without
-its audit entry, no log at all behind a pointer. Lifecycle commands refuse to act on such a store;
-:func:`~behemb_core.store.repair.repair` (``python -m behemb_core repair``, a dry run unless ``apply``) sets the odd file aside in ``recovered/`` and
-rewrites the pointer from the log, and records itself in the audit log. It never deletes a version, never
-removes or invents an audit entry. What it cannot fix (an edited or missing log line, a changed version) stays
-in ``verify``'s report for a person to decide.
+Some states cannot come from a crash of this code — a pointer that names something the log does not (edited by hand, or
+an interrupted publish of a store written before the log came first), an approval record without its audit entry, no log
+at all behind a pointer. Lifecycle commands refuse to act on such a store; :func:`~behemb_core.store.repair.repair`
+(``python -m behemb_core repair``, a dry run unless ``apply``) sets the odd file aside in ``recovered/`` and rewrites
+the pointer from the log, and records itself in the audit log. It never deletes a version, never removes or invents an
+audit entry. What it cannot fix (an edited or missing log line, a changed version) stays in ``verify``'s report for a
+person to decide.
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ def _log_findings(st: Store, j: _journal.Journal) -> list[Finding]:
             _journal.write_head(st, j)
             return f"moved {j.path}{_journal.HEAD_SUFFIX} to line {len(j.hashes)}"
 
-        out.append(Finding("head behind", f"{j.path}{_journal.HEAD_SUFFIX} records {j.head.get('lines')} lines, the "
+        out.append(Finding("head behind", f"{j.path}{_journal.HEAD_SUFFIX} records {j.head_lines()} lines, the "
                            f"log has {len(j.hashes)} (an interrupted update)", True, head))
     return out
 

@@ -10,6 +10,7 @@ written by :mod:`behemb_core.store.lifecycle`; :meth:`Store.status` and :meth:`S
 from __future__ import annotations
 
 import json
+from types import EllipsisType
 
 from ..errors import IntegrityError, StoreError
 from ._fsio import StoreFiles
@@ -29,7 +30,7 @@ def published_name(st: StoreFiles) -> str | None:
     return version if isinstance(version, str) else None
 
 
-def version_status(st: StoreFiles, name: str, *, published: str | None = ...) -> str:  # type: ignore[assignment]
+def version_status(st: StoreFiles, name: str, *, published: str | None | EllipsisType = ...) -> str:
     """Status of version ``name`` (no existence check). ``published``: the pointer's version when the caller
     has read it already (listing many versions reads it once)."""
     if published is ...:

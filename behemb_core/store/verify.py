@@ -188,7 +188,7 @@ def _index_reports(st: Store, published: str | None, shas: Mapping[str, str | No
         built = f"index {name!r} was built from {version} (sha256 {str(sha)[:12]}…)"
         if not isinstance(rec, dict):
             problem: str | None = f"index record {folder}/{fn} is unreadable: {rec}"
-        elif version not in shas:
+        elif not isinstance(version, str) or version not in shas:
             problem = f"index skew: {built}, which is not in the store: rebuild the index"
         elif sha != shas[version]:
             problem = (f"index skew: index {name!r} records sha256 {str(sha)[:12]}… for {version}, but {version}'s "

@@ -8,8 +8,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..cooccurrence import count_cooccurrence
+from ..errors import ConfigError
 from ..evaluation import metrics_from_ranks, ranks_for_embeddings
 from ..methods.base import MethodConfig, MethodSpec, TrainingInputs
+from ..methods.cooc_softmax import CoocSoftmaxConfig
 from ..progress import ProgressCallback, as_reporter
 from ..target_similarity import popularity_normalize, top_k_by_target
 from .protocol import K, ValidationSplit
@@ -52,7 +54,9 @@ class TargetScorer:
         self._counts: sp.csr_matrix | None = None
 
     def __call__(self, config: MethodConfig, progress: ProgressCallback) -> dict[str, Any]:
-        window, weighting, gamma = config.window, config.weighting, config.gamma  # type: ignore[attr-defined]
+        if not isinstance(config, CoocSoftmaxConfig):
+            raise ConfigError(f"the ranking by T scores cooc_softmax configs, not a {type(config).__name__}")
+        window, weighting, gamma = config.window, config.weighting, config.gamma
         if (window, weighting) != self._key:
             self._counts = None  # free the previous count before building the next
             self._counts = count_cooccurrence(

@@ -140,7 +140,8 @@ class _Search:
     def run(self) -> None:
         all_params = [p for s in self.stages for p in s.params]
         self.trial("default", "fit", self.base, all_params)
-        incumbent, shown = self.base, []
+        incumbent = self.base
+        shown: list[str] = []
         for stage in self.stages:
             shown = [*shown, *stage.params]
             stage_best: tuple[MethodConfig, dict[str, Any]] | None = None
