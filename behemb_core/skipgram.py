@@ -23,7 +23,6 @@ from numba import njit
 from .progress import Reporter
 
 
-
 @dataclass(frozen=True)
 class SkipGramParams:
     dim: int
