@@ -95,3 +95,24 @@ def shown_tables(at) -> list:
         return unescape.sub(r"\1", badge.sub(r"\1", cell)) if isinstance(cell, str) else cell
 
     return [t.value.map(clean) for t in at.table]
+
+
+@pytest.fixture(scope="session")
+def s3_bucket() -> str:
+    """A bucket on an S3-compatible server on a loopback port (moto, serialised: tests/s3_server.py), reached the
+    way users reach theirs: ``AWS_ENDPOINT_URL`` and credentials in the environment (set for this test session and
+    inherited by the subprocesses tests start). Skipped when moto or s3fs is not installed."""
+    pytest.importorskip("s3fs", reason="s3fs is not installed (pip install -r requirements-test.txt)")
+    pytest.importorskip("moto.server", reason="moto[server] is not installed (pip install -r requirements-test.txt)")
+    import s3_server
+
+    server, url = s3_server.start()
+    os.environ.update(AWS_ENDPOINT_URL=url, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
+                      AWS_DEFAULT_REGION="us-east-1")
+    import s3fs
+
+    s3fs.S3FileSystem.clear_instance_cache()  # an instance made before the endpoint was set would keep the old one
+    fs = s3fs.S3FileSystem()
+    fs.mkdir("behemb-tests")
+    yield "behemb-tests"
+    server.stop()

@@ -21,6 +21,7 @@ import errno
 import fcntl
 import json
 import os
+import random
 import socket
 import threading
 import time
@@ -54,6 +55,7 @@ class StoreFiles(Protocol):
 LOCK_FILE = ".lifecycle.lock"
 LEASE_FILE = ".lifecycle.lease"
 LEASE_SECONDS = 120.0  # a lease older than this is taken to be from a crashed writer
+LEASE_WAIT_SECONDS = 120.0  # how long a writer waits for another's lease on a store with conditional writes
 TMP_MARK = ".tmp-"
 _THREAD_LOCK = threading.Lock()
 
@@ -197,15 +199,7 @@ def append_bytes(
     ignore a last line without its newline and the next writer sets it aside). ``expect_size``: the length the
     caller read the file at — a different length means another writer got in between (StoreError)."""
     if not st.is_local:
-        try:
-            old = bytes(st.fs.cat_file(path))
-        except FileNotFoundError:
-            old = b""
-        if expect_size is not None and len(old) != expect_size:
-            raise StoreError(f"{path} changed while this action ran (another writer?); nothing was written, run "
-                             "the action again")
-        st.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
-        st.fs.pipe_file(path, old + data)
+        _append_remote(st, path, data, expect_size)
         fault_point(f"{point}.written")
         return
     os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -233,6 +227,56 @@ def append_bytes(
     finally:
         os.close(fd)
     fault_point(f"{point}.written")
+
+
+def _append_remote(st: StoreFiles, path: str, data: bytes, expect_size: int | None) -> None:
+    """Object stores have no append: rewrite the whole object. With conditional writes (S3) the rewrite is a
+    compare-and-swap on the object's ETag (create-only when it does not exist yet), so a writer that lost its lease
+    cannot overwrite another's line; elsewhere the length is compared just before the write."""
+    changed = StoreError(f"{path} changed while this action ran (another writer?); nothing was written, run the "
+                         "action again")
+    etag = None
+    if conditional_writes(st):
+        try:
+            etag = st.fs.info(path, refresh=True).get("ETag")
+        except FileNotFoundError:
+            etag = None
+    try:
+        old = bytes(st.fs.cat_file(path))
+    except FileNotFoundError:
+        old = b""
+    if expect_size is not None and len(old) != expect_size:
+        raise changed
+    if not conditional_writes(st):
+        st.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+        st.fs.pipe_file(path, old + data)
+        return
+    try:
+        if etag is None:
+            st.fs.pipe_file(path, old + data, mode="create")
+        else:
+            st.fs.pipe_file(path, old + data, IfMatch=etag)
+    except FileExistsError:
+        raise changed from None
+    except OSError as exc:
+        if _precondition_failed(exc):
+            raise changed from None
+        raise
+
+
+def conditional_writes(st: StoreFiles) -> bool:
+    """True for object stores whose writes can be conditional — create only if absent (``If-None-Match: *``) and
+    replace only if unchanged (``If-Match``): S3 and S3-compatible servers through s3fs."""
+    protocol = getattr(st.fs, "protocol", ())
+    protocols = (protocol,) if isinstance(protocol, str) else tuple(protocol)
+    return any(p in ("s3", "s3a") for p in protocols)
+
+
+def _precondition_failed(exc: OSError) -> bool:
+    """An S3 412 (a condition did not hold) or 409 (a concurrent conditional write), as s3fs raises them."""
+    response = getattr(exc.__cause__, "response", None)
+    error = response.get("Error", {}) if isinstance(response, dict) else {}
+    return error.get("Code") in ("PreconditionFailed", "ConditionalRequestConflict") or bool(error.get("Condition"))
 
 
 def _write_all(fd: int, data: bytes, path: str) -> None:
@@ -276,12 +320,70 @@ def locked(st: StoreFiles) -> Iterator[None]:
 
 @contextlib.contextmanager
 def _lease(st: StoreFiles) -> Iterator[None]:
-    """A lease file on stores without locks: a second process that finds a fresh lease of another owner is
-    refused (it can retry), so concurrent lifecycle writes that can be detected are refused instead of
-    interleaved. Two writers starting within the same instant can still both get in: one writer at a time is
-    what such a store supports (said by ``versions`` and the app's sidebar)."""
+    """The lifecycle lock of a store without file locks: a lease object ``.lifecycle.lease``.
+
+    With conditional writes (S3) the lease is created only if absent, so of any number of processes exactly one
+    holds it; the others wait (up to :data:`LEASE_WAIT_SECONDS`) and retry. A lease older than
+    :data:`LEASE_SECONDS` is from a crashed writer and is taken over by a compare-and-swap on its ETag, so only one
+    taker wins. Elsewhere (no conditional writes) a fresh lease of another owner refuses the action, and two
+    writers starting at the same instant can both get in: such a store is single-writer (said by ``versions``
+    and the app's sidebar)."""
     path = st.join(LEASE_FILE)
-    me = {"owner": uuid.uuid4().hex, "host": socket.gethostname(), "pid": os.getpid(), "at": time.time()}
+    owner = uuid.uuid4().hex
+    body = json.dumps({"owner": owner, "host": socket.gethostname(), "pid": os.getpid(), "at": time.time()}
+                      ).encode("utf-8")
+    if conditional_writes(st):
+        _take_lease(st, path, body)
+    else:
+        _claim_lease_without_conditions(st, path, body, owner)
+    try:
+        invalidate = getattr(st.fs, "invalidate_cache", None)
+        if invalidate is not None:
+            invalidate()  # read what other processes wrote, not a listing cached before the lease
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            st.fs.rm(path)
+
+
+def _take_lease(st: StoreFiles, path: str, body: bytes) -> None:
+    deadline = time.monotonic() + LEASE_WAIT_SECONDS
+    pause = 0.02
+    while True:
+        try:
+            st.fs.pipe_file(path, body, mode="create")
+            return
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            if not _precondition_failed(exc):
+                raise
+        held, etag = _read_lease(st, path)
+        if held is not None and time.time() - float(held.get("at", 0)) > LEASE_SECONDS and etag is not None:
+            try:  # a crashed writer's lease: take it over, one taker only
+                st.fs.pipe_file(path, body, IfMatch=etag)
+                return
+            except (FileNotFoundError, OSError):
+                pass
+        if time.monotonic() > deadline:
+            who = f"{held.get('host')}, pid {held.get('pid')}" if held else "another process"
+            raise StoreError(f"the lifecycle of {st.url} stayed locked by {who} for {LEASE_WAIT_SECONDS:.0f} s; "
+                             "nothing was done: try again (a lease older than "
+                             f"{LEASE_SECONDS:.0f} s is taken over automatically)")
+        time.sleep(pause * (0.5 + random.random()))
+        pause = min(pause * 2, 0.5)
+
+
+def _read_lease(st: StoreFiles, path: str) -> tuple[dict[str, Any] | None, str | None]:
+    try:
+        etag = st.fs.info(path, refresh=True).get("ETag")
+        held = json.loads(bytes(st.fs.cat_file(path)).decode("utf-8"))
+    except (FileNotFoundError, ValueError, UnicodeDecodeError):
+        return None, None
+    return (held if isinstance(held, dict) else None), etag
+
+
+def _claim_lease_without_conditions(st: StoreFiles, path: str, body: bytes, owner: str) -> None:
     try:
         held = json.loads(bytes(st.fs.cat_file(path)).decode("utf-8"))
     except (FileNotFoundError, ValueError, UnicodeDecodeError):
@@ -290,16 +392,11 @@ def _lease(st: StoreFiles) -> Iterator[None]:
         raise StoreError(f"another process ({held.get('host')}, pid {held.get('pid')}) is changing the lifecycle of "
                          f"{st.url}; this store supports one writer at a time, so nothing was done: try again "
                          "in a moment")
-    st.fs.pipe_file(path, json.dumps(me).encode("utf-8"))
+    st.fs.pipe_file(path, body)
     try:
         again = json.loads(bytes(st.fs.cat_file(path)).decode("utf-8"))
     except (FileNotFoundError, ValueError, UnicodeDecodeError):
         again = None
-    if not isinstance(again, dict) or again.get("owner") != me["owner"]:
+    if not isinstance(again, dict) or again.get("owner") != owner:
         raise StoreError(f"another process took the lifecycle lease of {st.url} at the same moment; nothing was "
                          "done: try again")
-    try:
-        yield
-    finally:
-        with contextlib.suppress(OSError):
-            st.fs.rm(path)

@@ -34,7 +34,7 @@ from fsspec.implementations.local import LocalFileSystem
 from ..embeddings import ItemEmbeddings, check_embeddings
 from ..errors import FitError, IntegrityError, StoreError, VersionExistsError
 from ..metadata import ItemMetadata
-from ._fsio import fsync_dir, write_new
+from ._fsio import conditional_writes, fsync_dir, write_new
 from ._manifest import (
     EMBEDDINGS_FILE,
     ITEM_STATS_FILE,
@@ -91,7 +91,12 @@ class Store:
     def __init__(self, location: str | os.PathLike[str] = "./store", *,
                  storage_options: Mapping[str, Any] | None = None) -> None:
         self.url = os.fspath(location)
-        self.fs, root = fsspec.core.url_to_fs(self.url, **dict(storage_options or {}))
+        options = dict(storage_options or {})
+        if self.url.startswith(("s3://", "s3a://")):
+            # S3 is strongly consistent, but s3fs caches listings per instance: another process's new version or
+            # audit line would stay invisible. The endpoint comes from AWS_ENDPOINT_URL etc. (botocore reads them).
+            options.setdefault("use_listings_cache", False)
+        self.fs, root = fsspec.core.url_to_fs(self.url, **options)
         self.root: str = root.rstrip("/")
         self.is_local = isinstance(self.fs, LocalFileSystem)
 
@@ -100,10 +105,12 @@ class Store:
 
     @property
     def single_writer(self) -> bool:
-        """True for stores without file locks (object stores and other fsspec filesystems): lifecycle writes of
+        """True for stores with neither file locks nor conditional writes (e.g. ``memory://``): lifecycle writes of
         one process at a time are safe there; a second writer that can be seen is refused (a lease file), two
-        starting at the same instant are not prevented. Local folders serialise any number of writers."""
-        return not self.is_local
+        starting at the same instant are not prevented. Local folders (``flock``) and S3 (create-only-if-absent and
+        compare-and-swap writes, :func:`~behemb_core.store._fsio.conditional_writes`) serialise any number of
+        writers."""
+        return not self.is_local and not conditional_writes(self)
 
     def writer_note(self) -> str | None:
         """A sentence for people when :attr:`single_writer`, else None."""
