@@ -113,3 +113,46 @@ def test_eight_concurrent_publishers_leave_a_consistent_pointer_and_log(s3_bucke
     report = verify_store(st)
     assert report["ok"] and not report["pending"], (report["problems"], report["pending"])
     assert published_version(st) == moves[-1]["version"]
+
+
+def test_a_version_write_is_all_or_nothing_and_one_writer_gets_a_name(s3_bucket: str, monkeypatch) -> None:
+    """On S3 a version has no rename to appear atomically: a claim (created only if absent) keeps a second writer
+    of the same name out before it writes anything, and the manifest, written last and create-only, is what makes
+    the folder a version. An interrupted write leaves nothing listed or loadable; verify lists it as incomplete;
+    a claim older than an hour is removed by repair."""
+    from behemb_core.errors import VersionExistsError
+    from behemb_core.store import _version_write
+    from behemb_core.store.repair import repair
+
+    st = fresh_store(s3_bucket)
+    save(st, "a", 0)
+    with pytest.raises(VersionExistsError, match="already exists"):
+        save(st, "a", 1)
+    assert not st.fs.exists(st.join("versions", "a", ".claim")) and st.verify_version("a") == []
+
+    # another writer holds the name: refused before anything is written
+    st.fs.pipe_file(st.join("versions", "b", ".claim"), json.dumps({"at": time.time()}).encode())
+    with pytest.raises(VersionExistsError, match="being written by another process"):
+        save(st, "b", 2)
+    assert st.fs.ls(st.join("versions", "b")) == [st.join("versions", "b", ".claim")]
+
+    # interrupted before the manifest: nothing listed or loadable, and our own files are gone
+    original = _version_write._write_file
+
+    def crash(store, path, data, **kwargs):
+        if path.endswith("manifest.json"):
+            raise KeyboardInterrupt("simulated crash")
+        original(store, path, data, **kwargs)
+
+    monkeypatch.setattr(_version_write, "_write_file", crash)
+    with pytest.raises(KeyboardInterrupt):
+        save(st, "c", 3)
+    monkeypatch.undo()
+    assert [v.name for v in st.list_versions()] == ["a"] and not st.exists("c")
+
+    # a claim left an hour ago by a crashed writer: incomplete for verify, removed by repair, then the name is free
+    st.fs.pipe_file(st.join("versions", "b", ".claim"), json.dumps({"at": time.time() - 7200}).encode())
+    assert "b" in verify_store(st)["incomplete"]
+    assert repair(st, apply=True, by="ops")["done"]
+    save(st, "b", 2)
+    assert [v.name for v in st.list_versions()] == ["a", "b"] and verify_store(st)["ok"]

@@ -21,7 +21,6 @@ from behemb_core.embeddings import ItemEmbeddings, make_embeddings
 from behemb_core.errors import BehembError, IntegrityError, StoreError, VersionExistsError
 from behemb_core.metadata import ItemMetadata
 from behemb_core.store import Store, StoredVersion, VersionInfo, export_version, validate_version_name
-from behemb_core.store.filestore import Store as _Store
 from behemb_core.store.names import next_version_name
 
 # ----------------------------------------------------------------------------- helpers
@@ -416,15 +415,17 @@ def test_interrupted_write_leaves_no_version(tmp_path: Path, monkeypatch: pytest
     url = str(tmp_path) if where == "local" else f"memory://behemb-test-{uuid.uuid4().hex}/store"
     store = Store(url)
     written: list[str] = []
-    original = _Store._write_bytes
+    from behemb_core.store import _version_write
 
-    def crashing(self, path: str, data: bytes) -> None:
+    original = _version_write._write_file
+
+    def crashing(st, path: str, data: bytes, **kwargs) -> None:
         if path.endswith("manifest.json"):
             raise KeyboardInterrupt("simulated crash before the manifest")
-        original(self, path, data)
+        original(st, path, data, **kwargs)
         written.append(path)
 
-    monkeypatch.setattr(_Store, "_write_bytes", crashing)
+    monkeypatch.setattr(_version_write, "_write_file", crashing)
     with pytest.raises(KeyboardInterrupt):
         store.save_version(int_embeddings(), manifest={}, name="v1")
     assert any(p.endswith("embeddings.parquet") for p in written)  # the crash came after the data file

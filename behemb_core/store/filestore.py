@@ -17,11 +17,8 @@ Versions are never overwritten or deleted by this module.
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import os
-import shutil
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -34,7 +31,7 @@ from fsspec.implementations.local import LocalFileSystem
 from ..embeddings import ItemEmbeddings, check_embeddings
 from ..errors import FitError, IntegrityError, StoreError, VersionExistsError
 from ..metadata import ItemMetadata
-from ._fsio import conditional_writes, fsync_dir, write_new
+from ._fsio import conditional_writes
 from ._manifest import (
     EMBEDDINGS_FILE,
     ITEM_STATS_FILE,
@@ -55,6 +52,7 @@ from ._tables import (
     table_to_embeddings,
     table_to_items,
 )
+from ._version_write import CLAIM_FILE, write_version_local, write_version_remote
 from .names import is_valid_version_name, next_version_name, validate_version_name
 from .status import published_name, version_status
 
@@ -292,58 +290,11 @@ class Store:
             return self._info(target, full)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _write_bytes(self, path: str, data: bytes) -> None:
-        """Write one new file (exclusive create and fsync on local disk)."""
-        if self.is_local:
-            write_new(path, data, point="version")
-        else:
-            with self.fs.open(path, "wb") as fh:
-                fh.write(data)
-
     def _publish_local(self, name: str, payload: dict[str, bytes], manifest: bytes) -> None:
-        versions = self.join("versions")
-        os.makedirs(versions, exist_ok=True)
-        tmp = f"{versions}/{_TMP_PREFIX}{name}-{uuid.uuid4().hex}"
-        final = self._vdir(name)
-        os.mkdir(tmp)
-        try:
-            for fn, data in payload.items():
-                self._write_bytes(f"{tmp}/{fn}", data)
-            self._write_bytes(f"{tmp}/{MANIFEST_FILE}", manifest)  # last: marks the folder complete
-            fsync_dir(tmp)
-            try:
-                os.rename(tmp, final)  # atomic; fails when `final` is a non-empty folder
-            except OSError as exc:
-                if exc.errno in (errno.EEXIST, errno.ENOTEMPTY) or os.path.isdir(final):
-                    raise VersionExistsError(
-                        f"version {name!r} already exists in {self.url} (written concurrently, or a leftover "
-                        "folder of that name; see Store.incomplete()); versions are never overwritten") from exc
-                raise StoreError(f"could not move version {name!r} into place: {exc}") from exc
-            fsync_dir(versions)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)  # only our own work folder; a renamed version is not there
-            raise
+        write_version_local(self, name, payload, manifest)
 
     def _publish_remote(self, name: str, payload: dict[str, bytes], manifest: bytes) -> None:
-        final = self._vdir(name)
-        if self.fs.exists(final):  # an incomplete leftover (no manifest): its files would fail verification
-            self.fs.rm(final, recursive=True)
-        self.fs.makedirs(final, exist_ok=True)
-        try:
-            for fn, data in payload.items():
-                self._write_bytes(f"{final}/{fn}", data)
-            if self.fs.isfile(f"{final}/{MANIFEST_FILE}"):
-                raise VersionExistsError(f"version {name!r} was completed concurrently by another writer")
-            self._write_bytes(f"{final}/{MANIFEST_FILE}", manifest)
-        except VersionExistsError:
-            raise
-        except BaseException:
-            if not self.fs.isfile(f"{final}/{MANIFEST_FILE}"):
-                try:
-                    self.fs.rm(final, recursive=True)
-                except OSError:  # pragma: no cover - best effort; listing ignores the folder anyway
-                    pass
-            raise
+        write_version_remote(self, name, payload, manifest)
 
     # ------------------------------------------------------------ integrity
     def _expected_files(self, name: str, manifest: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -368,7 +319,7 @@ class Store:
             if manifest.get("version") != name:
                 problems.append(f"{MANIFEST_FILE} names version {manifest.get('version')!r}, not {name!r}")
             for fn, kind in sorted(present.items()):
-                if fn != MANIFEST_FILE and fn not in files:
+                if fn not in (MANIFEST_FILE, CLAIM_FILE) and fn not in files:
                     problems.append(f"{fn}: {kind} present in the version folder but not listed in {MANIFEST_FILE}")
         data: dict[str, bytes] = {}
         for fn, rec in sorted(files.items()):

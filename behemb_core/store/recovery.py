@@ -42,6 +42,7 @@ from typing import Any
 from ..errors import IntegrityError, StoreError
 from . import _fsio, _journal
 from . import _lifecycle_io as lio
+from ._version_write import claim_age
 from .filestore import Store
 
 __all__ = ["Finding", "inspect_store", "roll_forward"]
@@ -212,6 +213,9 @@ def _leftovers(st: Store) -> list[Finding]:
     for name in st.incomplete():
         path = f"{versions}/{name}"
         age = _age(st, path)
+        claimed = claim_age(st, path)
+        if claimed is not None and claimed > STALE_WORK_FOLDER_SECONDS:  # an object store's interrupted write
+            age, name = claimed, _fsio.TMP_MARK + name
         if name.startswith(_fsio.TMP_MARK) and age is not None and age > STALE_WORK_FOLDER_SECONDS:
             def drop(path: str = path) -> str:
                 st.fs.rm(path, recursive=True)
