@@ -156,3 +156,29 @@ def test_a_version_write_is_all_or_nothing_and_one_writer_gets_a_name(s3_bucket:
     assert repair(st, apply=True, by="ops")["done"]
     save(st, "b", 2)
     assert [v.name for v in st.list_versions()] == ["a", "b"] and verify_store(st)["ok"]
+
+
+def test_exports_and_the_projection_cache_on_s3(s3_bucket: str, tmp_path: Path) -> None:
+    """An export from an S3 store to a local folder and to another S3 prefix, and a projection cached in the S3
+    store and read back, with the version folder untouched."""
+    from behemb_core.projection import load_cached_projection, project_version
+    from behemb_core.store import export_version
+
+    st = fresh_store(s3_bucket)
+    rng = np.random.default_rng(5)
+    st.save_version(make_embeddings(Vocabulary([f"i{k}" for k in range(60)]), rng.normal(size=(60, 8))),
+                    manifest={"method": "hand"}, name="a")
+    before = sorted(st.fs.ls(st.join("versions", "a")))
+    local = export_version(st, "a", fmt="npy", out=tmp_path / "npy")
+    assert np.load(tmp_path / "npy" / "embeddings.npy").shape == (60, 8) and len(local) == 3
+    remote_out = f"s3://{s3_bucket}/exports-{uuid.uuid4().hex[:8]}/a.jsonl"
+    (written,) = export_version(st, "a", fmt="jsonl", out=remote_out)
+    assert written == remote_out and len(st.fs.cat_file(remote_out).splitlines()) == 60
+    with pytest.raises(Exception, match="inside the store"):
+        export_version(st, "a", fmt="jsonl", out=f"{st.url}/versions/a/x.jsonl")
+    params = {"n_neighbors": 5, "seed": 0}
+    assert load_cached_projection(st, "a", params) is None
+    first = project_version(st, "a", params)
+    cached = load_cached_projection(st, "a", params)
+    assert cached is not None and np.allclose(cached[["x", "y"]].to_numpy(), first[["x", "y"]].to_numpy())
+    assert sorted(st.fs.ls(st.join("versions", "a"))) == before  # the cache lives beside the versions
