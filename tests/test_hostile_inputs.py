@@ -495,12 +495,12 @@ def test_app_training_job_on_a_read_only_store_fails_with_the_reason(train_page,
     import errno
     import types
 
-    import behemb_core.store.filestore as filestore
+    import behemb_core.store._version_write as version_write
 
     def read_only_mkdir(path, *args, **kwargs):
         raise OSError(errno.EROFS, os.strerror(errno.EROFS), path)
 
-    monkeypatch.setattr(filestore, "os", types.SimpleNamespace(**{**vars(os), "mkdir": read_only_mkdir}))
+    monkeypatch.setattr(version_write, "os", types.SimpleNamespace(**{**vars(os), "mkdir": read_only_mkdir}))
     at = train_page
     at.text_input(key="train_name").set_value("ro-1")
     at.button(key="train_submit").click().run()

@@ -182,3 +182,26 @@ def test_exports_and_the_projection_cache_on_s3(s3_bucket: str, tmp_path: Path) 
     cached = load_cached_projection(st, "a", params)
     assert cached is not None and np.allclose(cached[["x", "y"]].to_numpy(), first[["x", "y"]].to_numpy())
     assert sorted(st.fs.ls(st.join("versions", "a"))) == before  # the cache lives beside the versions
+
+
+def test_the_neighbors_page_serves_a_version_from_s3(s3_bucket: str, monkeypatch) -> None:
+    """The app pointed at an S3 store (the sidebar's store field, endpoint from the environment) lists its
+    versions and shows an item's neighbors by name — the same page code as for a folder."""
+    from streamlit.testing.v1 import AppTest
+
+    from behemb_core.demo import load_demo_dataset
+    from behemb_core.train import train_version
+
+    st = fresh_store(s3_bucket)
+    train_version(st, "ppmi_svd", {"dim": 16}, dataset=load_demo_dataset(), seed=0, name="retail-s3")
+    monkeypatch.setenv("BEHEMB_STORE", st.url)
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
+    at.session_state["store_path"] = st.url
+    at.run()
+    at.switch_page("pages/3_Neighbors.py").run()
+    assert not at.exception and not at.error, [e.value for e in (*at.exception, *at.error)]
+    assert at.selectbox(key="nb_version").value == "retail-s3"
+    at.text_input(key="nb_filter").set_value("85123A").run()
+    assert any("WHITE HANGING HEART T" in s.value for s in at.subheader)
+    table = at.dataframe[0].value
+    assert len(table) == 10 and (table["name"].str.len() > 0).all() and "85123A" not in table["item_id"].tolist()
