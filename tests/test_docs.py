@@ -33,3 +33,17 @@ def test_every_cli_command_is_documented():
     commands = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction").choices
     for name in commands:
         assert f"python -m behemb_core {name}" in README, f"command {name!r} missing from README"
+
+
+def test_links_to_files_in_the_docs_point_at_files_that_exist():
+    """Every relative link and image of the README and docs/*.md names a file of the repository (a rename that
+    forgets the docs fails here)."""
+    broken = []
+    for doc in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]:
+        for target in re.findall(r"\]\(([^)\s]+)\)", doc.read_text()):
+            if re.match(r"[a-z]+://|#|mailto:", target):
+                continue
+            path = (doc.parent / target.split("#", 1)[0]).resolve()
+            if not path.exists():
+                broken.append(f"{doc.name}: {target}")
+    assert not broken, broken
