@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import errno
 import re
-import sys
-import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -136,34 +134,3 @@ def one_line(text: str) -> str:
     """``text`` on one printable line: line breaks become spaces, other control characters escapes."""
     text = " ".join(part.strip() for part in str(text).splitlines() if part.strip())
     return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
-
-
-def run_cli(command: Callable[[], int], *, debug: bool = False) -> int:
-    """Run a CLI command inside the boundary: its exit code, or 1 after one ``error: …`` line on stderr
-    (130 on Ctrl-C). With ``debug`` the traceback is printed before that line."""
-    try:
-        return command()
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:  # stdout closed early (`… | head`): not worth a message
-        _silence_stdout()
-        return 1
-    except Exception as exc:  # noqa: BLE001 - this is the boundary
-        if debug:
-            traceback.print_exc(file=sys.stderr)
-        message = describe(exc)
-        if message is None:
-            message = unexpected_message(exc, hint="" if debug else "run with --debug for the traceback")
-        print(f"error: {message}", file=sys.stderr)
-        return 1
-
-
-def _silence_stdout() -> None:
-    import os
-
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):  # pragma: no cover
-        pass

@@ -13,8 +13,9 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from ..boundary import doing, run_cli
+from ..boundary import doing
 from . import analysis, data, signoff, storage, training
+from ._run import run_cli
 
 GROUPS = (training, data, storage, analysis, signoff)
 
