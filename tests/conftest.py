@@ -56,14 +56,15 @@ def movielens_dir() -> Path:
     return _real_data(MOVIELENS)
 
 
-def open_app(store: Path, page: str | None = None, monkeypatch: pytest.MonkeyPatch | None = None):
+def open_app(store: Path | str, page: str | None = None, monkeypatch: pytest.MonkeyPatch | None = None, *,
+             timeout: float = 120):
     """The app under Streamlit's AppTest with its store at ``store``, on ``page`` (e.g. ``"pages/1_Data.py"``)
     when given; asserts that nothing raised on the way."""
     from streamlit.testing.v1 import AppTest
 
     if monkeypatch is not None:
         monkeypatch.setenv("BEHEMB_STORE", str(store))
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=timeout)
     at.session_state["store_path"] = str(store)
     at.run()
     if page is not None:

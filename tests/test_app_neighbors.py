@@ -9,14 +9,12 @@ import pandas as pd
 import pytest
 
 pytest.importorskip("streamlit")
-from conftest import shown_tables  # noqa: E402
+from conftest import open_app, shown_tables  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from behemb_core.demo import load_demo_dataset  # noqa: E402
 from behemb_core.store import Store  # noqa: E402
 from behemb_core.train import train_version  # noqa: E402
-
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
 
 @pytest.fixture(scope="module")
@@ -27,13 +25,7 @@ def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def open_neighbors(store: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
-    monkeypatch.setenv("BEHEMB_STORE", str(store))
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.session_state["store_path"] = str(store)
-    at.run()
-    at.switch_page("pages/3_Neighbors.py").run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_app(store, "pages/3_Neighbors.py", monkeypatch)
 
 
 def test_neighbors_of_white_hanging_heart_with_names(demo_store: Path, monkeypatch: pytest.MonkeyPatch) -> None:

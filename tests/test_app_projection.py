@@ -14,7 +14,7 @@ import pytest
 
 pytest.importorskip("streamlit")
 pytest.importorskip("umap")
-from conftest import shown_tables  # noqa: E402
+from conftest import open_app, shown_tables  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from behemb_core.metadata import ItemMetadata  # noqa: E402
@@ -22,8 +22,6 @@ from behemb_core.methods.base import TrainingInputs  # noqa: E402
 from behemb_core.methods.registry import get_method, parse_config  # noqa: E402
 from behemb_core.store import Store  # noqa: E402
 from behemb_core.synthetic import planted_sessions  # noqa: E402
-
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
 
 @pytest.fixture(scope="module")
@@ -43,13 +41,7 @@ def planted_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def open_page(store: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
-    monkeypatch.setenv("BEHEMB_STORE", str(store))
-    at = AppTest.from_file(APP, default_timeout=300)
-    at.session_state["store_path"] = str(store)
-    at.run()
-    at.switch_page("pages/4_Projection.py").run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_app(store, "pages/4_Projection.py", monkeypatch, timeout=300)
 
 
 def charts(at: AppTest) -> list[dict]:

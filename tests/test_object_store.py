@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import open_app
 
 from behemb_core.embeddings import make_embeddings
 from behemb_core.store import CheckResult, Store, approve, mark_pair, publish, read_audit_log, rollback
@@ -187,19 +188,13 @@ def test_exports_and_the_projection_cache_on_s3(s3_bucket: str, tmp_path: Path) 
 def test_the_neighbors_page_serves_a_version_from_s3(s3_bucket: str, monkeypatch) -> None:
     """The app pointed at an S3 store (the sidebar's store field, endpoint from the environment) lists its
     versions and shows an item's neighbors by name — the same page code as for a folder."""
-    from streamlit.testing.v1 import AppTest
-
     from behemb_core.demo import load_demo_dataset
     from behemb_core.train import train_version
 
     st = fresh_store(s3_bucket)
     train_version(st, "ppmi_svd", {"dim": 16}, dataset=load_demo_dataset(), seed=0, name="retail-s3")
-    monkeypatch.setenv("BEHEMB_STORE", st.url)
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
-    at.session_state["store_path"] = st.url
-    at.run()
-    at.switch_page("pages/3_Neighbors.py").run()
-    assert not at.exception and not at.error, [e.value for e in (*at.exception, *at.error)]
+    at = open_app(st.url, "pages/3_Neighbors.py", monkeypatch)
+    assert not at.error, [e.value for e in at.error]
     assert at.selectbox(key="nb_version").value == "retail-s3"
     at.text_input(key="nb_filter").set_value("85123A").run()
     assert any("WHITE HANGING HEART T" in s.value for s in at.subheader)
