@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import streamlit as st
+
+from .views import md
 
 
 def dataset_counts(summary: dict[str, Any], *, rows_read: bool = False) -> None:
@@ -33,12 +37,6 @@ STATE_BADGES = {
 def display_cell(value: Any, decimals: int = 3) -> str:
     """One cell as text for people: escaped (``st.table`` renders markdown and names are untrusted), numbers
     rounded (``decimals`` 0 for counts and ranks), nothing shown as a dash, flags as ``yes`` or nothing."""
-    import numbers
-
-    import pandas as pd
-
-    from .views import md
-
     if isinstance(value, (bool, np.bool_)):
         return "yes" if value else ""
     if value is None or (not isinstance(value, str) and pd.api.types.is_scalar(value) and pd.isna(value)):
@@ -57,8 +55,6 @@ def static_table(frame: Any, *, alt: str, decimals: dict[str, int] | None = None
 
     ``decimals`` gives a float column's places (default 3; 0 for counts); ``badges`` maps a column's values to
     markdown labels (e.g. ``STATE_BADGES``), every other cell is escaped text."""
-    import pandas as pd
-
     decimals, badges = decimals or {}, badges or {}
     shown = pd.DataFrame({
         col: [badges[col].get(str(v), display_cell(v, 3)) if col in badges

@@ -65,8 +65,10 @@ class Finding:
         return {"kind": self.kind, "message": self.message, "auto": self.auto, "fixable": self.fix is not None}
 
 
-def inspect_store(store: Store | str) -> list[Finding]:
-    """Every crash leftover and derived file that disagrees with the log, without changing anything."""
+def inspect_store(store: Store | str, *, version_folders: bool = True) -> list[Finding]:
+    """Every crash leftover and derived file that disagrees with the log, without changing anything.
+    ``version_folders=False`` skips the scan of ``versions/`` for incomplete writes (it reads every manifest, and
+    nothing there blocks or is fixed by a lifecycle action)."""
     st = lio.store_of(store)
     out: list[Finding] = []
     audit = lio.audit_journal(st)
@@ -77,7 +79,7 @@ def inspect_store(store: Store | str) -> list[Finding]:
         return out  # the derived files cannot be judged against a log that does not parse
     out += _record_findings(st, audit)
     out += _pointer_findings(st, audit)
-    out += _leftovers(st)
+    out += _leftovers(st, version_folders=version_folders)
     return out
 
 
@@ -85,8 +87,8 @@ def roll_forward(st: Store, by: str) -> list[str]:
     """Make the fixes that finish or undo an interrupted action (call with the lifecycle lock held); refuse
     (StoreError naming the findings) when the store needs :func:`repair` first. Returns what was done; when
     anything was, an audit entry ``recover`` says so."""
-    findings = inspect_store(st)
-    blocking = [f for f in findings if not f.auto and f.kind != "stale work folder"]
+    findings = inspect_store(st, version_folders=False)  # on every lifecycle write: only what it acts on
+    blocking = [f for f in findings if not f.auto]
     if blocking:
         raise StoreError("the store needs repair before its lifecycle can change: "
                          + "; ".join(f.message for f in blocking)
@@ -192,7 +194,7 @@ def _pointer_findings(st: Store, audit: _journal.Journal) -> list[Finding]:
                     "older store", False, replace)]
 
 
-def _leftovers(st: Store) -> list[Finding]:
+def _leftovers(st: Store, *, version_folders: bool = True) -> list[Finding]:
     out = []
     folders = [st.root, st.join(lio.LIFECYCLE_DIR), st.join(lio.INDEX_DIR), st.join(GOLDEN_PATH[0]),
                st.join(lio.RECOVERED_DIR)]
@@ -209,6 +211,8 @@ def _leftovers(st: Store) -> list[Finding]:
 
                 out.append(Finding("leftover temporary file", f"{path} is left over from an interrupted write", True,
                                    remove))
+    if not version_folders:
+        return out
     versions = st.join("versions")
     for name in st.incomplete():
         path = f"{versions}/{name}"
