@@ -117,6 +117,9 @@ def describe(exc: BaseException) -> str | None:
         text = f"a required package is missing ({exc}); {_package_hint(exc)}"
     elif isinstance(exc, MemoryError):
         text = "not enough memory for this job (MemoryError); try a smaller input or a machine with more memory"
+    elif type(exc).__module__.split(".")[0] in ("pyspark", "py4j"):
+        first = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+        text = f"the Spark job failed: {first[:400]}"
     else:
         return None
     return one_line(text)

@@ -7,6 +7,7 @@ in-place sort of those keys, so the work is proportional to the number of pairs,
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -15,6 +16,7 @@ from numba import njit
 
 from .progress import Reporter
 from .sessions import Sessions
+from .vocab import Vocabulary
 
 Weighting = Literal["uniform", "harmonic", "linear"]
 
@@ -52,17 +54,34 @@ def _pair_keys(indptr, codes, s_lo, s_hi, window, n, n_offsets, out):  # pragma:
 
 
 @njit(cache=True, nogil=True)
-def _sum_runs(keys, n_offsets, offset_weights, out_keys, out_w):  # pragma: no cover - compiled
-    """Collapse sorted keys into unique pairs with summed weights; returns how many pairs."""
+def _count_runs(keys, out_keys, out_n):  # pragma: no cover - compiled
+    """Collapse sorted keys into unique keys with how many times each occurs; returns how many keys."""
     m = -1
     prev = -1
     for i in range(len(keys)):
         k = keys[i]
-        pair = k // n_offsets
-        w = offset_weights[k % n_offsets]
+        if k != prev:
+            m += 1
+            out_keys[m] = k
+            out_n[m] = 1
+            prev = k
+        else:
+            out_n[m] += 1
+    return m + 1
+
+
+@njit(cache=True, nogil=True)
+def _fold_offsets(keys, counts, n_offsets, offset_weights, out_pairs, out_w):  # pragma: no cover - compiled
+    """Per pair, ``Σ count(d) · weight(d)`` summed in float64 in increasing ``d`` (keys sorted); returns how
+    many pairs."""
+    m = -1
+    prev = -1
+    for i in range(len(keys)):
+        pair = keys[i] // n_offsets
+        w = counts[i] * offset_weights[keys[i] % n_offsets]
         if pair != prev:
             m += 1
-            out_keys[m] = pair
+            out_pairs[m] = pair
             out_w[m] = w
             prev = pair
         else:
@@ -70,17 +89,134 @@ def _sum_runs(keys, n_offsets, offset_weights, out_keys, out_w):  # pragma: no c
     return m + 1
 
 
-def _compress(keys: np.ndarray, n_offsets: int, offset_weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sort pair keys in place and sum them into ``(unique pair, weight)``.
+@dataclass(frozen=True)
+class PairCounts:
+    """Exact co-occurrence counts before weighting: the table both engines produce.
 
-    With ``n_offsets > 1`` a key is ``pair * n_offsets + (d - 1)``, so one sort orders pairs and carries the
-    distance that decides the weight.
+    One row per (pair, offset): ``key = (a · n_items + b) · n_offsets + offset`` with item codes ``a < b``,
+    ``offset = d − 1`` for items ``d`` positions apart when the weight depends on the distance (else 0), and
+    ``count`` how many times that pair occurred at that offset. Keys are sorted and unique. Counts are integers,
+    so a table counted in chunks, on several machines or in another order is the same table; the float weights
+    are applied once, by :func:`cooccurrence_from_pairs`.
     """
+
+    keys: np.ndarray  # int64, sorted, unique
+    counts: np.ndarray  # int64
+    vocab: Vocabulary  # names the codes
+    window: int
+    weighting: Weighting
+
+    @property
+    def n_items(self) -> int:
+        return len(self.vocab)
+
+    @property
+    def n_offsets(self) -> int:
+        return pair_offsets(self.window, self.weighting)
+
+    def reweighted(self, weighting: Weighting) -> PairCounts:
+        """The same counts under another weighting with as many offsets (per-distance counts serve every
+        distance-dependent weighting)."""
+        if pair_offsets(self.window, weighting) != self.n_offsets:
+            raise ValueError(f"counts with {self.n_offsets} offsets cannot be weighted {weighting!r}")
+        return PairCounts(self.keys, self.counts, self.vocab, self.window, weighting)
+
+
+def pair_offsets(window: int, weighting: Weighting) -> int:
+    """How many distances a pair key distinguishes: ``window`` when the weight depends on it, else 1."""
+    return max(window, 1) if (weighting != "uniform" and window > 0) else 1
+
+
+def pair_keys_fit(n_items: int, window: int, weighting: Weighting) -> None:
+    """Refuse a table whose keys would overflow 64 bits."""
+    if n_items > 0 and float(n_items) * n_items * pair_offsets(window, weighting) >= 2.0**62:
+        raise ValueError(f"count_cooccurrence: {n_items:,} items × window {window} overflow 64-bit pair keys")
+
+
+def count_pairs(
+    sessions: Sessions,
+    *,
+    window: int = 5,
+    weighting: Weighting = "uniform",
+    progress: Reporter | None = None,
+) -> PairCounts:
+    """The exact :class:`PairCounts` of ``sessions`` (see :func:`count_cooccurrence` for what counts as a pair).
+
+    Each pair becomes one int64 key written by a compiled pass over the sessions; one in-place sort and a
+    run-length pass count them. Sessions are taken in chunks of at most ``_PAIR_BUFFER`` pairs, so memory stays
+    bounded in whole-session mode too; chunks are merged by adding their integer counts.
+    """
+    n = sessions.n_items
+    pair_keys_fit(n, window, weighting)
+    n_offsets = pair_offsets(window, weighting)
+    codes = sessions.codes.astype(np.int64)
+    indptr = sessions.indptr.astype(np.int64)
+    per_session = _pairs_per_session(sessions.lengths, window)
+    cum = np.concatenate(([0], np.cumsum(per_session)))
+    total = int(cum[-1])
+
+    if progress is not None:
+        progress("cooccurrence", 0.0, "counting co-occurring pairs")
+    parts: list[tuple[np.ndarray, np.ndarray]] = []
+    s_lo = 0
+    n_sess = sessions.n_sessions
+    while s_lo < n_sess:
+        # As many whole sessions as fit the buffer (at least one, however long).
+        s_hi = int(np.searchsorted(cum, cum[s_lo] + _PAIR_BUFFER, side="right")) - 1
+        s_hi = min(max(s_hi, s_lo + 1), n_sess)
+        buf = np.empty(int(cum[s_hi] - cum[s_lo]), dtype=np.int64)
+        m = _pair_keys(indptr, codes, s_lo, s_hi, window, n, n_offsets, buf)
+        if m:
+            parts.append(_count(buf[:m]))
+        del buf
+        s_lo = s_hi
+        if progress is not None:
+            progress("cooccurrence", cum[s_lo] / max(total, 1), f"counted pairs of {s_lo:,}/{n_sess:,} sessions")
+    if len(parts) == 1:
+        keys, counts = parts[0]
+    elif parts:  # several counted chunks: add the counts of equal keys across them
+        all_keys = np.concatenate([k for k, _ in parts])
+        all_n = np.concatenate([c for _, c in parts])
+        order_k = np.argsort(all_keys, kind="stable")
+        all_keys, all_n = all_keys[order_k], all_n[order_k]
+        starts = np.concatenate(([0], np.flatnonzero(np.diff(all_keys)) + 1))
+        keys, counts = all_keys[starts], np.add.reduceat(all_n, starts)
+    else:
+        keys, counts = np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return PairCounts(keys=keys, counts=counts.astype(np.int64), vocab=sessions.vocab, window=window,
+                      weighting=weighting)
+
+
+def _count(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sort pair keys in place and count them into ``(unique key, count)``."""
     keys.sort()
     out_keys = np.empty(len(keys), dtype=np.int64)
-    out_w = np.empty(len(keys), dtype=np.float64)
-    m = _sum_runs(keys, n_offsets, offset_weights, out_keys, out_w)
-    return out_keys[:m].copy(), out_w[:m].copy()
+    out_n = np.empty(len(keys), dtype=np.int64)
+    m = _count_runs(keys, out_keys, out_n)
+    return out_keys[:m].copy(), out_n[:m].copy()
+
+
+def cooccurrence_from_pairs(pairs: PairCounts) -> sp.csr_matrix:
+    """The symmetric float32 CSR of weighted counts from a :class:`PairCounts` table.
+
+    A pair's weight is ``Σ_d count(d) · weight(d)``, added in float64 in increasing distance and then rounded
+    to float32 once: a fixed order, so the same table gives the same bits whichever engine counted it.
+    """
+    n = pairs.n_items
+    n_offsets = pairs.n_offsets
+    offset_weights = np.array([_offset_weight(d, pairs.window, pairs.weighting) for d in range(1, n_offsets + 1)])
+    out_pairs = np.empty(len(pairs.keys), dtype=np.int64)
+    out_w = np.empty(len(pairs.keys), dtype=np.float64)
+    m = _fold_offsets(pairs.keys, pairs.counts, n_offsets, offset_weights, out_pairs, out_w)
+    keys, weights = out_pairs[:m], out_w[:m]
+    rows, cols = np.divmod(keys, n) if n else (keys, keys)
+    # Keys are sorted, so (rows, cols) is already in CSR order: build the upper triangle directly.
+    upper_indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n), out=upper_indptr[1:])
+    upper = sp.csr_matrix((weights.astype(np.float32), cols, upper_indptr), shape=(n, n))
+    sym = (upper + upper.T).tocsr()
+    sym.sort_indices()
+    return sym.astype(np.float32, copy=False)
 
 
 def _pairs_per_session(lengths: np.ndarray, window: int) -> np.ndarray:
@@ -105,63 +241,10 @@ def count_cooccurrence(
     for baskets) add ``weight(d)`` to both ``(a, b)`` and ``(b, a)``. Pairs of an item with itself (``A B A``)
     are not counted: they say nothing about similarity between items. Rows are sorted, duplicates summed.
 
-    Each pair becomes one int64 key (``min · n + max``, times the window when the weight depends on the
-    distance), written by a compiled pass over the sessions; one in-place sort and a run-length pass count
-    them — the floor of this work, several times faster than summing duplicates in scipy. Sessions are taken
-    in chunks of at most ``_PAIR_BUFFER`` pairs, so memory stays bounded in whole-session mode too.
+    The exact integer counts come first (:func:`count_pairs`), the weights once at the end
+    (:func:`cooccurrence_from_pairs`) — the split the Spark engine uses too.
     """
-    n = sessions.n_items
-    weighted = weighting != "uniform" and window > 0
-    n_offsets = max(window, 1) if weighted else 1
-    if n > 0 and float(n) * n * n_offsets >= 2.0**62:
-        raise ValueError(f"count_cooccurrence: {n:,} items × window {window} overflow 64-bit pair keys")
-    offset_weights = np.array([_offset_weight(d, window, weighting) for d in range(1, n_offsets + 1)])
-    codes = sessions.codes.astype(np.int64)
-    indptr = sessions.indptr.astype(np.int64)
-    per_session = _pairs_per_session(sessions.lengths, window)
-    cum = np.concatenate(([0], np.cumsum(per_session)))
-    total = int(cum[-1])
-
-    if progress is not None:
-        progress("cooccurrence", 0.0, "counting co-occurring pairs")
-    parts: list[tuple[np.ndarray, np.ndarray]] = []
-    s_lo = 0
-    n_sess = sessions.n_sessions
-    while s_lo < n_sess:
-        # As many whole sessions as fit the buffer (at least one, however long).
-        s_hi = int(np.searchsorted(cum, cum[s_lo] + _PAIR_BUFFER, side="right")) - 1
-        s_hi = min(max(s_hi, s_lo + 1), n_sess)
-        buf = np.empty(int(cum[s_hi] - cum[s_lo]), dtype=np.int64)
-        m = _pair_keys(indptr, codes, s_lo, s_hi, window, n, n_offsets, buf)
-        if m:
-            parts.append(_compress(buf[:m], n_offsets, offset_weights))
-        del buf
-        s_lo = s_hi
-        if progress is not None:
-            progress("cooccurrence", cum[s_lo] / max(total, 1), f"counted pairs of {s_lo:,}/{n_sess:,} sessions")
-    if len(parts) == 1:
-        keys, weights = parts[0]
-    elif parts:  # several compressed chunks: merge equal keys across them
-        all_keys = np.concatenate([k for k, _ in parts])
-        all_w = np.concatenate([w for _, w in parts])
-        order_k = np.argsort(all_keys, kind="stable")
-        keys, weights = _compress_merged(all_keys[order_k], all_w[order_k])
-    else:
-        keys, weights = np.zeros(0, np.int64), np.zeros(0)
-    rows, cols = np.divmod(keys, n) if n else (keys, keys)
-    # Keys are sorted, so (rows, cols) is already in CSR order: build the upper triangle directly.
-    upper_indptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=n), out=upper_indptr[1:])
-    upper = sp.csr_matrix((weights.astype(np.float32), cols, upper_indptr), shape=(n, n))
-    sym = (upper + upper.T).tocsr()
-    sym.sort_indices()
-    return sym.astype(np.float32, copy=False)
-
-
-def _compress_merged(keys: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sum the weights of equal keys in a sorted key array (chunks merged)."""
-    starts = np.concatenate(([0], np.flatnonzero(np.diff(keys)) + 1))
-    return keys[starts], np.add.reduceat(weights, starts)
+    return cooccurrence_from_pairs(count_pairs(sessions, window=window, weighting=weighting, progress=progress))
 
 
 def ppmi(counts: sp.csr_matrix, *, alpha: float = 0.75, shift: float = 1.0) -> sp.csr_matrix:

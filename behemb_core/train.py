@@ -12,12 +12,14 @@ from dataclasses import replace
 from typing import Any
 
 from .content import ContentVectors
+from .cooccurrence import PairCounts
 from .embeddings import FitResult, ItemEmbeddings
 from .errors import ConfigError, VersionExistsError
-from .ingest.dataset import Dataset, summarize
+from .ingest.dataset import Dataset
 from .metadata import ItemMetadata
 from .methods.base import MethodConfig, MethodSpec, TrainingInputs
 from .methods.registry import METHODS, get_method
+from .prepared import PreparedDataset
 from .progress import ProgressCallback, Reporter, as_reporter
 from .sessions import Sessions
 from .store import Store
@@ -35,6 +37,7 @@ def fit_method(
     content: ContentVectors | None = None,
     base: ItemEmbeddings | None = None,
     base_version: str | None = None,
+    pairs: PairCounts | None = None,
     progress: ProgressCallback | Reporter | None = None,
 ) -> tuple[MethodConfig, FitResult, float]:
     """Validate the config, fit, and return ``(config, result, seconds)``. Nothing is written.
@@ -49,6 +52,7 @@ def fit_method(
         item_meta=item_meta,
         base=base,
         base_version=base_version,
+        pairs=pairs,
     )
     t0 = time.perf_counter()
     result = _fit(spec, cfg, inputs, seed=seed, progress=progress)
@@ -91,7 +95,7 @@ def train_version(
     method: str | MethodSpec,
     config: MethodConfig | dict[str, Any] | None = None,
     *,
-    dataset: Dataset | None = None,
+    dataset: Dataset | PreparedDataset | None = None,
     seed: int = 0,
     name: str | None = None,
     content: ContentVectors | None = None,
@@ -112,6 +116,10 @@ def train_version(
     most-popular and item-kNN baselines; the report is stored in the manifest (``evaluation``), where sign-off
     reads it. That costs a second training run. ``evaluate`` and ``noise_floor`` apply to methods that learn
     from sessions alone (they are retrained on a split / with another seed) and are skipped for the others.
+
+    ``dataset`` may be a :class:`~behemb_core.prepared.PreparedDataset` (a work dir the Spark engine wrote): a
+    method that can start from pair counts (``spec.pair_table``) then trains from the prepared pair table and the
+    sessions are not read, unless evaluation or the noise floor need them.
 
     ``extra_manifest`` adds sections to the manifest (e.g. ``"tuning"``: the search that chose the config); it
     may not replace one this function writes.
@@ -134,10 +142,14 @@ def train_version(
         base_stats = stored.item_stats
     if item_meta is None and dataset is not None:
         item_meta = dataset.item_meta
-    sessions = dataset.sessions if dataset is not None else None
+    pairs = None
+    if isinstance(dataset, PreparedDataset) and spec.pair_table is not None:
+        pairs = dataset.pairs(*spec.pair_table(spec.parse_config(config)))
+    need_sessions = dataset is not None and (pairs is None or evaluate or noise_floor)
+    sessions = dataset.sessions if dataset is not None and need_sessions else None
     job_start = time.perf_counter()
     evaluate = evaluate and sessions is not None and spec.learns_from_sessions
-    noise_floor = noise_floor and sessions is not None and spec.learns_from_sessions
+    noise_floor = noise_floor and (sessions is not None or pairs is not None) and spec.learns_from_sessions
     passes = [("the version", True), ("evaluation split", evaluate), ("noise floor", noise_floor)]
     labels = {what: f"fit {i + 1} of {sum(on for _, on in passes)}: {what}"
               for i, what in enumerate(what for what, on in passes if on)}
@@ -147,7 +159,7 @@ def train_version(
     fit_end = 0.95 / (1 + extra)
     cfg, result, seconds = fit_method(
         spec, config, sessions=sessions, item_meta=item_meta, seed=seed, content=content, base=base,
-        base_version=base_version, progress=rep.sub(0.0, fit_end, labels.get("the version")),
+        base_version=base_version, pairs=pairs, progress=rep.sub(0.0, fit_end, labels.get("the version")),
     )
     manifest: dict[str, Any] = {
         "method": spec.name,
@@ -168,18 +180,13 @@ def train_version(
 
         nf = rep.sub(0.95 - fit_end, 0.95, labels.get("noise floor"))
         nf("noise_floor", 0.0, f"retraining with seed {seed + 1} to measure retraining noise")
-        _, again, _ = fit_method(spec, cfg, sessions=sessions, seed=seed + 1, progress=nf)
+        _, again, _ = fit_method(spec, cfg, sessions=sessions, pairs=pairs, seed=seed + 1, progress=nf)
         manifest["noise_floor"] = noise_floor_from_pair(
             neighbor_overlap(result.embeddings, again.embeddings, k=10), sessions, method=spec.name,
             seeds=(seed, seed + 1),
         )
     if dataset is not None:
-        manifest["dataset"] = {
-            "fingerprint": dataset.sessions.fingerprint(),
-            "summary": summarize(dataset),
-            "source": dataset.source,
-            "session_options": dataset.options.model_dump(mode="json"),
-        }
+        manifest["dataset"] = dataset.manifest_section()
     clash = sorted(set(extra_manifest or {}) & set(manifest))
     if clash:
         raise ValueError(f"extra_manifest may not replace {clash}")
@@ -187,7 +194,7 @@ def train_version(
     rep("save", 0.97, "writing the version to the store")
     info = store.save_version(
         result.embeddings, manifest=manifest, name=name, prefix=spec.version_prefix, item_meta=item_meta,
-        item_stats=dataset.sessions.item_stats() if dataset is not None else base_stats,
+        item_stats=dataset.item_stats() if dataset is not None else base_stats,
     )
     rep("done", 1.0, f"saved version {info.name}")
     return {
@@ -206,7 +213,7 @@ def find_same_training(
     method: str | MethodSpec,
     config: MethodConfig | dict[str, Any] | None,
     *,
-    dataset: Dataset,
+    dataset: Dataset | PreparedDataset,
     seed: int,
     base_version: str | None = None,
     evaluate: bool = False,
@@ -221,7 +228,7 @@ def find_same_training(
     cfg = spec.parse_config(config).model_dump(mode="json")
     evaluate = evaluate and spec.learns_from_sessions
     noise_floor = noise_floor and spec.learns_from_sessions
-    fingerprint = dataset.sessions.fingerprint()
+    fingerprint = dataset.fingerprint()
     for info in sorted(store.list_versions(), key=lambda v: v.created_at):
         if info.method != spec.name:
             continue

@@ -4,31 +4,61 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from typing import Any
 
 from ..boundary import doing
 from ..errors import ConfigError, StoreError
 from ._common import StderrProgress, emit, parse_sets, print_table, store_option
-from .data import add_input_options, load_dataset
+from .data import add_input_options, dataset_spec, load_dataset
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from ..content import read_content_vectors
     from ..errors import VersionExistsError
     from ..methods.registry import get_method
     from ..store import open_store
-    from ..train import train_version
 
     progress = StderrProgress(args.quiet)
     spec = get_method(args.method)  # resolved once for the job
     config = spec.parse_config(parse_sets(spec.name, args.set))  # fail before reading any data
+    if args.from_prepared and args.input:
+        raise ConfigError("give either --input or --from-prepared, not both")
+    if args.engine == "spark" and not args.input:
+        raise ConfigError("--engine spark prepares --input on Spark; to train from a prepared work dir use "
+                          "--from-prepared URL")
     spec.check_sources(
-        sessions=bool(args.input), base_version=bool(args.base_version), content=bool(args.content_vectors),
-        say={"sessions": "--input", "base_version": "--base-version", "content": "--content-vectors"},
+        sessions=bool(args.input or args.from_prepared), base_version=bool(args.base_version),
+        content=bool(args.content_vectors),
+        say={"sessions": "--input or --from-prepared", "base_version": "--base-version",
+             "content": "--content-vectors"},
     )
+    if args.engine == "spark":
+        from ..spark import require_pyspark
+
+        require_pyspark()
     store = open_store(args.store)
     if args.version is not None and store.exists(args.version):  # validates the name too, before any data
         raise VersionExistsError(f"version {args.version!r} already exists in {store.url}; versions are immutable")
-    dataset = load_dataset(args, progress) if args.input else None
+    if args.engine == "spark":
+        with _prepared_on_spark(args, spec, config, progress) as dataset:
+            return _train(args, store, spec, config, dataset, progress)
+    if args.from_prepared:
+        from ..prepared import PreparedDataset
+
+        dataset = PreparedDataset.open(args.from_prepared)
+    else:
+        dataset = load_dataset(args, progress) if args.input else None
+    return _train(args, store, spec, config, dataset, progress)
+
+
+def _train(args: argparse.Namespace, store: Any, spec: Any, config: Any, dataset: Any, progress: Any) -> int:
+    from ..content import read_content_vectors
+    from ..train import train_version
+
     meta = None
     if dataset is None and args.item_meta:
         from ..ingest import read_item_metadata
@@ -47,6 +77,66 @@ def cmd_train(args: argparse.Namespace) -> int:
         )
     emit(summary)
     return 0
+
+
+@contextlib.contextmanager
+def _prepared_on_spark(args: argparse.Namespace, spec: Any, config: Any, progress: Any) -> Iterator[Any]:
+    """Run the prepare step on Spark (``--master``) into ``--work-dir`` (default: a temporary folder, removed
+    afterwards) and yield the prepared dataset; the Spark session stops when the job ends."""
+    from ..spark.job import prepare, spark_session
+
+    ds_spec = dataset_spec(args)  # validated before Spark starts
+    pairs = spec.pair_table(config) if spec.pair_table is not None else None
+    own_dir = None if args.work_dir else tempfile.mkdtemp(prefix="behemb-prepare-")
+    work_dir = args.work_dir if own_dir is None else os.path.join(own_dir, "work")
+    spark = spark_session(args.master, parse_spark_conf(args.spark_conf))
+    try:
+        yield prepare(spark, ds_spec, work_dir, pairs=pairs, progress=progress)
+    finally:
+        spark.stop()
+        if own_dir is not None:
+            shutil.rmtree(own_dir, ignore_errors=True)
+
+
+def parse_spark_conf(values: list[str]) -> dict[str, str]:
+    out = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--spark-conf expects KEY=VALUE, got {item!r}")
+        out[key.strip()] = value
+    return out
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    """Run the Spark prepare step alone (what spark-submit runs on a cluster)."""
+    from ..cooccurrence import Weighting
+    from ..spark import require_pyspark
+
+    progress = StderrProgress(args.quiet)
+    ds_spec = dataset_spec(args)
+    if args.window is not None and args.window < 0:
+        raise ConfigError(f"--window must be 0 or more, got {args.window}")
+    require_pyspark()
+    from ..spark.job import prepare, spark_session
+
+    weighting: Weighting = args.weighting
+    pairs = None if args.no_pairs else (args.window if args.window is not None else 5, weighting)
+    spark = spark_session(args.master, parse_spark_conf(args.spark_conf))
+    try:
+        prepared = prepare(spark, ds_spec, args.work_dir, pairs=pairs, progress=progress)
+    finally:
+        spark.stop()
+    emit({"work_dir": args.work_dir, **prepared.meta["counts"], "fingerprint": prepared.fingerprint(),
+          "pairs": prepared.meta["pairs"]})
+    return 0
+
+
+def add_spark_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("Spark (pip install -r requirements-spark.txt)")
+    g.add_argument("--master", help="Spark master, e.g. local[2] or yarn (default: spark-submit's, else local[*]).")
+    g.add_argument("--spark-conf", action="append", default=[], metavar="KEY=VALUE",
+                   help="A Spark setting (repeatable), e.g. --spark-conf spark.driver.memory=8g.")
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
@@ -118,7 +208,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--noise-floor", action="store_true",
                    help="Also retrain with seed+1 and store the neighbor overlap of the two runs (retraining "
                    "noise), so comparisons can tell a real change from noise.")
+    g = p.add_argument_group("engine")
+    g.add_argument("--engine", choices=["local", "spark"], default="local",
+                   help="local: read and count in this process; spark: read, sessionize and count pairs on Spark, "
+                   "train on this machine (the same vectors).")
+    g.add_argument("--work-dir", metavar="URL",
+                   help="--engine spark: where the prepare step writes (default: a temporary folder, removed after).")
+    g.add_argument("--from-prepared", metavar="URL",
+                   help="Train from a work dir the prepare command wrote (instead of --input).")
+    add_spark_options(p)
     p.set_defaults(func=cmd_train)
+    p = sub.add_parser("prepare", help="Spark: read, sessionize, clean and count pairs into a work dir "
+                       "(the step spark-submit runs on a cluster; train --from-prepared trains from it).")
+    add_input_options(p, required=True)
+    p.add_argument("--work-dir", required=True, metavar="URL", help="Where to write (a new folder or URL).")
+    p.add_argument("--window", type=int, help="Pair window of ppmi_svd (default 5; 0 = the whole session).")
+    p.add_argument("--weighting", choices=["uniform", "harmonic", "linear"], default="uniform",
+                   help="Pair weighting of ppmi_svd (harmonic and linear count pairs per distance).")
+    p.add_argument("--no-pairs", action="store_true", help="Do not count pairs (for item2vec and graph).")
+    add_spark_options(p)
+    p.set_defaults(func=cmd_prepare)
     p = sub.add_parser("tune", help="Tune a method's parameters on a validation split, then train the winner.")
     add_input_options(p, required=True)
     p.add_argument("--method", required=True, choices=sorted(METHODS))

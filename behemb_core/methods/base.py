@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..content import ContentVectors
+from ..cooccurrence import PairCounts, Weighting
 from ..embeddings import FitResult, ItemEmbeddings
 from ..errors import ConfigError
 from ..metadata import ItemMetadata
@@ -38,7 +39,8 @@ class TrainingInputs:
     Behavior methods need ``sessions``. A method that builds on behavior vectors gets them in ``base``: a
     stored version (named by ``base_version``) or a base method the orchestrator trained first in this job
     (its fit report in ``base_report``). ``content`` holds content vectors; ``item_meta`` the item metadata
-    (whose text becomes content vectors when no content table is given)."""
+    (whose text becomes content vectors when no content table is given). ``pairs`` is a pair table counted
+    elsewhere (the Spark engine) for a method that can start from one (``MethodSpec.pair_table``)."""
 
     sessions: Sessions | None = None
     content: ContentVectors | None = None
@@ -46,6 +48,7 @@ class TrainingInputs:
     base: ItemEmbeddings | None = None
     base_version: str | None = None
     base_report: dict[str, Any] | None = None
+    pairs: PairCounts | None = None
 
 
 class FitFunction(Protocol):
@@ -79,6 +82,8 @@ class MethodSpec:
     * ``builds_on`` — the method builds on behavior vectors: it accepts a stored base version, and without one
       this function of its config names the base method the orchestrator trains first on the sessions.
     * ``accepts_content`` — the method uses content vectors (a table, or item text from the metadata).
+    * ``pair_table`` — the fit can start from exact pair counts instead of sessions; this function of its config
+      gives the window and weighting they must be counted with.
     """
 
     name: str
@@ -90,6 +95,7 @@ class MethodSpec:
     learns_from_sessions: bool = True
     builds_on: Callable[[Any], BaseTraining] | None = None
     accepts_content: bool = False
+    pair_table: Callable[[Any], tuple[int, Weighting]] | None = None
 
     @property
     def accepts_base_version(self) -> bool:

@@ -7,7 +7,7 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from ..cooccurrence import count_cooccurrence, ppmi
+from ..cooccurrence import cooccurrence_from_pairs, count_pairs, pair_offsets, ppmi
 from ..embeddings import FitResult, make_embeddings
 from ..errors import ConfigError
 from ..progress import ProgressCallback, Reporter, as_reporter
@@ -48,14 +48,22 @@ def fit_ppmi_svd(
 ) -> FitResult:
     """Embed items as rows of ``U·S^p`` from the SVD of the PPMI co-occurrence matrix.
 
+    The pair counts come from ``inputs.pairs`` when given (counted by the Spark engine), else from the sessions.
     Items whose PPMI row is empty (they only co-occur with items they are no more likely than chance to meet)
     get no vector; they are listed in the report, never given a random one. Deterministic for a given seed.
     """
-    sessions = require_sessions(inputs, "ppmi_svd")
     rep = as_reporter(progress)
-    counts = count_cooccurrence(
-        sessions, window=config.window, weighting=config.weighting, progress=rep.sub(0.0, 0.4)
+    pairs = inputs.pairs or count_pairs(
+        require_sessions(inputs, "ppmi_svd"), window=config.window, weighting=config.weighting,
+        progress=rep.sub(0.0, 0.4),
     )
+    if (pairs.window, pairs.n_offsets) != (config.window, pair_offsets(config.window, config.weighting)):
+        raise ConfigError(f"ppmi_svd: the pair table was counted with window {pairs.window} ({pairs.weighting}), "
+                          f"the config asks for window {config.window} ({config.weighting})")
+    if pairs.weighting != config.weighting:
+        pairs = pairs.reweighted(config.weighting)
+    counts = cooccurrence_from_pairs(pairs)
+    vocab_all = pairs.vocab
     rep("ppmi", 0.45, "computing PPMI")
     m = ppmi(counts, alpha=config.alpha, shift=config.shift)
     has_signal = np.diff(m.indptr) > 0
@@ -71,9 +79,9 @@ def fit_ppmi_svd(
         progress=rep.sub(0.5, 0.95),
     )
     vectors = u * np.power(s, config.eig_weight)[None, :]
-    vocab = sessions.vocab.subset(keep)
+    vocab = vocab_all.subset(keep)
     emb = make_embeddings(vocab, vectors, expected_dim=config.dim, method="ppmi_svd")
-    dropped = sessions.vocab.take(np.flatnonzero(~has_signal))
+    dropped = vocab_all.take(np.flatnonzero(~has_signal))
     rep("done", 1.0, f"embedded {len(vocab)} items")
     return FitResult(
         embeddings=emb,

@@ -34,7 +34,7 @@ METHODS: dict[str, MethodSpec] = {
             name="ppmi_svd", title="PPMI + SVD", config_class=PpmiSvdConfig, fit=fit_ppmi_svd,
             description="Windowed co-occurrence → PPMI → randomized SVD. Pick it for the fastest iterations "
             "on very large catalogues, or for vectors that are identical for a seed on any machine.",
-            version_prefix="ppmi",
+            version_prefix="ppmi", pair_table=lambda cfg: (cfg.window, cfg.weighting),
         ),
         MethodSpec(
             name="item2vec", title="Item2Vec (SGNS)", config_class=Item2VecConfig, fit=fit_item2vec,
