@@ -204,9 +204,10 @@ class PreparedDataset:
         users_col = table["user"]
         users = None
         if users_col.null_count < len(users_col):
-            users = np.asarray(users_col.to_numpy(zero_copy_only=False), dtype=object)
             if users_col.null_count == 0 and pa.types.is_integer(users_col.type):
-                users = users.astype(np.int64)
+                users = users_col.to_numpy().astype(np.int64)
+            else:  # missing users are None, as the single-machine readers keep them
+                users = np.array(users_col.to_pylist(), dtype=object)
         starts = table["start"]
         start_times = None
         if starts.null_count < len(starts):

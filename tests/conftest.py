@@ -19,6 +19,8 @@ MOVIELENS = SHARED_DATA / "movielens-small"
 # CI sets BEHEMB_REQUIRE_SHARED_DATA=1: there a missing ../shared/data fails the real-data tests instead of
 # skipping them, so a green run always includes the claims checked on real data.
 REQUIRE_SHARED_DATA = os.environ.get("BEHEMB_REQUIRE_SHARED_DATA") == "1"
+# CI sets BEHEMB_REQUIRE_SPARK=1: there a missing pyspark or Java fails the Spark tests instead of skipping them.
+REQUIRE_SPARK = os.environ.get("BEHEMB_REQUIRE_SPARK") == "1"
 
 
 def _real_data(path: Path) -> Path:
@@ -117,3 +119,29 @@ def s3_bucket() -> str:
     fs.mkdir("behemb-tests")
     yield "behemb-tests"
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One ``local[2]`` SparkSession for the whole test session (Spark takes seconds to start), bound to the
+    loopback interface, with the engine's settings (UTC, ANSI). Skipped without pyspark or Java, unless CI's
+    ``BEHEMB_REQUIRE_SPARK=1`` makes that a failure."""
+    import importlib.util
+    import shutil
+
+    missing = None
+    if importlib.util.find_spec("pyspark") is None:
+        missing = "pyspark is not installed (pip install -r requirements-spark.txt)"
+    elif shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        missing = "no Java runtime (Debian: apt-get install openjdk-17-jre-headless)"
+    if missing:
+        if REQUIRE_SPARK:
+            pytest.fail(missing + "; BEHEMB_REQUIRE_SPARK=1 forbids skipping")
+        pytest.skip(missing)
+    os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
+    from behemb_core.spark.job import spark_session
+
+    session = spark_session("local[2]", {"spark.sql.shuffle.partitions": "4", "spark.default.parallelism": "4",
+                                         "spark.driver.memory": "2g"})
+    yield session
+    session.stop()

@@ -1,0 +1,241 @@
+"""The Spark engine prepares exactly what the single-machine engine reads: the same sessions (fingerprint), the
+same vocabulary, item statistics, drops, notes, summary and pair counts, and so the same ``ppmi_svd`` vectors for a
+seed — on real data (Online Retail by day, invoice and gap mode), on session JSON Lines, and on a log built to
+trip an engine up (timestamp ties inside invoices, invoices shared by two users, missing users, ids written as
+``12.0`` or with spaces). Bad rows fail with the file and line. One shared ``local[2]`` session (conftest).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from behemb_core.cooccurrence import count_pairs
+from behemb_core.demo import ONLINE_RETAIL_FILTERS
+from behemb_core.errors import ConfigError, InputError
+from behemb_core.ingest import DatasetSpec, load
+from behemb_core.ingest.dataset import Dataset, summarize
+from behemb_core.prepared import PreparedDataset
+from behemb_core.train import fit_method
+
+pytestmark = pytest.mark.spark
+
+
+def prepare_both(spark, tmp_path: Path, spec: DatasetSpec, *, window: int = 5, weighting: str = "uniform"
+                 ) -> tuple[Dataset, PreparedDataset]:
+    from behemb_core.spark.job import prepare
+
+    work = tmp_path / f"work-{len(list(tmp_path.iterdir()))}"
+    return load(spec), prepare(spark, spec, str(work), pairs=(window, weighting))
+
+
+def assert_same(ds: Dataset, prepared: PreparedDataset, *, window: int = 5, weighting: str = "uniform") -> None:
+    s, p = ds.sessions, prepared.sessions
+    assert prepared.vocab == s.vocab
+    assert prepared.fingerprint() == ds.fingerprint()
+    assert prepared.item_stats().equals(s.item_stats())
+    assert prepared.drops == ds.drops and prepared.notes == ds.notes
+    assert prepared.summary == summarize(ds)
+    assert {k: v for k, v in prepared.source.items() if k != "engine"} == ds.source
+    assert np.array_equal(p.indptr, s.indptr) and np.array_equal(p.codes, s.codes)
+    assert p.session_ids.tolist() == s.session_ids.tolist()
+    assert (p.users is None) == (s.users is None)
+    if s.users is not None:
+        assert p.users.tolist() == s.users.tolist()
+    assert (p.start_times is None) == (s.start_times is None)
+    if s.start_times is not None:
+        assert np.array_equal(p.start_times, s.start_times)
+    here, there = count_pairs(s, window=window, weighting=weighting), prepared.pairs(window, weighting)
+    assert np.array_equal(here.keys, there.keys) and np.array_equal(here.counts, there.counts)
+    if ds.item_meta is not None:
+        assert prepared.item_meta is not None
+        mine, theirs = (m.table.set_index("item_id").sort_index() for m in (prepared.item_meta, ds.item_meta))
+        assert mine.equals(theirs)  # the same name for every item (rows may come in another order)
+
+
+def assert_same_vectors(ds: Dataset, prepared: PreparedDataset, config: dict) -> None:
+    _, local, _ = fit_method("ppmi_svd", config, sessions=ds.sessions, seed=3)
+    cfg = {"window": 5, "weighting": "uniform", **config}
+    _, spark, _ = fit_method("ppmi_svd", config, pairs=prepared.pairs(cfg["window"], cfg["weighting"]), seed=3)
+    assert spark.embeddings.vocab == local.embeddings.vocab
+    assert np.array_equal(spark.embeddings.vectors, local.embeddings.vectors)  # bit for bit
+    assert spark.report == local.report
+
+
+# --------------------------------------------------------------------------------------------- fixtures
+
+
+def tricky_log(folder: Path, *, string_items: bool = False) -> Path:
+    """Two files of an event log where only file order decides: every invoice's lines share one timestamp (the
+    items are deliberately not in sorted order), some invoices belong to two customers, some lines have no
+    customer, ids are written ``12.0`` or `` 12 ``, and there are returns, cancelled invoices and long sessions."""
+    rng = random.Random(7)
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = []
+    t0 = 1_600_000_000
+    for inv in range(400):
+        users = [f"{rng.randrange(40)}.0"] if rng.random() < 0.8 else [str(rng.randrange(40)), str(rng.randrange(40))]
+        t = t0 + inv * rng.choice([60, 600, 3600 * 5])
+        if rng.random() < 0.1:
+            t = t0 + (inv - 1) * 60  # the same minute as another invoice: ties between sessions too
+        n = rng.choice([1, 2, 3, 4, 6, 9, 14])
+        items = [rng.randrange(60) for _ in range(n)]
+        if rng.random() < 0.3 and n > 2:
+            items[1] = items[0]  # a consecutive repeat
+        invoice = ("C" if rng.random() < 0.05 else "") + str(500 + inv)
+        for j, item in enumerate(items):
+            user = users[j % len(users)] if rng.random() > 0.03 else ""
+            qty = -1 if rng.random() < 0.03 else rng.randrange(1, 5)
+            item_text = f"A{item}" if string_items else (f" {item} " if j % 3 == 0 else f"{item}.0" if j % 3 == 1
+                                                         else str(item))
+            rows.append(f"{invoice},{item_text},{qty},{t},{user}")
+    header = "InvoiceNo,StockCode,Quantity,ts,CustomerID"
+    half = len(rows) // 2
+    (folder / "part-a.csv").write_text("\n".join([header, *rows[:half]]) + "\n")
+    (folder / "part-b.csv").write_text("\n".join([header, *rows[half:]]) + "\n")
+    return folder
+
+
+def sessions_jsonl(folder: Path) -> Path:
+    """Sessions as JSON Lines over two files: integer ids (some written 12.0), users and start times on some
+    lines, repeats, very long sessions (split at max_length) and singletons."""
+    rng = random.Random(11)
+    folder.mkdir(parents=True, exist_ok=True)
+    for k, name in enumerate(("a.jsonl", "b.jsonl")):
+        lines = []
+        for i in range(300):
+            n = rng.choice([1, 2, 3, 5, 8, 40])
+            items: list = [rng.randrange(200) for _ in range(n)]
+            if n > 3:
+                items[2] = items[1]
+                items[3] = float(items[3])
+            obj: dict = {"session_id": f"s{k}-{i}" if i % 2 else k * 1000 + i, "items": items}
+            if i % 3 == 0:
+                obj["user_id"] = rng.randrange(50)
+            if i % 4 == 0:
+                obj["start_time"] = 1_600_000_000 + i * 37
+            lines.append(json.dumps(obj))
+            if i % 50 == 0:
+                lines.append("")  # blank lines are skipped
+        (folder / name).write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def by_day(online_retail_dir: Path) -> Path:
+    return online_retail_dir if online_retail_dir.name == "by-day" else online_retail_dir / "by-day"
+
+
+# ------------------------------------------------------------------------------------------------ tests
+
+
+@pytest.mark.parametrize("use_session_column", [True, False], ids=["invoice", "gap"])
+def test_online_retail_by_day_prepares_exactly(spark, tmp_path: Path, online_retail_dir: Path,
+                                               use_session_column: bool) -> None:
+    days = tmp_path / "days"
+    days.mkdir()
+    for f in sorted(by_day(online_retail_dir).glob("*.csv"))[:40]:
+        (days / f.name).write_bytes(f.read_bytes())
+    spec = DatasetSpec(paths=[str(days)], format="events", filters=ONLINE_RETAIL_FILTERS, name_column="Description",
+                       options={"use_session_column": use_session_column, "min_count": 2})
+    ds, prepared = prepare_both(spark, tmp_path, spec, window=3, weighting="harmonic")
+    assert ds.sessions.n_events > 40_000
+    assert_same(ds, prepared, window=3, weighting="harmonic")
+    assert_same_vectors(ds, prepared, {"dim": 16, "window": 3, "weighting": "harmonic"})
+    assert_same_vectors(ds, prepared, {"dim": 16, "window": 3, "weighting": "linear"})  # per-distance counts
+
+
+@pytest.mark.parametrize("options", [
+    {},
+    {"use_session_column": False, "gap_minutes": 30},
+    {"min_count": 3, "max_length": 3, "min_length": 1, "collapse_repeats": False},
+], ids=["invoice", "gap", "cleaning"])
+def test_ties_shared_invoices_and_messy_ids_prepare_exactly(spark, tmp_path: Path, options: dict) -> None:
+    spec = DatasetSpec(paths=[str(tricky_log(tmp_path / "log"))], format="events",
+                       filters={"exclude_session_prefix": "C"}, options=options)
+    ds, prepared = prepare_both(spark, tmp_path, spec, window=0)
+    if options.get("use_session_column", True):
+        assert ds.notes.get("session ids shared by several users (split per user)", 0) > 10
+    assert_same(ds, prepared, window=0)
+    assert_same_vectors(ds, prepared, {"dim": 8, "window": 0})
+
+
+def test_string_item_ids_prepare_exactly(spark, tmp_path: Path) -> None:
+    spec = DatasetSpec(paths=[str(tricky_log(tmp_path / "log", string_items=True))], format="events")
+    ds, prepared = prepare_both(spark, tmp_path, spec)
+    assert ds.sessions.vocab.kind == "str"
+    assert_same(ds, prepared)
+
+
+def test_a_sessions_file_prepares_exactly(spark, tmp_path: Path) -> None:
+    spec = DatasetSpec(paths=[str(sessions_jsonl(tmp_path / "s"))], format="sessions",
+                       options={"max_length": 10, "min_count": 2})
+    ds, prepared = prepare_both(spark, tmp_path, spec, window=2, weighting="linear")
+    assert ds.notes and ds.sessions.users is not None
+    assert_same(ds, prepared, window=2, weighting="linear")
+    assert_same_vectors(ds, prepared, {"dim": 8, "window": 2, "weighting": "linear"})
+
+
+def test_ordering_timestamp_ties_any_other_way_is_caught(tmp_path: Path) -> None:
+    """Why the exactness tests above mean something: on the tricky log, putting the lines of one timestamp in
+    item order instead of file order (what sorting by (time, item) does) changes the sessions' fingerprint and
+    the pair counts, so an engine that ordered ties that way would fail them."""
+    folder = tricky_log(tmp_path / "log")
+    spec = DatasetSpec(paths=[str(folder)], format="events", filters={"exclude_session_prefix": "C"})
+    reference = load(spec)
+    other = tmp_path / "reordered"
+    other.mkdir()
+    for f in sorted(folder.glob("*.csv")):
+        header, *rows = f.read_text().splitlines()
+        rows.sort(key=lambda r: (r.split(",")[3], float(r.split(",")[1].strip().lstrip("A"))))
+        (other / f.name).write_text("\n".join([header, *rows]) + "\n")
+    reordered = load(spec.model_copy(update={"paths": [str(other)]}))
+    assert reordered.sessions.n_events == reference.sessions.n_events  # the same events ...
+    assert reordered.fingerprint() != reference.fingerprint()  # ... in another order: caught
+    a, b = count_pairs(reference.sessions, window=2), count_pairs(reordered.sessions, window=2)
+    assert not (np.array_equal(a.keys, b.keys) and np.array_equal(a.counts, b.counts))
+
+
+@pytest.mark.parametrize("bad_line, text, field, message", [
+    (4, "9001,17,2,yesterday,5", "timestamp", "cannot parse timestamp 'yesterday'"),
+    (6, "9001,17,two,1600000000,5", "weight", "expected a number, got 'two'"),
+    (3, "9001,17,2", None, "expected 5 fields"),
+    (5, '9001,"17,2,1600000000,5', None, "quoted value continues on the next line"),
+], ids=["timestamp", "weight", "fields", "quote"])
+def test_a_bad_row_fails_the_job_with_its_file_and_line(spark, tmp_path: Path, bad_line: int, text: str,
+                                                       field: str | None, message: str) -> None:
+    from behemb_core.spark.job import prepare
+
+    folder = tmp_path / "log"
+    folder.mkdir()
+    header = "InvoiceNo,StockCode,Quantity,ts,CustomerID"
+    good = [f"{900 + i},{i % 7},1,{1_600_000_000 + i},{i % 3}" for i in range(8)]
+    (folder / "a.csv").write_text("\n".join([header, *good]) + "\n")
+    lines = [header, *good]
+    lines[bad_line - 1] = text
+    (folder / "b.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError) as err:
+        prepare(spark, DatasetSpec(paths=[str(folder)], format="events"), str(tmp_path / "work"), pairs=(5, "uniform"))
+    assert err.value.path == str(folder / "b.csv") and err.value.line == bad_line, str(err.value)
+    assert err.value.field == field and message in str(err.value)
+    assert not (tmp_path / "work" / "prepared.json").exists()
+
+
+def test_a_work_dir_is_finished_or_refused(spark, tmp_path: Path) -> None:
+    """An unfinished work dir (no prepared.json) cannot be trained from, a finished one is not overwritten, and a
+    job asking for another window than the one counted is refused with what to do."""
+    from behemb_core.spark.job import prepare
+
+    (tmp_path / "half" / "sessions").mkdir(parents=True)
+    with pytest.raises(InputError, match="did not finish"):
+        PreparedDataset.open(str(tmp_path / "half"))
+    spec = DatasetSpec(paths=[str(sessions_jsonl(tmp_path / "s"))], format="sessions")
+    prepared = prepare(spark, spec, str(tmp_path / "done"), pairs=(5, "uniform"))
+    with pytest.raises(InputError, match="not overwritten"):
+        prepare(spark, spec, str(tmp_path / "done"), pairs=(5, "uniform"))
+    with pytest.raises(ConfigError, match="window 5, uniform weighting.*prepare again"):
+        prepared.pairs(3, "uniform")
+    assert PreparedDataset.open(str(tmp_path / "done")).fingerprint() == load(spec).fingerprint()
