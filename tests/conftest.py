@@ -122,10 +122,8 @@ def s3_bucket() -> str:
 
 
 @pytest.fixture(scope="session")
-def spark():
-    """One ``local[2]`` SparkSession for the whole test session (Spark takes seconds to start), bound to the
-    loopback interface, with the engine's settings (UTC, ANSI). Skipped without pyspark or Java, unless CI's
-    ``BEHEMB_REQUIRE_SPARK=1`` makes that a failure."""
+def spark_available() -> None:
+    """pyspark and a Java runtime are installed (else skip — or fail under CI's ``BEHEMB_REQUIRE_SPARK=1``)."""
     import importlib.util
     import shutil
 
@@ -138,6 +136,12 @@ def spark():
         if REQUIRE_SPARK:
             pytest.fail(missing + "; BEHEMB_REQUIRE_SPARK=1 forbids skipping")
         pytest.skip(missing)
+
+
+@pytest.fixture(scope="session")
+def spark(spark_available):
+    """One ``local[2]`` SparkSession for the whole test session (Spark takes seconds to start), bound to the
+    loopback interface, with the engine's settings (UTC, ANSI)."""
     os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
     from behemb_core.spark.job import spark_session
 

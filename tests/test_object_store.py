@@ -5,15 +5,13 @@ S3's conditional writes (a lease object created only if absent, the audit log re
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
 
 import numpy as np
 import pytest
+from concurrent_publishers import run_concurrent_publishers
 from conftest import open_app
 
 from behemb_core.embeddings import make_embeddings
@@ -64,29 +62,6 @@ def test_a_crashed_writers_lease_is_taken_over(s3_bucket: str) -> None:
     assert st.status("a") == "approved"
 
 
-WRITER = """
-import random, sys
-from behemb_core.errors import StoreError
-from behemb_core.store import Store, publish, rollback
-from behemb_core.store.lifecycle import published_version
-st = Store(sys.argv[1])
-rng = random.Random(int(sys.argv[2]))
-done = 0
-for _ in range(4):
-    try:
-        if rng.random() < 0.3:
-            rollback(st, by=f"w{sys.argv[2]}")
-        else:
-            publish(st, rng.choice(["a", "b", "c"]), by=f"w{sys.argv[2]}")
-        done += 1
-    except StoreError as exc:  # a real refusal: published already, nothing to roll back to, or the pointer moved
-        # under a rollback between reading it and taking the lease (it re-reads under the lease and refuses)
-        assert any(why in str(exc) for why in ("already the published version", "nothing", "no earlier",
-                                                "changed from")), exc
-print(done)
-"""
-
-
 @pytest.mark.slow
 def test_eight_concurrent_publishers_leave_a_consistent_pointer_and_log(s3_bucket: str, tmp_path: Path) -> None:
     """8 processes publish and roll back at the same time on one S3 store: every action that reported success is
@@ -97,23 +72,7 @@ def test_eight_concurrent_publishers_leave_a_consistent_pointer_and_log(s3_bucke
         save(st, name, i)
         approve(st, name, by="setup", checks=CHECKS)
     publish(st, "a", by="setup")
-    script = tmp_path / "writer.py"
-    script.write_text(WRITER)
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    procs = [subprocess.Popen([sys.executable, str(script), st.url, str(i)], env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for i in range(8)]
-    outputs = [p.communicate(timeout=600) for p in procs]
-    failed = [(p.returncode, err[-3000:]) for p, (_, err) in zip(procs, outputs) if p.returncode]
-    assert not failed, failed
-    succeeded = sum(int(out.strip()) for out, _ in outputs)
-    log = read_audit_log(st)
-    moves = [e for e in log if e["action"] in ("publish", "rollback")]
-    assert len(moves) == 1 + succeeded, (len(moves), succeeded)  # no action lost, none counted twice
-    assert [e["seq"] for e in log] == list(range(1, len(log) + 1))
-    assert all(m["previous"] == p["version"] for p, m in zip(moves, moves[1:]))
-    report = verify_store(st)
-    assert report["ok"] and not report["pending"], (report["problems"], report["pending"])
-    assert published_version(st) == moves[-1]["version"]
+    run_concurrent_publishers(st, ["a", "b", "c"], tmp_path)
 
 
 def test_a_version_write_is_all_or_nothing_and_one_writer_gets_a_name(s3_bucket: str, monkeypatch) -> None:

@@ -1,0 +1,161 @@
+"""The Spark engine end to end, as users run it: ``train --engine spark --master local[2]`` on the Online Retail
+by-day folder and on a sessions file writes versions to an ``s3://`` store on the loopback S3 server; they equal the
+single-machine versions bit for bit, pass ``verify``, are listed, served by the CLI and by the Neighbors page;
+8 concurrent publishers on that store leave a consistent pointer and audit log. The split path (``prepare`` then
+``train --from-prepared``) gives the same vectors; a job killed midway leaves no loadable version; without pyspark
+``--engine spark`` says how to install it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+from concurrent_publishers import run_concurrent_publishers
+from conftest import open_app
+from test_spark_engine import sessions_jsonl
+
+from behemb_core.demo import ONLINE_RETAIL_NON_PRODUCTS
+from behemb_core.store import CheckResult, Store, approve, publish
+
+pytestmark = [pytest.mark.spark, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[1]
+RETAIL = ["--format", "events", "--exclude-session-prefix", "C",
+          "--exclude-items", ",".join(ONLINE_RETAIL_NON_PRODUCTS), "--name-col", "Description"]
+TRAIN = ["--method", "ppmi_svd", "--set", "dim=32", "--quiet"]
+CHECKS = [CheckResult(name="files intact", passed=True, value=0, threshold="0 problems", detail="")]
+
+
+@pytest.fixture(scope="module")
+def spark_cli(spark_available: None) -> dict[str, str]:
+    """The environment of CLI subprocesses: the repo on the path, Spark bound to loopback."""
+    return {**os.environ, "PYTHONPATH": str(REPO), "SPARK_LOCAL_IP": "127.0.0.1"}
+
+
+def cli(env: dict[str, str], *args: str, timeout: float = 1200) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "behemb_core", *args], env=env, capture_output=True, text=True,
+                          timeout=timeout, cwd=REPO)
+
+
+def ok(result: subprocess.CompletedProcess) -> str:
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+def test_spark_versions_on_s3_equal_the_single_machine_ones(spark_cli, s3_bucket: str, online_retail_dir: Path,
+                                                            tmp_path: Path, monkeypatch) -> None:
+    store = f"s3://{s3_bucket}/spark-{uuid.uuid4().hex[:8]}"
+    jobs = {"retail": ["--input", str(online_retail_dir), *RETAIL],
+            "sessions": ["--input", str(sessions_jsonl(tmp_path / "s")), "--format", "sessions"]}
+    for name, data in jobs.items():
+        ok(cli(spark_cli, "train", "--engine", "spark", "--master", "local[2]", *data, *TRAIN, "--store", store,
+               "--version", f"{name}-spark"))
+        ok(cli(spark_cli, "train", *data, *TRAIN, "--store", store, "--version", f"{name}-local"))
+    st = Store(store)
+    for name in jobs:
+        spark, local = st.load_version(f"{name}-spark"), st.load_version(f"{name}-local")
+        assert spark.embeddings.vocab == local.embeddings.vocab
+        assert np.array_equal(spark.embeddings.vectors, local.embeddings.vectors)
+        ms, ml = st.manifest(f"{name}-spark"), st.manifest(f"{name}-local")
+        assert ms["dataset"]["fingerprint"] == ml["dataset"]["fingerprint"]
+        assert ms["dataset"]["summary"] == ml["dataset"]["summary"]
+        assert ms["dataset"]["source"]["engine"] == "spark"
+        assert spark.item_stats.equals(local.item_stats)
+    assert st.manifest("retail-spark")["dataset"]["summary"]["events"] > 350_000  # the whole by-day folder
+
+    report = json.loads(ok(cli(spark_cli, "verify", "--store", store)))
+    assert report["ok"] and report["versions_checked"] == 4
+    listed = ok(cli(spark_cli, "versions", "--store", store))
+    assert "retail-spark" in listed and "sessions-spark" in listed
+    shown = ok(cli(spark_cli, "neighbors", "--store", store, "--version", "retail-spark", "--item", "85123A"))
+    assert "WHITE HANGING HEART T-LIGHT HOLDER" in shown or "T-LIGHT" in shown
+
+    at = open_app(store, "pages/3_Neighbors.py", monkeypatch)
+    assert not at.error, [e.value for e in at.error]
+    at.selectbox(key="nb_version").set_value("retail-spark").run()
+    at.text_input(key="nb_filter").set_value("85123A").run()
+    assert any("WHITE HANGING HEART T" in s.value for s in at.subheader)
+    table = at.dataframe[0].value
+    assert len(table) == 10 and (table["name"].str.len() > 0).all()
+
+    names = [v.name for v in st.list_versions()]
+    for name in names:
+        approve(st, name, by="setup", checks=CHECKS)
+    publish(st, "retail-spark", by="setup")
+    run_concurrent_publishers(st, names, tmp_path)
+
+
+def test_prepare_then_train_from_prepared_gives_the_same_vectors(spark_cli, tmp_path: Path) -> None:
+    """The cluster path: a ``prepare`` job (what spark-submit runs) writes a work dir, a driver trains from it —
+    the same version as the single-machine engine; the work dir is refused for a window it was not counted with."""
+    data = ["--input", str(sessions_jsonl(tmp_path / "s")), "--format", "sessions"]
+    work = tmp_path / "work"
+    out = json.loads(ok(cli(spark_cli, "prepare", "--master", "local[2]", *data, "--work-dir", str(work),
+                            "--window", "3", "--weighting", "harmonic", "--quiet")))
+    assert out["pairs"] == {"window": 3, "weighting": "harmonic"} and (work / "prepared.json").exists()
+    store = str(tmp_path / "store")
+    cfg = ["--set", "window=3", "--set", "weighting=harmonic"]
+    ok(cli(spark_cli, "train", "--from-prepared", str(work), *TRAIN, *cfg, "--store", store, "--version", "p"))
+    ok(cli(spark_cli, "train", *data, *TRAIN, *cfg, "--store", store, "--version", "l"))
+    st = Store(store)
+    assert np.array_equal(st.load_version("p").embeddings.vectors, st.load_version("l").embeddings.vectors)
+    wrong = cli(spark_cli, "train", "--from-prepared", str(work), *TRAIN, "--store", store)
+    assert wrong.returncode == 1 and wrong.stderr.count("\n") == 1
+    assert "window 3, harmonic weighting" in wrong.stderr and "prepare again" in wrong.stderr
+
+
+def test_a_spark_job_killed_midway_leaves_no_loadable_version(spark_cli, s3_bucket: str, tmp_path: Path) -> None:
+    store = f"s3://{s3_bucket}/killed-{uuid.uuid4().hex[:8]}"
+    work = tmp_path / "work"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "behemb_core", "train", "--engine", "spark", "--master", "local[2]", "--input",
+         str(sessions_jsonl(tmp_path / "s")), "--format", "sessions", "--method", "ppmi_svd", "--store", store,
+         "--version", "killed", "--work-dir", str(work)],
+        env=spark_cli, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        start_new_session=True)
+    seen = ""
+    deadline = time.monotonic() + 600
+    assert proc.stderr is not None
+    while time.monotonic() < deadline:  # kill it once Spark is writing the work dir, before the version
+        line = proc.stderr.readline()
+        seen += line
+        if "counting items" in line or not line:
+            break
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=60)
+    assert "counting items" in seen, seen[-2000:]
+    st = Store(store)
+    assert [v.name for v in st.list_versions()] == []
+    assert not st.exists("killed")
+    assert not (work / "prepared.json").exists()
+    report = json.loads(ok(cli(spark_cli, "verify", "--store", store)))
+    assert report["ok"]
+    again = cli(spark_cli, "train", "--from-prepared", str(work), "--method", "ppmi_svd", "--store", store)
+    assert again.returncode == 1 and "did not finish" in again.stderr
+
+
+def test_without_pyspark_the_spark_engine_says_how_to_install_it(tmp_path: Path) -> None:
+    """No Spark needed: pyspark is made unimportable in the subprocess."""
+    blocker = tmp_path / "site"
+    blocker.mkdir()
+    (blocker / "pyspark.py").write_text("raise ImportError('No module named pyspark')\n")
+    env = {**os.environ, "PYTHONPATH": f"{blocker}{os.pathsep}{REPO}"}
+    data = tmp_path / "s.jsonl"
+    data.write_text('{"session_id": "a", "items": [1, 2]}\n')
+    for args in (["train", "--engine", "spark", "--input", str(data), "--method", "ppmi_svd",
+                  "--store", str(tmp_path / "st")],
+                 ["prepare", "--input", str(data), "--work-dir", str(tmp_path / "w")]):
+        result = cli(env, *args, timeout=120)
+        assert result.returncode == 1, result.stderr
+        assert result.stderr.startswith("error: the Spark engine needs pyspark") and result.stderr.count("\n") == 1
+        assert "requirements-spark.txt" in result.stderr
+    assert not (tmp_path / "st").exists() or not any((tmp_path / "st").rglob("manifest.json"))
