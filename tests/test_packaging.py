@@ -1,4 +1,5 @@
-"""The package installs with pip and runs from any folder; the library never imports Streamlit."""
+"""The package installs with pip and runs from any folder; the library never imports Streamlit, and nothing but
+the Spark engine's own modules imports pyspark."""
 
 from __future__ import annotations
 
@@ -9,6 +10,18 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def test_the_library_and_the_app_do_not_import_pyspark() -> None:
+    """pyspark is an optional extra: the library (its Spark package and the prepared-data reader included), the
+    CLI and the app's support modules load without it; only ``behemb_core.spark.job`` and what it uses import it."""
+    code = ("import sys, behemb_core, behemb_core.cli, behemb_core.cli.training, behemb_core.train, "
+            "behemb_core.prepared, behemb_core.spark, behemb_core.spark.submit, behemb_core.store; "
+            "import app_support.data_io, app_support.jobs, app_support.loaders, app_support.shell; "
+            "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('pyspark', 'py4j')); "
+            "print(bad[:5]); sys.exit(1 if bad else 0)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_importing_the_library_does_not_import_streamlit() -> None:
@@ -31,7 +44,7 @@ def test_pip_install_gives_a_working_behemb_command_from_any_folder(tmp_path: Pa
 
     src = tmp_path / "src"  # build from a copy: setuptools writes build/ and *.egg-info beside the sources
     src.mkdir()
-    for name in ("pyproject.toml", "requirements.txt", "README.md"):
+    for name in ("pyproject.toml", "requirements.txt", "requirements-spark.txt", "README.md"):
         shutil.copy(REPO / name, src / name)
     shutil.copytree(REPO / "behemb_core", src / "behemb_core", ignore=shutil.ignore_patterns("__pycache__"))
     venv = tmp_path / "venv"
