@@ -89,13 +89,25 @@ def _prepared_on_spark(args: argparse.Namespace, spec: Any, config: Any, progres
     pairs = spec.pair_table(config) if spec.pair_table is not None else None
     own_dir = None if args.work_dir else tempfile.mkdtemp(prefix="behemb-prepare-")
     work_dir = args.work_dir if own_dir is None else os.path.join(own_dir, "work")
-    spark = spark_session(args.master, parse_spark_conf(args.spark_conf))
+    spark = spark_session(args.master, spark_conf(args))
     try:
         yield prepare(spark, ds_spec, work_dir, pairs=pairs, progress=progress)
     finally:
         spark.stop()
         if own_dir is not None:
             shutil.rmtree(own_dir, ignore_errors=True)
+
+
+#: Spark settings of the command line's own local runs (``--master local[…]``) unless given: Spark's default 1 GiB
+#: heap runs out caching a few million events (measured: benchmarks/results/spark-engine.md).
+LOCAL_SPARK_CONF = {"spark.driver.memory": "4g"}
+
+
+def spark_conf(args: argparse.Namespace) -> dict[str, str]:
+    """``--spark-conf`` settings, with :data:`LOCAL_SPARK_CONF` under them for a local master."""
+    given = parse_spark_conf(args.spark_conf)
+    local = (args.master or "local").startswith("local")
+    return {**(LOCAL_SPARK_CONF if local else {}), **given}
 
 
 def parse_spark_conf(values: list[str]) -> dict[str, str]:
@@ -122,7 +134,7 @@ def cmd_prepare(args: argparse.Namespace) -> int:
 
     weighting: Weighting = args.weighting
     pairs = None if args.no_pairs else (args.window if args.window is not None else 5, weighting)
-    spark = spark_session(args.master, parse_spark_conf(args.spark_conf))
+    spark = spark_session(args.master, spark_conf(args))
     try:
         prepared = prepare(spark, ds_spec, args.work_dir, pairs=pairs, progress=progress)
     finally:
@@ -136,7 +148,8 @@ def add_spark_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("Spark (pip install -r requirements-spark.txt)")
     g.add_argument("--master", help="Spark master, e.g. local[2] or yarn (default: spark-submit's, else local[*]).")
     g.add_argument("--spark-conf", action="append", default=[], metavar="KEY=VALUE",
-                   help="A Spark setting (repeatable), e.g. --spark-conf spark.driver.memory=8g.")
+                   help="A Spark setting (repeatable), e.g. --spark-conf spark.driver.memory=8g (default 4g for a "
+                   "local master).")
 
 
 def cmd_tune(args: argparse.Namespace) -> int:

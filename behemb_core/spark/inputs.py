@@ -65,9 +65,7 @@ def read_lines(spark: SparkSession, files: list[str]) -> DataFrame:
         F.regexp_replace("value", "^\ufeff", "").alias("value"),
     )
     joined = lines.join(F.broadcast(numbers), "path", "left")
-    return joined.select(
-        "f", F.struct(F.col("f"), F.col("bs"), F.col("mid")).alias(ROW_KEY), "value", "path"
-    )
+    return joined.select("f", F.struct(F.col("f"), F.col("bs"), F.col("mid")).alias(ROW_KEY), "value")
 
 
 def head_lines(spark: SparkSession, file: str, n: int) -> list[str]:

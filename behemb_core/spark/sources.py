@@ -108,7 +108,7 @@ def _event_sessions(spark: SparkSession, spec: DatasetSpec) -> RawSessionsFrame:
                           f"({cols.timestamp_format!r}) is read by the single-machine engine")
     session_mode = use_session and cols.session is not None
 
-    lines = read_lines(spark, files).persist()
+    lines = read_lines(spark, files)  # not cached: read again for the header check and an error's line number
     if columns.header:
         for f, line in sorted(first_lines(lines).items()):
             got = [h.strip() for h in split_line(line, delim)]
@@ -133,7 +133,7 @@ def _event_sessions(spark: SparkSession, spec: DatasetSpec) -> RawSessionsFrame:
     )
     role_cols = {r: getattr(cols, r) for r in ("user", "item", "session", "event_type", "timestamp", "weight")
                  if getattr(cols, r)}
-    sel = [F.col("f"), F.col(ROW_KEY), F.col("value")]
+    sel = [F.col("f"), F.col(ROW_KEY)]
     sel += [trimmed(F.col("p")[c]).alias(r) for r, c in role_cols.items()]
     if spec.name_column:
         sel.append(trimmed(F.col("p")[spec.name_column]).alias("name"))
@@ -142,7 +142,7 @@ def _event_sessions(spark: SparkSession, spec: DatasetSpec) -> RawSessionsFrame:
                                              "record per line (use the single-machine engine for this file)"))
                .when(F.col("p._behemb_corrupt").isNotNull(),
                      F.lit(f"expected {len(header0)} fields separated by {delim!r}, as in the header")))
-    rows = parsed.select(*sel, problem.alias("row_problem")).persist()
+    parsed_rows = rows = parsed.select(*sel, problem.alias("row_problem")).persist()
     raise_first_problem(lines, rows, files, F.col("row_problem"), F.lit(None).cast("string"))
 
     # Timestamps: unit of numeric times from the first file's magnitudes, as the single-machine reader infers it.
@@ -209,6 +209,7 @@ def _event_sessions(spark: SparkSession, spec: DatasetSpec) -> RawSessionsFrame:
         reason = F.when(cond, F.lit(text)).otherwise(reason)
     rows = rows.withColumn("reason", reason).persist()
     counted = {r["reason"]: int(r["count"]) for r in rows.groupBy("reason").count().collect()}
+    parsed_rows.unpersist()  # the filtered rows are cached now; one copy of the input is enough
     drops = DropLog()
     for text, _ in rules:
         drops.add(text, counted.get(text, 0))
@@ -289,7 +290,7 @@ def _most_frequent_names(kept: DataFrame, drops: DropLog) -> DataFrame:
 
 def _jsonl_sessions(spark: SparkSession, spec: DatasetSpec) -> RawSessionsFrame:
     files = list_inputs(spark, spec.paths, JSONL_SUFFIXES, "JSON Lines")
-    lines = read_lines(spark, files).persist()
+    lines = read_lines(spark, files)
     data = lines.where(F.trim(F.col("value")) != "")
     schema = "session_id STRING, items ARRAY<STRING>, user_id STRING, start_time STRING, `_behemb_corrupt` STRING"
     parsed = data.select("f", ROW_KEY, "value", F.from_json(
@@ -306,8 +307,8 @@ def _jsonl_sessions(spark: SparkSession, spec: DatasetSpec) -> RawSessionsFrame:
                .when(item_problem, F.lit("an item id is null or empty: expected an integer or a string id")))
     field_ = (F.when(p["session_id"].isNull() | (p["session_id"] == ""), F.lit("session_id"))
               .when(p["items"].isNull() | (F.size(p["items"]) == 0) | item_problem, F.lit("items")))
-    rows = parsed.select("f", ROW_KEY, "value", "p").persist()
-    raise_first_problem(lines, rows, files, problem, field_)
+    rows = parsed.select("f", ROW_KEY, "p", problem.alias("problem"), field_.alias("field")).persist()
+    raise_first_problem(lines, rows, files, F.col("problem"), F.col("field"))
 
     # A whole float id (12.0) is the integer 12; ids are integers when every id of the data set is one.
     items = F.transform(p["items"], lambda x: F.regexp_replace(x, r"^(-?[0-9]+)\.0+$", "$1"))
