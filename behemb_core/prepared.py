@@ -38,7 +38,8 @@ FORMAT = "behemb-prepared-v1"
 META_FILE = "prepared.json"
 
 
-def _fs(url: str):
+def filesystem(url: str):
+    """The fsspec file system and path of ``url`` (a local path, ``s3://``, ``s3a://``, …)."""
     import fsspec
 
     return fsspec.core.url_to_fs(url)
@@ -50,7 +51,7 @@ def join(url: str, *parts: str) -> str:
 
 def read_table(url: str, columns: list[str] | None = None) -> pa.Table:
     """A Parquet folder written by Spark (``part-*`` files in order; ``_SUCCESS`` and ``.crc`` files ignored)."""
-    fs, path = _fs(url)
+    fs, path = filesystem(url)
     files = sorted(f for f in fs.ls(path, detail=False) if f.rsplit("/", 1)[-1].endswith(".parquet")
                    and not f.rsplit("/", 1)[-1].startswith(("_", ".")))
     if not files:
@@ -77,7 +78,7 @@ class PreparedDataset:
     @classmethod
     def open(cls, url: str) -> PreparedDataset:
         """Open a work dir; an unfinished or foreign one is an :class:`InputError` that says so."""
-        fs, path = _fs(url)
+        fs, path = filesystem(url)
         meta_path = join(path, META_FILE)
         try:
             if not fs.exists(meta_path):
@@ -220,7 +221,7 @@ class PreparedDataset:
 def corpus_fingerprint(url: str, vocab: Vocabulary, kind: str) -> tuple[str, np.ndarray]:
     """:meth:`Sessions.fingerprint` of a work dir's sessions, streamed file by file in session order (two passes:
     the boundaries, then the items), and the session lengths. Memory stays at one file's rows."""
-    fs, path = _fs(join(url, "sessions"))
+    fs, path = filesystem(join(url, "sessions"))
     files = sorted(f for f in fs.ls(path, detail=False) if f.endswith(".parquet")
                    and not f.rsplit("/", 1)[-1].startswith(("_", ".")))
     h = hashlib.sha256()

@@ -16,6 +16,8 @@ import json
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -24,7 +26,7 @@ from ..errors import InputError
 from ..ingest.dataset import summarize_counts
 from ..ingest.item_names import read_item_metadata
 from ..ingest.spec import DatasetSpec
-from ..prepared import FORMAT, META_FILE, PreparedDataset, _fs, corpus_fingerprint, ids_of, join, read_table
+from ..prepared import FORMAT, META_FILE, PreparedDataset, corpus_fingerprint, filesystem, ids_of, join, read_table
 from ..progress import ProgressCallback, Reporter, as_reporter
 from ..sessions import DropLog, SessionOptions
 from .sources import read_raw_sessions
@@ -123,7 +125,7 @@ def prepare(
     weighting). ``work_dir`` must not hold a finished preparation; a killed run's leftovers are overwritten.
     Returns the finished work dir, opened."""
     rep = as_reporter(progress)
-    fs, path = _fs(work_dir)
+    fs, path = filesystem(work_dir)
     if fs.exists(join(path, META_FILE)):
         raise InputError("the work dir already holds a prepared dataset; prepared data are not overwritten — "
                          "choose a new work dir", path=work_dir)
@@ -159,11 +161,8 @@ def prepare(
     elif spec.meta_path:
         catalogue = read_item_metadata(spec.meta_path, id_column=spec.meta_id_column,
                                        name_column=spec.meta_name_column)
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
         table = catalogue.table[["item_id", "name"]]
-        mfs, mpath = _fs(join(work_dir, "names"))
+        mfs, mpath = filesystem(join(work_dir, "names"))
         mfs.makedirs(mpath, exist_ok=True)
         with mfs.open(join(mpath, "part-00000.parquet"), "wb") as fh:
             pq.write_table(pa.Table.from_pandas(table, preserve_index=False), fh)

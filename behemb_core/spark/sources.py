@@ -8,7 +8,7 @@ A :class:`RawSessionsFrame` has one row per session: ``okey`` (its place in the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from pyspark.sql import Column, DataFrame, SparkSession, Window
@@ -16,7 +16,7 @@ from pyspark.sql import functions as F
 
 from ..errors import ConfigError, InputError
 from ..ingest._files import JSONL_SUFFIXES, TABLE_SUFFIXES, sniff_delimiter
-from ..ingest._values import _INTLIKE, _NUMERIC
+from ..ingest._values import _INTLIKE, _NUMERIC, _UNIT_BOUNDS, _UNIT_NS
 from ..ingest.columns import EventColumns, resolve_columns
 from ..ingest.events import _timestamp_note
 from ..ingest.spec import DatasetSpec
@@ -34,9 +34,6 @@ from .inputs import (
     trimmed,
 )
 
-_UNIT_NS = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
-_UNIT_BOUNDS = (("s", 1e11), ("ms", 1e14), ("us", 1e17))
-
 
 @dataclass
 class RawSessionsFrame:
@@ -46,7 +43,6 @@ class RawSessionsFrame:
     drops: DropLog
     source: dict[str, Any]
     names: DataFrame | None = None  # item_id, name (most frequent name per item)
-    notes_later: dict[str, Any] = field(default_factory=dict)
 
 
 def read_raw_sessions(spark: SparkSession, spec: DatasetSpec) -> RawSessionsFrame:
