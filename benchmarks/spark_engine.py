@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -41,6 +42,9 @@ METHOD = "ppmi_svd"
 #: The line that ends the prepare step in ``train --engine spark``'s progress on stderr.
 PREPARED_LINE = re.compile(r"^\[\s*[\d.]+s\]\s+(?:\d+%)?\s*done: prepared ")
 PROGRESS_LINE = re.compile(r"^\[\s*[\d.]+s\]\s+(?:\d+%)?\s*([\w-]+): (.*)$")
+#: The stderr line that says why a run failed: the JVM's error (e.g. ``java.lang.OutOfMemoryError: Java heap
+#: space``) before the CLI's own ``error: …`` line, which after a JVM crash only says the connection was refused.
+CAUSE_LINE = re.compile(r"(java\.lang\.\w+(?:Error|Exception)\b.*|^error: .*)")
 CHILD = "import sys; from benchmarks.spark_engine import child; sys.exit(child(sys.argv[1], sys.argv[2:]))"
 
 
@@ -129,9 +133,26 @@ def _env() -> dict[str, str]:
     return env
 
 
-def run_cli(label: str, argv: list[str], result_file: Path, log: Any) -> Run:
+class RunFailed(RuntimeError):
+    """A CLI subprocess exited with an error; ``cause`` is its first error line (see :data:`CAUSE_LINE`)."""
+
+    def __init__(self, label: str, code: int, cause: str, stderr_log: Path) -> None:
+        super().__init__(f"{label} exited with {code}: {cause} (full stderr: {stderr_log})")
+        self.label, self.code, self.cause, self.stderr_log = label, code, cause, stderr_log
+
+
+def _cause(lines: list[tuple[float, str]]) -> str:
+    for _, line in lines:
+        m = CAUSE_LINE.search(line)
+        if m:
+            return m.group(1).strip()
+    return lines[-1][1] if lines else "no output"
+
+
+def run_cli(label: str, argv: list[str], result_file: Path, stderr_log: Path, log: Any) -> Run:
     """Run ``python -m behemb_core ARGV`` (through :func:`child`) and time it; stderr lines are timestamped as they
-    arrive and echoed to ``log``. A failing command raises ``RuntimeError`` with its last stderr lines."""
+    arrive, progress lines echoed to ``log``, and all of them kept in ``stderr_log``. A failing command raises
+    :class:`RunFailed`."""
     run = Run(label, argv)
     print(f"  [{label}] python -m behemb_core {' '.join(argv)}", file=log, flush=True)
     stdout_file = result_file.with_suffix(".stdout")
@@ -146,9 +167,10 @@ def run_cli(label: str, argv: list[str], result_file: Path, log: Any) -> Run:
                 print(f"    {time.perf_counter() - t0:7.1f}s {line.rstrip()}", file=log, flush=True)
         code = proc.wait()
     run.seconds = time.perf_counter() - t0
+    stderr_log.parent.mkdir(parents=True, exist_ok=True)
+    stderr_log.write_text("".join(f"[{t:8.2f}] {line}\n" for t, line in run.lines))
     if code != 0 or not result_file.exists():
-        tail = "\n".join(line for _, line in run.lines[-15:])
-        raise RuntimeError(f"{label} exited with {code}:\n{tail}")
+        raise RunFailed(label, code, _cause(run.lines), stderr_log)
     run.stdout = stdout_file.read_text()
     info = json.loads(result_file.read_text())
     run.cli_seconds, run.peak_rss_bytes, run.children = info["cli_seconds"], info["peak_rss_bytes"], info["children"]
@@ -203,35 +225,53 @@ def _input_args(data: BenchData) -> list[str]:
     return ["--input", str(data.sessions_jsonl), "--method", METHOD]
 
 
-def bench_scale(scale: str, *, seed: int, workdir: Path, log: Any) -> dict[str, Any]:
-    """The four runs of one scale on one generated input, and the comparison of their versions."""
+def bench_scale(scale: str, *, seed: int, workdir: Path, spark_conf: list[str], log: Any) -> dict[str, Any]:
+    """The four runs of one scale on one generated input, and the comparison of their versions; a run that fails
+    ends the scale, and the result says which run and why (``failed``)."""
     sc = SCALES[scale]
     print(f"{scale}: {sc.n_items:,} items, {sc.n_sessions:,} sessions (seed {seed})", file=log, flush=True)
     t0 = time.perf_counter()
     data = prepare(sc, seed=seed, workdir=workdir)
     print(f"  input {data.sessions_jsonl} ({data.n_events:,} events; {time.perf_counter() - t0:.0f} s to generate "
           "or reuse)", file=log, flush=True)
-    scratch = workdir / f"spark-bench-{scale}-seed{seed}-{int(time.time())}"
+    name = f"spark-bench-{scale}-seed{seed}-{int(time.time())}"
+    scratch = workdir / name
     store, work = scratch / "store", scratch / "prepared"
     scratch.mkdir(parents=True)
     common = [*_input_args(data), "--store", str(store)]
-    spark = ["--master", MASTER]
+    spark = ["--master", MASTER, *(a for kv in spark_conf for a in ("--spark-conf", kv))]
+    commands = {
+        "local": ["train", *common, "--version", "local"],
+        "spark": ["train", *common, "--version", "spark", "--engine", "spark", *spark],
+        "prepare": ["prepare", "--input", str(data.sessions_jsonl), "--work-dir", str(work), *spark],
+        "from_prepared": ["train", "--from-prepared", str(work), "--method", METHOD, "--store", str(store),
+                          "--version", "spark-2step"],
+    }
+    runs: dict[str, Run] = {}
     try:
-        runs = {
-            "local": run_cli("local", ["train", *common, "--version", "local"], scratch / "local.json", log),
-            "spark": run_cli("spark", ["train", *common, "--version", "spark", "--engine", "spark", *spark],
-                             scratch / "spark.json", log),
-            "prepare": run_cli("prepare", ["prepare", "--input", str(data.sessions_jsonl), "--work-dir", str(work),
-                                           *spark], scratch / "prepare.json", log),
-            "from_prepared": run_cli("from-prepared", ["train", "--from-prepared", str(work), "--method", METHOD,
-                                                       "--store", str(store), "--version", "spark-2step"],
-                                     scratch / "from_prepared.json", log),
-        }
+        for label, argv in commands.items():
+            runs[label] = run_cli(label, argv, scratch / f"{label}.json", workdir / "logs" / f"{name}-{label}.stderr",
+                                  log)
         identical = compare_versions(store, "local", ["spark", "spark-2step"])
         manifest = _manifest(store, "local")
+    except RunFailed as exc:
+        print(f"  FAILED: {exc}", file=log, flush=True)
+        return _failed_result(data, runs, exc)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return _scale_result(data, runs, identical, manifest)
+
+
+def _scale_info(data: BenchData) -> dict[str, Any]:
+    return {"name": data.scale.name, "items": data.scale.n_items, "sessions": data.scale.n_sessions,
+            "events": data.n_events, "input": "sessions JSON Lines (benchmarks/data.py)",
+            "input_mib": round(data.info["jsonl_bytes"] / 2**20, 1)}
+
+
+def _failed_result(data: BenchData, runs: dict[str, Run], exc: RunFailed) -> dict[str, Any]:
+    return {"scale": _scale_info(data),
+            "failed": {"run": exc.label, "exit_code": exc.code, "cause": exc.cause, "stderr_log": str(exc.stderr_log)},
+            "runs": {k: r.summary() for k, r in runs.items()}}
 
 
 def _manifest(store_dir: Path, version: str) -> dict[str, Any]:
@@ -246,9 +286,7 @@ def _scale_result(data: BenchData, runs: dict[str, Run], identical: dict[str, An
     split = prepared_at(spark)
     summary = manifest["dataset"]["summary"]
     return {
-        "scale": {"name": data.scale.name, "items": data.scale.n_items, "sessions": data.scale.n_sessions,
-                  "events": data.n_events, "input": "sessions JSON Lines (benchmarks/data.py)",
-                  "input_mib": round(data.info["jsonl_bytes"] / 2**20, 1)},
+        "scale": _scale_info(data),
         "trained_on": {"sessions": summary["sessions"], "events": summary["events"], "items": manifest["n_items"]},
         "config": manifest["config"],
         "single_machine_seconds": runs["local"].seconds,
@@ -278,7 +316,7 @@ def _gib(n: int | None) -> str:
     return "–" if n is None else f"{n / 2**30:.2f}"
 
 
-def _spark_info() -> dict[str, Any]:
+def _spark_info(spark_conf: list[str]) -> dict[str, Any]:
     import pyspark
 
     try:
@@ -286,7 +324,7 @@ def _spark_info() -> dict[str, Any]:
     except (OSError, subprocess.SubprocessError):
         java = []
     return {"pyspark": pyspark.__version__, "java": java[0] if java else None, "master": MASTER,
-            "spark_conf": "Spark's defaults (no --spark-conf)",
+            "spark_conf": spark_conf,
             "SPARK_LOCAL_IP": _env()["SPARK_LOCAL_IP"]}
 
 
@@ -312,14 +350,41 @@ def _stage_lines(r: dict[str, Any]) -> list[str]:
             f"- {name} single machine: start-up {local[0]['start']:.1f} | {_stage_text(local)}" if local else ""]
 
 
+def _settings(spark_conf: list[str]) -> str:
+    if not spark_conf:
+        return "Spark's defaults (no --spark-conf)"
+    return ", ".join(f"`--spark-conf {kv}`" for kv in spark_conf) + ", the rest Spark's defaults"
+
+
+def _row(r: dict[str, Any]) -> str:
+    name, events = r["scale"]["name"], f"{r['scale']['events']:,}"
+    if "failed" in r:
+        f = r["failed"]
+        return f"| {name} | {events} | – | – | **failed** ({f['run']} run: `{f['cause']}`) | – | – | – | – |"
+    return (f"| {name} | {events} | {r['trained_on']['items']:,} | "
+            f"{r['single_machine_seconds']:.1f} | {r['spark_seconds']:.1f} ({r['spark_prepare_seconds']:.1f} + "
+            f"{r['spark_driver_seconds']:.1f}) | {r['ratio_spark_to_single']:.1f}× | "
+            f"{_gib(r['spark_driver_peak_rss_bytes'])} ({_gib(r['single_machine_peak_rss_bytes'])}) | "
+            f"{_gib(r['spark_jvm_peak_rss_bytes'])} | {'yes' if r['identical'] else 'NO'} |")
+
+
+def _two_step_row(r: dict[str, Any]) -> str:
+    t = r["two_step"]
+    return (f"| {r['scale']['name']} | {t['prepare_seconds']:.1f} | {t['from_prepared_seconds']:.1f} | "
+            f"{t['total_seconds']:.1f} | {_gib(t['prepare_driver_peak_rss_bytes'])} / "
+            f"{_gib(t['prepare_jvm_peak_rss_bytes'])} | {_gib(t['from_prepared_peak_rss_bytes'])} |")
+
+
 def markdown(result: dict[str, Any]) -> str:
     m = result["machine"]
     sp = result["spark"]
+    done = [r for r in result["scales"] if "failed" not in r]
     lines = [
         "# Spark engine vs single machine (ppmi_svd, file → stored version)",
         "",
         f"Machine: {m['cpu']}, {m['cores_usable']} usable cores, {m['memory_gib']} GiB; Python {m['python']}; "
-        f"pyspark {sp['pyspark']} ({sp['java']}), master `{sp['master']}`, Spark settings: {sp['spark_conf']}. "
+        f"pyspark {sp['pyspark']} ({sp['java']}), master `{sp['master']}`, Spark settings: "
+        f"{_settings(sp['spark_conf'])}. "
         f"Finished {result['finished']}. Command: `{result['command']}`.",
         "",
         "**On 2 cores Spark is overhead.** Spark's engine exists for inputs that do not fit one machine or live on a "
@@ -327,17 +392,12 @@ def markdown(result: dict[str, Any]) -> str:
         "JVM start-up, shuffles to local disk and Parquet round trips. The numbers below measure that overhead, "
         "not a speed-up.",
         "",
+        *([result["note"], ""] if result.get("note") else []),
         "| scale | events (input) | items | single-machine s | Spark total s (prepare + driver) | ratio | driver "
         "peak RSS GiB (single-machine) | JVM peak RSS GiB | identical |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
-    for r in result["scales"]:
-        lines.append(
-            f"| {r['scale']['name']} | {r['scale']['events']:,} | {r['trained_on']['items']:,} | "
-            f"{r['single_machine_seconds']:.1f} | {r['spark_seconds']:.1f} ({r['spark_prepare_seconds']:.1f} + "
-            f"{r['spark_driver_seconds']:.1f}) | {r['ratio_spark_to_single']:.1f}× | "
-            f"{_gib(r['spark_driver_peak_rss_bytes'])} ({_gib(r['single_machine_peak_rss_bytes'])}) | "
-            f"{_gib(r['spark_jvm_peak_rss_bytes'])} | {'yes' if r['identical'] else 'NO'} |")
+    lines += [_row(r) for r in result["scales"]]
     lines += [
         "",
         "Times are wall-clock from launching `python -m behemb_core …` to its exit (interpreter start, imports, JVM "
@@ -353,20 +413,14 @@ def markdown(result: dict[str, Any]) -> str:
         "peak GiB |",
         "|---|---:|---:|---:|---:|---:|",
     ]
-    for r in result["scales"]:
-        t = r["two_step"]
-        lines.append(
-            f"| {r['scale']['name']} | {t['prepare_seconds']:.1f} | {t['from_prepared_seconds']:.1f} | "
-            f"{t['total_seconds']:.1f} | {_gib(t['prepare_driver_peak_rss_bytes'])} / "
-            f"{_gib(t['prepare_jvm_peak_rss_bytes'])} | {_gib(t['from_prepared_peak_rss_bytes'])} |")
+    lines += [_two_step_row(r) for r in done]
     lines += ["", "Stages in seconds, from the progress lines on stderr (start-up: launch to the first line; each "
               "stage runs to the next stage's first line, the last to the exit):", ""]
-    for r in result["scales"]:
+    for r in done:
         lines += [x for x in _stage_lines(r) if x]
     lines += ["", "Input: the session JSON Lines of `benchmarks/data.py` (one file per scale; no sessionization — "
               "Spark's event-log path is not measured here). Method config: ppmi_svd's defaults "
-              f"({', '.join(f'{k}={v}' for k, v in result['scales'][0]['config'].items())})."
-              if result["scales"] else "", ""]
+              f"({', '.join(f'{k}={v}' for k, v in done[0]['config'].items())})." if done else "", ""]
     return "\n".join(lines)
 
 
@@ -377,12 +431,13 @@ def write(result: dict[str, Any], out: Path) -> None:
 
 
 def run(scales: list[str], *, seed: int, workdir: Path, out: Path | None, command: str,
-        log: Any = sys.stderr) -> dict[str, Any]:
+        spark_conf: list[str] | None = None, note: str | None = None, log: Any = sys.stderr) -> dict[str, Any]:
     """Benchmark each scale in turn; the results are written after each one (a dying L run keeps M's)."""
-    result: dict[str, Any] = {"command": command, "seed": seed, "machine": machine_info(), "spark": _spark_info(),
-                              "scales": [], "finished": None}
+    conf = list(spark_conf or [])
+    result: dict[str, Any] = {"command": command, "seed": seed, "note": note, "machine": machine_info(),
+                              "spark": _spark_info(conf), "scales": [], "finished": None}
     for scale in scales:
-        result["scales"].append(bench_scale(scale, seed=seed, workdir=Path(workdir), log=log))
+        result["scales"].append(bench_scale(scale, seed=seed, workdir=Path(workdir), spark_conf=conf, log=log))
         result["finished"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
         if out is not None:
             write(result, out)
@@ -396,13 +451,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workdir", type=Path, default=Path("benchmarks/work"),
                     help="generated data and temporary stores (default: benchmarks/work, git-ignored)")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results"), help="where the JSON and Markdown go")
+    ap.add_argument("--spark-conf", action="append", default=[], metavar="KEY=VALUE",
+                    help="passed to every Spark run (repeatable), e.g. spark.driver.memory=4g; recorded in the results")
+    ap.add_argument("--note", help="a paragraph added to the Markdown (e.g. why a Spark setting was given)")
     args = ap.parse_args(argv)
     scales = [s.strip() for s in args.scales.split(",") if s.strip()]
     unknown = sorted(set(scales) - set(SCALES))
     if unknown or not scales:
         ap.error(f"unknown scale(s) {', '.join(unknown)}; choose from {', '.join(SCALES)}")
-    command = "python -m benchmarks.spark_engine " + " ".join(argv if argv is not None else sys.argv[1:])
-    result = run(scales, seed=args.seed, workdir=args.workdir.resolve(), out=args.out, command=command.strip())
+    command = shlex.join(["python", "-m", "benchmarks.spark_engine", *(argv if argv is not None else sys.argv[1:])])
+    result = run(scales, seed=args.seed, workdir=args.workdir.resolve(), out=args.out, command=command,
+                 spark_conf=args.spark_conf, note=args.note)
     print(markdown(result))
     return 0
 
