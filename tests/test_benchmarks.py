@@ -128,3 +128,25 @@ def test_approximate_recall_against_exact():
     recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(approx, exact)])
     assert recall >= 0.95, recall
     assert not (approx == np.arange(2000)[:, None]).any()
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_spark_engine_benchmark_runs_both_engines_and_finds_the_same_vectors(tmp_path):
+    pytest.importorskip("pyspark")
+    import shutil
+
+    if shutil.which("java") is None:
+        pytest.skip("the Spark engine needs a Java runtime (java is not on PATH)")
+    from benchmarks.spark_engine import run
+
+    result = run(["XS"], seed=0, workdir=tmp_path, out=tmp_path / "results", command="test", log=io.StringIO())
+    r = result["scales"][0]
+    assert r["identical"] and all(c["vectors_equal"] and c["fingerprint_equal"] for c in r["comparison"].values())
+    assert 0 < r["spark_prepare_seconds"] < r["spark_seconds"] and r["spark_driver_seconds"] > 0
+    assert r["spark_jvm_peak_rss_bytes"] > 0 and r["spark_driver_peak_rss_bytes"] > 0
+    assert [s["stage"] for s in r["runs"]["spark"]["stages"]][:2] == ["read", "clean"]
+    saved = json.loads((tmp_path / "results" / "spark-engine.json").read_text())
+    assert saved["scales"][0]["scale"]["events"] == r["scale"]["events"] > 50_000
+    md = (tmp_path / "results" / "spark-engine.md").read_text()
+    assert "On 2 cores Spark is overhead" in md and "| XS |" in md

@@ -1,0 +1,470 @@
+"""Spark engine vs single machine: ``python -m benchmarks.spark_engine --scales M,L`` (``--scales XS`` is a smoke run).
+
+For each scale, on the same generated input (the session JSON Lines file of :mod:`benchmarks.data`), four
+subprocesses of the CLI, each timed wall-clock from launch to exit (Python start, imports and the JVM included):
+
+- ``local``: ``train --input FILE --method ppmi_svd`` — the single-machine engine, file → stored version;
+- ``spark``: ``train --engine spark --master local[2] …`` — the whole Spark path in one process; its split into
+  Spark's part (prepare) and the driver's part (train from the prepared work dir) is read off the time each
+  progress line reached stderr (the line ``done: prepared …`` ends the prepare step);
+- ``prepare`` then ``from-prepared``: the same two halves as separate processes (``prepare --work-dir``, then
+  ``train --from-prepared``).
+
+Every version uses ppmi_svd's default config (dim 128, window 5, uniform). Peak RSS is each Python process's own
+``VmHWM``; the JVM Spark starts is a child of the Python driver and its ``VmHWM`` is read separately just before the
+driver exits (it is not in the driver's number). The versions' vectors are compared with ``np.array_equal``.
+Writes ``<out>/spark-engine.json`` and ``<out>/spark-engine.md``; the store and work dirs are removed afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .data import SCALES, BenchData, prepare
+from .machine import machine_info
+
+REPO = Path(__file__).resolve().parents[1]
+MASTER = "local[2]"
+METHOD = "ppmi_svd"
+#: The line that ends the prepare step in ``train --engine spark``'s progress on stderr.
+PREPARED_LINE = re.compile(r"^\[\s*[\d.]+s\]\s+(?:\d+%)?\s*done: prepared ")
+PROGRESS_LINE = re.compile(r"^\[\s*[\d.]+s\]\s+(?:\d+%)?\s*([\w-]+): (.*)$")
+#: The stderr line that says why a run failed: the JVM's error (e.g. ``java.lang.OutOfMemoryError: Java heap
+#: space``) before the CLI's own ``error: …`` line, which after a JVM crash only says the connection was refused.
+CAUSE_LINE = re.compile(r"(java\.lang\.\w+(?:Error|Exception)\b.*|^error: .*)")
+CHILD = "import sys; from benchmarks.spark_engine import child; sys.exit(child(sys.argv[1], sys.argv[2:]))"
+
+
+# ------------------------------------------------------------------------------------- inside the child process
+def _status_kib(pid: int | str, key: str) -> int | None:
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def _descendants(root: int) -> list[int]:
+    """Live descendants of ``root`` (from each process's parent id in ``/proc/<pid>/stat``)."""
+    parent: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        parent[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])  # the name may hold spaces and parentheses
+    found, frontier = [], [root]
+    while frontier:
+        kids = [pid for pid, ppid in parent.items() if ppid in frontier]
+        found.extend(kids)
+        frontier = kids
+    return found
+
+
+def _process_memory(pid: int) -> dict[str, Any]:
+    try:
+        name = Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        name = "?"
+    hwm, rss = _status_kib(pid, "VmHWM"), _status_kib(pid, "VmRSS")
+    return {"pid": pid, "name": name, "peak_rss_bytes": None if hwm is None else hwm * 1024,
+            "rss_bytes": None if rss is None else rss * 1024}
+
+
+def child(result_path: str, argv: list[str]) -> int:
+    """Run one CLI command in this process, then write its exit code, seconds, this process's peak RSS and the
+    peak RSS of its live child processes (Spark's JVM) to ``result_path``."""
+    from behemb_core.cli import main as cli_main
+
+    t0 = time.perf_counter()
+    code = cli_main(argv)
+    seconds = time.perf_counter() - t0
+    hwm = _status_kib("self", "VmHWM")
+    result = {"exit_code": code, "cli_seconds": seconds, "peak_rss_bytes": None if hwm is None else hwm * 1024,
+              "children": [_process_memory(pid) for pid in _descendants(os.getpid())]}
+    Path(result_path).write_text(json.dumps(result, indent=1))
+    return code
+
+
+# ------------------------------------------------------------------------------------- in the benchmark process
+@dataclass
+class Run:
+    """One timed CLI subprocess."""
+
+    label: str
+    argv: list[str]
+    seconds: float = 0.0
+    cli_seconds: float = 0.0
+    peak_rss_bytes: int | None = None
+    jvm_peak_rss_bytes: int | None = None
+    children: list[dict[str, Any]] = field(default_factory=list)
+    lines: list[tuple[float, str]] = field(default_factory=list)  # (seconds since launch, stderr line)
+    stdout: str = ""
+
+    def summary(self) -> dict[str, Any]:
+        out = {k: v for k, v in asdict(self).items() if k not in ("lines", "argv")}
+        out["command"] = "python -m behemb_core " + " ".join(self.argv)
+        out["stages"] = stages(self)
+        return out
+
+
+def _env() -> dict[str, str]:
+    env = {**os.environ, "SPARK_LOCAL_IP": os.environ.get("SPARK_LOCAL_IP", "127.0.0.1")}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
+    return env
+
+
+class RunFailed(RuntimeError):
+    """A CLI subprocess exited with an error; ``cause`` is its first error line (see :data:`CAUSE_LINE`)."""
+
+    def __init__(self, label: str, code: int, cause: str, stderr_log: Path) -> None:
+        super().__init__(f"{label} exited with {code}: {cause} (full stderr: {stderr_log})")
+        self.label, self.code, self.cause, self.stderr_log = label, code, cause, stderr_log
+
+
+def _cause(lines: list[tuple[float, str]]) -> str:
+    for _, line in lines:
+        m = CAUSE_LINE.search(line)
+        if m:
+            return m.group(1).strip()
+    return lines[-1][1] if lines else "no output"
+
+
+def run_cli(label: str, argv: list[str], result_file: Path, stderr_log: Path, log: Any) -> Run:
+    """Run ``python -m behemb_core ARGV`` (through :func:`child`) and time it; stderr lines are timestamped as they
+    arrive, progress lines echoed to ``log``, and all of them kept in ``stderr_log``. A failing command raises
+    :class:`RunFailed`."""
+    run = Run(label, argv)
+    print(f"  [{label}] python -m behemb_core {' '.join(argv)}", file=log, flush=True)
+    stdout_file = result_file.with_suffix(".stdout")
+    t0 = time.perf_counter()
+    with open(stdout_file, "w") as stdout:
+        proc = subprocess.Popen([sys.executable, "-c", CHILD, str(result_file), *argv], cwd=REPO, env=_env(),
+                                stdout=stdout, stderr=subprocess.PIPE, text=True)
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            run.lines.append((time.perf_counter() - t0, line.rstrip("\n")))
+            if PROGRESS_LINE.match(line):
+                print(f"    {time.perf_counter() - t0:7.1f}s {line.rstrip()}", file=log, flush=True)
+        code = proc.wait()
+    run.seconds = time.perf_counter() - t0
+    stderr_log.parent.mkdir(parents=True, exist_ok=True)
+    stderr_log.write_text("".join(f"[{t:8.2f}] {line}\n" for t, line in run.lines))
+    if code != 0 or not result_file.exists():
+        raise RunFailed(label, code, _cause(run.lines), stderr_log)
+    run.stdout = stdout_file.read_text()
+    info = json.loads(result_file.read_text())
+    run.cli_seconds, run.peak_rss_bytes, run.children = info["cli_seconds"], info["peak_rss_bytes"], info["children"]
+    jvm = [c["peak_rss_bytes"] for c in run.children if c["name"] == "java" and c["peak_rss_bytes"]]
+    run.jvm_peak_rss_bytes = max(jvm) if jvm else None
+    print(f"  [{label}] {run.seconds:.1f} s, driver peak {_gib(run.peak_rss_bytes)} GiB"
+          + (f", JVM peak {_gib(run.jvm_peak_rss_bytes)} GiB" if jvm else ""), file=log, flush=True)
+    return run
+
+
+def stages(run: Run) -> list[dict[str, Any]]:
+    """The progress stages of a run, each from its first line to the next stage's (the last to the exit), in
+    seconds since launch; a stage name seen again later (``done``) is a new entry."""
+    marks: list[tuple[str, float, str]] = []
+    for t, line in run.lines:
+        m = PROGRESS_LINE.match(line)
+        if m and (not marks or marks[-1][0] != m.group(1)):
+            marks.append((m.group(1), t, m.group(2)))
+    ends = [t for _, t, _ in marks[1:]] + [run.seconds]
+    return [{"stage": s, "start": round(t, 2), "seconds": round(end - t, 2), "message": msg}
+            for (s, t, msg), end in zip(marks, ends)]
+
+
+def prepared_at(run: Run) -> float:
+    """Seconds from launch until ``train --engine spark`` said the prepare step was done."""
+    for t, line in run.lines:
+        if PREPARED_LINE.match(line):
+            return t
+    raise RuntimeError(f"{run.label}: no 'done: prepared' line on stderr")
+
+
+def compare_versions(store_dir: Path, reference: str, others: list[str]) -> dict[str, Any]:
+    """``np.array_equal`` of each version's vectors (and ids, and dataset fingerprint) with ``reference``'s."""
+    from behemb_core.store import Store
+
+    store = Store(str(store_dir))
+    ref = store.load_version(reference)
+    out: dict[str, Any] = {}
+    for name in others:
+        other = store.load_version(name)
+        same_ids = np.array_equal(ref.embeddings.vocab.ids, other.embeddings.vocab.ids)
+        same_vectors = same_ids and np.array_equal(ref.embeddings.vectors, other.embeddings.vectors)
+        diff = None if same_vectors or not same_ids else float(
+            np.abs(ref.embeddings.vectors - other.embeddings.vectors).max())
+        out[name] = {"ids_equal": bool(same_ids), "vectors_equal": bool(same_vectors), "max_abs_diff": diff,
+                     "fingerprint_equal": ref.manifest["dataset"]["fingerprint"]
+                     == other.manifest["dataset"]["fingerprint"]}
+    return out
+
+
+def _input_args(data: BenchData) -> list[str]:
+    return ["--input", str(data.sessions_jsonl), "--method", METHOD]
+
+
+def bench_scale(scale: str, *, seed: int, workdir: Path, spark_conf: list[str], log: Any) -> dict[str, Any]:
+    """The four runs of one scale on one generated input, and the comparison of their versions; a run that fails
+    ends the scale, and the result says which run and why (``failed``)."""
+    sc = SCALES[scale]
+    print(f"{scale}: {sc.n_items:,} items, {sc.n_sessions:,} sessions (seed {seed})", file=log, flush=True)
+    t0 = time.perf_counter()
+    data = prepare(sc, seed=seed, workdir=workdir)
+    print(f"  input {data.sessions_jsonl} ({data.n_events:,} events; {time.perf_counter() - t0:.0f} s to generate "
+          "or reuse)", file=log, flush=True)
+    name = f"spark-bench-{scale}-seed{seed}-{int(time.time())}"
+    scratch = workdir / name
+    store, work = scratch / "store", scratch / "prepared"
+    scratch.mkdir(parents=True)
+    common = [*_input_args(data), "--store", str(store)]
+    spark = ["--master", MASTER, *(a for kv in spark_conf for a in ("--spark-conf", kv))]
+    commands = {
+        "local": ["train", *common, "--version", "local"],
+        "spark": ["train", *common, "--version", "spark", "--engine", "spark", *spark],
+        "prepare": ["prepare", "--input", str(data.sessions_jsonl), "--work-dir", str(work), *spark],
+        "from_prepared": ["train", "--from-prepared", str(work), "--method", METHOD, "--store", str(store),
+                          "--version", "spark-2step"],
+    }
+    runs: dict[str, Run] = {}
+    try:
+        for label, argv in commands.items():
+            runs[label] = run_cli(label, argv, scratch / f"{label}.json", workdir / "logs" / f"{name}-{label}.stderr",
+                                  log)
+        identical = compare_versions(store, "local", ["spark", "spark-2step"])
+        manifest = _manifest(store, "local")
+    except RunFailed as exc:
+        print(f"  FAILED: {exc}", file=log, flush=True)
+        return _failed_result(data, runs, exc)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return _scale_result(data, runs, identical, manifest)
+
+
+def _scale_info(data: BenchData) -> dict[str, Any]:
+    return {"name": data.scale.name, "items": data.scale.n_items, "sessions": data.scale.n_sessions,
+            "events": data.n_events, "input": "sessions JSON Lines (benchmarks/data.py)",
+            "input_mib": round(data.info["jsonl_bytes"] / 2**20, 1)}
+
+
+def _failed_result(data: BenchData, runs: dict[str, Run], exc: RunFailed) -> dict[str, Any]:
+    return {"scale": _scale_info(data),
+            "failed": {"run": exc.label, "exit_code": exc.code, "cause": exc.cause, "stderr_log": str(exc.stderr_log)},
+            "runs": {k: r.summary() for k, r in runs.items()}}
+
+
+def _manifest(store_dir: Path, version: str) -> dict[str, Any]:
+    from behemb_core.store import Store
+
+    return Store(str(store_dir)).load_version(version).manifest
+
+
+def _scale_result(data: BenchData, runs: dict[str, Run], identical: dict[str, Any],
+                  manifest: dict[str, Any]) -> dict[str, Any]:
+    spark = runs["spark"]
+    split = prepared_at(spark)
+    summary = manifest["dataset"]["summary"]
+    return {
+        "scale": _scale_info(data),
+        "trained_on": {"sessions": summary["sessions"], "events": summary["events"], "items": manifest["n_items"]},
+        "config": manifest["config"],
+        "single_machine_seconds": runs["local"].seconds,
+        "single_machine_peak_rss_bytes": runs["local"].peak_rss_bytes,
+        "spark_seconds": spark.seconds,
+        "spark_prepare_seconds": split,
+        "spark_driver_seconds": spark.seconds - split,
+        "spark_driver_peak_rss_bytes": spark.peak_rss_bytes,
+        "spark_jvm_peak_rss_bytes": spark.jvm_peak_rss_bytes,
+        "ratio_spark_to_single": spark.seconds / runs["local"].seconds,
+        "two_step": {
+            "prepare_seconds": runs["prepare"].seconds,
+            "from_prepared_seconds": runs["from_prepared"].seconds,
+            "total_seconds": runs["prepare"].seconds + runs["from_prepared"].seconds,
+            "prepare_driver_peak_rss_bytes": runs["prepare"].peak_rss_bytes,
+            "prepare_jvm_peak_rss_bytes": runs["prepare"].jvm_peak_rss_bytes,
+            "from_prepared_peak_rss_bytes": runs["from_prepared"].peak_rss_bytes,
+        },
+        "identical": all(v["vectors_equal"] for v in identical.values()),
+        "comparison": identical,
+        "runs": {k: r.summary() for k, r in runs.items()},
+    }
+
+
+# ---------------------------------------------------------------------------------------------------- report
+def _gib(n: int | None) -> str:
+    return "–" if n is None else f"{n / 2**30:.2f}"
+
+
+def _spark_info(spark_conf: list[str]) -> dict[str, Any]:
+    import pyspark
+
+    try:
+        java = subprocess.run(["java", "-version"], capture_output=True, text=True, timeout=60).stderr.splitlines()
+    except (OSError, subprocess.SubprocessError):
+        java = []
+    return {"pyspark": pyspark.__version__, "java": java[0] if java else None, "master": MASTER,
+            "spark_conf": spark_conf,
+            "SPARK_LOCAL_IP": _env()["SPARK_LOCAL_IP"]}
+
+
+def _stage_text(stages: list[dict[str, Any]]) -> str:
+    """``read 12.3, clean 4.5, …`` (seconds). The segment after ``done: prepared`` is the driver reading the work
+    dir and building the co-occurrence matrix (no progress line of its own); the one after ``done: saved`` is the
+    exit (for Spark: stopping the session and the JVM)."""
+    def name(i: int, s: dict[str, Any]) -> str:
+        if s["message"].startswith("prepared "):
+            return "read work dir + matrix"
+        return "saved → exit" if i == len(stages) - 1 and s["message"].startswith("saved ") else s["stage"]
+
+    return ", ".join(f"{name(i, s)} {s['seconds']:.1f}" for i, s in enumerate(stages))
+
+
+def _stage_lines(r: dict[str, Any]) -> list[str]:
+    spark = r["runs"]["spark"]["stages"]
+    cut = next(i for i, s in enumerate(spark) if s["message"].startswith("prepared "))
+    local = r["runs"]["local"]["stages"]
+    name = r["scale"]["name"]
+    return [f"- {name} Spark (one process): start-up {spark[0]['start']:.1f} | on Spark: {_stage_text(spark[:cut])} "
+            f"| on the driver: {_stage_text(spark[cut:])}",
+            f"- {name} single machine: start-up {local[0]['start']:.1f} | {_stage_text(local)}" if local else ""]
+
+
+def _settings(spark_conf: list[str]) -> str:
+    if not spark_conf:
+        return "Spark's defaults (no --spark-conf)"
+    return ", ".join(f"`--spark-conf {kv}`" for kv in spark_conf) + ", the rest Spark's defaults"
+
+
+def _row(r: dict[str, Any]) -> str:
+    name, events = r["scale"]["name"], f"{r['scale']['events']:,}"
+    if "failed" in r:
+        f = r["failed"]
+        return f"| {name} | {events} | – | – | **failed** ({f['run']} run: `{f['cause']}`) | – | – | – | – |"
+    return (f"| {name} | {events} | {r['trained_on']['items']:,} | "
+            f"{r['single_machine_seconds']:.1f} | {r['spark_seconds']:.1f} ({r['spark_prepare_seconds']:.1f} + "
+            f"{r['spark_driver_seconds']:.1f}) | {r['ratio_spark_to_single']:.1f}× | "
+            f"{_gib(r['spark_driver_peak_rss_bytes'])} ({_gib(r['single_machine_peak_rss_bytes'])}) | "
+            f"{_gib(r['spark_jvm_peak_rss_bytes'])} | {'yes' if r['identical'] else 'NO'} |")
+
+
+def _two_step_row(r: dict[str, Any]) -> str:
+    t = r["two_step"]
+    return (f"| {r['scale']['name']} | {t['prepare_seconds']:.1f} | {t['from_prepared_seconds']:.1f} | "
+            f"{t['total_seconds']:.1f} | {_gib(t['prepare_driver_peak_rss_bytes'])} / "
+            f"{_gib(t['prepare_jvm_peak_rss_bytes'])} | {_gib(t['from_prepared_peak_rss_bytes'])} |")
+
+
+def markdown(result: dict[str, Any]) -> str:
+    m = result["machine"]
+    sp = result["spark"]
+    done = [r for r in result["scales"] if "failed" not in r]
+    lines = [
+        "# Spark engine vs single machine (ppmi_svd, file → stored version)",
+        "",
+        f"Machine: {m['cpu']}, {m['cores_usable']} usable cores, {m['memory_gib']} GiB; Python {m['python']}; "
+        f"pyspark {sp['pyspark']} ({sp['java']}), master `{sp['master']}`, Spark settings: "
+        f"{_settings(sp['spark_conf'])}. "
+        f"Finished {result['finished']}. Command: `{result['command']}`.",
+        "",
+        "**On 2 cores Spark is overhead.** Spark's engine exists for inputs that do not fit one machine or live on a "
+        "cluster; here it runs the same work the single-machine engine does, in a JVM on the same two cores, plus "
+        "JVM start-up, shuffles to local disk and Parquet round trips. The numbers below measure that overhead, "
+        "not a speed-up.",
+        "",
+        *([result["note"], ""] if result.get("note") else []),
+        "| scale | events (input) | items | single-machine s | Spark total s (prepare + driver) | ratio | driver "
+        "peak RSS GiB (single-machine) | JVM peak RSS GiB | identical |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    lines += [_row(r) for r in result["scales"]]
+    lines += [
+        "",
+        "Times are wall-clock from launching `python -m behemb_core …` to its exit (interpreter start, imports, JVM "
+        "start and stop included). *Spark total* is one `train --engine spark --master local[2]` process; its "
+        "split is when the line `done: prepared …` reached stderr. *Driver peak RSS* is the Python process's own "
+        "VmHWM; the JVM (a child process of the driver) is not counted in it and is reported beside it (its VmHWM, "
+        "read just before the driver exits). *Identical*: `np.array_equal` of the vectors (and equal item ids) of "
+        "the single-machine version and both Spark versions.",
+        "",
+        "The same two halves as separate processes (`prepare --work-dir`, then `train --from-prepared`):",
+        "",
+        "| scale | prepare s | train --from-prepared s | sum s | prepare driver / JVM peak GiB | from-prepared "
+        "peak GiB |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    lines += [_two_step_row(r) for r in done]
+    lines += ["", "Stages in seconds, from the progress lines on stderr (start-up: launch to the first line; each "
+              "stage runs to the next stage's first line, the last to the exit):", ""]
+    for r in done:
+        lines += [x for x in _stage_lines(r) if x]
+    lines += ["", "Input: the session JSON Lines of `benchmarks/data.py` (one file per scale; no sessionization — "
+              "Spark's event-log path is not measured here). Method config: ppmi_svd's defaults "
+              f"({', '.join(f'{k}={v}' for k, v in done[0]['config'].items())})." if done else "", ""]
+    return "\n".join(lines)
+
+
+def write(result: dict[str, Any], out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "spark-engine.json").write_text(json.dumps(result, indent=2, default=float) + "\n")
+    (out / "spark-engine.md").write_text(markdown(result))
+
+
+def run(scales: list[str], *, seed: int, workdir: Path, out: Path | None, command: str,
+        spark_conf: list[str] | None = None, note: str | None = None, log: Any = sys.stderr) -> dict[str, Any]:
+    """Benchmark each scale in turn; the results are written after each one (a dying L run keeps M's)."""
+    conf = list(spark_conf or [])
+    result: dict[str, Any] = {"command": command, "seed": seed, "note": note, "machine": machine_info(),
+                              "spark": _spark_info(conf), "scales": [], "finished": None}
+    for scale in scales:
+        result["scales"].append(bench_scale(scale, seed=seed, workdir=Path(workdir), spark_conf=conf, log=log))
+        result["finished"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
+        if out is not None:
+            write(result, out)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.spark_engine", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--scales", default="M,L", help=f"comma-separated, of {', '.join(SCALES)} (default M,L)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--workdir", type=Path, default=Path("benchmarks/work"),
+                    help="generated data and temporary stores (default: benchmarks/work, git-ignored)")
+    ap.add_argument("--out", type=Path, default=Path("benchmarks/results"), help="where the JSON and Markdown go")
+    ap.add_argument("--spark-conf", action="append", default=[], metavar="KEY=VALUE",
+                    help="passed to every Spark run (repeatable), e.g. spark.driver.memory=4g; recorded in the results")
+    ap.add_argument("--note", help="a paragraph added to the Markdown (e.g. why a Spark setting was given)")
+    args = ap.parse_args(argv)
+    scales = [s.strip() for s in args.scales.split(",") if s.strip()]
+    unknown = sorted(set(scales) - set(SCALES))
+    if unknown or not scales:
+        ap.error(f"unknown scale(s) {', '.join(unknown)}; choose from {', '.join(SCALES)}")
+    command = shlex.join(["python", "-m", "benchmarks.spark_engine", *(argv if argv is not None else sys.argv[1:])])
+    result = run(scales, seed=args.seed, workdir=args.workdir.resolve(), out=args.out, command=command,
+                 spark_conf=args.spark_conf, note=args.note)
+    print(markdown(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
