@@ -43,6 +43,10 @@ class FitError(BehembError, RuntimeError):
     """Training produced a result that fails its numerical post-conditions (NaN, zero rows, wrong shape)."""
 
 
+class EngineError(BehembError, RuntimeError):
+    """The compute engine a job runs on failed (the Spark driver's JVM stopped, most often out of memory)."""
+
+
 class StoreError(BehembError):
     """A problem with the file store: missing version, bad name, existing version, unreadable manifest."""
 

@@ -132,12 +132,7 @@ def test_approximate_recall_against_exact():
 
 @pytest.mark.spark
 @pytest.mark.slow
-def test_spark_engine_benchmark_runs_both_engines_and_finds_the_same_vectors(tmp_path):
-    pytest.importorskip("pyspark")
-    import shutil
-
-    if shutil.which("java") is None:
-        pytest.skip("the Spark engine needs a Java runtime (java is not on PATH)")
+def test_spark_engine_benchmark_runs_both_engines_and_finds_the_same_vectors(tmp_path, spark_available):
     from benchmarks.spark_engine import run
 
     result = run(["XS"], seed=0, workdir=tmp_path, out=tmp_path / "results", command="test", log=io.StringIO())

@@ -143,6 +143,38 @@ def test_a_spark_job_killed_midway_leaves_no_loadable_version(spark_cli, s3_buck
     assert again.returncode == 1 and "did not finish" in again.stderr
 
 
+def test_when_the_spark_jvm_dies_the_error_says_so(spark_cli, tmp_path: Path) -> None:
+    """Killing the driver's JVM (as the kernel's OOM killer would) ends the job with one line that names the JVM
+    and the memory setting — not a "connection refused" that seems to be about the store — and writes nothing."""
+    store = tmp_path / "store"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "behemb_core", "train", "--engine", "spark", "--master", "local[2]", "--input",
+         str(sessions_jsonl(tmp_path / "s")), "--format", "sessions", "--method", "ppmi_svd", "--store", str(store)],
+        env=spark_cli, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    seen = ""
+    while "clean" not in seen:  # Spark is running the job
+        line = proc.stderr.readline()
+        assert line, seen
+        seen += line
+    jvms = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and _parent(p) == proc.pid]
+    assert jvms
+    for pid in jvms:
+        os.kill(pid, signal.SIGKILL)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 1
+    last = [line for line in err.splitlines() if line.startswith("error:")]
+    assert last and "the Spark JVM stopped" in last[-1] and "spark.driver.memory" in last[-1], err[-2000:]
+    assert not store.exists() or not any(store.rglob("manifest.json"))
+
+
+def _parent(proc_dir: Path) -> int | None:
+    try:
+        return int((proc_dir / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def test_without_pyspark_the_spark_engine_says_how_to_install_it(tmp_path: Path) -> None:
     """No Spark needed: pyspark is made unimportable in the subprocess."""
     blocker = tmp_path / "site"

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -83,17 +85,19 @@ def _train(args: argparse.Namespace, store: Any, spec: Any, config: Any, dataset
 def _prepared_on_spark(args: argparse.Namespace, spec: Any, config: Any, progress: Any) -> Iterator[Any]:
     """Run the prepare step on Spark (``--master``) into ``--work-dir`` (default: a temporary folder, removed
     afterwards) and yield the prepared dataset; the Spark session stops when the job ends."""
-    from ..spark.job import prepare, spark_session
+    from ..spark.job import jvm_failures, prepare, stop_session
 
     ds_spec = dataset_spec(args)  # validated before Spark starts
     pairs = spec.pair_table(config) if spec.pair_table is not None else None
     own_dir = None if args.work_dir else tempfile.mkdtemp(prefix="behemb-prepare-")
     work_dir = args.work_dir if own_dir is None else os.path.join(own_dir, "work")
-    spark = spark_session(args.master, spark_conf(args))
+    spark = _start_spark(args)
     try:
-        yield prepare(spark, ds_spec, work_dir, pairs=pairs, progress=progress)
+        with jvm_failures(spark):
+            prepared = prepare(spark, ds_spec, work_dir, pairs=pairs, progress=progress)
+        yield prepared
     finally:
-        spark.stop()
+        stop_session(spark)
         if own_dir is not None:
             shutil.rmtree(own_dir, ignore_errors=True)
 
@@ -108,6 +112,17 @@ def spark_conf(args: argparse.Namespace) -> dict[str, str]:
     given = parse_spark_conf(args.spark_conf)
     local = (args.master or "local").startswith("local")
     return {**(LOCAL_SPARK_CONF if local else {}), **given}
+
+
+def _start_spark(args: argparse.Namespace) -> Any:
+    """The Spark session of a command. py4j's own logger prints a traceback when the JVM goes away; the CLI's
+    one-line error says that instead (``jvm_failures``)."""
+    from ..spark.job import spark_session
+
+    logging.getLogger("py4j").setLevel(logging.CRITICAL)
+    logging.getLogger().setLevel(logging.CRITICAL)  # py4j also logs through the root logger
+    warnings.filterwarnings("ignore", message="Unable to cleanly shutdown Spark JVM", category=RuntimeWarning)
+    return spark_session(args.master, spark_conf(args))
 
 
 def parse_spark_conf(values: list[str]) -> dict[str, str]:
@@ -130,15 +145,16 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     if args.window is not None and args.window < 0:
         raise ConfigError(f"--window must be 0 or more, got {args.window}")
     require_pyspark()
-    from ..spark.job import prepare, spark_session
+    from ..spark.job import jvm_failures, prepare, stop_session
 
     weighting: Weighting = args.weighting
     pairs = None if args.no_pairs else (args.window if args.window is not None else 5, weighting)
-    spark = spark_session(args.master, spark_conf(args))
+    spark = _start_spark(args)
     try:
-        prepared = prepare(spark, ds_spec, args.work_dir, pairs=pairs, progress=progress)
+        with jvm_failures(spark):
+            prepared = prepare(spark, ds_spec, args.work_dir, pairs=pairs, progress=progress)
     finally:
-        spark.stop()
+        stop_session(spark)
     emit({"work_dir": args.work_dir, **prepared.meta["counts"], "fingerprint": prepared.fingerprint(),
           "pairs": prepared.meta["pairs"]})
     return 0

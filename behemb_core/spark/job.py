@@ -11,8 +11,10 @@ the written sessions once to hash them (the fingerprint is a sequential hash).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -22,7 +24,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from ..cooccurrence import Weighting, pair_offsets
-from ..errors import InputError
+from ..errors import EngineError, InputError
 from ..ingest.dataset import summarize_counts
 from ..ingest.item_names import read_item_metadata
 from ..ingest.spec import DatasetSpec
@@ -51,6 +53,41 @@ def spark_session(master: str | None = None, conf: dict[str, str] | None = None)
     for key in ("spark.sql.session.timeZone", "spark.sql.ansi.enabled"):
         spark.conf.set(key, SESSION_CONF[key])  # also on a session that existed before
     return spark
+
+
+@contextlib.contextmanager
+def jvm_failures(spark: SparkSession) -> Iterator[None]:
+    """Turn the dead socket a stopped Spark JVM leaves behind (py4j's connection refused or reset) into an
+    :class:`EngineError` that says what happened, instead of a network error that seems to be about a file."""
+    try:
+        yield
+    except Exception as exc:  # noqa: BLE001 - py4j's network errors or an OSError; renamed only when the JVM died
+        if not _jvm_gone(spark):  # the JVM is alive: a real error, not ours to rename
+            raise
+        raise EngineError(
+            "the Spark JVM stopped while the job ran (most often out of memory: give it more with --spark-conf "
+            "spark.driver.memory=8g; Spark's own message is above on stderr)") from exc
+
+
+def stop_session(spark: SparkSession) -> None:
+    """Stop ``spark``; a JVM that is already gone is not an error of its own (the job's error says what happened)."""
+    try:
+        spark.stop()
+    except Exception:  # noqa: BLE001 - py4j's errors when the JVM died; re-raised while it lives
+        if not _jvm_gone(spark):
+            raise
+
+
+def _jvm_gone(spark: SparkSession) -> bool:
+    """Whether the JVM pyspark started has exited (waiting a moment: its socket closes before it is reaped)."""
+    proc = getattr(getattr(spark.sparkContext, "_gateway", None), "proc", None)
+    if proc is None:
+        return False
+    try:
+        proc.wait(timeout=5)
+    except Exception:  # noqa: BLE001 - still running (TimeoutExpired)
+        return False
+    return True
 
 
 def clean_sessions(sessions: DataFrame, options: SessionOptions, drops: DropLog) -> DataFrame:
