@@ -239,3 +239,26 @@ def test_a_work_dir_is_finished_or_refused(spark, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="window 5, uniform weighting.*prepare again"):
         prepared.pairs(3, "uniform")
     assert PreparedDataset.open(str(tmp_path / "done")).fingerprint() == load(spec).fingerprint()
+
+
+@pytest.mark.parametrize("method, config", [
+    ("item2vec", {"dim": 8, "epochs": 2, "workers": 1}),
+    ("graph", {"dim": 8, "walks_per_node": 2, "epochs": 1, "workers": 1}),
+])
+def test_methods_that_learn_from_sessions_train_on_the_exported_corpus(spark, tmp_path: Path, method: str,
+                                                                       config: dict) -> None:
+    """item2vec and graph train on gensim on the driver, fed by the sessions the prepare step exported: with one
+    worker thread (deterministic), the version equals the single-machine one, and its manifest records the same
+    dataset."""
+    from behemb_core.store import Store
+    from behemb_core.train import train_version
+
+    spec = DatasetSpec(paths=[str(sessions_jsonl(tmp_path / "s"))], format="sessions")
+    ds, prepared = prepare_both(spark, tmp_path, spec)
+    st = Store(str(tmp_path / "store"))
+    train_version(st, method, config, dataset=ds, seed=1, name="local")
+    train_version(st, method, config, dataset=prepared, seed=1, name="spark")
+    a, b = st.load_version("local"), st.load_version("spark")
+    assert a.embeddings.vocab == b.embeddings.vocab
+    assert np.array_equal(a.embeddings.vectors, b.embeddings.vectors)
+    assert st.manifest("spark")["dataset"] == {**st.manifest("local")["dataset"], "source": prepared.source}
