@@ -111,6 +111,9 @@ def test_prepare_then_train_from_prepared_gives_the_same_vectors(spark_cli, tmp_
     wrong = cli(spark_cli, "train", "--from-prepared", str(work), *TRAIN, "--store", store)
     assert wrong.returncode == 1 and wrong.stderr.count("\n") == 1
     assert "window 3, harmonic weighting" in wrong.stderr and "prepare again" in wrong.stderr
+    ignored = cli(spark_cli, "train", "--from-prepared", str(work), *TRAIN, *cfg, "--min-count", "3", "--store", store)
+    assert ignored.returncode == 1 and "--min-count: the work dir was read and cleaned when it was prepared" in (
+        ignored.stderr)  # never silently ignored
 
 
 def test_a_spark_job_killed_midway_leaves_no_loadable_version(spark_cli, s3_bucket: str, tmp_path: Path) -> None:

@@ -55,6 +55,21 @@ def add_input_options(p: argparse.ArgumentParser, *, required: bool) -> None:
     p.add_argument("--quiet", action="store_true", help="No progress on stderr.")
 
 
+#: Options that say how to read ``--input`` (item metadata aside): meaningless for data prepared elsewhere.
+READING_OPTIONS = (
+    "format", "delimiter", "no_header", "user_col", "item_col", "time_col", "session_col", "weight_col",
+    "event_type_col", "name_col", "timestamp_unit", "no_auto_columns", "keep_event_types", "exclude_items",
+    "exclude_session_prefix", "keep_nonpositive_weight", "gap_minutes", "no_session_column", "keep_repeats",
+    "min_count", "min_length", "max_length",
+)
+
+
+def reading_options_given(args: argparse.Namespace) -> list[str]:
+    """The reading options set on the command line (``--min-count`` …), by their option names."""
+    unset: tuple[object, ...] = (None, False, [], "auto")
+    return ["--" + d.replace("_", "-") for d in READING_OPTIONS if getattr(args, d, None) not in unset]
+
+
 def dataset_spec(args: argparse.Namespace) -> DatasetSpec:
     """The :class:`DatasetSpec` the input options describe (validated: a bad value is one ConfigError naming
     the field, e.g. ``dataset: options.min_length=0: …``)."""

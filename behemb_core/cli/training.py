@@ -16,7 +16,7 @@ from typing import Any
 from ..boundary import doing
 from ..errors import ConfigError, StoreError
 from ._common import StderrProgress, emit, parse_sets, print_table, store_option
-from .data import add_input_options, dataset_spec, load_dataset
+from .data import add_input_options, dataset_spec, load_dataset, reading_options_given
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -29,6 +29,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     config = spec.parse_config(parse_sets(spec.name, args.set))  # fail before reading any data
     if args.from_prepared and args.input:
         raise ConfigError("give either --input or --from-prepared, not both")
+    if args.from_prepared and reading_options_given(args):
+        raise ConfigError(f"{', '.join(reading_options_given(args))}: the work dir was read and cleaned when it was "
+                          "prepared; these options apply to --input (prepare again to change them)")
     if args.engine == "spark" and not args.input:
         raise ConfigError("--engine spark prepares --input on Spark; to train from a prepared work dir use "
                           "--from-prepared URL")
@@ -62,7 +65,7 @@ def _train(args: argparse.Namespace, store: Any, spec: Any, config: Any, dataset
     from ..train import train_version
 
     meta = None
-    if dataset is None and args.item_meta:
+    if args.item_meta and (dataset is None or args.from_prepared):
         from ..ingest import read_item_metadata
 
         with doing("read the item metadata", args.item_meta):
