@@ -21,13 +21,13 @@ from typing import Any
 
 from behemb_core.progress import ProgressEvent
 
-_STATUS = "/proc/self/status"
 _CLEAR_REFS = "/proc/self/clear_refs"
 
 
-def _status_kib(key: str) -> int | None:
+def status_kib(key: str, pid: int | str = "self") -> int | None:
+    """A ``/proc/<pid>/status`` field in KiB (``VmRSS``, ``VmHWM``), or ``None`` where there is none."""
     try:
-        with open(_STATUS) as fh:
+        with open(f"/proc/{pid}/status") as fh:
             for line in fh:
                 if line.startswith(key + ":"):
                     return int(line.split()[1])
@@ -38,7 +38,7 @@ def _status_kib(key: str) -> int | None:
 
 def rss_bytes() -> int:
     """Current resident set size."""
-    kib = _status_kib("VmRSS")
+    kib = status_kib("VmRSS")
     return 0 if kib is None else kib * 1024
 
 
@@ -52,7 +52,7 @@ def _reset_peak() -> bool:
 
 
 def _peak_bytes() -> int:
-    kib = _status_kib("VmHWM")
+    kib = status_kib("VmHWM")
     if kib is None:  # not Linux: ru_maxrss is KiB on Linux, bytes on macOS; both are process-wide
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     return kib * 1024

@@ -35,6 +35,7 @@ import numpy as np
 
 from .data import SCALES, BenchData, prepare
 from .machine import machine_info
+from .measure import status_kib
 
 REPO = Path(__file__).resolve().parents[1]
 MASTER = "local[2]"
@@ -49,17 +50,6 @@ CHILD = "import sys; from benchmarks.spark_engine import child; sys.exit(child(s
 
 
 # ------------------------------------------------------------------------------------- inside the child process
-def _status_kib(pid: int | str, key: str) -> int | None:
-    try:
-        with open(f"/proc/{pid}/status") as fh:
-            for line in fh:
-                if line.startswith(key + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        return None
-    return None
-
-
 def _descendants(root: int) -> list[int]:
     """Live descendants of ``root`` (from each process's parent id in ``/proc/<pid>/stat``)."""
     parent: dict[int, int] = {}
@@ -85,7 +75,7 @@ def _process_memory(pid: int) -> dict[str, Any]:
         name = Path(f"/proc/{pid}/comm").read_text().strip()
     except OSError:
         name = "?"
-    hwm, rss = _status_kib(pid, "VmHWM"), _status_kib(pid, "VmRSS")
+    hwm, rss = status_kib("VmHWM", pid), status_kib("VmRSS", pid)
     return {"pid": pid, "name": name, "peak_rss_bytes": None if hwm is None else hwm * 1024,
             "rss_bytes": None if rss is None else rss * 1024}
 
@@ -98,7 +88,7 @@ def child(result_path: str, argv: list[str]) -> int:
     t0 = time.perf_counter()
     code = cli_main(argv)
     seconds = time.perf_counter() - t0
-    hwm = _status_kib("self", "VmHWM")
+    hwm = status_kib("VmHWM")
     result = {"exit_code": code, "cli_seconds": seconds, "peak_rss_bytes": None if hwm is None else hwm * 1024,
               "children": [_process_memory(pid) for pid in _descendants(os.getpid())]}
     Path(result_path).write_text(json.dumps(result, indent=1))
