@@ -262,3 +262,43 @@ def test_methods_that_learn_from_sessions_train_on_the_exported_corpus(spark, tm
     assert a.embeddings.vocab == b.embeddings.vocab
     assert np.array_equal(a.embeddings.vectors, b.embeddings.vectors)
     assert st.manifest("spark")["dataset"] == {**st.manifest("local")["dataset"], "source": prepared.source}
+
+
+@pytest.mark.parametrize("time_type", ["timestamp", "seconds"])
+def test_parquet_event_logs_prepare_exactly(spark, tmp_path: Path, time_type: str) -> None:
+    """Parquet as pandas writes it: integer item ids, customers as float64 with gaps (17850.0, NaN), times as
+    nanosecond timestamps or unix seconds; two files."""
+    import pandas as pd
+
+    folder = tricky_log(tmp_path / "log")
+    out = tmp_path / "parquet"
+    out.mkdir()
+    for f in sorted(folder.glob("*.csv")):
+        frame = pd.read_csv(f, dtype={"InvoiceNo": str})
+        frame["StockCode"] = frame["StockCode"].astype(str).str.strip().astype(float).astype("int64")
+        if time_type == "timestamp":
+            frame["ts"] = pd.to_datetime(frame["ts"], unit="s")
+        frame.to_parquet(out / f.name.replace(".csv", ".parquet"), index=False)
+    spec = DatasetSpec(paths=[str(out)], format="events", filters={"exclude_session_prefix": "C"})
+    ds, prepared = prepare_both(spark, tmp_path, spec)
+    assert ds.sessions.users is not None and ds.sessions.vocab.kind == "int"
+    assert_same(ds, prepared)
+    assert_same_vectors(ds, prepared, {"dim": 8})
+
+
+def test_a_bad_parquet_value_names_its_file_and_row(spark, tmp_path: Path) -> None:
+    import pandas as pd
+
+    from behemb_core.spark.job import prepare
+
+    out = tmp_path / "parquet"
+    out.mkdir()
+    rows = {"user_id": [1, 1, 2, 2, 3], "item_id": [5, 6, 5, 7, 8], "ts": [1_600_000_000 + i for i in range(5)],
+            "quantity": ["1", "2", "3", "two", "1"]}
+    pd.DataFrame(rows).to_parquet(out / "a.parquet", index=False)
+    with pytest.raises(InputError) as err:
+        prepare(spark, DatasetSpec(paths=[str(out)], format="events"), str(tmp_path / "work"), pairs=(5, "uniform"))
+    assert err.value.path == str(out / "a.parquet") and err.value.line == 4 and err.value.field == "weight"
+    with pytest.raises(InputError) as local:
+        load(DatasetSpec(paths=[str(out)], format="events"))
+    assert (local.value.path, local.value.line) == (err.value.path, err.value.line)  # as the single machine says

@@ -10,7 +10,9 @@ has no row index, and its default escape is ``\\`` where RFC 4180 doubles the qu
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -89,17 +91,17 @@ def line_number(lines: DataFrame, rk) -> int:
     return int(before.count()) + 1
 
 
-def raise_first_problem(lines: DataFrame, rows: DataFrame, files: list[str], problem: Column, field: Column) -> None:
+def raise_first_problem(rows: DataFrame, files: list[str], problem: Column, field: Column,
+                        line_of: Callable[[Any], int]) -> None:
     """Raise an :class:`InputError` for the first row (in file order) where ``problem`` is not null, naming the
-    file, the line, the ``field`` and the problem. Does nothing when no row has one."""
+    file, the line (``line_of`` its row key), the ``field`` and the problem. Does nothing when no row has one."""
     first = (rows.where(problem.isNotNull())
              .agg(F.min(F.struct(F.col(ROW_KEY), problem.alias("problem"), field.alias("field"))).alias("x"))
              .collect()[0]["x"])
     if first is None:
         return
     rk = first[ROW_KEY]
-    raise InputError(first["problem"], path=display_path(files[rk["f"]]), line=line_number(lines, rk),
-                     field=first["field"])
+    raise InputError(first["problem"], path=display_path(files[rk["f"]]), line=line_of(rk), field=first["field"])
 
 
 def display_path(uri: str) -> str:

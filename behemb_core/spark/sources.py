@@ -8,6 +8,7 @@ A :class:`RawSessionsFrame` has one row per session: ``okey`` (its place in the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,7 @@ from .inputs import (
     display_path,
     first_lines,
     head_lines,
+    line_number,
     list_inputs,
     raise_first_problem,
     read_lines,
@@ -77,12 +79,85 @@ def _int_modes(rows: DataFrame, columns: dict[str, Column], pattern: str) -> dic
 # ----------------------------------------------------------------------------------------------- event logs
 
 
+@dataclass
+class _EventRows:
+    """An event log's rows on Spark before filtering: ``f``, ``rk`` and one column per role — text, trimmed, null
+    when empty — plus ``t`` (ns) when the timestamp column is typed (Parquet)."""
+
+    rows: DataFrame
+    cols: EventColumns
+    found_by: dict[str, str]
+    delimiter: str | None
+    line_of: Callable[[Any], int]
+    typed_time: bool = False
+
+
 def _event_sessions(spark: SparkSession, spec: DatasetSpec) -> RawSessionsFrame:
-    columns = spec.columns
     files = list_inputs(spark, spec.paths, TABLE_SUFFIXES, "event log")
-    if any(f.lower().endswith((".parquet", ".pq")) for f in files):
-        raise ConfigError("--engine spark reads text event logs (CSV/TSV/TXT, gzipped too) and session JSON Lines; "
-                          "Parquet event logs are read by the single-machine engine")
+    parquet = [f.lower().endswith((".parquet", ".pq")) for f in files]
+    if any(parquet) and not all(parquet):
+        raise InputError("give either text event logs (CSV/TSV/TXT) or Parquet files, not both: "
+                         + ", ".join(display_path(f).rsplit("/", 1)[-1] for f in files[:5]))
+    if spec.columns.timestamp_format:
+        raise ConfigError("--engine spark reads ISO 8601 date-times and unix times; a timestamp format "
+                          f"({spec.columns.timestamp_format!r}) is read by the single-machine engine")
+    read = _parquet_rows(spark, spec, files) if parquet[0] else _text_rows(spark, spec, files)
+    return _sessions_of_rows(spark, spec, files, read)
+
+
+def _resolve(spec: DatasetSpec, files: list[str], header0: list[str], sample: list[list[str]]
+             ) -> tuple[EventColumns, dict[str, str]]:
+    found_by: dict[str, str] = {}
+    cols = resolve_columns(header0, spec.columns, display_path(files[0]), spec.filters,
+                           use_session=bool(spec.options.use_session_column), sample=sample, found_by=found_by)
+    if spec.name_column is not None and spec.name_column not in header0:
+        raise InputError(f"name column {spec.name_column!r} is not in the file; columns present: "
+                         f"{', '.join(map(repr, header0))}", path=display_path(files[0]), field="name")
+    return cols, found_by
+
+
+def _roles(cols: EventColumns) -> dict[str, str]:
+    return {r: c for r in ("user", "item", "session", "event_type", "timestamp", "weight") if (c := getattr(cols, r))}
+
+
+def _parquet_rows(spark: SparkSession, spec: DatasetSpec, files: list[str]) -> _EventRows:
+    """Parquet event logs: typed columns as the single-machine reader keeps them (ids as their text, typed
+    timestamps as instants); a row's 'line' is its 1-based row number in its file."""
+    first = spark.read.parquet(files[0])
+    header0 = first.columns
+    sample = [["" if v is None else str(v) for v in r] for r in first.limit(200).collect()]
+    cols, found_by = _resolve(spec, files, header0, sample)
+    numbers = spark.createDataFrame([(u, i) for i, u in enumerate(files)], "path STRING, f INT")
+    roles = _roles(cols)
+    needed = list(dict.fromkeys([*roles.values(), *([spec.name_column] if spec.name_column else [])]))
+    df = spark.read.parquet(*files).select(
+        F.col("_metadata.file_path").alias("path"), F.col("_metadata.row_index").alias("mid"),
+        *(F.col(_quoted(c)).alias(f"c{i}") for i, c in enumerate(needed)))
+    df = df.join(F.broadcast(numbers), "path", "left")
+    types = dict(zip(needed, (t for _, t in df.select(*(f"c{i}" for i in range(len(needed)))).dtypes)))
+    col_of = {c: F.col(f"c{i}") for i, c in enumerate(needed)}
+    assert cols.timestamp is not None  # resolve_columns requires it
+    typed_time = types[cols.timestamp].startswith(("timestamp", "date"))
+    sel = [F.col("f"), F.struct(F.col("f"), F.lit(0).cast("long").alias("bs"), F.col("mid")).alias(ROW_KEY)]
+    for role, c in roles.items():
+        if role == "timestamp" and typed_time:
+            sel.append((F.unix_micros(col_of[c].cast("timestamp")) * 1000).alias("t"))
+        sel.append(trimmed(col_of[c].cast("string")).alias(role))
+    if spec.name_column:
+        sel.append(trimmed(col_of[spec.name_column].cast("string")).alias("name"))
+    rows = df.select(*sel)
+    return _EventRows(rows=rows, cols=cols, found_by=found_by, delimiter=None,
+                      line_of=lambda rk: int(rk["mid"]) + 1, typed_time=typed_time)
+
+
+def _quoted(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _text_rows(spark: SparkSession, spec: DatasetSpec, files: list[str]) -> _EventRows:
+    """Text event logs read as lines and parsed per line with RFC 4180 quoting (Spark's CSV reader escapes with
+    a backslash and has no row index), so every row keeps its line number."""
+    columns = spec.columns
     head = head_lines(spark, files[0], 260)
     if not head or not head[0].strip():
         raise InputError("the file is empty (expected a header line)" if columns.header else "the first line is empty",
@@ -92,17 +167,7 @@ def _event_sessions(spark: SparkSession, spec: DatasetSpec) -> RawSessionsFrame:
     first = split_line(head[0], delim)
     header0 = [h.strip() for h in first] if columns.header else [f"column_{i + 1}" for i in range(len(first))]
     sample = [split_line(x, delim) for x in head[(1 if columns.header else 0):] if x.strip()][:200]
-    use_session = bool(spec.options.use_session_column)
-    found_by: dict[str, str] = {}
-    cols = resolve_columns(header0, columns, display_path(files[0]), spec.filters, use_session=use_session,
-                           sample=sample, found_by=found_by)
-    if spec.name_column is not None and spec.name_column not in header0:
-        raise InputError(f"name column {spec.name_column!r} is not in the file; columns present: "
-                         f"{', '.join(map(repr, header0))}", path=display_path(files[0]), field="name")
-    if cols.timestamp_format:
-        raise ConfigError("--engine spark reads ISO 8601 date-times and unix times; a timestamp format "
-                          f"({cols.timestamp_format!r}) is read by the single-machine engine")
-    session_mode = use_session and cols.session is not None
+    cols, found_by = _resolve(spec, files, header0, sample)
 
     lines = read_lines(spark, files)  # not cached: read again for the header check and an error's line number
     if columns.header:
@@ -116,10 +181,7 @@ def _event_sessions(spark: SparkSession, spec: DatasetSpec) -> RawSessionsFrame:
         first_rk = lines.groupBy("f").agg(F.min(ROW_KEY).alias("first_rk"))
         data = data.join(F.broadcast(first_rk), "f").where(F.col(ROW_KEY) != F.col("first_rk")).drop("first_rk")
 
-    def quoted(name: str) -> str:
-        return "`" + name.replace("`", "``") + "`"
-
-    ddl = ", ".join(f"{quoted(h)} STRING" for h in header0) + ", `_behemb_corrupt` STRING"
+    ddl = ", ".join(f"{_quoted(h)} STRING" for h in header0) + ", `_behemb_corrupt` STRING"
     parsed = data.select(
         "f", ROW_KEY, "value",
         F.from_csv("value", ddl, {"sep": delim, "quote": '"', "escape": '"', "mode": "PERMISSIVE",
@@ -127,10 +189,8 @@ def _event_sessions(spark: SparkSession, spec: DatasetSpec) -> RawSessionsFrame:
                                   "ignoreLeadingWhiteSpace": "false", "ignoreTrailingWhiteSpace": "false"}
                    ).alias("p"),
     )
-    role_cols = {r: getattr(cols, r) for r in ("user", "item", "session", "event_type", "timestamp", "weight")
-                 if getattr(cols, r)}
     sel = [F.col("f"), F.col(ROW_KEY)]
-    sel += [trimmed(F.col("p")[c]).alias(r) for r, c in role_cols.items()]
+    sel += [trimmed(F.col("p")[c]).alias(r) for r, c in _roles(cols).items()]
     if spec.name_column:
         sel.append(trimmed(F.col("p")[spec.name_column]).alias("name"))
     quotes = F.length("value") - F.length(F.regexp_replace("value", '"', ""))
@@ -138,12 +198,27 @@ def _event_sessions(spark: SparkSession, spec: DatasetSpec) -> RawSessionsFrame:
                                              "record per line (use the single-machine engine for this file)"))
                .when(F.col("p._behemb_corrupt").isNotNull(),
                      F.lit(f"expected {len(header0)} fields separated by {delim!r}, as in the header")))
-    parsed_rows = rows = parsed.select(*sel, problem.alias("row_problem")).persist()
-    raise_first_problem(lines, rows, files, F.col("row_problem"), F.lit(None).cast("string"))
+    rows = parsed.select(*sel, problem.alias("row_problem")).persist()
+
+    def line_of(rk: Any) -> int:
+        return line_number(lines, rk)
+
+    raise_first_problem(rows, files, F.col("row_problem"), F.lit(None).cast("string"), line_of)
+    return _EventRows(rows=rows.drop("row_problem"), cols=cols, found_by=found_by, delimiter=delim, line_of=line_of)
+
+
+def _sessions_of_rows(spark: SparkSession, spec: DatasetSpec, files: list[str], read: _EventRows
+                      ) -> RawSessionsFrame:
+    """Timestamps, ids, filters and sessionization of an event log's rows — the single-machine rules."""
+    cols, rows = read.cols, read.rows
+    parsed_rows = rows
+    session_mode = bool(spec.options.use_session_column) and cols.session is not None
+    role_cols = _roles(cols)
+    delim, found_by = read.delimiter, read.found_by
 
     # Timestamps: unit of numeric times from the first file's magnitudes, as the single-machine reader infers it.
     unit: str | None = cols.timestamp_unit
-    if unit is None:
+    if unit is None and not read.typed_time:
         stats = rows.where(F.col("f") == 0).agg(
             F.min(F.when(F.col("timestamp").isNull(), 1).when(F.col("timestamp").rlike(_NUMERIC), 1).otherwise(0)
                   ).alias("numeric"),
@@ -159,6 +234,8 @@ def _event_sessions(spark: SparkSession, spec: DatasetSpec) -> RawSessionsFrame:
          .when(ts.rlike(r"^[+-]?[0-9]{1,18}$"), F.try_multiply(ts.try_cast("long"), F.lit(scale)))
          .when(ts.rlike(_NUMERIC), F.when(F.abs(as_float) * scale < 9e18, F.bround(as_float * scale, 0).cast("long")))
          .otherwise(F.unix_micros(F.try_to_timestamp(ts)) * 1000))
+    if read.typed_time:
+        t = F.col("t")
     bad_time = ts.isNotNull() & ~ts.rlike(_NUMERIC) & t.isNull()
     weight = F.col("weight").try_cast("double") if cols.weight else None
     expected = f"a number (unix time in {unit!r})" if unit else "an ISO 8601 date-time or unix time"
@@ -169,7 +246,7 @@ def _event_sessions(spark: SparkSession, spec: DatasetSpec) -> RawSessionsFrame:
         problems = problems.when(bad_weight, F.concat(F.lit("expected a number, got '"), F.col("weight"), F.lit("'")))
         field_ = field_.when(bad_weight, F.lit("weight"))
     rows = rows.withColumn("t", t)
-    raise_first_problem(lines, rows, files, problems, field_)
+    raise_first_problem(rows, files, problems, field_, read.line_of)
 
     id_roles = [r for r in ("item", "user", "session", "event_type") if r in role_cols]
     modes = _int_modes(rows, {r: F.col(r) for r in id_roles}, _INTLIKE)
@@ -304,7 +381,7 @@ def _jsonl_sessions(spark: SparkSession, spec: DatasetSpec) -> RawSessionsFrame:
     field_ = (F.when(p["session_id"].isNull() | (p["session_id"] == ""), F.lit("session_id"))
               .when(p["items"].isNull() | (F.size(p["items"]) == 0) | item_problem, F.lit("items")))
     rows = parsed.select("f", ROW_KEY, "p", problem.alias("problem"), field_.alias("field")).persist()
-    raise_first_problem(lines, rows, files, F.col("problem"), F.col("field"))
+    raise_first_problem(rows, files, F.col("problem"), F.col("field"), lambda rk: line_number(lines, rk))
 
     # A whole float id (12.0) is the integer 12; ids are integers when every id of the data set is one.
     items = F.transform(p["items"], lambda x: F.regexp_replace(x, r"^(-?[0-9]+)\.0+$", "$1"))
