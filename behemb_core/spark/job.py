@@ -96,12 +96,15 @@ def clean_sessions(sessions: DataFrame, options: SessionOptions, drops: DropLog)
         return int(df.agg(F.sum(F.size("items"))).collect()[0][0] or 0)
 
     cols = ["okey", "session_id", "user", "start"]
-    before = events(sessions)
+    raw = sessions.persist()  # sessionized once, whatever the rules below read
+    before = events(raw)
+    sessions = raw
     if options.collapse_repeats:
         items = F.col("items")
         sessions = sessions.withColumn("items", F.filter(
             "items", lambda x, i: F.when(i == 0, F.lit(True)).otherwise(x != F.element_at(items, i)))).persist()
         after = events(sessions)
+        raw.unpersist()
         drops.add("consecutive repeat collapsed", before - after)
         before = after
     if options.min_count > 1:

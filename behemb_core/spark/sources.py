@@ -89,7 +89,8 @@ class _EventRows:
     found_by: dict[str, str]
     delimiter: str | None
     line_of: Callable[[Any], int]
-    typed_time: bool = False
+    typed_time: bool = False  # the timestamp is an instant already (column ``t``; no ``timestamp`` text)
+    typed_ids: frozenset[str] = frozenset()  # roles whose column holds integer ids already (Parquet integers)
 
 
 def _event_sessions(spark: SparkSession, spec: DatasetSpec) -> RawSessionsFrame:
@@ -139,15 +140,21 @@ def _parquet_rows(spark: SparkSession, spec: DatasetSpec, files: list[str]) -> _
     assert cols.timestamp is not None  # resolve_columns requires it
     typed_time = types[cols.timestamp].startswith(("timestamp", "date"))
     sel = [F.col("f"), F.struct(F.col("f"), F.lit(0).cast("long").alias("bs"), F.col("mid")).alias(ROW_KEY)]
+    integer = ("bigint", "int", "smallint", "tinyint")
+    typed_ids = frozenset(r for r, c in roles.items() if r in ("item", "user", "session", "event_type")
+                          and types[c] in integer)
     for role, c in roles.items():
         if role == "timestamp" and typed_time:
             sel.append((F.unix_micros(col_of[c].cast("timestamp")) * 1000).alias("t"))
-        sel.append(trimmed(col_of[c].cast("string")).alias(role))
+        elif role in typed_ids:
+            sel.append(col_of[c].cast("long").alias(role))  # integer ids as they are: no text round trip
+        else:
+            sel.append(trimmed(col_of[c].cast("string")).alias(role))
     if spec.name_column:
         sel.append(trimmed(col_of[spec.name_column].cast("string")).alias("name"))
-    rows = df.select(*sel)
+    rows = df.select(*sel).persist()  # read once; dropped when the filtered rows are cached
     return _EventRows(rows=rows, cols=cols, found_by=found_by, delimiter=None,
-                      line_of=lambda rk: int(rk["mid"]) + 1, typed_time=typed_time)
+                      line_of=lambda rk: int(rk["mid"]) + 1, typed_time=typed_time, typed_ids=typed_ids)
 
 
 def _quoted(name: str) -> str:
@@ -228,29 +235,32 @@ def _sessions_of_rows(spark: SparkSession, spec: DatasetSpec, files: list[str], 
             med = float(stats["median"])
             unit = next((u for u, bound in _UNIT_BOUNDS if med < bound), "ns")
     scale = _UNIT_NS[unit or "s"]
-    ts = F.col("timestamp")
-    as_float = ts.try_cast("double")
+    ts = F.lit(None).cast("string") if read.typed_time else F.col("timestamp")
+    # Casts first (cheap), a regular expression only where they fail: whole numbers exactly, other numbers rounded
+    # to the unit, text as ISO 8601; a value that is none of these is an error.
+    as_long, as_float = ts.try_cast("long"), ts.try_cast("double")
+    finite = as_float.isNotNull() & ~F.isnan(as_float) & (F.abs(as_float) < float("inf"))
     t = (F.when(ts.isNull(), F.lit(None).cast("long"))
-         .when(ts.rlike(r"^[+-]?[0-9]{1,18}$"), F.try_multiply(ts.try_cast("long"), F.lit(scale)))
-         .when(ts.rlike(_NUMERIC), F.when(F.abs(as_float) * scale < 9e18, F.bround(as_float * scale, 0).cast("long")))
+         .when(as_long.isNotNull(), F.try_multiply(as_long, F.lit(scale)))
+         .when(finite, F.when(F.abs(as_float) * scale < 9e18, F.bround(as_float * scale, 0).cast("long")))
          .otherwise(F.unix_micros(F.try_to_timestamp(ts)) * 1000))
     if read.typed_time:
         t = F.col("t")
-    bad_time = ts.isNotNull() & ~ts.rlike(_NUMERIC) & t.isNull()
+    bad_time = ts.isNotNull() & t.isNull() & ~ts.rlike(_NUMERIC)  # And short-circuits: the regex runs rarely
     weight = F.col("weight").try_cast("double") if cols.weight else None
     expected = f"a number (unix time in {unit!r})" if unit else "an ISO 8601 date-time or unix time"
     problems = F.when(bad_time, F.concat(F.lit("cannot parse timestamp '"), ts, F.lit(f"': expected {expected}")))
     field_ = F.when(bad_time, F.lit("timestamp"))
     if cols.weight:
-        bad_weight = F.col("weight").isNotNull() & ~F.col("weight").rlike(_NUMERIC)
+        bad_weight = F.col("weight").isNotNull() & F.col("weight").try_cast("double").isNull()
         problems = problems.when(bad_weight, F.concat(F.lit("expected a number, got '"), F.col("weight"), F.lit("'")))
         field_ = field_.when(bad_weight, F.lit("weight"))
     rows = rows.withColumn("t", t)
     raise_first_problem(rows, files, problems, field_, read.line_of)
 
     id_roles = [r for r in ("item", "user", "session", "event_type") if r in role_cols]
-    modes = _int_modes(rows, {r: F.col(r) for r in id_roles}, _INTLIKE)
-    norm = {r: _id_column(F.col(r), modes[r]) for r in id_roles}
+    modes = _int_modes(rows, {r: F.col(r) for r in id_roles if r not in read.typed_ids}, _INTLIKE)
+    norm = {r: F.col(r) if r in read.typed_ids else _id_column(F.col(r), modes[r]) for r in id_roles}
     rows = rows.select("f", ROW_KEY, "t", *(norm[r].alias(r) for r in id_roles),
                        *([weight.alias("w")] if weight is not None else []),
                        *(["name"] if spec.name_column else []))
