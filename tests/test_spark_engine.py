@@ -171,10 +171,12 @@ def test_string_item_ids_prepare_exactly(spark, tmp_path: Path) -> None:
 
 
 def test_a_sessions_file_prepares_exactly(spark, tmp_path: Path) -> None:
+    names = tmp_path / "items.csv"  # a catalogue (--item-meta), read on the driver
+    names.write_text("item_id,name\n" + "".join(f"{i},item number {i}\n" for i in range(0, 200, 3)))
     spec = DatasetSpec(paths=[str(sessions_jsonl(tmp_path / "s"))], format="sessions",
-                       options={"max_length": 10, "min_count": 2})
+                       options={"max_length": 10, "min_count": 2}, meta_path=str(names))
     ds, prepared = prepare_both(spark, tmp_path, spec, window=2, weighting="linear")
-    assert ds.notes and ds.sessions.users is not None
+    assert ds.notes and ds.sessions.users is not None and ds.item_meta is not None
     assert_same(ds, prepared, window=2, weighting="linear")
     assert_same_vectors(ds, prepared, {"dim": 8, "window": 2, "weighting": "linear"})
 

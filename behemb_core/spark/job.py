@@ -31,7 +31,7 @@ from ..ingest.spec import DatasetSpec
 from ..prepared import FORMAT, META_FILE, PreparedDataset, corpus_fingerprint, filesystem, ids_of, join, read_table
 from ..progress import ProgressCallback, Reporter, as_reporter
 from ..sessions import DropLog, SessionOptions
-from .sources import read_raw_sessions
+from .sources import RawSessionsFrame, read_raw_sessions
 
 #: Settings every behemb Spark session gets: UTC session time zone (times are instants), ANSI SQL, quiet logs.
 SESSION_CONF = {
@@ -174,6 +174,8 @@ def prepare(
     drops = raw.drops
     rep("clean", 0.3, "cleaning sessions")
     cleaned = clean_sessions(raw.sessions, spec.options, drops)
+    # After a global sort, partition i holds the i-th range, so these ids increase in session order (not
+    # consecutive); the driver checks that order when it hashes the sessions (corpus_fingerprint).
     ordered = cleaned.orderBy("okey", "chunk").select(
         F.monotonically_increasing_id().alias("order"), "session_id", "user", "start", "items")
     rep("write", 0.45, "writing the sessions")
@@ -192,21 +194,7 @@ def prepare(
         rep("pairs", 0.65, f"counting pairs (window {window}, {weighting})")
         pair_counts(corpus, window, weighting).write.mode("overwrite").parquet(join(work_dir, "pairs"))
         pairs_meta = {"window": window, "weighting": weighting}
-    names_meta = None
-    if raw.names is not None and not spec.meta_path:
-        raw.names.write.mode("overwrite").parquet(join(work_dir, "names"))
-        names_meta = {"attrs": {"source": raw.source["paths"], "name_column": spec.name_column,
-                                "ids_with_several_names": drops.notes.get(
-                                    "items with several names (most frequent kept)", 0)}}
-    elif spec.meta_path:
-        catalogue = read_item_metadata(spec.meta_path, id_column=spec.meta_id_column,
-                                       name_column=spec.meta_name_column)
-        table = catalogue.table[["item_id", "name"]]
-        mfs, mpath = filesystem(join(work_dir, "names"))
-        mfs.makedirs(mpath, exist_ok=True)
-        with mfs.open(join(mpath, "part-00000.parquet"), "wb") as fh:
-            pq.write_table(pa.Table.from_pandas(table, preserve_index=False), fh)
-        names_meta = {"attrs": {k: v for k, v in catalogue.table.attrs.items() if isinstance(v, (str, int, list))}}
+    names_meta = _write_names(raw, spec, work_dir, drops)
 
     rep("summary", 0.85, "summarizing")
     hist = sorted((int(r[0]), int(r[1])) for r in corpus.groupBy(F.size("items")).count().collect())
@@ -254,6 +242,24 @@ def prepare(
         fh.write(json.dumps(meta, indent=1, default=_plain).encode("utf-8"))
     rep("done", 1.0, f"prepared {meta['counts']['sessions']:,} sessions, {n_events:,} events, {len(vocab):,} items")
     return PreparedDataset(work_dir, meta)
+
+
+def _write_names(raw: RawSessionsFrame, spec: DatasetSpec, work_dir: str, drops: DropLog) -> dict[str, Any] | None:
+    """Write ``names/`` (the event log's name column, or the ``--item-meta`` table read on the driver) and return
+    what ``prepared.json`` records about it (``None`` when the data names no items)."""
+    if raw.names is not None and not spec.meta_path:
+        raw.names.write.mode("overwrite").parquet(join(work_dir, "names"))
+        return {"attrs": {"source": raw.source["paths"], "name_column": spec.name_column,
+                          "ids_with_several_names": drops.notes.get("items with several names (most frequent kept)",
+                                                                    0)}}
+    if not spec.meta_path:
+        return None
+    catalogue = read_item_metadata(spec.meta_path, id_column=spec.meta_id_column, name_column=spec.meta_name_column)
+    fs, path = filesystem(join(work_dir, "names"))
+    fs.makedirs(path, exist_ok=True)
+    with fs.open(join(path, "part-00000.parquet"), "wb") as fh:
+        pq.write_table(pa.Table.from_pandas(catalogue.table[["item_id", "name"]], preserve_index=False), fh)
+    return {"attrs": {k: v for k, v in catalogue.table.attrs.items() if isinstance(v, (str, int, list))}}
 
 
 def _plain(value: Any) -> Any:
