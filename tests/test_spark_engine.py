@@ -304,3 +304,28 @@ def test_a_bad_parquet_value_names_its_file_and_row(spark, tmp_path: Path) -> No
     with pytest.raises(InputError) as local:
         load(DatasetSpec(paths=[str(out)], format="events"))
     assert (local.value.path, local.value.line) == (err.value.path, err.value.line)  # as the single machine says
+
+
+def test_what_the_spark_engine_does_not_read_is_refused_with_what_to_do(spark, tmp_path: Path) -> None:
+    """Inputs whose reading the Spark engine does not reproduce exactly are refused before any work, with a
+    sentence that names the single-machine engine — never read differently."""
+    from behemb_core.spark.job import prepare
+
+    baskets = tmp_path / "b.txt"
+    baskets.write_text("1 2 3\n4 5\n")
+    log = tricky_log(tmp_path / "log")
+    (tmp_path / "mixed").mkdir()
+    (tmp_path / "mixed" / "a.csv").write_text((log / "part-a.csv").read_text())
+    import pandas as pd
+
+    pd.DataFrame({"user_id": [1], "item_id": [2], "ts": [3]}).to_parquet(tmp_path / "mixed" / "b.parquet")
+    cases = [
+        (DatasetSpec(paths=[str(baskets)], format="baskets"), ConfigError, "baskets"),
+        (DatasetSpec(paths=[str(log)], format="events", columns={"timestamp_format": "%d/%m/%Y"}), ConfigError,
+         "timestamp format"),
+        (DatasetSpec(paths=[str(tmp_path / "mixed")], format="events"), InputError, "not both"),
+    ]
+    for spec, error, words in cases:
+        with pytest.raises(error, match=words):
+            prepare(spark, spec, str(tmp_path / "work"), pairs=(5, "uniform"))
+    assert not (tmp_path / "work").exists()
