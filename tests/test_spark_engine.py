@@ -329,3 +329,26 @@ def test_what_the_spark_engine_does_not_read_is_refused_with_what_to_do(spark, t
         with pytest.raises(error, match=words):
             prepare(spark, spec, str(tmp_path / "work"), pairs=(5, "uniform"))
     assert not (tmp_path / "work").exists()
+
+
+def test_a_work_dir_on_s3_is_read_by_the_driver(spark, tmp_path: Path, s3_bucket: str) -> None:
+    """On a cluster the work dir lives on an object store: the driver reads it through fsspec (here the loopback S3
+    server) and gets the same vocabulary, pair table, sessions and fingerprint as from the folder Spark wrote."""
+    import uuid
+
+    import s3fs
+
+    from behemb_core.prepared import corpus_fingerprint
+    from behemb_core.spark.job import prepare
+
+    spec = DatasetSpec(paths=[str(sessions_jsonl(tmp_path / "s"))], format="sessions")
+    here = prepare(spark, spec, str(tmp_path / "work"), pairs=(5, "uniform"))
+    url = f"s3://{s3_bucket}/work-{uuid.uuid4().hex[:8]}"
+    s3fs.S3FileSystem().put(str(tmp_path / "work") + "/", url, recursive=True)
+    there = PreparedDataset.open(url)
+    assert there.fingerprint() == here.fingerprint() == load(spec).fingerprint()
+    assert corpus_fingerprint(url, there.vocab, "int")[0] == here.fingerprint()  # streamed from S3
+    assert there.vocab == here.vocab and there.item_stats().equals(here.item_stats())
+    a, b = here.pairs(5, "uniform"), there.pairs(5, "uniform")
+    assert np.array_equal(a.keys, b.keys) and np.array_equal(a.counts, b.counts)
+    assert np.array_equal(there.sessions.codes, here.sessions.codes)
