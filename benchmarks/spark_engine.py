@@ -1,7 +1,13 @@
 """Spark engine vs single machine: ``python -m benchmarks.spark_engine --scales M,L`` (``--scales XS`` is a smoke run).
 
-For each scale, on the same generated input (the session JSON Lines file of :mod:`benchmarks.data`), four
-subprocesses of the CLI, each timed wall-clock from launch to exit (Python start, imports and the JVM included):
+For each scale and each input kind (``--inputs``, default both) of the data :mod:`benchmarks.data` generates:
+
+- ``sessions``: the session JSON Lines file (``--input sessions.jsonl``; no sessionization);
+- ``events``: the same interactions as a Parquet event log (``--input events.parquet --format events``: user,
+  item, timestamp; sessions by the default 30-minute inactivity gap, which recovers the generated sessions),
+
+four subprocesses of the CLI, each timed wall-clock from launch to exit (Python start, imports and the JVM
+included), all reading the same file with the same options:
 
 - ``local``: ``train --input FILE --method ppmi_svd`` — the single-machine engine, file → stored version;
 - ``spark``: ``train --engine spark --master local[2] …`` — the whole Spark path in one process; its split into
@@ -10,15 +16,19 @@ subprocesses of the CLI, each timed wall-clock from launch to exit (Python start
 - ``prepare`` then ``from-prepared``: the same two halves as separate processes (``prepare --work-dir``, then
   ``train --from-prepared``).
 
-Every version uses ppmi_svd's default config (dim 128, window 5, uniform). Peak RSS is each Python process's own
+Every version uses ppmi_svd's default config (dim 128, window 5, uniform). Spark runs get the CLI's own settings
+(a local master: ``spark.driver.memory=4g``) plus ``--spark-conf``. Peak RSS is each Python process's own
 ``VmHWM``; the JVM Spark starts is a child of the Python driver and its ``VmHWM`` is read separately just before the
-driver exits (it is not in the driver's number). The versions' vectors are compared with ``np.array_equal``.
-Writes ``<out>/spark-engine.json`` and ``<out>/spark-engine.md``; the store and work dirs are removed afterwards.
+driver exits (it is not in the driver's number). The versions' vectors are compared with ``np.array_equal``, and
+the single-machine vectors of the two input kinds by a hash. A case whose Spark run fails for memory is run again
+with ``--retry-conf`` added when that is given (both attempts are recorded). Writes ``<out>/spark-engine.json`` and
+``<out>/spark-engine.md``; the store and work dirs are removed afterwards.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -43,9 +53,17 @@ METHOD = "ppmi_svd"
 #: The line that ends the prepare step in ``train --engine spark``'s progress on stderr.
 PREPARED_LINE = re.compile(r"^\[\s*[\d.]+s\]\s+(?:\d+%)?\s*done: prepared ")
 PROGRESS_LINE = re.compile(r"^\[\s*[\d.]+s\]\s+(?:\d+%)?\s*([\w-]+): (.*)$")
-#: The stderr line that says why a run failed: the JVM's error (e.g. ``java.lang.OutOfMemoryError: Java heap
-#: space``) before the CLI's own ``error: …`` line, which after a JVM crash only says the connection was refused.
-CAUSE_LINE = re.compile(r"(java\.lang\.\w+(?:Error|Exception)\b.*|^error: .*)")
+#: The JVM's own error on stderr (e.g. ``java.lang.OutOfMemoryError: Java heap space``), which says why a JVM died;
+#: the CLI's ``error: …`` line then only says that it stopped (``error: the Spark JVM stopped while the job ran …``).
+JVM_ERROR_LINE = re.compile(r"(java\.lang\.\w+(?:Error|Exception)\b.*)")
+ERROR_LINE = re.compile(r"^(error: .*)")
+#: A failure worth a run with more memory (``--retry-conf``): the JVM ran out of heap, or died (killed) mid-job.
+MEMORY_FAILURE = re.compile(r"OutOfMemoryError|the Spark JVM stopped|GC overhead limit")
+#: Input kinds: (what the file is, the ``BenchData`` attribute of its path, the reading options after ``--input``).
+INPUTS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "sessions": ("session JSON Lines", "sessions_jsonl", ()),
+    "events": ("Parquet event log, sessions by the default 30-min gap", "events_parquet", ("--format", "events")),
+}
 CHILD = "import sys; from benchmarks.spark_engine import child; sys.exit(child(sys.argv[1], sys.argv[2:]))"
 
 
@@ -107,6 +125,8 @@ class Run:
     peak_rss_bytes: int | None = None
     jvm_peak_rss_bytes: int | None = None
     children: list[dict[str, Any]] = field(default_factory=list)
+    load_before: float | None = None  # the 1-minute load average at launch and at exit (the machine is shared)
+    load_after: float | None = None
     lines: list[tuple[float, str]] = field(default_factory=list)  # (seconds since launch, stderr line)
     stdout: str = ""
 
@@ -124,19 +144,29 @@ def _env() -> dict[str, str]:
 
 
 class RunFailed(RuntimeError):
-    """A CLI subprocess exited with an error; ``cause`` is its first error line (see :data:`CAUSE_LINE`)."""
+    """A CLI subprocess exited with an error: ``error`` is the CLI's ``error: …`` line, ``cause`` the JVM's own
+    error where there is one (else the same line); ``seconds`` from launch to the exit, ``stage`` the last progress
+    stage it reached."""
 
-    def __init__(self, label: str, code: int, cause: str, stderr_log: Path) -> None:
-        super().__init__(f"{label} exited with {code}: {cause} (full stderr: {stderr_log})")
-        self.label, self.code, self.cause, self.stderr_log = label, code, cause, stderr_log
+    def __init__(self, run: Run, code: int, stderr_log: Path) -> None:
+        error = next((m.group(1) for _, line in run.lines if (m := ERROR_LINE.search(line))), None)
+        jvm = next((m.group(1).strip() for _, line in run.lines if (m := JVM_ERROR_LINE.search(line))), None)
+        last = run.lines[-1][1] if run.lines else "no output"
+        self.cause, self.error = jvm or error or last, error or last
+        marks = [m.group(1) for _, line in run.lines if (m := PROGRESS_LINE.match(line))]
+        self.label, self.code, self.stderr_log = run.label, code, stderr_log
+        self.seconds, self.stage = run.seconds, marks[-1] if marks else None
+        super().__init__(f"{self.label} exited with {code} after {self.seconds:.0f} s (stage {self.stage}): "
+                         f"{self.cause}; {self.error} (full stderr: {stderr_log})")
 
+    @property
+    def memory(self) -> bool:
+        return bool(MEMORY_FAILURE.search(self.cause) or MEMORY_FAILURE.search(self.error))
 
-def _cause(lines: list[tuple[float, str]]) -> str:
-    for _, line in lines:
-        m = CAUSE_LINE.search(line)
-        if m:
-            return m.group(1).strip()
-    return lines[-1][1] if lines else "no output"
+    def summary(self) -> dict[str, Any]:
+        return {"run": self.label, "exit_code": self.code, "cause": self.cause, "error": self.error,
+                "seconds": round(self.seconds, 1), "stage": self.stage, "memory": self.memory,
+                "stderr_log": str(self.stderr_log)}
 
 
 def run_cli(label: str, argv: list[str], result_file: Path, stderr_log: Path, log: Any) -> Run:
@@ -145,6 +175,7 @@ def run_cli(label: str, argv: list[str], result_file: Path, stderr_log: Path, lo
     :class:`RunFailed`."""
     run = Run(label, argv)
     print(f"  [{label}] python -m behemb_core {' '.join(argv)}", file=log, flush=True)
+    run.load_before = os.getloadavg()[0]
     stdout_file = result_file.with_suffix(".stdout")
     t0 = time.perf_counter()
     with open(stdout_file, "w") as stdout:
@@ -157,10 +188,11 @@ def run_cli(label: str, argv: list[str], result_file: Path, stderr_log: Path, lo
                 print(f"    {time.perf_counter() - t0:7.1f}s {line.rstrip()}", file=log, flush=True)
         code = proc.wait()
     run.seconds = time.perf_counter() - t0
+    run.load_after = os.getloadavg()[0]
     stderr_log.parent.mkdir(parents=True, exist_ok=True)
     stderr_log.write_text("".join(f"[{t:8.2f}] {line}\n" for t, line in run.lines))
     if code != 0 or not result_file.exists():
-        raise RunFailed(label, code, _cause(run.lines), stderr_log)
+        raise RunFailed(run, code, stderr_log)
     run.stdout = stdout_file.read_text()
     info = json.loads(result_file.read_text())
     run.cli_seconds, run.peak_rss_bytes, run.children = info["cli_seconds"], info["peak_rss_bytes"], info["children"]
@@ -211,57 +243,68 @@ def compare_versions(store_dir: Path, reference: str, others: list[str]) -> dict
     return out
 
 
-def _input_args(data: BenchData) -> list[str]:
-    return ["--input", str(data.sessions_jsonl), "--method", METHOD]
+def vectors_digest(store_dir: Path, version: str) -> str:
+    """sha256 of a version's item ids and vectors (dtype, shape and bytes): equal digests, bit-identical versions."""
+    from behemb_core.store import Store
+
+    emb = Store(str(store_dir)).load_version(version).embeddings
+    h = hashlib.sha256()
+    for a in (np.asarray(emb.vocab.ids), np.ascontiguousarray(emb.vectors)):
+        h.update(f"{a.dtype.str}{a.shape}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
 
 
-def bench_scale(scale: str, *, seed: int, workdir: Path, spark_conf: list[str], log: Any) -> dict[str, Any]:
-    """The four runs of one scale on one generated input, and the comparison of their versions; a run that fails
-    ends the scale, and the result says which run and why (``failed``)."""
-    sc = SCALES[scale]
-    print(f"{scale}: {sc.n_items:,} items, {sc.n_sessions:,} sessions (seed {seed})", file=log, flush=True)
-    t0 = time.perf_counter()
-    data = prepare(sc, seed=seed, workdir=workdir)
-    print(f"  input {data.sessions_jsonl} ({data.n_events:,} events; {time.perf_counter() - t0:.0f} s to generate "
-          "or reuse)", file=log, flush=True)
-    name = f"spark-bench-{scale}-seed{seed}-{int(time.time())}"
+def bench_case(data: BenchData, kind: str, *, workdir: Path, spark_conf: list[str], log: Any,
+               attempt: str = "first") -> dict[str, Any]:
+    """The four runs of one input kind of one scale, and the comparison of their versions; a run that fails ends
+    the case, and the result says which run and why (``failed``)."""
+    _, attr, options = INPUTS[kind]
+    path: Path = getattr(data, attr)
+    conf_text = f" with {' '.join(spark_conf)}" if spark_conf else ""
+    print(f"{data.scale.name} / {kind}{conf_text}: {path} ({data.n_events:,} events)", file=log, flush=True)
+    name = f"spark-bench-{data.scale.name}-{kind}-seed{data.info['params']['seed']}-{int(time.time())}"
     scratch = workdir / name
     store, work = scratch / "store", scratch / "prepared"
     scratch.mkdir(parents=True)
-    common = [*_input_args(data), "--store", str(store)]
+    reading = ["--input", str(path), *options]
+    common = [*reading, "--method", METHOD, "--store", str(store)]
     spark = ["--master", MASTER, *(a for kv in spark_conf for a in ("--spark-conf", kv))]
     commands = {
         "local": ["train", *common, "--version", "local"],
         "spark": ["train", *common, "--version", "spark", "--engine", "spark", *spark],
-        "prepare": ["prepare", "--input", str(data.sessions_jsonl), "--work-dir", str(work), *spark],
+        "prepare": ["prepare", *reading, "--work-dir", str(work), *spark],
         "from_prepared": ["train", "--from-prepared", str(work), "--method", METHOD, "--store", str(store),
                           "--version", "spark-2step"],
     }
+    head = {"scale": _scale_info(data), "input": _input_info(data, kind), "spark_conf": list(spark_conf),
+            "attempt": attempt}
     runs: dict[str, Run] = {}
     try:
         for label, argv in commands.items():
-            runs[label] = run_cli(label, argv, scratch / f"{label}.json", workdir / "logs" / f"{name}-{label}.stderr",
-                                  log)
+            runs[label] = run_cli(label, argv, scratch / f"{label}.json",
+                                  workdir / "logs" / f"{name}-{label}.stderr", log)
         identical = compare_versions(store, "local", ["spark", "spark-2step"])
         manifest = _manifest(store, "local")
+        digest = vectors_digest(store, "local")
     except RunFailed as exc:
         print(f"  FAILED: {exc}", file=log, flush=True)
-        return _failed_result(data, runs, exc)
+        return {**head, "failed": exc.summary(), "runs": {k: r.summary() for k, r in runs.items()}}
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    return _scale_result(data, runs, identical, manifest)
+    return {**head, **_case_result(runs, identical, manifest), "local_vectors_sha256": digest}
 
 
 def _scale_info(data: BenchData) -> dict[str, Any]:
     return {"name": data.scale.name, "items": data.scale.n_items, "sessions": data.scale.n_sessions,
-            "events": data.n_events, "input": "sessions JSON Lines (benchmarks/data.py)",
-            "input_mib": round(data.info["jsonl_bytes"] / 2**20, 1)}
+            "events": data.n_events, "generator": "benchmarks/data.py"}
 
 
-def _failed_result(data: BenchData, runs: dict[str, Run], exc: RunFailed) -> dict[str, Any]:
-    return {"scale": _scale_info(data),
-            "failed": {"run": exc.label, "exit_code": exc.code, "cause": exc.cause, "stderr_log": str(exc.stderr_log)},
-            "runs": {k: r.summary() for k, r in runs.items()}}
+def _input_info(data: BenchData, kind: str) -> dict[str, Any]:
+    description, attr, options = INPUTS[kind]
+    path: Path = getattr(data, attr)
+    return {"kind": kind, "description": description, "file": path.name, "options": list(options),
+            "mib": round(path.stat().st_size / 2**20, 1)}
 
 
 def _manifest(store_dir: Path, version: str) -> dict[str, Any]:
@@ -270,13 +313,11 @@ def _manifest(store_dir: Path, version: str) -> dict[str, Any]:
     return Store(str(store_dir)).load_version(version).manifest
 
 
-def _scale_result(data: BenchData, runs: dict[str, Run], identical: dict[str, Any],
-                  manifest: dict[str, Any]) -> dict[str, Any]:
+def _case_result(runs: dict[str, Run], identical: dict[str, Any], manifest: dict[str, Any]) -> dict[str, Any]:
     spark = runs["spark"]
     split = prepared_at(spark)
     summary = manifest["dataset"]["summary"]
     return {
-        "scale": _scale_info(data),
         "trained_on": {"sessions": summary["sessions"], "events": summary["events"], "items": manifest["n_items"]},
         "config": manifest["config"],
         "single_machine_seconds": runs["local"].seconds,
@@ -301,20 +342,38 @@ def _scale_result(data: BenchData, runs: dict[str, Run], identical: dict[str, An
     }
 
 
+def across_inputs(cases: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per scale, whether the single-machine vectors are the same from every input kind (by their digests)."""
+    out: dict[str, Any] = {}
+    for c in cases:
+        if "local_vectors_sha256" in c:
+            out.setdefault(c["scale"]["name"], {})[c["input"]["kind"]] = c["local_vectors_sha256"]
+    return {scale: {"digests": d, "equal": len(set(d.values())) == 1} for scale, d in out.items() if len(d) > 1}
+
+
 # ---------------------------------------------------------------------------------------------------- report
+#: What the runs before this one found (their numbers are in git history).
+HISTORY = ("History: the first run of this benchmark (session JSONL only) failed at L under Spark's own 1 GiB "
+           "driver heap (`java.lang.OutOfMemoryError: Java heap space` in the read stage) and was measured with "
+           "`--spark-conf spark.driver.memory=4g` (Spark total 80.9 s at M, 179.1 s at L: 9.7× and 3.8× the single "
+           "machine, before the Spark reads got faster); the CLI has since given a local master 4 GiB by default.")
+
+
 def _gib(n: int | None) -> str:
     return "–" if n is None else f"{n / 2**30:.2f}"
 
 
-def _spark_info(spark_conf: list[str]) -> dict[str, Any]:
+def _spark_info(spark_conf: list[str], retry_conf: list[str]) -> dict[str, Any]:
     import pyspark
+
+    from behemb_core.cli.training import LOCAL_SPARK_CONF
 
     try:
         java = subprocess.run(["java", "-version"], capture_output=True, text=True, timeout=60).stderr.splitlines()
     except (OSError, subprocess.SubprocessError):
         java = []
     return {"pyspark": pyspark.__version__, "java": java[0] if java else None, "master": MASTER,
-            "spark_conf": spark_conf,
+            "cli_local_defaults": LOCAL_SPARK_CONF, "spark_conf": spark_conf, "retry_conf": retry_conf,
             "SPARK_LOCAL_IP": _env()["SPARK_LOCAL_IP"]}
 
 
@@ -330,27 +389,43 @@ def _stage_text(stages: list[dict[str, Any]]) -> str:
     return ", ".join(f"{name(i, s)} {s['seconds']:.1f}" for i, s in enumerate(stages))
 
 
-def _stage_lines(r: dict[str, Any]) -> list[str]:
+def _label(r: dict[str, Any], base_conf: list[str]) -> str:
+    extra = [kv for kv in r["spark_conf"] if kv not in base_conf]
+    return r["scale"]["name"] + (f" ({', '.join(f'`{kv}`' for kv in extra)})" if extra else "")
+
+
+def _stage_lines(r: dict[str, Any], base_conf: list[str]) -> list[str]:
     spark = r["runs"]["spark"]["stages"]
     cut = next(i for i, s in enumerate(spark) if s["message"].startswith("prepared "))
     local = r["runs"]["local"]["stages"]
-    name = r["scale"]["name"]
+    name = _label(r, base_conf)
     return [f"- {name} Spark (one process): start-up {spark[0]['start']:.1f} | on Spark: {_stage_text(spark[:cut])} "
             f"| on the driver: {_stage_text(spark[cut:])}",
             f"- {name} single machine: start-up {local[0]['start']:.1f} | {_stage_text(local)}" if local else ""]
 
 
-def _settings(spark_conf: list[str]) -> str:
-    if not spark_conf:
-        return "Spark's defaults (no --spark-conf)"
-    return ", ".join(f"`--spark-conf {kv}`" for kv in spark_conf) + ", the rest Spark's defaults"
+def _settings(sp: dict[str, Any]) -> str:
+    defaults = ", ".join(f"{k}={v}" for k, v in sp.get("cli_local_defaults", {}).items())
+    text = f"the CLI's defaults for a local master ({defaults})" if defaults else "the CLI's defaults"
+    if sp["spark_conf"]:
+        text += " under " + ", ".join(f"`--spark-conf {kv}`" for kv in sp["spark_conf"])
+    else:
+        text += ", no --spark-conf"
+    if sp.get("retry_conf"):
+        text += "; a case whose Spark run fails for memory is run again with " + ", ".join(
+            f"`--spark-conf {kv}`" for kv in sp["retry_conf"])
+    return text
 
 
-def _row(r: dict[str, Any]) -> str:
-    name, events = r["scale"]["name"], f"{r['scale']['events']:,}"
+def _row(r: dict[str, Any], base_conf: list[str]) -> str:
+    name, events = _label(r, base_conf), f"{r['scale']['events']:,}"
     if "failed" in r:
         f = r["failed"]
-        return f"| {name} | {events} | – | – | **failed** ({f['run']} run: `{f['cause']}`) | – | – | – | – |"
+        local = r["runs"].get("local")
+        single = f"{local['seconds']:.1f}" if local else "–"
+        single_rss = f"({_gib(local['peak_rss_bytes'])})" if local else "–"
+        return (f"| {name} | {events} | – | {single} | **failed** ({f['run']} run, after {f['seconds']:.0f} s in "
+                f"stage {f['stage']}: `{f['cause']}`) | – | – {single_rss} | – | – |")
     return (f"| {name} | {events} | {r['trained_on']['items']:,} | "
             f"{r['single_machine_seconds']:.1f} | {r['spark_seconds']:.1f} ({r['spark_prepare_seconds']:.1f} + "
             f"{r['spark_driver_seconds']:.1f}) | {r['ratio_spark_to_single']:.1f}× | "
@@ -358,59 +433,132 @@ def _row(r: dict[str, Any]) -> str:
             f"{_gib(r['spark_jvm_peak_rss_bytes'])} | {'yes' if r['identical'] else 'NO'} |")
 
 
-def _two_step_row(r: dict[str, Any]) -> str:
+def _two_step_row(r: dict[str, Any], base_conf: list[str]) -> str:
     t = r["two_step"]
-    return (f"| {r['scale']['name']} | {t['prepare_seconds']:.1f} | {t['from_prepared_seconds']:.1f} | "
-            f"{t['total_seconds']:.1f} | {_gib(t['prepare_driver_peak_rss_bytes'])} / "
-            f"{_gib(t['prepare_jvm_peak_rss_bytes'])} | {_gib(t['from_prepared_peak_rss_bytes'])} |")
+    return (f"| {_label(r, base_conf)} | {r['input']['kind']} | {t['prepare_seconds']:.1f} | "
+            f"{t['from_prepared_seconds']:.1f} | {t['total_seconds']:.1f} | "
+            f"{_gib(t['prepare_driver_peak_rss_bytes'])} / {_gib(t['prepare_jvm_peak_rss_bytes'])} | "
+            f"{_gib(t['from_prepared_peak_rss_bytes'])} |")
+
+
+def _trained_on_text(done: list[dict[str, Any]]) -> str:
+    """``M: 3,5… sessions, … events (either input)`` per scale, or per input where the inputs differ."""
+    parts = []
+    for scale in dict.fromkeys(r["scale"]["name"] for r in done):
+        seen = {r["input"]["kind"]: (r["trained_on"]["sessions"], r["trained_on"]["events"])
+                for r in done if r["scale"]["name"] == scale}
+        if len(set(seen.values())) == 1:
+            (sessions, events), = set(seen.values())
+            which = "either input" if len(seen) > 1 else next(iter(seen))
+            parts.append(f"{scale} {sessions:,} sessions, {events:,} events ({which})")
+        else:
+            parts += [f"{scale} ({kind}) {n:,} sessions, {e:,} events" for kind, (n, e) in seen.items()]
+    return "; ".join(parts)
+
+
+def _failure_lines(cases: list[dict[str, Any]], base_conf: list[str], defaults: dict[str, str]) -> list[str]:
+    default = ", ".join(f"{k}={v}" for k, v in defaults.items())
+    out = []
+    for r in cases:
+        if "failed" not in r:
+            continue
+        f = r["failed"]
+        conf = ", ".join(r["spark_conf"]) or f"no --spark-conf: the CLI's local default {default}".rstrip()
+        why = "for memory" if f["memory"] else "not for memory"
+        error = f" The CLI's last word: `{f['error']}`." if f["error"] != f["cause"] else ""
+        out.append(f"- {_label(r, base_conf)}, {r['input']['kind']} ({conf}): the {f['run']} run failed {why} "
+                   f"after {f['seconds']:.0f} s, in stage {f['stage']}, with `{f['cause']}`.{error}")
+    return out
 
 
 def markdown(result: dict[str, Any]) -> str:
     m = result["machine"]
     sp = result["spark"]
-    done = [r for r in result["scales"] if "failed" not in r]
+    base = sp["spark_conf"]
+    cases = result["cases"]
+    done = [r for r in cases if "failed" not in r]
     lines = [
         "# Spark engine vs single machine (ppmi_svd, file → stored version)",
         "",
         f"Machine: {m['cpu']}, {m['cores_usable']} usable cores, {m['memory_gib']} GiB; Python {m['python']}; "
-        f"pyspark {sp['pyspark']} ({sp['java']}), master `{sp['master']}`, Spark settings: "
-        f"{_settings(sp['spark_conf'])}. "
+        f"pyspark {sp['pyspark']} ({sp['java']}), master `{sp['master']}`, Spark settings: {_settings(sp)}. "
         f"Finished {result['finished']}. Command: `{result['command']}`.",
         "",
         "**On 2 cores Spark is overhead.** Spark's engine exists for inputs that do not fit one machine or live on a "
         "cluster; here it runs the same work the single-machine engine does, in a JVM on the same two cores, plus "
         "JVM start-up, shuffles to local disk and Parquet round trips. The numbers below measure that overhead, "
-        "not a speed-up.",
+        "not a speed-up" + (": at every scale and input below the single machine is faster." if done and all(
+            r["ratio_spark_to_single"] > 1 for r in done) else "."),
         "",
         *([result["note"], ""] if result.get("note") else []),
-        "| scale | events (input) | items | single-machine s | Spark total s (prepare + driver) | ratio | driver "
-        "peak RSS GiB (single-machine) | JVM peak RSS GiB | identical |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
-    lines += [_row(r) for r in result["scales"]]
+    header = ["| scale | events (input) | items | single-machine s | Spark total s (prepare + driver) | ratio | "
+              "driver peak RSS GiB (single-machine) | JVM peak RSS GiB | identical |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for kind in result["inputs"]:
+        rows = [r for r in cases if r["input"]["kind"] == kind]
+        if not rows:
+            continue
+        i = rows[0]["input"]
+        options = f" `{' '.join(i['options'])}`" if i["options"] else ""
+        lines += [f"## Input: {i['description']} (`{i['file']}`{options})", "", *header]
+        lines += [_row(r, base) for r in rows]
+        lines += [""]
     lines += [
-        "",
         "Times are wall-clock from launching `python -m behemb_core …` to its exit (interpreter start, imports, JVM "
         "start and stop included). *Spark total* is one `train --engine spark --master local[2]` process; its "
         "split is when the line `done: prepared …` reached stderr. *Driver peak RSS* is the Python process's own "
         "VmHWM; the JVM (a child process of the driver) is not counted in it and is reported beside it (its VmHWM, "
         "read just before the driver exits). *Identical*: `np.array_equal` of the vectors (and equal item ids) of "
-        "the single-machine version and both Spark versions.",
+        "the single-machine version and both Spark versions of that input. *Events (input)* are the generated "
+        "events; both inputs hold the same ones, and after cleaning (consecutive repeats collapsed, sessions "
+        "shorter than 2 dropped) the versions are trained on: " + _trained_on_text(done) + ".",
         "",
+    ]
+    across = result.get("across_inputs", {})
+    if across:
+        same = [s for s, v in across.items() if v["equal"]]
+        differ = [s for s, v in across.items() if not v["equal"]]
+        text = [f"The single-machine vectors from the event log are bit-identical to those from the JSON Lines "
+                f"(equal sha256 of ids and vectors) at {', '.join(same)}." if same else "",
+                f"They differ at {', '.join(differ)}, where the inputs gave "
+                + "; ".join(_trained_on_text([r for r in done if r["scale"]["name"] == d]) for d in differ) + "."
+                if differ else ""]
+        lines += [" ".join(t for t in text if t), ""]
+    if result.get("note_after_run"):
+        lines += [f"Added after the run: {result['note_after_run']}", ""]
+    failures = _failure_lines(cases, base, sp.get("cli_local_defaults", {}))
+    if failures:
+        lines += ["Failed runs:", "", *failures, ""]
+    elif done:
+        peaks = [p for r in done for p in (r["spark_jvm_peak_rss_bytes"], r["two_step"]["prepare_jvm_peak_rss_bytes"])
+                 if p]
+        retry = " (so `--retry-conf` was not used)" if sp.get("retry_conf") else ""
+        lines += [f"No run failed{retry}: every Spark run fit the settings above; the JVM's peak RSS (heap and "
+                  f"off-heap) was at most {_gib(max(peaks) if peaks else None)} GiB.", ""]
+    lines += [
         "The same two halves as separate processes (`prepare --work-dir`, then `train --from-prepared`):",
         "",
-        "| scale | prepare s | train --from-prepared s | sum s | prepare driver / JVM peak GiB | from-prepared "
-        "peak GiB |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| scale | input | prepare s | train --from-prepared s | sum s | prepare driver / JVM peak GiB | "
+        "from-prepared peak GiB |",
+        "|---|---|---:|---:|---:|---:|---:|",
     ]
-    lines += [_two_step_row(r) for r in done]
+    lines += [_two_step_row(r, base) for r in done]
     lines += ["", "Stages in seconds, from the progress lines on stderr (start-up: launch to the first line; each "
-              "stage runs to the next stage's first line, the last to the exit):", ""]
-    for r in done:
-        lines += [x for x in _stage_lines(r) if x]
-    lines += ["", "Input: the session JSON Lines of `benchmarks/data.py` (one file per scale; no sessionization — "
-              "Spark's event-log path is not measured here). Method config: ppmi_svd's defaults "
-              f"({', '.join(f'{k}={v}' for k, v in done[0]['config'].items())})." if done else "", ""]
+              "stage runs to the next stage's first line, the last to the exit). For the event log, Spark's *read* "
+              "includes the sessionization (one stage on Spark); the single machine reports it as *sessionize*:",
+              ""]
+    for kind in result["inputs"]:
+        rows = [r for r in done if r["input"]["kind"] == kind]
+        if rows:
+            lines += [f"{kind}:", ""]
+            for r in rows:
+                lines += [x for x in _stage_lines(r, base) if x]
+            lines += [""]
+    if done:
+        lines += [f"Method config: ppmi_svd's defaults "
+                  f"({', '.join(f'{k}={v}' for k, v in done[0]['config'].items())}).", ""]
+    lines += [HISTORY, ""]
     return "\n".join(lines)
 
 
@@ -421,37 +569,67 @@ def write(result: dict[str, Any], out: Path) -> None:
 
 
 def run(scales: list[str], *, seed: int, workdir: Path, out: Path | None, command: str,
-        spark_conf: list[str] | None = None, note: str | None = None, log: Any = sys.stderr) -> dict[str, Any]:
-    """Benchmark each scale in turn; the results are written after each one (a dying L run keeps M's)."""
-    conf = list(spark_conf or [])
-    result: dict[str, Any] = {"command": command, "seed": seed, "note": note, "machine": machine_info(),
-                              "spark": _spark_info(conf), "scales": [], "finished": None}
-    for scale in scales:
-        result["scales"].append(bench_scale(scale, seed=seed, workdir=Path(workdir), spark_conf=conf, log=log))
+        inputs: list[str] | None = None, spark_conf: list[str] | None = None, retry_conf: list[str] | None = None,
+        note: str | None = None, log: Any = sys.stderr) -> dict[str, Any]:
+    """Benchmark each scale and input kind in turn; the results are written after each case (a dying L run keeps
+    M's). A case whose Spark run fails for memory is run again with ``retry_conf`` added, if given."""
+    conf, retry = list(spark_conf or []), list(retry_conf or [])
+    kinds = list(inputs or INPUTS)
+    result: dict[str, Any] = {"command": command, "seed": seed, "inputs": kinds, "note": note,
+                              "machine": machine_info(), "spark": _spark_info(conf, retry), "cases": [],
+                              "across_inputs": {}, "finished": None}
+    workdir = Path(workdir)
+
+    def record(case: dict[str, Any]) -> None:
+        result["cases"].append(case)
+        result["across_inputs"] = across_inputs(result["cases"])
         result["finished"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
         if out is not None:
             write(result, out)
+
+    for scale in scales:
+        sc = SCALES[scale]
+        t0 = time.perf_counter()
+        data = prepare(sc, seed=seed, workdir=workdir)
+        print(f"{scale}: {sc.n_items:,} items, {sc.n_sessions:,} sessions, {data.n_events:,} events (seed {seed}; "
+              f"{time.perf_counter() - t0:.0f} s to generate or reuse)", file=log, flush=True)
+        for kind in kinds:
+            case = bench_case(data, kind, workdir=workdir, spark_conf=conf, log=log)
+            record(case)
+            failed = case.get("failed")
+            if failed and failed["memory"] and failed["run"] != "local" and retry:
+                record(bench_case(data, kind, workdir=workdir, spark_conf=conf + retry, log=log, attempt="retry"))
     return result
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.spark_engine", description=__doc__.split("\n\n")[0])
     ap.add_argument("--scales", default="M,L", help=f"comma-separated, of {', '.join(SCALES)} (default M,L)")
+    ap.add_argument("--inputs", default=",".join(INPUTS),
+                    help=f"comma-separated input kinds, of {', '.join(INPUTS)} (default both)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workdir", type=Path, default=Path("benchmarks/work"),
                     help="generated data and temporary stores (default: benchmarks/work, git-ignored)")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results"), help="where the JSON and Markdown go")
     ap.add_argument("--spark-conf", action="append", default=[], metavar="KEY=VALUE",
-                    help="passed to every Spark run (repeatable), e.g. spark.driver.memory=4g; recorded in the results")
+                    help="passed to every Spark run (repeatable), e.g. spark.driver.memory=8g; recorded in the "
+                         "results (default none: the CLI's own settings)")
+    ap.add_argument("--retry-conf", action="append", default=[], metavar="KEY=VALUE",
+                    help="a case whose Spark run fails for memory is run again with these settings added "
+                         "(repeatable), e.g. spark.driver.memory=8g; both attempts are recorded")
     ap.add_argument("--note", help="a paragraph added to the Markdown (e.g. why a Spark setting was given)")
     args = ap.parse_args(argv)
     scales = [s.strip() for s in args.scales.split(",") if s.strip()]
     unknown = sorted(set(scales) - set(SCALES))
     if unknown or not scales:
         ap.error(f"unknown scale(s) {', '.join(unknown)}; choose from {', '.join(SCALES)}")
+    inputs = [s.strip() for s in args.inputs.split(",") if s.strip()]
+    unknown = sorted(set(inputs) - set(INPUTS))
+    if unknown or not inputs:
+        ap.error(f"unknown input kind(s) {', '.join(unknown)}; choose from {', '.join(INPUTS)}")
     command = shlex.join(["python", "-m", "benchmarks.spark_engine", *(argv if argv is not None else sys.argv[1:])])
     result = run(scales, seed=args.seed, workdir=args.workdir.resolve(), out=args.out, command=command,
-                 spark_conf=args.spark_conf, note=args.note)
+                 inputs=inputs, spark_conf=args.spark_conf, retry_conf=args.retry_conf, note=args.note)
     print(markdown(result))
     return 0
 

@@ -132,16 +132,39 @@ def test_approximate_recall_against_exact():
 
 @pytest.mark.spark
 @pytest.mark.slow
-def test_spark_engine_benchmark_runs_both_engines_and_finds_the_same_vectors(tmp_path, spark_available):
+def test_spark_engine_benchmark_runs_both_engines_on_both_inputs_and_finds_the_same_vectors(tmp_path,
+                                                                                            spark_available):
     from benchmarks.spark_engine import run
 
     result = run(["XS"], seed=0, workdir=tmp_path, out=tmp_path / "results", command="test", log=io.StringIO())
-    r = result["scales"][0]
-    assert r["identical"] and all(c["vectors_equal"] and c["fingerprint_equal"] for c in r["comparison"].values())
-    assert 0 < r["spark_prepare_seconds"] < r["spark_seconds"] and r["spark_driver_seconds"] > 0
-    assert r["spark_jvm_peak_rss_bytes"] > 0 and r["spark_driver_peak_rss_bytes"] > 0
-    assert [s["stage"] for s in r["runs"]["spark"]["stages"]][:2] == ["read", "clean"]
+    assert [c["input"]["kind"] for c in result["cases"]] == ["sessions", "events"]
+    for r in result["cases"]:
+        assert r["identical"] and all(c["vectors_equal"] and c["fingerprint_equal"] for c in r["comparison"].values())
+        assert 0 < r["spark_prepare_seconds"] < r["spark_seconds"] and r["spark_driver_seconds"] > 0
+        assert r["spark_jvm_peak_rss_bytes"] > 0 and r["spark_driver_peak_rss_bytes"] > 0
+        assert [s["stage"] for s in r["runs"]["spark"]["stages"]][:2] == ["read", "clean"]
+    sessions, events = result["cases"]
+    assert "--format" in events["runs"]["spark"]["command"] and events["input"]["file"] == "events.parquet"
+    # The gap sessionization of the event log recovers the sessions of the JSON Lines: the same vectors.
+    assert events["trained_on"] == sessions["trained_on"] and result["across_inputs"]["XS"]["equal"]
     saved = json.loads((tmp_path / "results" / "spark-engine.json").read_text())
-    assert saved["scales"][0]["scale"]["events"] == r["scale"]["events"] > 50_000
+    assert saved["cases"][0]["scale"]["events"] == sessions["scale"]["events"] > 50_000
     md = (tmp_path / "results" / "spark-engine.md").read_text()
-    assert "On 2 cores Spark is overhead" in md and "| XS |" in md
+    assert "On 2 cores Spark is overhead" in md and "## Input: Parquet event log" in md
+    assert "| XS | sessions |" in md and "| XS | events |" in md  # the two-step table
+
+
+def test_spark_engine_benchmark_reports_why_a_run_failed(tmp_path):
+    from benchmarks.spark_engine import Run, RunFailed
+
+    run = Run("spark", [], seconds=12.0, lines=[
+        (5.0, "[    4.0s]   0% read: reading and sessionizing on Spark"),
+        (11.0, "java.lang.OutOfMemoryError: Java heap space"),
+        (12.0, "error: the Spark JVM stopped while the job ran (most often out of memory: …)"),
+    ])
+    failed = RunFailed(run, 1, tmp_path / "spark.stderr").summary()
+    assert failed["cause"] == "java.lang.OutOfMemoryError: Java heap space" and failed["memory"]
+    assert failed["error"].startswith("error: the Spark JVM stopped") and failed["stage"] == "read"
+    killed = RunFailed(Run("prepare", [], lines=[(1.0, "error: the Spark JVM stopped while the job ran")]), 1,
+                       tmp_path / "p.stderr").summary()
+    assert killed["cause"] == killed["error"] and killed["memory"]
