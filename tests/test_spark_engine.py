@@ -352,3 +352,28 @@ def test_a_work_dir_on_s3_is_read_by_the_driver(spark, tmp_path: Path, s3_bucket
     a, b = here.pairs(5, "uniform"), there.pairs(5, "uniform")
     assert np.array_equal(a.keys, b.keys) and np.array_equal(a.counts, b.counts)
     assert np.array_equal(there.sessions.codes, here.sessions.codes)
+
+
+def untimed(value):
+    """``value`` without its timings (keys that mention seconds): everything else must match."""
+    if isinstance(value, dict):
+        return {k: untimed(v) for k, v in value.items() if "seconds" not in k}
+    if isinstance(value, list):
+        return [untimed(v) for v in value]
+    return value
+
+
+def test_evaluation_and_noise_floor_from_a_prepared_dataset_match_the_single_machine(spark, tmp_path: Path) -> None:
+    """--evaluate and --noise-floor need the sessions: from a work dir they read the exported corpus and report
+    what the single-machine job reports on the same data."""
+    from behemb_core.store import Store
+    from behemb_core.train import train_version
+
+    spec = DatasetSpec(paths=[str(sessions_jsonl(tmp_path / "s"))], format="sessions")
+    ds, prepared = prepare_both(spark, tmp_path, spec)
+    st = Store(str(tmp_path / "store"))
+    for name, data in (("local", ds), ("spark", prepared)):
+        train_version(st, "ppmi_svd", {"dim": 8}, dataset=data, seed=2, name=name, evaluate=True, noise_floor=True)
+    a, b = (untimed(st.manifest(name)) for name in ("local", "spark"))
+    assert a["evaluation"] == b["evaluation"] and a["noise_floor"] == b["noise_floor"]
+    assert np.array_equal(st.load_version("local").embeddings.vectors, st.load_version("spark").embeddings.vectors)
