@@ -49,14 +49,16 @@ def join(url: str, *parts: str) -> str:
     return "/".join([url.rstrip("/"), *parts])
 
 
+def parquet_files(fs: Any, path: str) -> list[str]:
+    """The data files of a Parquet folder Spark wrote, in part order (``_SUCCESS`` and ``.crc`` files left out)."""
+    return sorted(f for f in fs.ls(path, detail=False)
+                  if f.endswith(".parquet") and not f.rsplit("/", 1)[-1].startswith(("_", ".")))
+
+
 def read_table(url: str, columns: list[str] | None = None) -> pa.Table:
-    """A Parquet folder written by Spark (``part-*`` files in order; ``_SUCCESS`` and ``.crc`` files ignored)."""
+    """A Parquet folder written by Spark, whole."""
     fs, path = filesystem(url)
-    files = sorted(f for f in fs.ls(path, detail=False) if f.rsplit("/", 1)[-1].endswith(".parquet")
-                   and not f.rsplit("/", 1)[-1].startswith(("_", ".")))
-    if not files:
-        return pads.dataset(path, filesystem=fs, format="parquet").to_table(columns=columns)
-    return pads.dataset(files, filesystem=fs, format="parquet").to_table(columns=columns)
+    return pads.dataset(parquet_files(fs, path), filesystem=fs, format="parquet").to_table(columns=columns)
 
 
 def ids_of(array: pa.Array | pa.ChunkedArray, kind: str) -> np.ndarray:
@@ -126,10 +128,9 @@ class PreparedDataset:
     @cached_property
     def _items(self) -> tuple[Vocabulary, np.ndarray, np.ndarray]:
         table = read_table(join(self.url, "items"))
-        ids = ids_of(table["item_id"], self.meta["item_id_kind"])
-        order = np.argsort(ids, kind="stable") if ids.dtype.kind == "i" else np.array(
-            sorted(range(len(ids)), key=ids.__getitem__), dtype=np.int64)
-        ids = ids[order]
+        # Arrow sorts text by UTF-8 bytes, which is code point order: the order of Python's str and the Vocabulary.
+        order = pc.sort_indices(table["item_id"]).to_numpy()
+        ids = ids_of(table["item_id"], self.meta["item_id_kind"])[order]
         events = table["events"].to_numpy()[order].astype(np.int64)
         sessions = table["sessions"].to_numpy()[order].astype(np.int64)
         return Vocabulary(ids, assume_sorted_unique=True), events, sessions
@@ -222,8 +223,7 @@ def corpus_fingerprint(url: str, vocab: Vocabulary, kind: str) -> tuple[str, np.
     """:meth:`Sessions.fingerprint` of a work dir's sessions, streamed file by file in session order (two passes:
     the boundaries, then the items), and the session lengths. Memory stays at one file's rows."""
     fs, path = filesystem(join(url, "sessions"))
-    files = sorted(f for f in fs.ls(path, detail=False) if f.endswith(".parquet")
-                   and not f.rsplit("/", 1)[-1].startswith(("_", ".")))
+    files = parquet_files(fs, path)
     h = hashlib.sha256()
     h.update(b"behemb-sessions-v1\0")
     h.update(vocab.kind.encode())

@@ -125,6 +125,26 @@ def _timestamp_note(cols: EventColumns, found_by: str, unit: str | None) -> dict
             "meaning": f"numbers read as {names[unit]} since 1970-01-01 (unix time)"}
 
 
+def event_log_source(
+    *, paths: list[str], cols: EventColumns, filters: EventFilters, name_column: str | None, session_mode: bool,
+    delimiter: str | None, timestamp_found_by: str, unit: str | None, rows_read: int, rows_kept: int,
+) -> dict:
+    """``Dataset.source`` of an event log — the one description both engines record."""
+    return {
+        "kind": "event_log",
+        "paths": paths,
+        "files": len(paths),
+        "columns": cols.model_dump(),
+        "filters": filters.model_dump(),
+        "name_column": name_column,
+        "mode": "session_column" if session_mode else "gap",
+        "delimiter": delimiter,
+        "timestamp": _timestamp_note(cols, timestamp_found_by, unit),
+        "rows_read": rows_read,
+        "rows_kept": rows_kept,
+    }
+
+
 def _same_type(chunks: list[pa.Array]) -> pa.ChunkedArray:
     """One column from per-file chunks; files whose types differ (Parquet) are unified as text."""
     types = {c.type for c in chunks}
@@ -327,19 +347,11 @@ def read_event_log(
         table.attrs.update(source=[str(f) for f in files], name_column=name_column,
                            ids_with_several_names=n_multi)
         meta = ItemMetadata(table)
-    source = {
-        "kind": "event_log",
-        "paths": [str(f) for f in files],
-        "files": len(files),
-        "columns": cols.model_dump(),
-        "filters": filters.model_dump(),
-        "name_column": name_column,
-        "mode": "session_column" if session_mode else "gap",
-        "delimiter": delim0,
-        "timestamp": _timestamp_note(cols, found_by.get("timestamp", "given"), rows.unit),
-        "rows_read": rows.n_rows,
-        "rows_kept": int(len(idx)),
-    }
+    source = event_log_source(
+        paths=[str(f) for f in files], cols=cols, filters=filters, name_column=name_column, session_mode=session_mode,
+        delimiter=delim0, timestamp_found_by=found_by.get("timestamp", "given"), unit=rows.unit,
+        rows_read=rows.n_rows, rows_kept=int(len(idx)),
+    )
     rep("sessionize", 1.0, f"{sessions.n_sessions:,} sessions, {sessions.n_events:,} events")
     return Dataset.from_log(sessions, drops, source, options, meta)
 

@@ -19,7 +19,7 @@ from ..errors import ConfigError, InputError
 from ..ingest._files import JSONL_SUFFIXES, TABLE_SUFFIXES, sniff_delimiter
 from ..ingest._values import _INTLIKE, _NUMERIC, _UNIT_BOUNDS, _UNIT_NS
 from ..ingest.columns import EventColumns, resolve_columns
-from ..ingest.events import _timestamp_note
+from ..ingest.events import event_log_source
 from ..ingest.spec import DatasetSpec
 from ..sessions import DropLog
 from ..vocab import _CANONICAL_INT
@@ -334,21 +334,11 @@ def _sessions_of_rows(spark: SparkSession, spec: DatasetSpec, files: list[str], 
     names = None
     if spec.name_column:
         names = _most_frequent_names(kept, drops)
-    rows_kept = n_rows - sum(drops.counts.values())
-    source = {
-        "kind": "event_log",
-        "paths": [display_path(f) for f in files],
-        "files": len(files),
-        "columns": cols.model_dump(),
-        "filters": flt.model_dump(),
-        "name_column": spec.name_column,
-        "mode": "session_column" if session_mode else "gap",
-        "delimiter": delim,
-        "timestamp": _timestamp_note(cols if cols.timestamp_unit else EventColumns(**{
-            **cols.model_dump(), "timestamp_unit": None}), found_by.get("timestamp", "given"), unit),
-        "rows_read": n_rows,
-        "rows_kept": rows_kept,
-    }
+    source = event_log_source(
+        paths=[display_path(f) for f in files], cols=cols, filters=flt, name_column=spec.name_column,
+        session_mode=session_mode, delimiter=delim, timestamp_found_by=found_by.get("timestamp", "given"), unit=unit,
+        rows_read=n_rows, rows_kept=n_rows - sum(drops.counts.values()),
+    )
     return RawSessionsFrame(sessions=sessions, drops=drops, source=source, names=names)
 
 
