@@ -61,3 +61,8 @@ class IntegrityError(StoreError):
 
 class Cancelled(BehembError):
     """Raised by a progress callback to stop a running job; the library lets it propagate untouched."""
+
+
+class PermissionDenied(StoreError):
+    """The store's policy does not let this person do this (a missing role, their own version, sign-in required);
+    the message says who may."""

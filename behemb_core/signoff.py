@@ -9,6 +9,7 @@ in the version) is never a pass: it is a warning with the reason, to be acknowle
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -17,10 +18,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from .compare import compare_versions
 from .diagnostics import CollapseThresholds, popularity_diagnostics
 from .errors import IntegrityError
+from .identity import Actor, as_actor
 from .progress import ProgressCallback, as_reporter
 from .store import Store
 from .store.golden import check_golden, golden_pairs
-from .store.lifecycle import CheckResult, published_version
+from .store.lifecycle import CheckResult, _check_four_eyes, _record_approval, published_version, trained_by
+from .store.policy import access, read_policy_state
 
 
 class SignoffPolicy(BaseModel):
@@ -156,6 +159,25 @@ def signoff_checks(
         ))
     rep("done", 1.0, "checks done")
     return checks, details
+
+
+def approve(store: Store, version: str, *, by: Actor | str, note: str | None = None,
+            acknowledge: Iterable[str] = (), override: bool = False, policy: SignoffPolicy | None = None,
+            progress: ProgressCallback | None = None) -> dict[str, Any]:
+    """Sign ``version`` off: run every sign-off check now (:func:`signoff_checks`) and record the approval with
+    exactly those results — the one way to approve, used by the app and the command line alike.
+
+    Refused before the checks run when ``by`` may not approve in this store (:class:`PermissionDenied`: no
+    approver role, not signed in, or ``by`` trained the version — four eyes); then as
+    :func:`behemb_core.store.lifecycle._record_approval` says (failed checks neither acknowledged by name nor
+    overridden: :class:`~behemb_core.store.lifecycle.ApprovalRefused`). Returns the approval record."""
+    actor = as_actor(by)
+    state = read_policy_state(store)
+    access(store, actor, state=state).require("approve")
+    _check_four_eyes(store, version, actor, trained_by(store, version), state)
+    checks, _ = signoff_checks(store, version, policy=policy, progress=progress)
+    return _record_approval(store, version, by=actor, checks=checks, note=note, acknowledge=acknowledge,
+                            override=override)
 
 
 # ------------------------------------------------------------------------------------------------ helpers

@@ -15,6 +15,7 @@ from .content import ContentVectors
 from .cooccurrence import PairCounts
 from .embeddings import FitResult, ItemEmbeddings
 from .errors import ConfigError, VersionExistsError
+from .identity import Actor, as_actor
 from .ingest.dataset import Dataset
 from .metadata import ItemMetadata
 from .methods.base import MethodConfig, MethodSpec, TrainingInputs
@@ -23,6 +24,7 @@ from .prepared import PreparedDataset
 from .progress import ProgressCallback, Reporter, as_reporter
 from .sessions import Sessions
 from .store import Store
+from .store.policy import access
 
 _BASE_SHARE = 0.7  # of a fit's progress bar, when the base method is trained first
 
@@ -105,8 +107,13 @@ def train_version(
     noise_floor: bool = False,
     progress: ProgressCallback | Reporter | None = None,
     extra_manifest: dict[str, Any] | None = None,
+    by: Actor | str | None = None,
 ) -> dict[str, Any]:
     """Fit ``method`` and save a draft version to ``store``; returns a short summary dict.
+
+    ``by`` is who trains: recorded in the manifest as ``trained_by`` (sealed with the version), so that nobody
+    approves their own version (four eyes). Under a store policy only a trainer may train (checked before the
+    fit and again before the save: :class:`~behemb_core.errors.PermissionDenied`).
 
     For a method that builds on behavior vectors (fusion), ``base_version`` names a stored behavior version
     (verified on load); its item metadata travels on to the new version unless ``item_meta`` or the dataset
@@ -124,6 +131,8 @@ def train_version(
     ``extra_manifest`` adds sections to the manifest (e.g. ``"tuning"``: the search that chose the config); it
     may not replace one this function writes.
     """
+    actor = None if by is None else as_actor(by)
+    access(store, actor).require("train")
     rep = as_reporter(progress)
     spec = get_method(method)
     spec.check_sources(sessions=dataset is not None, base_version=base_version is not None, content=content is not None)
@@ -191,6 +200,9 @@ def train_version(
     if clash:
         raise ValueError(f"extra_manifest may not replace {clash}")
     manifest.update(extra_manifest or {})
+    if actor is not None:
+        manifest["trained_by"] = actor.record()
+    access(store, actor).require("train")  # the policy may have changed during the fit
     rep("save", 0.97, "writing the version to the store")
     info = store.save_version(
         result.embeddings, manifest=manifest, name=name, prefix=spec.version_prefix, item_meta=item_meta,

@@ -10,7 +10,8 @@ from __future__ import annotations
 import random
 import sys
 
-from behemb_core.store import CheckResult, Store, approve, mark_pair, publish, rollback
+from behemb_core.store import CheckResult, Store, mark_pair, publish, rollback
+from behemb_core.store.lifecycle import _record_approval as approve  # the recording layer, checks given
 from behemb_core.store.lifecycle import published_version
 
 CHECKS = [CheckResult(name="files intact", passed=True, value=0, threshold="0 problems", detail="")]

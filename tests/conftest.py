@@ -13,6 +13,14 @@ from behemb_core.synthetic import PlantedData, planted_sessions
 REPO = Path(__file__).resolve().parents[1]
 # The app compiles umap's kernels in a background thread at start-up; tests must not spend CPU on that.
 os.environ.setdefault("BEHEMB_NO_WARMUP", "1")
+# Every test signs the audit entries it writes with this key (as a team's server would), so verify can judge their
+# authenticity; tests of the key itself (tests/test_audit_key.py) set or remove it.
+TEST_AUDIT_KEY = "behemb-tests-audit-key-0123456789abcdef"
+os.environ["BEHEMB_AUDIT_KEY"] = TEST_AUDIT_KEY
+os.environ.pop("BEHEMB_AUDIT_KEY_FILE", None)
+os.environ.pop("BEHEMB_ID_TOKEN", None)
+os.environ.pop("BEHEMB_ID_TOKEN_FILE", None)
+os.environ.pop("BEHEMB_REQUIRE_SIGN_IN", None)
 SHARED_DATA = Path(os.environ.get("BEHEMB_SHARED_DATA", REPO.parent / "shared" / "data"))
 ONLINE_RETAIL = SHARED_DATA / "online-retail" / "by-day"
 MOVIELENS = SHARED_DATA / "movielens-small"

@@ -323,7 +323,8 @@ def seeded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
     from behemb_core.demo import load_demo_dataset
     from behemb_core.signoff import signoff_checks
     from behemb_core.store import Store
-    from behemb_core.store.lifecycle import approve, publish
+    from behemb_core.store.lifecycle import _record_approval as approve
+    from behemb_core.store.lifecycle import publish
     from behemb_core.train import train_version
 
     tmp = tmp_path_factory.mktemp("browser-seeded")

@@ -26,7 +26,8 @@ import pytest
 
 from behemb_core.embeddings import make_embeddings
 from behemb_core.errors import StoreError
-from behemb_core.store import CheckResult, Store, approve, golden_pairs, mark_pair, publish, read_audit_log
+from behemb_core.store import CheckResult, Store, golden_pairs, mark_pair, publish, read_audit_log
+from behemb_core.store.lifecycle import _record_approval as approve  # the recording layer, checks given
 from behemb_core.store.lifecycle import approvals, published_version
 from behemb_core.store.recovery import inspect_store
 from behemb_core.store.repair import repair

@@ -18,7 +18,6 @@ from behemb_core.store import (
     CheckResult,
     Store,
     approvals,
-    approve,
     export_version,
     publish,
     published_version,
@@ -29,6 +28,7 @@ from behemb_core.store import (
     rollback_targets,
     verify_store,
 )
+from behemb_core.store.lifecycle import _record_approval as approve  # the recording layer, checks given
 from behemb_core.store.lifecycle import format_value
 from behemb_core.vocab import Vocabulary
 

@@ -24,7 +24,8 @@ from conftest import open_app
 from test_spark_engine import sessions_jsonl
 
 from behemb_core.demo import ONLINE_RETAIL_NON_PRODUCTS
-from behemb_core.store import CheckResult, Store, approve, publish
+from behemb_core.store import CheckResult, Store, publish
+from behemb_core.store.lifecycle import _record_approval as approve  # the recording layer, checks given
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from behemb_core.embeddings import make_embeddings
-from behemb_core.store import CheckResult, Store, approve, mark_pair, publish, rollback
+from behemb_core.store import CheckResult, Store, mark_pair, publish, rollback
+from behemb_core.store.lifecycle import _record_approval as approve  # the recording layer, checks given
 from behemb_core.store.verify import verify_store
 from behemb_core.vocab import Vocabulary
 
@@ -145,9 +146,9 @@ def test_golden_pairs_edited_or_head_removed(store: Path, tmp_path: Path) -> Non
     assert any("audit.log.head is missing" in p for p in problems(other))
 
 
-def test_a_store_written_before_the_chain_existed_verifies_and_carries_on(tmp_path: Path) -> None:
-    """An audit log and records as earlier releases wrote them (no prev_sha256, no head, per-version record
-    numbers): verify passes with a note, and the next action starts the chain behind them."""
+def test_lines_without_a_chain_link_are_findings_not_an_older_format(tmp_path: Path) -> None:
+    """Lines without prev_sha256 (as a hand-written log has) are no longer read as "written before the chain
+    existed": verify names each of them, and with the key each is also unauthenticated."""
     st = Store(tmp_path / "old")
     rng = np.random.default_rng(2)
     for v in ("a", "b"):
@@ -165,10 +166,7 @@ def test_a_store_written_before_the_chain_existed_verifies_and_carries_on(tmp_pa
     (tmp_path / "old/audit.log").write_text("".join(json.dumps(e, sort_keys=True) + "\n" for e in old))
     (tmp_path / "old/published.json").write_text(json.dumps(old[1]))
     report = verify_store(st)
-    assert report["ok"], report["problems"]
-    assert any("first 2 lines were written before the log was chained" in n for n in report["notes"])
-    approve(st, "b", by="Bob", checks=CHECKS)
-    publish(st, "b", by="Bob")
-    report = verify_store(st)
-    assert report["ok"] and st.status("b") == "published", report["problems"]
-    assert (tmp_path / "old/lifecycle/b/000003-approved.json").exists()  # named by the audit seq that committed it
+    assert not report["ok"] and report["verdict"] == "problems"
+    for line in (1, 2):
+        assert any(f"audit.log line {line} has no prev_sha256" in p for p in report["problems"]), report["problems"]
+        assert any(f"audit.log line {line} (seq {line}," in p and "has no MAC" in p for p in report["problems"])

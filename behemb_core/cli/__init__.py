@@ -2,8 +2,8 @@
 
 Thin by design: each command parses its options, makes one library call and prints the result — results to
 stdout (JSON or a table), progress to stderr. One module per command group (``data``, ``training``,
-``analysis``, ``signoff``, ``storage``), each with a ``register(sub)`` that adds its commands. Every error goes
-through the one boundary of :mod:`behemb_core.boundary`: one line ``error: …`` on stderr and exit code 1 (a
+``analysis``, ``signoff``, ``storage``, ``access``), each with a ``register(sub)`` that adds its commands. Every
+error goes through the one boundary of :mod:`behemb_core.boundary`: one line ``error: …`` on stderr and exit code 1 (a
 library error with its message, an OS error as ``<what> (<path>): <reason>``, anything unexpected as one line
 naming its type; ``--debug`` adds the traceback). Usage errors exit with 2 (argparse), success with 0.
 """
@@ -14,10 +14,10 @@ import argparse
 from collections.abc import Sequence
 
 from ..boundary import doing
-from . import analysis, data, signoff, storage, training
+from . import access, analysis, data, signoff, storage, training
 from ._run import run_cli
 
-GROUPS = (training, data, storage, analysis, signoff)
+GROUPS = (training, data, storage, analysis, signoff, access)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,7 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command. Exit codes: 0 success, 1 any error (one line ``error: …`` on stderr), 2 usage
-    (argparse), 130 interrupted. ``verify`` also exits 1 when the store fails its checks."""
+    (argparse), 130 interrupted. ``verify`` also exits 1 when the store fails its checks and 3 when nothing was
+    found wrong but a check could not judge (no audit key)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     return run_cli(lambda: _dispatch(args), debug=args.debug)

@@ -58,10 +58,27 @@ def store_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--store", default="./store", help="Store folder or fsspec URL (default ./store).")
 
 
-def who(args: argparse.Namespace) -> str:
-    import getpass
+def acting(args: argparse.Namespace, store: Any) -> Any:
+    """Who runs this command (an :class:`~behemb_core.identity.Actor`): the ID token in the environment
+    (``BEHEMB_ID_TOKEN`` / ``BEHEMB_ID_TOKEN_FILE``), verified against the store policy's trusted issuers, else
+    the operating-system user and host, unverified. ``--by`` is only a label kept beside it."""
+    from ..id_token import actor_from_token, token_from_env
+    from ..identity import Actor, check_name
+    from ..store.policy import read_policy
 
-    return args.by or getpass.getuser()
+    label = getattr(args, "by", None)
+    if label is not None:
+        check_name(label, "--by")
+    token = token_from_env()
+    if token is None:
+        return Actor.os_user(label=label)
+    policy = read_policy(store)
+    return actor_from_token(token, list(policy.token_issuers) if policy else [],
+                            groups_claim=policy.groups_claim if policy else "groups", label=label)
+
+
+BY_HELP = ("A label recorded beside who acts (e.g. a ticket); never the identity, which is the ID token's "
+           "(BEHEMB_ID_TOKEN) or else the OS user and host, unverified.")
 
 
 def int_list(text: str, flag: str) -> list[int]:

@@ -6,30 +6,32 @@ import argparse
 import sys
 
 from ..errors import ConfigError
-from ._common import StderrProgress, emit, store_option, who
+from ._common import BY_HELP, StderrProgress, acting, emit, store_option
 
 
 def cmd_approve(args: argparse.Namespace) -> int:
-    from ..signoff import signoff_checks
+    from ..signoff import approve
     from ..store import Store
-    from ..store.lifecycle import ApprovalRefused, approve
+    from ..store.lifecycle import ApprovalRefused
 
     store = Store(args.store)
-    checks, _ = signoff_checks(store, args.version, progress=StderrProgress(args.quiet))
-    for c in checks:
-        why = f" — could not judge: {c.could_not_judge}" if c.could_not_judge else ""
-        print(f"[{c.state}] {c.name}: {c.shown_value} ({c.threshold}) {c.detail}{why}", file=sys.stderr)
     try:
-        record = approve(store, args.version, by=args.by, checks=checks, note=args.note,
-                         acknowledge=args.acknowledge, override=args.override)
+        record = approve(store, args.version, by=acting(args, store), note=args.note, acknowledge=args.acknowledge,
+                         override=args.override, progress=StderrProgress(args.quiet))
     except ApprovalRefused as exc:
+        for c in exc.checks:
+            why = f" — could not judge: {c.could_not_judge}" if c.could_not_judge else ""
+            print(f"[{c.state}] {c.name}: {c.shown_value} ({c.threshold}) {c.detail}{why}", file=sys.stderr)
         acks = [f"--acknowledge \"{f['name']}\"" for f in exc.failed if f.get("acknowledgeable")]
         hint = (f"to approve anyway, add {' '.join(acks)}" if acks else "")
         if len(acks) < len(exc.failed):
             hint += (" and " if hint else "to approve anyway, add ") + "--override (recorded)"
         raise ConfigError(f"{exc} ({hint})") from None
-    emit({"version": args.version, "status": "approved", "by": record["by"], "override": record["override"],
-           "failed": record["failed"], "acknowledged": record["acknowledged"]})
+    for c in record["checks"]:
+        why = f" — could not judge: {c['could_not_judge']}" if c.get("could_not_judge") else ""
+        print(f"[{c['state']}] {c['name']}: {c['value']} ({c['threshold']}) {c['detail']}{why}", file=sys.stderr)
+    emit({"version": args.version, "status": "approved", "by": record["by"], "actor": record["actor"],
+          "override": record["override"], "failed": record["failed"], "acknowledged": record["acknowledged"]})
     return 0
 
 
@@ -37,7 +39,8 @@ def cmd_publish(args: argparse.Namespace) -> int:
     from ..store import Store
     from ..store.lifecycle import publish
 
-    emit(publish(Store(args.store), args.version, by=who(args)))
+    store = Store(args.store)
+    emit(publish(store, args.version, by=acting(args, store)))
     return 0
 
 
@@ -45,7 +48,8 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     from ..store import Store
     from ..store.lifecycle import rollback
 
-    emit(rollback(Store(args.store), by=who(args), to=args.to))
+    store = Store(args.store)
+    emit(rollback(store, by=acting(args, store), to=args.to))
     return 0
 
 
@@ -54,7 +58,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("approve", help="Run the sign-off checks and record an approval.")
     store_option(p)
     p.add_argument("--version", required=True)
-    p.add_argument("--by", required=True, help="Who approves (recorded).")
+    p.add_argument("--by", help=BY_HELP)
     p.add_argument("--note", help="Why (recorded).")
     p.add_argument("--acknowledge", action="append", default=[], metavar="CHECK",
                    help="Accept a warning by name (repeatable): a failed judgement call or a check that could "
@@ -65,10 +69,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("publish", help="Publish an approved version (moves the published pointer).")
     store_option(p)
     p.add_argument("--version", required=True)
-    p.add_argument("--by", help="Who publishes (default: the current user).")
+    p.add_argument("--by", help=BY_HELP)
     p.set_defaults(func=cmd_publish)
     p = sub.add_parser("rollback", help="Re-publish an earlier approved version (default: the previous one).")
     store_option(p)
     p.add_argument("--to", help="The approved version to publish again.")
-    p.add_argument("--by", help="Who rolls back (default: the current user).")
+    p.add_argument("--by", help=BY_HELP)
     p.set_defaults(func=cmd_rollback)

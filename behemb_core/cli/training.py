@@ -15,7 +15,7 @@ from typing import Any
 
 from ..boundary import doing
 from ..errors import ConfigError, StoreError
-from ._common import StderrProgress, emit, parse_sets, print_table, store_option
+from ._common import BY_HELP, StderrProgress, acting, emit, parse_sets, print_table, store_option
 from .data import add_input_options, dataset_spec, load_dataset, reading_options_given
 
 
@@ -46,6 +46,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         require_pyspark()
     store = open_store(args.store)
+    args.actor = _may_train(args, store)  # before any data is read
     if args.version is not None and store.exists(args.version):  # validates the name too, before any data
         raise VersionExistsError(f"version {args.version!r} already exists in {store.url}; versions are immutable")
     if args.engine == "spark":
@@ -78,7 +79,7 @@ def _train(args: argparse.Namespace, store: Any, spec: Any, config: Any, dataset
         summary = train_version(
             store, spec, config, dataset=dataset, seed=args.seed, name=args.version, content=content,
             base_version=args.base_version, item_meta=meta, evaluate=args.evaluate, noise_floor=args.noise_floor,
-            progress=progress,
+            progress=progress, by=args.actor,
         )
     emit(summary)
     return 0
@@ -138,6 +139,15 @@ def parse_spark_conf(values: list[str]) -> dict[str, str]:
     return out
 
 
+def _may_train(args: argparse.Namespace, store: Any) -> Any:
+    """The acting identity, refused now (before any data is read) when the store's policy does not let it train."""
+    from ..store.policy import access
+
+    actor = acting(args, store)
+    access(store, actor).require("train")
+    return actor
+
+
 def cmd_prepare(args: argparse.Namespace) -> int:
     """Run the Spark prepare step alone (what spark-submit runs on a cluster)."""
     from ..cooccurrence import Weighting
@@ -186,10 +196,11 @@ def cmd_tune(args: argparse.Namespace) -> int:
     store = Store(args.store)
     if args.version is not None and store.exists(args.version):  # validates the name too
         raise VersionExistsError(f"version {args.version!r} already exists in {store.url}; versions are immutable")
+    actor = _may_train(args, store)
     dataset = load_dataset(args, progress)
     summary = tune_and_train(
         store, spec, dataset=dataset, budget_seconds=args.budget_minutes * 60, seed=args.seed,
-        name=args.version, evaluate=args.evaluate, base_config=config, progress=progress,
+        name=args.version, evaluate=args.evaluate, base_config=config, progress=progress, by=actor,
     )
     emit(summary)
     return 0
@@ -204,7 +215,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     progress = StderrProgress(args.quiet)
     store = Store(args.store)
     dataset = load_demo_dataset(DEMO_FILE, progress=progress)
-    summary = train_version(store, args.method, {"dim": 64}, dataset=dataset, seed=0, progress=progress)
+    summary = train_version(store, args.method, {"dim": 64}, dataset=dataset, seed=0, progress=progress,
+                            by=acting(args, store))
     stored = store.load_version(summary["version"])
     if stored.item_meta is None:  # the demo's spec reads names from the Description column
         raise StoreError(f"version {summary['version']} was stored without the demo's item names")
@@ -225,6 +237,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("train", help="Train a method and save a draft version to a store.")
     add_input_options(p, required=False)
+    p.add_argument("--by", help=BY_HELP)
     p.add_argument("--method", required=True, choices=sorted(METHODS))
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="Method parameter (repeatable), e.g. --set dim=64 --set window=3.")
@@ -262,6 +275,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_prepare)
     p = sub.add_parser("tune", help="Tune a method's parameters on a validation split, then train the winner.")
     add_input_options(p, required=True)
+    p.add_argument("--by", help=BY_HELP)
     p.add_argument("--method", required=True, choices=sorted(METHODS))
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="Starting config (repeatable); parameters the search does not vary keep these values.")

@@ -10,8 +10,8 @@ from .filestore import Store, StoredVersion, VersionInfo
 from .lifecycle import (
     ApprovalRefused,
     CheckResult,
+    approval_state,
     approvals,
-    approve,
     publish,
     published_version,
     read_audit_log,
@@ -19,6 +19,8 @@ from .lifecycle import (
     register_index_from_export,
     rollback,
     rollback_targets,
+    set_policy,
+    trained_by,
     verify_store,
 )
 from .location import check_store_location, open_store
@@ -30,8 +32,8 @@ __all__ = [
     "Store",
     "StoredVersion",
     "VersionInfo",
+    "approval_state",
     "approvals",
-    "approve",
     "check_store_location",
     "export_version",
     "next_version_name",
@@ -43,6 +45,8 @@ __all__ = [
     "register_index_from_export",
     "rollback",
     "rollback_targets",
+    "set_policy",
+    "trained_by",
     "validate_version_name",
     "verify_store",
 ]

@@ -11,8 +11,9 @@ that was cut short (a kill during the write). Readers ignore it; the next writer
 ``lifecycle/recovered/`` and cuts the file back, so the interrupted action simply did not happen. A head that
 is behind the log (a kill between the append and the head's update) is brought up to date the same way.
 
-Lines written before the chain existed (no ``prev_sha256``) are read as they are; the chain starts with the first
-line that has one, and ``verify`` says how many lines are unchained.
+Every line carries ``prev_sha256``: a line without one is a finding (no store was written before the chain
+existed). When the writer holds the audit key (:mod:`.audit_key`) the line also carries a MAC over all its other
+fields; :meth:`Journal.authenticity` checks them with the key, and says that it could not without one.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any
 from ..errors import IntegrityError
 from . import _fsio
 from ._fsio import StoreFiles
+from .audit_key import MAC_FIELD, AuditKey
 
 GENESIS = "0" * 64
 HEAD_SUFFIX = ".head"
@@ -82,17 +84,14 @@ class Journal:
     def chain_problems(self) -> list[str]:
         """Edits, removals and reorderings the chain and the head reveal, each naming the file and line."""
         out = list(f"{self.what} {self.path} {b}" for b in self.bad_lines)
-        chained = False
         for i, entry in enumerate(self.entries_by_line()):
             if entry is None:
                 continue
             prev = entry.get("prev_sha256")
             if prev is None:
-                if chained:
-                    out.append(f"{self.what} {self.path} line {i + 1} has no prev_sha256 although the lines before it "
-                               "are chained: a line written by hand?")
+                out.append(f"{self.what} {self.path} line {i + 1} has no prev_sha256: it was not written by behemb "
+                           "(a line added by hand?)")
                 continue
-            chained = True
             expected = self.hashes[i - 1] if i else GENESIS
             if prev != expected:
                 out.append(f"{self.what} {self.path} line {i + 1}: prev_sha256 does not match line {i} — a line "
@@ -109,10 +108,30 @@ class Journal:
             elif n and self.hashes[n - 1] != sha:
                 out.append(f"{self.what} {self.path} line {n} was changed after it was written (its hash no longer "
                            f"matches {self.path}{HEAD_SUFFIX})")
-        elif chained:
-            out.append(f"{self.path}{HEAD_SUFFIX} is missing although {self.path} is chained: the end of the log "
+        elif self.hashes:
+            out.append(f"{self.path}{HEAD_SUFFIX} is missing although {self.path} has lines: the end of the log "
                        "cannot be checked")
         return out
+
+    def authenticity(self, key: AuditKey | None) -> tuple[list[str], str | None]:
+        """``(problems, could_not_check)``: with the key, one problem per committed line whose MAC is missing,
+        from another key or wrong (an edit with a recomputed chain); without it, no problems and the reason
+        nothing could be checked (None when the log is empty, as there is nothing to check)."""
+        entries = [e for e in self.entries_by_line() if e is not None]
+        if key is None:
+            if not entries:
+                return [], None
+            signed = sum(MAC_FIELD in e for e in entries)
+            return [], (f"{self.what} {self.path}: the authenticity of its {len(entries)} lines ({signed} carry a MAC) "
+                        "was not checked: no audit key (set BEHEMB_AUDIT_KEY_FILE or BEHEMB_AUDIT_KEY)")
+        out = []
+        for i, entry in enumerate(self.entries_by_line(), start=1):
+            if entry is None:
+                continue
+            why = key.check(entry)
+            if why:
+                out.append(f"{self.what} {self.path} line {i} {_describe(entry)}{why}")
+        return out, None
 
     def entries_by_line(self) -> list[dict[str, Any] | None]:
         """One item per committed line: its entry, or None where the line does not parse."""
@@ -165,8 +184,24 @@ def chained(j: Journal, entry: Mapping[str, Any]) -> dict[str, Any]:
     return {**entry, "prev_sha256": j.last_hash}
 
 
-def append(st: StoreFiles, j: Journal, entry: dict[str, Any], *, point: str) -> dict[str, Any]:
-    """Append ``entry`` (with ``prev_sha256`` set) to the log ``j`` was read from, and move the head to it.
+def _describe(entry: Mapping[str, Any]) -> str:
+    """``(seq 4, approve of 'v2' by alice) `` for an audit entry; empty for other logs' records."""
+    if "seq" in entry and "action" in entry:
+        return f"(seq {entry['seq']}, {entry['action']} of {entry.get('version')!r} by {entry.get('by')!r}) "
+    return ""
+
+
+def signed(entry: dict[str, Any], key: AuditKey | None) -> dict[str, Any]:
+    """``entry`` with its MAC when there is a key (as it will be written)."""
+    if key is None:
+        return entry
+    return {**entry, MAC_FIELD: key.mac(entry)}
+
+
+def append(st: StoreFiles, j: Journal, entry: dict[str, Any], *, point: str,
+           key: AuditKey | None) -> dict[str, Any]:
+    """Append ``entry`` (with ``prev_sha256`` set, and its MAC when ``key`` is given) to the log ``j`` was read
+    from, and move the head to it.
 
     Call with the lifecycle lock held and a log without a torn tail. The new head is staged first, so a full
     disk stops the append before anything is written; the line is committed once appended (a failure of the
@@ -174,7 +209,7 @@ def append(st: StoreFiles, j: Journal, entry: dict[str, Any], *, point: str) -> 
     commit otherwise, leaving the log as it was."""
     if j.head is None and not j.head_problem:  # first chained append: the head exists before any chained line
         write_head(st, j, point=f"{point}.head")
-    entry = chained(j, entry)
+    entry = signed(chained(j, {k: v for k, v in entry.items() if k != MAC_FIELD}), key)
     line = json_line(entry)
     head = _fsio.Staged(st, j.path + HEAD_SUFFIX, _head_bytes(len(j.hashes) + 1, line_sha(line)),
                         point=f"{point}.head")

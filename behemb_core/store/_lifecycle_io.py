@@ -5,19 +5,30 @@ records. Writing goes through :mod:`._fsio` and :mod:`._journal`.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from ..errors import IntegrityError
 from . import _fsio, _journal
-from ._fsio import locked, write_atomic  # noqa: F401  (the lifecycle's writers import them from here)
+from ._fsio import write_atomic  # noqa: F401  (the lifecycle's writers import it from here)
 from ._journal import Journal, json_line  # noqa: F401
 from ._layout import AUDIT_FILE, INDEX_DIR, LIFECYCLE_DIR, POINTER_FILE, RECORD_SUFFIX, RECOVERED_DIR  # noqa: F401
 from ._manifest import EMBEDDINGS_FILE, MANIFEST_FILE
 from .filestore import Store
+from .store_format import ensure_format
+
+
+@contextlib.contextmanager
+def locked(st: Store) -> Iterator[None]:
+    """The lifecycle lock (:func:`._fsio.locked`), after refusing a store of unknown format and giving a new store
+    its format file."""
+    with _fsio.locked(st):
+        ensure_format(st)
+        yield
 
 
 def store_of(store: Store | str) -> Store:

@@ -55,6 +55,7 @@ from ._tables import (
 from ._version_write import CLAIM_FILE, write_version_local, write_version_remote
 from .names import is_valid_version_name, next_version_name, validate_version_name
 from .status import published_name, version_status
+from .store_format import ensure_format, store_format
 
 _TMP_PREFIX = ".tmp-"
 
@@ -197,6 +198,7 @@ class Store:
         """Complete versions sorted by creation time (then name); folders without a readable manifest are
         skipped (see :meth:`incomplete`)."""
         infos = []
+        store_format(self)  # refuses a store of unknown format
         published = published_name(self)
         for name in self.folder_names():
             if not is_valid_version_name(name):
@@ -260,6 +262,9 @@ class Store:
         except FitError as exc:
             raise StoreError(f"refusing to store invalid embeddings: {exc}") from exc
         caller = json_safe(manifest)
+        if self.is_local:
+            os.makedirs(self.root, exist_ok=True)
+        ensure_format(self)
         attempts = 1 if name is not None else 5
         for attempt in range(attempts):
             target = validate_version_name(name) if name is not None else next_version_name(

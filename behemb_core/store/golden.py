@@ -29,12 +29,14 @@ import pandas as pd
 
 from ..embeddings import ItemEmbeddings
 from ..errors import ConfigError, InputError, StoreError
+from ..identity import Actor, as_actor
 from ..vocab import _CANONICAL_INT
 from . import _journal, recovery
 from . import _lifecycle_io as lio
+from .audit_key import load_audit_key
 from .filestore import Store
-from .lifecycle import _check_by
 from .names import validate_version_name
+from .policy import access
 
 __all__ = ["GOLDEN_DIR", "GOLDEN_FILE", "GOLDEN_LABELS", "check_golden", "golden_pairs", "mark_pair"]
 
@@ -48,7 +50,7 @@ _BLOCK = 256  # query rows per similarity block in check_golden
 _INT_RE = re.compile(_CANONICAL_INT)
 
 
-def mark_pair(store: Store | str, query_id: int | str, neighbor_id: int | str, *, label: str, by: str,
+def mark_pair(store: Store | str, query_id: int | str, neighbor_id: int | str, *, label: str, by: Actor | str,
               note: str | None = None, version: str | None = None) -> dict[str, Any]:
     """Record that ``by`` judges ``neighbor_id`` a ``"good"`` or ``"bad"`` neighbor of ``query_id``; return the
     record appended to ``<store>/golden/pairs.jsonl``.
@@ -65,7 +67,7 @@ def mark_pair(store: Store | str, query_id: int | str, neighbor_id: int | str, *
         raise StoreError(f"a golden pair needs two different items; got {q!r} twice")
     if label not in GOLDEN_LABELS:
         raise StoreError(f"label must be one of {list(GOLDEN_LABELS)}, got {label!r}")
-    who = _check_by(by)
+    actor = as_actor(by)
     if note is not None:
         if not isinstance(note, str):
             raise StoreError(f"note must be a string or None, got {type(note).__name__} {note!r}")
@@ -75,14 +77,16 @@ def mark_pair(store: Store | str, query_id: int | str, neighbor_id: int | str, *
     if version is not None:
         if not st.exists(validate_version_name(version)):
             raise st.missing_error(version)
-    record = {"query_id": q, "neighbor_id": n, "label": label, "by": who, "at": lio.utc_now(), "note": note,
-              "version_seen": version}
+    record = {"query_id": q, "neighbor_id": n, "label": label, "by": actor.id, "at": lio.utc_now(), "note": note,
+              "version_seen": version, "actor": actor.record()}
+    key = load_audit_key()
     with lio.locked(st):
-        recovery.roll_forward(st, who)
+        recovery.roll_forward(st, actor, key=key)
+        access(st, actor).require("golden")
         j = _journal.read_journal(st, st.join(GOLDEN_DIR, GOLDEN_FILE), "golden pairs", _record_problem)
         j.strict_entries()  # never append behind a line that does not parse
         # ASCII JSON: a note cannot break the line; the record as written carries the chain's prev_sha256
-        return _journal.append(st, j, record, point="golden.mark")
+        return _journal.append(st, j, record, point="golden.mark", key=key)
 
 
 def golden_records(store: Store | str) -> list[dict[str, Any]]:

@@ -38,7 +38,6 @@ import json
 import math
 import os
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -46,30 +45,34 @@ from typing import Any
 import fsspec
 import numpy as np
 
-from ..errors import IntegrityError, StoreError
+from ..errors import IntegrityError, PermissionDenied, StoreError
+from ..identity import Actor, as_actor
 from . import _fsio, _journal, recovery
 from . import _lifecycle_io as lio
 from ._lifecycle_io import AUDIT_FILE, INDEX_DIR, LIFECYCLE_DIR, POINTER_FILE, read_audit_log
 from ._manifest import EMBEDDINGS_FILE, json_safe
+from .audit_key import AuditKey, load_audit_key
 from .filestore import Store
 from .names import validate_version_name
+from .policy import POLICY_FILE, PolicyState, StorePolicy, access, parse_policy, read_policy_state
 from .verify import verify_store
 
-__all__ = ["AUDIT_FILE", "CHECK_STATES", "POINTER_FILE", "ApprovalRefused", "CheckResult", "approvals", "approve",
-           "describe_blocking", "format_value", "publish", "published_version", "read_audit_log", "register_index",
-           "register_index_from_export", "rollback", "rollback_targets", "verify_store"]
-
-MAX_BY_LENGTH = 100
+__all__ = ["AUDIT_FILE", "CHECK_STATES", "POINTER_FILE", "ApprovalRefused", "CheckResult", "approval_state",
+           "approvals", "describe_blocking", "format_value", "publish", "published_version", "read_audit_log",
+           "register_index", "register_index_from_export", "rollback", "rollback_targets", "set_policy",
+           "trained_by", "verify_store"]
 _SHA_RE = re.compile(r"[0-9a-f]{64}")
 
 
 class ApprovalRefused(StoreError):
     """Approval refused: checks failed that were neither acknowledged nor overridden (names and values)."""
 
-    def __init__(self, message: str, *, version: str, failed: list[dict[str, Any]]) -> None:
+    def __init__(self, message: str, *, version: str, failed: list[dict[str, Any]],
+                 checks: list[CheckResult] | None = None) -> None:
         super().__init__(message)
         self.version = version
         self.failed = failed
+        self.checks = checks or []  # every check that was run, for front ends to show
 
 
 CHECK_STATES = ("pass", "warning", "fail")
@@ -174,18 +177,24 @@ def describe_blocking(checks: Iterable[CheckResult]) -> str:
 # ------------------------------------------------------------------------------------------------ actions
 
 
-def approve(store: Store | str, version: str, *, by: str, checks: Iterable[CheckResult | Mapping[str, Any]],
-            note: str | None = None, acknowledge: Iterable[str] = (), override: bool = False) -> dict[str, Any]:
-    """Record that ``by`` signs off ``version``; return the approval record.
+def _record_approval(store: Store | str, version: str, *, by: Actor | str,
+                     checks: Iterable[CheckResult | Mapping[str, Any]], note: str | None = None,
+                     acknowledge: Iterable[str] = (), override: bool = False) -> dict[str, Any]:
+    """Record that ``by`` signs off ``version`` with the ``checks`` it was shown; return the approval record.
 
-    The version must exist and verify (IntegrityError otherwise). A failed check blocks approval
-    (:class:`ApprovalRefused` listing every blocking check with value and threshold) unless it is
-    acknowledgeable and named in ``acknowledge``, or ``override=True`` — which the record keeps, with the
-    names of all failed and acknowledged checks and the manifest's embeddings sha256. Re-approval adds a
+    Private: the one public way to approve is :func:`behemb_core.signoff.approve`, which runs the sign-off checks
+    itself, so no caller records an approval with checks it chose.
+
+    Refused (:class:`~behemb_core.errors.PermissionDenied`, saying who may) when the store's policy does not give
+    ``by`` the approver role, or when ``by`` trained the version (four eyes; under a policy a version whose
+    trainer is not recorded cannot be approved). The version must exist and verify (IntegrityError otherwise). A
+    failed check blocks approval (:class:`ApprovalRefused` listing every blocking check with value and threshold)
+    unless it is acknowledgeable and named in ``acknowledge``, or ``override=True`` — which the record keeps, with
+    the names of all failed and acknowledged checks and the manifest's embeddings sha256. Re-approval adds a
     record; nothing is ever rewritten. An audit line (action ``"approve"``) is appended.
     """
     st = lio.store_of(store)
-    who = _check_by(by)
+    actor = as_actor(by)
     if note is not None and not isinstance(note, str):
         raise StoreError(f"note must be a string or None, got {type(note).__name__}")
     validate_version_name(version)
@@ -201,42 +210,147 @@ def approve(store: Store | str, version: str, *, by: str, checks: Iterable[Check
     failed = [c for c in results if not c.passed]
     acknowledged = [c.name for c in failed if c.acknowledgeable and c.name in acks]
     blocking = [c for c in failed if c.name not in acknowledged]
-    if blocking and not override:
-        raise ApprovalRefused(f"version {version!r} not approved: {describe_blocking(blocking)}", version=version,
-                              failed=[c.to_dict() for c in blocking])
     hashes = _hashes(st, version, "approved")
+    key = load_audit_key()
     with lio.locked(st):
-        recovery.roll_forward(st, who)
+        recovery.roll_forward(st, actor, key=key)
         j = lio.audit_journal(st)
+        state = _permitted(st, actor, "approve", j, key)
+        trainer = trained_by(st, version)
+        _check_four_eyes(st, version, actor, trainer, state)
+        if blocking and not override:
+            raise ApprovalRefused(f"version {version!r} not approved: {describe_blocking(blocking)}",
+                                  version=version, failed=[c.to_dict() for c in blocking], checks=results)
         seq = _next_seq(j)
-        record = {"status": "approved", "version": version, "by": who, "note": note, "at": lio.utc_now(),
-                  "checks": [c.to_dict() for c in results], "acknowledged": acknowledged, "override": bool(override),
-                  "failed": [c.name for c in failed], **hashes}
+        record = {"status": "approved", "version": version, "by": actor.id, "actor": actor.record(), "note": note,
+                  "at": lio.utc_now(), "checks": [c.to_dict() for c in results], "acknowledged": acknowledged,
+                  "override": bool(override), "failed": [c.name for c in failed],
+                  "trained_by": None if trainer is None else trainer.record(),
+                  "by_trainer": trainer is not None and trainer.same_person(actor), **hashes}
         body = lio.json_bytes(record)
         filename = lio.record_name(seq)
         entry = {"seq": seq, "at": record["at"], "action": "approve", "version": version, "previous": None,
-                 "by": who, **hashes, "record": filename, "record_sha256": lio.sha256(body), "approval": record}
+                 "by": actor.id, "actor": actor.record(), **hashes, "record": filename,
+                 "record_sha256": lio.sha256(body), "approval": record}
         staged = _fsio.Staged(st, st.join(LIFECYCLE_DIR, version, filename), body, exclusive=True, point="record")
-        _commit(st, j, entry, staged, f"the approval of {version!r}")
+        _commit(st, j, entry, staged, f"the approval of {version!r}", key)
     return record
 
 
-def publish(store: Store | str, version: str, *, by: str) -> dict[str, Any]:
+def trained_by(store: Store | str, version: str) -> Actor | None:
+    """Who trained ``version`` (its manifest's ``trained_by``, sealed with the version), or None when not
+    recorded (versions trained before it was, or by a library call that named nobody)."""
+    rec = lio.store_of(store).manifest(version).get("trained_by")
+    if not isinstance(rec, dict):
+        return None
+    try:
+        return Actor.from_record(rec)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise IntegrityError(f"version {version!r}: its manifest's trained_by is unreadable ({exc})") from None
+
+
+def _check_four_eyes(st: Store, version: str, actor: Actor, trainer: Actor | None, state: PolicyState) -> None:
+    """Under a policy, refuse the version's trainer (or a version whose trainer is unknown); a store without a
+    policy lets everyone do everything, and the approval record says when it was the trainer's own."""
+    if state.policy is None:
+        return
+    if trainer is not None and trainer.same_person(actor):
+        others = ", ".join(state.policy.holders("approver")) or "nobody yet"
+        raise PermissionDenied(f"{actor.shown} trained {version!r} and may not approve it too (four eyes): it "
+                               f"needs an approval from someone else — approvers: {others}")
+    if trainer is None:
+        raise PermissionDenied(f"{version!r} does not record who trained it, so this store's policy (four eyes) "
+                               "cannot tell whether its approver is someone else; train it again under the policy")
+
+
+def _permitted(st: Store, actor: Actor, action: str, j: _journal.Journal, key: AuditKey | None) -> PolicyState:
+    """The policy state, after refusing an actor it does not allow ``action`` (under the lock, on the log read)."""
+    state = read_policy_state(st, key=key, journal=j)
+    access(st, actor, state=state).require(action)
+    required = state.policy.audit_key_id if state.policy else None
+    if required is not None and (key is None or key.key_id != required):
+        have = "no audit key" if key is None else f"the key {key.key_id}"
+        raise PermissionDenied(f"this store's policy requires audit entries signed with the key {required}, and "
+                               f"this process has {have} (set BEHEMB_AUDIT_KEY_FILE); nothing was done")
+    return state
+
+
+def approval_state(store: Store | str, version: str, *, policy: StorePolicy | None | bool = True) -> dict[str, Any]:
+    """The approvals that count for publishing ``version``: those of its current embeddings and manifest, one per
+    distinct approver, none by its trainer. ``{"approvers", "count", "required", "enough", "sentence"}``;
+    ``required`` comes from the store's policy (1 without one)."""
+    st = lio.store_of(store)
+    pol = read_policy_state(st).policy if policy is True else (policy or None)
+    hashes = lio.version_hashes(st, version)
+    trainer = trained_by(st, version) if st.exists(version) else None
+    counted: list[Actor] = []
+    for rec in lio.approval_records(st, version):
+        if any(rec.get(k) is not None and rec.get(k) != hashes[k] for k in hashes):
+            continue  # approved other bytes
+        who = Actor.from_record(rec["actor"]) if isinstance(rec.get("actor"), dict) else Actor.typed(str(rec["by"]))
+        if trainer is not None and trainer.same_person(who):
+            continue
+        if not any(who.same_person(c) for c in counted):
+            counted.append(who)
+    required = pol.approvals_required if pol is not None else 1
+    enough = len(counted) >= required
+    names = ", ".join(a.shown for a in counted) or "nobody"
+    sentence = (f"{len(counted)} of {required} required approval{'s' if required > 1 else ''} ({names})" +
+                ("" if enough else f": needs {required - len(counted)} more from a distinct approver"))
+    return {"approvers": [a.record() for a in counted], "count": len(counted), "required": required,
+            "enough": enough, "sentence": sentence}
+
+
+def set_policy(store: Store | str, policy: StorePolicy | Mapping[str, Any], *, by: Actor | str) -> dict[str, Any]:
+    """Make ``policy`` the store's policy: one audit entry ``policy`` with the whole policy, then ``policy.json``.
+
+    The first policy of a store may be set by whoever can write the store (nothing is protected before it);
+    every later change needs an admin under the policy in force. The new policy must name an admin (validated),
+    and when it requires a signing key (``audit_key_id``) this process must hold that key — otherwise nobody
+    could act afterwards. Returns the audit entry."""
+    st = lio.store_of(store)
+    actor = as_actor(by)
+    new = policy if isinstance(policy, StorePolicy) else parse_policy(policy, "policy")
+    key = load_audit_key()
+    if new.audit_key_id is not None and (key is None or key.key_id != new.audit_key_id):
+        have = "no audit key" if key is None else f"the key {key.key_id}"
+        raise StoreError(f"the policy requires audit entries signed with the key {new.audit_key_id}, but this "
+                         f"process has {have}: set BEHEMB_AUDIT_KEY_FILE to that key first")
+    body = lio.json_bytes(new.model_dump(mode="json"))
+    with lio.locked(st):
+        recovery.roll_forward(st, actor, key=key)
+        j = lio.audit_journal(st)
+        state = read_policy_state(st, key=key, journal=j)
+        if state.policy is not None:
+            _permitted(st, actor, "policy", j, key)
+        entry = {"seq": _next_seq(j), "at": lio.utc_now(), "action": "policy", "version": None, "previous": None,
+                 "by": actor.id, "actor": actor.record(), "policy": new.model_dump(mode="json"),
+                 "policy_sha256": lio.sha256(body),
+                 "previous_policy_sha256": None if state.entry is None else state.entry.get("policy_sha256")}
+        staged = _fsio.Staged(st, st.join(POLICY_FILE), body, point="policy")
+        _commit(st, j, entry, staged, "the policy change", key)
+    return entry
+
+
+def publish(store: Store | str, version: str, *, by: Actor | str) -> dict[str, Any]:
     """Point ``<store>/published.json`` at ``version``; return the new pointer (= its audit entry).
 
     Only an intact version with status ``"approved"`` can be published (a draft or the version that is
-    already published: StoreError naming the status). The move is atomic on local disk and serialised with
-    every other pointer move; the audit log gets a ``"publish"`` line with the previous version.
+    already published: StoreError naming the status), by someone with the publisher role, and under a policy
+    only once it has the approvals the policy requires from distinct approvers other than its trainer
+    (:func:`approval_state`). The move is atomic on local disk and serialised with every other pointer move; the
+    audit log gets a ``"publish"`` line with the previous version.
     """
     st = lio.store_of(store)
-    return _move_pointer(st, validate_version_name(version), _check_by(by), "publish", expected=None)
+    return _move_pointer(st, validate_version_name(version), as_actor(by), "publish", expected=None)
 
 
-def rollback(store: Store | str, *, by: str, to: str | None = None) -> dict[str, Any]:
+def rollback(store: Store | str, *, by: Actor | str, to: str | None = None) -> dict[str, Any]:
     """Re-publish an approved version: ``to``, or else the version published before the current one (the
-    pointer's ``previous``; rolling back twice returns to where you started). Audit action ``"rollback"``."""
+    pointer's ``previous``; rolling back twice returns to where you started). Audit action ``"rollback"``; the
+    same rules as :func:`publish`."""
     st = lio.store_of(store)
-    who = _check_by(by)
+    who = as_actor(by)
     current = lio.read_pointer(st)
     if current is None:
         raise StoreError(f"nothing is published in {st.url}, so there is nothing to roll back; publish a version")
@@ -249,10 +363,13 @@ def rollback(store: Store | str, *, by: str, to: str | None = None) -> dict[str,
     return _move_pointer(st, validate_version_name(target), who, "rollback", expected=current["version"])
 
 
-def _move_pointer(st: Store, version: str, who: str, action: str, *, expected: str | None) -> dict[str, Any]:
+def _move_pointer(st: Store, version: str, who: Actor, action: str, *, expected: str | None) -> dict[str, Any]:
     hashes = _hashes(st, version, "published")
+    key = load_audit_key()
     with lio.locked(st):
-        recovery.roll_forward(st, who)
+        recovery.roll_forward(st, who, key=key)
+        j = lio.audit_journal(st)
+        state = _permitted(st, who, action, j, key)
         current = lio.read_pointer(st)
         now = current["version"] if current else None
         if expected is not None and now != expected:
@@ -266,17 +383,22 @@ def _move_pointer(st: Store, version: str, who: str, action: str, *, expected: s
                              f"published (approve it first)")
         records = lio.approval_records(st, version)
         approved = records[-1] if records else {}
-        for key, now_sha in hashes.items():
-            then = approved.get(key)
+        for field, now_sha in hashes.items():
+            then = approved.get(field)
             if then is not None and then != now_sha:
-                what = "embeddings" if key == "embeddings_sha256" else "manifest"
+                what = "embeddings" if field == "embeddings_sha256" else "manifest"
                 raise IntegrityError(f"version {version!r}: approved with {what} sha256 {then} but it now has "
                                      f"{now_sha}; refusing to {action}")
-        j = lio.audit_journal(st)
-        entry = _journal.chained(j, {"seq": _next_seq(j), "at": lio.utc_now(), "action": action, "version": version,
-                                     "previous": now, "by": who, **hashes})
+        if state.policy is not None:
+            enough = approval_state(st, version, policy=state.policy)
+            if not enough["enough"]:
+                raise PermissionDenied(f"{version!r} cannot be {action}ed yet: this store's policy needs "
+                                       f"{enough['sentence']}")
+        entry = _journal.signed(_journal.chained(j, {
+            "seq": _next_seq(j), "at": lio.utc_now(), "action": action, "version": version, "previous": now,
+            "by": who.id, "actor": who.record(), **hashes}), key)
         staged = _fsio.Staged(st, st.join(POINTER_FILE), lio.json_bytes(entry), point="pointer")
-        _commit(st, j, entry, staged, f"the {action} of {version!r}")
+        _commit(st, j, entry, staged, f"the {action} of {version!r}", key)
     return entry
 
 
@@ -285,13 +407,14 @@ def _next_seq(j: _journal.Journal) -> int:
     return entries[-1]["seq"] + 1 if entries else 1
 
 
-def _commit(st: Store, j: _journal.Journal, entry: dict[str, Any], staged: _fsio.Staged, what: str) -> None:
+def _commit(st: Store, j: _journal.Journal, entry: dict[str, Any], staged: _fsio.Staged, what: str,
+            key: AuditKey | None) -> None:
     """Append the audit ``entry`` — the action's one durable decision — then put the ``staged`` derived file in
     place. Everything that needs space was written before the commit (the staged file, the log's new head), so a
     full disk stops the action with nothing decided; after the commit only a rename remains. If even that fails
     the action stays committed and the next lifecycle command, or ``repair``, completes it: say so."""
     try:
-        _journal.append(st, j, entry, point=f"audit.{entry['action']}")
+        _journal.append(st, j, entry, point=f"audit.{entry['action']}", key=key)
     except BaseException:
         staged.discard()
         raise
@@ -336,7 +459,7 @@ def approvals(store: Store | str, version: str) -> list[dict[str, Any]]:
 
 
 def register_index(store: Store | str, index_name: str, *, version: str, embeddings_sha256: str,
-                   by: str | None = None) -> dict[str, Any]:
+                   by: Actor | str | None = None) -> dict[str, Any]:
     """Record (in ``<store>/indexes/<index_name>.json``, replacing an earlier record) that an ANN index was
     built from ``version`` whose ``embeddings.parquet`` had ``embeddings_sha256``. The facts are recorded as
     given — even a mismatch — so that :func:`verify_store` can report skew."""
@@ -344,7 +467,7 @@ def register_index(store: Store | str, index_name: str, *, version: str, embeddi
 
 
 def register_index_from_export(store: Store | str, index_name: str, export_json_path: str | os.PathLike[str],
-                               *, by: str | None = None) -> dict[str, Any]:
+                               *, by: Actor | str | None = None) -> dict[str, Any]:
     """:func:`register_index` with version and sha256 read from an npy export's ``export.json``."""
     path = os.fspath(export_json_path)
     try:
@@ -360,7 +483,7 @@ def register_index_from_export(store: Store | str, index_name: str, export_json_
                      source=path)
 
 
-def _register(st: Store, index_name: str, version: str, sha: str, by: str | None,
+def _register(st: Store, index_name: str, version: str, sha: str, by: Actor | str | None,
               source: str | None) -> dict[str, Any]:
     try:
         validate_version_name(index_name)
@@ -369,9 +492,12 @@ def _register(st: Store, index_name: str, version: str, sha: str, by: str | None
     validate_version_name(version)
     if not isinstance(sha, str) or not _SHA_RE.fullmatch(sha.lower()):
         raise StoreError(f"index {index_name!r}: embeddings_sha256 must be 64 hex digits, got {sha!r}")
+    actor = None if by is None else as_actor(by)
     record = {"index": index_name, "version": version, "embeddings_sha256": sha.lower(),
-              "by": None if by is None else _check_by(by), "at": lio.utc_now(), "source": source}
+              "by": None if actor is None else actor.id, "actor": None if actor is None else actor.record(),
+              "at": lio.utc_now(), "source": source}
     with lio.locked(st):
+        access(st, actor).require("index")
         _fsio.write_atomic(st, st.join(INDEX_DIR, f"{index_name}.json"), lio.json_bytes(record), point="index")
     return record
 
@@ -383,20 +509,6 @@ def _as_bool(value: object, where: str) -> bool:
     if hasattr(value, "dtype") and getattr(value, "dtype").kind == "b":  # numpy bool
         return bool(value)
     raise StoreError(f"{where} must be True or False, got {value!r}")
-
-
-def _check_by(by: object) -> str:
-    """Who acts: a non-empty string of at most 100 characters without control characters or line breaks."""
-    if not isinstance(by, str):
-        raise StoreError(f"'by' must be a string naming who acts, got {type(by).__name__} {by!r}")
-    if not by.strip():
-        raise StoreError(f"'by' must name who acts; got the empty or blank string {by!r}")
-    if len(by) > MAX_BY_LENGTH:
-        raise StoreError(f"'by' has {len(by)} characters (at most {MAX_BY_LENGTH}): {by[:30]!r}...")
-    bad = sorted({c for c in by if unicodedata.category(c) in ("Cc", "Zl", "Zp")})
-    if bad:
-        raise StoreError(f"'by' {by!r} contains control characters {bad!r}")
-    return by
 
 
 def _hashes(st: Store, version: str, verb: str) -> dict[str, str]:

@@ -40,10 +40,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import IntegrityError, StoreError
+from ..identity import Actor
 from . import _fsio, _journal
 from . import _lifecycle_io as lio
 from ._version_write import claim_age
+from .audit_key import AuditKey
 from .filestore import Store
+from .policy import POLICY_FILE
 
 __all__ = ["Finding", "inspect_store", "roll_forward"]
 
@@ -79,11 +82,12 @@ def inspect_store(store: Store | str, *, version_folders: bool = True) -> list[F
         return out  # the derived files cannot be judged against a log that does not parse
     out += _record_findings(st, audit)
     out += _pointer_findings(st, audit)
+    out += _policy_findings(st, audit)
     out += _leftovers(st, version_folders=version_folders)
     return out
 
 
-def roll_forward(st: Store, by: str) -> list[str]:
+def roll_forward(st: Store, by: Actor, *, key: AuditKey | None) -> list[str]:
     """Make the fixes that finish or undo an interrupted action (call with the lifecycle lock held); refuse
     (StoreError naming the findings) when the store needs :func:`repair` first. Returns what was done; when
     anything was, an audit entry ``recover`` says so."""
@@ -95,7 +99,7 @@ def roll_forward(st: Store, by: str) -> list[str]:
                          + f" — see `python -m behemb_core repair --store {st.url}` (a dry run) and apply it")
     done = [f.fix() for f in findings if f.auto and f.fix is not None]
     if done:
-        record_fixes(st, "recover", by, done)
+        record_fixes(st, "recover", by, done, key=key)
     return done
 
 
@@ -194,6 +198,42 @@ def _pointer_findings(st: Store, audit: _journal.Journal) -> list[Finding]:
                     "older store", False, replace)]
 
 
+def _policy_findings(st: Store, audit: _journal.Journal) -> list[Finding]:
+    """``policy.json`` against the log's last ``policy`` entry: behind (a crash after the commit) is completed;
+    a file the log never committed (a hand edit) is set aside, and the log's policy written in its place."""
+    path = st.join(POLICY_FILE)
+    entries = [e for e in audit.entries if e.get("action") == "policy"]
+    try:
+        raw: bytes | None = st.read_bytes(path)
+    except FileNotFoundError:
+        raw = None
+    if not entries:
+        if raw is None:
+            return []
+        return [Finding("policy without log", f"{path} exists but the audit log records no policy (written by hand): "
+                        "it is not in force", False, _set_aside(st, path, POLICY_FILE))]
+    last = entries[-1]
+    body = lio.json_bytes(last.get("policy") or {})
+    if raw is not None and lio.sha256(raw) == last.get("policy_sha256"):
+        return []
+
+    def write() -> str:
+        _fsio.write_atomic(st, path, body, point="policy")
+        return f"wrote {path} from audit entry seq {last['seq']}"
+
+    earlier = {e.get("policy_sha256") for e in entries[:-1]}
+    if raw is None or lio.sha256(raw) in earlier:
+        return [Finding("policy behind", f"{path} is not the policy the audit log's last policy entry (seq "
+                        f"{last['seq']}) committed: interrupted before the file was written", True, write)]
+
+    def replace() -> str:
+        kept = _set_aside(st, path, POLICY_FILE)()
+        return f"{kept}; {write()}"
+
+    return [Finding("policy differs", f"{path} differs from every policy the audit log committed (edited by hand); "
+                    f"the policy in force is the log's (seq {last['seq']})", False, replace)]
+
+
 def _leftovers(st: Store, *, version_folders: bool = True) -> list[Finding]:
     out = []
     folders = [st.root, st.join(lio.LIFECYCLE_DIR), st.join(lio.INDEX_DIR), st.join(GOLDEN_PATH[0]),
@@ -252,9 +292,9 @@ def _set_aside(st: Store, path: str, label: str) -> Callable[[], str]:
     return move
 
 
-def record_fixes(st: Store, action: str, by: str, done: list[str]) -> None:
+def record_fixes(st: Store, action: str, by: Actor, done: list[str], *, key: AuditKey | None) -> None:
     j = lio.audit_journal(st)
     entries = j.strict_entries()
-    entry = {"seq": entries[-1]["seq"] + 1 if entries else 1, "at": lio.utc_now(), "action": action, "by": by,
-             "actions": done}
-    _journal.append(st, j, entry, point=f"audit.{action}")
+    entry = {"seq": entries[-1]["seq"] + 1 if entries else 1, "at": lio.utc_now(), "action": action, "by": by.id,
+             "actor": by.record(), "actions": done}
+    _journal.append(st, j, entry, point=f"audit.{action}", key=key)

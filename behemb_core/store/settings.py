@@ -16,8 +16,10 @@ from typing import Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..errors import ConfigError
+from ..identity import Actor, as_actor
 from . import _lifecycle_io as lio
 from .filestore import Store
+from .policy import access
 
 SETTINGS_FILE = "settings.json"
 Interaction = Literal["viewed", "bought", "played"]
@@ -65,10 +67,12 @@ def read_settings(store: Store | str) -> StoreSettings:
     return StoreSettings() if data is None else _validated(data, f"store settings {_path(st)}")
 
 
-def write_settings(store: Store | str, **changes: Any) -> StoreSettings:
+def write_settings(store: Store | str, *, by: Actor | str | None = None, **changes: Any) -> StoreSettings:
     """Validate ``changes`` (e.g. ``interaction="viewed"``, or ``interaction=None`` for automatic) against the
-    current settings and replace the settings file atomically; returns the new settings."""
+    current settings and replace the settings file atomically; returns the new settings. Under a store policy
+    only an admin (``by``) may change them."""
     st = lio.store_of(store)
+    access(st, None if by is None else as_actor(by)).require("settings")
     merged = {**read_settings(st).model_dump(), **changes}
     settings = _validated(merged, f"store settings {_path(st)}")
     with lio.locked(st):

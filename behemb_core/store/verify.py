@@ -12,7 +12,14 @@ What is checked, and what each finding names:
   approved with; every approval has its record file, identical to the copy in the log, and every record file
   has its audit entry; the pointer is what the last publish/rollback wrote and names an intact, approved version;
 * the golden pairs log parses and its chain holds;
-* every registered ANN index was built from the published version's exact bytes (otherwise: **index skew**).
+* every registered ANN index was built from the published version's exact bytes (otherwise: **index skew**);
+* with the audit key (:mod:`.audit_key`), every line of the audit log and of the golden pairs log carries a valid
+  MAC — an edited line whose chain, head, record and pointer were all recomputed is caught here; without the key
+  this is reported under ``unjudged``, never as passed;
+* the policy over the log (:mod:`.policy`): every approval, publish, rollback and policy change made while a policy
+  was in force was made by a verified actor holding the role at that time, no approval is by the version's
+  trainer, and no publish had fewer distinct approvals than the policy required;
+* the store's format number is one this code knows, and ``policy.json`` is what the log committed.
 
 Crash leftovers that the next lifecycle command completes by itself (an unfinished last line, a head behind the
 log, temporary files) are listed under ``pending``, not as problems; a derived file behind the log (pointer,
@@ -29,22 +36,43 @@ from . import _journal
 from . import _lifecycle_io as lio
 from ._lifecycle_io import AUDIT_FILE, INDEX_DIR, POINTER_FILE
 from ._manifest import EMBEDDINGS_FILE
+from .audit_key import AuditKey, load_audit_key
 from .filestore import Store
 from .names import is_valid_version_name
+from .policy import read_policy_state
+from .policy_audit import policy_problems
 from .recovery import GOLDEN_PATH, inspect_store
+from .store_format import FORMAT_FILE, store_format
 
 __all__ = ["verify_store"]
 
 _PENDING = ("torn tail", "head behind", "leftover temporary file", "stale work folder")
 
 
-def verify_store(store: Store | str) -> dict[str, Any]:
-    """Check everything a release depends on (see the module docstring). Returns ``{"ok", "problems",
-    "pending", "notes", "versions_checked", "published", "indexes", "incomplete"}``; ``ok`` is true when there
-    is no problem (pending crash leftovers do not make it false)."""
+_NO_KEY: Any = object()
+
+
+def verify_store(store: Store | str, *, key: AuditKey | None = _NO_KEY) -> dict[str, Any]:
+    """Check everything a release depends on (see the module docstring). ``key`` defaults to the audit key of the
+    environment (:func:`~.audit_key.load_audit_key`); pass None to verify without one.
+
+    Returns ``{"ok", "verdict", "problems", "unjudged", "pending", "notes", "versions_checked", "published",
+    "indexes", "incomplete", "head"}``. ``verdict`` is ``"problems"`` when anything is wrong, else ``"could not
+    judge"`` when a check could not be made (no key to check the MACs), else ``"ok"``; ``ok`` is true for
+    ``"ok"`` only. Pending crash leftovers do not count as problems. ``head`` is the log's line count and last
+    hash — keep it elsewhere to detect a log cut back to an earlier state later."""
     st = lio.store_of(store)
+    if key is _NO_KEY:
+        key = load_audit_key()
     problems: list[str] = []
+    unjudged: list[str] = []
     notes: list[str] = []
+    try:
+        fmt = store_format(st)
+        if fmt is None and st.fs.exists(st.root) and st.list_dir(st.root):
+            notes.append(f"{st.join(FORMAT_FILE)} is missing: the next write adds it")
+    except StoreError as exc:
+        problems.append(str(exc))
     hashes: dict[str, dict[str, str | None]] = {}
     intact: dict[str, bool] = {}
     for name in filter(is_valid_version_name, st.folder_names()):  # not list_versions: needs a valid pointer
@@ -63,14 +91,21 @@ def verify_store(store: Store | str) -> dict[str, Any]:
     audit = lio.audit_journal(st)
     problems += audit.chain_problems()
     entries = audit.entries
-    unchained = sum("prev_sha256" not in e for e in entries)
-    if unchained:
-        notes.append(f"{AUDIT_FILE}: the first {unchained} lines were written before the log was chained; an edit "
-                     "of one of them is caught only where it breaks seq or previous")
     moves = [e for e in entries if e["action"] in ("publish", "rollback")]
+    golden = _journal.read_journal(st, st.join(*GOLDEN_PATH), "golden pairs")
+    for j in (audit, golden):
+        found, could_not = j.authenticity(key)
+        problems += found
+        if could_not:
+            unjudged.append(could_not)
     if not audit.bad_lines:
         problems += _log_problems(entries, moves)
         problems += _approval_problems(st, entries, hashes)
+        problems += policy_problems(st, entries)
+        try:
+            read_policy_state(st, journal=audit)
+        except StoreError as exc:
+            problems.append(str(exc))
 
     pointer = None
     try:
@@ -81,7 +116,6 @@ def verify_store(store: Store | str) -> dict[str, Any]:
     if pointer is not None:
         problems += _pointer_problems(st, pointer, hashes, intact)
 
-    golden = _journal.read_journal(st, st.join(*GOLDEN_PATH), "golden pairs")
     problems += golden.chain_problems()
 
     pending = []
@@ -93,9 +127,11 @@ def verify_store(store: Store | str) -> dict[str, Any]:
                 "completes it" if finding.auto else "sets it aside"))
     indexes = _index_reports(st, published, {n: h["embeddings_sha256"] for n, h in hashes.items()})
     problems += [r["problem"] for r in indexes if r["problem"]]
-    return {"ok": not problems, "problems": problems, "pending": pending, "notes": notes,
-            "versions_checked": len(hashes), "published": published, "indexes": indexes,
-            "incomplete": st.incomplete()}
+    verdict = "problems" if problems else "could not judge" if unjudged else "ok"
+    return {"ok": verdict == "ok", "verdict": verdict, "problems": problems, "unjudged": unjudged,
+            "pending": pending, "notes": notes, "versions_checked": len(hashes), "published": published,
+            "indexes": indexes, "incomplete": st.incomplete(),
+            "head": {"lines": len(audit.hashes), "sha256": audit.last_hash}}
 
 
 def _log_problems(log: list[dict[str, Any]], moves: list[dict[str, Any]]) -> list[str]:

@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import ConfigError, VersionExistsError
+from ..identity import Actor, as_actor
 from ..ingest.dataset import Dataset
 from ..methods.base import MethodConfig, MethodSpec
 from ..methods.registry import get_method
 from ..progress import ProgressCallback, as_reporter
 from ..store import Store
+from ..store.policy import access
 from ..train import train_version
 from .search import tune_method
 
@@ -28,6 +30,7 @@ def tune_and_train(
     noise_floor: bool = False,
     base_config: MethodConfig | dict[str, Any] | None = None,
     progress: ProgressCallback | None = None,
+    by: Actor | str | None = None,
 ) -> dict[str, Any]:
     """:func:`~.search.tune_method` on ``dataset``'s sessions, then :func:`~behemb_core.train.train_version`
     with the winning config on all of them; the search (every trial, scores, protocol) goes into the version's
@@ -43,6 +46,7 @@ def tune_and_train(
         raise VersionExistsError(f"version {name!r} already exists in {store.url}; versions are immutable")
     if dataset is None or dataset.sessions is None or dataset.sessions.n_events == 0:
         raise ConfigError(f"tuning {spec.name} needs sessions, but the dataset has none (or none survived cleaning)")
+    access(store, None if by is None else as_actor(by)).require("train")  # before the search, not after it
     rep = as_reporter(progress)
     result = tune_method(
         dataset.sessions, spec, budget_seconds=budget_seconds, seed=seed, base_config=base_config,
@@ -51,6 +55,7 @@ def tune_and_train(
     summary = train_version(
         store, spec, result.best_config, dataset=dataset, seed=seed, name=name, evaluate=evaluate,
         noise_floor=noise_floor, progress=rep.sub(_TUNE_SHARE, 1.0), extra_manifest={"tuning": result.to_json()},
+        by=by,
     )
     return {
         **summary,

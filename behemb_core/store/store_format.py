@@ -1,0 +1,45 @@
+"""The store's format number: ``<store>/behemb-store.json`` = ``{"format": 1}``, written by the first write.
+
+A store whose format this code does not know is refused before anything is read or written, with a message that
+names the file and the formats this version of behemb knows — an older behemb never misreads, or writes into, a
+store a newer one laid out differently. A store without the file is one that was never written to (or one made
+before the number existed): the first write adds it.
+"""
+
+from __future__ import annotations
+
+import json
+
+from ..errors import StoreError
+from . import _fsio
+from ._fsio import StoreFiles
+
+FORMAT_FILE = "behemb-store.json"
+FORMAT = 1
+KNOWN_FORMATS = (1,)
+
+
+def store_format(st: StoreFiles) -> int | None:
+    """The store's format number, None when the store has no format file yet; an unknown or unreadable one
+    raises :class:`StoreError` naming the file."""
+    path = st.join(FORMAT_FILE)
+    try:
+        raw = st.read_bytes(path)
+    except FileNotFoundError:
+        return None
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise StoreError(f"{path} is not valid JSON ({exc}); this store's format cannot be known") from None
+    number = data.get("format") if isinstance(data, dict) else None
+    if number not in KNOWN_FORMATS:
+        raise StoreError(f"{path} says this store has format {number!r}; this version of behemb reads and writes "
+                         f"format {', '.join(map(str, KNOWN_FORMATS))} only: use the behemb that wrote it")
+    return int(number)
+
+
+def ensure_format(st: StoreFiles) -> None:
+    """Refuse an unknown format; write the format file when the store has none (exclusive create)."""
+    if store_format(st) is None:
+        _fsio.create_exclusive(st, st.join(FORMAT_FILE), (json.dumps({"format": FORMAT}) + "\n").encode("ascii"),
+                               point="format")
