@@ -10,6 +10,7 @@ import streamlit as st
 
 from app_support import jobs, keys, loaders
 from app_support.errors import page_guard, user_errors
+from app_support.identity import identity_sidebar, sign_in_gate, view_gate
 from app_support.views import md
 from app_support.widgets import dataset_counts
 from behemb_core.store import published_version
@@ -50,14 +51,17 @@ def sidebar() -> None:
             f"immutable and never overwritten. Default: {keys.DEFAULT_STORE} (env {keys.STORE_ENV} overrides).",
         )
         problem = loaders.store_problem()
+        store = None
         if problem is not None:
             st.error(f"This store cannot be used: {md(problem)}", icon=":material/block:")
         else:
             st.caption("Using " + md(keys.resolve_store_path(st.session_state[keys.STORE_PATH])))
             with user_errors("The store could not be opened"):
-                note = loaders.current_store().writer_note()
+                store = loaders.current_store()
+                note = store.writer_note()
                 if note:
                     st.caption(":material/person: " + md(note[0].upper() + note[1:]) + ".")
+        identity_sidebar(store)
         training_indicator()
 
 
@@ -122,7 +126,10 @@ PROJECTION = st.Page("pages/4_Projection.py", title="Projection", icon=":materia
 COMPARE = st.Page("pages/5_Compare.py", title="Compare", icon=":material/compare_arrows:")
 PUBLISH = st.Page("pages/6_Publish.py", title="Publish", icon=":material/rocket_launch:")
 
+sign_in_gate()  # with sign-in configured, a visitor who is not signed in sees only the sign-in
 sidebar()
 pg = st.navigation([HOME, DATA, TRAIN, NEIGHBORS, PROJECTION, COMPARE, PUBLISH])
 with page_guard(pg.title):
+    if loaders.store_problem() is None:
+        view_gate(loaders.current_store())  # a store whose policy gives this person no role shows nothing
     pg.run()

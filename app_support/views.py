@@ -236,13 +236,23 @@ def audit_table(entries: list[dict[str, Any]]) -> pd.DataFrame:
     """Audit-log entries, newest first."""
     rows = [{"seq": e.get("seq"), "at": human_time(e.get("at", "")), "action": e.get("action", ""),
              "version": e.get("version") or "", "previous": e.get("previous") or "", "by": e.get("by") or "",
-             "sha256": str(e.get("embeddings_sha256") or "")[:12]} for e in reversed(entries)]
-    return pd.DataFrame(rows, columns=["seq", "at", "action", "version", "previous", "by", "sha256"])
+             "verified": _verified(e), "sha256": str(e.get("embeddings_sha256") or "")[:12]}
+            for e in reversed(entries)]
+    return pd.DataFrame(rows, columns=["seq", "at", "action", "version", "previous", "by", "verified", "sha256"])
+
+
+def _verified(entry: dict[str, Any]) -> str:
+    """``yes (app sign-in)`` / ``no (typed name)``: whether an entry's actor was a verified identity, and how."""
+    actor = entry.get("actor")
+    if not isinstance(actor, dict):
+        return "no (not recorded)"
+    return f"{'yes' if actor.get('verified') else 'no'} ({actor.get('via') or 'unknown'})"
 
 
 def approvals_table(records: list[dict[str, Any]]) -> pd.DataFrame:
     """A version's approval records (``lifecycle.approvals``), newest first."""
-    rows = [{"at": human_time(r.get("at", "")), "by": r.get("by", ""), "note": r.get("note") or "",
-             "acknowledged": ", ".join(r.get("acknowledged", [])), "override": bool(r.get("override")),
-             "failed checks": ", ".join(r.get("failed", []))} for r in reversed(records)]
-    return pd.DataFrame(rows, columns=["at", "by", "note", "acknowledged", "override", "failed checks"])
+    rows = [{"at": human_time(r.get("at", "")), "by": r.get("by", ""), "verified": _verified(r),
+             "note": r.get("note") or "", "acknowledged": ", ".join(r.get("acknowledged", [])),
+             "override": bool(r.get("override")), "failed checks": ", ".join(r.get("failed", []))}
+            for r in reversed(records)]
+    return pd.DataFrame(rows, columns=["at", "by", "verified", "note", "acknowledged", "override", "failed checks"])

@@ -9,6 +9,7 @@ import streamlit as st
 from app_support import jobs, keys, loaders
 from app_support.errors import page_guard, user_errors
 from app_support.forms import model_form
+from app_support.identity import current_access
 from app_support.runs import run_key
 from app_support.tuning_view import tuning_caption, tuning_table
 from app_support.views import evaluation_table, md
@@ -35,8 +36,15 @@ with user_errors("The dataset could not be read"):
                "(change it on the Data page).")
 
 store = None
+may_train: str | None = None  # an unusable store is said when Train is pressed, as before
+actor = None
 with user_errors("The store could not be opened"):
     store = loaders.current_store()
+    acc = current_access(store)
+    may_train = acc.refusal("train")
+    actor = acc.actor
+if store is not None and may_train:
+    st.info(md(may_train) + ".", icon=":material/lock:")
 
 method = st.selectbox("Method", list(METHODS), key="train_method", format_func=lambda m: METHODS[m].title)
 spec_m = METHODS[method]
@@ -80,9 +88,10 @@ with st.form("train_form"):
     budget = t[1].number_input("Tuning budget (minutes)", min_value=0.5, max_value=600.0, value=10.0, step=0.5,
                                key="train_budget", disabled=not tunable,
                                help="No new trial starts once this is spent; the best so far wins.")
-    submitted = st.form_submit_button("Train", type="primary", key="train_submit")
+    submitted = st.form_submit_button("Train", type="primary", key="train_submit", disabled=may_train is not None,
+                                      help=may_train)
 
-if submitted and dataset is not None and store is not None and not form_outcome.failed:
+if submitted and dataset is not None and store is not None and not form_outcome.failed and may_train is None:
     with user_errors("Training could not start"):
         if name is not None:
             validate_version_name(name)  # before anything else is looked at
@@ -106,16 +115,16 @@ if submitted and dataset is not None and store is not None and not form_outcome.
             if name is not None and store.exists(name):  # fail now, not after the training
                 raise VersionExistsError(f"version {name!r} already exists in the store; choose another name")
 
-            def work(progress, _ds=dataset, _store=store, _cfg=config, _seed=int(seed)):  # runs in the thread
+            def work(progress, _ds=dataset, _store=store, _cfg=config, _seed=int(seed), _by=actor):  # in the thread
                 with doing(path=_store.url):  # an OS error without a file name (a full disk) names the store
                     if tune:  # the form's values are the starting point and trial 1 of the search
                         return tune_and_train(
                             _store, method, dataset=_ds, budget_seconds=float(budget) * 60, seed=_seed, name=name,
-                            evaluate=evaluate, noise_floor=noise_floor, base_config=_cfg, progress=progress,
+                            evaluate=evaluate, noise_floor=noise_floor, base_config=_cfg, progress=progress, by=_by,
                         )
                     return train_version(
                         _store, method, _cfg, dataset=_ds, seed=_seed, name=name, evaluate=evaluate,
-                        noise_floor=noise_floor, base_version=base_version, progress=progress,
+                        noise_floor=noise_floor, base_version=base_version, progress=progress, by=_by,
                     )
 
             label = f"{spec_m.title}, seed {int(seed)}" + (f", tuned for up to {float(budget):g} min" if tune else "")

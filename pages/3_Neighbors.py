@@ -14,6 +14,7 @@ import streamlit as st
 
 from app_support import keys, loaders
 from app_support.errors import user_errors
+from app_support.identity import current_access
 from app_support.views import evidence_table, example_lines, human_time, md, neighbor_table
 from app_support.widgets import static_table
 from behemb_core.errors import BehembError
@@ -249,16 +250,21 @@ with st.container(border=True):
         "Neighbor", neighbor_ids, key="nb_golden_neighbor",
         format_func=lambda i: f"{ranks.get(i, '?')}. {i} — {neighbor_names.get(i, '')}",
     )
-    by = gc[1].text_input("Your name", key="nb_golden_by", max_chars=100,
-                          help="Recorded with the mark.").strip()
-    note = gc[2].text_input("Note (optional)", key="nb_golden_note", max_chars=1000).strip() or None
-    good = gc[3].button("Good", icon=":material/thumb_up:", key="nb_mark_good",
-                        help="This neighbor belongs in the list.")
-    bad = gc[4].button("Bad", icon=":material/thumb_down:", key="nb_mark_bad",
-                       help="This neighbor should not be in the list.")
+    acc = current_access(store)
+    refusal = acc.refusal("golden")
+    by = acc.actor
+    gc[1].caption(f"Marked as **{md(by.shown)}**" if by is not None else "Enter your name in the sidebar")
+    note = gc[2].text_input("Note (optional)", key="nb_golden_note", max_chars=1000,
+                            disabled=refusal is not None).strip() or None
+    good = gc[3].button("Good", icon=":material/thumb_up:", key="nb_mark_good", disabled=refusal is not None,
+                        help=refusal or "This neighbor belongs in the list.")
+    bad = gc[4].button("Bad", icon=":material/thumb_down:", key="nb_mark_bad", disabled=refusal is not None,
+                       help=refusal or "This neighbor should not be in the list.")
+    if refusal is not None:
+        st.caption(f":material/lock: {md(refusal)}.")
     if (good or bad) and neighbor is not None:
-        if not by:
-            st.error("Enter your name: every mark records who made it.", icon=":material/block:")
+        if by is None:
+            st.error("Enter your name in the sidebar: every mark records who made it.", icon=":material/block:")
         else:
             with user_errors("Not marked") as marked:
                 mark_pair(store, item, neighbor, label="good" if good else "bad", by=by, note=note, version=version)

@@ -1,6 +1,8 @@
-"""Publish: the sign-off checklist of a version, approval by name (with acknowledgements or a recorded override),
-publishing an approved version, rollback, and the append-only audit log. Every action is a call into
-``behemb_core.store.lifecycle``; nothing on this page edits or deletes a version."""
+"""Publish: the sign-off checklist of a version, approval (with acknowledgements or a recorded override),
+publishing an approved version, rollback, and the append-only audit log. Every action is one library call
+(``behemb_core.signoff.approve``, which runs the checks itself, and ``behemb_core.store.lifecycle``), which also
+enforces the store's policy; the page only disables what the policy refuses, with the library's reason. Who acts
+is the signed-in identity, or the sidebar's typed name (unverified). Nothing here edits or deletes a version."""
 
 from __future__ import annotations
 
@@ -8,17 +10,19 @@ import streamlit as st
 
 from app_support import keys, loaders
 from app_support.errors import user_errors
+from app_support.identity import current_access
 from app_support.views import approvals_table, audit_table, checks_table, md, versions_table
 from app_support.widgets import STATE_BADGES, static_table
-from behemb_core.signoff import signoff_checks
+from behemb_core.signoff import approve, signoff_checks
 from behemb_core.store import (
+    approval_state,
     approvals,
-    approve,
     publish,
     published_version,
     read_audit_log,
     rollback,
     rollback_targets,
+    trained_by,
 )
 
 keys.init_state()
@@ -27,7 +31,6 @@ FLASH = "pub_flash"  # success message of the last action, shown once after the 
 # Durable copies of widget values: Streamlit drops a widget's state when its page is left, and may reset a
 # selectbox whose labels change (a status in the label); the page re-seeds the widgets from these every run.
 SELECTED = "pub_selected"  # the version being worked on
-BY = "pub_by_saved"  # "Your name"
 
 
 def ack_key(version: str, check: str) -> str:
@@ -78,12 +81,12 @@ names = list(status)
 st.dataframe(versions_table(infos), hide_index=True, key="pub_versions")
 
 ss = st.session_state
-if "pub_by" in ss:  # the widget is alive: its value is the truth
-    ss[BY] = ss["pub_by"]
-else:  # back on the page: re-seed the widget
-    ss["pub_by"] = ss.get(BY, "")
-by = st.text_input("Your name (required)", key="pub_by", max_chars=100,
-                   help="Recorded with every approval, publish and rollback in the audit log.").strip()
+acc = current_access(store)
+actor = acc.actor
+by = actor  # the library records the identity; None: nobody named (no sign-in and no name in the sidebar)
+if actor is None:
+    st.info("Enter your name in the sidebar: every approval, publish and rollback records who did it.",
+            icon=":material/person:")
 
 st.subheader("Sign-off checklist")
 if ss.get("pub_version") in names and ss.get("pub_version") != ss.get(SELECTED):
@@ -143,31 +146,49 @@ else:
                        "with your name in the approval and the audit log.", icon=":material/warning:")
         note = st.text_area("Note (optional)", key=note_key(version), height=68,
                             help="Why this version, what you looked at — kept with the approval.").strip() or None
-        if st.button("Approve", type="primary", key="pub_approve"):
-            if not by:
-                st.error("Enter your name above: every approval records who signed off.", icon=":material/block:")
+        may_approve = acc.refusal("approve")
+        trainer = trained_by(store, version)
+        if may_approve is None and acc.policy is not None and actor is not None and trainer is not None \
+                and trainer.same_person(actor):
+            may_approve = (f"you trained {version} and may not approve it too (four eyes); approvers: "
+                           f"{', '.join(acc.policy.holders('approver')) or 'nobody yet'}")
+        if may_approve is not None:
+            st.caption(f":material/lock: {md(may_approve)}.")
+        if st.button("Approve", type="primary", key="pub_approve", disabled=may_approve is not None,
+                     help=may_approve or "Runs the checks again and records them with your approval."):
+            if by is None:
+                st.error("Enter your name in the sidebar: every approval records who signed off.",
+                         icon=":material/block:")
             else:
                 with user_errors("Not approved"):
-                    record = approve(store, version, by=by, checks=checks, note=note, acknowledge=acknowledged,
-                                     override=override)
+                    record = approve(store, version, by=by, note=note, acknowledge=acknowledged, override=override)
                     extra = []
                     if record["acknowledged"]:
                         extra.append(f"acknowledged: {', '.join(record['acknowledged'])}")
                     if record["override"]:
                         extra.append("with override")
                     ss.pop(note_key(version), None)  # the note belongs to this approval, not the next
-                    done(f"Approved {md(version)} by {md(by)}" + (f" ({md('; '.join(extra))})" if extra else "") + ".")
+                    done(f"Approved {md(version)} by {md(by.shown)}" + (f" ({md('; '.join(extra))})" if extra else "")
+                         + ".")
 
     approved_now = status[version] == "approved"
-    if st.button(f"Publish {version}", key="pub_publish", disabled=not approved_now,
-                 help="Points the published pointer at this version (atomic; logged)." if approved_now else
-                 "Only an approved version can be published: approve it first."):
-        if not by:
-            st.error("Enter your name above: every publish records who did it.", icon=":material/block:")
+    counted = approval_state(store, version, policy=acc.policy or False)
+    may_publish = acc.refusal("publish") or (
+        None if counted["enough"] else f"this store's policy needs {counted['sentence']}")
+    if approved_now:
+        st.caption(f"Approvals that count for publishing: {md(counted['sentence'])}.")
+    if approved_now and may_publish is not None:
+        st.caption(f":material/lock: {md(may_publish)}.")
+    if st.button(f"Publish {version}", key="pub_publish", disabled=not approved_now or may_publish is not None,
+                 help=(may_publish or "Points the published pointer at this version (atomic; logged).")
+                 if approved_now else "Only an approved version can be published: approve it first."):
+        if by is None:
+            st.error("Enter your name in the sidebar: every publish records who did it.", icon=":material/block:")
         else:
             with user_errors("Not published"):
                 entry = publish(store, version, by=by)
-                done(f"Published {md(version)} by {md(by)} (previously {md(entry.get('previous') or 'nothing')}).")
+                done(f"Published {md(version)} by {md(by.shown)} (previously "
+                     f"{md(entry.get('previous') or 'nothing')}).")
 
 st.subheader("Roll back")
 targets: list[str] = []
@@ -180,14 +201,18 @@ elif not targets:
                "published with the button above, not rolled back to).")
 else:
     c = st.columns([3, 1], vertical_alignment="bottom")
+    may_roll_back = acc.refusal("rollback")
     target = c[0].selectbox(f"Re-publish instead of {published}", targets, key="pub_rollback_to")
-    if c[1].button("Roll back", key="pub_rollback"):
-        if not by:
-            st.error("Enter your name above: every rollback records who did it.", icon=":material/block:")
+    if c[1].button("Roll back", key="pub_rollback", disabled=may_roll_back is not None, help=may_roll_back):
+        if by is None:
+            st.error("Enter your name in the sidebar: every rollback records who did it.", icon=":material/block:")
         else:
             with user_errors("Not rolled back"):
                 rollback(store, by=by, to=target)
-                done(f"Rolled back: {md(target)} is published again (instead of {md(published)}), by {md(by)}.")
+                done(f"Rolled back: {md(target)} is published again (instead of {md(published)}), by "
+                     f"{md(by.shown)}.")
+    if may_roll_back is not None:
+        st.caption(f":material/lock: {md(may_roll_back)}.")
 
 st.subheader("Audit log")
 if log:

@@ -177,7 +177,8 @@ def test_mark_neighbors_and_check_the_version(own_store: Path, monkeypatch: pyte
     assert any("Enter your name" in e.value for e in at.error)
     assert golden_pairs(own_store).empty
 
-    at.text_input(key="nb_golden_by").set_value("Ana").run()
+    at.session_state["actor_name"] = "Ana"
+    at.run()
     at.selectbox(key="nb_golden_neighbor").set_value(second).run()
     at.text_input(key="nb_golden_note").set_value("belongs together").run()
     at.button(key="nb_mark_good").click().run()

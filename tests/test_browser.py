@@ -255,7 +255,7 @@ def test_train_look_at_neighbors_and_publish_in_a_browser(server: tuple[str, Pat
         # (tests/test_lifecycle.py covers approve/publish in the library).
         return
     go_to(page, url, "Publish", "Sign-off and publish")
-    by = page.get_by_role("textbox", name="Your name (required)", exact=True)
+    by = page.get_by_role("textbox", name="Your name (unverified)", exact=True)
     by.fill("Browser Test")
     by.press("Tab")
     settle(page)
@@ -453,7 +453,7 @@ def test_upload_train_compare_and_publish_in_a_browser(seeded_server: tuple[str,
         page.get_by_test_id("stTable").filter(has_text="same catalogue as published"))}
     assert states["same catalogue as published"] == "warning", states
     assert states["stability vs published"] == "warning", states
-    by = page.get_by_role("textbox", name="Your name (required)", exact=True)
+    by = page.get_by_role("textbox", name="Your name (unverified)", exact=True)
     by.fill("Browser Test")
     by.press("Tab")
     settle(page)

@@ -198,6 +198,7 @@ def _record_approval(store: Store | str, version: str, *, by: Actor | str,
     if note is not None and not isinstance(note, str):
         raise StoreError(f"note must be a string or None, got {type(note).__name__}")
     validate_version_name(version)
+    hashes = _hashes(st, version, "approved")  # a changed version first: its checks say less than this
     results = [c if isinstance(c, CheckResult) else CheckResult.from_dict(c) for c in checks]
     names = [c.name for c in results]
     dupes = sorted({n for n in names if names.count(n) > 1})
@@ -210,7 +211,6 @@ def _record_approval(store: Store | str, version: str, *, by: Actor | str,
     failed = [c for c in results if not c.passed]
     acknowledged = [c.name for c in failed if c.acknowledgeable and c.name in acks]
     blocking = [c for c in failed if c.name not in acknowledged]
-    hashes = _hashes(st, version, "approved")
     key = load_audit_key()
     with lio.locked(st):
         recovery.roll_forward(st, actor, key=key)
