@@ -56,7 +56,8 @@ def save_wording(store) -> None:
     """The "Wording" selectbox changed: write the store's setting (every user of the store sees it)."""
     choice = st.session_state.get("nb_wording")
     try:
-        write_settings(store, interaction=None if choice in (None, AUTOMATIC) else choice)
+        write_settings(store, by=current_access(store).actor,
+                       interaction=None if choice in (None, AUTOMATIC) else choice)
     except BehembError as exc:
         st.session_state[WORDING_ERROR] = f"The wording was not saved: {exc}"
 
@@ -121,9 +122,12 @@ item = c[1].selectbox(
     options, key="nb_item", format_func=lambda i: f"{i} — {labels.get(i, '')}" if labels.get(i) else str(i),
 )
 k = c[2].number_input("K", min_value=1, max_value=100, value=10, step=1, key="nb_k")
+may_set_wording = current_access(store).refusal("settings")
 c[3].selectbox("Wording", [AUTOMATIC, *INTERACTIONS], key="nb_wording", on_change=save_wording, args=(store,),
-               help="What people did with the items, for \"People who … this also …\": a setting of the store. "
-               "Automatic follows the version's training data (views, purchases, plays or ratings).")
+               disabled=may_set_wording is not None,
+               help=may_set_wording or "What people did with the items, for \"People who … this also …\": a "
+               "setting of the store. Automatic follows the version's training data (views, purchases, plays or "
+               "ratings).")
 
 names = names_for(catalogue, stored.embeddings.vocab.ids)
 rows = item_neighbors(stored.embeddings, item, int(k), names=names)

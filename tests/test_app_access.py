@@ -89,6 +89,7 @@ def test_carol_a_viewer_sees_every_page_with_every_action_disabled(store_dir: Pa
     at.switch_page(NEIGHBORS).run()
     assert not at.exception
     assert at.button(key="nb_mark_good").disabled and at.button(key="nb_mark_bad").disabled
+    assert at.selectbox(key="nb_wording").disabled  # a store setting: admins only
 
 
 def test_bob_approves_and_the_record_is_his_verified_identity(store_dir: Path) -> None:
