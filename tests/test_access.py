@@ -243,3 +243,15 @@ def test_a_hand_edited_entry_with_a_recomputed_chain_is_caught_with_the_key_and_
     assert without_key["verdict"] == "could not judge"
     assert any("authenticity of its 3 lines (3 carry a MAC) was not checked: no audit key" in u
                for u in without_key["unjudged"]), without_key["unjudged"]
+
+
+def test_the_checklist_verify_expects_is_the_one_signoff_runs(team) -> None:
+    from behemb_core.signoff import signoff_checks
+    from behemb_core.store.checklist import SIGNOFF_CHECK_NAMES
+
+    st, _ = team
+    checks, _ = signoff_checks(st, "v1")
+    assert tuple(c.name for c in checks) == SIGNOFF_CHECK_NAMES
+    _record_approval(st, "v1", by=BOB, checks=[c for c in checks if c.name != "golden pairs"],
+                     acknowledge=WARNINGS[:3])
+    assert any("not the sign-off checklist" in p for p in verify_store(st)["problems"])

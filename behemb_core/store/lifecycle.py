@@ -52,6 +52,7 @@ from . import _lifecycle_io as lio
 from ._lifecycle_io import AUDIT_FILE, INDEX_DIR, LIFECYCLE_DIR, POINTER_FILE, read_audit_log
 from ._manifest import EMBEDDINGS_FILE, json_safe
 from .audit_key import AuditKey, load_audit_key
+from .checklist import SIGNOFF_CHECK_NAMES  # noqa: F401  (re-exported: the checklist the approvals record)
 from .filestore import Store
 from .names import validate_version_name
 from .policy import POLICY_FILE, PolicyState, StorePolicy, access, parse_policy, read_policy_state

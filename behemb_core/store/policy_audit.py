@@ -18,6 +18,7 @@ from ..errors import ConfigError, StoreError
 from ..identity import Actor
 from ._layout import AUDIT_FILE
 from .audit_key import MAC_FIELD
+from .checklist import SIGNOFF_CHECK_NAMES
 from .filestore import Store
 from .policy import NEEDS, StorePolicy, parse_policy, roles_of
 
@@ -48,6 +49,7 @@ def policy_problems(st: Store, entries: list[dict[str, Any]]) -> list[str]:
                     out.append(f"{where}: the version does not record who trained it, so four eyes cannot hold")
                 elif trainer.same_person(actor):
                     out.append(f"{where}: approved by the person who trained it (four eyes)")
+                out += _checklist_problems(where, e)
             if actor is not None:
                 approvals.setdefault(version, []).append((e.get("embeddings_sha256"), actor))
         elif e["action"] in ("publish", "rollback") and isinstance(version, str) and policy is not None:
@@ -67,6 +69,18 @@ def policy_problems(st: Store, entries: list[dict[str, Any]]) -> list[str]:
             except ConfigError as exc:
                 out.append(str(exc))
     return out
+
+
+def _checklist_problems(where: str, e: dict[str, Any]) -> list[str]:
+    """An approval must record the whole sign-off checklist (or stop where ``vectors valid`` failed)."""
+    checks = (e.get("approval") or {}).get("checks") or []
+    names = tuple(c.get("name") for c in checks if isinstance(c, dict))
+    stopped = names == SIGNOFF_CHECK_NAMES[:2] and any(
+        c.get("name") == "vectors valid" and not c.get("passed") for c in checks if isinstance(c, dict))
+    if names == SIGNOFF_CHECK_NAMES or stopped:
+        return []
+    return [f"{where}: records the checks {list(names)}, not the sign-off checklist — recorded by a caller that "
+            "chose its checks, not by signoff.approve"]
 
 
 def _actor(e: dict[str, Any]) -> Actor | None:
