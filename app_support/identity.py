@@ -66,21 +66,33 @@ def current_access(store: Store) -> Access:
 
 def sign_in_gate() -> None:
     """Before anything else on every page: with sign-in configured, a visitor who is not signed in sees only the
-    sign-in; with sign-in required but not configured, an explanation. Stops the page in both cases."""
+    sign-in; with sign-in required but not configured, an explanation. Stops the page in both cases, behind a
+    navigation of that one page (hidden), so Streamlit lists no other page either."""
     if sign_in_configured():
         if st.user.is_logged_in:
             return
-        st.title("behemb — sign in")
-        st.markdown("This workbench is shared by a team: sign in with your organisation's account to continue. "
-                    "Every approval, publish and rollback is recorded with the identity you sign in with.")
-        if st.button("Sign in", type="primary", key="sign_in", icon=":material/login:"):
-            st.login()
-        st.stop()
+        _only(_sign_in_view, "Sign in")
     if sign_in_required_by_env():
-        st.title("behemb — sign-in required")
-        st.error("BEHEMB_REQUIRE_SIGN_IN=1 is set, but sign-in is not configured: add an [auth] section to "
-                 ".streamlit/secrets.toml (see the README, 'Running the app for a team').", icon=":material/block:")
-        st.stop()
+        _only(_sign_in_required_view, "Sign-in required")
+
+
+def _only(view: Any, title: str) -> None:
+    st.navigation([st.Page(view, title=title, default=True)], position="hidden").run()
+    st.stop()
+
+
+def _sign_in_view() -> None:
+    st.title("behemb — sign in")
+    st.markdown("This workbench is shared by a team: sign in with your organisation's account to continue. "
+                "Every approval, publish and rollback is recorded with the identity you sign in with.")
+    if st.button("Sign in", type="primary", key="sign_in", icon=":material/login:"):
+        st.login()
+
+
+def _sign_in_required_view() -> None:
+    st.title("behemb — sign-in required")
+    st.error("BEHEMB_REQUIRE_SIGN_IN=1 is set, but sign-in is not configured: add an [auth] section to "
+             ".streamlit/secrets.toml (see the README, 'Running the app for a team').", icon=":material/block:")
 
 
 def identity_sidebar(store: Store | None) -> None:
