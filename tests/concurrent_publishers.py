@@ -1,9 +1,15 @@
 """Eight processes publishing and rolling back on one store at the same time, and what must hold afterwards:
 every action that reported success is in the audit log once, ``seq`` runs 1, 2, 3…, each move's ``previous`` is
-the version the move before it published, the pointer is the last move, and ``verify`` passes."""
+the version the move before it published, the pointer is the last move, and ``verify`` finds no problem.
+
+With ``outlive_lease`` (object stores) every writer runs with a lease of :data:`LEASE_SECONDS`, and the first one
+stalls inside the lock on its first action until another writer has taken its lease over (the lease is stale by
+the server's clock after that long): that action must be refused with nothing written, and the writer must not
+delete its successor's lease."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -14,15 +20,28 @@ from behemb_core.store.lifecycle import published_version
 from behemb_core.store.verify import verify_store
 
 REPO = Path(__file__).resolve().parents[1]
+LEASE_SECONDS = 3.0  # the shortened lease of an outlive_lease run (S3 timestamps have whole seconds)
 
 WRITER = """
-import random, sys
+import json, os, random, sys, time
 from behemb_core.errors import StoreError
-from behemb_core.store import Store, publish, rollback
+from behemb_core.store import Store, _fsio, publish, rollback
+if os.environ.get("BEHEMB_TEST_LEASE_SECONDS"):
+    _fsio.LEASE_SECONDS = float(os.environ["BEHEMB_TEST_LEASE_SECONDS"])
+if os.environ.get("BEHEMB_TEST_OUTLIVE_LEASE") == "1":  # stall in the lock until another writer takes the lease
+    take = _fsio._take_lease
+    def stall(lease):
+        take(lease)
+        _fsio._take_lease = take  # the first action only
+        print("holding", flush=True)
+        give_up = time.monotonic() + 60
+        while _fsio._still_ours(lease) and time.monotonic() < give_up:
+            time.sleep(0.1)
+    _fsio._take_lease = stall
 st = Store(sys.argv[1])
 rng = random.Random(int(sys.argv[2]))
 names = sys.argv[3].split(",")
-done = 0
+done = lost = 0
 for _ in range(4):
     try:
         if rng.random() < 0.3:
@@ -31,32 +50,51 @@ for _ in range(4):
             publish(st, rng.choice(names), by=f"w{sys.argv[2]}")
         done += 1
     except StoreError as exc:  # a real refusal: published already, nothing to roll back to, or the pointer moved
-        # under a rollback between reading it and taking the lease (it re-reads under the lease and refuses)
+        # under a rollback between reading it and taking the lease (it re-reads under the lease and refuses), or
+        # the action outlived its lease and another writer took it over before the commit
         assert any(why in str(exc) for why in ("already the published version", "nothing", "no earlier",
                                                 "changed from")), exc
-print(done)
+        lost += "another writer took it over; nothing was written" in str(exc)
+print(json.dumps({"done": done, "lost": lost}))
 """
 
 
-def run_concurrent_publishers(st: Store, names: list[str], tmp_path: Path, *, processes: int = 8) -> int:
+def run_concurrent_publishers(st: Store, names: list[str], tmp_path: Path, *, processes: int = 8,
+                              outlive_lease: bool = False) -> int:
     """Run the writers on approved versions ``names`` (one of them published) and check the log and pointer;
     returns how many actions succeeded."""
     before = [e for e in read_audit_log(st) if e["action"] in ("publish", "rollback")]
     script = tmp_path / "writer.py"
     script.write_text(WRITER)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    procs = [subprocess.Popen([sys.executable, str(script), st.url, str(i), ",".join(names)], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(processes)]
+    if outlive_lease:
+        env["BEHEMB_TEST_LEASE_SECONDS"] = str(LEASE_SECONDS)
+
+    def start(i: int, **extra: str) -> subprocess.Popen[str]:
+        return subprocess.Popen([sys.executable, str(script), st.url, str(i), ",".join(names)], env={**env, **extra},
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    procs = []
+    if outlive_lease:  # the staller holds the lease before the others start, so they are there to take it over
+        procs.append(start(0, BEHEMB_TEST_OUTLIVE_LEASE="1"))
+        assert procs[0].stdout is not None
+        first = procs[0].stdout.readline()
+        assert first == "holding\n", (first, procs[0].communicate(timeout=60))
+    procs += [start(i) for i in range(len(procs), processes)]
     outputs = [p.communicate(timeout=600) for p in procs]
     failed = [(p.returncode, err[-3000:]) for p, (_, err) in zip(procs, outputs) if p.returncode]
     assert not failed, failed
-    succeeded = sum(int(out.strip()) for out, _ in outputs)
+    results = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
+    if outlive_lease:
+        assert results[0]["lost"] >= 1, (results[0], outputs[0][1][-3000:])  # its stalled action was refused
+    succeeded = sum(r["done"] for r in results)
     log = read_audit_log(st)
     moves = [e for e in log if e["action"] in ("publish", "rollback")]
     assert len(moves) == len(before) + succeeded, (len(moves), succeeded)  # no action lost, none counted twice
     assert [e["seq"] for e in log] == list(range(1, len(log) + 1))
     assert all(m["previous"] == p["version"] for p, m in zip(moves, moves[1:]))
     report = verify_store(st)
-    assert report["ok"] and not report["pending"], (report["problems"], report["pending"])
+    assert report["problems"] == [] and not report["pending"], (report["problems"], report["pending"])
     assert published_version(st) == moves[-1]["version"]
+    assert not st.fs.exists(st.join(".lifecycle.lease"))  # every holder released its own lease, none another's
     return succeeded
