@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from conftest import write_sessions_jsonl
 
-from behemb_core.errors import ConfigError, IntegrityError, PermissionDenied
+from behemb_core.errors import ConfigError, IntegrityError, PermissionDenied, StoreError
 from behemb_core.identity import Actor
 from behemb_core.ingest import Dataset, read_session_jsonl
 from behemb_core.signoff import approve
@@ -255,3 +255,42 @@ def test_the_checklist_verify_expects_is_the_one_signoff_runs(team) -> None:
     _record_approval(st, "v1", by=BOB, checks=[c for c in checks if c.name != "golden pairs"],
                      acknowledge=WARNINGS[:3])
     assert any("not the sign-off checklist" in p for p in verify_store(st)["problems"])
+
+
+def test_verify_reports_a_publish_with_fewer_approvals_than_the_policy_required(team) -> None:
+    st, _ = team
+    set_policy(st, {**POLICY, "approvals_required": 2}, by=DAVE)
+    approve(st, "v1", by=BOB, acknowledge=WARNINGS)
+    j = lio.audit_journal(st)
+    entry = {"seq": j.entries[-1]["seq"] + 1, "at": lio.utc_now(), "action": "publish", "version": "v1",
+             "previous": None, "by": DAVE.id, "actor": DAVE.record(), **lio.version_hashes(st, "v1")}
+    _journal.append(st, j, entry, point="test", key=load_audit_key())  # what publish() refuses, written directly
+    problems = verify_store(st)["problems"]
+    assert any(f"seq {entry['seq']} (publish of 'v1' by 'dave@example.com'): 1 distinct approval(s) of these bytes, "
+               "but the policy in force required 2" in p for p in problems), problems
+
+
+def test_an_edited_golden_mark_fails_its_mac(team) -> None:
+    st, _ = team
+    mark_pair(st, 1, 2, label="good", by=ALICE)
+    path = Path(st.root) / "golden" / "pairs.jsonl"
+    line = json.loads(path.read_text())
+    line["label"] = "bad"
+    path.write_bytes(_journal.json_line(line))
+    (Path(st.root) / "golden" / "pairs.jsonl.head").write_text(json.dumps(
+        {"lines": 1, "sha256": _journal.line_sha(_journal.json_line(line))}))
+    problems = verify_store(st)["problems"]
+    assert any("golden pairs" in p and "line 1 was changed after it was written: its MAC does not match" in p
+               for p in problems), problems
+
+
+def test_a_store_of_an_unknown_format_is_refused(tmp_path: Path, dataset: Dataset) -> None:
+    st = Store(tmp_path / "future")
+    train_version(st, "ppmi_svd", {"dim": 8}, dataset=dataset, name="v", by="Ana")
+    assert json.loads((tmp_path / "future" / "behemb-store.json").read_text()) == {"format": 1}
+    (tmp_path / "future" / "behemb-store.json").write_text('{"format": 2}')
+    with pytest.raises(StoreError, match=r"behemb-store.json says this store has format 2; .* format 1 only"):
+        st.list_versions()
+    with pytest.raises(StoreError, match="format 2"):
+        publish(st, "v", by="Ana")
+    assert any("format 2" in p for p in verify_store(st)["problems"])
