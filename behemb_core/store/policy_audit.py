@@ -84,7 +84,11 @@ def _checklist_problems(where: str, e: dict[str, Any]) -> list[str]:
 
 
 def _actor(e: dict[str, Any]) -> Actor | None:
-    rec = e.get("actor")
+    return _actor_of(e.get("actor"))
+
+
+def _actor_of(rec: Any) -> Actor | None:
+    """The actor an entry or a manifest records, None when absent or unreadable (reported as no actor)."""
     if not isinstance(rec, dict):
         return None
     try:
@@ -115,9 +119,4 @@ def _trainer(st: Store, version: str, e: dict[str, Any]) -> Actor | None:
         rec = manifest.get("trained_by")
     elif isinstance(e.get("approval"), dict):
         rec = e["approval"].get("trained_by")
-    if not isinstance(rec, dict):
-        return None
-    try:
-        return Actor.from_record(rec)
-    except (KeyError, TypeError, ValueError):
-        return None
+    return _actor_of(rec)
