@@ -25,19 +25,19 @@ LEASE_SECONDS = 3.0  # the shortened lease of an outlive_lease run (S3 timestamp
 WRITER = """
 import json, os, random, sys, time
 from behemb_core.errors import StoreError
-from behemb_core.store import Store, _fsio, publish, rollback
+from behemb_core.store import Store, _lease, publish, rollback
 if os.environ.get("BEHEMB_TEST_LEASE_SECONDS"):
-    _fsio.LEASE_SECONDS = float(os.environ["BEHEMB_TEST_LEASE_SECONDS"])
+    _lease.LEASE_SECONDS = float(os.environ["BEHEMB_TEST_LEASE_SECONDS"])
 if os.environ.get("BEHEMB_TEST_OUTLIVE_LEASE") == "1":  # stall in the lock until another writer takes the lease
-    take = _fsio._take_lease
+    take = _lease._take_lease
     def stall(lease):
         take(lease)
-        _fsio._take_lease = take  # the first action only
+        _lease._take_lease = take  # the first action only
         print("holding", flush=True)
         give_up = time.monotonic() + 60
-        while _fsio._still_ours(lease) and time.monotonic() < give_up:
+        while _lease._still_ours(lease) and time.monotonic() < give_up:
             time.sleep(0.1)
-    _fsio._take_lease = stall
+    _lease._take_lease = stall
 st = Store(sys.argv[1])
 rng = random.Random(int(sys.argv[2]))
 names = sys.argv[3].split(",")

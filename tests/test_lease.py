@@ -24,7 +24,7 @@ import pytest
 
 from behemb_core.embeddings import make_embeddings
 from behemb_core.errors import StoreError
-from behemb_core.store import CheckResult, Store, _fsio, publish, read_audit_log
+from behemb_core.store import CheckResult, Store, _fsio, _lease, publish, read_audit_log
 from behemb_core.store.lifecycle import _record_approval as approve  # the recording layer, checks given
 from behemb_core.store.lifecycle import published_version
 from behemb_core.store.verify import verify_store
@@ -60,17 +60,17 @@ def store_with_a_published_version(bucket: str) -> Store:
 
 
 def lease_owner(st: Store) -> str | None:
-    held = _fsio._read_lease(st, st.join(_fsio.LEASE_FILE))
+    held = _lease._read_lease(st, st.join(_lease.LEASE_FILE))
     return None if held is None else held.get("owner")
 
 
-def rival(st: Store) -> _fsio._Lease:
-    return _fsio._Lease(st, st.join(_fsio.LEASE_FILE), "rival")
+def rival(st: Store) -> _lease._Lease:
+    return _lease._Lease(st, st.join(_lease.LEASE_FILE), "rival")
 
 
 def overwrite_lease(st: Store) -> None:
     """Another writer's lease replaces ours (as a take-over does), without waiting for ours to go stale."""
-    st.fs.pipe_file(st.join(_fsio.LEASE_FILE), json.dumps({"owner": "rival", "host": "elsewhere"}).encode())
+    st.fs.pipe_file(st.join(_lease.LEASE_FILE), json.dumps({"owner": "rival", "host": "elsewhere"}).encode())
 
 
 def test_a_writer_that_outlived_its_lease_commits_nothing_and_keeps_off_its_successors_lease(
@@ -80,24 +80,24 @@ def test_a_writer_that_outlived_its_lease_commits_nothing_and_keeps_off_its_succ
     new holder's lease alone."""
     st = store_with_a_published_version(s3_bucket)
     log_before = read_audit_log(st)
-    monkeypatch.setattr(_fsio, "LEASE_SECONDS", LEASE)
-    take = _fsio._take_lease
-    successors: list[_fsio._Lease] = []
+    monkeypatch.setattr(_lease, "LEASE_SECONDS", LEASE)
+    take = _lease._take_lease
+    successors: list[_lease._Lease] = []
 
-    def stall_then_lose_it(lease: _fsio._Lease) -> None:
+    def stall_then_lose_it(lease: _lease._Lease) -> None:
         take(lease)
         time.sleep(STALE_AFTER)
         successor = rival(st)
         take(successor)  # another process: our lease is stale by the server's clock, so it takes it over at once
         successors.append(successor)
 
-    monkeypatch.setattr(_fsio, "_take_lease", stall_then_lose_it)
+    monkeypatch.setattr(_lease, "_take_lease", stall_then_lose_it)
     with pytest.raises(StoreError, match=TAKEN_OVER):
         publish(st, "b", by="w1")
-    monkeypatch.setattr(_fsio, "_take_lease", take)
+    monkeypatch.setattr(_lease, "_take_lease", take)
     assert lease_owner(st) == "rival"  # the stalled writer did not delete its successor's lease
     assert read_audit_log(st) == log_before and published_version(st) == "a"  # nothing was written
-    _fsio._release(successors[0])  # the successor is done
+    _lease._release(successors[0])  # the successor is done
     assert lease_owner(st) is None
     publish(st, "b", by="w1")
     assert published_version(st) == "b" and verify_store(st)["problems"] == []
@@ -106,20 +106,20 @@ def test_a_writer_that_outlived_its_lease_commits_nothing_and_keeps_off_its_succ
 def test_a_slow_writer_whose_lease_nobody_took_renews_it_and_commits(
         s3_bucket: str, monkeypatch: pytest.MonkeyPatch) -> None:
     st = store_with_a_published_version(s3_bucket)
-    monkeypatch.setattr(_fsio, "LEASE_SECONDS", LEASE)
-    take, put = _fsio._take_lease, _fsio._put_lease
+    monkeypatch.setattr(_lease, "LEASE_SECONDS", LEASE)
+    take, put = _lease._take_lease, _lease._put_lease
     renewals: list[str | None] = []
 
-    def stall(lease: _fsio._Lease) -> None:
+    def stall(lease: _lease._Lease) -> None:
         take(lease)
         time.sleep(STALE_AFTER)
 
-    def spy(lease: _fsio._Lease, *, replacing: str | None) -> bool:
+    def spy(lease: _lease._Lease, *, replacing: str | None) -> bool:
         renewals.append(replacing)
         return put(lease, replacing=replacing)
 
-    monkeypatch.setattr(_fsio, "_take_lease", stall)
-    monkeypatch.setattr(_fsio, "_put_lease", spy)
+    monkeypatch.setattr(_lease, "_take_lease", stall)
+    monkeypatch.setattr(_lease, "_put_lease", spy)
     publish(st, "b", by="w1")
     assert renewals[0] is None and len(renewals) > 1 and all(renewals[1:])  # created, then renewed by CAS
     assert published_version(st) == "b" and lease_owner(st) is None
@@ -159,7 +159,7 @@ def test_a_lease_lost_after_the_commit_leaves_the_action_recorded_for_the_next_c
     monkeypatch.undo()
     assert read_audit_log(st)[-1]["version"] == "b" and published_version(st) == "a"
     assert lease_owner(st) == "rival"
-    st.fs.rm(st.join(_fsio.LEASE_FILE))  # the rival is done
+    st.fs.rm(st.join(_lease.LEASE_FILE))  # the rival is done
     save(st, "c", 2)
     approve(st, "c", by="w2", checks=CHECKS)  # the next command rolls the pointer forward first
     assert published_version(st) == "b" and verify_store(st)["problems"] == []
@@ -206,11 +206,11 @@ def test_a_skewed_host_clock_does_not_make_a_fresh_lease_look_stale(
     bucket, options = own_clock_bucket
     st = fresh_store(bucket, **options)
     holder = rival(st)
-    _fsio._take_lease(holder)  # written by a host with a right clock
+    _lease._take_lease(holder)  # written by a host with a right clock
     skew_clock(monkeypatch, skew)
-    monkeypatch.setattr(_fsio, "LEASE_WAIT_SECONDS", 0.5)
+    monkeypatch.setattr(_lease, "LEASE_WAIT_SECONDS", 0.5)
     with pytest.raises(StoreError, match="stayed locked by"):
-        _fsio._take_lease(_fsio._Lease(st, holder.path, "me"))
+        _lease._take_lease(_lease._Lease(st, holder.path, "me"))
     assert lease_owner(st) == "rival"
 
 
@@ -220,14 +220,14 @@ def test_a_skewed_host_clock_does_not_make_a_stale_lease_look_fresh(
     skews = (-DAY, DAY, -10 * 365 * DAY)
     stores = [fresh_store(bucket, **options) for _ in skews]
     for st in stores:
-        _fsio._take_lease(rival(st))  # a crashed writer's lease, its `at` from a host with a right clock
-    monkeypatch.setattr(_fsio, "LEASE_SECONDS", LEASE)
-    monkeypatch.setattr(_fsio, "LEASE_WAIT_SECONDS", 5.0)
+        _lease._take_lease(rival(st))  # a crashed writer's lease, its `at` from a host with a right clock
+    monkeypatch.setattr(_lease, "LEASE_SECONDS", LEASE)
+    monkeypatch.setattr(_lease, "LEASE_WAIT_SECONDS", 5.0)
     time.sleep(STALE_AFTER)
     for st, skew in zip(stores, skews):
         skew_clock(monkeypatch, skew)
         started = time.monotonic()
-        _fsio._take_lease(_fsio._Lease(st, st.join(_fsio.LEASE_FILE), "me"))
+        _lease._take_lease(_lease._Lease(st, st.join(_lease.LEASE_FILE), "me"))
         assert time.monotonic() - started < 1.0 and lease_owner(st) == "me", skew  # taken over at once
 
 
@@ -246,9 +246,9 @@ def test_the_lifecycle_works_under_a_skewed_host_clock(
 def test_without_a_date_header_the_time_comes_from_a_probe_object(s3_bucket: str) -> None:
     st = fresh_store(s3_bucket)
     st.fs.pipe_file(st.join("x"), b"x")
-    head = _fsio._s3(st, "head_object", st.join("x"))
-    by_date = _fsio._server_now(st, head)
-    by_probe = _fsio._server_now(st, {})
+    head = _lease._s3(st, "head_object", st.join("x"))
+    by_date = _lease._server_now(st, head)
+    by_probe = _lease._server_now(st, {})
     assert abs((by_probe - by_date).total_seconds()) <= 2 and by_probe.tzinfo is not None
-    assert st.fs.exists(st.join(_fsio.CLOCK_FILE))
+    assert st.fs.exists(st.join(_lease.CLOCK_FILE))
     assert abs((by_date - datetime.datetime.now(datetime.timezone.utc)).total_seconds()) < 5  # same host here

@@ -57,11 +57,11 @@ def test_versions_and_lifecycle_on_s3(s3_bucket: str) -> None:
 def test_a_crashed_writers_lease_is_taken_over(s3_bucket: str, monkeypatch) -> None:
     """A lease is stale when the server last wrote it more than LEASE_SECONDS ago by the server's clock (shortened
     here to 1 s; S3's timestamps have whole seconds, hence the wait of 2 s); the time written in it is ignored."""
-    from behemb_core.store import _fsio
+    from behemb_core.store import _lease
 
     st = fresh_store(s3_bucket)
     save(st, "a", 0)
-    monkeypatch.setattr(_fsio, "LEASE_SECONDS", 1.0)
+    monkeypatch.setattr(_lease, "LEASE_SECONDS", 1.0)
     crashed = {"owner": "gone", "host": "elsewhere", "pid": 1, "at": time.time() + 3600}  # its clock: no matter
     st.fs.pipe_file(st.join(".lifecycle.lease"), json.dumps(crashed).encode())
     time.sleep(2.05)
