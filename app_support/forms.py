@@ -33,17 +33,27 @@ def _unwrap_optional(annotation: Any) -> tuple[Any, bool]:
 
 def bounds(field: FieldInfo) -> tuple[float | None, float | None]:
     """Inclusive (min, max) for a number input; exclusive float bounds are left to the library's validation."""
-    lo = hi = None
+    lo: float | None = None
+    hi: float | None = None
     for m in field.metadata:
         if isinstance(m, at.Ge):
-            lo = m.ge
+            lo = _number(m.ge)
         elif isinstance(m, at.Gt):
-            lo = m.gt + 1 if isinstance(m.gt, int) and field.annotation is int else m.gt
+            gt = _number(m.gt)
+            lo = gt + 1 if isinstance(gt, int) and field.annotation is int else gt
         elif isinstance(m, at.Le):
-            hi = m.le
+            hi = _number(m.le)
         elif isinstance(m, at.Lt):
-            hi = m.lt - 1 if isinstance(m.lt, int) and field.annotation is int else m.lt
+            lt = _number(m.lt)
+            hi = lt - 1 if isinstance(lt, int) and field.annotation is int else lt
     return lo, hi
+
+
+def _number(bound: object) -> float | None:
+    """A bound as a number input takes it (an int stays an int); a bound that is no number (a date, …) is none."""
+    if isinstance(bound, bool) or not isinstance(bound, (int, float)):
+        return None
+    return bound
 
 
 def field_default(field: FieldInfo) -> Any:
@@ -67,15 +77,21 @@ def field_label(name: str, field: FieldInfo) -> str:
     return words[:1].upper() + words[1:]
 
 
-def field_widget(name: str, field: FieldInfo, *, key: str, default: Any = None, label: str | None = None) -> Any:
-    """Render one field's widget and return its raw value (lists/dicts parsed; ConfigError for bad JSON)."""
+def field_widget(
+    name: str, field: FieldInfo, *, key: str, default: Any = None, label: str | None = None,
+    choices: list[Any] | None = None,
+) -> Any:
+    """Render one field's widget and return its raw value (lists/dicts parsed; ConfigError for bad JSON).
+    ``choices`` makes it a selectbox whatever the field's type (choices that come from elsewhere, e.g. the
+    registry's behavior methods for fusion's ``base_method``)."""
     annotation, optional = _unwrap_optional(field.annotation)
     value = field_default(field) if default is None else default
     label = label or field_label(name, field)
     help_text = f"{field.description or ''} (parameter `{name}`)".strip()
     origin = typing.get_origin(annotation)
-    if origin is typing.Literal:
+    if choices is None and origin is typing.Literal:
         choices = list(typing.get_args(annotation))
+    if choices is not None:
         return st.selectbox(label, choices, index=choices.index(value) if value in choices else 0, key=key,
                             help=help_text)
     if annotation is bool:
@@ -112,9 +128,10 @@ def field_widget(name: str, field: FieldInfo, *, key: str, default: Any = None, 
 
 def model_form(
     model: type[BaseModel], *, key_prefix: str, defaults: dict[str, Any] | None = None,
-    exclude: tuple[str, ...] = (), columns: int = 2,
+    exclude: tuple[str, ...] = (), columns: int = 2, choices: dict[str, list[Any]] | None = None,
 ) -> dict[str, Any]:
     """Widgets for every field of ``model`` (in declaration order) in a grid; returns ``{field: value}``.
+    ``choices`` gives fields a selectbox of these values (see :func:`field_widget`).
 
     Keys are ``f"{key_prefix}_{field}"``, stable across reruns, so tests can drive them.
     """
@@ -124,5 +141,5 @@ def model_form(
     for i, (name, field) in enumerate(fields):
         with cols[i % columns]:
             values[name] = field_widget(name, field, key=f"{key_prefix}_{name}",
-                                        default=(defaults or {}).get(name))
+                                        default=(defaults or {}).get(name), choices=(choices or {}).get(name))
     return values

@@ -37,6 +37,7 @@ from scipy.stats import spearmanr
 
 from .embeddings import ItemEmbeddings
 from .errors import ConfigError
+from .methods.registry import METHODS
 from .neighbors import NeighborTable, top_k_neighbors
 from .stats import gini
 from .vocab import Vocabulary
@@ -107,25 +108,6 @@ _RULES: tuple[tuple[str, str, str, str], ...] = (
     ("coverage", "coverage", "min", "min_coverage"),
 )
 
-_SKIPGRAM_HINTS = [
-    "lower ns_exponent (0 or -0.5) so negative samples come more often from tail items",
-    "down-sample frequent items harder: sample = 1e-4 ... 1e-5",
-    "use a shorter window (e.g. 2-3): wide windows mix in whatever is popular",
-]
-METHOD_HINTS: dict[str, list[str]] = {
-    "item2vec": _SKIPGRAM_HINTS,
-    "graph": _SKIPGRAM_HINTS + ["use edge_weight='ppmi' (ppmi_alpha 0.75) so hub edges are damped"],
-    "ppmi_svd": [
-        "use alpha = 0.75 (context smoothing), not 1: plain PPMI favours popular contexts",
-        "use eig_weight p < 1 (0.5 or 0): p = 1 stretches the leading, often popularity, directions",
-        "use a shorter window (e.g. 2-3)",
-        "use shift > 1 (e.g. 2-5) so weak, popularity-driven associations are cut",
-    ],
-    "fusion": [
-        "fusion inherits its behavior vectors: run the diagnostics on the base (behavior) version and fix "
-        "that method's settings there",
-    ],
-}
 GENERIC_HINTS = [
     "raise min_count: items seen only a few times get noisy vectors that drift towards popular items",
 ]
@@ -218,9 +200,9 @@ def _popularity_metrics(codes: np.ndarray, valid: np.ndarray, pop: np.ndarray) -
 
 
 def _hints(method: str | None) -> list[str]:
-    if method is None or method not in METHOD_HINTS:
-        return list(GENERIC_HINTS)
-    return list(METHOD_HINTS[method]) + list(GENERIC_HINTS)
+    """The method's own collapse hints (its registry entry's ``collapse_hints``), then the generic ones."""
+    spec = METHODS.get(method) if method is not None else None
+    return [*(spec.collapse_hints if spec is not None else ()), *GENERIC_HINTS]
 
 
 def popularity_diagnostics(

@@ -22,6 +22,8 @@ import scipy.sparse as sp
 
 from .cooccurrence import count_cooccurrence, ppmi
 from .embeddings import ItemEmbeddings
+from .errors import ConfigError
+from .methods.registry import get_method
 from .neighbors import top_k_neighbors
 from .sessions import Sessions
 from .vocab import parse_id_like
@@ -157,11 +159,24 @@ class EvidencePlan:
         return self.source != "other_data"
 
 
+def implied_window(manifest: Mapping[str, Any]) -> int:
+    """The co-occurrence window a version's config implies (its method's registry entry says which: 0 = the whole
+    session, as for baskets), else :data:`DEFAULT_EVIDENCE_WINDOW` for a method that implies none or a config
+    this library can no longer read. A version built on a stored base version (fusion) gets the default too: its
+    config's base-method settings were not the ones the base was trained with."""
+    try:
+        spec = get_method(str(manifest.get("method")))
+        config = spec.parse_config(dict(manifest.get("config") or {}))
+        window = spec.cooc_window(config) if manifest.get("base_version") else spec.window_of(config)
+    except ConfigError:
+        window = None
+    return DEFAULT_EVIDENCE_WINDOW if window is None else int(window)
+
+
 def evidence_plan(manifest: Mapping[str, Any], fingerprint: str) -> EvidencePlan:
-    """The window (the version's own co-occurrence window — ``window`` or ``cooc_window`` in its config — else
-    :data:`DEFAULT_EVIDENCE_WINDOW`) and whether sessions with ``fingerprint`` are the version's training data."""
-    config = manifest.get("config") or {}
-    window = int(config.get("window") or config.get("cooc_window") or DEFAULT_EVIDENCE_WINDOW)
+    """The window (:func:`implied_window`) and whether sessions with ``fingerprint`` are the version's training
+    data."""
+    window = implied_window(manifest)
     trained_on = (manifest.get("dataset") or {}).get("fingerprint")
     if not trained_on:
         return EvidencePlan(window, "unverified", "This version does not record its training data: the evidence "

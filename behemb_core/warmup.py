@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
 
 from .progress import ProgressCallback, as_reporter
 
@@ -26,25 +25,18 @@ PREPARING = "preparing compiled code (once per machine)"
 
 
 def warm_up_training() -> float:
-    """Run every compiled training path once on tiny data; returns the seconds it took."""
+    """Run every compiled training path once on tiny data (each method's ``warm_up`` configs, merged over
+    ``{"dim": 8}``); returns the seconds it took."""
     from .methods.base import TrainingInputs
-    from .methods.registry import get_method, parse_config
+    from .methods.registry import METHODS
     from .synthetic import planted_sessions
 
     t0 = time.perf_counter()
     sessions = planted_sessions(n_items=120, n_clusters=6, n_sessions=600, seed=0).sessions
     inputs = TrainingInputs(sessions=sessions)
-    runs: list[tuple[str, dict[str, Any]]] = [
-        ("ppmi_svd", {"dim": 8}),
-        ("ppmi_svd", {"dim": 8, "weighting": "harmonic"}),
-        ("cooc_softmax", {"dim": 8, "epochs": 1, "softmax": "full"}),
-        ("cooc_softmax", {"dim": 8, "epochs": 1, "softmax": "sampled", "negatives": 32}),
-        ("item2vec", {"dim": 8, "epochs": 1, "workers": 1}),
-        ("graph", {"dim": 8, "epochs": 1, "walks_per_node": 1, "walk_length": 5, "workers": 1}),
-        ("graph", {"dim": 8, "epochs": 1, "walks_per_node": 1, "walk_length": 5, "workers": 1, "p": 0.5, "q": 2}),
-    ]
-    for method, values in runs:
-        get_method(method).fit(inputs, parse_config(method, values), seed=0)
+    for spec in list(METHODS.values()):
+        for values in spec.warm_up:  # each method's entry names the configs that run its compiled paths
+            spec.fit(inputs, spec.parse_config({"dim": 8, **values}), seed=0)
     return time.perf_counter() - t0
 
 

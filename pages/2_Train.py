@@ -15,16 +15,17 @@ from app_support.tuning_view import tuning_caption, tuning_table
 from app_support.views import evaluation_table, md
 from behemb_core.boundary import doing
 from behemb_core.errors import VersionExistsError
-from behemb_core.methods.registry import METHODS, parse_config
+from behemb_core.methods.registry import DEFAULT_METHOD, METHODS, parse_config
+from behemb_core.reports import Manifest, read_manifest
 from behemb_core.store import validate_version_name
 from behemb_core.train import base_version_choices, find_same_training, train_version
-from behemb_core.tuning import SEARCH_SPACES, tune_and_train
+from behemb_core.tuning import tune_and_train
 
 keys.init_state()
 st.title("Train")
 
 
-def method_name(manifest: dict) -> str:
+def method_name(manifest: Manifest) -> str:
     return str(manifest.get("method", "the method"))
 
 dataset = fingerprint = None
@@ -46,7 +47,8 @@ with user_errors("The store could not be opened"):
 if store is not None and may_train:
     st.info(md(may_train) + ".", icon=":material/lock:")
 
-method = st.selectbox("Method", list(METHODS), key="train_method", format_func=lambda m: METHODS[m].title)
+method = st.selectbox("Method", list(METHODS), index=list(METHODS).index(DEFAULT_METHOD), key="train_method",
+                      format_func=lambda m: METHODS[m].title)
 spec_m = METHODS[method]
 st.caption(spec_m.description)
 
@@ -63,7 +65,7 @@ if spec_m.accepts_base_version and store is not None:
 with st.form("train_form"):
     st.markdown(f"**{md(spec_m.title)} parameters**")
     with user_errors() as form_outcome:
-        values = model_form(spec_m.config_class, key_prefix=f"cfg_{method}", columns=3)
+        values = model_form(spec_m.config_class, key_prefix=f"cfg_{method}", columns=3, choices=spec_m.field_choices())
     c = st.columns(4)
     seed = c[0].number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, step=1, key="train_seed")
     name = c[1].text_input("Version name (optional)", key="train_name",
@@ -77,7 +79,7 @@ with st.form("train_form"):
                                 help="Retrain with seed+1 and store how much the neighbor lists move by chance "
                                 "(another training run)." + not_here)
     t = st.columns([2, 1, 1])
-    tunable = method in SEARCH_SPACES
+    tunable = spec_m.tunable
     tune = t[0].checkbox(
         "Tune parameters first", value=False, key="train_tune", disabled=not tunable,
         help="Search the method's main parameters on a validation split carved from the training sessions — the "
@@ -182,25 +184,25 @@ last = st.session_state.get(keys.LAST_VERSION)
 if last and store is not None:
     with user_errors("The version could not be read"):
         if store.exists(last):
-            manifest = store.manifest(last)
+            manifest = read_manifest(store.manifest(last), where=f"version {last}")
             st.subheader(f"Version {md(last)}")
-            c = st.columns([2, 1, 1, 1, 1])  # method names are the longest values
-            c[0].metric("Method", manifest.get("method", "?"), border=True)
-            c[1].metric("Items", f"{manifest.get('n_items', 0):,}", border=True)
-            c[2].metric("Dimensions", manifest.get("dim", "?"), border=True)
-            c[3].metric("Training seconds", f"{manifest.get('training_seconds', 0):.1f}", border=True)
-            c[4].metric("Seed", manifest.get("seed", "?"), border=True)
+            tiles = st.columns([2, 1, 1, 1, 1])  # method names are the longest values
+            tiles[0].metric("Method", manifest.get("method", "?"), border=True)
+            tiles[1].metric("Items", f"{manifest.get('n_items', 0):,}", border=True)
+            tiles[2].metric("Dimensions", manifest.get("dim", "?"), border=True)
+            tiles[3].metric("Training seconds", f"{manifest.get('training_seconds', 0):.1f}", border=True)
+            tiles[4].metric("Seed", manifest.get("seed", "?"), border=True)
             evaluation = manifest.get("evaluation")
             if evaluation:
-                split = evaluation.get("split", {})
+                split = evaluation["split"]
                 st.markdown(f"**Held-out next-item evaluation** — latest {split.get('holdout', 0):.0%} of sessions "
-                            f"by time, {split.get('pairs', 0):,} query pairs")
+                            f"by time, {split['pairs']:,} query pairs")
                 st.dataframe(evaluation_table(evaluation), hide_index=True, key="train_eval_table")
-                cmp = evaluation.get("comparison") or {}
-                if cmp.get("hr_minus_item_knn") is not None:
-                    verdict = "matches or beats" if cmp.get("beats_item_knn") else "is below"
-                    ratio = cmp.get("hr_ratio_to_most_popular")
-                    st.caption(f"{md(method_name(manifest))} {verdict} item-kNN (HR@{cmp.get('k', 10)} difference "
+                cmp = evaluation.get("comparison")
+                if cmp is not None:
+                    verdict = "matches or beats" if cmp["beats_item_knn"] else "is below"
+                    ratio = cmp["hr_ratio_to_most_popular"]
+                    st.caption(f"{md(method_name(manifest))} {verdict} item-kNN (HR@{cmp['k']} difference "
                                f"{cmp['hr_minus_item_knn']:+.3f})"
                                + (f" and reaches {ratio:.1f}× most-popular." if ratio else "."))
             tuning = manifest.get("tuning")
@@ -208,10 +210,11 @@ if last and store is not None:
                 st.markdown("**Parameter search** — " + md(tuning_caption(tuning)))
                 st.caption(md((tuning.get("protocol") or {}).get("summary", "")))
                 st.dataframe(tuning_table(tuning), hide_index=True, key="train_tuning_table")
-            floor = (manifest.get("noise_floor") or {}).get("overall", {}).get("jaccard", {})
-            if floor.get("median") is not None:
-                st.caption(f"Noise floor stored: retraining with another seed gives median Jaccard@10 "
-                           f"{floor['median']:.2f} between the two runs' neighbor lists.")
+            noise_floor_stored = manifest.get("noise_floor")
+            floor_median = None if noise_floor_stored is None else noise_floor_stored["overall"]["jaccard"]["median"]
+            if noise_floor_stored is not None and floor_median is not None:
+                st.caption(f"Noise floor stored: retraining with another seed gives median Jaccard@"
+                           f"{noise_floor_stored['k']} {floor_median:.2f} between the two runs' neighbor lists.")
             with st.expander("Fit report and config"):
                 st.json({"config": manifest.get("config"), "fit_report": manifest.get("fit_report")},
                         expanded=False)

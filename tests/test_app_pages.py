@@ -118,6 +118,19 @@ def test_train_page_trains_ppmi_svd_and_does_not_retrain_on_resubmit(store_dir: 
     assert len(Store(store_dir).list_versions()) == 2
 
 
+def test_fusion_base_method_is_chosen_from_the_registry(store_dir: Path) -> None:
+    """The form's choices for fusion's base method are the registry's behavior methods (not a Literal in the
+    config class), with the config's default preselected."""
+    from behemb_core.methods.registry import METHODS
+
+    at = start(store_dir)
+    at.switch_page("pages/2_Train.py").run()
+    at.selectbox(key="train_method").set_value("fusion").run()
+    base = at.selectbox(key="cfg_fusion_base_method")
+    assert base.options == [n for n, s in METHODS.items() if s.learns_from_sessions]
+    assert base.value == "ppmi_svd" and not at.exception
+
+
 def finish_training(at, timeout: float = 120.0):
     """Wait for this session's background job, then rerun so the page shows the outcome (the browser's
     polling fragment does this on its own)."""

@@ -170,9 +170,9 @@ def test_evaluation_table_shows_the_target_ranking_row(planted):
     report = evaluate_method(planted.sessions, "cooc_softmax", {"dim": 16, "epochs": 2}, n_boot=20)
     table = evaluation_table(report)
     assert table["model"].tolist() == [
-        "cooc_softmax", "most-popular", "item-kNN", "target ranking (what cooc_softmax fits)",
+        "cooc_softmax", "most-popular", "item-kNN", "target ranking (what the method fits)",
     ]
-    row = table.set_index("model").loc["target ranking (what cooc_softmax fits)"]
+    row = table.set_index("model").loc["target ranking (what the method fits)"]
     assert row["HR@10"] == pytest.approx(report["baselines"]["target_ranking"]["hr@10"])
     lo, hi = report["baselines"]["target_ranking"]["ci95"]["hr@10"]
     assert row["HR@10 95% CI"] == f"{lo:.3f}–{hi:.3f}"

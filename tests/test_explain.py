@@ -67,8 +67,28 @@ def test_evidence_comes_from_the_versions_own_training_data():
     assert out["evidence_source"] == "training_data" and out["note"] is None
     assert out["window"] == 2  # the version's own window, for the CLI and the app alike
     assert {r["item_id"]: r["cooccurrences"] for r in out["neighbors"]}["b"] == 1
-    assert evidence_plan({"config": {"cooc_window": 3}}, "x").window == 3
-    assert evidence_plan({"method": "fusion"}, "x").window == 5
+    # graph's evidence window is its edges' co-occurrence window, not its skip-gram window over the walks
+    assert evidence_plan({"method": "graph", "config": {"window": 2, "cooc_window": 3}}, "x").window == 3
+    assert evidence_plan({"method": "fusion"}, "x").window == 5  # its default base method's default window
+    fused = {"method": "fusion", "config": {"base_method": "ppmi_svd", "base_config": {"window": 0}}}
+    assert evidence_plan(fused, "x").window == 0  # trained in-process on a whole-session base
+    assert evidence_plan({**fused, "base_version": "b1"}, "x").window == 5  # a stored base: its window is not here
+    assert evidence_plan({"method": "no_such_method", "config": {"window": 3}}, "x").window == 5
+
+
+def test_a_basket_version_is_explained_over_the_whole_session():
+    """window=0 ("the whole session", as for baskets) is a window, not a missing one: the evidence counts pairs
+    at any distance, as the version was trained."""
+    from behemb_core.explain import evidence_plan, explain_version
+
+    trained = _sessions([["a", "m1", "m2", "m3", "m4", "m5", "m6", "b"], ["a", "c"]])
+    version = _stored_on(trained, {"config": {"window": 0}})
+    assert evidence_plan(version.manifest, trained.fingerprint()).window == 0
+    out = explain_version(version, trained, "a", k=9)
+    assert out["window"] == 0
+    counts = {r["item_id"]: r["cooccurrences"] for r in out["neighbors"]}
+    assert counts["b"] == 1  # 7 positions apart: a 5-position window would have shown 0 ("no support")
+    assert counts["c"] == 1
 
 
 def test_other_data_gives_no_misleading_zero_counts():

@@ -18,7 +18,7 @@ from behemb_core.methods.registry import METHODS
 from behemb_core.sessions import SessionOptions, Sessions
 from behemb_core.store import Store
 from behemb_core.synthetic import planted_sessions, sessions_from_lists
-from behemb_core.tuning import SEARCH_SPACES, Stage, search_space, tune_and_train, tune_method, validation_split
+from behemb_core.tuning import Stage, search_space, tune_and_train, tune_method, validation_split
 from behemb_core.tuning import protocol as protocol_module
 from behemb_core.tuning import scoring as scoring_module
 from behemb_core.tuning import search as search_module
@@ -36,10 +36,10 @@ def sessions() -> Sessions:
 def small_space(monkeypatch: pytest.MonkeyPatch) -> None:
     """cooc_softmax's real stage 1 on a thinner grid and a two-by-two stage 2 (2 and 4 epochs), so a search takes
     a fraction of a second; the real table is exercised by the hold-out test and checked by the table test."""
-    monkeypatch.setitem(SEARCH_SPACES, "cooc_softmax", (
+    monkeypatch.setitem(METHODS, "cooc_softmax", dataclasses.replace(METHODS["cooc_softmax"], search_space=(
         Stage("target", "target", (("window", (10, 2)), ("weighting", ("harmonic", "uniform")), ("gamma", (0.1, 0.5)))),
         Stage("fit", "fit", (("tau", (0.1, 0.2)), ("epochs", (2, 4)))),
-    ))
+    )))
 
 
 def without_seconds(trials: list[dict]) -> list[dict]:
@@ -48,8 +48,9 @@ def without_seconds(trials: list[dict]) -> list[dict]:
 
 # ----------------------------------------------------------------------------------------------- the table
 def test_every_behavior_method_has_a_valid_search_space_with_defaults_first() -> None:
-    assert set(SEARCH_SPACES) == set(METHODS) - {"fusion"}
-    for method, stages in SEARCH_SPACES.items():
+    spaces = {name: spec.search_space for name, spec in METHODS.items() if spec.tunable}
+    assert set(spaces) == set(METHODS) - {"fusion"}
+    for method, stages in spaces.items():
         cls = METHODS[method].config_class
         for stage in stages:
             for name, candidates in stage.grid:
@@ -57,8 +58,8 @@ def test_every_behavior_method_has_a_valid_search_space_with_defaults_first() ->
                 assert len(set(candidates)) == len(candidates)
                 for value in candidates:
                     cls.model_validate({name: value})  # every candidate is a valid value
-    assert [s.scored_by for s in SEARCH_SPACES["cooc_softmax"]] == ["target", "fit"]
-    grid = dict(SEARCH_SPACES["cooc_softmax"][0].grid)
+    assert [s.scored_by for s in spaces["cooc_softmax"]] == ["target", "fit"]
+    grid = dict(spaces["cooc_softmax"][0].grid)
     assert set(grid["window"]) == {1, 2, 3, 5, 10} and set(grid["gamma"]) == {0, 0.1, 0.2, 0.3, 0.5}
     assert set(grid["weighting"]) == {"uniform", "harmonic"}
 
@@ -122,7 +123,7 @@ def test_the_evaluation_holdout_never_reaches_a_fit_a_count_or_a_score(
 
     kinds = [k for k, _ in seen]
     fits = [t for t in result.trials if t["scored_by"] == "embeddings" and t["status"] == "ok"]
-    grid = dict(SEARCH_SPACES["cooc_softmax"][0].grid)
+    grid = dict(METHODS["cooc_softmax"].search_space[0].grid)
     assert kinds.count("fit") == len(fits) >= 4 and kinds.count("pairs") == 1
     assert kinds.count("count") == len(grid["window"]) * len(grid["weighting"])  # once per (window, weighting)
     for kind, s in seen:

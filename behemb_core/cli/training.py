@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import logging
 import os
 import shutil
 import tempfile
-import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -119,13 +117,9 @@ def spark_conf(args: argparse.Namespace) -> dict[str, str]:
 
 
 def _start_spark(args: argparse.Namespace) -> Any:
-    """The Spark session of a command. py4j's own logger prints a traceback when the JVM goes away; the CLI's
-    one-line error says that instead (``jvm_failures``)."""
+    """The Spark session of a command (py4j's logging silenced there, and only py4j's: ``spark.job.quiet_py4j``)."""
     from ..spark.job import spark_session
 
-    logging.getLogger("py4j").setLevel(logging.CRITICAL)
-    logging.getLogger().setLevel(logging.CRITICAL)  # py4j also logs through the root logger
-    warnings.filterwarnings("ignore", message="Unable to cleanly shutdown Spark JVM", category=RuntimeWarning)
     return spark_session(args.master, spark_conf(args))
 
 
@@ -233,7 +227,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add this group's commands to the subparsers."""
-    from ..methods.registry import METHODS
+    from ..methods.registry import DEFAULT_METHOD, METHODS
 
     p = sub.add_parser("train", help="Train a method and save a draft version to a store.")
     add_input_options(p, required=False)
@@ -267,10 +261,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "(the step spark-submit runs on a cluster; train --from-prepared trains from it).")
     add_input_options(p, required=True)
     p.add_argument("--work-dir", required=True, metavar="URL", help="Where to write (a new folder or URL).")
-    p.add_argument("--window", type=int, help="Pair window of ppmi_svd (default 5; 0 = the whole session).")
+    from_pairs = ", ".join(name for name, spec in METHODS.items() if spec.pair_table is not None)
+    others = ", ".join(name for name, spec in METHODS.items() if spec.pair_table is None and spec.learns_from_sessions)
+    p.add_argument("--window", type=int, help=f"Pair window of {from_pairs} (default 5; 0 = the whole session).")
     p.add_argument("--weighting", choices=["uniform", "harmonic", "linear"], default="uniform",
-                   help="Pair weighting of ppmi_svd (harmonic and linear count pairs per distance).")
-    p.add_argument("--no-pairs", action="store_true", help="Do not count pairs (for item2vec and graph).")
+                   help=f"Pair weighting of {from_pairs} (harmonic and linear count pairs per distance).")
+    p.add_argument("--no-pairs", action="store_true", help=f"Do not count pairs (for {others}).")
     add_spark_options(p)
     p.set_defaults(func=cmd_prepare)
     p = sub.add_parser("tune", help="Tune a method's parameters on a validation split, then train the winner.")
@@ -289,6 +285,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_tune)
     p = sub.add_parser("demo", help="Train on the bundled Online Retail demo and show neighbors.")
     p.add_argument("--store", default="data/store", help="Store folder (default data/store).")
-    p.add_argument("--method", default="cooc_softmax", choices=sorted(METHODS))
+    p.add_argument("--method", default=DEFAULT_METHOD, choices=sorted(METHODS))
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_demo)

@@ -3,7 +3,7 @@
 * **most-popular** — the K most frequent training items (minus the query) for every query;
 * **item-kNN** — cosine over the sparse item × session incidence of the training sessions
   (``|S_a ∩ S_b| / sqrt(|S_a| |S_b|)``), the classic baseline session-based studies find hard to beat;
-* **target ranking** — for methods that fit a target similarity (``cooc_softmax``): the sparse ranking by that
+* **target ranking** — for methods that fit a target similarity (their entry's ``target``): the sparse ranking by that
   method's target ``T`` (:mod:`behemb_core.target_similarity`) built from the training sessions, i.e. what the
   embedding would return if it reproduced ``T`` perfectly. The gap between the method and this row is what the
   fit loses (or gains).
@@ -21,7 +21,7 @@ import scipy.sparse as sp
 from ..cooccurrence import Weighting
 from ..graph_build import top_k_per_row
 from ..methods.base import MethodConfig
-from ..methods.cooc_softmax import CoocSoftmaxConfig
+from ..methods.registry import spec_for_config
 from ..sessions import Sessions
 from ..target_similarity import target_similarity, top_k_by_target
 from ..vocab import Vocabulary, normalize_ids
@@ -92,8 +92,8 @@ def ranks_for_target(
 ) -> np.ndarray:
     """Rank (1..k, 0 = miss) of every target in its query's top-k by the target similarity ``T`` of ``train``.
 
-    ``T`` is built exactly as ``cooc_softmax`` builds it (same ``window``, ``weighting``, ``gamma``), so this
-    is the ranking that method is trained to reproduce. A query without a row in ``T`` (not in the training
+    ``T`` is built exactly as a method with this target builds it (same ``window``, ``weighting``, ``gamma``),
+    so this is the ranking that method is trained to reproduce. A query without a row in ``T`` (not in the training
     vocabulary, or co-occurring with nothing) is a miss; rows shorter than k rank only what they hold.
     """
     t = target_similarity(train, window=window, weighting=weighting, gamma=gamma).matrix
@@ -115,7 +115,7 @@ def evaluate_item_knn(train: Sessions, pairs: Pairs, *, k: int = 10) -> dict[str
 def evaluate_target_ranking(
     train: Sessions, pairs: Pairs, *, k: int = 10, window: int, weighting: Weighting, gamma: float
 ) -> dict[str, float | int]:
-    """HR/NDCG/MRR@k of the sparse ranking by ``cooc_softmax``'s target ``T`` (see :func:`ranks_for_target`)."""
+    """HR/NDCG/MRR@k of the sparse ranking by a method's target ``T`` (see :func:`ranks_for_target`)."""
     ranks = ranks_for_target(train, pairs, k, window=window, weighting=weighting, gamma=gamma)
     out: dict[str, float | int] = metrics_from_ranks(ranks, k)
     out["pairs"] = len(pairs)
@@ -123,10 +123,12 @@ def evaluate_target_ranking(
 
 
 def target_params(cfg: MethodConfig | None) -> dict[str, Any] | None:
-    """The parameters of the target similarity ``cfg``'s method fits, or None for a method that fits none."""
-    if isinstance(cfg, CoocSoftmaxConfig):
-        return {"window": cfg.window, "weighting": cfg.weighting, "gamma": cfg.gamma}
-    return None
+    """The parameters of the target similarity ``cfg``'s method fits (its registry entry's ``target``), or None
+    for a method that fits none."""
+    if cfg is None:
+        return None
+    spec = spec_for_config(cfg)
+    return spec.target(cfg).as_dict() if spec.target is not None else None
 
 
 def baseline_blocks(

@@ -9,7 +9,7 @@ outside this package decides by a method's name.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -22,6 +22,7 @@ from ..metadata import ItemMetadata
 from ..progress import ProgressCallback, Reporter
 from ..sessions import Sessions
 from ..validation import problems
+from .facts import Stage, TargetParams
 
 
 class MethodConfig(BaseModel):
@@ -84,6 +85,20 @@ class MethodSpec:
     * ``accepts_content`` — the method uses content vectors (a table, or item text from the metadata).
     * ``pair_table`` — the fit can start from exact pair counts instead of sessions; this function of its config
       gives the window and weighting they must be counted with.
+
+    And the facts other modules ask of a method, so that none of them decides by its name:
+
+    * ``search_space`` — the tuner's stages (:class:`~.facts.Stage`); empty = the method cannot be tuned.
+    * ``warm_up`` — configs whose fits on tiny data run every compiled path of the method once
+      (:mod:`behemb_core.warmup`); each is merged over ``{"dim": 8}``.
+    * ``collapse_hints`` — what to change when its neighbor lists collapse onto popular items (diagnostics).
+    * ``cooc_window`` — the co-occurrence window (positions; 0 = the whole session) a config implies, which the
+      Neighbors evidence counts with; ``None`` = the method implies none (then a builder's base decides).
+    * ``target`` — the target similarity a config fits (:class:`~.facts.TargetParams`), whose sparse ranking the
+      evaluation reports beside the method and the tuner can score without training.
+    * ``base_methods`` — for a method that builds on behavior vectors: the registry its base method is chosen
+      from (any entry that ``learns_from_sessions``), named by the config field ``base_method_field``; checked
+      when the config is parsed, before any data is read.
     """
 
     name: str
@@ -96,19 +111,72 @@ class MethodSpec:
     builds_on: Callable[[Any], BaseTraining] | None = None
     accepts_content: bool = False
     pair_table: Callable[[Any], tuple[int, Weighting]] | None = None
+    search_space: tuple[Stage, ...] = ()
+    warm_up: tuple[dict[str, Any], ...] = ()
+    collapse_hints: tuple[str, ...] = ()
+    cooc_window: Callable[[Any], int | None] = lambda config: None
+    target: Callable[[Any], TargetParams] | None = None
+    base_methods: Mapping[str, MethodSpec] | None = field(default=None, repr=False, compare=False)
+    base_method_field: str = "base_method"
 
     @property
     def accepts_base_version(self) -> bool:
         return self.builds_on is not None
 
+    @property
+    def tunable(self) -> bool:
+        return bool(self.search_space)
+
+    def behavior_methods(self) -> list[str]:
+        """The methods this one can build on (every registry entry that learns from sessions), in registry order."""
+        return [name for name, spec in (self.base_methods or {}).items() if spec.learns_from_sessions]
+
+    def field_choices(self) -> dict[str, list[str]]:
+        """Config fields whose choices come from the registry, not from the config class (a form's selectbox)."""
+        if self.builds_on is None or self.base_methods is None:
+            return {}
+        return {self.base_method_field: self.behavior_methods()}
+
+    def base_spec(self, config: MethodConfig) -> MethodSpec | None:
+        """The registry entry of the base method ``config`` names (None for a method that builds on nothing)."""
+        if self.builds_on is None or self.base_methods is None:
+            return None
+        plan = self.builds_on(config)
+        spec = self.base_methods.get(plan.method)
+        if spec is None or not spec.learns_from_sessions:
+            raise ConfigError(
+                f"{self.name}: {self.base_method_field}={plan.method!r} is not a behavior method; choose one of "
+                f"{self.behavior_methods()}"
+            )
+        return spec
+
+    def window_of(self, config: MethodConfig) -> int | None:
+        """The co-occurrence window ``config`` implies (0 = the whole session), following a builder to its
+        base method; None when the method implies none."""
+        own = self.cooc_window(config)
+        if own is not None or self.builds_on is None:
+            return own
+        base = self.base_spec(config)
+        if base is None:
+            return None
+        return base.window_of(base.parse_config(self.builds_on(config).config))
+
     def parse_config(self, values: dict[str, Any] | MethodConfig | None = None) -> MethodConfig:
-        """Validate ``values`` into this method's config; errors name every bad parameter and its value."""
+        """Validate ``values`` into this method's config; errors name every bad parameter and its value. A
+        builder's base method and its config are validated too, so a bad one fails before any data is read."""
         if isinstance(values, self.config_class):
             return values
         try:
-            return self.config_class.model_validate(values or {})
+            config = self.config_class.model_validate(values or {})
         except ValidationError as exc:
             raise ConfigError(f"{self.name}: invalid config: " + "; ".join(problems(exc, self.config_class))) from None
+        base = self.base_spec(config)
+        if base is not None and self.builds_on is not None:
+            try:
+                base.parse_config(self.builds_on(config).config)
+            except ConfigError as exc:
+                raise ConfigError(f"{self.name}: base_config: {exc}") from None
+        return config
 
     def known_parameters(self) -> str:
         return ", ".join(sorted(self.config_class.model_fields))
@@ -135,8 +203,8 @@ class MethodSpec:
 
 
 __all__ = [
-    "BaseTraining", "ContentVectors", "FitFunction", "MethodConfig", "MethodSpec", "ProgressCallback",
-    "TrainingInputs", "require_sessions",
+    "BaseTraining", "ContentVectors", "FitFunction", "MethodConfig", "MethodSpec", "ProgressCallback", "Stage",
+    "TargetParams", "TrainingInputs", "require_sessions",
 ]
 
 

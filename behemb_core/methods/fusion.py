@@ -11,7 +11,7 @@ whoever orchestrates the job (:func:`behemb_core.train.fit_method`) trains first
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from pydantic import Field
@@ -20,7 +20,7 @@ from ..content import ContentVectors, content_from_text
 from ..embeddings import FitResult, ItemEmbeddings, l2_normalize, make_embeddings
 from ..errors import ConfigError
 from ..progress import ProgressCallback, Reporter, as_reporter
-from .base import BaseTraining, MethodConfig, TrainingInputs
+from .base import BaseTraining, MethodConfig, MethodSpec, TrainingInputs
 
 
 class FusionConfig(MethodConfig):
@@ -34,8 +34,10 @@ class FusionConfig(MethodConfig):
     )
     ridge: float = Field(1.0, title="Ridge penalty",
         ge=0, le=1e6, description="Ridge penalty of the content → behavior linear map.")
-    base_method: Literal["cooc_softmax", "ppmi_svd", "item2vec", "graph"] = Field(
-        "ppmi_svd", title="Base method", description="Behavior method trained first when no base version is given."
+    base_method: str = Field(
+        "ppmi_svd", title="Base method",
+        description="Behavior method trained first when no base version is given (any registered method that "
+        "learns from sessions; checked against the registry when the config is parsed).",
     )
     base_config: dict[str, Any] = Field(default_factory=dict, title="Base method config",
         description="Config of the base method.")
@@ -180,3 +182,16 @@ def fit_fusion(
         report["base_report"] = inputs.base_report
     rep("done", 1.0, f"fused {len(emb)} items: {report['classes']}")
     return FitResult(embeddings=emb, report=report)
+
+
+SPEC = MethodSpec(
+    name="fusion", title="Behavior + content fusion", config_class=FusionConfig, fit=fit_fusion,
+    description="Blend behavior vectors with content vectors mapped into the same space. Pick it when new items "
+    "without behavior need a vector (cold start) from their text or content vectors.",
+    version_prefix="fus",
+    learns_from_sessions=False, builds_on=fusion_base_training, accepts_content=True,
+    collapse_hints=(
+        "fusion inherits its behavior vectors: run the diagnostics on the base (behavior) version and fix that "
+        "method's settings there",
+    ),
+)

@@ -17,8 +17,9 @@ from ..graph_build import build_item_graph
 from ..progress import ProgressCallback, Reporter, as_reporter
 from ..skipgram import train_skipgram
 from ..walks import generate_walks
-from .base import TrainingInputs, require_sessions
-from .item2vec import SkipGramConfig
+from .base import MethodSpec, TrainingInputs, require_sessions
+from .facts import stage
+from .item2vec import SKIPGRAM_HINTS, SkipGramConfig
 
 
 class GraphConfig(SkipGramConfig):
@@ -101,3 +102,20 @@ def fit_graph(
             "items_without_vector_reason": "no edge in the item graph (no positive co-occurrence weight)",
         },
     )
+
+
+_TINY_WALKS = {"epochs": 1, "walks_per_node": 1, "walk_length": 5, "workers": 1}
+
+SPEC = MethodSpec(
+    name="graph", title="Graph walks (DeepWalk / node2vec)", config_class=GraphConfig, fit=fit_graph,
+    description="Random walks over the top-k co-occurrence graph, then skip-gram on the walks. Pick it for sparse "
+    "data where related items are several hops apart.",
+    version_prefix="graph",
+    search_space=(
+        stage("walks", "fit", p=(1.0, 0.5, 2.0), q=(1.0, 0.5, 2.0)),
+        stage("corpus", "fit", walks_per_node=(8, 16), window=(5, 10)),
+    ),
+    warm_up=(_TINY_WALKS, {**_TINY_WALKS, "p": 0.5, "q": 2}),  # DeepWalk's and node2vec's walk kernels
+    collapse_hints=(*SKIPGRAM_HINTS, "use edge_weight='ppmi' (ppmi_alpha 0.75) so hub edges are damped"),
+    cooc_window=lambda config: config.cooc_window,  # the edges' window, not the skip-gram window over walks
+)

@@ -8,7 +8,8 @@ from pydantic import Field
 from ..embeddings import FitResult, make_embeddings
 from ..progress import ProgressCallback, Reporter, as_reporter
 from ..skipgram import SkipGramParams, train_skipgram
-from .base import MethodConfig, TrainingInputs, require_sessions
+from .base import MethodConfig, MethodSpec, TrainingInputs, require_sessions
+from .facts import stage
 
 
 class SkipGramConfig(MethodConfig):
@@ -79,3 +80,25 @@ def fit_item2vec(
             "bit_reproducible": config.workers == 1,
         },
     )
+
+
+#: What to change when skip-gram's neighbor lists collapse onto popular items (item2vec and graph).
+SKIPGRAM_HINTS = (
+    "lower ns_exponent (0 or -0.5) so negative samples come more often from tail items",
+    "down-sample frequent items harder: sample = 1e-4 ... 1e-5",
+    "use a shorter window (e.g. 2-3): wide windows mix in whatever is popular",
+)
+
+SPEC = MethodSpec(
+    name="item2vec", title="Item2Vec (SGNS)", config_class=Item2VecConfig, fit=fit_item2vec,
+    description="Skip-gram with negative sampling over sessions (gensim Word2Vec, sg=1). Pick it when the order "
+    "inside long sessions matters more than plain co-occurrence.",
+    version_prefix="i2v",
+    search_space=(
+        stage("sampling", "fit", ns_exponent=(0.75, -0.5, 0.0), window=(5, 3, 10)),
+        stage("epochs", "fit", epochs=(10, 5, 20)),
+    ),
+    warm_up=({"epochs": 1, "workers": 1},),
+    collapse_hints=SKIPGRAM_HINTS,
+    cooc_window=lambda config: config.window,
+)

@@ -12,7 +12,8 @@ from ..embeddings import FitResult, make_embeddings
 from ..errors import ConfigError
 from ..progress import ProgressCallback, Reporter, as_reporter
 from ..svd import randomized_svd
-from .base import MethodConfig, TrainingInputs, require_sessions
+from .base import MethodConfig, MethodSpec, TrainingInputs, require_sessions
+from .facts import stage
 
 
 class PpmiSvdConfig(MethodConfig):
@@ -94,3 +95,23 @@ def fit_ppmi_svd(
             "items_without_vector_reason": "no positive PMI with any other item",
         },
     )
+
+
+SPEC = MethodSpec(
+    name="ppmi_svd", title="PPMI + SVD", config_class=PpmiSvdConfig, fit=fit_ppmi_svd,
+    description="Windowed co-occurrence → PPMI → randomized SVD. Pick it for the fastest iterations on very large "
+    "catalogues, or for vectors that are identical for a seed on any machine.",
+    version_prefix="ppmi", pair_table=lambda config: (config.window, config.weighting),
+    search_space=(
+        stage("cooccurrence", "fit", window=(5, 1, 2, 3, 10, 0), weighting=("uniform", "harmonic")),
+        stage("ppmi", "fit", alpha=(0.75, 0.5, 1.0), eig_weight=(0.5, 0.0, 1.0)),
+    ),
+    warm_up=({}, {"weighting": "harmonic"}),
+    collapse_hints=(
+        "use alpha = 0.75 (context smoothing), not 1: plain PPMI favours popular contexts",
+        "use eig_weight p < 1 (0.5 or 0): p = 1 stretches the leading, often popularity, directions",
+        "use a shorter window (e.g. 2-3)",
+        "use shift > 1 (e.g. 2-5) so weak, popularity-driven associations are cut",
+    ),
+    cooc_window=lambda config: config.window,
+)

@@ -1,62 +1,54 @@
-"""The one registry of embedding methods: canonical name → config class, fit function, description and
-capabilities (:class:`~.base.MethodSpec`).
+"""The one registry of embedding methods: canonical name → :class:`~.base.MethodSpec` (config class, fit function,
+description, capabilities, and the facts other modules ask of a method: search space, warm-up configs, collapse
+hints, co-occurrence window, target similarity).
 
-Front ends build their forms and ``--set key=value`` parsing from this table, and decide what a method can
-use (sessions, a base version, content vectors) from its capabilities, never from its name. Adding a method
-means one module (a config class and a ``fit_xxx`` function) plus one entry here; the shared contract tests
-(``tests/method_contract.py``) then apply to it.
+Each method module ends with its ``SPEC``; this module lists them. Front ends build their forms and
+``--set key=value`` parsing from this table, and decide what a method can use (sessions, a base version, content
+vectors) from its entry, never from its name. Adding a method means one module (a config class, a ``fit_xxx``
+function and its ``SPEC``) plus one line in :data:`_BUILT_IN`; the shared contract tests
+(``tests/method_contract.py``) then apply to it. :func:`register_method` adds one at run time (a plugin, a test).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from typing import Any
 
 from ..errors import ConfigError
+from . import cooc_softmax, fusion, graph, item2vec, ppmi_svd
 from .base import MethodConfig, MethodSpec
-from .cooc_softmax import CoocSoftmaxConfig, fit_cooc_softmax
-from .fusion import FusionConfig, fit_fusion, fusion_base_training
-from .graph import GraphConfig, fit_graph
-from .item2vec import Item2VecConfig, fit_item2vec
-from .ppmi_svd import PpmiSvdConfig, fit_ppmi_svd
 
-METHODS: dict[str, MethodSpec] = {
-    spec.name: spec
-    for spec in (
-        MethodSpec(
-            name="cooc_softmax", title="Co-occurrence cosine softmax", config_class=CoocSoftmaxConfig,
-            fit=fit_cooc_softmax,
-            description="Unit vectors whose cosine softmax reproduces popularity-damped, distance-weighted "
-            "co-occurrence. Pick it first: the most accurate neighbors on real data, and the only method "
-            "that beats item-kNN there.",
-            version_prefix="cs",
-        ),
-        MethodSpec(
-            name="ppmi_svd", title="PPMI + SVD", config_class=PpmiSvdConfig, fit=fit_ppmi_svd,
-            description="Windowed co-occurrence → PPMI → randomized SVD. Pick it for the fastest iterations "
-            "on very large catalogues, or for vectors that are identical for a seed on any machine.",
-            version_prefix="ppmi", pair_table=lambda cfg: (cfg.window, cfg.weighting),
-        ),
-        MethodSpec(
-            name="item2vec", title="Item2Vec (SGNS)", config_class=Item2VecConfig, fit=fit_item2vec,
-            description="Skip-gram with negative sampling over sessions (gensim Word2Vec, sg=1). Pick it when "
-            "the order inside long sessions matters more than plain co-occurrence.",
-            version_prefix="i2v",
-        ),
-        MethodSpec(
-            name="graph", title="Graph walks (DeepWalk / node2vec)", config_class=GraphConfig, fit=fit_graph,
-            description="Random walks over the top-k co-occurrence graph, then skip-gram on the walks. Pick it "
-            "for sparse data where related items are several hops apart.",
-            version_prefix="graph",
-        ),
-        MethodSpec(
-            name="fusion", title="Behavior + content fusion", config_class=FusionConfig, fit=fit_fusion,
-            description="Blend behavior vectors with content vectors mapped into the same space. Pick it when "
-            "new items without behavior need a vector (cold start) from their text or content vectors.",
-            version_prefix="fus",
-            learns_from_sessions=False, builds_on=fusion_base_training, accepts_content=True,
-        ),
-    )
-}
+METHODS: dict[str, MethodSpec] = {}
+
+#: The method a front end preselects; it is a registered name (checked below).
+DEFAULT_METHOD = cooc_softmax.SPEC.name
+
+
+def register_method(spec: MethodSpec, *, replace: bool = False) -> MethodSpec:
+    """Add ``spec`` to the registry (and return the entry as registered). A method that builds on behavior
+    vectors chooses its base method from this registry. A name already taken is refused unless ``replace``."""
+    if spec.name in METHODS and not replace:
+        raise ConfigError(f"a method named {spec.name!r} is already registered")
+    if not spec.name.isidentifier():
+        raise ConfigError(f"method name {spec.name!r} must be an identifier (it is used in --set and file names)")
+    if spec.builds_on is not None:
+        spec = dataclasses.replace(spec, base_methods=METHODS)
+    METHODS[spec.name] = spec
+    return spec
+
+
+def unregister_method(name: str) -> None:
+    """Remove a method registered at run time (a built-in stays)."""
+    if name in _BUILT_IN_NAMES:
+        raise ConfigError(f"{name!r} is a built-in method and cannot be removed")
+    METHODS.pop(name, None)
+
+
+_BUILT_IN = (cooc_softmax.SPEC, ppmi_svd.SPEC, item2vec.SPEC, graph.SPEC, fusion.SPEC)
+_BUILT_IN_NAMES = frozenset(spec.name for spec in _BUILT_IN)
+for _spec in _BUILT_IN:
+    register_method(_spec)
 
 
 def get_method(method: str | MethodSpec) -> MethodSpec:
@@ -70,6 +62,14 @@ def get_method(method: str | MethodSpec) -> MethodSpec:
         raise ConfigError(f"unknown method {method!r}; choose one of {sorted(METHODS)}") from None
 
 
+def spec_for_config(config: MethodConfig) -> MethodSpec:
+    """The registry entry whose config class ``config`` is (exactly: a subclass is another method's config)."""
+    for spec in METHODS.values():
+        if type(config) is spec.config_class:
+            return spec
+    raise ConfigError(f"no registered method has the config class {type(config).__name__}")
+
+
 def parse_config(method: str | MethodSpec, values: dict[str, Any] | MethodConfig | None = None) -> MethodConfig:
     """Validate ``values`` into the method's config; errors name every bad parameter and its value."""
     return get_method(method).parse_config(values)
@@ -77,8 +77,6 @@ def parse_config(method: str | MethodSpec, values: dict[str, Any] | MethodConfig
 
 def coerce_setting(method: str | MethodSpec, key: str, text: str) -> Any:
     """Turn a ``--set key=value`` string into the type the config field expects (validated later)."""
-    import json
-
     spec = get_method(method)
     if key not in spec.config_class.model_fields:
         raise ConfigError(f"{spec.name}: unknown parameter {key!r} (known: {spec.known_parameters()})")

@@ -11,7 +11,6 @@ from ..cooccurrence import count_cooccurrence
 from ..errors import ConfigError
 from ..evaluation import metrics_from_ranks, ranks_for_embeddings
 from ..methods.base import MethodConfig, MethodSpec, TrainingInputs
-from ..methods.cooc_softmax import CoocSoftmaxConfig
 from ..progress import ProgressCallback, as_reporter
 from ..target_similarity import popularity_normalize, top_k_by_target
 from .protocol import K, ValidationSplit
@@ -36,13 +35,17 @@ class FitScorer:
 
 
 class TargetScorer:
-    """Rank the validation pairs by ``T = D^-γ C D^-γ`` of the validation-train sessions (``cooc_softmax``).
+    """Rank the validation pairs by the target ``T = D^-γ C D^-γ`` a method fits (its entry's ``target``),
+    counted on the validation-train sessions.
 
     ``C`` is counted once per ``(window, weighting)`` and only the latest count is kept: the stage's grid varies
     ``gamma`` fastest, so each count serves all its gammas and memory holds one count matrix at a time.
     """
 
-    def __init__(self, split: ValidationSplit) -> None:
+    def __init__(self, spec: MethodSpec, split: ValidationSplit) -> None:
+        if spec.target is None:
+            raise ConfigError(f"{spec.name} fits no target similarity: a 'target' stage cannot score it")
+        self.target = spec.target
         self.split = split
         train = split.train
         q = train.vocab.codes(split.pairs.queries)
@@ -54,9 +57,8 @@ class TargetScorer:
         self._counts: sp.csr_matrix | None = None
 
     def __call__(self, config: MethodConfig, progress: ProgressCallback) -> dict[str, Any]:
-        if not isinstance(config, CoocSoftmaxConfig):
-            raise ConfigError(f"the ranking by T scores cooc_softmax configs, not a {type(config).__name__}")
-        window, weighting, gamma = config.window, config.weighting, config.gamma
+        target = self.target(config)
+        window, weighting, gamma = target.window, target.weighting, target.gamma
         if (window, weighting) != self._key:
             self._counts = None  # free the previous count before building the next
             self._counts = count_cooccurrence(

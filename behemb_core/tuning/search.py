@@ -1,4 +1,4 @@
-"""The search loop: one mechanism for every tunable method, driven by :data:`~.space.SEARCH_SPACES`.
+"""The search loop: one mechanism for every tunable method, driven by its entry's search space (:mod:`.space`).
 
 Order of trials: the base config (the method's defaults, or ``base_config``) is always trial 1 and is scored
 with fitted vectors; then each stage of the method's table in turn, every grid point built on the best config
@@ -99,7 +99,7 @@ def tune_method(
     split = validation_split(sessions, seed=seed)
     scorers: dict[str, Scorer] = {"fit": FitScorer(spec, split, seed=seed)}
     if any(s.scored_by == "target" for s in stages):
-        scorers["target"] = TargetScorer(split)
+        scorers["target"] = TargetScorer(spec, split)
     search = _Search(spec, base, stages, scorers, rep, t0, float(budget_seconds))
     search.run()
     best = search.best
