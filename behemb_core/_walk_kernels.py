@@ -17,7 +17,7 @@
   first-order.
 
 The walks are bound by memory latency, so each thread advances a group of walks in lockstep and prefetches
-the rows they will read next (see :func:`_walk_kernel`); this reorders memory traffic only.
+the rows they will read next (see :func:`walk_kernel`); this reorders memory traffic only.
 
 Nothing here validates its inputs: :mod:`behemb_core.walks` checks the graph and the parameters first.
 """
@@ -289,7 +289,7 @@ def _prefetch_row(
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def _walk_kernel(
+def walk_kernel(
     indptr: np.ndarray,
     indices: np.ndarray,
     cum: np.ndarray,

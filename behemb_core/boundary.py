@@ -6,8 +6,10 @@ Whatever escapes a command or a page becomes one line for the user:
 * an ``OSError`` — ``<what> (<path>): <reason>``, e.g. ``could not write (/x/store/versions): read-only file
   system``; the reason is said in plain words for the common cases (full disk, file-size limit, read-only,
   permission, too long a name, a file where a folder is expected, a folder where a file is expected);
-* a path with a NUL byte (``ValueError: embedded null byte`` from the ``os`` functions), a missing optional
-  package (``ImportError``) and running out of memory — said as such;
+* a path with a NUL byte (``ValueError: embedded null byte`` from the ``os`` functions), a package behemb
+  depends on that is not installed (``ModuleNotFoundError`` naming one of :data:`DISTRIBUTIONS`) and running out
+  of memory — said as such. Any other ``ImportError`` (one of our own modules, a name missing from a module, a
+  package we do not depend on) is a bug, not the user's to fix: it is unexpected;
 * anything else is *unexpected*: :func:`unexpected_message` gives one line with the exception type, and the
   front end keeps the traceback (the CLI prints it with ``--debug``, the app logs it under a reference).
 
@@ -98,9 +100,29 @@ def _os_message(exc: OSError) -> str:
     return f"{verb}{where}: {plain_reason(exc)}"
 
 
-def _package_hint(exc: ImportError) -> str:
-    name = (exc.name or "").split(".")[0]
-    return f"pip install {name}" if name else "install the package it names"
+#: Our own top-level packages: a module of theirs that cannot be imported is a bug (a typo, a moved module).
+OWN_PACKAGES = frozenset({"behemb_core", "app_support", "benchmarks"})
+
+#: Import name → pip distribution of every third-party package behemb imports (requirements.txt, the Spark extra
+#: requirements-spark.txt, and s3fs for ``s3://`` stores). Only these are a user's missing install.
+DISTRIBUTIONS: dict[str, str] = {
+    "numpy": "numpy", "scipy": "scipy", "pandas": "pandas", "pyarrow": "pyarrow", "sklearn": "scikit-learn",
+    "gensim": "gensim", "numba": "numba", "llvmlite": "llvmlite", "umap": "umap-learn", "pynndescent": "pynndescent",
+    "pydantic": "pydantic", "annotated_types": "annotated-types", "fsspec": "fsspec", "streamlit": "streamlit",
+    "authlib": "Authlib", "joserfc": "joserfc", "cryptography": "cryptography", "plotly": "plotly",
+    "threadpoolctl": "threadpoolctl", "pyspark": "pyspark", "s3fs": "s3fs",
+}
+
+
+def missing_distribution(exc: BaseException) -> str | None:
+    """The pip distribution whose absence ``exc`` reports — a :class:`ModuleNotFoundError` for a third-party
+    package behemb depends on (:data:`DISTRIBUTIONS`) — else None (our own module, or any other import failure)."""
+    if not isinstance(exc, ModuleNotFoundError) or not exc.name:
+        return None
+    top = exc.name.split(".")[0]
+    if top in OWN_PACKAGES:
+        return None
+    return DISTRIBUTIONS.get(top)
 
 
 def describe(exc: BaseException) -> str | None:
@@ -113,8 +135,8 @@ def describe(exc: BaseException) -> str | None:
         what, path = getattr(exc, _CONTEXT_ATTR, (None, None))
         head = f"could not {what}" if what else "invalid path"
         text = f"{head}{f' ({path!r})' if path else ''}: a path contains a NUL byte"
-    elif isinstance(exc, ImportError):
-        text = f"a required package is missing ({exc}); {_package_hint(exc)}"
+    elif (dist := missing_distribution(exc)) is not None:
+        text = f"a required package is missing ({exc}); pip install {dist}"
     elif isinstance(exc, MemoryError):
         text = "not enough memory for this job (MemoryError); try a smaller input or a machine with more memory"
     elif type(exc).__module__.split(".")[0] in ("pyspark", "py4j"):

@@ -29,7 +29,7 @@ from .embeddings import ItemEmbeddings
 from .errors import ConfigError, InputError
 from .neighbors import item_neighbors, top_k_neighbors
 from .progress import ProgressCallback, as_reporter
-from .store._fsio import Location, Staged
+from .store import Location, Staged
 
 COLUMNS: tuple[str, ...] = ("query_item_id", "query_name", "rank", "item_id", "name", "score")
 ExportFormat = Literal["csv", "parquet"]

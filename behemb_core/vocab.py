@@ -26,7 +26,8 @@ import pandas as pd
 
 from .errors import InputError
 
-_CANONICAL_INT = r"^-?(?:0|[1-9][0-9]{0,17})$"
+#: An id in its canonical integer form (no sign but ``-``, no leading zero, fits int64): read as an integer.
+CANONICAL_INT = r"^-?(?:0|[1-9][0-9]{0,17})$"
 
 
 def normalize_ids(values: Any, *, what: str = "item id") -> np.ndarray:
@@ -50,7 +51,7 @@ def normalize_ids(values: Any, *, what: str = "item id") -> np.ndarray:
             return arr.astype(np.int64)
         return _as_str_array(s)
     strs = _as_str_array(s)
-    if len(strs) and pd.Series(strs).str.fullmatch(_CANONICAL_INT).all():
+    if len(strs) and pd.Series(strs).str.fullmatch(CANONICAL_INT).all():
         return pd.Series(strs).astype(np.int64).to_numpy()
     return strs
 
@@ -144,7 +145,7 @@ class Vocabulary:
             return np.zeros(0, dtype=np.int64)
         if arr.dtype.kind in "OU" and self.kind == "int":
             text = pd.Series(arr).astype(str)
-            ok = text.str.fullmatch(_CANONICAL_INT).to_numpy()
+            ok = text.str.fullmatch(CANONICAL_INT).to_numpy()
             out = np.full(len(arr), missing, dtype=np.int64)
             found = self._index.get_indexer(text[ok].astype(np.int64).to_numpy())
             found[found < 0] = missing

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from behemb_core._walk_kernels import _walk_kernel
+from behemb_core._walk_kernels import walk_kernel
 from behemb_core.errors import ConfigError
 from behemb_core.parallel import KERNEL_LOCK
 
@@ -194,7 +194,7 @@ def _run_walks(
     bounds = np.unique(np.linspace(0, n_walks, max(1, min(n_chunks, n_walks)) + 1).astype(np.int64))
     for lo, hi in zip(bounds[:-1], bounds[1:]):
         with _KERNEL_LOCK:
-            _walk_kernel(
+            walk_kernel(
                 indptr64, indices32, cum, starts, np.int64(lo), np.int64(hi), np.int64(walk_length),
                 1.0 / p, 1.0 / q, first_order, np.int64(max_rejections), key, out, lengths,
             )

@@ -11,8 +11,8 @@ import random
 import sys
 
 from behemb_core.store import CheckResult, Store, mark_pair, publish, rollback
-from behemb_core.store.lifecycle import _record_approval as approve  # the recording layer, checks given
 from behemb_core.store.lifecycle import published_version
+from behemb_core.store.lifecycle import record_approval as approve  # the recording layer, checks given
 
 CHECKS = [CheckResult(name="files intact", passed=True, value=0, threshold="0 problems", detail="")]
 

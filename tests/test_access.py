@@ -17,7 +17,7 @@ from behemb_core.signoff import approve
 from behemb_core.store import Store, _journal, approval_state, mark_pair, publish, read_audit_log, set_policy
 from behemb_core.store import _lifecycle_io as lio
 from behemb_core.store.audit_key import load_audit_key
-from behemb_core.store.lifecycle import _record_approval
+from behemb_core.store.lifecycle import record_approval
 from behemb_core.store.policy import access, read_policy_state
 from behemb_core.store.repair import repair
 from behemb_core.store.settings import write_settings
@@ -150,7 +150,7 @@ def test_verify_replays_the_policy_over_the_log(team) -> None:
     """Entries the verbs would refuse, appended by someone who writes the log directly (here even with the key),
     are findings that name the entry."""
     st, _ = team
-    _record_approval(st, "v1", by=BOB, checks=[], acknowledge=())  # a valid approval, to publish below
+    record_approval(st, "v1", by=BOB, checks=[], acknowledge=())  # a valid approval, to publish below
     j = lio.audit_journal(st)
     seq = j.entries[-1]["seq"] + 1
     hashes = lio.version_hashes(st, "v1")
@@ -252,7 +252,7 @@ def test_the_checklist_verify_expects_is_the_one_signoff_runs(team) -> None:
     st, _ = team
     checks, _ = signoff_checks(st, "v1")
     assert tuple(c.name for c in checks) == SIGNOFF_CHECK_NAMES
-    _record_approval(st, "v1", by=BOB, checks=[c for c in checks if c.name != "golden pairs"],
+    record_approval(st, "v1", by=BOB, checks=[c for c in checks if c.name != "golden pairs"],
                      acknowledge=WARNINGS[:3])
     assert any("not the sign-off checklist" in p for p in verify_store(st)["problems"])
 

@@ -5,7 +5,8 @@ Two walks, each asserting after every step that no traceback and no "Something w
 
 First: the home page shows the demo dataset → Train trains the default method, cooc_softmax (dim 16), and saves a
 version → Neighbors shows the neighbors of 85123A (WHITE HANGING HEART T-LIGHT HOLDER) by name, and a screenshot is
-saved to ``test-artifacts/neighbors.png`` → the Publish page (when the app has one) approves and publishes the version.
+saved to ``test-artifacts/neighbors.png`` → the Publish page (when the app has one) shows the expected check states
+(five pass, three warnings acknowledged by name; an override is never offered) and approves and publishes the version.
 Second (a server whose store already has ``demo-a``, a published version of the demo data): Data uploads a
 ``;``-separated file in Diginetica's train-item-views layout and reads it → Train trains on it → Neighbors lists
 neighbors in the new version → Compare explains that it shares no items with demo-a → Publish shows the catalogue
@@ -259,22 +260,35 @@ def test_train_look_at_neighbors_and_publish_in_a_browser(server: tuple[str, Pat
     by.fill("Browser Test")
     by.press("Tab")
     settle(page)
-    for box in page.get_by_test_id("stCheckbox").filter(has_text="I acknowledge").all():
-        box.locator("label").click()
+    # The demo version passes every check that can judge it (trained with the page's evaluation, it beats item-kNN);
+    # with nothing published and no golden pairs the other three cannot judge: warnings, acknowledged by name. An
+    # override is never needed — if one is, a sign-off check regressed.
+    states = {row.get("check"): row.get("state", "").split()[-1] for row in grid_rows(
+        page.get_by_test_id("stTable").filter(has_text="files intact"))}
+    assert states == {**dict.fromkeys(("files intact", "vectors valid", "unique ids", "quality vs item-kNN",
+                                       "no popularity collapse"), "pass"),
+                      **dict.fromkeys(("same catalogue as published", "stability vs published", "golden pairs"),
+                                      "warning")}, states
+    boxes = page.get_by_test_id("stCheckbox").filter(has_text="I acknowledge")
+    assert boxes.count() == 3
+    for i in range(boxes.count()):
+        boxes.nth(i).locator("label").click()
         settle(page)
     override = page.get_by_test_id("stCheckbox").filter(has_text="Override the failed checks")
-    if override.count() and override.locator("input").is_enabled():
-        override.locator("label").click()
-        settle(page)
+    assert not override.count() or not override.locator("input").is_enabled(), "an override is offered"
     page.get_by_test_id("stButton").get_by_role("button", name="Approve").click()
     expect(page.get_by_test_id("stAlertContentSuccess")).to_contain_text(f"Approved {VERSION}", timeout=LONG)
     settle(page)
     page.get_by_test_id("stButton").get_by_role("button", name=f"Publish {VERSION}").click()
     expect(page.get_by_test_id("stAlertContentSuccess")).to_contain_text(f"Published {VERSION}", timeout=LONG)
     no_exception(page)
-    from behemb_core.store import published_version
+    from behemb_core.store import approvals, published_version
 
     assert published_version(Store(store_dir)) == VERSION
+    record = approvals(Store(store_dir), VERSION)[-1]
+    assert record["override"] is False
+    assert sorted(record["failed"]) == sorted(record["acknowledged"]) == [
+        "golden pairs", "same catalogue as published", "stability vs published"]
 
 
 def neighbor_names(store_dir: Path) -> list[str]:
@@ -323,8 +337,8 @@ def seeded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
     from behemb_core.demo import load_demo_dataset
     from behemb_core.signoff import signoff_checks
     from behemb_core.store import Store
-    from behemb_core.store.lifecycle import _record_approval as approve
     from behemb_core.store.lifecycle import publish
+    from behemb_core.store.lifecycle import record_approval as approve
     from behemb_core.train import train_version
 
     tmp = tmp_path_factory.mktemp("browser-seeded")

@@ -27,8 +27,8 @@ import pytest
 from behemb_core.embeddings import make_embeddings
 from behemb_core.errors import StoreError
 from behemb_core.store import CheckResult, Store, golden_pairs, mark_pair, publish, read_audit_log
-from behemb_core.store.lifecycle import _record_approval as approve  # the recording layer, checks given
 from behemb_core.store.lifecycle import approvals, published_version
+from behemb_core.store.lifecycle import record_approval as approve  # the recording layer, checks given
 from behemb_core.store.recovery import inspect_store
 from behemb_core.store.repair import repair
 from behemb_core.store.verify import verify_store
@@ -193,19 +193,19 @@ def test_random_kills_of_a_busy_writer(pristine, tmp_path):
     assert len(read_audit_log(Store(store))) > 12  # the loop did work between the kills
 
 
-# ------------------------------------------------------------------------------------------------ older stores
+# ------------------------------------------------------------------------------------------------ hand edits
 
 
-def test_repair_handles_what_older_versions_or_hands_leave(pristine, tmp_path):
-    """States this code cannot produce by crashing but older stores and hand edits can: the next command refuses
-    to act and names them; repair --apply sets the odd file aside (never deletes it) and verify passes."""
-    store = tmp_path / "legacy"
+def test_repair_handles_what_hands_leave(pristine, tmp_path):
+    """States this code cannot produce by crashing but hand edits can: the next command refuses to act and names
+    them; repair --apply sets the odd file aside (never deletes it) and verify passes."""
+    store = tmp_path / "edited"
     shutil.copytree(pristine, store)
     st = Store(store)
-    # An interrupted publish as the old code did it (pointer first): the pointer names v1, the log does not.
+    # A pointer edited by hand: it names v1, the log's last publish does not.
     pointer = json.loads((store / "published.json").read_text())
     (store / "published.json").write_text(json.dumps({**pointer, "version": "v1", "seq": 99}))
-    # An approval record without its audit line (the old code wrote the record first).
+    # An approval record without its audit line (a file added by hand).
     orphan = store / "lifecycle" / "v3" / "000001-approved.json"
     orphan.parent.mkdir(parents=True)
     orphan.write_text(json.dumps({"status": "approved", "version": "v3", "by": "ghost"}))

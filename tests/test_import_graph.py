@@ -119,3 +119,17 @@ def test_the_walk_finds_nested_imports_and_cycles() -> None:
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": set()}
     assert cycles(graph) == [frozenset({"a", "b", "c"})]
     assert "behemb_core.methods.registry" in import_graph()["behemb_core.warmup"]  # imported inside a function
+
+
+def test_nothing_in_the_library_imports_the_command_line() -> None:
+    """``cli/`` is a front end: arrows run from it into the library, never back up (the spark-submit entry script
+    lives in ``cli/`` for that reason)."""
+    graph = import_graph()
+    assert "behemb_core.cli.spark_submit" in graph
+    up = sorted(f"{m} → {t}" for m, targets in graph.items() if not _in_cli(m) and m != PACKAGE + ".__main__"
+                for t in targets if _in_cli(t))
+    assert not up, "library modules import the command line: " + "; ".join(up)
+
+
+def _in_cli(module: str) -> bool:
+    return module == f"{PACKAGE}.cli" or module.startswith(f"{PACKAGE}.cli.")

@@ -25,8 +25,8 @@ import pytest
 from behemb_core.embeddings import make_embeddings
 from behemb_core.errors import StoreError
 from behemb_core.store import CheckResult, Store, _fsio, _lease, publish, read_audit_log
-from behemb_core.store.lifecycle import _record_approval as approve  # the recording layer, checks given
 from behemb_core.store.lifecycle import published_version
+from behemb_core.store.lifecycle import record_approval as approve  # the recording layer, checks given
 from behemb_core.store.verify import verify_store
 from behemb_core.vocab import Vocabulary
 

@@ -16,8 +16,8 @@ from conftest import open_app
 
 from behemb_core.embeddings import make_embeddings
 from behemb_core.store import CheckResult, Store, mark_pair, publish, read_audit_log, rollback
-from behemb_core.store.lifecycle import _record_approval as approve  # the recording layer, checks given
 from behemb_core.store.lifecycle import published_version
+from behemb_core.store.lifecycle import record_approval as approve  # the recording layer, checks given
 from behemb_core.store.verify import verify_store
 from behemb_core.vocab import Vocabulary
 

@@ -16,7 +16,7 @@ def test_the_library_and_the_app_do_not_import_pyspark() -> None:
     """pyspark is an optional extra: the library (its Spark package and the prepared-data reader included), the
     CLI and the app's support modules load without it; only ``behemb_core.spark.job`` and what it uses import it."""
     code = ("import sys, behemb_core, behemb_core.cli, behemb_core.cli.training, behemb_core.train, "
-            "behemb_core.prepared, behemb_core.spark, behemb_core.spark.submit, behemb_core.store; "
+            "behemb_core.prepared, behemb_core.spark, behemb_core.cli.spark_submit, behemb_core.store; "
             "import app_support.data_io, app_support.jobs, app_support.loaders, app_support.shell; "
             "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('pyspark', 'py4j')); "
             "print(bad[:5]); sys.exit(1 if bad else 0)")

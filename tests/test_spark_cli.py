@@ -25,7 +25,7 @@ from test_spark_engine import sessions_jsonl
 
 from behemb_core.demo import ONLINE_RETAIL_NON_PRODUCTS
 from behemb_core.store import CheckResult, Store, publish
-from behemb_core.store.lifecycle import _record_approval as approve  # the recording layer, checks given
+from behemb_core.store.lifecycle import record_approval as approve  # the recording layer, checks given
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
@@ -115,6 +115,31 @@ def test_prepare_then_train_from_prepared_gives_the_same_vectors(spark_cli, tmp_
     ignored = cli(spark_cli, "train", "--from-prepared", str(work), *TRAIN, *cfg, "--min-count", "3", "--store", store)
     assert ignored.returncode == 1 and "--min-count: the work dir was read and cleaned when it was prepared" in (
         ignored.stderr)  # never silently ignored
+
+
+def test_spark_submit_runs_the_entry_script_from_a_zipped_package(spark_cli, tmp_path: Path) -> None:
+    """The README's cluster command, on a local master: the package zipped for ``--py-files`` and the entry script
+    ``behemb_core/cli/spark_submit.py`` prepare the same work dir as ``python -m behemb_core prepare``."""
+    import shutil
+    import zipfile
+
+    spark_submit = shutil.which("spark-submit")
+    if spark_submit is None:
+        pytest.skip("no spark-submit on the PATH")
+    package = tmp_path / "behemb_core.zip"
+    with zipfile.ZipFile(package, "w") as zf:
+        for path in sorted((REPO / "behemb_core").rglob("*.py")):
+            zf.write(path, path.relative_to(REPO).as_posix())
+    data = ["--input", str(sessions_jsonl(tmp_path / "s")), "--format", "sessions", "--window", "2", "--quiet"]
+    env = {k: v for k, v in spark_cli.items() if k != "PYTHONPATH"}  # the zip alone brings the package
+    done = subprocess.run([spark_submit, "--master", "local[1]", "--py-files", str(package),
+                           str(REPO / "behemb_core" / "cli" / "spark_submit.py"), *data, "--work-dir",
+                           str(tmp_path / "submitted")], env=env, capture_output=True, text=True, timeout=600,
+                          cwd=tmp_path)
+    submitted = json.loads(ok(done).strip().splitlines()[-1])  # spark-submit puts pyspark's warnings on stdout too
+    direct = json.loads(ok(cli(spark_cli, "prepare", "--master", "local[1]", *data, "--work-dir",
+                               str(tmp_path / "direct"))))
+    assert submitted["fingerprint"] == direct["fingerprint"] and submitted["items"] == direct["items"]
 
 
 def test_a_spark_job_killed_midway_leaves_no_loadable_version(spark_cli, s3_bucket: str, tmp_path: Path) -> None:

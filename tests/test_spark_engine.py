@@ -377,3 +377,59 @@ def test_evaluation_and_noise_floor_from_a_prepared_dataset_match_the_single_mac
     a, b = (untimed(st.manifest(name)) for name in ("local", "spark"))
     assert a["evaluation"] == b["evaluation"] and a["noise_floor"] == b["noise_floor"]
     assert np.array_equal(st.load_version("local").embeddings.vectors, st.load_version("spark").embeddings.vectors)
+
+
+def test_starting_spark_silences_py4j_alone(spark) -> None:
+    """The engine's helper silences py4j's logger and the records py4j's code logs on the root logger; the root
+    logger keeps its level and passes everyone else's records."""
+    import logging
+
+    from behemb_core.spark.job import quiet_py4j, spark_session
+
+    root = logging.getLogger()
+    before = root.level
+    try:
+        root.setLevel(logging.INFO)
+        assert spark_session("local[2]") is spark  # the helper on the running session
+        quiet_py4j()
+        assert root.level == logging.INFO
+        assert logging.getLogger("py4j").getEffectiveLevel() == logging.CRITICAL
+        assert logging.getLogger("py4j.java_gateway").getEffectiveLevel() == logging.CRITICAL
+        import py4j.java_gateway
+
+        def record(pathname: str) -> logging.LogRecord:
+            return logging.LogRecord("root", logging.ERROR, pathname, 1, "Exception while sending command.", None,
+                                     None)
+
+        assert not root.filter(record(py4j.java_gateway.__file__))  # py4j's logging.exception(...) on root
+        assert root.filter(record(__file__))  # anything else passes
+    finally:
+        root.setLevel(before)
+
+
+@pytest.mark.slow
+def test_starting_and_stopping_spark_leaves_the_root_logger_as_it_was(spark_available, tmp_path: Path) -> None:
+    """In a fresh interpreter: the command line's Spark start and stop leave the root logger's level (and its
+    records) alone."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import argparse, logging\n"
+        "logging.basicConfig(level=logging.WARNING)\n"
+        "from behemb_core.cli.training import _start_spark\n"
+        "from behemb_core.spark.job import stop_session\n"
+        "spark = _start_spark(argparse.Namespace(master='local[1]', spark_conf=[]))\n"
+        "spark.range(3).count()\n"
+        "stop_session(spark)\n"
+        "print(logging.getLogger().level)\n"
+        "logging.getLogger('behemb.test').warning('still heard')\n"
+    )
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(repo), "SPARK_LOCAL_IP": "127.0.0.1"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1] == str(30)  # logging.WARNING
+    assert "WARNING:behemb.test:still heard" in done.stderr

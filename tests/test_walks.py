@@ -128,7 +128,7 @@ def test_dead_end_stops_walk() -> None:
     out = np.full((2, 5), -7, dtype=np.int32)
     lengths = np.zeros(2, dtype=np.int64)
     starts = np.array([0, 1], dtype=np.int32)
-    walks_mod._walk_kernel(
+    walks_mod.walk_kernel(
         indptr, indices, cum, starts, np.int64(0), np.int64(2), np.int64(5), 1.0, 1.0, True, np.int64(64),
         np.uint64(1), out, lengths,
     )
@@ -365,7 +365,7 @@ def test_walks_follow_edges_property(n, edge_bits, wts, pq, walk_length, seed) -
     ],
 )
 def test_bad_parameters_raise_config_error(kwargs: dict, fragment: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(walks_mod, "_walk_kernel", _must_not_run)
+    monkeypatch.setattr(walks_mod, "walk_kernel", _must_not_run)
     indptr, indices, weights = PATH
     args = {"walks_per_node": 2, "walk_length": 5, "seed": 0, **kwargs}
     with pytest.raises(ConfigError) as err:
@@ -404,7 +404,7 @@ def _malformed() -> list[tuple[str, tuple]]:
 
 @pytest.mark.parametrize("name,graph", _malformed(), ids=[m[0] for m in _malformed()])
 def test_malformed_graph_raises_value_error(name: str, graph: tuple, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(walks_mod, "_walk_kernel", _must_not_run)
+    monkeypatch.setattr(walks_mod, "walk_kernel", _must_not_run)
     with pytest.raises(ValueError, match="malformed graph") as err:
         generate_walks(*graph, walks_per_node=1, walk_length=3, seed=0)
     assert not isinstance(err.value, ConfigError)

@@ -158,7 +158,8 @@ DELIMITERS = (",", ";", "\t", "|")
 SNIFF_LINES = 50
 
 
-def _first_lines(path: Path, n: int = SNIFF_LINES) -> list[str]:
+def first_lines(path: Path, n: int = SNIFF_LINES) -> list[str]:
+    """The first ``n`` lines of a text file (gzipped too), for sniffing its layout."""
     try:
         with open_text(path) as fh:
             lines = []
@@ -192,7 +193,7 @@ def text_delimiter(path: Path, delimiter: str | None = None) -> str:
     if delimiter:
         return delimiter
     default = "\t" if path.name.lower().removesuffix(".gz").endswith(".tsv") else ","
-    return sniff_delimiter(_first_lines(path), default=default)
+    return sniff_delimiter(first_lines(path), default=default)
 
 
 def read_header(path: Path, delimiter: str | None = None, header: bool = True) -> tuple[list[str], str | None]:
@@ -204,7 +205,7 @@ def read_header(path: Path, delimiter: str | None = None, header: bool = True) -
             return list(pq.read_schema(path).names), None
         except Exception as exc:  # noqa: BLE001 - any reader failure is a bad input file
             raise InputError(f"not a readable Parquet file: {_arrow_reason(exc)}", path=str(path)) from None
-    lines = _first_lines(path)
+    lines = first_lines(path)
     first = lines[0] if lines else ""
     if not first.strip():
         raise InputError("the file is empty (expected a header line)" if header else "the first line is empty",
@@ -230,7 +231,7 @@ def peek_rows(path: Path, delimiter: str | None = None, header: bool = True, row
             return names, None, []
         head = table.slice(0, rows).to_pylist()
         return names, None, [[str(r.get(c, "")) for c in names] for r in head]
-    lines = [ln for ln in _first_lines(path, rows + 1 + 20) if ln.strip()][(1 if header else 0):]
+    lines = [ln for ln in first_lines(path, rows + 1 + 20) if ln.strip()][(1 if header else 0):]
     out = [next(csv.reader([ln], delimiter=delim)) for ln in lines[:rows]]
     return names, delim, out
 

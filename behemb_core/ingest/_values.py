@@ -18,8 +18,10 @@ from ..errors import InputError
 from ..vocab import normalize_ids
 from ._files import READ_ERRORS, open_text
 
-_INTLIKE = r"^-?(?:0|[1-9][0-9]{0,17})(?:\.0+)?$"
-_NUMERIC = r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
+#: An id written as an integer (``12``, ``-3``, ``12.0``) that fits int64: both engines read such ids as integers.
+INTLIKE = r"^-?(?:0|[1-9][0-9]{0,17})(?:\.0+)?$"
+#: A number as text (a numeric unix timestamp): both engines use it to tell numbers from date strings.
+NUMERIC = r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
 NAT = np.iinfo(np.int64).min  # numpy's NaT as int64 nanoseconds: "time unknown"
 
 
@@ -41,7 +43,7 @@ def normalize_strings(values: np.ndarray) -> np.ndarray:
     (``17850.0``); if any value is not integer-like, every value stays a string, exactly as written.
     """
     s = pd.Series(values, dtype=object)
-    if len(s) and s.str.fullmatch(_INTLIKE).all():
+    if len(s) and s.str.fullmatch(INTLIKE).all():
         return s.str.replace(r"\.0+$", "", regex=True).astype(np.int64).to_numpy()
     if s.map(type).eq(str).all():
         return s.to_numpy(dtype=object)  # not all integer-like, so not all canonical: strings as written
@@ -183,7 +185,7 @@ def parse_timestamps(
         bad = present & pc.is_null(parsed).to_numpy(zero_copy_only=False).astype(bool)
         _raise_first_bad(s, bad, path, first_line, f"format {fmt!r}")
         return pc.fill_null(pc.cast(parsed, pa.int64()), NAT).to_numpy().astype(np.int64)
-    numeric = pc.fill_null(pc.match_substring_regex(s, _NUMERIC), False).to_numpy(zero_copy_only=False).astype(bool)
+    numeric = pc.fill_null(pc.match_substring_regex(s, NUMERIC), False).to_numpy(zero_copy_only=False).astype(bool)
     if present.any() and numeric[int(np.argmax(present))]:  # the column is unix time, as its first value says
         _raise_first_bad(s, present & ~numeric, path, first_line, f"a number (unix time in {unit!r})")
         return _numeric_times(pc.cast(s, pa.float64()).to_numpy(zero_copy_only=False), unit)
@@ -196,10 +198,11 @@ def parse_timestamps(
 #: The units of numeric (unix) timestamps.
 TimeUnit = Literal["s", "ms", "us", "ns"]
 
-_UNIT_NS = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
+#: Nanoseconds per unit.
+UNIT_NS = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
 
 #: Upper bounds of the typical magnitude of unix times per unit (seconds reach 1e11 in the year 5138).
-_UNIT_BOUNDS: tuple[tuple[TimeUnit, float], ...] = (("s", 1e11), ("ms", 1e14), ("us", 1e17))
+UNIT_BOUNDS: tuple[tuple[TimeUnit, float], ...] = (("s", 1e11), ("ms", 1e14), ("us", 1e17))
 
 
 def infer_time_unit(arr: pa.ChunkedArray | np.ndarray) -> TimeUnit | None:
@@ -218,18 +221,18 @@ def infer_time_unit(arr: pa.ChunkedArray | np.ndarray) -> TimeUnit | None:
     if len(values) == 0:
         return None
     med = float(np.median(np.abs(values)))
-    return next((unit for unit, bound in _UNIT_BOUNDS if med < bound), "ns")
+    return next((unit for unit, bound in UNIT_BOUNDS if med < bound), "ns")
 
 
 def _int_times(values: np.ndarray, unit: str) -> np.ndarray:
-    return (values.astype(np.int64) * _UNIT_NS[unit]).astype(np.int64)
+    return (values.astype(np.int64) * UNIT_NS[unit]).astype(np.int64)
 
 
 def _numeric_times(values: np.ndarray, unit: str) -> np.ndarray:
     values = np.asarray(values, dtype=np.float64)
     out = np.full(len(values), NAT, dtype=np.int64)
-    ok = np.isfinite(values) & (np.abs(values) * _UNIT_NS[unit] < 9e18)
-    out[ok] = np.round(values[ok] * _UNIT_NS[unit]).astype(np.int64)
+    ok = np.isfinite(values) & (np.abs(values) * UNIT_NS[unit] < 9e18)
+    out[ok] = np.round(values[ok] * UNIT_NS[unit]).astype(np.int64)
     return out
 
 
@@ -280,7 +283,7 @@ def parse_numbers(arr: pa.ChunkedArray, *, path: Path, first_line: int, field: s
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
     s = as_strings(arr)
-    bad = pc.and_(pc.is_valid(s), pc.invert(pc.match_substring_regex(s, _NUMERIC)))
+    bad = pc.and_(pc.is_valid(s), pc.invert(pc.match_substring_regex(s, NUMERIC)))
     mask = bad.to_numpy(zero_copy_only=False).astype(bool)
     if mask.any():
         i = int(np.flatnonzero(mask)[0])

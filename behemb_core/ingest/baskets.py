@@ -17,7 +17,7 @@ import pandas as pd
 from ..errors import InputError
 from ..progress import as_reporter
 from ..sessions import DropLog, RawSessions, SessionOptions, build_sessions
-from ._files import DELIMITERS, READ_ERRORS, PathsLike, _first_lines, list_files, open_text, unreadable
+from ._files import DELIMITERS, READ_ERRORS, PathsLike, first_lines, list_files, open_text, unreadable
 from ._values import normalize_strings
 from .dataset import Dataset
 
@@ -29,7 +29,7 @@ MAX_LISTED = 20
 
 def sniff_basket_delimiter(path: Path) -> str:
     """The most frequent of ``, ; TAB |`` in the first lines (baskets of one item have none); ``,`` if none."""
-    text = "\n".join(_first_lines(path))
+    text = "\n".join(first_lines(path))
     counts = {d: text.count(d) for d in DELIMITERS}
     best = max(DELIMITERS, key=lambda d: counts[d])
     return best if counts[best] else ","

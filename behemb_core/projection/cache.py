@@ -10,7 +10,7 @@ manifest), so a cache is never reused for different vectors — not even for a v
 written again under the same name. The sidecar JSON is installed last and is checked (embeddings sha256 and the
 parquet's own sha256) before a cached table is returned, so a half-written entry is simply not used.
 
-Both files are written through the store's file-writing layer (:mod:`behemb_core.store._fsio`): each is staged
+Both files are written through the store's file-writing layer (:class:`behemb_core.store.Staged`): each is staged
 in full first (on a local disk under a temporary name, so a full disk or a read-only store fails before anything
 is in place), then put in place atomically, table first. When either cannot be put in place, both are removed
 again: a failed write leaves no part of an entry. Deleting ``<store>/cache`` is always safe.
@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..errors import StoreError
-from ..store import Store, _fsio
+from ..store import Staged, Store, remove_quietly
 from ..store.names import validate_version_name
 from .params import ProjectionParams, as_params
 
@@ -120,17 +120,17 @@ def write_cache(store: Store, version: str, p: ProjectionParams, emb_sha: str, t
     blob = sink.getvalue()
     meta = {"format": CACHE_FORMAT, "version": version, "params": p.to_dict(), "embeddings_sha256": emb_sha,
             "sha256": hashlib.sha256(blob).hexdigest(), **dict(extra)}
-    staged: list[_fsio.Staged] = []
+    staged: list[Staged] = []
     try:
-        staged.append(_fsio.Staged(store, parquet, blob, point=WRITE_POINT))
-        staged.append(_fsio.Staged(store, meta_path, json.dumps(meta, indent=2, sort_keys=True).encode("utf-8"),
+        staged.append(Staged(store, parquet, blob, point=WRITE_POINT))
+        staged.append(Staged(store, meta_path, json.dumps(meta, indent=2, sort_keys=True).encode("utf-8"),
                                    point=WRITE_POINT))
         try:
             for file in staged:  # the table first: a sidecar is never in place without its table
                 file.install()
         except BaseException:
             for path in (meta_path, parquet):  # no half of an entry is left behind
-                _fsio.remove_quietly(store, path)
+                remove_quietly(store, path)
             raise
     except OSError as exc:
         raise StoreError(f"could not write the projection cache of version {version!r} under "

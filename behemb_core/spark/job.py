@@ -14,6 +14,9 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import logging
+import os
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -42,8 +45,38 @@ SESSION_CONF = {
 }
 
 
+class _FromPy4j(logging.Filter):
+    """Drops the records py4j's own code logs on the *root* logger (``logging.exception(...)`` in
+    ``py4j.java_gateway`` when the JVM goes away); every other record passes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.pathname.startswith(_PY4J_DIR)
+
+
+_PY4J_DIR = ""
+_ROOT_FILTER = _FromPy4j()
+
+
+def quiet_py4j() -> None:
+    """Silence py4j alone: its ``py4j`` logger, the records its code sends to the root logger, and pyspark's
+    warning about a JVM that did not shut down cleanly. py4j prints a traceback when the JVM goes away; the job's
+    one-line error says that instead (:func:`jvm_failures`). The root logger's level and every other logger are
+    left as they are. Idempotent."""
+    global _PY4J_DIR
+    import py4j
+
+    _PY4J_DIR = os.path.dirname(os.path.abspath(py4j.__file__)) + os.sep
+    logging.getLogger("py4j").setLevel(logging.CRITICAL)
+    root = logging.getLogger()
+    if _ROOT_FILTER not in root.filters:
+        root.addFilter(_ROOT_FILTER)
+    warnings.filterwarnings("ignore", message="Unable to cleanly shutdown Spark JVM", category=RuntimeWarning)
+
+
 def spark_session(master: str | None = None, conf: dict[str, str] | None = None) -> SparkSession:
-    """A SparkSession with :data:`SESSION_CONF` (``master`` e.g. ``local[2]``; ``None`` = spark-submit's)."""
+    """A SparkSession with :data:`SESSION_CONF` (``master`` e.g. ``local[2]``; ``None`` = spark-submit's), with
+    py4j's logging silenced (:func:`quiet_py4j`)."""
+    quiet_py4j()
     builder = SparkSession.builder.appName("behemb prepare")
     if master:
         builder = builder.master(master)

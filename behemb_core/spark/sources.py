@@ -17,12 +17,12 @@ from pyspark.sql import functions as F
 
 from ..errors import ConfigError, InputError
 from ..ingest._files import JSONL_SUFFIXES, TABLE_SUFFIXES, sniff_delimiter
-from ..ingest._values import _INTLIKE, _NUMERIC, _UNIT_BOUNDS, _UNIT_NS
+from ..ingest._values import INTLIKE, NUMERIC, UNIT_BOUNDS, UNIT_NS
 from ..ingest.columns import EventColumns, resolve_columns
 from ..ingest.events import event_log_source
 from ..ingest.spec import DatasetSpec
 from ..sessions import DropLog
-from ..vocab import _CANONICAL_INT
+from ..vocab import CANONICAL_INT
 from .inputs import (
     ROW_KEY,
     display_path,
@@ -227,14 +227,14 @@ def _sessions_of_rows(spark: SparkSession, spec: DatasetSpec, files: list[str], 
     unit: str | None = cols.timestamp_unit
     if unit is None and not read.typed_time:
         stats = rows.where(F.col("f") == 0).agg(
-            F.min(F.when(F.col("timestamp").isNull(), 1).when(F.col("timestamp").rlike(_NUMERIC), 1).otherwise(0)
+            F.min(F.when(F.col("timestamp").isNull(), 1).when(F.col("timestamp").rlike(NUMERIC), 1).otherwise(0)
                   ).alias("numeric"),
             F.median(F.abs(F.col("timestamp").try_cast("double"))).alias("median"),
         ).collect()[0]
         if stats["numeric"] == 1 and stats["median"] is not None:
             med = float(stats["median"])
-            unit = next((u for u, bound in _UNIT_BOUNDS if med < bound), "ns")
-    scale = _UNIT_NS[unit or "s"]
+            unit = next((u for u, bound in UNIT_BOUNDS if med < bound), "ns")
+    scale = UNIT_NS[unit or "s"]
     ts = F.lit(None).cast("string") if read.typed_time else F.col("timestamp")
     # Casts first (cheap), a regular expression only where they fail: whole numbers exactly, other numbers rounded
     # to the unit, text as ISO 8601; a value that is none of these is an error.
@@ -246,7 +246,7 @@ def _sessions_of_rows(spark: SparkSession, spec: DatasetSpec, files: list[str], 
          .otherwise(F.unix_micros(F.try_to_timestamp(ts)) * 1000))
     if read.typed_time:
         t = F.col("t")
-    bad_time = ts.isNotNull() & t.isNull() & ~ts.rlike(_NUMERIC)  # And short-circuits: the regex runs rarely
+    bad_time = ts.isNotNull() & t.isNull() & ~ts.rlike(NUMERIC)  # And short-circuits: the regex runs rarely
     weight = F.col("weight").try_cast("double") if cols.weight else None
     expected = f"a number (unix time in {unit!r})" if unit else "an ISO 8601 date-time or unix time"
     problems = F.when(bad_time, F.concat(F.lit("cannot parse timestamp '"), ts, F.lit(f"': expected {expected}")))
@@ -259,7 +259,7 @@ def _sessions_of_rows(spark: SparkSession, spec: DatasetSpec, files: list[str], 
     raise_first_problem(rows, files, problems, field_, read.line_of)
 
     id_roles = [r for r in ("item", "user", "session", "event_type") if r in role_cols]
-    modes = _int_modes(rows, {r: F.col(r) for r in id_roles if r not in read.typed_ids}, _INTLIKE)
+    modes = _int_modes(rows, {r: F.col(r) for r in id_roles if r not in read.typed_ids}, INTLIKE)
     norm = {r: F.col(r) if r in read.typed_ids else _id_column(F.col(r), modes[r]) for r in id_roles}
     rows = rows.select("f", ROW_KEY, "t", *(norm[r].alias(r) for r in id_roles),
                        *([weight.alias("w")] if weight is not None else []),
@@ -388,10 +388,10 @@ def _jsonl_sessions(spark: SparkSession, spec: DatasetSpec) -> RawSessionsFrame:
     user = F.regexp_replace(p["user_id"], r"^(-?[0-9]+)\.0+$", "$1")
     rows = rows.select(ROW_KEY, p["session_id"].alias("session_id"), items.alias("items"), user.alias("user"),
                        p["start_time"].alias("start_time"))
-    modes = _int_modes(rows.select(F.explode("items").alias("i")), {"items": F.col("i")}, _CANONICAL_INT)
-    modes.update(_int_modes(rows, {"user": F.col("user")}, _CANONICAL_INT))
+    modes = _int_modes(rows.select(F.explode("items").alias("i")), {"items": F.col("i")}, CANONICAL_INT)
+    modes.update(_int_modes(rows, {"user": F.col("user")}, CANONICAL_INT))
     st = F.col("start_time")
-    start = (F.when(st.rlike(_NUMERIC), F.bround(st.try_cast("double") * 1e9, 0).cast("long"))
+    start = (F.when(st.rlike(NUMERIC), F.bround(st.try_cast("double") * 1e9, 0).cast("long"))
              .otherwise(F.unix_micros(F.try_to_timestamp(st)) * 1000))
     sessions = rows.select(
         F.struct(F.col(ROW_KEY)).alias("okey"), "session_id",

@@ -51,10 +51,16 @@ __all__ = [
     "verify_store",
 ]
 
-from .golden import GOLDEN_LABELS, check_golden, golden_pairs, mark_pair  # noqa: E402  (golden pairs)
+from .golden import GOLDEN_LABELS, golden_pairs, mark_pair  # noqa: E402  (golden pairs; judged in checks/golden.py)
 
-__all__ += ["GOLDEN_LABELS", "check_golden", "golden_pairs", "mark_pair"]
+__all__ += ["GOLDEN_LABELS", "golden_pairs", "mark_pair"]
 
 from .settings import INTERACTIONS, StoreSettings, interaction_verb, read_settings, write_settings  # noqa: E402
 
 __all__ += ["INTERACTIONS", "StoreSettings", "interaction_verb", "read_settings", "write_settings"]
+
+# The store's file-writing layer, for the library's other durable files (projection cache, neighbor exports):
+# a file staged whole under a temporary name and put in place atomically, a filesystem outside a store.
+from ._fsio import Location, Staged, remove_quietly  # noqa: E402
+
+__all__ += ["Location", "Staged", "remove_quietly"]

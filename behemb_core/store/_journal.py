@@ -206,9 +206,13 @@ def append(st: StoreFiles, j: Journal, entry: dict[str, Any], *, point: str,
     Call with the lifecycle lock held and a log without a torn tail. The new head is staged first, so a full
     disk stops the append before anything is written; the line is committed once appended (a failure of the
     head's final rename is left for the next writer, which moves a head that is behind). Raises before the
-    commit otherwise, leaving the log as it was."""
-    if j.head is None and not j.head_problem:  # first chained append: the head exists before any chained line
-        write_head(st, j, point=f"{point}.head")
+    commit otherwise, leaving the log as it was. A log with lines but no head is refused (IntegrityError): this
+    code writes the head before a log's first line, so its end could have been cut, and appending would hide it."""
+    if j.head is None and not j.head_problem:
+        if j.hashes:
+            raise IntegrityError(f"{j.path}{HEAD_SUFFIX} is missing although {j.path} has {len(j.hashes)} lines: the "
+                                 "end of the log cannot be checked, so nothing is appended (see verify)")
+        write_head(st, j, point=f"{point}.head")  # a new log: its head exists before its first line
     entry = signed(chained(j, {k: v for k, v in entry.items() if k != MAC_FIELD}), key)
     line = json_line(entry)
     head = _fsio.Staged(st, j.path + HEAD_SUFFIX, _head_bytes(len(j.hashes) + 1, line_sha(line)),

@@ -79,7 +79,7 @@ def read_jsonl_records(
 
 def record_name(seq: int) -> str:
     """The file of the approval committed by audit entry ``seq``: ``lifecycle/<version>/<seq:06d>-approved.json``
-    (older stores numbered records per version; either way, later approvals sort later)."""
+    (the log's numbering, so later approvals sort later)."""
     return f"{seq:06d}{RECORD_SUFFIX}"
 
 

@@ -35,7 +35,7 @@ def _id_array(ids: np.ndarray, kind: str) -> pa.Array:
     return pa.array([str(v) for v in ids.tolist()], type=pa.string())
 
 
-def embeddings_to_table(emb: ItemEmbeddings, version: str, seal: str | None = None) -> pa.Table:
+def embeddings_to_table(emb: ItemEmbeddings, version: str, seal: str) -> pa.Table:
     """The ``embeddings.parquet`` table of ``emb`` (vectors copied bit-exactly as float32); ``seal`` (the
     manifest's :func:`~._manifest.manifest_seal`) goes into the schema metadata."""
     kind = emb.vocab.kind
@@ -54,8 +54,7 @@ def embeddings_to_table(emb: ItemEmbeddings, version: str, seal: str | None = No
             pa.field("behavior_emb_version", pa.string()),
             pa.field("source", pa.string(), nullable=False),
         ],
-        metadata={"behemb.version": version, "behemb.format_version": "1",
-                  **({SEAL_KEY: seal} if seal is not None else {})},
+        metadata={"behemb.version": version, "behemb.format_version": "1", SEAL_KEY: seal},
     )
     return pa.Table.from_arrays([_id_array(emb.vocab.ids, kind), vectors, bev, source], schema=schema)
 
@@ -94,7 +93,8 @@ def parquet_bytes(table: pa.Table) -> bytes:
 
 
 def parquet_seal(data: bytes) -> str | None:
-    """The manifest seal recorded in Parquet bytes (None when absent or unreadable: older versions have none)."""
+    """The manifest seal recorded in Parquet bytes (None when absent or unreadable: not a version this behemb
+    wrote, which verification reports)."""
     try:
         meta = pq.read_schema(pa.BufferReader(data)).metadata or {}
     except (pa.ArrowInvalid, OSError):

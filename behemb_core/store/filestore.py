@@ -340,8 +340,12 @@ class Store:
                     problems.append(f"{fn}: sha256 {sha} ({len(blob)} bytes) does not match {MANIFEST_FILE} "
                                     f"sha256 {rec['sha256']} ({rec['bytes']} bytes)")
                 elif fn == EMBEDDINGS_FILE:
-                    seal = parquet_seal(blob)  # versions written before the seal existed have none
-                    if seal is not None and seal != manifest_seal(manifest):
+                    seal = parquet_seal(blob)  # every version this behemb writes carries one
+                    if seal is None:
+                        problems.append(f"{EMBEDDINGS_FILE} carries no manifest seal: it was not written by this "
+                                        f"behemb (or was replaced together with {MANIFEST_FILE}), so the manifest "
+                                        "cannot be checked")
+                    elif seal != manifest_seal(manifest):
                         problems.append(f"{MANIFEST_FILE} was changed after the version was written: it no longer "
                                         f"matches the seal in {EMBEDDINGS_FILE} (method, seed, counts or another "
                                         "value was edited)")

@@ -23,8 +23,8 @@ unfinished last line, which readers ignore and the next writer sets aside: the a
 after it leaves derived files behind the log, which the next writer completes from the log
 (:func:`behemb_core.store.recovery.roll_forward`, recorded as an audit entry ``recover``). So after a crash at
 any instant the next command either completes or cleanly undoes the interrupted action, and ``verify`` passes;
-:func:`behemb_core.store.repair.repair` handles what a crash of this code cannot produce (hand edits, stores
-written by older versions). Concurrent processes are serialised by the lock: ``seq`` numbers are consecutive
+:func:`behemb_core.store.repair.repair` handles what a crash of this code cannot produce (hand edits).
+Concurrent processes are serialised by the lock: ``seq`` numbers are consecutive
 and each move's ``previous`` is the version the pointer named just before it.
 
 Other fsspec filesystems (object stores) have no locks or appends: the log is rewritten whole (refused when it
@@ -35,33 +35,30 @@ such a store supports.
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import fsspec
-import numpy as np
 
 from ..errors import IntegrityError, PermissionDenied, StoreError
 from ..identity import Actor, as_actor
 from . import _fsio, _journal, recovery
 from . import _lifecycle_io as lio
 from ._lifecycle_io import AUDIT_FILE, INDEX_DIR, LIFECYCLE_DIR, POINTER_FILE, read_audit_log
-from ._manifest import EMBEDDINGS_FILE, json_safe
+from ._manifest import EMBEDDINGS_FILE
 from .audit_key import AuditKey, load_audit_key
-from .checklist import SIGNOFF_CHECK_NAMES  # noqa: F401  (re-exported: the checklist the approvals record)
+from .checklist import CHECK_STATES, SIGNOFF_CHECK_NAMES, CheckResult, blocking_sentence
 from .filestore import Store
 from .names import validate_version_name
 from .policy import POLICY_FILE, PolicyState, StorePolicy, access, parse_policy, read_policy_state
 from .verify import verify_store
 
-__all__ = ["AUDIT_FILE", "CHECK_STATES", "POINTER_FILE", "ApprovalRefused", "CheckResult", "approval_state",
-           "approvals", "describe_blocking", "format_value", "publish", "published_version", "read_audit_log",
-           "register_index", "register_index_from_export", "rollback", "rollback_targets", "set_policy",
-           "trained_by", "verify_store"]
+__all__ = ["AUDIT_FILE", "CHECK_STATES", "POINTER_FILE", "SIGNOFF_CHECK_NAMES", "ApprovalRefused", "CheckResult",
+           "approval_state", "approvals", "check_four_eyes", "publish", "published_version", "read_audit_log",
+           "record_approval", "register_index", "register_index_from_export", "rollback", "rollback_targets",
+           "set_policy", "trained_by", "verify_store"]
 _SHA_RE = re.compile(r"[0-9a-f]{64}")
 
 
@@ -76,115 +73,17 @@ class ApprovalRefused(StoreError):
         self.checks = checks or []  # every check that was run, for front ends to show
 
 
-CHECK_STATES = ("pass", "warning", "fail")
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    """One release check. A failed ``acknowledgeable`` check (a judgement call such as "beats item-kNN within
-    tolerance") counts as passed when the approver acknowledges it by name; any other failure blocks approval
-    unless overridden. ``value`` must be JSON-able (non-finite floats are recorded as strings).
-
-    ``could_not_judge`` is the reason, in plain words, when the check had nothing to judge (no shared items, no
-    golden pair in the version, no evaluation stored). Such a check is never a pass: it must have
-    ``passed=False`` and is a warning the approver acknowledges by name. :attr:`state` is ``"pass"``,
-    ``"warning"`` (failed or could not judge, acknowledgeable) or ``"fail"`` (override only). Records stored
-    before these fields existed read back with ``could_not_judge=None``.
-    """
-
-    name: str
-    passed: bool
-    value: Any
-    threshold: str
-    detail: str
-    acknowledgeable: bool = False
-    could_not_judge: str | None = None
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name.strip():
-            raise StoreError(f"a check needs a non-empty name, got {self.name!r}")
-        for key in ("passed", "acknowledgeable"):
-            if not isinstance(getattr(self, key), bool):
-                object.__setattr__(self, key, _as_bool(getattr(self, key), f"check {self.name!r}: {key}"))
-        for key in ("threshold", "detail"):
-            if not isinstance(getattr(self, key), str):
-                raise StoreError(f"check {self.name!r}: {key} must be a string, got {getattr(self, key)!r}")
-        if self.could_not_judge is not None:
-            if not isinstance(self.could_not_judge, str) or not self.could_not_judge.strip():
-                raise StoreError(f"check {self.name!r}: could_not_judge must be a reason in words or None, "
-                                 f"got {self.could_not_judge!r}")
-            if self.passed:
-                raise StoreError(f"check {self.name!r} could not judge ({self.could_not_judge}), so it cannot pass")
-
-    @property
-    def state(self) -> str:
-        """``"pass"``, ``"warning"`` (acknowledge by name) or ``"fail"`` (override only) — for people and
-        screens without colour or emoji."""
-        return "pass" if self.passed else "warning" if self.acknowledgeable else "fail"
-
-    @property
-    def shown_value(self) -> str:
-        """The value for people: ``—`` for none, numbers rounded to three decimals."""
-        return format_value(self.value)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON form (as stored in approval records)."""
-        value = self.value
-        if isinstance(value, (float, np.floating)) and not math.isfinite(value):
-            value = str(float(value))  # a NaN metric must still be recordable (and refusable)
-        return {"name": self.name, "passed": self.passed, "value": json_safe(value, f"check {self.name!r} value"),
-                "threshold": self.threshold, "detail": self.detail, "acknowledgeable": self.acknowledgeable,
-                "state": self.state, "could_not_judge": self.could_not_judge}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> CheckResult:
-        """Inverse of :meth:`to_dict` (``state`` is derived, not read); missing keys raise StoreError naming
-        them. Older records without ``could_not_judge`` read back with None."""
-        missing = [k for k in ("name", "passed", "value", "threshold") if k not in data]
-        if missing:
-            raise StoreError(f"check record {dict(data)!r} lacks {missing}")
-        return cls(name=data["name"], passed=data["passed"], value=data["value"], threshold=data["threshold"],
-                   detail=data.get("detail", ""), acknowledgeable=data.get("acknowledgeable", False),
-                   could_not_judge=data.get("could_not_judge"))
-
-
-def format_value(value: Any) -> str:
-    """A check value as people read it: ``—`` for None, floats to three decimals (``0.333``; small values to
-    three significant digits), everything else as text."""
-    if value is None:
-        return "—"
-    if isinstance(value, (bool, np.bool_)):
-        return str(bool(value))
-    if isinstance(value, (float, np.floating)):
-        v = float(value)
-        if not math.isfinite(v):
-            return str(v)
-        return f"{v:.3g}" if v != 0 and abs(v) < 0.01 else f"{round(v, 3):g}"
-    return str(value)
-
-
-def describe_blocking(checks: Iterable[CheckResult]) -> str:
-    """One sentence per check that blocks approval, in the words of the Publish page."""
-    parts = []
-    for c in checks:
-        why = (f"could not judge: {c.could_not_judge}" if c.could_not_judge else
-               f"value {c.shown_value}, needs {c.threshold}")
-        todo = ("acknowledge it by name to approve" if c.acknowledgeable else
-                "it cannot be acknowledged, only overridden (recorded)")
-        parts.append(f"“{c.name}” is a {c.state} ({why}); {todo}")
-    return "; ".join(parts)
-
-
 # ------------------------------------------------------------------------------------------------ actions
 
 
-def _record_approval(store: Store | str, version: str, *, by: Actor | str,
-                     checks: Iterable[CheckResult | Mapping[str, Any]], note: str | None = None,
-                     acknowledge: Iterable[str] = (), override: bool = False) -> dict[str, Any]:
+def record_approval(store: Store | str, version: str, *, by: Actor | str,
+                    checks: Iterable[CheckResult | Mapping[str, Any]], note: str | None = None,
+                    acknowledge: Iterable[str] = (), override: bool = False) -> dict[str, Any]:
     """Record that ``by`` signs off ``version`` with the ``checks`` it was shown; return the approval record.
 
-    Private: the one public way to approve is :func:`behemb_core.signoff.approve`, which runs the sign-off checks
-    itself, so no caller records an approval with checks it chose.
+    The recording layer under :func:`behemb_core.signoff.approve` — the one way front ends approve, which runs
+    the sign-off checks itself, so no caller records an approval with checks it chose (under a policy ``verify``
+    reports an approval that lacks a check of :data:`~behemb_core.store.checklist.SIGNOFF_CHECK_NAMES`).
 
     Refused (:class:`~behemb_core.errors.PermissionDenied`, saying who may) when the store's policy does not give
     ``by`` the approver role, or when ``by`` trained the version (four eyes; under a policy a version whose
@@ -218,9 +117,9 @@ def _record_approval(store: Store | str, version: str, *, by: Actor | str,
         j = lio.audit_journal(st)
         state = _permitted(st, actor, "approve", j, key)
         trainer = trained_by(st, version)
-        _check_four_eyes(st, version, actor, trainer, state)
+        check_four_eyes(st, version, actor, trainer, state)
         if blocking and not override:
-            raise ApprovalRefused(f"version {version!r} not approved: {describe_blocking(blocking)}",
+            raise ApprovalRefused(f"version {version!r} not approved: {blocking_sentence(blocking)}",
                                   version=version, failed=[c.to_dict() for c in blocking], checks=results)
         seq = _next_seq(j)
         record = {"status": "approved", "version": version, "by": actor.id, "actor": actor.record(), "note": note,
@@ -240,7 +139,7 @@ def _record_approval(store: Store | str, version: str, *, by: Actor | str,
 
 def trained_by(store: Store | str, version: str) -> Actor | None:
     """Who trained ``version`` (its manifest's ``trained_by``, sealed with the version), or None when not
-    recorded (versions trained before it was, or by a library call that named nobody)."""
+    recorded (a library call that named nobody)."""
     rec = lio.store_of(store).manifest(version).get("trained_by")
     if not isinstance(rec, dict):
         return None
@@ -250,9 +149,10 @@ def trained_by(store: Store | str, version: str) -> Actor | None:
         raise IntegrityError(f"version {version!r}: its manifest's trained_by is unreadable ({exc})") from None
 
 
-def _check_four_eyes(st: Store, version: str, actor: Actor, trainer: Actor | None, state: PolicyState) -> None:
-    """Under a policy, refuse the version's trainer (or a version whose trainer is unknown); a store without a
-    policy lets everyone do everything, and the approval record says when it was the trainer's own."""
+def check_four_eyes(st: Store, version: str, actor: Actor, trainer: Actor | None, state: PolicyState) -> None:
+    """Refuse (:class:`PermissionDenied`) ``actor`` approving ``version`` when four eyes forbid it: under a
+    policy, the version's trainer (or anyone, when the trainer is unknown); a store without a policy lets
+    everyone do everything, and the approval record says when it was the trainer's own."""
     if state.policy is None:
         return
     if trainer is not None and trainer.same_person(actor):
@@ -286,9 +186,11 @@ def approval_state(store: Store | str, version: str, *, policy: StorePolicy | No
     trainer = trained_by(st, version) if st.exists(version) else None
     counted: list[Actor] = []
     for rec in lio.approval_records(st, version):
-        if any(rec.get(k) is not None and rec.get(k) != hashes[k] for k in hashes):
-            continue  # approved other bytes
-        who = Actor.from_record(rec["actor"]) if isinstance(rec.get("actor"), dict) else Actor.typed(str(rec["by"]))
+        if any(rec.get(k) != hashes[k] for k in hashes):
+            continue  # approved other bytes (or a record that does not say which: it cannot count)
+        if not isinstance(rec.get("actor"), dict):
+            raise IntegrityError(f"version {version!r}: an approval record names no actor; run verify")
+        who = Actor.from_record(rec["actor"])
         if trainer is not None and trainer.same_person(who):
             continue
         if not any(who.same_person(c) for c in counted):
@@ -386,7 +288,7 @@ def _move_pointer(st: Store, version: str, who: Actor, action: str, *, expected:
         approved = records[-1] if records else {}
         for field, now_sha in hashes.items():
             then = approved.get(field)
-            if then is not None and then != now_sha:
+            if then != now_sha:
                 what = "embeddings" if field == "embeddings_sha256" else "manifest"
                 raise IntegrityError(f"version {version!r}: approved with {what} sha256 {then} but it now has "
                                      f"{now_sha}; refusing to {action}")
@@ -504,12 +406,6 @@ def _register(st: Store, index_name: str, version: str, sha: str, by: Actor | st
 
 
 # ------------------------------------------------------------------------------------------------ helpers
-
-
-def _as_bool(value: object, where: str) -> bool:
-    if hasattr(value, "dtype") and getattr(value, "dtype").kind == "b":  # numpy bool
-        return bool(value)
-    raise StoreError(f"{where} must be True or False, got {value!r}")
 
 
 def _hashes(st: Store, version: str, verb: str) -> dict[str, str]:

@@ -22,13 +22,12 @@ leftover temporary file    killed during a write-then-rename                    
 These are *roll-forward* fixes: every lifecycle command (approve, publish, rollback, golden marks, index
 registration) makes them first, under the lock, and records what it did in an audit entry ``recover``.
 
-Some states cannot come from a crash of this code — a pointer that names something the log does not (edited by hand, or
-an interrupted publish of a store written before the log came first), an approval record without its audit entry, no log
-at all behind a pointer. Lifecycle commands refuse to act on such a store; :func:`~behemb_core.store.repair.repair`
-(``python -m behemb_core repair``, a dry run unless ``apply``) sets the odd file aside in ``recovered/`` and rewrites
-the pointer from the log, and records itself in the audit log. It never deletes a version, never removes or invents an
-audit entry. What it cannot fix (an edited or missing log line, a changed version) stays in ``verify``'s report for a
-person to decide.
+Some states cannot come from a crash of this code — a pointer that names something the log does not (edited by hand),
+an approval record without its audit entry, no log at all behind a pointer. Lifecycle commands refuse to act on such
+a store; :func:`~behemb_core.store.repair.repair` (``python -m behemb_core repair``, a dry run unless ``apply``) sets
+the odd file aside in ``recovered/`` and rewrites the pointer from the log, and records itself in the audit log. It
+never deletes a version, never removes or invents an audit entry. What it cannot fix (an edited or missing log line,
+a changed version) stays in ``verify``'s report for a person to decide.
 """
 
 from __future__ import annotations
@@ -136,7 +135,7 @@ def _record_findings(st: Store, audit: _journal.Journal) -> list[Finding]:
             committed.add((e["version"], name))
         body = e.get("approval")
         if not (isinstance(body, dict) and isinstance(name, str)):
-            continue  # written before records were kept in the log: nothing to restore from
+            continue  # an incomplete approval entry (not written by behemb): verify reports it, nothing to restore
         path = st.join(lio.LIFECYCLE_DIR, e["version"], name)
         if st.fs.exists(path):
             continue
@@ -171,9 +170,8 @@ def _pointer_findings(st: Store, audit: _journal.Journal) -> list[Finding]:
     if not moves:
         if pointer is None:
             return []
-        return [Finding("pointer without log", f"{path} exists but the audit log records no publish (written by hand, "
-                        "or an interrupted first publish of an older store): nothing is published", False,
-                        _set_aside(st, path, lio.POINTER_FILE))]
+        return [Finding("pointer without log", f"{path} exists but the audit log records no publish (written by "
+                        "hand): nothing is published", False, _set_aside(st, path, lio.POINTER_FILE))]
     last = moves[-1]
     if pointer == last:
         return []
@@ -194,8 +192,7 @@ def _pointer_findings(st: Store, audit: _journal.Journal) -> list[Finding]:
 
     shown = pointer if isinstance(pointer, str) else f"names {pointer.get('version')!r} (seq {pointer.get('seq')})"
     return [Finding("pointer differs", f"{path} {shown}, which is not what the audit log's last {last['action']} "
-                    f"(seq {last['seq']}, {last['version']!r}) wrote: edited by hand, or an interrupted publish of an "
-                    "older store", False, replace)]
+                    f"(seq {last['seq']}, {last['version']!r}) wrote: edited by hand", False, replace)]
 
 
 def _policy_findings(st: Store, audit: _journal.Journal) -> list[Finding]:
