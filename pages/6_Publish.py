@@ -200,10 +200,10 @@ elif not targets:
     st.caption("No earlier published version to roll back to (an approved version that was never published is "
                "published with the button above, not rolled back to).")
 else:
-    c = st.columns([3, 1], vertical_alignment="bottom")
+    cols = st.columns([3, 1], vertical_alignment="bottom")
     may_roll_back = acc.refusal("rollback")
-    target = c[0].selectbox(f"Re-publish instead of {published}", targets, key="pub_rollback_to")
-    if c[1].button("Roll back", key="pub_rollback", disabled=may_roll_back is not None, help=may_roll_back):
+    target = cols[0].selectbox(f"Re-publish instead of {published}", targets, key="pub_rollback_to")
+    if cols[1].button("Roll back", key="pub_rollback", disabled=may_roll_back is not None, help=may_roll_back):
         if by is None:
             st.error("Enter your name in the sidebar: every rollback records who did it.", icon=":material/block:")
         else:

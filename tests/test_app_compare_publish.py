@@ -229,7 +229,7 @@ def test_failed_acknowledgeable_check_blocks_until_acknowledged(store_dir: Path)
     at.selectbox(key="pub_version").set_value("cand").run()
     table = checks(at)
     assert table.loc["quality vs item-kNN", "state"] == "warning"
-    assert "no evaluation stored" in table.loc["quality vs item-kNN", "detail"]
+    assert "no evaluation is stored" in table.loc["quality vs item-kNN", "detail"]
     assert at.checkbox(key="pub_override::cand").disabled  # only acknowledgeable checks failed
 
     approve(at, "cand", by="Ada")

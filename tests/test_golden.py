@@ -10,10 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from behemb_core.checks.golden import check_golden
 from behemb_core.embeddings import make_embeddings
 from behemb_core.errors import BehembError, ConfigError, InputError, IntegrityError, StoreError
 from behemb_core.neighbors import item_neighbors
-from behemb_core.store import Store, check_golden, golden_pairs, mark_pair
+from behemb_core.store import Store, golden_pairs, mark_pair
 from behemb_core.vocab import Vocabulary
 
 ANGLES = {1: 0, 2: 10, 3: 25, 4: 45, 5: 90, 6: 180}  # degrees on a circle: neighbors of 1 are 2, 3, 4, 5, 6

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from behemb_core.checks.wording import describe_blocking, format_value
 from behemb_core.embeddings import make_embeddings
 from behemb_core.errors import BehembError, IntegrityError, StoreError
 from behemb_core.store import (
@@ -28,8 +29,7 @@ from behemb_core.store import (
     rollback_targets,
     verify_store,
 )
-from behemb_core.store.lifecycle import _record_approval as approve  # the recording layer, checks given
-from behemb_core.store.lifecycle import format_value
+from behemb_core.store.lifecycle import record_approval as approve  # the recording layer, checks given
 from behemb_core.vocab import Vocabulary
 
 # ----------------------------------------------------------------------------- helpers
@@ -100,8 +100,9 @@ def test_check_that_could_not_judge_is_a_warning_never_a_pass() -> None:
                        acknowledgeable=True, could_not_judge="no pair in this version")
     assert (PASS.state, warn.state, FAIL_HARD.state) == ("pass", "warning", "fail")
     assert warn.to_dict()["state"] == "warning" and CheckResult.from_dict(warn.to_dict()) == warn
-    old = {k: v for k, v in FAIL_SOFT.to_dict().items() if k not in ("state", "could_not_judge")}
-    assert CheckResult.from_dict(old) == FAIL_SOFT  # approvals stored before these fields still read
+    partial = {k: v for k, v in FAIL_SOFT.to_dict().items() if k not in ("state", "could_not_judge")}
+    with pytest.raises(StoreError, match=r"lacks \['could_not_judge'\]"):  # a record of another shape is refused
+        CheckResult.from_dict(partial)
     assert [format_value(v) for v in (1 / 3, None, 0.004321, 2, "ok", -0.0040)] == \
         ["0.333", "—", "0.00432", "2", "ok", "-0.004"]
 
@@ -111,7 +112,11 @@ def test_refusal_speaks_the_pages_words(store: Store) -> None:
                        detail="", acknowledgeable=True, could_not_judge="the versions share no items")
     with pytest.raises(ApprovalRefused) as err:
         approve(store, "beh_v1", by="alice", checks=[warn, FAIL_HARD])
-    msg = str(err.value)
+    plain = str(err.value)  # the store names each blocking check, its state and what lifts it
+    assert "“stability vs published” is a warning (could not judge: the versions share no items)" in plain
+    assert "“coverage” is a fail (value 0.42, needs >= 0.9); it cannot be acknowledged" in plain
+    assert [f["name"] for f in err.value.failed] == ["stability vs published", "coverage"]
+    msg = describe_blocking([warn, FAIL_HARD])  # the sign-off side's words (signoff.approve raises with them)
     assert "“stability vs published” is a warning (could not judge: the versions share no items)" in msg
     assert "acknowledge it by name" in msg and "“coverage” is a fail (value 0.42" in msg
     assert "acknowledge=[" not in msg and "override=True" not in msg and "0.3333" not in msg

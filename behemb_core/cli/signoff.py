@@ -10,6 +10,7 @@ from ._common import BY_HELP, StderrProgress, acting, emit, store_option
 
 
 def cmd_approve(args: argparse.Namespace) -> int:
+    from ..checks.wording import format_value
     from ..signoff import approve
     from ..store import Store
     from ..store.lifecycle import ApprovalRefused
@@ -21,7 +22,7 @@ def cmd_approve(args: argparse.Namespace) -> int:
     except ApprovalRefused as exc:
         for c in exc.checks:
             why = f" — could not judge: {c.could_not_judge}" if c.could_not_judge else ""
-            print(f"[{c.state}] {c.name}: {c.shown_value} ({c.threshold}) {c.detail}{why}", file=sys.stderr)
+            print(f"[{c.state}] {c.name}: {format_value(c.value)} ({c.threshold}) {c.detail}{why}", file=sys.stderr)
         acks = [f"--acknowledge \"{f['name']}\"" for f in exc.failed if f.get("acknowledgeable")]
         hint = (f"to approve anyway, add {' '.join(acks)}" if acks else "")
         if len(acks) < len(exc.failed):

@@ -1,0 +1,51 @@
+"""Checks of what the version is worth on its own: quality against item-kNN on the stored evaluation (a judgement
+call: acknowledge by name) and no popularity collapse (override only)."""
+
+from __future__ import annotations
+
+from ..diagnostics import popularity_diagnostics
+from ..errors import IntegrityError
+from ..reports import metric
+from ..store.checklist import CheckResult
+from .context import CheckContext
+
+__all__ = ["check_popularity_collapse", "check_quality_vs_knn"]
+
+
+def check_quality_vs_knn(ctx: CheckContext) -> CheckResult:
+    """HR@k at most ``knn_tolerance`` below item-kNN's on the version's evaluation; could not judge without one
+    (or with one whose shape this library cannot read)."""
+    k, tol = ctx.k, ctx.policy.knn_tolerance
+    name = "quality vs item-kNN"
+    try:
+        evaluation = ctx.evaluation
+    except IntegrityError as exc:
+        return CheckResult(name, False, None, f"HR@{k} within {tol} of item-kNN", str(exc), acknowledgeable=True,
+                           could_not_judge=f"the stored evaluation cannot be read: {exc}")
+    if evaluation is not None:
+        ours, knn = metric(evaluation["method"], "hr", k), metric(evaluation["baselines"].get("item_knn"), "hr", k)
+        if ours is not None and knn is not None:
+            popular = metric(evaluation["baselines"].get("most_popular"), "hr", k)
+            ctx.details["evaluation"] = evaluation
+            return CheckResult(
+                name, ours >= knn - tol, round(ours - knn, 3), f"HR@{k} − item-kNN HR@{k} ≥ −{tol}",
+                f"HR@{k} {ours:.3f} vs item-kNN {knn:.3f}, most-popular "
+                + ("not evaluated" if popular is None else f"{popular:.3f}"), acknowledgeable=True,
+            )
+    why = ("no evaluation is stored with this version" if evaluation is None
+           else f"the stored evaluation has no HR@{k} of this version and item-kNN")
+    return CheckResult(
+        name, False, None, f"HR@{k} within {tol} of item-kNN",
+        f"{why} (train with --evaluate) — acknowledge to approve without one",
+        acknowledgeable=True, could_not_judge=why,
+    )
+
+
+def check_popularity_collapse(ctx: CheckContext) -> CheckResult:
+    """The popularity diagnostics' verdict is not ``collapsed`` (on the version's cached top-k lists)."""
+    stored = ctx.stored
+    diag = popularity_diagnostics(stored.embeddings, stored.item_stats, k=ctx.k, thresholds=ctx.policy.collapse,
+                                  method=stored.manifest.get("method"), neighbors=ctx.neighbors())
+    ctx.details["popularity"] = diag
+    return CheckResult("no popularity collapse", diag["verdict"] != "collapsed", diag["verdict"],
+                       "verdict ok or warning", diag.get("summary", ""))
