@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -104,7 +105,7 @@ def save_uploads(
     return out
 
 
-def input_kind(paths: list[str | Path]) -> Literal["events", "sessions"]:
+def input_kind(paths: Sequence[str | Path]) -> Literal["events", "sessions"]:
     """Session JSONL or event log, from the file suffixes (the library's rule); mixing both is a user error."""
     return DatasetSpec(paths=[str(p) for p in paths]).resolved_format()  # type: ignore[return-value]
 

@@ -21,9 +21,10 @@ KEPT_PREFIXES = ("cfg_", "data_source", "data_layout", "data_delimiter", "data_h
                  "data_filter_", "data_opt_")
 
 
-def keep_form_values(state: MutableMapping[str, Any]) -> list[str]:
-    """Re-assign every kept widget value so Streamlit keeps it across pages; returns the keys kept."""
-    kept = [k for k in list(state.keys()) if k in KEPT_KEYS or k.startswith(KEPT_PREFIXES)]
+def keep_form_values(state: MutableMapping[Any, Any]) -> list[str]:
+    """Re-assign every kept widget value so Streamlit keeps it across pages; returns the keys kept. ``state`` is
+    ``st.session_state`` (whose keys may also be ints, never kept) or a plain dict."""
+    kept = [k for k in list(state.keys()) if isinstance(k, str) and (k in KEPT_KEYS or k.startswith(KEPT_PREFIXES))]
     for key in kept:
         state[key] = state[key]
     return kept

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Literal
 
 import pandas as pd
+
+from behemb_core.checks.wording import format_value
+from behemb_core.reports import CompareReport, EvaluationReport, ScoreBlock, Summary, interval
+from behemb_core.reports import metric as metric_value
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<$:])")
 
@@ -35,28 +40,31 @@ def length_histogram(summary: dict[str, Any]) -> pd.DataFrame:
 
 
 #: Row labels of the evaluation reports' ``baselines`` blocks, in display order.
-BASELINE_LABELS = {
+BASELINE_LABELS: dict[Literal["most_popular", "item_knn", "target_ranking"], str] = {
     "most_popular": "most-popular",
     "item_knn": "item-kNN",
-    "target_ranking": "target ranking (what cooc_softmax fits)",
+    "target_ranking": "target ranking (what the method fits)",
 }
 
 
-def evaluation_table(evaluation: dict[str, Any], k: int = 10) -> pd.DataFrame:
+def evaluation_table(evaluation: EvaluationReport, k: int = 10) -> pd.DataFrame:
     """HR@k / NDCG@k (with 95 % intervals) of the method and the baselines, from a manifest's ``evaluation``:
     most-popular, item-kNN and, for ``cooc_softmax``, the ranking by the target similarity it fits."""
-    blocks = [(evaluation["method"].get("name", "method"), evaluation["method"])]
+    method = evaluation["method"]
+    blocks: list[tuple[str, ScoreBlock]] = [(method.get("name") or "method", method)]
+    baselines = evaluation["baselines"]
     for key, label in BASELINE_LABELS.items():
-        if key in evaluation.get("baselines", {}):
-            blocks.append((label, evaluation["baselines"][key]))
+        block = baselines.get(key)
+        if block is not None:
+            blocks.append((label, block))
     rows = []
     for label, block in blocks:
-        ci = block.get("ci95", {})
-        row = {"model": label}
-        for metric in (f"hr@{k}", f"ndcg@{k}"):
-            row[metric.upper()] = block.get(metric)
-            lo_hi = ci.get(metric)
-            row[f"{metric.upper()} 95% CI"] = f"{lo_hi[0]:.3f}–{lo_hi[1]:.3f}" if lo_hi else ""
+        row: dict[str, Any] = {"model": label}
+        for name in ("hr", "ndcg"):
+            column = f"{name}@{k}".upper()
+            row[column] = metric_value(block, name, k)
+            lo_hi = interval(block, name, k)
+            row[f"{column} 95% CI"] = f"{lo_hi[0]:.3f}–{lo_hi[1]:.3f}" if lo_hi else ""
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -96,35 +104,37 @@ def example_lines(example: dict[str, Any]) -> str:
 # ------------------------------------------------------------------------------------ compare and publish pages
 
 
-def _median(summary: dict[str, Any] | None) -> float | None:
-    return None if not summary else summary.get("median")
+def _median(summary: Summary | None) -> float | None:
+    return None if not summary else summary["median"]
 
 
-def bands_table(report: dict[str, Any]) -> pd.DataFrame:
+def bands_table(report: CompareReport) -> pd.DataFrame:
     """Per popularity band of a ``compare_versions`` report: items, median Jaccard/RBO and, when a noise floor
     was given, the floor's median, the limit and whether the band moved beyond noise."""
-    scopes = (report.get("noise") or {}).get("scopes", {})
+    noise = report["noise"]
+    scopes = noise["scopes"] if noise is not None else {}
     rows = []
-    for band, block in (report.get("bands") or {}).items():
-        scope = scopes.get(band) or {}
+    for band, block in (report["bands"] or {}).items():
+        scope = scopes.get(band)
         rows.append({
-            "band": band, "items": block.get("n"), "median Jaccard": _median(block.get("jaccard")),
-            "median RBO": _median(block.get("rbo")), "noise-floor median Jaccard": scope.get("noise_median_jaccard"),
-            "limit": scope.get("limit"),
-            "beyond noise": None if not scope else ("yes" if scope.get("beyond_noise") else "no"),
+            "band": band, "items": block["n"], "median Jaccard": _median(block["jaccard"]),
+            "median RBO": _median(block["rbo"]),
+            "noise-floor median Jaccard": None if scope is None else scope["noise_median_jaccard"],
+            "limit": None if scope is None else scope["limit"],
+            "beyond noise": None if scope is None else ("yes" if scope["beyond_noise"] else "no"),
         })
     return pd.DataFrame(rows, columns=["band", "items", "median Jaccard", "median RBO",
                                        "noise-floor median Jaccard", "limit", "beyond noise"])
 
 
-def moved_table(report: dict[str, Any]) -> pd.DataFrame:
+def moved_table(report: CompareReport) -> pd.DataFrame:
     """The report's most-moved items with their old (A) and new (B) neighbors, by name where stored."""
     rows = []
-    for r in report.get("most_moved", []):
-        old_ids, new_ids = r.get("old_neighbors", []), r.get("new_neighbors", [])
+    for r in report["most_moved"]:
+        old_ids, new_ids = r["old_neighbors"], r["new_neighbors"]
         old = [n or str(i) for n, i in zip(r.get("old_neighbor_names") or [""] * len(old_ids), old_ids)]
         new = [n or str(i) for n, i in zip(r.get("new_neighbor_names") or [""] * len(new_ids), new_ids)]
-        rows.append({"item_id": str(r["item_id"]), "name": r.get("name") or "", "popularity": r.get("popularity"),
+        rows.append({"item_id": str(r["item_id"]), "name": r["name"] or "", "popularity": r["popularity"],
                      "Jaccard": r["jaccard"], "RBO": r["rbo"], "old neighbors (A)": " · ".join(old),
                      "new neighbors (B)": " · ".join(new)})
     return pd.DataFrame(rows, columns=["item_id", "name", "popularity", "Jaccard", "RBO", "old neighbors (A)",
@@ -178,19 +188,19 @@ def diagnostics_table(reports: dict[str, dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def quality_table(evaluations: dict[str, dict[str, Any] | None], k: int = 10) -> pd.DataFrame:
+def quality_table(evaluations: Mapping[str, EvaluationReport | None], k: int = 10) -> pd.DataFrame:
     """Stored evaluations side by side: one row per version with HR/NDCG/MRR@k and both baselines' HR@k
     (empty cells for a version stored without an evaluation)."""
     rows = []
     for name, ev in evaluations.items():
-        method = (ev or {}).get("method", {})
-        base = (ev or {}).get("baselines", {})
+        method = None if ev is None else ev["method"]
+        base = None if ev is None else ev["baselines"]
         rows.append({
-            "version": name, "evaluated": ev is not None, f"HR@{k}": method.get(f"hr@{k}"),
-            f"NDCG@{k}": method.get(f"ndcg@{k}"), f"MRR@{k}": method.get(f"mrr@{k}"),
-            f"item-kNN HR@{k}": base.get("item_knn", {}).get(f"hr@{k}"),
-            f"most-popular HR@{k}": base.get("most_popular", {}).get(f"hr@{k}"),
-            "held-out pairs": (ev or {}).get("split", {}).get("pairs"),
+            "version": name, "evaluated": ev is not None, f"HR@{k}": metric_value(method, "hr", k),
+            f"NDCG@{k}": metric_value(method, "ndcg", k), f"MRR@{k}": metric_value(method, "mrr", k),
+            f"item-kNN HR@{k}": metric_value(base and base.get("item_knn"), "hr", k),
+            f"most-popular HR@{k}": metric_value(base and base.get("most_popular"), "hr", k),
+            "held-out pairs": None if ev is None else ev["split"]["pairs"],
         })
     return pd.DataFrame(rows)
 
@@ -207,7 +217,7 @@ def checks_table(checks: list[Any]) -> pd.DataFrame:
     """Sign-off ``CheckResult``s as rows; values as text rounded for people (they mix numbers, verdicts and
     None). The ``state`` column says pass / warning / fail in words, readable without colour or emoji fonts."""
     rows = [{"state": c.state, "check": c.name,
-             "value": c.shown_value, "threshold": c.threshold, "detail": check_detail(c),
+             "value": format_value(c.value), "threshold": c.threshold, "detail": check_detail(c),
              "if it fails": "acknowledge" if c.acknowledgeable else "override only"} for c in checks]
     return pd.DataFrame(rows, columns=["state", "check", "value", "threshold", "detail", "if it fails"])
 

@@ -4,6 +4,7 @@ the summary. Reading is the library's job (through app_support.data_io); this pa
 from __future__ import annotations
 
 import hashlib
+from typing import Any, Literal
 
 import plotly.express as px
 import streamlit as st
@@ -35,6 +36,8 @@ if "data_source" not in st.session_state:  # first visit: show the source of the
     st.session_state["data_source"] = (
         "demo" if is_demo(DatasetSpec.from_json(st.session_state[keys.DATASET_SPEC])) else "upload")
 NONE = "(none)"
+LAYOUT_CHOICES = {"table": "Table: one row per event (columns)",
+                  "baskets": "Baskets: one session per line, items separated by the delimiter"}
 
 st.title("Data")
 limit_mb = st.get_option("server.maxUploadSize")
@@ -81,8 +84,10 @@ else:
 spec: DatasetSpec | None = None
 if paths:
     with user_errors() as outcome:
-        kind = "events" if source == "demo" else input_kind(paths)
-        columns = name_column = filters = None
+        kind: Literal["events", "sessions", "baskets"] = "events" if source == "demo" else input_kind(paths)
+        columns: dict[str, Any] | None = None
+        name_column: str | None = None
+        filters: dict[str, Any] | None = None
         delimiter, has_header = None, True
         if kind == "events" and source == "upload":
             st.subheader("File layout")
@@ -90,12 +95,11 @@ if paths:
             with lay:
                 layout = st.radio(
                     "Layout", ["table", "baskets"], key="data_layout", horizontal=True,
-                    format_func={"table": "Table: one row per event (columns)",
-                                 "baskets": "Baskets: one session per line, items separated by the delimiter"}.get,
+                    format_func=LAYOUT_CHOICES.__getitem__,
                 )
             with dl:
                 delimiter = st.selectbox("Delimiter", list(DELIMITER_CHOICES), key="data_delimiter",
-                                         format_func=DELIMITER_CHOICES.get)
+                                         format_func=DELIMITER_CHOICES.__getitem__)
             with hd:
                 has_header = st.checkbox("First line is a header", value=True, key="data_header",
                                          disabled=layout == "baskets")
@@ -197,10 +201,10 @@ with user_errors("The dataset could not be read"):
     )
     ts = summary.get("timestamp")
     if ts:
-        how = {"content": "recognised by its values", "name": "recognised by its name", "given": "as chosen"}
+        found_by = {"content": "recognised by its values", "name": "recognised by its name", "given": "as chosen"}
         unit = ts.get("meaning") or ts["unit"]
         st.caption(
-            f"Timestamp: column {md(str(ts['column']))} ({how.get(ts['found_by'], ts['found_by'])}); {unit}"
+            f"Timestamp: column {md(str(ts['column']))} ({found_by.get(ts['found_by'], ts['found_by'])}); {unit}"
             + (" — unit **assumed** from the magnitude of the values; if wrong, choose the 'timestamp unit' "
                "above and read again." if ts.get("unit_assumed") else ".")
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -17,13 +18,15 @@ from app_support.errors import user_errors
 from app_support.identity import current_access
 from app_support.views import evidence_table, example_lines, human_time, md, neighbor_table
 from app_support.widgets import static_table
+from behemb_core.checks.golden import check_golden
 from behemb_core.errors import BehembError
 from behemb_core.explain import evidence_plan, explain_version
 from behemb_core.neighbor_export import neighbor_diff, neighbors_bytes, parse_item_list
 from behemb_core.neighbors import item_neighbors
+from behemb_core.progress import ProgressEvent
+from behemb_core.reports import GoldenCheck
 from behemb_core.store import (
     INTERACTIONS,
-    check_golden,
     golden_pairs,
     interaction_verb,
     mark_pair,
@@ -62,7 +65,7 @@ def save_wording(store) -> None:
         st.session_state[WORDING_ERROR] = f"The wording was not saved: {exc}"
 
 
-def names_for(catalogue: pd.DataFrame, vocab_ids) -> object:
+def names_for(catalogue: pd.DataFrame, vocab_ids: np.ndarray) -> np.ndarray:
     return catalogue.set_index("item_id")["name"].reindex(vocab_ids).fillna("").to_numpy(object)
 
 store, versions, published = loaders.store_and_versions()
@@ -73,12 +76,12 @@ label_of = lambda v: f"{v} (published)" if v == published else v  # noqa: E731
 vc = st.columns([1, 1])
 version = vc[0].selectbox("Version", versions, index=default_index, key="nb_version", format_func=label_of)
 others = [v for v in versions if v != version]
-second = vc[1].selectbox(
+second_choice = vc[1].selectbox(
     "Side by side with (optional)", [NO_SECOND, *others], key="nb_version_b",
     format_func=lambda v: v if v == NO_SECOND else label_of(v), disabled=not others,
     help="Show a second version's neighbors of the same item next to these; neighbors in both lists are marked.",
 )
-second = None if second in (None, NO_SECOND) else second
+second: str | None = None if second_choice in (None, NO_SECOND) else second_choice
 
 stored = catalogue = None
 with user_errors("The version could not be loaded"):
@@ -224,10 +227,14 @@ with st.expander("Bulk export — top-K of many items or of the whole catalogue"
             st.error("Paste item ids or upload a file of ids first.", icon=":material/block:")
         else:
             bar = st.progress(0.0, text="computing neighbors")
+
+            def show_progress(e: ProgressEvent) -> None:
+                bar.progress(e.fraction or 0.0, text=e.message or e.stage)
+
             with user_errors("The export failed") as failed:
                 data, result = neighbors_bytes(
-                    stored.embeddings, fmt=bulk_fmt, k=int(bulk_k), items=ids, names=names,
-                    progress=lambda e: bar.progress(e.fraction or 0.0, text=e.message or e.stage))
+                    stored.embeddings, fmt="parquet" if bulk_fmt == "parquet" else "csv", k=int(bulk_k), items=ids,
+                    names=names, progress=show_progress)
             bar.empty()
             if not failed.failed:
                 if result.unknown:
@@ -323,29 +330,29 @@ if marks.empty:
     st.stop()
 golden_k = st.number_input("Top K for the check", min_value=1, max_value=100, value=10, step=1, key="nb_golden_k",
                            help="A good pair must be in the query's top K, a bad pair must not.")
-result = None
+golden: GoldenCheck | None = None
 with user_errors("The golden check failed"):
-    result = check_golden(stored.embeddings, marks, k=int(golden_k))
-if result is None:
+    golden = check_golden(stored.embeddings, marks, k=int(golden_k))
+if golden is None:
     st.stop()
-if result.get("could_not_judge"):  # nothing judged is not a pass
-    st.warning(f"Warning — could not judge: {result['could_not_judge']}.", icon=":material/warning:")
-elif result["passed"]:
-    st.success(f"Passed: no good pair lost and no bad pair in the top {result['k']} "
-               f"({result['checked']} of {result['pairs']} pairs judged"
-               + (f"; {result['missing']} not in this version" if result["missing"] else "") + ").",
+if golden["could_not_judge"]:  # nothing judged is not a pass
+    st.warning(f"Warning — could not judge: {golden['could_not_judge']}.", icon=":material/warning:")
+elif golden["passed"]:
+    st.success(f"Passed: no good pair lost and no bad pair in the top {golden['k']} "
+               f"({golden['checked']} of {golden['pairs']} pairs judged"
+               + (f"; {golden['missing']} not in this version" if golden["missing"] else "") + ").",
                icon=":material/check_circle:")
 else:
-    st.error(f"Failed: {result['good_lost']} good pair(s) lost and {result['bad_present']} bad pair(s) present in "
-             f"the top {result['k']}.", icon=":material/cancel:")
+    st.error(f"Failed: {golden['good_lost']} good pair(s) lost and {golden['bad_present']} bad pair(s) present in "
+             f"the top {golden['k']}.", icon=":material/cancel:")
 mc = st.columns(6)
-mc[0].metric("Good kept", result["good_kept"], border=True)
-mc[1].metric("Good lost", result["good_lost"], border=True)
-mc[2].metric("Bad present", result["bad_present"], border=True)
-mc[3].metric("Bad gone", result["bad_gone"], border=True)
-mc[4].metric("Items missing", result["missing"], border=True)
-mc[5].metric("As marked", "—" if result["share_ok"] is None else f"{result['share_ok']:.0%}", border=True)
-gt = result["table"]
+mc[0].metric("Good kept", golden["good_kept"], border=True)
+mc[1].metric("Good lost", golden["good_lost"], border=True)
+mc[2].metric("Bad present", golden["bad_present"], border=True)
+mc[3].metric("Bad gone", golden["bad_gone"], border=True)
+mc[4].metric("Items missing", golden["missing"], border=True)
+mc[5].metric("As marked", "—" if golden["share_ok"] is None else f"{golden['share_ok']:.0%}", border=True)
+gt = golden["table"]
 gt.insert(1, "query", gt["query_id"].astype(str).map(catalogue_names).fillna(""))
 gt.insert(3, "neighbor", gt["neighbor_id"].astype(str).map(catalogue_names).fillna(""))
 gt["query_id"], gt["neighbor_id"] = gt["query_id"].astype(str), gt["neighbor_id"].astype(str)

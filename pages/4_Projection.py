@@ -102,15 +102,15 @@ if len(stored) != len(wanted):
 main = stored[version]
 meta_cols = [] if main.item_meta is None else [col for col in main.item_meta.table.columns
                                                 if col not in ("item_id", "name")]
-c = st.columns([2, 2, 3, 4])
-colour = c[0].radio("Colour by", [POPULARITY, METADATA, SOURCE], key="pj_colour")
+controls = st.columns([2, 2, 3, 4])
+colour = controls[0].radio("Colour by", [POPULARITY, METADATA, SOURCE], key="pj_colour")
 meta_col = None
 if colour == METADATA:
     if meta_cols:
-        meta_col = c[1].selectbox("Column", meta_cols, key="pj_meta_col")
+        meta_col = controls[1].selectbox("Column", meta_cols, key="pj_meta_col")
     else:
-        c[1].caption("This version stores no metadata columns besides the name.")
-query = c[2].text_input("Find an item by name or id", key="pj_filter")
+        controls[1].caption("This version stores no metadata columns besides the name.")
+query = controls[2].text_input("Find an item by name or id", key="pj_filter")
 catalogue = catalogues[version]
 text = query.strip()
 matches = catalogue
@@ -122,7 +122,7 @@ if text:
     matches = pd.concat([catalogue[exact], catalogue[mask & ~exact]])
 matches = matches.head(MAX_OPTIONS)
 names_by_id = dict(zip(matches["item_id"].tolist(), matches["name"].astype(str).tolist()))
-item = c[3].selectbox(
+item = controls[3].selectbox(
     f"Highlight an item and its top-10 neighbors ({len(matches):,} shown, most popular first)",
     matches["item_id"].tolist(), index=None, key="pj_item", placeholder="Pick an item…",
     format_func=lambda i: f"{i} — {names_by_id[i]}" if names_by_id.get(i) else str(i),

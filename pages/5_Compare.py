@@ -6,7 +6,7 @@ tables and escaped markdown only."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
 import plotly.express as px
 import streamlit as st
@@ -16,13 +16,23 @@ from app_support.errors import user_errors
 from app_support.views import bands_table, diagnostics_table, md, moved_table, quality_table
 from app_support.widgets import static_table
 from behemb_core.compare import compare_stored, pick_noise_floor
+from behemb_core.reports import EvaluationReport, NoiseFloor, StoredComparison
 
 keys.init_state()
 st.title("Compare versions")
 
 
+class Comparison(TypedDict):
+    report: StoredComparison
+    jaccard: list[float]
+    noise: NoiseFloor | None
+    noise_from: str | None
+    popularity: dict[str, dict[str, Any]]
+    evaluations: dict[str, EvaluationReport | None]
+
+
 @st.cache_data(show_spinner="Comparing the neighbor lists…", max_entries=16)
-def comparison(store_url: str, a_name: str, b_name: str, k: int) -> dict[str, Any]:
+def comparison(store_url: str, a_name: str, b_name: str, k: int) -> Comparison:
     """Everything the page shows for (A, B, k); versions are immutable, so the key never goes stale.
 
     The noise floor is the candidate's (else the reference's) when measured at the same ``k`` — as in
@@ -33,7 +43,7 @@ def comparison(store_url: str, a_name: str, b_name: str, k: int) -> dict[str, An
     noise = pick_noise_floor(a, b, k)[0] if report["noise"] is not None else None
     return {
         "report": report,
-        "jaccard": report.pop("per_item_jaccard"),
+        "jaccard": report.pop("per_item_jaccard", []),
         "noise": noise,
         "noise_from": report["noise_floor_from"],
         "popularity": report["popularity"],
@@ -82,19 +92,19 @@ else:
     st.info(reason if report["counts"]["shared"] == 0 and reason else f"{sentence} {reason}".strip(),
             icon=":material/info:")
 if data["noise_from"] and noise is not None and report["noise"] is not None:
-    st.caption(f"Noise floor from {md(data['noise_from'])} (seeds {md(noise.get('seeds'))}, "
-               f"{noise.get('n_items', 0):,} items). Rule: {md(report['noise']['rule'])}, margin "
+    st.caption(f"Noise floor from {md(data['noise_from'])} (seeds {md(noise['seeds'])}, "
+               f"{noise['n_items']:,} items). Rule: {md(report['noise']['rule'])}, margin "
                f"{report['noise']['margin']}.")
 
 counts = report["counts"]
 overall = report["overall"]["jaccard"]
-c = st.columns(5)
-c[0].metric("Shared items", f"{counts['shared']:,}", border=True)
-c[1].metric("Added in B", f"{counts['added']:,}", border=True)
-c[2].metric("Removed in B", f"{counts['removed']:,}", border=True)
-c[3].metric(f"Median Jaccard@{k}", "—" if overall["median"] is None else f"{overall['median']:.2f}", border=True)
+tiles = st.columns(5)
+tiles[0].metric("Shared items", f"{counts['shared']:,}", border=True)
+tiles[1].metric("Added in B", f"{counts['added']:,}", border=True)
+tiles[2].metric("Removed in B", f"{counts['removed']:,}", border=True)
+tiles[3].metric(f"Median Jaccard@{k}", "—" if overall["median"] is None else f"{overall['median']:.2f}", border=True)
 floor_median = None if noise is None else noise["overall"]["jaccard"]["median"]
-c[4].metric("Noise-floor median", "—" if floor_median is None else f"{floor_median:.2f}", border=True)
+tiles[4].metric("Noise-floor median", "—" if floor_median is None else f"{floor_median:.2f}", border=True)
 
 if data["jaccard"]:
     st.subheader(f"Jaccard@{k} per shared item")

@@ -1,4 +1,5 @@
-"""The static checks run with the tests: ruff on the repository and mypy on ``behemb_core``.
+"""The static checks run with the tests: ruff on the repository and mypy (``check_untyped_defs``) on
+``behemb_core``, ``app_support``, the Streamlit pages and ``app.py``.
 
 Both are pinned in requirements-test.txt and configured in pyproject.toml (``[tool.ruff]``, ``[tool.mypy]``), so
 ``.ci/run`` fails on a lint or type error like on any other test. Each test runs the tool from the repository root

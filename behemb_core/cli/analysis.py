@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from ..errors import ConfigError
 from ._common import StderrProgress, emit, int_list, parse_sets, print_table, store_option, typed_id
@@ -134,8 +135,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     store = Store(args.store)
     a, b = store.load_version(args.a), store.load_version(args.b)
-    report = compare_stored(a, b, k=args.k)
-    report.pop("evaluations", None)  # the per-method blocks are in "quality"; full reports stay in the manifests
+    compared = compare_stored(a, b, k=args.k)
+    # the per-method blocks are in "quality"; full reports stay in the manifests
+    report: dict[str, Any] = {key: value for key, value in compared.items() if key != "evaluations"}
     if args.csv:
         result = neighbor_overlap(a.embeddings, b.embeddings, k=args.k)
         stats = b.item_stats if b.item_stats is not None else a.item_stats

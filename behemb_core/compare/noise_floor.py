@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..diagnostics import align_popularity
 from ..errors import ConfigError
+from ..reports import NoiseFloor, stored_noise_floor
 from ..sessions import Sessions
 from .stability import BAND_DEFINITION, OverlapResult, band_summaries, neighbor_overlap
 
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 def noise_floor(
     data: Sessions | Dataset | TrainingInputs, method: str, config: MethodConfig | dict[str, Any] | None = None, *,
     seeds: tuple[int, int] = (0, 1), k: int = 10, rbo_p: float = 0.9,
-) -> dict[str, Any]:
+) -> NoiseFloor:
     """Retrain ``method`` with ``config`` under two different seeds and measure their overlap: pure noise.
 
     The result (JSON-able) holds the overall and per-band (:data:`~.stability.BAND_DEFINITION`, by training
@@ -52,7 +53,7 @@ def noise_floor(
 
 def noise_floor_from_pair(
     result: OverlapResult, sessions: Sessions | None, *, method: str, seeds: tuple[int, int]
-) -> dict[str, Any]:
+) -> NoiseFloor:
     """The noise-floor report from the overlap of two runs that differ only by seed (see :func:`noise_floor`);
     training code that already has the first run retrains once and calls this."""
     pop = None
@@ -65,10 +66,10 @@ def noise_floor_from_pair(
     }
 
 
-def pick_noise_floor(a: StoredVersion, b: StoredVersion, k: int) -> tuple[dict[str, Any] | None, str | None]:
+def pick_noise_floor(a: StoredVersion, b: StoredVersion, k: int) -> tuple[NoiseFloor | None, str | None]:
     """The noise floor to judge A → B by: the candidate's (B), else the reference's (A), measured at ``k``."""
     for v in (b, a):
-        noise = (getattr(v, "manifest", None) or {}).get("noise_floor")
-        if noise is not None and int(noise.get("k", k)) == k:
+        noise = stored_noise_floor(getattr(v, "manifest", None), where=f"version {getattr(v, 'name', '?')}")
+        if noise is not None and noise["k"] == k:
             return noise, getattr(v, "name", None)
     return None, None

@@ -7,7 +7,7 @@ catalogues barely overlap get no verdict, and the report says why.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -16,6 +16,17 @@ from ..diagnostics import PopularityLike, align_popularity
 from ..embeddings import ItemEmbeddings
 from ..errors import ConfigError
 from ..metadata import ItemMetadata
+from ..reports import (
+    CatalogueNote,
+    CompareReport,
+    ItemExample,
+    MethodBlock,
+    NoiseFloor,
+    NoiseScope,
+    StoredComparison,
+    Summary,
+    stored_evaluation,
+)
 from .noise_floor import pick_noise_floor
 from .stability import (
     BAND_DEFINITION,
@@ -55,22 +66,23 @@ def version_names(*versions: VersionLike) -> pd.Series | None:
     return pd.Series(t["name"].to_numpy(dtype=object), index=t["item_id"].to_numpy())
 
 
-def _beyond(values: np.ndarray, noise: dict[str, Any], margin: float) -> dict[str, Any]:
+def _beyond(values: np.ndarray, noise: Summary, margin: float) -> NoiseScope:
     """The noise rule for one scope (overall or one band), on Jaccard@k."""
     med = float(np.median(values))
-    nq = noise["jaccard"]["quantiles"]
-    n_med = float(noise["jaccard"]["median"])
-    limit = min(float(nq["q25"]), n_med - margin)
-    return {"median_jaccard": med, "noise_median_jaccard": n_med, "noise_q25_jaccard": float(nq["q25"]),
+    n_med, q25, q10 = noise["median"], noise["quantiles"].get("q25"), noise["quantiles"].get("q10")
+    if n_med is None or q25 is None or q10 is None:
+        raise ConfigError("the noise floor was measured over no items, so it cannot judge a change")
+    limit = min(float(q25), float(n_med) - margin)
+    return {"median_jaccard": med, "noise_median_jaccard": float(n_med), "noise_q25_jaccard": float(q25),
             "limit": limit, "beyond_noise": bool(med < limit),
-            "share_below_noise_q10": float(np.mean(values < float(nq["q10"])))}
+            "share_below_noise_q10": float(np.mean(values < float(q10)))}
 
 
 def compare_versions(
-    a: VersionLike, b: VersionLike, *, k: int = 10, rbo_p: float = 0.9, noise: dict[str, Any] | None = None,
+    a: VersionLike, b: VersionLike, *, k: int = 10, rbo_p: float = 0.9, noise: NoiseFloor | None = None,
     popularity: PopularityLike = None, names: NamesLike = None, n_moved: int = 20, margin: float = 0.05,
     overlap: OverlapResult | None = None,
-) -> dict[str, Any]:
+) -> CompareReport:
     """A JSON-able report of how version ``b`` differs from version ``a`` (StoredVersion-like objects with
     ``embeddings`` and optional ``name``/``item_meta``/``item_stats``, or bare :class:`ItemEmbeddings`).
 
@@ -88,7 +100,7 @@ def compare_versions(
     emb_a = a if isinstance(a, ItemEmbeddings) else a.embeddings
     emb_b = b if isinstance(b, ItemEmbeddings) else b.embeddings
     name_a, name_b = getattr(a, "name", None) or "A", getattr(b, "name", None) or "B"
-    if noise is not None and int(noise.get("k", k)) != k:
+    if noise is not None and int(noise["k"]) != k:
         raise ConfigError(f"the noise floor was measured at k={noise.get('k')}, but the comparison uses k={k}")
     if names is None:
         names = version_names(a, b)
@@ -100,24 +112,23 @@ def compare_versions(
     bands = band_summaries(result, pop)
     name_arr = names_array(names, result.universe)
 
-    def examples(ids: np.ndarray) -> list[dict[str, Any]]:
-        out = [{"item_id": plain_id(i)} for i in ids[:20]]
+    def examples(ids: np.ndarray) -> list[ItemExample]:
+        out: list[ItemExample] = [{"item_id": plain_id(i)} for i in ids[:20]]
         if name_arr is not None:
             for row, c in zip(out, result.universe.codes(ids[:20]).tolist()):
                 row["name"] = str(name_arr[c])
         return out
 
-    report: dict[str, Any] = {
+    catalogues = _catalogue_note(a, b, name_a, name_b, len(result.ids), min(len(emb_a), len(emb_b)))
+    report: CompareReport = {
         "a": name_a, "b": name_b, "k": k, "rbo_p": rbo_p,
         "counts": {"a_items": len(emb_a), "b_items": len(emb_b), "shared": int(len(result.ids)),
                    "added": int(len(result.added)), "removed": int(len(result.removed))},
         "added_examples": examples(result.added), "removed_examples": examples(result.removed),
         "overall": result.summary(), "bands": bands, "band_definition": BAND_DEFINITION,
         "most_moved": most_moved(result, n=n_moved, names=names, popularity=popularity),
-        "noise": None, "verdict": None,
+        "noise": None, "verdict": None, "catalogues": catalogues, "no_verdict_reason": None, "sentence": "",
     }
-    report["catalogues"] = _catalogue_note(a, b, name_a, name_b, len(result.ids), min(len(emb_a), len(emb_b)))
-    report["no_verdict_reason"] = None
     if len(result.ids) == 0:
         report["sentence"] = f"{name_a} and {name_b} share no items, so their neighbor lists cannot be compared."
         report["no_verdict_reason"] = report["catalogues"]["explanation"]
@@ -129,11 +140,12 @@ def compare_versions(
     scopes: dict[str, np.ndarray] = {"overall": result.jaccard}
     if pop is not None and bands is not None and noise is not None and noise.get("bands"):
         labels = popularity_bands(pop[result.codes])
+        noise_bands = noise["bands"] or {}
         scopes.update({band: result.jaccard[labels == band] for band in BANDS
-                       if (labels == band).any() and (noise["bands"].get(band) or {}).get("n")})
+                       if (labels == band).any() and band in noise_bands and noise_bands[band]["n"]})
     if noise is not None:
-        checks = {s: _beyond(v, noise["overall"] if s == "overall" else noise["bands"][s], margin)
-                  for s, v in scopes.items()}
+        floors = {"overall": noise["overall"], **(noise["bands"] or {})}
+        checks = {s: _beyond(v, floors[s]["jaccard"], margin) for s, v in scopes.items()}
         report["noise"] = {"rule": "median Jaccard@k < min(noise q25, noise median - margin)", "margin": margin,
                            "seeds": noise.get("seeds"), "method": noise.get("method"), "scopes": checks}
         report["verdict"] = "beyond_noise" if checks["overall"]["beyond_noise"] else "within_noise"
@@ -145,11 +157,12 @@ def compare_versions(
 
 
 def _training_fingerprint(version: VersionLike) -> str | None:
-    return ((getattr(version, "manifest", None) or {}).get("dataset") or {}).get("fingerprint")
+    fingerprint = ((getattr(version, "manifest", None) or {}).get("dataset") or {}).get("fingerprint")
+    return None if fingerprint is None else str(fingerprint)
 
 
 def _catalogue_note(a: VersionLike, b: VersionLike, name_a: str, name_b: str, shared: int,
-                    smaller: int) -> dict[str, Any]:
+                    smaller: int) -> CatalogueNote:
     """Whether the two catalogues overlap enough to judge the change against retraining noise, and — when not —
     a plain explanation naming the counts and whether the versions were trained on the same data."""
     share = shared / smaller if smaller else 0.0
@@ -173,7 +186,12 @@ def _catalogue_note(a: VersionLike, b: VersionLike, name_a: str, name_b: str, sh
             "explanation": explanation}
 
 
-def _sentence(report: dict[str, Any], name_a: str, name_b: str, k: int) -> str:
+def _or_above_one(median: float | None) -> float:
+    """A band's median for ranking, a band without items last."""
+    return 2.0 if median is None else median
+
+
+def _sentence(report: CompareReport, name_a: str, name_b: str, k: int) -> str:
     med = report["overall"]["jaccard"]["median"]
     c = report["counts"]
     churn = f" {c['added']} items added, {c['removed']} removed." if c["added"] or c["removed"] else ""
@@ -181,7 +199,7 @@ def _sentence(report: dict[str, Any], name_a: str, name_b: str, k: int) -> str:
         moved = ""
         if report["bands"]:
             medians = {b: report["bands"][b]["jaccard"]["median"] for b in BANDS}
-            worst = min(BANDS, key=lambda b: 2.0 if medians[b] is None else medians[b])
+            worst = min(BANDS, key=lambda b: _or_above_one(medians[b]))
             moved = f"; {worst} items moved most"
         why = "no noise floor given" if report["catalogues"]["comparable"] else "too few shared items"
         return (f"Median Jaccard@{k} between {name_a} and {name_b} is {med:.2f} over {c['shared']} shared items "
@@ -201,7 +219,7 @@ def _sentence(report: dict[str, Any], name_a: str, name_b: str, k: int) -> str:
 
 
 def compare_stored(a: StoredVersion, b: StoredVersion, *, k: int = 10,
-                   include_overlaps: bool = False) -> dict[str, Any]:
+                   include_overlaps: bool = False) -> StoredComparison:
     """Everything a person compares two stored versions by, in one report (the CLI and the app show it):
     stability against the stored noise floor (:func:`compare_versions`), popularity diagnostics and the stored
     evaluation of each, and — with ``include_overlaps`` — the per-item Jaccard@k values (for a histogram).
@@ -212,17 +230,22 @@ def compare_stored(a: StoredVersion, b: StoredVersion, *, k: int = 10,
 
     noise, noise_from = pick_noise_floor(a, b, k)
     result = neighbor_overlap(a.embeddings, b.embeddings, k=k)
-    report = compare_versions(a, b, k=k, noise=noise, overlap=result)
-    report["noise_floor_from"] = noise_from if report["noise"] is not None else None
+    compared = compare_versions(a, b, k=k, noise=noise, overlap=result)
+    evaluations = {v.name: stored_evaluation(v.manifest, where=f"version {v.name}") for v in (a, b)}
+    quality: dict[str, MethodBlock | None] = {name: ev["method"] if ev else None for name, ev in evaluations.items()}
+    report: StoredComparison = {
+        **compared,
+        "noise_floor_from": noise_from if compared["noise"] is not None else None,
+        "quality": quality,
+        "evaluations": evaluations,
+        "popularity": {
+            v.name: popularity_diagnostics(v.embeddings, v.item_stats, k=k, method=v.manifest.get("method"))
+            for v in (a, b)
+        },
+    }
     if noise is None and report["catalogues"]["comparable"]:
         report["no_verdict_reason"] = (f"Neither version stores a noise floor at K = {k} (train with “Measure noise "
                                        "floor”), so the change cannot be judged against retraining noise.")
-    report["quality"] = {v.name: (v.manifest.get("evaluation") or {}).get("method") for v in (a, b)}
-    report["evaluations"] = {v.name: v.manifest.get("evaluation") for v in (a, b)}
-    report["popularity"] = {
-        v.name: popularity_diagnostics(v.embeddings, v.item_stats, k=k, method=v.manifest.get("method"))
-        for v in (a, b)
-    }
     if include_overlaps:
         report["per_item_jaccard"] = result.jaccard.tolist()
     return report

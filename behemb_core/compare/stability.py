@@ -27,6 +27,7 @@ from ..embeddings import ItemEmbeddings
 from ..errors import ConfigError
 from ..metadata import ItemMetadata
 from ..neighbors import top_k_neighbors
+from ..reports import BandSummary, Histogram, MovedItem, OverlapSummary, Summary
 from ..vocab import Vocabulary
 
 BANDS = ("head", "torso", "tail")
@@ -58,16 +59,16 @@ class OverlapResult:
     added: np.ndarray
     removed: np.ndarray
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> OverlapSummary:
         """JSON-able distribution summaries of ``jaccard`` and ``rbo`` (see :func:`summarize`)."""
         return {"jaccard": summarize(self.jaccard), "rbo": summarize(self.rbo)}
 
 
-def summarize(values: np.ndarray) -> dict[str, Any]:
+def summarize(values: np.ndarray) -> Summary:
     """``n``, mean, median, quantiles ``q10..q90`` and a 10-bin histogram on [0, 1] (``None``s when empty)."""
     x = np.asarray(values, dtype=np.float64)
     counts, edges = np.histogram(x, bins=10, range=(0.0, 1.0))
-    hist = {"edges": [round(float(e), 2) for e in edges], "counts": counts.astype(int).tolist()}
+    hist: Histogram = {"edges": [round(float(e), 2) for e in edges], "counts": counts.astype(int).tolist()}
     if len(x) == 0:
         return {"n": 0, "mean": None, "median": None, "quantiles": dict.fromkeys(_qnames()), "histogram": hist}
     qs = np.quantile(x, QUANTILES)
@@ -165,7 +166,7 @@ def popularity_bands(popularity: np.ndarray) -> np.ndarray:
     return out
 
 
-def band_summaries(result: OverlapResult, pop: np.ndarray | None) -> dict[str, Any] | None:
+def band_summaries(result: OverlapResult, pop: np.ndarray | None) -> dict[str, BandSummary] | None:
     """Jaccard@k and RBO summaries per popularity band (``pop`` aligned with ``result.universe``), or ``None``."""
     if pop is None or len(result.ids) == 0:
         return None
@@ -182,7 +183,7 @@ def plain_id(v: Any) -> Any:
 def most_moved(
     result: OverlapResult, *, n: int = 20, names: NamesLike = None, popularity: PopularityLike = None,
     show: int = 5,
-) -> list[dict[str, Any]]:
+) -> list[MovedItem]:
     """The ``n`` shared items whose lists changed most (lowest Jaccard, then RBO, then most popular first),
     with name, popularity and their old (A) and new (B) top-``show`` neighbors — for a human to judge."""
     if len(result.ids) == 0 or n <= 0:
@@ -196,7 +197,7 @@ def most_moved(
     for i in order.tolist():
         old, new = result.neighbors_a[i, :show], result.neighbors_b[i, :show]
         old, new = old[old >= 0], new[new >= 0]
-        row = {"item_id": plain_id(result.ids[i]),
+        row: MovedItem = {"item_id": plain_id(result.ids[i]),
                "name": None if name_arr is None else str(name_arr[result.codes[i]]),
                "popularity": None if pop is None else float(pop_shared[i]),
                "jaccard": float(result.jaccard[i]), "rbo": float(result.rbo[i]),

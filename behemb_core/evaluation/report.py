@@ -10,7 +10,7 @@ gamma: the ranking its fit aims to reproduce. The comparison (``report["comparis
 from __future__ import annotations
 
 import time
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -20,6 +20,7 @@ from ..errors import ConfigError
 from ..methods.base import MethodConfig, TrainingInputs
 from ..methods.registry import get_method, parse_config
 from ..progress import ProgressCallback, Reporter, as_reporter
+from ..reports import Baselines, Comparison, EvaluationReport, MethodBlock, as_score_block, metric
 from ..sessions import Sessions
 from .baselines import baseline_blocks, ranks_for_most_popular, sessions_from_stats, target_params
 from .metrics import hr_by_popularity_decile, metrics_from_ranks, ranks_for_embeddings, score_block
@@ -33,10 +34,9 @@ def _check_ks(ks: tuple[int, ...] | list[int]) -> tuple[int, ...]:
     return ks
 
 
-def _comparison(report: dict[str, Any], k: int) -> dict[str, Any]:
-    ours = report["method"][f"hr@{k}"]
-    knn = report["baselines"]["item_knn"][f"hr@{k}"]
-    pop = report["baselines"]["most_popular"][f"hr@{k}"]
+def _comparison(method: MethodBlock, baselines: Baselines, k: int) -> Comparison:
+    ours, knn, pop = (metric(block, "hr", k) for block in (method, baselines["item_knn"], baselines["most_popular"]))
+    assert ours is not None and knn is not None and pop is not None, "every block is scored at the largest K"
     return {
         "k": k,
         "hr_minus_item_knn": ours - knn,
@@ -59,7 +59,7 @@ def evaluate_method(
     split_seed: int = 0,
     n_boot: int = 200,
     progress: ProgressCallback | Reporter | None = None,
-) -> dict[str, Any]:
+) -> EvaluationReport:
     """Train ``method`` on the first part of a split and score it and the baselines on the held-out pairs.
 
     The baselines are most-popular and item-kNN, plus, for ``cooc_softmax``, the ranking by its target ``T``
@@ -90,36 +90,36 @@ def evaluate_method(
     scored = "most-popular, item-kNN and the target ranking" if target_params(cfg) else "most-popular and item-kNN"
     rep("baselines", 0.9, f"scoring {scored}")
     first = all_ranks[0]
-    method_block = score_block(first, ks, n_boot=n_boot, seed=split_seed)
-    for key in per_seed[0]:
-        method_block[key] = float(np.mean([s[key] for s in per_seed]))
+    block = score_block(first, ks, n_boot=n_boot, seed=split_seed)
+    for key in per_seed[0]:  # the metric keys (hr@K, … for every K): the mean over seeds
+        block[key] = float(np.mean([s[key] for s in per_seed]))
+    method_block: MethodBlock = {
+        **as_score_block(block),
+        "name": method,
+        "config": cfg.model_dump(mode="json"),
+        "seeds": seeds,
+        "fit_seconds": fit_seconds,
+        "queries_without_vector": missing,
+        "by_popularity_decile": hr_by_popularity_decile(first, pairs.targets, train, max(ks)),
+    }
     if len(seeds) > 1:
         method_block["seed_spread"] = {
             key: {"min": float(np.min(v)), "max": float(np.max(v)), "std": float(np.std(v))}
             for key in per_seed[0]
             for v in [[s[key] for s in per_seed]]
         }
-    method_block.update(
-        {
-            "name": method,
-            "config": cfg.model_dump(mode="json"),
-            "seeds": seeds,
-            "fit_seconds": fit_seconds,
-            "queries_without_vector": missing,
-            "by_popularity_decile": hr_by_popularity_decile(first, pairs.targets, train, max(ks)),
-        }
-    )
-    report: dict[str, Any] = {
+    baselines = cast(Baselines, baseline_blocks(train, pairs, ks, n_boot, split_seed, cfg))
+    report: EvaluationReport = {
         "split": {
             "kind": split, "holdout": holdout, "train_sessions": train.n_sessions,
             "test_sessions": test.n_sessions, "pairs": len(pairs),
         },
         "k": list(ks),
         "method": method_block,
-        "baselines": baseline_blocks(train, pairs, ks, n_boot, split_seed, cfg),
+        "baselines": baselines,
+        "comparison": _comparison(method_block, baselines, max(ks)),
     }
-    report["comparison"] = _comparison(report, max(ks))
-    rep("done", 1.0, f"HR@{max(ks)} {method_block[f'hr@{max(ks)}']:.3f}")
+    rep("done", 1.0, f"HR@{max(ks)} {metric(method_block, 'hr', max(ks)):.3f}")
     return report
 
 
@@ -132,7 +132,7 @@ def evaluate_version(
     ks: tuple[int, ...] | list[int] = (10,),
     n_boot: int = 200,
     name: str | None = None,
-) -> dict[str, Any]:
+) -> EvaluationReport:
     """Score a stored version on held-out sessions (every consecutive pair is a query).
 
     Most-popular comes from ``train`` when given, else from the version's stored training popularity
@@ -143,21 +143,24 @@ def evaluate_version(
     if len(pairs) == 0:
         raise ConfigError("the held-out sessions have no consecutive pairs of different items to evaluate")
     ranks, missing = ranks_for_embeddings(emb, pairs, max(ks))
-    method_block = score_block(ranks, ks, n_boot=n_boot, seed=0)
-    method_block.update({"name": name, "queries_without_vector": missing})
-    baselines: dict[str, Any] = {}
+    method_block: MethodBlock = {
+        **as_score_block(score_block(ranks, ks, n_boot=n_boot, seed=0)),
+        "name": name,
+        "queries_without_vector": missing,
+    }
+    baselines: Baselines = {}
     notes = []
     if train is not None:
-        baselines = baseline_blocks(train, pairs, ks, n_boot, 0)
+        baselines = cast(Baselines, baseline_blocks(train, pairs, ks, n_boot, 0))
         method_block["by_popularity_decile"] = hr_by_popularity_decile(ranks, pairs.targets, train, max(ks))
     else:
         if item_stats is not None:
             pop_sessions = sessions_from_stats(item_stats)
-            baselines["most_popular"] = score_block(
+            baselines["most_popular"] = as_score_block(score_block(
                 ranks_for_most_popular(pop_sessions, pairs, max(ks)), ks, n_boot=n_boot, seed=0
-            )
+            ))
         notes.append("item-kNN needs the training sessions: pass them to compare against it")
-    report: dict[str, Any] = {
+    report: EvaluationReport = {
         "split": {"kind": "given", "test_sessions": heldout.n_sessions, "pairs": len(pairs)},
         "k": list(ks),
         "method": method_block,
@@ -165,12 +168,12 @@ def evaluate_version(
         "notes": notes,
     }
     if "item_knn" in baselines:
-        report["comparison"] = _comparison(report, max(ks))
+        report["comparison"] = _comparison(method_block, baselines, max(ks))
     return report
 
 
 def evaluate_stored(stored: Any, sessions: Sessions, *, all_heldout: bool = False, holdout: float = 0.1,
-                    ks: tuple[int, ...] | list[int] = (10,), n_boot: int = 200) -> dict[str, Any]:
+                    ks: tuple[int, ...] | list[int] = (10,), n_boot: int = 200) -> EvaluationReport:
     """Score a stored version (``StoredVersion``) on ``sessions``: all of them held out (``all_heldout``: newer
     data the version never saw; most-popular from its stored popularity), or the last ``holdout`` share by time
     with item-kNN from the rest. When the sessions are the version's own training data (same fingerprint) the
