@@ -50,7 +50,7 @@ def user_errors(prefix: str = "") -> Iterator[Outcome]:
     out = Outcome()
     try:
         yield out
-    except Exception as exc:  # noqa: BLE001 - filtered: only what the boundary can say plainly is shown here
+    except Exception as exc:  # filtered: only what the boundary can say plainly is shown here
         if describe(exc) is None:
             raise
         out.failed, out.message = True, user_message(exc)
@@ -73,7 +73,7 @@ def page_guard(page: str = "") -> Iterator[None]:
         yield
     except FragmentHandledException:
         raise
-    except Exception as exc:  # noqa: BLE001 — the one app-wide guard; the traceback goes to the log
+    except Exception as exc:  # the one app-wide guard; the traceback goes to the log
         if describe(exc) is not None:  # a user or environment error: its message, as user_errors shows it
             st.error(user_message(exc), icon=":material/block:")
             return

@@ -94,7 +94,7 @@ def start_job(key: str, label: str, work: Callable[[Callable[[ProgressEvent], No
             job.fraction = 1.0
         except Cancelled:
             job.status = "cancelled"
-        except Exception as exc:  # noqa: BLE001 - the job's error boundary (the same one as the CLI's)
+        except Exception as exc:  # the job's error boundary (the same one as the CLI's)
             message = describe(exc)  # a user or environment error (full disk, read-only store…): its message
             if message is None:  # a bug: keep the traceback in the log, show a short message
                 log.exception("training job %s failed", job.id)

@@ -71,7 +71,7 @@ def store_problem() -> str | None:
     try:
         check_store_location(keys.resolve_store_path(
             str(st.session_state.get(keys.STORE_PATH, keys.default_store()))))
-    except Exception as exc:  # noqa: BLE001 - only what the boundary can say plainly; anything else propagates
+    except Exception as exc:  # only what the boundary can say plainly; anything else propagates
         if describe(exc) is None:
             raise
         return describe(exc)

@@ -132,8 +132,8 @@ def moved_table(report: CompareReport) -> pd.DataFrame:
     rows = []
     for r in report["most_moved"]:
         old_ids, new_ids = r["old_neighbors"], r["new_neighbors"]
-        old = [n or str(i) for n, i in zip(r.get("old_neighbor_names") or [""] * len(old_ids), old_ids)]
-        new = [n or str(i) for n, i in zip(r.get("new_neighbor_names") or [""] * len(new_ids), new_ids)]
+        old = [n or str(i) for n, i in zip(r.get("old_neighbor_names") or [""] * len(old_ids), old_ids, strict=True)]
+        new = [n or str(i) for n, i in zip(r.get("new_neighbor_names") or [""] * len(new_ids), new_ids, strict=True)]
         rows.append({"item_id": str(r["item_id"]), "name": r["name"] or "", "popularity": r["popularity"],
                      "Jaccard": r["jaccard"], "RBO": r["rbo"], "old neighbors (A)": " · ".join(old),
                      "new neighbors (B)": " · ".join(new)})

@@ -21,7 +21,7 @@ def dataset_counts(summary: dict[str, Any], *, rows_read: bool = False) -> None:
              ("Users", summary["users"])]
     if rows_read:
         shown.append(("Rows read", summary["rows_read"]))
-    for col, (label, value) in zip(st.columns(len(shown)), shown):
+    for col, (label, value) in zip(st.columns(len(shown)), shown, strict=True):
         col.metric(label, n(value), border=True)
 
 

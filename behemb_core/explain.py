@@ -86,7 +86,7 @@ class Evidence:
                     "items": [
                         {"item_id": i, "name": names.get(i, "") if names else "",
                          "is_pair": bool(c in (a, b))}
-                        for i, c in zip(ids, codes[lo:hi].tolist())
+                        for i, c in zip(ids, codes[lo:hi].tolist(), strict=True)
                     ],
                 }
             )
@@ -100,9 +100,9 @@ def _neighbor_rows(
     if isinstance(item_id, str):
         item_id = parse_id_like(item_id, emb.vocab.kind)
     table = top_k_neighbors(emb, k, queries=np.array([emb.vocab.code(item_id)]))
-    name_of = dict(zip(emb.vocab.ids.tolist(), names.tolist())) if names is not None else None
+    name_of = dict(zip(emb.vocab.ids.tolist(), names.tolist(), strict=True)) if names is not None else None
     rows = []
-    for rank, (c, score) in enumerate(zip(table.codes[0].tolist(), table.scores[0].tolist()), start=1):
+    for rank, (c, score) in enumerate(zip(table.codes[0].tolist(), table.scores[0].tolist(), strict=True), start=1):
         if c < 0:
             break
         nid = emb.vocab.ids[c].item() if emb.vocab.kind == "int" else emb.vocab.ids[c]

@@ -96,7 +96,7 @@ def resolve_items(emb: ItemEmbeddings, ids: Iterable[object]) -> QueryItems:
     seen: dict[str, None] = dict.fromkeys(given)
     unique = list(seen)
     codes = emb.vocab.codes(np.asarray(unique, dtype=object)) if unique else np.zeros(0, dtype=np.int64)
-    unknown = [i for i, c in zip(unique, codes.tolist()) if c < 0]
+    unknown = [i for i, c in zip(unique, codes.tolist(), strict=True) if c < 0]
     return QueryItems(codes=codes[codes >= 0].astype(np.int64), unknown=unknown,
                       duplicates=len(given) - len(unique))
 

@@ -225,7 +225,7 @@ def item_neighbors(
     code = emb.vocab.code(item_id)
     table = top_k_neighbors(emb, k, queries=np.array([code]))
     rows = []
-    for rank, (c, s) in enumerate(zip(table.codes[0].tolist(), table.scores[0].tolist()), start=1):
+    for rank, (c, s) in enumerate(zip(table.codes[0].tolist(), table.scores[0].tolist(), strict=True), start=1):
         if c < 0:
             break
         row = {"rank": rank, "item_id": emb.vocab.ids[c].item() if emb.vocab.kind == "int" else emb.vocab.ids[c],

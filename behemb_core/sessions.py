@@ -112,7 +112,7 @@ class Sessions:
     def to_lists(self) -> list[list]:
         """All sessions as Python lists of ids (tests and small data only)."""
         ids = self.vocab.take(self.codes).tolist()
-        return [ids[a:b] for a, b in zip(self.indptr[:-1].tolist(), self.indptr[1:].tolist())]
+        return [ids[a:b] for a, b in zip(self.indptr[:-1].tolist(), self.indptr[1:].tolist(), strict=True)]
 
     def select(self, mask: np.ndarray) -> Sessions:
         """Sessions where ``mask`` is true, vocabulary unchanged (so codes stay comparable)."""

@@ -192,7 +192,7 @@ def _run_walks(
     out = np.empty((n_walks, walk_length), dtype=np.int32)
     lengths = np.empty(n_walks, dtype=np.int64)
     bounds = np.unique(np.linspace(0, n_walks, max(1, min(n_chunks, n_walks)) + 1).astype(np.int64))
-    for lo, hi in zip(bounds[:-1], bounds[1:]):
+    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
         with _KERNEL_LOCK:
             walk_kernel(
                 indptr64, indices32, cum, starts, np.int64(lo), np.int64(hi), np.int64(walk_length),

@@ -43,7 +43,7 @@ def warm_up_training() -> float:
 def _run() -> None:
     try:
         warm_up_training()
-    except Exception:  # noqa: BLE001 - a failed warm-up only means the first real job compiles for itself
+    except Exception:  # a failed warm-up only means the first real job compiles for itself
         import logging
 
         logging.getLogger(__name__).exception("warming up the training kernels failed")

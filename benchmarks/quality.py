@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -205,7 +205,7 @@ def run(datasets: list[str], out: Path, command: str, *, log=sys.stderr) -> dict
                     f"NDCG@{K} rank the target among the query's top {K}, with a {N_BOOT}-sample bootstrap "
                     "interval over pairs. Baselines are scored on the same pairs.",
         },
-        "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "git": _git(),
         "machine": machine_info(),
         "shared_data": str(SHARED_DATA),
@@ -224,7 +224,7 @@ def run(datasets: list[str], out: Path, command: str, *, log=sys.stderr) -> dict
             save()
 
         evaluate_dataset(name, SHARED_DATA, on_method=keep, log=log)
-    results["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    results["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     save()
     return results
 

@@ -307,7 +307,7 @@ def run_neighbors(ctx: Context) -> None:
         approx = approximate_top_k_neighbors(emb, 10, seed=ctx.seed)
     rows = np.arange(n) if queries is None else queries
     a = approx.codes[rows]
-    recall = float(np.mean([len(np.intersect1d(x, y)) / 10 for x, y in zip(a, exact.codes)]))
+    recall = float(np.mean([len(np.intersect1d(x, y)) / 10 for x, y in zip(a, exact.codes, strict=True)]))
     st.extra["recall_vs_exact"] = recall
     ctx.results["neighbors"] = {"items": n, "dim": emb.dim, "exact_seconds": exact_seconds,
                                 "exact_extrapolated": not full, "pynndescent_seconds": st.seconds,

@@ -213,7 +213,7 @@ def stages(run: Run) -> list[dict[str, Any]]:
             marks.append((m.group(1), t, m.group(2)))
     ends = [t for _, t, _ in marks[1:]] + [run.seconds]
     return [{"stage": s, "start": round(t, 2), "seconds": round(end - t, 2), "message": msg}
-            for (s, t, msg), end in zip(marks, ends)]
+            for (s, t, msg), end in zip(marks, ends, strict=True)]
 
 
 def prepared_at(run: Run) -> float:

@@ -119,7 +119,7 @@ if matches.empty:
     st.warning(f"No item matches {md(text)!s}.")
     st.stop()
 options = matches["item_id"].tolist()
-labels = dict(zip(options, matches["name"].astype(str).tolist()))
+labels = dict(zip(options, matches["name"].astype(str).tolist(), strict=True))
 item = c[1].selectbox(
     f"Item ({len(options):,} shown{'' if len(options) < MAX_OPTIONS else ', refine the search for more'})",
     options, key="nb_item", format_func=lambda i: f"{i} — {labels.get(i, '')}" if labels.get(i) else str(i),
@@ -147,7 +147,7 @@ if second is not None:
                                     names=names_for(catalogue_b, stored_b.embeddings.vocab.ids))
             table_b = neighbor_table(rows_b, catalogue_b)
 
-catalogue_names = dict(zip(catalogue["item_id"].astype(str), catalogue["name"].astype(str)))
+catalogue_names = dict(zip(catalogue["item_id"].astype(str), catalogue["name"].astype(str), strict=True))
 pop = catalogue.set_index("item_id")["events"].get(item)
 st.subheader(f"People who {verb} {md(labels.get(item) or item)} also {verb}")
 st.caption(f"Item {md(item)}" + (f", {int(pop):,} training events" if pd.notna(pop) else ""))
@@ -254,8 +254,8 @@ with st.container(border=True):
     if GOLDEN_FLASH in st.session_state:
         st.success(st.session_state.pop(GOLDEN_FLASH), icon=":material/check_circle:")
     neighbor_ids = table["item_id"].tolist()
-    neighbor_names = dict(zip(neighbor_ids, table["name"].astype(str)))
-    ranks = dict(zip(neighbor_ids, table["rank"]))
+    neighbor_names = dict(zip(neighbor_ids, table["name"].astype(str), strict=True))
+    ranks = dict(zip(neighbor_ids, table["rank"], strict=True))
     gc = st.columns([3, 2, 3, 1.2, 1.2], vertical_alignment="bottom")
     neighbor = gc[0].selectbox(
         "Neighbor", neighbor_ids, key="nb_golden_neighbor",

@@ -121,7 +121,7 @@ if text:
     exact = hay_id == text
     matches = pd.concat([catalogue[exact], catalogue[mask & ~exact]])
 matches = matches.head(MAX_OPTIONS)
-names_by_id = dict(zip(matches["item_id"].tolist(), matches["name"].astype(str).tolist()))
+names_by_id = dict(zip(matches["item_id"].tolist(), matches["name"].astype(str).tolist(), strict=True))
 item = controls[3].selectbox(
     f"Highlight an item and its top-10 neighbors ({len(matches):,} shown, most popular first)",
     matches["item_id"].tolist(), index=None, key="pj_item", placeholder="Pick an item…",
@@ -240,7 +240,7 @@ if other:
 
 cols = st.columns(len(shown)) if len(shown) > 1 else [st.container()]
 neighbor_rows: dict[str, list[dict[str, Any]]] = {}
-for col, (v, table) in zip(cols, shown.items()):
+for col, (v, table) in zip(cols, shown.items(), strict=True):
     with col:
         rows = neighbors_in(v, item)
         neighbor_rows[v] = rows
@@ -263,7 +263,7 @@ if alignment is not None:
 if item is not None:
     st.subheader(f"{md(names_by_id.get(item) or item)} and its top-10 neighbors")
     tcols = st.columns(len(shown)) if len(shown) > 1 else [st.container()]
-    for col, v in zip(tcols, shown):
+    for col, v in zip(tcols, shown, strict=True):
         with col:
             if len(shown) > 1:
                 st.caption(md(label(v)))

@@ -142,7 +142,7 @@ if not moved.empty:
 st.subheader("Popularity collapse")
 static_table(diagnostics_table(data["popularity"]), alt="Popularity diagnostics of both versions")
 cols = st.columns(2)
-for col, (name, diag) in zip(cols, data["popularity"].items()):
+for col, (name, diag) in zip(cols, data["popularity"].items(), strict=False):
     with col:
         st.markdown(f"**{md(name)}** — {md(diag['summary'])}")
         for hint in diag.get("hints", []):

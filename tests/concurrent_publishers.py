@@ -9,6 +9,7 @@ delete its successor's lease."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -82,7 +83,7 @@ def run_concurrent_publishers(st: Store, names: list[str], tmp_path: Path, *, pr
         assert first == "holding\n", (first, procs[0].communicate(timeout=60))
     procs += [start(i) for i in range(len(procs), processes)]
     outputs = [p.communicate(timeout=600) for p in procs]
-    failed = [(p.returncode, err[-3000:]) for p, (_, err) in zip(procs, outputs) if p.returncode]
+    failed = [(p.returncode, err[-3000:]) for p, (_, err) in zip(procs, outputs, strict=True) if p.returncode]
     assert not failed, failed
     results = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
     if outlive_lease:
@@ -92,7 +93,7 @@ def run_concurrent_publishers(st: Store, names: list[str], tmp_path: Path, *, pr
     moves = [e for e in log if e["action"] in ("publish", "rollback")]
     assert len(moves) == len(before) + succeeded, (len(moves), succeeded)  # no action lost, none counted twice
     assert [e["seq"] for e in log] == list(range(1, len(log) + 1))
-    assert all(m["previous"] == p["version"] for p, m in zip(moves, moves[1:]))
+    assert all(m["previous"] == p["version"] for p, m in itertools.pairwise(moves))
     report = verify_store(st)
     assert report["problems"] == [] and not report["pending"], (report["problems"], report["pending"])
     assert published_version(st) == moves[-1]["version"]

@@ -88,7 +88,7 @@ def write_sessions_jsonl(path: Path, sessions) -> Path:
     import json
 
     with open(path, "w") as fh:
-        for sid, items in zip(sessions.session_ids, sessions.to_lists()):
+        for sid, items in zip(sessions.session_ids, sessions.to_lists(), strict=True):
             fh.write(json.dumps({"session_id": str(sid), "items": [int(x) for x in items]}) + "\n")
     return path
 

@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("streamlit")
-from conftest import shown_tables  # noqa: E402
-from streamlit.testing.v1 import AppTest  # noqa: E402
+from conftest import shown_tables
+from streamlit.testing.v1 import AppTest
 
-from behemb_core.demo import load_demo_dataset  # noqa: E402
-from behemb_core.store import Store, published_version, read_audit_log  # noqa: E402
-from behemb_core.train import train_version  # noqa: E402
+from behemb_core.demo import load_demo_dataset
+from behemb_core.store import Store, published_version, read_audit_log
+from behemb_core.train import train_version
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 COMPARE = "pages/5_Compare.py"

@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("streamlit")
-from conftest import open_app  # noqa: E402
+from conftest import open_app
 from streamlit.testing.v1 import AppTest
 
-from app_support.data_io import read_uploaded, save_uploads  # noqa: E402
-from app_support.views import md  # noqa: E402
-from behemb_core.errors import InputError  # noqa: E402
+from app_support.data_io import read_uploaded, save_uploads
+from app_support.views import md
+from behemb_core.errors import InputError
 
 BROKEN = (b'{"session_id": "a", "items": [1, 2, 3]}\n{"session_id": "b", "items": [4, 5]}\n'
           b'{"session_id": "c", "items": [6, 7\n')

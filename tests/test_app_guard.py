@@ -8,7 +8,7 @@ import logging
 import pytest
 
 pytest.importorskip("streamlit")
-from streamlit.testing.v1 import AppTest  # noqa: E402
+from streamlit.testing.v1 import AppTest
 
 
 def _page_that_fails() -> None:

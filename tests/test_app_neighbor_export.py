@@ -9,14 +9,14 @@ import pandas as pd
 import pytest
 
 pytest.importorskip("streamlit")
-from conftest import open_app, shown_tables  # noqa: E402
-from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage  # noqa: E402
+from conftest import open_app, shown_tables
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
-from behemb_core.demo import load_demo_dataset  # noqa: E402
-from behemb_core.neighbor_export import neighbor_diff  # noqa: E402
-from behemb_core.store import Store  # noqa: E402
-from behemb_core.train import train_version  # noqa: E402
+from behemb_core.demo import load_demo_dataset
+from behemb_core.neighbor_export import neighbor_diff
+from behemb_core.store import Store
+from behemb_core.train import train_version
 
 
 @pytest.fixture(scope="module")

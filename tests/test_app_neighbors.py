@@ -9,12 +9,12 @@ import pandas as pd
 import pytest
 
 pytest.importorskip("streamlit")
-from conftest import open_app, shown_tables  # noqa: E402
-from streamlit.testing.v1 import AppTest  # noqa: E402
+from conftest import open_app, shown_tables
+from streamlit.testing.v1 import AppTest
 
-from behemb_core.demo import load_demo_dataset  # noqa: E402
-from behemb_core.store import Store  # noqa: E402
-from behemb_core.train import train_version  # noqa: E402
+from behemb_core.demo import load_demo_dataset
+from behemb_core.store import Store
+from behemb_core.train import train_version
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("streamlit")
-from conftest import open_app  # noqa: E402
+from conftest import open_app
 from streamlit.testing.v1 import AppTest
 
 DIGINETICA = (

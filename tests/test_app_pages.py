@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("streamlit")
-from streamlit.testing.v1 import AppTest  # noqa: E402
+from streamlit.testing.v1 import AppTest
 
-from behemb_core.store import Store  # noqa: E402
+from behemb_core.store import Store
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 WHITE_HEART = "85123A"

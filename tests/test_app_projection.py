@@ -14,14 +14,14 @@ import pytest
 
 pytest.importorskip("streamlit")
 pytest.importorskip("umap")
-from conftest import open_app, shown_tables  # noqa: E402
-from streamlit.testing.v1 import AppTest  # noqa: E402
+from conftest import open_app, shown_tables
+from streamlit.testing.v1 import AppTest
 
-from behemb_core.metadata import ItemMetadata  # noqa: E402
-from behemb_core.methods.base import TrainingInputs  # noqa: E402
-from behemb_core.methods.registry import get_method, parse_config  # noqa: E402
-from behemb_core.store import Store  # noqa: E402
-from behemb_core.synthetic import planted_sessions  # noqa: E402
+from behemb_core.metadata import ItemMetadata
+from behemb_core.methods.base import TrainingInputs
+from behemb_core.methods.registry import get_method, parse_config
+from behemb_core.store import Store
+from behemb_core.synthetic import planted_sessions
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,7 @@ def test_planted_arrays_have_the_documented_shape():
     assert counts[:100].sum() > 0.3 * counts.sum() and (counts < 5).mean() > 0.2
     # Sessions draw mostly from one to three clusters.
     clusters_per_session = [len(set(arr.cluster_of_item[arr.items[a:b]].tolist()))
-                            for a, b in zip(arr.indptr[:2000], arr.indptr[1:2001])]
+                            for a, b in zip(arr.indptr[:2000], arr.indptr[1:2001], strict=True)]
     assert np.mean(clusters_per_session) < 3.0
     again = planted_arrays(n_items=10_000, n_clusters=200, n_sessions=50_000, seed=0)
     np.testing.assert_array_equal(arr.items, again.items)  # seeded
@@ -125,7 +125,7 @@ def test_approximate_recall_against_exact():
     emb = make_embeddings(Vocabulary(np.arange(2000)), vec)
     exact = top_k_neighbors(emb, 10).codes
     approx = approximate_top_k_neighbors(emb, 10, seed=0).codes
-    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(approx, exact)])
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(approx, exact, strict=True)])
     assert recall >= 0.95, recall
     assert not (approx == np.arange(2000)[:, None]).any()
 

@@ -374,7 +374,7 @@ def grid_rows(frame: object) -> list[dict[str, str]]:
     cells = frame.first.locator("table").evaluate(
         "t => [...t.querySelectorAll('tr')].map(r => [...r.querySelectorAll('th, td')].map(c => c.innerText.trim()))")
     header, *rows = cells
-    return [dict(zip(header, row)) for row in rows]
+    return [dict(zip(header, row, strict=True)) for row in rows]
 
 
 def status_line(page: object) -> object:

@@ -20,7 +20,7 @@ import pytest
 pytestmark = [pytest.mark.slow,
               pytest.mark.filterwarnings("ignore:get_jwt_config:DeprecationWarning")]
 
-from test_browser import (  # noqa: E402  (skips the module without Chromium or playwright)
+from test_browser import (
     LONG,
     REPO,
     STORE_IN_USE,
@@ -33,7 +33,7 @@ from test_browser import (  # noqa: E402  (skips the module without Chromium or 
 )
 
 pytest.importorskip("authlib", reason="Authlib is not installed (st.login needs it)")
-from oidc_support import (  # noqa: E402
+from oidc_support import (
     free_port,
     import_provider_mock,
     oidc_provider,
@@ -48,8 +48,8 @@ try:
 except ImportError:
     pytest.skip("the oidc-provider-mock package is not installed", allow_module_level=True)
 
-from behemb_core.store import Store, read_audit_log, set_policy  # noqa: E402
-from behemb_core.store.verify import verify_store  # noqa: E402
+from behemb_core.store import Store, read_audit_log, set_policy
+from behemb_core.store.verify import verify_store
 
 VERSION = "signed-cs"
 USERS = {

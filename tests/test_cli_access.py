@@ -33,7 +33,7 @@ def data(tmp_path_factory) -> Path:
     planted = planted_sessions(n_items=200, n_clusters=10, n_sessions=1500, seed=3)
     path = tmp_path_factory.mktemp("cli-access") / "sessions.jsonl"
     with open(path, "w") as fh:
-        for sid, items in zip(planted.sessions.session_ids, planted.sessions.to_lists()):
+        for sid, items in zip(planted.sessions.session_ids, planted.sessions.to_lists(), strict=True):
             fh.write(json.dumps({"session_id": sid, "items": items}) + "\n")
     return path
 

@@ -76,8 +76,8 @@ def test_rbo_is_a_normalised_truncation_at_depth_k():
     rbo, jac = rbo_and_jaccard(a, b, p=0.9)
     # Reference: the textbook loop over depths.
     w = 0.9 ** np.arange(10) * 0.1 / (1 - 0.9**10)
-    ref = [sum(w[d - 1] * len(set(x[:d]) & set(y[:d])) / d for d in range(1, 11)) for x, y in zip(a, b)]
-    ref_j = [len(set(x) & set(y)) / len(set(x) | set(y)) for x, y in zip(a, b)]
+    ref = [sum(w[d - 1] * len(set(x[:d]) & set(y[:d])) / d for d in range(1, 11)) for x, y in zip(a, b, strict=True)]
+    ref_j = [len(set(x) & set(y)) / len(set(x) | set(y)) for x, y in zip(a, b, strict=True)]
     np.testing.assert_allclose(rbo, ref, rtol=1e-6)
     np.testing.assert_allclose(jac, ref_j)
 

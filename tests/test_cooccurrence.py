@@ -17,7 +17,7 @@ _sessions = sessions_from_lists
 def _dense_oracle(s, window, weighting):
     n = s.n_items
     out = np.zeros((n, n))
-    for a, b in zip(s.indptr[:-1], s.indptr[1:]):
+    for a, b in zip(s.indptr[:-1], s.indptr[1:], strict=True):
         seq = s.codes[a:b]
         for i in range(len(seq)):
             for j in range(i + 1, len(seq)):

@@ -41,7 +41,7 @@ def test_metrics_from_hand_made_ranks():
 def test_pairs_skip_repeats_and_session_borders():
     s = _sessions([[1, 2, 2, 3], [4, 5]])
     p = next_item_pairs(s)
-    assert list(zip(p.queries.tolist(), p.targets.tolist())) == [(1, 2), (2, 3), (4, 5)]
+    assert list(zip(p.queries.tolist(), p.targets.tolist(), strict=True)) == [(1, 2), (2, 3), (4, 5)]
 
 
 def test_time_split_holds_out_the_latest_sessions():
@@ -153,7 +153,7 @@ def test_target_ranking_row_for_cooc_softmax_only(planted):
     t = target_similarity(train, window=4, weighting="harmonic", gamma=0.3).matrix
     q, tg = train.vocab.codes(pairs.queries), train.vocab.codes(pairs.targets)
     top = top_k_by_target(t, q, 10)
-    hits = [target in row for row, target in zip(top.tolist(), tg.tolist())]
+    hits = [target in row for row, target in zip(top.tolist(), tg.tolist(), strict=True)]
     assert block["hr@10"] == pytest.approx(np.mean(hits))
     assert block["hr@10"] > report["baselines"]["most_popular"]["hr@10"]
     # The comparison stays against item-kNN.

@@ -69,7 +69,7 @@ def _drop_items(sessions, drop_ids):
 @pytest.fixture(scope="module")
 def cold_setup(planted):
     all_ids = planted.sessions.vocab.ids
-    cluster = dict(zip(all_ids.tolist(), planted.cluster_of.tolist()))
+    cluster = dict(zip(all_ids.tolist(), planted.cluster_of.tolist(), strict=True))
     cold = all_ids[(all_ids // planted.n_clusters) % 10 == 3]  # 2 items in every cluster
     warm_sessions = _drop_items(planted.sessions, cold)
     rng = np.random.default_rng(0)
@@ -88,7 +88,7 @@ def test_cold_start_items_get_cluster_mates(cold_setup, base_method):
     classes = res.report["classes"]
     assert classes["content_only"] == len(cold)
     assert classes["fused"] == sessions.n_items and classes["behavior"] == 0
-    src = dict(zip(emb.vocab.ids.tolist(), emb.source.tolist()))
+    src = dict(zip(emb.vocab.ids.tolist(), emb.source.tolist(), strict=True))
     assert all(src[c] == "content_only" for c in cold.tolist())
     nb = top_k_neighbors(emb, 10, queries=emb.vocab.codes(cold))
     labels = np.array([cluster[i] for i in emb.vocab.ids.tolist()])

@@ -251,7 +251,7 @@ def test_gap_sessionization_interleaved_users_and_boundary(tmp_path):
     assert set(ds.sessions.session_ids.tolist()) == {"u1:1", "u1:2", "u2:1", "u2:2"}
     assert list(ds.sessions.start_times) == sorted(ds.sessions.start_times)  # chronological
     assert ds.sessions.start_times[0] == t0 * 10**9
-    for sid, user in zip(ds.sessions.session_ids, ds.sessions.users):
+    for sid, user in zip(ds.sessions.session_ids, ds.sessions.users, strict=True):
         assert sid.split(":")[0] == user
     assert accounting_ok(ds)
 
@@ -270,10 +270,10 @@ def test_session_column_shared_id_is_split_per_user(tmp_path):
     p = write_csv(tmp_path / "log.csv", "session_id,user_id,item_id,timestamp", rows)
     ds = read_event_log(p, options=RAW)
     assert ds.source["mode"] == "session_column"
-    got = dict(zip(ds.sessions.session_ids.tolist(), ds.sessions.to_lists()))
+    got = dict(zip(ds.sessions.session_ids.tolist(), ds.sessions.to_lists(), strict=True))
     assert got == {"S1@u1": ["u1-a", "u1-b"], "S1@u2": ["u2-a"], "S2": ["u2-b"], "S3": ["x-a", "x-b"]}
     assert ds.notes["session ids shared by several users (split per user)"] == 1
-    users = dict(zip(ds.sessions.session_ids.tolist(), ds.sessions.users.tolist()))
+    users = dict(zip(ds.sessions.session_ids.tolist(), ds.sessions.users.tolist(), strict=True))
     assert users == {"S1@u1": "u1", "S1@u2": "u2", "S2": "u2", "S3": None}
     assert all(len(u) == 1 for u in _session_users(ds))
 
@@ -539,7 +539,7 @@ def test_movielens_gap_sessions_and_titles(movielens_dir):
     by_user = raw.groupby("userId")["movieId"].apply(set)
     sess_of = s.session_of_event()
     items = s.vocab.take(s.codes)
-    ok = [item in by_user[u] for item, u in zip(items[:5000], s.users[sess_of[:5000]])]
+    ok = [item in by_user[u] for item, u in zip(items[:5000], s.users[sess_of[:5000]], strict=True)]
     assert all(ok)
     meta = read_item_metadata(MOVIELENS / "movies.csv")
     ds = ds.with_metadata(meta)

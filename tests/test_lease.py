@@ -224,7 +224,7 @@ def test_a_skewed_host_clock_does_not_make_a_stale_lease_look_fresh(
     monkeypatch.setattr(_lease, "LEASE_SECONDS", LEASE)
     monkeypatch.setattr(_lease, "LEASE_WAIT_SECONDS", 5.0)
     time.sleep(STALE_AFTER)
-    for st, skew in zip(stores, skews):
+    for st, skew in zip(stores, skews, strict=True):
         skew_clock(monkeypatch, skew)
         started = time.monotonic()
         _lease._take_lease(_lease._Lease(st, st.join(_lease.LEASE_FILE), "me"))
@@ -251,4 +251,4 @@ def test_without_a_date_header_the_time_comes_from_a_probe_object(s3_bucket: str
     by_probe = _lease._server_now(st, {})
     assert abs((by_probe - by_date).total_seconds()) <= 2 and by_probe.tzinfo is not None
     assert st.fs.exists(st.join(_lease.CLOCK_FILE))
-    assert abs((by_date - datetime.datetime.now(datetime.timezone.utc)).total_seconds()) < 5  # same host here
+    assert abs((by_date - datetime.datetime.now(datetime.UTC)).total_seconds()) < 5  # same host here

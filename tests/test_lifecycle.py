@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import multiprocessing as mp
 import uuid
@@ -285,7 +286,7 @@ def test_versions_immutable_and_audit_log_append_only(store: Store) -> None:
     for action in actions:
         action()
         snapshots.append(log.read_bytes())
-    for earlier, later in zip(snapshots, snapshots[1:]):
+    for earlier, later in itertools.pairwise(snapshots):
         assert later.startswith(earlier)
     assert tree_bytes(root(store) / "versions") == before
     entries = read_audit_log(store)

@@ -81,7 +81,8 @@ def test_every_tunable_entry_is_searchable_from_its_defaults(name: str) -> None:
         for param, values in stage.grid:
             assert param in spec.config_class.model_fields, (name, param)
             assert values[0] == getattr(default, param), (name, stage.name, param)
-            spec.parse_config({param: v for v in values[:1]})
+            for value in values:
+                spec.parse_config({param: value})  # every candidate is a valid value
         if stage.scored_by == "target":
             assert spec.target is not None
 

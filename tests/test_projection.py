@@ -17,11 +17,11 @@ import pytest
 
 pytest.importorskip("umap")
 
-from behemb_core.errors import BehembError, ConfigError, InputError, StoreError  # noqa: E402
-from behemb_core.metadata import ItemMetadata  # noqa: E402
-from behemb_core.methods.base import TrainingInputs  # noqa: E402
-from behemb_core.methods.registry import get_method, parse_config  # noqa: E402
-from behemb_core.projection import (  # noqa: E402
+from behemb_core.errors import BehembError, ConfigError, InputError, StoreError
+from behemb_core.metadata import ItemMetadata
+from behemb_core.methods.base import TrainingInputs
+from behemb_core.methods.registry import get_method, parse_config
+from behemb_core.projection import (
     ProjectionParams,
     align_projections,
     as_params,
@@ -33,8 +33,8 @@ from behemb_core.projection import (  # noqa: E402
     projection_info,
     stratified_sample,
 )
-from behemb_core.store import Store  # noqa: E402
-from behemb_core.synthetic import PlantedData  # noqa: E402
+from behemb_core.store import Store
+from behemb_core.synthetic import PlantedData
 
 N_CLUSTERS = 30
 EPOCHS = 50  # umap's default for 600 items is 500; 50 keeps the planted clusters (measured purity ~0.84)

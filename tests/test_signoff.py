@@ -19,7 +19,7 @@ def workspace(tmp_path):
     planted = planted_sessions(n_items=300, n_clusters=15, n_sessions=3000, zipf_exponent=0.5, seed=5)
     path = tmp_path / "sessions.jsonl"
     with open(path, "w") as fh:
-        for sid, items in zip(planted.sessions.session_ids, planted.sessions.to_lists()):
+        for sid, items in zip(planted.sessions.session_ids, planted.sessions.to_lists(), strict=True):
             fh.write(json.dumps({"session_id": sid, "items": items}) + "\n")
     return tmp_path, path, planted
 

@@ -91,7 +91,7 @@ def test_the_checklist_is_a_tuple_of_check_functions(store: Store) -> None:
     checks, _ = signoff_checks(store, "ref")
     assert tuple(c.name for c in checks) == SIGNOFF_CHECK_NAMES
     ctx = CheckContext(store, "ref", SignoffPolicy())
-    for check, expected in zip(SIGNOFF_CHECKS, checks):
+    for check, expected in zip(SIGNOFF_CHECKS, checks, strict=True):
         result = check(ctx)  # each check on its own, on one shared context: the same result as the run
         assert isinstance(result, CheckResult) and result == expected
     assert ctx.details["popularity"]["verdict"] == checks[4].value

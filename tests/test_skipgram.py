@@ -49,7 +49,8 @@ def test_load_vocabulary_matches_gensims_own(kw):
     for attr in theirs.wv.expandos:
         assert ours.wv.expandos[attr].dtype == theirs.wv.expandos[attr].dtype, attr
         if theirs.wv.expandos[attr].dtype == object:  # hs: Huffman codes and points, one array per word
-            assert all(np.array_equal(a, b) for a, b in zip(ours.wv.expandos[attr], theirs.wv.expandos[attr])), attr
+            pairs = zip(ours.wv.expandos[attr], theirs.wv.expandos[attr], strict=True)
+            assert all(np.array_equal(a, b) for a, b in pairs), attr
         else:
             np.testing.assert_array_equal(ours.wv.expandos[attr], theirs.wv.expandos[attr], err_msg=attr)
     if theirs.negative:

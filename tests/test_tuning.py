@@ -291,7 +291,7 @@ def test_tune_and_train_records_the_whole_search_in_the_manifest(
 def test_cli_tune_end_to_end(sessions: Sessions, small_space: None, tmp_path: Path, capsys) -> None:
     path = tmp_path / "sessions.jsonl"
     with open(path, "w") as fh:
-        for sid, items in zip(sessions.session_ids, sessions.to_lists()):
+        for sid, items in zip(sessions.session_ids, sessions.to_lists(), strict=True):
             fh.write(json.dumps({"session_id": sid, "items": items}) + "\n")
     store = tmp_path / "store"
     code = main(["tune", "--input", str(path), "--method", "cooc_softmax", "--set", "dim=8", "--set", "epochs=2",

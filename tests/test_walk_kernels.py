@@ -3,6 +3,8 @@ determinism independent of threads and chunking, and validation before any compi
 
 from __future__ import annotations
 
+import itertools
+
 import numba
 import numpy as np
 import pytest
@@ -13,7 +15,7 @@ from behemb_core.walks import generate_walks, walk_corpus_stats
 
 
 def _csr(edges, n, weights=None):
-    rows, cols = zip(*edges)
+    rows, cols = zip(*edges, strict=True)
     w = np.ones(len(edges)) if weights is None else np.asarray(weights, dtype=float)
     m = sp.coo_matrix((w, (rows, cols)), shape=(n, n)).tocsr()
     m = (m + m.T).tocsr()
@@ -22,7 +24,7 @@ def _csr(edges, n, weights=None):
 
 
 def _walks(indptr, nodes):
-    return [nodes[a:b].tolist() for a, b in zip(indptr[:-1], indptr[1:])]
+    return [nodes[a:b].tolist() for a, b in zip(indptr[:-1], indptr[1:], strict=True)]
 
 
 def test_path_graph_walks_follow_edges_and_skip_isolated_nodes():
@@ -31,7 +33,7 @@ def test_path_graph_walks_follow_edges_and_skip_isolated_nodes():
     walks = _walks(wi, wn)
     assert len(walks) == 5 * 3 and all(len(w) == 7 for w in walks)
     assert 5 not in wn
-    assert all(abs(a - b) == 1 for w in walks for a, b in zip(w, w[1:]))
+    assert all(abs(a - b) == 1 for w in walks for a, b in itertools.pairwise(w))
     assert sorted(w[0] for w in walks) == sorted([0, 1, 2, 3, 4] * 3)
     stats = walk_corpus_stats(wi)
     assert stats["n_walks"] == 15 and stats["n_steps"] == 105

@@ -21,7 +21,7 @@ from behemb_core.walks import _run_walks, generate_walks, walk_corpus_stats
 def csr_from_edges(n: int, edges: list[tuple[int, int, float]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Symmetric CSR arrays (indptr int64, indices int32, weights float32) from undirected weighted edges."""
     if edges:
-        u, v, w = (np.array(c) for c in zip(*edges))
+        u, v, w = (np.array(c) for c in zip(*edges, strict=True))
     else:
         u = v = np.zeros(0, dtype=np.int64)
         w = np.zeros(0)
@@ -222,7 +222,7 @@ def test_second_order_transitions_match_analytical(p: float, q: float, max_rejec
     )
     counts: dict[tuple[int, int], Counter[int]] = defaultdict(Counter)
     for w in split(wip, nodes):
-        for t, v, x in zip(w[:-2].tolist(), w[1:-1].tolist(), w[2:].tolist()):
+        for t, v, x in zip(w[:-2].tolist(), w[1:-1].tolist(), w[2:].tolist(), strict=True):
             counts[(t, v)][x] += 1
     checked = 0
     for (t, v), c in counts.items():
@@ -244,7 +244,7 @@ def _random_graph(n: int = 300, m: int = 2000, seed: int = 0) -> tuple[np.ndarra
     rng = np.random.default_rng(seed)
     u, v = rng.integers(0, n, m), rng.integers(0, n, m)
     keep = u != v
-    edges = list(zip(u[keep].tolist(), v[keep].tolist(), rng.uniform(0.1, 5.0, keep.sum()).tolist()))
+    edges = list(zip(u[keep].tolist(), v[keep].tolist(), rng.uniform(0.1, 5.0, keep.sum()).tolist(), strict=True))
     return csr_from_edges(n + 3, edges)  # + 3 isolated nodes
 
 
@@ -299,7 +299,7 @@ def test_walk_depends_only_on_its_index() -> None:
     prefix = split(
         *generate_walks(*g, walks_per_node=1, walk_length=10, p=0.5, q=2.0, seed=4, start_nodes=starts[:50])
     )
-    for a, b in zip(prefix, full[:50]):
+    for a, b in zip(prefix, full[:50], strict=True):
         np.testing.assert_array_equal(a, b)
 
 
@@ -328,7 +328,7 @@ def test_cancel_from_progress_propagates() -> None:
 )
 def test_walks_follow_edges_property(n, edge_bits, wts, pq, walk_length, seed) -> None:
     pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
-    edges = [(i, j, w) for (i, j), b, w in zip(pairs, edge_bits, wts) if b]
+    edges = [(i, j, w) for (i, j), b, w in zip(pairs, edge_bits, wts, strict=False) if b]
     indptr, indices, weights = csr_from_edges(n, edges)
     wip, nodes = generate_walks(
         indptr, indices, weights, walks_per_node=2, walk_length=walk_length, p=pq[0], q=pq[1], seed=seed
@@ -339,7 +339,7 @@ def test_walks_follow_edges_property(n, edge_bits, wts, pq, walk_length, seed) -
     assert len(walks) == 2 * int(np.sum(degree > 0))
     for w in walks:
         assert len(w) == walk_length
-        assert all((int(a), int(b)) in es for a, b in zip(w[:-1], w[1:]))
+        assert all((int(a), int(b)) in es for a, b in zip(w[:-1], w[1:], strict=True))
     assert np.all(degree[nodes] > 0)
 
 
@@ -445,5 +445,5 @@ def test_concurrent_calls_from_python_threads() -> None:
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         got = list(pool.map(run, range(4)))
-    for a, b in zip(ref, got):
+    for a, b in zip(ref, got, strict=True):
         np.testing.assert_array_equal(a, b)

@@ -115,7 +115,7 @@ def compare_versions(
     def examples(ids: np.ndarray) -> list[ItemExample]:
         out: list[ItemExample] = [{"item_id": plain_id(i)} for i in ids[:20]]
         if name_arr is not None:
-            for row, c in zip(out, result.universe.codes(ids[:20]).tolist()):
+            for row, c in zip(out, result.universe.codes(ids[:20]).tolist(), strict=True):
                 row["name"] = str(name_arr[c])
         return out
 

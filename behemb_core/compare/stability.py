@@ -73,7 +73,7 @@ def summarize(values: np.ndarray) -> Summary:
         return {"n": 0, "mean": None, "median": None, "quantiles": dict.fromkeys(_qnames()), "histogram": hist}
     qs = np.quantile(x, QUANTILES)
     return {"n": int(len(x)), "mean": float(x.mean()), "median": float(np.median(x)),
-            "quantiles": {name: float(q) for name, q in zip(_qnames(), qs)}, "histogram": hist}
+            "quantiles": {name: float(q) for name, q in zip(_qnames(), qs, strict=True)}, "histogram": hist}
 
 
 def _qnames() -> list[str]:

@@ -12,7 +12,6 @@ import re
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Union
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -21,7 +20,7 @@ import pyarrow.parquet as pq
 from ..boundary import plain_reason
 from ..errors import InputError
 
-PathsLike = Union[str, os.PathLike, Sequence[Union[str, os.PathLike]]]
+PathsLike = str | os.PathLike | Sequence[str | os.PathLike]
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".txt.gz", ".parquet", ".pq")
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json", ".jsonl.gz", ".ndjson.gz", ".json.gz")

@@ -161,7 +161,7 @@ def summarize_counts(
     top_ids = np.asarray(item_ids)[top]
     names = item_meta.names_for(top_ids) if item_meta is not None else None
     top_items = []
-    for j, (code, item_id) in enumerate(zip(top.tolist(), top_ids.tolist())):
+    for j, (code, item_id) in enumerate(zip(top.tolist(), top_ids.tolist(), strict=True)):
         entry: dict[str, Any] = {"item_id": item_id, "count": int(counts[code])}
         if names is not None:
             entry["name"] = str(names[j])

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -119,7 +119,7 @@ def _check_line(obj: object, path: Path, n: int) -> tuple[str, list, object, int
             except ValueError:
                 raise _bad(path, n, "start_time", f"cannot parse {t!r}: expected ISO 8601 or unix seconds") from None
             if dt.tzinfo is None:
-                dt = dt.replace(tzinfo=timezone.utc)
+                dt = dt.replace(tzinfo=UTC)
             t_ns = int(pd.Timestamp(dt).as_unit("ns").value)
         else:
             raise _bad(path, n, "start_time", f"expected ISO 8601 text or unix seconds, got {_kind(t)} {t!r}")

@@ -94,7 +94,7 @@ def jvm_failures(spark: SparkSession) -> Iterator[None]:
     :class:`EngineError` that says what happened, instead of a network error that seems to be about a file."""
     try:
         yield
-    except Exception as exc:  # noqa: BLE001 - py4j's network errors or an OSError; renamed only when the JVM died
+    except Exception as exc:  # py4j's network errors or an OSError; renamed only when the JVM died
         if not _jvm_gone(spark):  # the JVM is alive: a real error, not ours to rename
             raise
         raise EngineError(
@@ -106,7 +106,7 @@ def stop_session(spark: SparkSession) -> None:
     """Stop ``spark``; a JVM that is already gone is not an error of its own (the job's error says what happened)."""
     try:
         spark.stop()
-    except Exception:  # noqa: BLE001 - py4j's errors when the JVM died; re-raised while it lives
+    except Exception:  # py4j's errors when the JVM died; re-raised while it lives
         if not _jvm_gone(spark):
             raise
 
@@ -256,7 +256,7 @@ def prepare(
                                item_meta=partial.item_meta)
     meta: dict[str, Any] = {
         "format": FORMAT,
-        "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "spec": json.loads(spec.to_json()),
         "engine": {"name": "spark", "version": spark.version, "master": spark.sparkContext.master},
         "item_id_kind": kind,

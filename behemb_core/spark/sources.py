@@ -135,7 +135,7 @@ def _parquet_rows(spark: SparkSession, spec: DatasetSpec, files: list[str]) -> _
         F.col("_metadata.file_path").alias("path"), F.col("_metadata.row_index").alias("mid"),
         *(F.col(_quoted(c)).alias(f"c{i}") for i, c in enumerate(needed)))
     df = df.join(F.broadcast(numbers), "path", "left")
-    types = dict(zip(needed, (t for _, t in df.select(*(f"c{i}" for i in range(len(needed)))).dtypes)))
+    types = dict(zip(needed, (t for _, t in df.select(*(f"c{i}" for i in range(len(needed)))).dtypes), strict=True))
     col_of = {c: F.col(f"c{i}") for i, c in enumerate(needed)}
     assert cols.timestamp is not None  # resolve_columns requires it
     typed_time = types[cols.timestamp].startswith(("timestamp", "date"))

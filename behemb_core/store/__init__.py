@@ -51,7 +51,7 @@ __all__ = [
     "verify_store",
 ]
 
-from .golden import GOLDEN_LABELS, golden_pairs, mark_pair  # noqa: E402  (golden pairs; judged in checks/golden.py)
+from .golden import GOLDEN_LABELS, golden_pairs, mark_pair  # golden pairs; judged in checks/golden.py
 
 __all__ += ["GOLDEN_LABELS", "golden_pairs", "mark_pair"]
 

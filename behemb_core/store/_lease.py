@@ -159,7 +159,7 @@ def _server_now(st: StoreFiles, response: dict[str, Any]) -> datetime.datetime:
     if isinstance(date, str):
         with contextlib.suppress(TypeError, ValueError):
             when = email.utils.parsedate_to_datetime(date)
-            return when if when.tzinfo is not None else when.replace(tzinfo=datetime.timezone.utc)
+            return when if when.tzinfo is not None else when.replace(tzinfo=datetime.UTC)
     probe = st.join(CLOCK_FILE)
     _s3(st, "put_object", probe, Body=b"")
     modified: datetime.datetime = _s3(st, "head_object", probe)["LastModified"]

@@ -38,12 +38,12 @@ def store_of(store: Store | str) -> Store:
 
 def utc_now() -> str:
     """Now in UTC, ISO 8601 with microseconds (every lifecycle timestamp)."""
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="microseconds")
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="microseconds")
 
 
 def stamp() -> str:
     """A timestamp usable in a file name (``20261130T084500123456Z``)."""
-    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    return _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
 
 
 # ------------------------------------------------------------------------------------------------ audit log

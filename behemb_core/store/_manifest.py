@@ -137,7 +137,7 @@ def build_manifest(
     own: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "version": version,
-        "created_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="microseconds"),
+        "created_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="microseconds"),
         "n_items": int(n_items),
         "dim": int(dim),
         "id_kind": id_kind,

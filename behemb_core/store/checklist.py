@@ -112,6 +112,6 @@ def blocking_sentence(checks: Iterable[CheckResult]) -> str:
 
 
 def _as_bool(value: object, where: str) -> bool:
-    if hasattr(value, "dtype") and getattr(value, "dtype").kind == "b":  # numpy bool
+    if hasattr(value, "dtype") and value.dtype.kind == "b":  # numpy bool
         return bool(value)
     raise StoreError(f"{where} must be True or False, got {value!r}")
