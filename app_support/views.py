@@ -9,6 +9,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from behemb_core.checks.wording import format_value
+from behemb_core.compare.same_data import SameDataComparison
 from behemb_core.reports import CompareReport, EvaluationReport, ScoreBlock, Summary, interval
 from behemb_core.reports import metric as metric_value
 
@@ -266,3 +267,19 @@ def approvals_table(records: list[dict[str, Any]]) -> pd.DataFrame:
              "override": bool(r.get("override")), "failed checks": ", ".join(r.get("failed", []))}
             for r in reversed(records)]
     return pd.DataFrame(rows, columns=["at", "by", "verified", "note", "acknowledged", "override", "failed checks"])
+
+
+def same_data_table(report: SameDataComparison) -> pd.DataFrame:
+    """One row per ranking scored on the same pairs (A, B, and item-kNN when it was fitted): HR@k with its
+    interval and the queries without a vector."""
+    k = report["k"]
+    rows = []
+    for role, block in (("A", report["a"]), ("B", report["b"]), ("baseline", report["item_knn"])):
+        if block is None:
+            continue
+        lo, hi = block["ci95"]
+        rows.append({"role": role, "ranking": block["name"], f"HR@{k}": round(block["hr"], 3),
+                     "95 % interval": f"{lo:.3f} … {hi:.3f}",
+                     "queries without vector": "" if block["queries_without_vector"] is None
+                     else f"{block['queries_without_vector']:,}"})
+    return pd.DataFrame(rows)

@@ -13,9 +13,10 @@ import streamlit as st
 
 from app_support import keys, loaders
 from app_support.errors import user_errors
-from app_support.views import bands_table, diagnostics_table, md, moved_table, quality_table
+from app_support.views import bands_table, diagnostics_table, md, moved_table, quality_table, same_data_table
 from app_support.widgets import static_table
 from behemb_core.compare import compare_stored, pick_noise_floor
+from behemb_core.compare.same_data import SameDataComparison, compare_on_same_data
 from behemb_core.reports import EvaluationReport, NoiseFloor, StoredComparison
 
 keys.init_state()
@@ -161,5 +162,26 @@ if any(ev is not None for ev in evaluations.values()):
                "same data.")
 else:
     st.info("Neither version stores an evaluation (train with “Evaluate against baselines”).")
+
+st.subheader("Both on the data in use")
+st.caption("The stored evaluations were each made on their own training data. To tell “moved because the data "
+           "moved” from retraining noise, score both versions on the same next-item pairs of the dataset in use "
+           "(load the newest data on the Data page): the difference B − A comes with a paired 95 % interval.")
+if st.button("Score both on the data in use", key="cmp_same_data"):
+    with user_errors("The versions could not be scored on the data in use"):
+        with st.spinner("Scoring both versions on the same pairs…"):
+            _spec, _dataset = loaders.current_dataset()
+            same = compare_on_same_data(loaders.load_version(store.url, a_name),
+                                        loaders.load_version(store.url, b_name), _dataset.sessions, k=k)
+        st.session_state["cmp_same_data_result"] = {"key": (a_name, b_name, k, loaders.current_fingerprint()),
+                                                     "report": same}
+_same = st.session_state.get("cmp_same_data_result")
+if _same and _same["key"] == (a_name, b_name, k, loaders.current_fingerprint()):
+    same_report: SameDataComparison = _same["report"]
+    (st.success if not same_report["beyond_chance"] or same_report["difference"] > 0 else st.warning)(
+        md(same_report["sentence"]))
+    static_table(same_data_table(same_report), alt="HR@k of both versions on the same pairs")
+    for note in same_report["notes"]:
+        st.caption(md(note))
 
 st.page_link("pages/6_Publish.py", label="Sign off and publish →", icon=":material/rocket_launch:")

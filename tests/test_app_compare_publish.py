@@ -136,6 +136,21 @@ def test_compare_page_shows_verdict_counts_and_tables(store_dir: Path) -> None:
     assert quality.loc["ref", "HR@10"] > quality.loc["ref", "most-popular HR@10"]
 
 
+def test_compare_scores_both_versions_on_the_data_in_use(store_dir: Path) -> None:
+    """Both versions on the same pairs of the dataset in use (the demo, which both were trained on: split by time
+    and said to be optimistic), with the paired difference in words and a table of A, B and item-kNN."""
+    at = open_page(store_dir, COMPARE)
+    at.button(key="cmp_same_data").click().run()
+    ok(at)
+    said = [m.value for m in (*at.success, *at.warning)]
+    assert any("On the same" in v and "next\\-item pairs" in v and "interval" in v for v in said), said
+    table = next(t for t in shown_tables(at) if "ranking" in t.columns)
+    assert table["role"].tolist() == ["A", "B", "baseline"] and table["ranking"].tolist()[:2] == ["ref", "cand"]
+    assert any("trained on these sessions" in c.value for c in at.caption)
+    at.number_input(key="cmp_k").set_value(5).run()  # another K: the old result is not shown as this one's
+    assert not any("On the same" in m.value for m in (*at.success, *at.warning))
+
+
 def test_compare_without_noise_floor_at_that_k_says_so(store_dir: Path) -> None:
     at = open_page(store_dir, COMPARE)
     at.number_input(key="cmp_k").set_value(5).run()

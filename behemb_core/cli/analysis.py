@@ -144,6 +144,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
         pop = None if stats is None else stats.set_index("item_id")["events"]
         overlap_table(result, names=version_names(a, b), popularity=pop).to_csv(args.csv, index=False)
         report["csv"] = args.csv
+    if args.input:  # both versions scored on the same (newest) data: moved because the data moved, or by noise?
+        from ..compare.same_data import compare_on_same_data
+
+        progress = StderrProgress(args.quiet)
+        dataset = load_dataset(args, progress)
+        report["same_data"] = compare_on_same_data(a, b, dataset.sessions, k=args.k, progress=progress)
     emit(report)
     return 0
 
@@ -190,7 +196,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--version", required=True)
     p.add_argument("-k", type=int, default=10)
     p.set_defaults(func=cmd_diagnose)
-    p = sub.add_parser("compare", help="Stability of neighbor lists between two versions (JSON).")
+    p = sub.add_parser("compare", help="Stability of neighbor lists between two versions (JSON); with --input, "
+                       "also both versions' HR@k on the same (newest) data and whether the difference is beyond "
+                       "chance.")
+    add_input_options(p, required=False)
     store_option(p)
     p.add_argument("a", help="The reference version (e.g. the published one).")
     p.add_argument("b", help="The candidate version.")
