@@ -16,7 +16,7 @@ from .jobs import STAGE_LABELS
 
 def run_key(*, fingerprint: str, method: str, config: dict[str, Any], seed: int, store_url: str,
             evaluate: bool, noise_floor: bool, name: str | None, base_version: str | None = None,
-            tune_budget: float | None = None) -> str:
+            tune_budget: float | None = None, warm_start: str | None = None) -> str:
     """Same data + method + validated config + seed (+ store, options, requested name, tuning budget) → same
     key → no retrain."""
     payload = {
@@ -25,6 +25,8 @@ def run_key(*, fingerprint: str, method: str, config: dict[str, Any], seed: int,
     }
     if tune_budget is not None:  # absent for plain training, so keys of earlier runs stay the same
         payload["tune_budget"] = float(tune_budget)
+    if warm_start is not None:  # likewise absent for a cold start
+        payload["warm_start"] = warm_start
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 

@@ -21,6 +21,7 @@ import numpy as np
 from numba import njit
 
 from .progress import Reporter
+from .warm_start import EarlyStop, WarmRows
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,12 @@ class SkipGramParams:
     shrink_windows: bool
     alpha: float
     min_alpha: float
+    # Early stopping (:class:`~behemb_core.warm_start.EarlyStop`): ``epochs`` is then the most epochs run. With
+    # ``tol = 0`` gensim trains all epochs in one call; otherwise one call per epoch, on the same learning-rate
+    # schedule, so that it can stop between epochs.
+    min_epochs: int = 1
+    tol: float = 0.0
+    patience: int = 1
 
 
 @dataclass
@@ -45,6 +52,10 @@ class SkipGramResult:
     epoch_losses: list[float] = field(default_factory=list)
     train_seconds: float = 0.0
     corpus_seconds: float = 0.0
+
+    @property
+    def epochs_run(self) -> int:
+        return len(self.epoch_losses)
 
 
 @njit(cache=True)
@@ -157,12 +168,18 @@ def train_skipgram(
     seed: int,
     progress: Reporter,
     epoch_stage: str = "epoch",
+    warm: WarmRows | None = None,
+    warm_scale: float = 1.0,
 ) -> SkipGramResult:
     """Train SGNS (``sg=1``, ``hs=0``) on sentences of item codes ``0..n_items-1``.
 
     Items seen fewer than ``params.min_count`` times get no vector; they are absent from ``kept_codes``.
     Progress reports every epoch with the loss of that epoch (gensim's counter is cumulative; we report
     differences). With several workers gensim's loss counter is itself approximate.
+
+    With ``warm`` (rows = codes ``0..n_items-1``), the input vectors of the kept items it names start from its
+    (unit) vectors times ``warm_scale`` — set after the vocabulary is built, before training — and the others from
+    gensim's seeded random start. Training stops early by ``params``' rule (:class:`~.warm_start.EarlyStop`).
     """
     from gensim.models import Word2Vec
     from gensim.models.callbacks import CallbackAny2Vec
@@ -213,17 +230,17 @@ def train_skipgram(
             seed=seed,
             compute_loss=True,
         )
-        load_vocabulary(model, counts)
+        kept = load_vocabulary(model, counts)
+        if warm is not None:
+            _set_warm_vectors(model, kept, warm, warm_scale, n_items)
         callback = _EpochReporter()
         progress("skipgram", 0.0, f"training skip-gram: {params.epochs} epochs over {n_tokens:,} tokens")
         t1 = time.perf_counter()
-        model.train(
-            corpus_file=path,
-            total_words=n_tokens,
-            epochs=params.epochs,
-            compute_loss=True,
-            callbacks=[callback],
-        )
+        if params.tol <= 0:
+            model.train(corpus_file=path, total_words=n_tokens, epochs=params.epochs, compute_loss=True,
+                        callbacks=[callback])
+        else:
+            _train_until_converged(model, path, n_tokens, params, callback)
         train_seconds = time.perf_counter() - t1
 
     keys = np.asarray(model.wv.index_to_key).astype(np.int64)
@@ -235,3 +252,33 @@ def train_skipgram(
         train_seconds=train_seconds,
         corpus_seconds=corpus_seconds,
     )
+
+
+def _set_warm_vectors(model, kept: np.ndarray, warm: WarmRows, scale: float, n_items: int) -> None:
+    """Overwrite the input vectors of the kept codes ``warm`` names (gensim order ``kept``) with its vectors."""
+    if warm.n_items != n_items or warm.vectors.shape[1:] != (model.vector_size,):
+        raise ValueError(f"warm start for {warm.n_items} items × {warm.vectors.shape[1:]}, "
+                         f"fit of {n_items} × {model.vector_size}")
+    row_of = np.full(n_items, -1, dtype=np.int64)
+    row_of[warm.codes] = np.arange(len(warm.codes))
+    rows = row_of[kept]
+    has = rows >= 0
+    model.wv.vectors[np.flatnonzero(has)] = warm.vectors[rows[has]] * np.float32(scale)
+
+
+def _train_until_converged(model, path: str, n_tokens: int, params: SkipGramParams, callback) -> None:
+    """One gensim ``train`` call per epoch on the learning rate one call over ``params.epochs`` would use (linear
+    from ``alpha`` to ``min_alpha``), until :class:`~.warm_start.EarlyStop` says stop. gensim resets its loss
+    counter at every call, so the callback's differences stay per-epoch losses."""
+    stop = EarlyStop(max_epochs=params.epochs, min_epochs=params.min_epochs, tol=params.tol,
+                     patience=params.patience)
+    span = params.alpha - params.min_alpha
+    for epoch in range(params.epochs):
+        start = params.alpha - span * epoch / params.epochs
+        end = params.alpha - span * (epoch + 1) / params.epochs
+        callback.previous = 0.0
+        model.train(corpus_file=path, total_words=n_tokens, epochs=1, start_alpha=start,
+                    end_alpha=max(end, 1e-12), compute_loss=True, callbacks=[callback])
+        if stop.should_stop(callback.losses):
+            break
+    model.alpha, model.min_alpha, model.epochs = params.alpha, params.min_alpha, params.epochs

@@ -34,6 +34,7 @@ import scipy.sparse as sp
 from numba import njit, prange
 
 from .progress import Reporter
+from .warm_start import EarlyStop, WarmRows
 
 _BETA1, _BETA2, _EPS = 0.9, 0.999, 1e-8
 # A small catalogue still takes this many steps per epoch: the batch shrinks to ceil(n / 4) below 4 batches.
@@ -50,6 +51,10 @@ class SoftmaxFitParams:
     negatives: int = 2048
     row_weight_exponent: float = 0.5
     negative_exponent: float = 0.75
+    # Early stopping (:class:`~behemb_core.warm_start.EarlyStop`): ``epochs`` is then the most epochs run.
+    min_epochs: int = 1
+    tol: float = 0.0
+    patience: int = 1
 
 
 @dataclass
@@ -59,6 +64,10 @@ class SoftmaxFitResult:
     estimator: str = "full"
     batch_size: int = 0
     seconds_per_epoch: list[float] = field(default_factory=list)
+
+    @property
+    def epochs_run(self) -> int:
+        return len(self.epoch_losses)
 
 
 def row_distribution(t: sp.csr_matrix, row_weight_exponent: float) -> tuple[sp.csr_matrix, np.ndarray]:
@@ -89,13 +98,25 @@ def fit_cosine_softmax(
     seed: int = 0,
     full: bool,
     progress: Reporter | None = None,
+    warm: WarmRows | None = None,
 ) -> SoftmaxFitResult:
-    """Fit ``E`` (``n × dim`` float32, unit rows) to ``T`` with the full or the sampled softmax."""
+    """Fit ``E`` (``n × dim`` float32, unit rows) to ``T`` with the full or the sampled softmax.
+
+    With ``warm`` the rows it names start from its vectors and the others from the seeded random start (drawn
+    as for a cold fit, so a warm fit is as deterministic for a seed). Runs at most ``params.epochs`` epochs and
+    stops earlier once the loss stops improving (``params.tol``, ``params.patience``, ``params.min_epochs``)."""
     n = t.shape[0]
     p, w = row_distribution(t, params.row_weight_exponent)
     rng = np.random.default_rng(seed)
     e = rng.standard_normal((n, params.dim)).astype(np.float32)
     e /= np.linalg.norm(e, axis=1, keepdims=True)
+    if warm is not None:
+        if warm.n_items != n or warm.vectors.shape[1:] != (params.dim,):
+            raise ValueError(f"warm start for {warm.n_items} items × {warm.vectors.shape[1:]}, "
+                             f"fit of {n} × {params.dim}")
+        e[warm.codes] = warm.vectors
+        e /= np.linalg.norm(e, axis=1, keepdims=True)
+    stop = EarlyStop(max_epochs=params.epochs, min_epochs=params.min_epochs, tol=params.tol, patience=params.patience)
     step = SoftmaxTrainer(params, p, w, e, rng)
     batch_size = effective_batch_size(params.batch_size, n)
     result = SoftmaxFitResult(vectors=e, estimator="full" if full else "sampled", batch_size=batch_size)
@@ -121,6 +142,8 @@ def fit_cosine_softmax(
                 "epoch", (epoch + 1) / params.epochs, f"epoch {epoch + 1}/{params.epochs}: loss {loss:.4f}",
                 epoch=epoch + 1, loss=loss,
             )
+        if stop.should_stop(result.epoch_losses):
+            break
     return result
 
 

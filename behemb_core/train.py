@@ -24,6 +24,7 @@ from .prepared import PreparedDataset
 from .progress import ProgressCallback, Reporter, as_reporter
 from .sessions import Sessions
 from .store import Store
+from .store._manifest import EMBEDDINGS_FILE
 from .store.policy import access
 
 _BASE_SHARE = 0.7  # of a fit's progress bar, when the base method is trained first
@@ -40,14 +41,18 @@ def fit_method(
     base: ItemEmbeddings | None = None,
     base_version: str | None = None,
     pairs: PairCounts | None = None,
+    warm_start: ItemEmbeddings | None = None,
     progress: ProgressCallback | Reporter | None = None,
 ) -> tuple[MethodConfig, FitResult, float]:
     """Validate the config, fit, and return ``(config, result, seconds)``. Nothing is written.
 
     A method that builds on behavior vectors (``spec.builds_on``) and gets no ``base`` has its base method
-    trained first on ``sessions`` with the same seed; the seconds include that."""
+    trained first on ``sessions`` with the same seed; the seconds include that. ``warm_start`` (vectors to start
+    from: a warm-started retrain) is refused for a method that cannot use it (``spec.warm_start``)."""
     spec = get_method(method)
     cfg = spec.parse_config(config)
+    if warm_start is not None and spec.warm_start_refusal() is not None:
+        raise ConfigError(str(spec.warm_start_refusal()))
     inputs = TrainingInputs(
         sessions=sessions,
         content=content,
@@ -55,6 +60,7 @@ def fit_method(
         base=base,
         base_version=base_version,
         pairs=pairs,
+        warm_start=warm_start,
     )
     t0 = time.perf_counter()
     result = _fit(spec, cfg, inputs, seed=seed, progress=progress)
@@ -108,6 +114,7 @@ def train_version(
     progress: ProgressCallback | Reporter | None = None,
     extra_manifest: dict[str, Any] | None = None,
     by: Actor | str | None = None,
+    warm_start: str | None = None,
 ) -> dict[str, Any]:
     """Fit ``method`` and save a draft version to ``store``; returns a short summary dict.
 
@@ -130,14 +137,25 @@ def train_version(
 
     ``extra_manifest`` adds sections to the manifest (e.g. ``"tuning"``: the search that chose the config); it
     may not replace one this function writes.
+
+    ``warm_start`` names a stored version to start from (a warm-started retrain, for a method whose entry says
+    ``warm_start``; refused with the reason for the others, before anything is read): it is verified on load,
+    items it has start from its vectors and new ones from scratch, and the manifest records it (``warm_start``:
+    version, the sha256 of its embeddings, items reused and new). The evaluation and noise-floor fits start cold:
+    they measure the method, not the retrain.
     """
     actor = None if by is None else as_actor(by)
     access(store, actor).require("train")
     rep = as_reporter(progress)
     spec = get_method(method)
-    spec.check_sources(sessions=dataset is not None, base_version=base_version is not None, content=content is not None)
+    spec.check_sources(sessions=dataset is not None, base_version=base_version is not None, content=content is not None,
+                       warm_start=warm_start is not None)
     if name is not None and store.exists(name):  # validates the name too; fail before hours of training
         raise VersionExistsError(f"version {name!r} already exists in {store.url}; versions are immutable")
+    warm = None
+    if warm_start is not None:
+        check_warm_start(store, spec, config, warm_start)
+        warm = store.load_version(warm_start).embeddings  # verified against its manifest's sha256
     base = None
     base_stats = None
     if base_version is not None:
@@ -168,7 +186,8 @@ def train_version(
     fit_end = 0.95 / (1 + extra)
     cfg, result, seconds = fit_method(
         spec, config, sessions=sessions, item_meta=item_meta, seed=seed, content=content, base=base,
-        base_version=base_version, pairs=pairs, progress=rep.sub(0.0, fit_end, labels.get("the version")),
+        base_version=base_version, pairs=pairs, warm_start=warm,
+        progress=rep.sub(0.0, fit_end, labels.get("the version")),
     )
     manifest: dict[str, Any] = {
         "method": spec.name,
@@ -178,6 +197,12 @@ def train_version(
         "fit_report": result.report,
         "base_version": base_version,
     }
+    if warm_start is not None:
+        manifest["warm_start"] = {
+            "version": warm_start,
+            "embeddings_sha256": store.manifest(warm_start)["files"][EMBEDDINGS_FILE]["sha256"],
+            **result.report.get("warm_start", {}),
+        }
     if evaluate and sessions is not None:
         from .evaluation import evaluate_method
 
@@ -220,6 +245,40 @@ def train_version(
     }
 
 
+def check_warm_start(store: Store, method: str | MethodSpec, config: MethodConfig | dict[str, Any] | None,
+                     version: str) -> None:
+    """Refuse, from the manifests alone (before any data is read), a warm start ``method`` cannot make from stored
+    ``version``: a method without warm start, a version that does not exist, or one of another dimension. (That
+    the catalogues share items is checked when the fit lines them up.)"""
+    spec = get_method(method)
+    refusal = spec.warm_start_refusal()
+    if refusal is not None:
+        raise ConfigError(refusal)
+    cfg = spec.parse_config(config)
+    if not store.exists(version):
+        raise store.missing_error(version)
+    dim = store.manifest(version).get("dim")
+    if dim != cfg.dim:
+        raise ConfigError(
+            f"cannot warm-start {spec.name} from version {version!r}: it has {dim} dimensions, this config "
+            f"dim={cfg.dim}; set dim={dim} or train without a warm start"
+        )
+
+
+def warm_start_choice(store: Store, method: str | MethodSpec) -> tuple[str | None, str | None]:
+    """The published version a warm-started retrain of ``method`` would start from, and why none can (a
+    sentence for a disabled control): the method cannot warm-start, or nothing is published."""
+    from .store.lifecycle import published_version
+
+    refusal = get_method(method).warm_start_refusal()
+    if refusal is not None:
+        return None, refusal
+    published = published_version(store)
+    if published is None:
+        return None, "nothing is published yet: a warm start starts from the published version"
+    return published, None
+
+
 def find_same_training(
     store: Store,
     method: str | MethodSpec,
@@ -230,10 +289,11 @@ def find_same_training(
     base_version: str | None = None,
     evaluate: bool = False,
     noise_floor: bool = False,
+    warm_start: str | None = None,
 ) -> str | None:
     """The oldest stored version trained on the same sessions (fingerprint) with the same method, config, seed
-    and base version — training again would give the same vectors, so a front end can offer that version
-    instead. With ``evaluate`` / ``noise_floor`` the version must also hold that report. ``None`` when there
+    and base version (and warm start) — training again would give the same vectors, so a front end can offer that
+    version instead. With ``evaluate`` / ``noise_floor`` the version must also hold that report. ``None`` when there
     is none. Like :func:`train_version`, ``evaluate`` and ``noise_floor`` count only for methods that learn from
     sessions alone."""
     spec = get_method(method)
@@ -247,6 +307,7 @@ def find_same_training(
         manifest = store.manifest(info.name)
         if (manifest.get("config") == cfg and manifest.get("seed") == seed
                 and manifest.get("base_version") == base_version
+                and (manifest.get("warm_start") or {}).get("version") == warm_start
                 and (manifest.get("dataset") or {}).get("fingerprint") == fingerprint
                 and (not evaluate or "evaluation" in manifest)
                 and (not noise_floor or "noise_floor" in manifest)):

@@ -161,7 +161,7 @@ def test_contract_shape_norm_losses(planted, fitted):
     assert emb.vectors.dtype == np.float32 and emb.vectors.shape == (len(emb.vocab), 32)
     np.testing.assert_allclose(np.linalg.norm(emb.vectors, axis=1), 1.0, atol=1e-4)
     losses = fitted.report["epoch_losses"]
-    assert len(losses) == 20 and losses[-1] < losses[0]
+    assert len(losses) == fitted.report["epochs_run"] <= 20 and losses[-1] < losses[0]  # early stopping may end it
     assert fitted.report["bit_reproducible"] is True
 
 

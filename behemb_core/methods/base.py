@@ -41,7 +41,9 @@ class TrainingInputs:
     stored version (named by ``base_version``) or a base method the orchestrator trained first in this job
     (its fit report in ``base_report``). ``content`` holds content vectors; ``item_meta`` the item metadata
     (whose text becomes content vectors when no content table is given). ``pairs`` is a pair table counted
-    elsewhere (the Spark engine) for a method that can start from one (``MethodSpec.pair_table``)."""
+    elsewhere (the Spark engine) for a method that can start from one (``MethodSpec.pair_table``).
+    ``warm_start`` holds a stored version's vectors to start from, for a method that can
+    (``MethodSpec.warm_start``): items it has start there, new items from scratch."""
 
     sessions: Sessions | None = None
     content: ContentVectors | None = None
@@ -50,6 +52,7 @@ class TrainingInputs:
     base_version: str | None = None
     base_report: dict[str, Any] | None = None
     pairs: PairCounts | None = None
+    warm_start: ItemEmbeddings | None = None
 
 
 class FitFunction(Protocol):
@@ -85,6 +88,9 @@ class MethodSpec:
     * ``accepts_content`` — the method uses content vectors (a table, or item text from the metadata).
     * ``pair_table`` — the fit can start from exact pair counts instead of sessions; this function of its config
       gives the window and weighting they must be counted with.
+    * ``warm_start`` — the fit can start from a stored version's vectors (a warm-started retrain:
+      ``TrainingInputs.warm_start``); ``warm_start_note`` says what that means for the method or, when it cannot,
+      why (the refusal's reason).
 
     And the facts other modules ask of a method, so that none of them decides by its name:
 
@@ -118,6 +124,8 @@ class MethodSpec:
     target: Callable[[Any], TargetParams] | None = None
     base_methods: Mapping[str, MethodSpec] | None = field(default=None, repr=False, compare=False)
     base_method_field: str = "base_method"
+    warm_start: bool = False
+    warm_start_note: str = "its fit does not start from item vectors, so there is nothing to start from the old ones"
 
     @property
     def accepts_base_version(self) -> bool:
@@ -181,16 +189,26 @@ class MethodSpec:
     def known_parameters(self) -> str:
         return ", ".join(sorted(self.config_class.model_fields))
 
+    def warm_start_refusal(self) -> str | None:
+        """Why this method cannot warm-start (a sentence), or None when it can."""
+        return None if self.warm_start else f"{self.name} cannot warm-start: {self.warm_start_note}"
+
     def check_sources(
-        self, *, sessions: bool, base_version: bool = False, content: bool = False,
+        self, *, sessions: bool, base_version: bool = False, content: bool = False, warm_start: bool = False,
         say: Mapping[str, str] | None = None,
     ) -> None:
         """Refuse, before anything is read or trained, a job whose sources this method cannot use or lacks.
 
-        ``say`` names the sources in the caller's words — keys ``sessions``, ``base_version``, ``content``; the
-        command line passes its options (``{"sessions": "--input", …}``) — so the decision is made here once."""
+        ``say`` names the sources in the caller's words — keys ``sessions``, ``base_version``, ``content``,
+        ``warm_start``; the command line passes its options (``{"sessions": "--input", …}``) — so the decision is
+        made here once."""
         words = {"sessions": "sessions to learn from", "base_version": "a base version", "content": "content vectors",
-                 **(say or {})}
+                 "warm_start": "a warm start", **(say or {})}
+        refusal = self.warm_start_refusal()
+        if warm_start and refusal is not None:
+            raise ConfigError(f"{refusal} ({words['warm_start']} was given)")
+        if warm_start and not sessions:
+            raise ConfigError(f"a warm start retrains {self.name} on new data: it needs {words['sessions']}")
         if base_version and not self.accepts_base_version:
             raise ConfigError(
                 f"{self.name} does not build on behavior vectors: it cannot use {words['base_version']}"

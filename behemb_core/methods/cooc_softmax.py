@@ -15,6 +15,7 @@ from ..embeddings import FitResult, make_embeddings
 from ..progress import ProgressCallback, Reporter, as_reporter
 from ..softmax_fit import SoftmaxFitParams, fit_cosine_softmax
 from ..target_similarity import target_similarity
+from ..warm_start import warm_rows
 from .base import MethodConfig, MethodSpec, TrainingInputs, require_sessions
 from .facts import TargetParams, stage
 
@@ -25,6 +26,11 @@ FULL_SOFTMAX_MAX_ITEMS = 15_000
 # ``lr`` is the step at this dimension; other dims scale it by √(REFERENCE_DIM / dim), so unit vectors move by the
 # same relative amount at any dim (what that gains at small dims: benchmarks/results/method-defaults.md).
 REFERENCE_DIM = 128
+# Early stopping defaults (benchmarks/results/warm-start.md): a cold fit at the defaults runs (nearly) all its
+# epochs; a warm-started retrain stops once the loss is flat.
+MIN_EPOCHS = 3
+STOP_TOL = 0.003
+STOP_PATIENCE = 1
 
 
 class CoocSoftmaxConfig(MethodConfig):
@@ -49,8 +55,22 @@ class CoocSoftmaxConfig(MethodConfig):
         "spreads them to broader topics.",
     )
     epochs: int = Field(
-        20, title="Epochs", ge=1, le=500,
-        description="Passes over all items. Raise it if the loss still falls at the end; lower it to train faster.",
+        20, title="Epochs (at most)", ge=1, le=500,
+        description="Passes over all items, at most: the fit stops earlier once the loss stops improving (below). "
+        "Raise it if the loss still falls at the end; lower it to train faster.",
+    )
+    min_epochs: int = Field(
+        MIN_EPOCHS, title="Epochs (at least)", ge=1, le=500,
+        description="The fit never stops before this many epochs. A warm-started retrain usually stops here.",
+    )
+    stop_tol: float = Field(
+        STOP_TOL, title="Stop when the loss improves less than", ge=0, le=1,
+        description="Relative loss improvement over the last `stop_patience` epochs below which the fit stops "
+        "(0 = always run all epochs). Lower it to train longer.",
+    )
+    stop_patience: int = Field(
+        STOP_PATIENCE, title="Over how many epochs", ge=1, le=50,
+        description="The window, in epochs, over which the loss improvement is measured for stopping.",
     )
     lr: float = Field(
         0.01, title="Learning rate", gt=0, le=1,
@@ -87,6 +107,7 @@ class CoocSoftmaxConfig(MethodConfig):
         return SoftmaxFitParams(
             dim=self.dim, tau=self.tau, epochs=self.epochs, lr=self.step_size(), batch_size=self.batch_size,
             negatives=self.negatives, row_weight_exponent=self.row_weight_exponent,
+            min_epochs=self.min_epochs, tol=self.stop_tol, patience=self.stop_patience,
         )
 
 
@@ -103,7 +124,8 @@ def fit_cooc_softmax(
     """Fit unit vectors to the target similarity ``T`` of the sessions with a cosine softmax.
 
     Items that co-occur with nothing have an empty row of ``T``: they get no vector and are listed in the
-    report. Deterministic for a seed on a given machine (see :mod:`behemb_core.softmax_fit`).
+    report. Deterministic for a seed on a given machine (see :mod:`behemb_core.softmax_fit`), warm-started or not:
+    with ``inputs.warm_start`` the items it has start from its vectors, new ones from the seeded random start.
     """
     sessions = require_sessions(inputs, "cooc_softmax")
     rep = as_reporter(progress)
@@ -120,9 +142,13 @@ def fit_cooc_softmax(
         )
     t = target.matrix[keep][:, keep].tocsr()
     full = use_full_softmax(config, len(keep))
-    rep("fit", 0.1, f"fitting {len(keep):,} items with the {'full' if full else 'sampled'} softmax")
-    res = fit_cosine_softmax(t, config.fit_params(), seed=seed, full=full, progress=rep.sub(0.1, 0.98))
     vocab = sessions.vocab.subset(keep)
+    warm = None
+    if inputs.warm_start is not None:
+        warm = warm_rows(vocab, inputs.warm_start, config.dim, method="cooc_softmax")
+    rep("fit", 0.1, f"fitting {len(keep):,} items with the {'full' if full else 'sampled'} softmax"
+        + (f", {warm.reused:,} of them warm-started" if warm is not None else ""))
+    res = fit_cosine_softmax(t, config.fit_params(), seed=seed, full=full, progress=rep.sub(0.1, 0.98), warm=warm)
     emb = make_embeddings(vocab, res.vectors, expected_dim=config.dim, method="cooc_softmax")
     dropped = sessions.vocab.take(np.flatnonzero(~target.has_signal))
     rep("done", 1.0, f"embedded {len(vocab)} items")
@@ -133,12 +159,15 @@ def fit_cooc_softmax(
             "batch_size": res.batch_size,
             "adam_lr": config.step_size(),
             "epoch_losses": res.epoch_losses,
+            "epochs_run": res.epochs_run,
+            "stopped_early": res.epochs_run < config.epochs,
             "seconds_per_epoch": res.seconds_per_epoch,
             "target_nnz": int(t.nnz),
             "items_without_vector": int(len(dropped)),
             "items_without_vector_examples": dropped[:20].tolist(),
             "items_without_vector_reason": f"no co-occurrence with another item within window={config.window}",
             "bit_reproducible": True,
+            **({"warm_start": warm.record()} if warm is not None else {}),
         },
     )
 
@@ -165,4 +194,7 @@ SPEC = MethodSpec(
     ),
     cooc_window=lambda config: config.window,
     target=_target,
+    warm_start=True,
+    warm_start_note="items the old version has start from its vectors, new items from the usual random start; the "
+    "fit then runs until the loss stops improving, usually `min_epochs`",
 )
