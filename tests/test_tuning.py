@@ -49,7 +49,7 @@ def without_seconds(trials: list[dict]) -> list[dict]:
 # ----------------------------------------------------------------------------------------------- the table
 def test_every_behavior_method_has_a_valid_search_space_with_defaults_first() -> None:
     spaces = {name: spec.search_space for name, spec in METHODS.items() if spec.tunable}
-    assert set(spaces) == set(METHODS) - {"fusion"}
+    assert set(spaces) == set(METHODS)  # fusion too: its blend weights (tests/test_fusion_tuning.py)
     for method, stages in spaces.items():
         cls = METHODS[method].config_class
         for stage in stages:
@@ -64,7 +64,15 @@ def test_every_behavior_method_has_a_valid_search_space_with_defaults_first() ->
     assert set(grid["weighting"]) == {"uniform", "harmonic"}
 
 
-def test_fusion_is_refused_clearly(sessions: Sessions, tmp_path: Path, capsys) -> None:
+def test_fusion_is_tuned_and_a_builder_without_a_search_space_is_refused_clearly(
+    sessions: Sessions, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert [s.params for s in search_space("fusion")][0] == ("behavior_weight",)  # its blend: test_fusion_tuning.py
+    # Fusion without content: every trial fails with the reason, after the base was fitted once.
+    with pytest.raises(ConfigError, match="no trial could be trained.*fusion needs content"):
+        tune_method(sessions, "fusion", base_config={"dim": 8, "base_config": {"dim": 8}})
+    # A method that builds on behavior vectors and declares no search space is refused, pointing at its base.
+    monkeypatch.setitem(METHODS, "fusion", dataclasses.replace(METHODS["fusion"], search_space=()))
     with pytest.raises(ConfigError, match="fusion cannot be tuned.*tune its base method"):
         tune_method(sessions, "fusion")
     with pytest.raises(ConfigError, match="fusion cannot be tuned"):
@@ -347,4 +355,4 @@ def test_train_page_tunes_first_and_shows_the_search(tmp_path: Path, small_space
     assert any("never read" in c.value for c in at.caption)
 
     at.selectbox(key="train_method").set_value("fusion").run()
-    assert at.checkbox(key="train_tune").disabled
+    assert not at.checkbox(key="train_tune").disabled  # fusion's blend weights are tunable too

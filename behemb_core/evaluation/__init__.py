@@ -3,6 +3,8 @@
 - :mod:`.split` — the held-out sessions (by time, or at random) and their (query, target) pairs;
 - :mod:`.metrics` — ranks of targets among a query's top-K, HR/NDCG/MRR@K, bootstrap intervals, HR by decile;
 - :mod:`.baselines` — most-popular, item-kNN and (for ``cooc_softmax``) the ranking by the method's target;
+- :mod:`.bands` — a builder (fusion) against the behavior-only vectors it builds on, by popularity band of the
+  query (:func:`evaluate_builder`);
 - :mod:`.report` — :func:`evaluate_method` (train on a split, score with the baselines) and
   :func:`evaluate_version` (score vectors on given sessions) and :func:`evaluate_stored` (a stored version, with
   the note when the sessions are its own training data).
@@ -10,6 +12,7 @@
 
 from __future__ import annotations
 
+from .bands import evaluate_builder, hr_by_popularity_band, popularity_bands
 from .baselines import (
     evaluate_item_knn,
     evaluate_most_popular,
@@ -38,12 +41,15 @@ __all__ = [
     "evaluate_method",
     "evaluate_most_popular",
     "evaluate_stored",
+    "evaluate_builder",
     "evaluate_target_ranking",
     "evaluate_version",
+    "hr_by_popularity_band",
     "hr_by_popularity_decile",
     "item_knn_neighbors",
     "metrics_from_ranks",
     "next_item_pairs",
+    "popularity_bands",
     "ranks_for_embeddings",
     "ranks_for_item_knn",
     "ranks_for_most_popular",

@@ -4,6 +4,12 @@ Content vectors (any dimension) are mapped into the behavior space by a ridge re
 that have both; then ``E = w·E_behavior + (1−w)·E_content_mapped``, re-normalised. Items with content but no
 behavior (cold start) get the mapped content vector. Every row records its ``source``.
 
+The weight ``w`` is one number (``behavior_weight``) or one per popularity band of the item's training events
+(``tail_weight`` below ``tail_events``, ``head_weight`` from ``head_events`` on, ``torso_weight`` between; an empty
+band weight follows ``behavior_weight``), so items with little behavior can lean on their content. The tuner
+learns them on its validation split: the base vectors are fitted once, only the blend is searched
+(:mod:`behemb_core.tuning`).
+
 Fusion builds on behavior vectors it does not train itself: a stored version, or the base method that
 whoever orchestrates the job (:func:`behemb_core.train.fit_method`) trains first, as
 :func:`fusion_base_training` asks.
@@ -11,16 +17,24 @@ whoever orchestrates the job (:func:`behemb_core.train.fit_method`) trains first
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
-from pydantic import Field
+import pandas as pd
+from pydantic import Field, model_validator
 
 from ..content import ContentVectors, content_from_text
 from ..embeddings import FitResult, ItemEmbeddings, l2_normalize, make_embeddings
 from ..errors import ConfigError
 from ..progress import ProgressCallback, Reporter, as_reporter
 from .base import BaseTraining, MethodConfig, MethodSpec, TrainingInputs
+from .facts import stage
+
+BANDS = ("tail", "torso", "head")  # popularity bands of an item's training events, rarest first
+WEIGHT_GRID = (0.7, 0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 0.9, 1.0)  # behavior_weight's default first
 
 
 class FusionConfig(MethodConfig):
@@ -30,8 +44,26 @@ class FusionConfig(MethodConfig):
     )
     behavior_weight: float = Field(
         0.7, title="Behavior weight w",
-        ge=0, le=1, description="w in w·behavior + (1−w)·content for items that have both."
+        ge=0, le=1, description="w in w·behavior + (1−w)·content for items that have both (every band whose own "
+        "weight is empty)."
     )
+    tail_weight: float | None = Field(
+        None, title="Behavior weight, tail items", ge=0, le=1,
+        description="w for items with fewer than tail_events training events (empty = behavior_weight); needs "
+        "the training sessions' event counts.",
+    )
+    torso_weight: float | None = Field(
+        None, title="Behavior weight, torso items", ge=0, le=1,
+        description="w for items with tail_events up to head_events training events (empty = behavior_weight).",
+    )
+    head_weight: float | None = Field(
+        None, title="Behavior weight, head items", ge=0, le=1,
+        description="w for items with head_events or more training events (empty = behavior_weight).",
+    )
+    tail_events: int = Field(10, title="Tail: fewer events than", ge=1, le=10**9,
+        description="Items with fewer training events than this are the tail band.")
+    head_events: int = Field(100, title="Head: at least events", ge=2, le=10**9,
+        description="Items with at least this many training events are the head band.")
     ridge: float = Field(1.0, title="Ridge penalty",
         ge=0, le=1e6, description="Ridge penalty of the content → behavior linear map.")
     base_method: str = Field(
@@ -58,6 +90,31 @@ class FusionConfig(MethodConfig):
         ge=0, lt=0.5, description="Share of shared items held out to measure the map's cosine fit."
     )
 
+    @model_validator(mode="after")
+    def _bands_in_order(self) -> FusionConfig:
+        if self.head_events <= self.tail_events:
+            raise ValueError(f"head_events={self.head_events} must be more than tail_events={self.tail_events}")
+        return self
+
+    @property
+    def per_band(self) -> bool:
+        """Whether any band has its own weight (then the item's training events decide its weight)."""
+        return any(getattr(self, f"{band}_weight") is not None for band in BANDS)
+
+    def band_weights(self) -> dict[str, float]:
+        """The behavior weight of every band (an empty band weight follows ``behavior_weight``)."""
+        out = {}
+        for band in BANDS:
+            own = getattr(self, f"{band}_weight")
+            out[band] = self.behavior_weight if own is None else float(own)
+        return out
+
+
+def popularity_band(counts: np.ndarray, tail_events: int, head_events: int) -> np.ndarray:
+    """Band index per item (0 tail, 1 torso, 2 head; see :data:`BANDS`) from its training event counts."""
+    counts = np.asarray(counts)
+    return (counts >= tail_events).astype(np.int64) + (counts >= head_events).astype(np.int64)
+
 
 def _fit_ridge(x: np.ndarray, y: np.ndarray, lam: float) -> np.ndarray:
     """Least-squares map with intercept: returns W of shape (dx+1, dy) for [x, 1] @ W ≈ y."""
@@ -73,9 +130,13 @@ def _apply(x: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 
 def fuse(
-    behavior: ItemEmbeddings, content: ContentVectors, config: FusionConfig, *, seed: int = 0
+    behavior: ItemEmbeddings, content: ContentVectors, config: FusionConfig, *, seed: int = 0,
+    event_counts: pd.Series | None = None,
 ) -> tuple[ItemEmbeddings, dict[str, Any]]:
-    """Fuse ``behavior`` with ``content``; returns the embeddings and a report with class counts and fit quality."""
+    """Fuse ``behavior`` with ``content``; returns the embeddings and a report with class counts and fit quality.
+
+    ``event_counts`` (training events per item id; an item it lacks has none) puts every item in its popularity
+    band; it is needed when ``config`` gives a band its own weight (:attr:`FusionConfig.per_band`)."""
     aligned = behavior.vocab.align(content.vocab)  # one rule for mixed int/str ids: they match by their text
     vocab, b_codes, c_codes = aligned.universe, aligned.left_codes, aligned.right_codes
     has_b = np.zeros(len(vocab), dtype=bool)
@@ -104,13 +165,28 @@ def fuse(
     w_map = _fit_ridge(con[shared], beh[shared], config.ridge)
     mapped = np.zeros_like(beh)
     mapped[has_c] = l2_normalize(_apply(con[has_c], w_map))
-    w = config.behavior_weight
+    band = None
+    if event_counts is not None:
+        own = np.zeros(len(behavior.vocab), dtype=np.int64)  # counted by the behavior vectors' own ids
+        at = behavior.vocab.codes(np.asarray(event_counts.index))
+        own[at[at >= 0]] = np.asarray(event_counts.to_numpy(), dtype=np.int64)[at >= 0]
+        events = np.zeros(len(vocab), dtype=np.int64)
+        events[b_codes] = own
+        band = popularity_band(events, config.tail_events, config.head_events)
+    elif config.per_band:
+        raise ConfigError(
+            "fusion: per-band behavior weights (tail_weight, torso_weight, head_weight) need the items' training "
+            "event counts: give the sessions, or leave the band weights empty"
+        )
+    weights = config.band_weights()
+    w = np.full(len(vocab), config.behavior_weight, dtype=np.float32)
+    if band is not None and config.per_band:
+        w = np.asarray([weights[b] for b in BANDS], dtype=np.float32)[band]
     out = np.where(has_b[:, None], beh, mapped)
     both = has_b & has_c
-    out[both] = w * beh[both] + (1 - w) * mapped[both]
+    out[both] = w[both, None] * beh[both] + (1 - w[both, None]) * mapped[both]
     source = np.where(both, "fused", np.where(has_b, "behavior", "content_only")).astype(object)
-    if w == 1.0:
-        source[both] = "behavior"
+    source[both & (w == 1.0)] = "behavior"
     keep = np.flatnonzero(np.linalg.norm(out, axis=1) > 1e-6)
     dropped = len(vocab) - len(keep)
     emb = make_embeddings(
@@ -127,8 +203,48 @@ def fuse(
         "map_holdout_items": int(n_hold),
         "items_without_vector": int(dropped),
         "items_without_vector_reason": "behavior and mapped content vectors cancel out (zero vector)",
+        "weights": _weights_report(config, band, both),
     }
     return emb, report
+
+
+def _weights_report(config: FusionConfig, band: np.ndarray | None, both: np.ndarray) -> dict[str, Any]:
+    """The behavior weight(s) applied and, with event counts, how many fused items each band holds."""
+    if not config.per_band:
+        out: dict[str, Any] = {"rule": "one weight", "behavior_weight": config.behavior_weight}
+    else:
+        out = {"rule": "by popularity band", "band_weights": config.band_weights()}
+    if band is not None:
+        edges = {"tail": f"< {config.tail_events}", "torso": f"{config.tail_events}–{config.head_events - 1}",
+                 "head": f">= {config.head_events}"}
+        out["bands"] = {
+            name: {"events": edges[name], "weight": config.band_weights()[name] if config.per_band
+                   else config.behavior_weight, "items_with_both": int((both & (band == i)).sum())}
+            for i, name in enumerate(BANDS)
+        }
+    return out
+
+
+_TEXT_CACHE: OrderedDict[str, ContentVectors] = OrderedDict()
+_TEXT_LOCK = threading.Lock()
+
+
+def text_content(text: pd.Series, config: FusionConfig, *, seed: int) -> ContentVectors:
+    """:func:`~behemb_core.content.content_from_text` of ``text`` with ``config``'s text settings; the last two
+    results are kept by the text's hash, so a tuner's trials (same text, other blend weights) build them once."""
+    digest = hashlib.sha256(pd.util.hash_pandas_object(text, index=True).to_numpy().tobytes())
+    digest.update(repr((config.text_dim, config.text_max_features, seed)).encode())
+    key = digest.hexdigest()
+    with _TEXT_LOCK:
+        hit = _TEXT_CACHE.get(key)
+    if hit is not None:
+        return hit
+    content = content_from_text(text, dim=config.text_dim, seed=seed, max_features=config.text_max_features)
+    with _TEXT_LOCK:
+        _TEXT_CACHE[key] = content
+        while len(_TEXT_CACHE) > 2:
+            _TEXT_CACHE.popitem(last=False)
+    return content
 
 
 def fusion_base_training(config: FusionConfig) -> BaseTraining:
@@ -167,12 +283,12 @@ def fit_fusion(
                 f"fusion: text_columns {missing} are not in the item metadata "
                 f"(columns: {list(inputs.item_meta.table.columns)})"
             )
-        content = content_from_text(
-            inputs.item_meta.text_series(config.text_columns), dim=config.text_dim, seed=seed,
-            max_features=config.text_max_features,
-        )
+        content = text_content(inputs.item_meta.text_series(config.text_columns), config, seed=seed)
     rep("fuse", 0.6, "fitting the content → behavior map")
-    emb, report = fuse(behavior, content, config, seed=seed)
+    counts = None
+    if inputs.sessions is not None:
+        counts = pd.Series(inputs.sessions.item_counts(), index=inputs.sessions.vocab.ids)
+    emb, report = fuse(behavior, content, config, seed=seed, event_counts=counts)
     if inputs.base_version is not None:
         emb = ItemEmbeddings(emb.vocab, emb.vectors, emb.source, behavior_version=inputs.base_version)
     trained_here = inputs.base_report is not None
@@ -190,6 +306,11 @@ SPEC = MethodSpec(
     "without behavior need a vector (cold start) from their text or content vectors.",
     version_prefix="fus",
     learns_from_sessions=False, builds_on=fusion_base_training, accepts_content=True,
+    # Only the blend is searched: the tuner fits the base vectors (and the content) once per search.
+    search_space=(
+        stage("weight", "fit", behavior_weight=WEIGHT_GRID),
+        *(stage(f"{band} weight", "fit", **{f"{band}_weight": (None, *sorted(WEIGHT_GRID))}) for band in BANDS),
+    ),
     collapse_hints=(
         "fusion inherits its behavior vectors: run the diagnostics on the base (behavior) version and fix that "
         "method's settings there",

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
+from ..content import ContentVectors
 from ..cooccurrence import count_cooccurrence
+from ..embeddings import FitResult
 from ..errors import ConfigError
 from ..evaluation import metrics_from_ranks, ranks_for_embeddings
+from ..metadata import ItemMetadata
 from ..methods.base import MethodConfig, MethodSpec, TrainingInputs
-from ..progress import ProgressCallback, as_reporter
+from ..progress import ProgressCallback, Reporter, as_reporter
 from ..target_similarity import popularity_normalize, top_k_by_target
 from .protocol import K, ValidationSplit
 
@@ -22,14 +27,50 @@ def _metrics(ranks: np.ndarray) -> dict[str, float]:
 
 
 class FitScorer:
-    """Train the method on the validation-train sessions and rank the validation pairs by cosine."""
+    """Train the method on the validation-train sessions and rank the validation pairs by cosine.
 
-    def __init__(self, spec: MethodSpec, split: ValidationSplit, *, seed: int) -> None:
+    A method that builds on behavior vectors (``spec.builds_on``: fusion) gets its base method fitted on the same
+    validation-train sessions once per base plan (the search varies only the method's own, cheap parameters, so
+    that is once per search), plus the search's ``content`` / ``item_meta``; each trial then runs only the
+    method's own fit on top of it."""
+
+    def __init__(
+        self, spec: MethodSpec, split: ValidationSplit, *, seed: int, content: ContentVectors | None = None,
+        item_meta: ItemMetadata | None = None,
+    ) -> None:
         self.spec, self.split, self.seed = spec, split, seed
+        self.content, self.item_meta = content, item_meta
+        self._base_key: str | None = None
+        self._base: FitResult | None = None
+        self.base_fits = 0  # how often a base was fitted (once per search unless the base plan changes)
+
+    def inputs(
+        self, config: MethodConfig, progress: ProgressCallback
+    ) -> tuple[TrainingInputs, ProgressCallback | Reporter]:
+        """The trial's inputs (the cached base for a builder) and the progress left for the trial's own fit."""
+        plain = TrainingInputs(sessions=self.split.train, content=self.content, item_meta=self.item_meta)
+        if self.spec.builds_on is None:
+            return plain, progress
+        base_spec = self.spec.base_spec(config)
+        assert base_spec is not None  # a builder's base is checked when its config is parsed
+        plan = self.spec.builds_on(config)
+        key = json.dumps([plan.method, plan.config], sort_keys=True, default=str)
+        rep = as_reporter(progress)
+        out: ProgressCallback | Reporter = progress
+        if key != self._base_key:
+            self._base, self._base_key = None, None  # free the previous base before fitting the next
+            rep("base", 0.0, f"fitting the base method {plan.method} once on the validation-train sessions")
+            self._base = base_spec.fit(TrainingInputs(sessions=self.split.train), base_spec.parse_config(plan.config),
+                                       seed=self.seed, progress=rep.sub(0.0, 0.9))
+            self._base_key = key
+            self.base_fits += 1
+            out = rep.sub(0.9, 1.0)
+        assert self._base is not None
+        return replace(plain, base=self._base.embeddings, base_report=self._base.report), out
 
     def __call__(self, config: MethodConfig, progress: ProgressCallback) -> dict[str, Any]:
-        inputs = TrainingInputs(sessions=self.split.train)
-        result = self.spec.fit(inputs, config, seed=self.seed, progress=progress)
+        inputs, rest = self.inputs(config, progress)
+        result = self.spec.fit(inputs, config, seed=self.seed, progress=rest)
         ranks, missing = ranks_for_embeddings(result.embeddings, self.split.pairs, K)
         return {**_metrics(ranks), "queries_without_vector": missing}
 

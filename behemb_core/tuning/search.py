@@ -16,7 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..content import ContentVectors
 from ..errors import ConfigError, FitError
+from ..metadata import ItemMetadata
 from ..methods.base import MethodConfig, MethodSpec
 from ..methods.registry import get_method
 from ..progress import ProgressCallback, ProgressEvent, Reporter, as_reporter
@@ -79,6 +81,8 @@ def tune_method(
     seed: int = 0,
     base_config: MethodConfig | dict[str, Any] | None = None,
     progress: ProgressCallback | Reporter | None = None,
+    item_meta: ItemMetadata | None = None,
+    content: ContentVectors | None = None,
 ) -> TuneResult:
     """Search ``method``'s parameters on a validation split of ``sessions`` within ``budget_seconds``.
 
@@ -87,17 +91,24 @@ def tune_method(
     touch, such as ``dim``, keep its values). Deterministic for a seed where the method is (not item2vec or
     graph with ``workers > 1``) and the budget is not reached. A :class:`~behemb_core.errors.Cancelled` raised
     by ``progress`` propagates.
+
+    A method that builds on behavior vectors (fusion) has its base method fitted once on the validation-train
+    sessions (``base_config``'s base plan) and only its own parameters searched on top (the blend weights: no
+    refit per trial); ``item_meta`` or ``content`` give it content, as in training.
     """
     spec = get_method(method)  # resolved once: every trial fits and validates with this spec
     stages = search_space(spec)
     if not budget_seconds >= 0:
         raise ConfigError(f"budget_seconds must be 0 or more, got budget_seconds={budget_seconds}")
     base = spec.parse_config(base_config)
+    if content is not None:
+        spec.check_sources(sessions=True, content=True)
     rep = as_reporter(progress)
     t0 = _clock()
     rep("tune", 0.0, "splitting off the validation sessions (the evaluation hold-out is never read)")
     split = validation_split(sessions, seed=seed)
-    scorers: dict[str, Scorer] = {"fit": FitScorer(spec, split, seed=seed)}
+    fit_scorer = FitScorer(spec, split, seed=seed, content=content, item_meta=item_meta)
+    scorers: dict[str, Scorer] = {"fit": fit_scorer}
     if any(s.scored_by == "target" for s in stages):
         scorers["target"] = TargetScorer(spec, split)
     search = _Search(spec, base, stages, scorers, rep, t0, float(budget_seconds))
@@ -108,12 +119,20 @@ def tune_method(
         raise ConfigError(f"tuning {spec.name}: no trial could be trained on the validation split ({first})")
     default = search.trials[0]
     score = {HR: best[1][HR], NDCG: best[1][NDCG]}
+    protocol = split.protocol
+    if spec.builds_on is not None:
+        plan = spec.builds_on(base)
+        protocol = {**protocol, "base": {
+            "method": plan.method, "config": plan.config, "fits": fit_scorer.base_fits,
+            "note": "the base vectors were fitted once on the validation-train sessions; each trial only "
+                    f"re-ran {spec.name}'s own fit on top of them",
+        }}
     rep("tune", 1.0, f"best: trial {best[2]} → HR@{K} {score[HR]:.3f}"
         + (f" (default {default[HR]:.3f})" if default["status"] == "ok" else ""))
     return TuneResult(
         method=spec.name, best_config=best[0], best_trial=best[2], best_score=score,
         default_score={HR: default[HR], NDCG: default[NDCG]} if default["status"] == "ok" else None,
-        trials=search.trials, protocol=split.protocol, stopped_early=search.stopped_early,
+        trials=search.trials, protocol=protocol, stopped_early=search.stopped_early,
         seconds=_clock() - t0, budget_seconds=float(budget_seconds), seed=seed,
         tuned_params=[p for s in stages for p in s.params],
     )

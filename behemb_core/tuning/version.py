@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..content import ContentVectors
 from ..errors import ConfigError, VersionExistsError
+from ..evaluation import evaluate_builder
 from ..identity import Actor, as_actor
 from ..ingest.dataset import Dataset
 from ..methods.base import MethodConfig, MethodSpec
@@ -13,7 +15,8 @@ from ..progress import ProgressCallback, as_reporter
 from ..store import Store
 from ..store.policy import access
 from ..train import train_version
-from .search import tune_method
+from .protocol import EVALUATION_HOLDOUT, K
+from .search import HR, tune_method
 
 _TUNE_SHARE = 0.8  # of the progress bar; the final training (and evaluation) take the rest
 
@@ -31,6 +34,8 @@ def tune_and_train(
     base_config: MethodConfig | dict[str, Any] | None = None,
     progress: ProgressCallback | None = None,
     by: Actor | str | None = None,
+    content: ContentVectors | None = None,
+    base_version: str | None = None,
 ) -> dict[str, Any]:
     """:func:`~.search.tune_method` on ``dataset``'s sessions, then :func:`~behemb_core.train.train_version`
     with the winning config on all of them; the search (every trial, scores, protocol) goes into the version's
@@ -40,6 +45,15 @@ def tune_and_train(
     ``default_validation``, ``trials``, ``stopped_early``, ``tuning_seconds`` and ``protocol`` (one sentence).
     With ``evaluate`` the evaluation report is made on the very hold-out the tuner never read, so it stays an
     honest estimate of the tuned config.
+
+    A method that builds on behavior vectors (fusion) is searched on top of its base method fitted once on the
+    validation-train sessions, with the dataset's item metadata (or ``content``) as content; the final version
+    trains the base on all sessions and fuses with the learned weights. With ``evaluate`` its manifest gets
+    ``"builder_evaluation"`` (:func:`~behemb_core.evaluation.evaluate_builder` on the same hold-out: the
+    behavior-only base, the starting config and the tuned one, by popularity band of the query), and the summary
+    its HR@10 as ``holdout``. With ``base_version`` (a stored behavior version) the search fits that version's
+    method and config on the validation-train sessions — the stored vectors saw the validation and hold-out
+    sessions, so scoring with them would not be honest — and the final version fuses the stored vectors.
     """
     spec = get_method(method)  # resolved once for the search and the final training
     if name is not None and store.exists(name):  # validates the name too; fail before the search
@@ -47,16 +61,40 @@ def tune_and_train(
     if dataset is None or dataset.sessions is None or dataset.sessions.n_events == 0:
         raise ConfigError(f"tuning {spec.name} needs sessions, but the dataset has none (or none survived cleaning)")
     access(store, None if by is None else as_actor(by)).require("train")  # before the search, not after it
+    item_meta = dataset.item_meta
+    if base_version is not None:
+        spec.check_sources(sessions=True, base_version=True)
+        stored = store.manifest(base_version)
+        base_config = {**spec.parse_config(base_config).model_dump(), spec.base_method_field: stored.get("method"),
+                       "base_config": stored.get("config") or {}}
+        spec.parse_config(base_config)  # a base version of a method this registry cannot retrain is refused here
+        if item_meta is None:
+            item_meta = store.load_version(base_version).item_meta
     rep = as_reporter(progress)
+    builder = spec.builds_on is not None
+    tune_share = _TUNE_SHARE - (0.1 if builder and evaluate else 0.0)
     result = tune_method(
         dataset.sessions, spec, budget_seconds=budget_seconds, seed=seed, base_config=base_config,
-        progress=rep.sub(0.0, _TUNE_SHARE),
+        progress=rep.sub(0.0, tune_share), item_meta=item_meta, content=content,
     )
+    extra: dict[str, Any] = {"tuning": result.to_json()}
+    holdout = None
+    if builder and evaluate:
+        report = evaluate_builder(
+            dataset.sessions, spec, {"default": spec.parse_config(base_config), "tuned": result.best_config},
+            item_meta=item_meta, content=content, holdout=EVALUATION_HOLDOUT, k=K, seed=seed,
+            progress=rep.sub(tune_share, _TUNE_SHARE),
+        )
+        extra["builder_evaluation"] = report
+        holdout = {"base": report["base"][HR], **{n: b[HR] for n, b in report["built"].items()}}
     summary = train_version(
         store, spec, result.best_config, dataset=dataset, seed=seed, name=name, evaluate=evaluate,
-        noise_floor=noise_floor, progress=rep.sub(_TUNE_SHARE, 1.0), extra_manifest={"tuning": result.to_json()},
-        by=by,
+        noise_floor=noise_floor, progress=rep.sub(_TUNE_SHARE, 1.0), extra_manifest=extra, content=content,
+        base_version=base_version, item_meta=item_meta if base_version is not None else None, by=by,
     )
+    if holdout is not None:
+        summary["holdout"] = {"hr@10": holdout, "note": "the evaluation hold-out the tuner never read; base = the "
+                              "behavior-only vectors, default = the starting config, tuned = the chosen one"}
     return {
         **summary,
         "best_config": result.best_config.model_dump(mode="json"),
