@@ -18,7 +18,7 @@ from behemb_core.errors import VersionExistsError
 from behemb_core.methods.registry import DEFAULT_METHOD, METHODS, parse_config
 from behemb_core.reports import Manifest, read_manifest
 from behemb_core.store import validate_version_name
-from behemb_core.train import base_version_choices, find_same_training, train_version
+from behemb_core.train import base_version_choices, find_same_training, train_version, warm_start_choice
 from behemb_core.tuning import tune_and_train
 
 keys.init_state()
@@ -62,6 +62,12 @@ if spec_m.accepts_base_version and store is not None:
         )
         base_version = None if choice.startswith("(") else choice
 
+warm_from: str | None = None
+warm_refusal: str | None = "no store is open"
+if store is not None:
+    with user_errors():
+        warm_from, warm_refusal = warm_start_choice(store, method)
+
 with st.form("train_form"):
     st.markdown(f"**{md(spec_m.title)} parameters**")
     with user_errors() as form_outcome:
@@ -78,6 +84,13 @@ with st.form("train_form"):
     noise_floor = c[3].checkbox("Measure noise floor", value=False, key="train_noise_floor",
                                 help="Retrain with seed+1 and store how much the neighbor lists move by chance "
                                 "(another training run)." + not_here)
+    warm = st.checkbox(
+        "Start from the published version" + (f" ({warm_from})" if warm_from else ""), value=False,
+        key="train_warm_start", disabled=warm_refusal is not None,
+        help=(f"A warm-started retrain: {spec_m.warm_start_note}. Much faster than a cold start, and the neighbor "
+              "lists move less from the published ones." if warm_refusal is None else md(warm_refusal) + "."),
+    ) and warm_refusal is None
+    warm_start = warm_from if warm else None
     t = st.columns([2, 1, 1])
     tunable = spec_m.tunable
     tune = t[0].checkbox(
@@ -100,11 +113,11 @@ if submitted and dataset is not None and store is not None and not form_outcome.
         config = parse_config(method, values).model_dump(mode="json")
         key = run_key(fingerprint=fingerprint, method=method, config=config, seed=int(seed), store_url=store.url,
                       evaluate=evaluate, noise_floor=noise_floor, name=name, base_version=base_version,
-                      tune_budget=float(budget) if tune else None)
+                      tune_budget=float(budget) if tune else None, warm_start=None if tune else warm_start)
         current = jobs.get_job(st.session_state.get(keys.TRAIN_JOB))
         previous = None if tune else find_same_training(
             store, method, config, dataset=dataset, seed=int(seed), base_version=base_version, evaluate=evaluate,
-            noise_floor=noise_floor)
+            noise_floor=noise_floor, warm_start=warm_start)
         if current is not None and current.running:
             st.warning(f"Training {md(current.label)} is still running; wait for it or cancel it first.")
         elif previous is not None:
@@ -123,13 +136,16 @@ if submitted and dataset is not None and store is not None and not form_outcome.
                         return tune_and_train(
                             _store, method, dataset=_ds, budget_seconds=float(budget) * 60, seed=_seed, name=name,
                             evaluate=evaluate, noise_floor=noise_floor, base_config=_cfg, progress=progress, by=_by,
+                            base_version=base_version,
                         )
                     return train_version(
                         _store, method, _cfg, dataset=_ds, seed=_seed, name=name, evaluate=evaluate,
                         noise_floor=noise_floor, base_version=base_version, progress=progress, by=_by,
+                        warm_start=warm_start,
                     )
 
-            label = f"{spec_m.title}, seed {int(seed)}" + (f", tuned for up to {float(budget):g} min" if tune else "")
+            label = f"{spec_m.title}, seed {int(seed)}" + (f", tuned for up to {float(budget):g} min" if tune else "") \
+                + (f", warm-started from {warm_start}" if warm_start and not tune else "")
             job = jobs.start_job(key, label, work)
             st.session_state[keys.TRAIN_JOB] = job.id
 

@@ -1,5 +1,6 @@
 """Publish: the sign-off checklist of a version, approval (with acknowledgements or a recorded override),
-publishing an approved version, rollback, and the append-only audit log. Every action is one library call
+publishing an approved version, rollback, the drift of the published version on the dataset in use
+(``app_support.drift_view``), and the append-only audit log. Every action is one library call
 (``behemb_core.signoff.approve``, which runs the checks itself, and ``behemb_core.store.lifecycle``), which also
 enforces the store's policy; the page only disables what the policy refuses, with the library's reason. Who acts
 is the signed-in identity, or the sidebar's typed name (unverified). Nothing here edits or deletes a version."""
@@ -9,6 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app_support import keys, loaders
+from app_support.drift_view import drift_section, why_trained_line
 from app_support.errors import user_errors
 from app_support.identity import current_access
 from app_support.views import approvals_table, audit_table, checks_table, md, versions_table
@@ -109,6 +111,10 @@ summary = _details.get("summary")
 if summary:
     with st.container(border=True):
         st.markdown(f"**What changes if you publish this** — {md(summary['sentence'])}")
+with user_errors("The drift reports could not be read"):
+    why = why_trained_line(store, published, version)  # the published version's latest drift report
+    if why:
+        st.markdown(why)
 static_table(checks_table(checks), alt=f"Sign-off checklist of {version}", badges={"state": STATE_BADGES})
 st.caption(f"State: {STATE_BADGES['pass']} · {STATE_BADGES['warning']} — a judgement call, or a check that could "
            f"not judge; acknowledge it by name · {STATE_BADGES['fail']} — blocks approval unless overridden. A check "
@@ -213,6 +219,8 @@ else:
                      f"{md(by.shown)}.")
     if may_roll_back is not None:
         st.caption(f":material/lock: {md(may_roll_back)}.")
+
+drift_section(store, published, acc, by)
 
 st.subheader("Audit log")
 if log:

@@ -14,10 +14,10 @@ import argparse
 from collections.abc import Sequence
 
 from ..boundary import doing
-from . import access, analysis, data, signoff, storage, training
+from . import access, analysis, data, drift, signoff, storage, training
 from ._run import run_cli
 
-GROUPS = (training, data, storage, analysis, signoff, access)
+GROUPS = (training, data, storage, analysis, signoff, access, drift)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,7 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command. Exit codes: 0 success, 1 any error (one line ``error: …`` on stderr), 2 usage
     (argparse), 130 interrupted. ``verify`` also exits 1 when the store fails its checks and 3 when nothing was
-    found wrong but a check could not judge (no audit key)."""
+    found wrong but a check could not judge (no audit key); ``drift`` exits 4 when the version is stale (retrain
+    recommended) and 3 when it could not judge."""
     parser = build_parser()
     args = parser.parse_args(argv)
     return run_cli(lambda: _dispatch(args), debug=args.debug)

@@ -35,9 +35,9 @@ def cmd_train(args: argparse.Namespace) -> int:
                           "--from-prepared URL")
     spec.check_sources(
         sessions=bool(args.input or args.from_prepared), base_version=bool(args.base_version),
-        content=bool(args.content_vectors),
+        content=bool(args.content_vectors), warm_start=bool(args.warm_start),
         say={"sessions": "--input or --from-prepared", "base_version": "--base-version",
-             "content": "--content-vectors"},
+             "content": "--content-vectors", "warm_start": "--warm-start"},
     )
     if args.engine == "spark":
         from ..spark import require_pyspark
@@ -47,6 +47,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     args.actor = _may_train(args, store)  # before any data is read
     if args.version is not None and store.exists(args.version):  # validates the name too, before any data
         raise VersionExistsError(f"version {args.version!r} already exists in {store.url}; versions are immutable")
+    if args.warm_start:
+        from ..train import check_warm_start
+
+        check_warm_start(store, spec, config, args.warm_start)  # exists, same dimension: before any data
     if args.engine == "spark":
         with _prepared_on_spark(args, spec, config, progress) as dataset:
             return _train(args, store, spec, config, dataset, progress)
@@ -77,7 +81,7 @@ def _train(args: argparse.Namespace, store: Any, spec: Any, config: Any, dataset
         summary = train_version(
             store, spec, config, dataset=dataset, seed=args.seed, name=args.version, content=content,
             base_version=args.base_version, item_meta=meta, evaluate=args.evaluate, noise_floor=args.noise_floor,
-            progress=progress, by=args.actor,
+            progress=progress, by=args.actor, warm_start=args.warm_start,
         )
     emit(summary)
     return 0
@@ -190,11 +194,20 @@ def cmd_tune(args: argparse.Namespace) -> int:
     store = Store(args.store)
     if args.version is not None and store.exists(args.version):  # validates the name too
         raise VersionExistsError(f"version {args.version!r} already exists in {store.url}; versions are immutable")
+    spec.check_sources(sessions=True, base_version=bool(args.base_version), content=bool(args.content_vectors),
+                       say={"base_version": "--base-version", "content": "--content-vectors"})
     actor = _may_train(args, store)
+    content = None
+    if args.content_vectors:
+        from ..content import read_content_vectors
+
+        with doing("read the content vectors", args.content_vectors):
+            content = read_content_vectors(args.content_vectors, id_column=args.content_id_col)
     dataset = load_dataset(args, progress)
     summary = tune_and_train(
         store, spec, dataset=dataset, budget_seconds=args.budget_minutes * 60, seed=args.seed,
         name=args.version, evaluate=args.evaluate, base_config=config, progress=progress, by=actor,
+        content=content, base_version=args.base_version,
     )
     emit(summary)
     return 0
@@ -239,6 +252,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     store_option(p)
     p.add_argument("--version", help="Version name (default: generated, e.g. ppmi_v3).")
     p.add_argument("--base-version", help="Fusion: the stored behavior version to fuse with content.")
+    can = ", ".join(name for name, spec in METHODS.items() if spec.warm_start)
+    p.add_argument("--warm-start", metavar="VERSION",
+                   help=f"Retrain starting from a stored version of the same method family ({can}): items it has "
+                   "start from its vectors, new items from scratch, and the fit stops once the loss is flat "
+                   "(usually after `min_epochs`). The manifest records the version; other methods refuse it.")
     p.add_argument("--content-vectors", metavar="PATH", help="Fusion: item id → vector table (Parquet/CSV/NPY).")
     p.add_argument("--content-id-col", default="item_id", help="Id column of --content-vectors.")
     p.add_argument("--evaluate", action="store_true",
@@ -282,6 +300,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--version", help="Version name (default: generated, e.g. cs_v3).")
     p.add_argument("--evaluate", action="store_true",
                    help="Also evaluate the winner on the hold-out the tuner never read, against the baselines.")
+    p.add_argument("--base-version", help="A method that builds on behavior vectors: the stored version to build "
+                   "on (its method is refitted on the validation split for the search, then the stored vectors "
+                   "are used).")
+    p.add_argument("--content-vectors", metavar="PATH", help="Content vectors: item id → vector table "
+                   "(Parquet/CSV/NPY); else the item names of the input (or --item-meta).")
+    p.add_argument("--content-id-col", default="item_id", help="Id column of --content-vectors.")
     p.set_defaults(func=cmd_tune)
     p = sub.add_parser("demo", help="Train on the bundled Online Retail demo and show neighbors.")
     p.add_argument("--store", default="data/store", help="Store folder (default data/store).")

@@ -9,7 +9,7 @@ Roles (a person may hold several):
 
 ==========  ============================================================
 viewer      every page, no action
-trainer     train and tune versions, mark golden pairs
+trainer     train and tune versions, mark golden pairs, keep drift reports
 approver    approve a version (never one they trained: four eyes)
 publisher   publish, roll back, register an ANN index
 admin       change the policy and the store's settings, repair
@@ -36,6 +36,7 @@ from ..identity import Actor
 from . import _journal
 from . import _lifecycle_io as lio
 from .audit_key import AuditKey, load_audit_key
+from .drift_policy import DriftThresholds
 from .filestore import Store
 
 POLICY_FILE = "policy.json"
@@ -43,12 +44,14 @@ REQUIRE_SIGN_IN_ENV = "BEHEMB_REQUIRE_SIGN_IN"
 
 Role = Literal["viewer", "trainer", "approver", "publisher", "admin"]
 ROLES: tuple[str, ...] = get_args(Role)
-Action = Literal["train", "golden", "approve", "publish", "rollback", "index", "settings", "policy", "repair"]
+Action = Literal["train", "golden", "drift", "approve", "publish", "rollback", "index", "settings", "policy",
+                 "repair"]
 ACTIONS: tuple[str, ...] = get_args(Action)
-NEEDS: dict[str, Role] = {"train": "trainer", "golden": "trainer", "approve": "approver", "publish": "publisher",
-                          "rollback": "publisher", "index": "publisher", "settings": "admin", "policy": "admin",
-                          "repair": "admin"}
+NEEDS: dict[str, Role] = {"train": "trainer", "golden": "trainer", "drift": "trainer", "approve": "approver",
+                          "publish": "publisher", "rollback": "publisher", "index": "publisher", "settings": "admin",
+                          "policy": "admin", "repair": "admin"}
 WORDS: dict[str, str] = {"train": "train or tune a version", "golden": "mark golden pairs",
+                         "drift": "keep a drift report in the store",
                          "approve": "approve a version", "publish": "publish a version", "rollback": "roll back",
                          "index": "register an ANN index", "settings": "change the store's settings",
                          "policy": "change the store's policy", "repair": "repair the store"}
@@ -82,6 +85,8 @@ class StorePolicy(BaseModel):
     audit_key_id: str | None = Field(None, pattern=r"^[0-9a-f]{16}$", description="Writers must sign audit entries "
                                      "with the key of this id (see `audit-key id`).")
     token_issuers: list[TokenIssuer] = Field(default_factory=list)
+    drift: DriftThresholds | None = Field(None, description="When `drift` calls the published version aging or "
+                                          "stale (behemb_core.store.drift_policy; None: the defaults).")
 
     @field_validator("members")
     @classmethod
