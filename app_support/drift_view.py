@@ -63,7 +63,8 @@ def figures_table(report: Mapping[str, Any]) -> pd.DataFrame:
         ("popularity", "new events on the training head", p.get("head_share_now"), ""),
         ("popularity", "training events on that head", p.get("head_share_then"), ""),
     ]
-    return pd.DataFrame(rows, columns=["part", "figure", "value", "95 % interval"])
+    measured = [row for row in rows if row[2] is not None]  # a part that was not measured has no rows
+    return pd.DataFrame(measured, columns=["part", "figure", "value", "95 % interval"])
 
 
 def missing_table(report: Mapping[str, Any]) -> pd.DataFrame:
@@ -80,8 +81,9 @@ def show_report(report: Mapping[str, Any], *, kept: bool) -> None:
                                                                report.get("by") else "; not kept in the store"))
     if report.get("rules"):
         static_table(rules_table(report), alt="Drift rules", badges={"state": RULE_BADGES})
-    if report.get("decay") is not None:
-        static_table(figures_table(report), alt="Drift figures")
+    figures = figures_table(report)
+    if len(figures):  # coverage is measured even when decay could not be judged (too few pairs)
+        static_table(figures, alt="Drift figures")
     if len(missing_table(report)):
         st.markdown("Most frequent items the version has no vector for")
         static_table(missing_table(report), alt="Missing items", decimals={"events": 0, "sessions": 0})

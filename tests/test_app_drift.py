@@ -86,3 +86,15 @@ def test_drift_is_checked_shown_and_kept(store_dir: Path) -> None:
     at.selectbox(key="pub_version").select("next").run()  # the candidate's summary shows why it was trained
     assert not at.exception
     assert "**Why retrain** — drift of live" in texts(at)
+
+
+def test_figures_show_coverage_when_decay_could_not_be_judged() -> None:
+    """A report whose decay could not be judged (too few pairs) still shows the coverage it measured, and no
+    empty decay rows."""
+    from app_support.drift_view import figures_table
+
+    report = {"coverage": {"missing_events_share": 0.12, "missing_sessions_share": 0.3, "missing_items_share": 0.05},
+              "decay": None, "neighbor_support": None, "popularity": None}
+    table = figures_table(report)
+    assert table["part"].tolist() == ["coverage"] * 3
+    assert table["value"].tolist() == [0.12, 0.3, 0.05]

@@ -6,7 +6,12 @@ Two walks, each asserting after every step that no traceback and no "Something w
 First: the home page shows the demo dataset → Train trains the default method, cooc_softmax (dim 16), and saves a
 version → Neighbors shows the neighbors of 85123A (WHITE HANGING HEART T-LIGHT HOLDER) by name, and a screenshot is
 saved to ``test-artifacts/neighbors.png`` → the Publish page (when the app has one) shows the expected check states
-(five pass, three warnings acknowledged by name; an override is never offered) and approves and publishes the version.
+(five pass, three warnings acknowledged by name; an override is never offered) and approves and publishes the version
+→ its drift section checks the published version on the demo data: the verdict (fresh, or why it could not judge),
+the rules and coverage figures are shown and the report is kept under the store's ``drift/<version>/`` → Train,
+whose "Start from the published version" box was disabled (nothing published) on the first visit, now names the
+published version; ticked, the retrain's manifest records ``warm_start`` with that version, and its sign-off shows
+the drift report as the reason it was trained.
 Second (a server whose store already has ``demo-a``, a published version of the demo data): Data uploads a
 ``;``-separated file in Diginetica's train-item-views layout and reads it → Train trains on it → Neighbors lists
 neighbors in the new version → Compare explains that it shares no items with demo-a → Publish shows the catalogue
@@ -39,6 +44,7 @@ ARTIFACTS = REPO / "test-artifacts"
 WHITE_HEART = "85123A"
 WHITE_HEART_NAME = "WHITE HANGING HEART T-LIGHT HOLDER"
 VERSION = "browser-cs"
+WARM = "browser-cs-warm"  # a retrain of VERSION's method warm-started from VERSION once it is published
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic"]
 STORE_IN_USE: dict[str, Path] = {}  # server URL -> its temporary store
@@ -218,6 +224,14 @@ def test_train_look_at_neighbors_and_publish_in_a_browser(server: tuple[str, Pat
     go_via_sidebar(page, url, "Train")
     expect(page.get_by_test_id("stSelectbox").get_by_role("combobox", name="Method")).to_have_value(
         re.compile("cosine softmax"))
+    # Nothing is published yet: the warm start is offered but disabled, and its help says why.
+    warm_box = warm_start_box(page)
+    expect(warm_box).to_have_count(1)
+    expect(warm_box.locator("input")).to_be_disabled()
+    expect(warm_box).not_to_contain_text("(")  # no version named: there is none to start from
+    warm_box.get_by_test_id("stTooltipHoverTarget").hover()
+    expect(page.get_by_test_id("stTooltipContent")).to_contain_text("nothing is published yet")
+    page.mouse.move(0, 0)
     dim = page.get_by_role("spinbutton", name="Dimensions", exact=True)
     dim.fill("16")
     dim.press("Tab")
@@ -289,6 +303,106 @@ def test_train_look_at_neighbors_and_publish_in_a_browser(server: tuple[str, Pat
     assert record["override"] is False
     assert sorted(record["failed"]) == sorted(record["acknowledged"]) == [
         "golden pairs", "same catalogue as published", "stability vs published"]
+
+    check_drift_in_browser(page, store_dir)
+    warm_start_in_browser(page, url, store_dir)
+
+
+def warm_start_box(page: object) -> object:
+    """The Train form's "Start from the published version" checkbox."""
+    return page.get_by_test_id("stCheckbox").filter(has_text="Start from the published version")
+
+
+def check_drift_in_browser(page: object, store_dir: Path) -> None:
+    """Publish page, drift section (VERSION published, the demo data in use, a name typed so the report is kept):
+    the check's verdict and coverage figures are shown, and the report is kept under drift/<VERSION>/."""
+    from app_support.widgets import display_cell
+    from behemb_core.store import Store
+    from behemb_core.store.drift_reports import drift_reports
+
+    expect(page.get_by_role("heading", name="Drift of the published version")).to_be_visible()
+    expect(page.get_by_text(f"No drift report of {VERSION} yet.")).to_be_visible()
+    expect(page.get_by_text("The report will be shown but not kept")).to_have_count(0)  # a name is typed
+    page.get_by_test_id("stButton").get_by_role("button", name="Check drift on the data in use").click()
+    settle(page, timeout=2 * LONG)
+    checked = page.get_by_test_id("stCaptionContainer").filter(has_text="Checked ")
+    try:
+        expect(checked).to_be_visible(timeout=2 * LONG)
+    except AssertionError:
+        raise AssertionError(page.get_by_test_id("stMain").inner_text()[-3000:]) from None
+    kept = drift_reports(Store(store_dir), VERSION)
+    assert len(kept) == 1, [r["path"] for r in kept]
+    report = kept[0]
+    files = list((store_dir / "drift" / VERSION).glob("*.json"))
+    assert [f.name for f in files] == [report["path"].rsplit("/", 1)[-1]], (files, report["path"])
+    assert report["by"] == "Browser Test" and report["version"] == VERSION
+    # On the demo's own data (the data it was trained on) nothing is missing; the version is fresh, or the page
+    # says why it could not judge.
+    assert report["verdict"] in ("fresh", "could not judge"), (report["verdict"], report["reason"])
+    assert report["coverage"]["missing_events_share"] == 0, report["coverage"]
+    headline = page.get_by_test_id("stMarkdown").filter(has_text=f"{VERSION} —").filter(
+        has_text=report["verdict"]).first
+    expect(headline).to_be_visible()
+    expect(headline).to_contain_text(report["reason"][:40])
+    caption = page.get_by_test_id("stCaptionContainer").filter(has_text="Checked ")
+    expect(caption).to_contain_text(f"on {report['data']['sessions']} sessions")
+    expect(caption).to_contain_text("kept by Browser Test")
+    expect(page.get_by_text(f"No drift report of {VERSION} yet.")).to_have_count(0)
+    figures = page.get_by_test_id("stTable").filter(has_text="events on items without a vector")
+    rows = {r["figure"]: r["value"] for r in grid_rows(figures) if r.get("part") == "coverage"}
+    c = report["coverage"]  # shown whatever the verdict: coverage is measured even when decay is not judged
+    assert rows == {"events on items without a vector": display_cell(c["missing_events_share"]),
+                    "sessions with such an event": display_cell(c["missing_sessions_share"]),
+                    "distinct items without a vector": display_cell(c["missing_items_share"])}, rows
+    if report["decay"] is not None:
+        rules = {r["rule"]: r["state"].split()[-1] for r in grid_rows(
+            page.get_by_test_id("stTable").filter(has_text="stale at"))}
+        assert rules == {r["rule"]: {"not judged": "judged"}.get(r["state"], r["state"]) for r in report["rules"]}, \
+            rules
+    no_exception(page)
+    shoot(page, "publish-drift")
+
+
+def warm_start_in_browser(page: object, url: str, store_dir: Path) -> None:
+    """Train page with VERSION published: the warm start names it; ticked, the retrain's manifest records it."""
+    from behemb_core.store import Store
+    from behemb_core.store._manifest import EMBEDDINGS_FILE
+
+    go_to(page, url, "Train")
+    warm_box = warm_start_box(page)
+    expect(warm_box).to_contain_text(f"Start from the published version ({VERSION})")
+    expect(warm_box.locator("input")).to_be_enabled()
+    dim = page.get_by_role("spinbutton", name="Dimensions", exact=True)
+    dim.fill("16")  # the published version's: a warm start keeps the dimensions
+    dim.press("Tab")
+    name = page.get_by_role("textbox", name="Version name (optional)", exact=True)
+    name.fill(WARM)
+    name.press("Tab")
+    warm_box.locator("label").click()
+    expect(warm_box.locator("input")).to_be_checked()
+    page.get_by_test_id("stFormSubmitButton").get_by_role("button", name="Train").click()
+    expect(page.get_by_test_id("stAlertContentSuccess")).to_contain_text(f"Saved version {WARM}", timeout=LONG)
+    settle(page)
+    expect(page.get_by_role("heading", name=f"Version {WARM}")).to_be_visible()
+    manifest = Store(store_dir).manifest(WARM)
+    published = Store(store_dir).manifest(VERSION)
+    assert manifest["warm_start"]["version"] == VERSION, manifest.get("warm_start")
+    assert manifest["warm_start"]["embeddings_sha256"] == published["files"][EMBEDDINGS_FILE]["sha256"]
+    assert manifest["dim"] == 16 and manifest["method"] == "cooc_softmax"
+    no_exception(page)
+    shoot(page, "train-warm")
+
+    # Its sign-off shows why it was trained: the drift report kept above.
+    go_to(page, url, "Publish", "Sign-off and publish")
+    version_box = page.get_by_role("combobox", name="Version", exact=True)
+    if not re.match(f"^{WARM} ", version_box.input_value()):
+        version_box.click()
+        page.get_by_role("option", name=re.compile(f"^{WARM} ")).click()
+        settle(page)
+    expect(version_box).to_have_value(f"{WARM} (draft)")
+    expect(page.get_by_test_id("stMarkdown").filter(has_text="Why retrain").first).to_contain_text(
+        f"drift of {VERSION}")
+    no_exception(page)
 
 
 def neighbor_names(store_dir: Path) -> list[str]:
