@@ -4,12 +4,14 @@ of :mod:`app_support.loaders`, keyed by these handles."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import streamlit as st
 
 from behemb_core.demo import DEMO_LABEL, demo_spec
+from behemb_core.store.location import DEFAULT_STORE as DEFAULT_STORE  # re-exported: app.py, loaders use keys.*
+from behemb_core.store.location import STORE_ENV as STORE_ENV
+from behemb_core.store.location import default_store as default_store
 
 from .persist import keep_form_values
 from .shell import leave_legacy_page_mode
@@ -35,12 +37,8 @@ LAST_VERSION = "last_version"
 TRAIN_JOB = "train_job"
 TRAIN_MESSAGE = "train_message"
 
-DEFAULT_STORE = "data/store"
-STORE_ENV = "BEHEMB_STORE"  # overrides the default store (e.g. a shared folder); the sidebar still wins
-
-
-def default_store() -> str:
-    return os.environ.get(STORE_ENV) or DEFAULT_STORE
+# The default store (DEFAULT_STORE, overridden by the environment variable STORE_ENV; the sidebar still wins) is
+# behemb_core.store.location's, imported above: one definition, shared with the command line.
 
 
 def init_state() -> None:

@@ -54,8 +54,14 @@ def print_table(rows: list[dict], columns: list[str]) -> None:
         print("  ".join(str(r.get(c, "")).ljust(widths[c]) for c in columns))
 
 
-def store_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--store", default="./store", help="Store folder or fsspec URL (default ./store).")
+def store_option(p: argparse.ArgumentParser, *, help: str | None = None) -> None:
+    """``--store``, defaulting to the app's store (:func:`~behemb_core.store.location.default_store`:
+    ``$BEHEMB_STORE``, else ``data/store``)."""
+    from ..store.location import DEFAULT_STORE, STORE_ENV, default_store
+
+    p.add_argument("--store", default=default_store(),
+                   help=help or f"Store folder or fsspec URL (default: ${STORE_ENV}, else {DEFAULT_STORE}; the same "
+                   "store as the app's).")
 
 
 def acting(args: argparse.Namespace, store: Any) -> Any:

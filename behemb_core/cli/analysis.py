@@ -9,7 +9,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ._common import StderrProgress, emit, int_list, parse_sets, print_table, store_option, typed_id
-from .data import add_input_options, load_dataset
+from .data import add_input_options, load_dataset, recorded_dataset
 
 
 def cmd_neighbors(args: argparse.Namespace) -> int:
@@ -23,6 +23,8 @@ def cmd_neighbors(args: argparse.Namespace) -> int:
     if args.explain and args.output:
         raise ConfigError("--explain shows one item's evidence and cannot be combined with --output")
     store = Store(args.store)
+    if args.version is None:
+        args.version = _published(store)
     stored = store.load_version(args.version)
     emb = stored.embeddings
     names = stored.item_meta.names_for(emb.vocab.ids) if stored.item_meta is not None else None
@@ -47,6 +49,17 @@ def cmd_neighbors(args: argparse.Namespace) -> int:
         print(f"# People who {verb} {args.item}{name} also {verb}:")
         print_table(rows, ["rank", "item_id", "score", *(["name"] if names is not None else [])])
     return 0
+
+
+def _published(store: Any) -> str:
+    """The published version of ``store`` (what ``--version`` defaults to), or a ConfigError saying to give one."""
+    from ..store import published_version
+
+    version = published_version(store)
+    if version is None:
+        raise ConfigError(f"nothing is published in {store.url}: give --version (see 'versions' for the names)")
+    print(f"# version {version} (the published one)", file=sys.stderr)
+    return version
 
 
 def _export_neighbors(args: argparse.Namespace, store, emb, names) -> int:
@@ -98,14 +111,22 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     ks = int_list(args.k, "--k")
     progress = StderrProgress(args.quiet)
-    if args.store and args.version:
+    if args.version:
         from ..store import Store
 
         stored = Store(args.store).load_version(args.version)
-        dataset = load_dataset(args, progress)
+        if args.input:
+            dataset = load_dataset(args, progress)
+        elif args.all_heldout:
+            raise ConfigError("--all-heldout treats --input as newer, held-out sessions: give --input (without it "
+                              "the version is evaluated on its own training data)")
+        else:
+            dataset = recorded_dataset(args, stored.manifest, progress)
         report = evaluate_stored(stored, dataset.sessions, all_heldout=args.all_heldout, holdout=args.holdout,
                                  ks=ks, n_boot=args.bootstrap)
     elif args.method:
+        if not args.input:
+            raise ConfigError("evaluate --method trains on a split of the data: give --input (and its options)")
         dataset = load_dataset(args, progress)
         config = parse_sets(args.method, args.set)
         report = evaluate_method(
@@ -113,7 +134,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             holdout=args.holdout, split=args.split, n_boot=args.bootstrap, progress=progress,
         )
     else:
-        raise ConfigError("evaluate needs --method (train on a split) or --store and --version (a stored version)")
+        raise ConfigError("evaluate needs --method (train on a split) or --version (a stored version)")
     emit(report)
     return 0
 
@@ -161,7 +182,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("neighbors", help="Top-k neighbors of an item by cosine (--explain: with evidence).")
     add_input_options(p, required=False)
     store_option(p)
-    p.add_argument("--version", required=True)
+    p.add_argument("--version", help="The version (default: the published one).")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--item", help="One item id.")
     which.add_argument("--items-file", help="Bulk export: a file of item ids, one per line (or a CSV whose first "
@@ -178,12 +199,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_neighbors)
     p = sub.add_parser("evaluate", help="Held-out next-item quality with most-popular and item-kNN baselines.")
-    add_input_options(p, required=True)
+    add_input_options(p, required=False)
     p.add_argument("--method", choices=sorted(METHODS), help="Train this method on the split and evaluate it.")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--seeds", default="0", help="Comma-separated seeds; several give the spread (default 0).")
-    p.add_argument("--store", help="With --version: evaluate a stored version instead.")
-    p.add_argument("--version")
+    store_option(p, help="With --version: the store of the version (default: $BEHEMB_STORE, else data/store).")
+    p.add_argument("--version", help="Evaluate this stored version instead of training --method; without --input, "
+                   "on the data it was trained on (read again from the files and options its manifest records).")
     p.add_argument("--all-heldout", action="store_true",
                    help="Stored version: treat all of --input as held-out (newer sessions).")
     p.add_argument("--k", default="10", help="Comma-separated cut-offs (default 10).")

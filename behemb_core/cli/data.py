@@ -7,6 +7,7 @@ import argparse
 from typing import Any
 
 from ..boundary import doing
+from ..errors import ConfigError
 from ..ingest import DatasetSpec
 from ._common import StderrProgress, emit
 
@@ -110,6 +111,68 @@ def load_dataset(args: argparse.Namespace, progress: Any) -> Any:
     spec = dataset_spec(args)
     with doing("read the input", " ".join(map(str, args.input))):
         return load(spec, progress=progress)
+
+
+#: ``dataset.source.kind`` in a manifest → the :class:`DatasetSpec` format that reads it again.
+_FORMAT_OF_KIND = {"sessions_jsonl": "sessions", "event_log": "events", "baskets": "baskets"}
+
+
+def recorded_spec(manifest: dict[str, Any], version: str) -> DatasetSpec:
+    """The :class:`DatasetSpec` that reads a version's training data again, from what its manifest records
+    (``dataset.source``: files, format, the resolved columns, filters and delimiter; ``dataset.session_options``).
+    A version without recorded files, or whose files are gone or moved, is one ConfigError naming them and
+    saying to pass ``--input``."""
+    import fsspec
+
+    recorded = manifest.get("dataset") or {}
+    source = recorded.get("source") or {}
+    paths = [str(p) for p in source.get("paths") or []]
+    fmt = _FORMAT_OF_KIND.get(str(source.get("kind")))
+    if not paths or fmt is None:
+        raise ConfigError(f"version {version!r} records no training data files to read again: pass --input "
+                          "(and its reading options)")
+    missing = []
+    for path in paths:
+        try:
+            fs, root = fsspec.core.url_to_fs(path)
+            found = fs.exists(root)
+        except (OSError, ValueError, ImportError):
+            found = False
+        if not found:
+            missing.append(path)
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" (and {len(missing) - 5} more)" if len(missing) > 5 else "")
+        raise ConfigError(f"the training data of version {version!r} is gone or moved ({shown}): pass --input "
+                          "(and its reading options)")
+    values: dict[str, Any] = {"paths": paths, "format": fmt, "options": recorded.get("session_options") or {}}
+    if fmt == "events":
+        values.update(columns=source.get("columns") or {}, filters=source.get("filters") or {})
+    elif fmt == "baskets" and isinstance(source.get("delimiter"), str):
+        values["delimiter"] = source["delimiter"]
+    return DatasetSpec.create(**values)
+
+
+def recorded_dataset(args: argparse.Namespace, manifest: dict[str, Any], progress: Any) -> Any:
+    """A version's training data, read again as its manifest records (no ``--input``); reading options on the
+    command line are refused (they apply to ``--input``). A warning on stderr when the files changed since."""
+    import sys
+
+    from ..ingest import load
+
+    version = str(manifest.get("name") or args.version)
+    given = reading_options_given(args)
+    if given:
+        raise ConfigError(f"{', '.join(given)}: without --input the version's training data is read with the options "
+                          "recorded in its manifest; these options apply to --input")
+    spec = recorded_spec(manifest, args.version)
+    with doing("read the version's training data", " ".join(spec.paths)):
+        dataset = load(spec, progress=progress)
+    print(f"# evaluating on the training data recorded by {version}: {spec.label()}", file=sys.stderr)
+    fingerprint = (manifest.get("dataset") or {}).get("fingerprint")
+    if fingerprint and dataset.fingerprint() != fingerprint:
+        print(f"warning: the files of {version}'s training data changed since it was trained (the fingerprint "
+              "differs); the evaluation reads them as they are now", file=sys.stderr)
+    return dataset
 
 
 def cmd_summarize(args: argparse.Namespace) -> int:

@@ -28,20 +28,43 @@ def cmd_approve(args: argparse.Namespace) -> int:
         if len(acks) < len(exc.failed):
             hint += (" and " if hint else "to approve anyway, add ") + "--override (recorded)"
         raise ConfigError(f"{exc} ({hint})") from None
+    acknowledged = list(record["acknowledged"])
     for c in record["checks"]:
         why = f" — could not judge: {c['could_not_judge']}" if c.get("could_not_judge") else ""
-        print(f"[{c['state']}] {c['name']}: {c['value']} ({c['threshold']}) {c['detail']}{why}", file=sys.stderr)
+        state = "acknowledged" if c["name"] in acknowledged else c["state"]
+        print(f"[{state}] {c['name']}: {c['value']} ({c['threshold']}) {c['detail']}{why}", file=sys.stderr)
+    # "failed": the failed checks not lifted by an acknowledgement (approved despite them only with --override);
+    # the acknowledged warnings are listed under "acknowledged" alone
+    failed = [name for name in record["failed"] if name not in acknowledged]
     emit({"version": args.version, "status": "approved", "by": record["by"], "actor": record["actor"],
-          "override": record["override"], "failed": record["failed"], "acknowledged": record["acknowledged"]})
+          "override": record["override"], "failed": failed, "acknowledged": acknowledged})
     return 0
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
-    from ..store import Store
+    from ..errors import StoreError
+    from ..store import Store, published_version
     from ..store.lifecycle import publish
 
     store = Store(args.store)
-    emit(publish(store, args.version, by=acting(args, store)))
+    if published_version(store) == args.version:
+        return _already_published(args.version)
+    try:
+        record = publish(store, args.version, by=acting(args, store))
+    except StoreError:
+        if store.exists(args.version) and published_version(store) == args.version:  # published meanwhile
+            return _already_published(args.version)
+        raise
+    emit(record)
+    return 0
+
+
+def _already_published(version: str) -> int:
+    """Publishing the published version is a no-op, and a success (a scheduler re-running a publish is fine):
+    nothing is written, no audit entry."""
+    print(f"{version} is already published, nothing to do", file=sys.stderr)
+    emit({"version": version, "status": "published", "changed": False,
+          "note": "already published, nothing to do"})
     return 0
 
 

@@ -71,8 +71,9 @@ def cmd_audit(args: argparse.Namespace) -> int:
     from ..store.lifecycle import read_audit_log
 
     rows = read_audit_log(Store(args.store))
-    if not args.json:
-        rows = [{**r, "verified": (r.get("actor") or {}).get("verified", False)} for r in rows]
+    if not args.json:  # an empty (None) field, e.g. the previous version of a first publish, shows as "-"
+        rows = [{**{k: "-" if v is None else v for k, v in r.items()},
+                 "verified": (r.get("actor") or {}).get("verified", False)} for r in rows]
     emit_rows(rows, ["seq", "at", "action", "version", "previous", "by", "verified"], as_json=args.json)
     return 0
 

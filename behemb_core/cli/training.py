@@ -245,7 +245,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="Train a method and save a draft version to a store.")
     add_input_options(p, required=False)
     p.add_argument("--by", help=BY_HELP)
-    p.add_argument("--method", required=True, choices=sorted(METHODS))
+    p.add_argument("--method", default=DEFAULT_METHOD, choices=sorted(METHODS),
+                   help=f"The method to train (default {DEFAULT_METHOD}).")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="Method parameter (repeatable), e.g. --set dim=64 --set window=3.")
     p.add_argument("--seed", type=int, default=0)
@@ -290,7 +291,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("tune", help="Tune a method's parameters on a validation split, then train the winner.")
     add_input_options(p, required=True)
     p.add_argument("--by", help=BY_HELP)
-    p.add_argument("--method", required=True, choices=sorted(METHODS))
+    p.add_argument("--method", default=DEFAULT_METHOD, choices=sorted(METHODS),
+                   help=f"The method to tune (default {DEFAULT_METHOD}).")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="Starting config (repeatable); parameters the search does not vary keep these values.")
     p.add_argument("--budget-minutes", type=float, default=10.0,
@@ -308,7 +310,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--content-id-col", default="item_id", help="Id column of --content-vectors.")
     p.set_defaults(func=cmd_tune)
     p = sub.add_parser("demo", help="Train on the bundled Online Retail demo and show neighbors.")
-    p.add_argument("--store", default="data/store", help="Store folder (default data/store).")
+    store_option(p)
     p.add_argument("--method", default=DEFAULT_METHOD, choices=sorted(METHODS))
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_demo)

@@ -5,6 +5,9 @@ a NUL byte; an unknown fsspec protocol (``nosuch://x``); a protocol whose option
 without s3fs — the message says what to ``pip install``); and, for a local folder, a path that is a regular file,
 lies under a regular file, or is too long. A folder that does not exist yet is fine (it is created on the first
 write). :func:`open_store` checks and then returns the :class:`~behemb_core.store.filestore.Store`.
+
+:func:`default_store` is the one default location, shared by the app's sidebar and every command's ``--store``:
+``$BEHEMB_STORE`` when set, else ``data/store``.
 """
 
 from __future__ import annotations
@@ -23,6 +26,16 @@ from ..errors import StoreError
 from .filestore import Store
 
 _LOCAL_PROTOCOLS = {None, "file", "local"}
+
+#: The store used when none is given (the app's sidebar and the command line's ``--store``).
+DEFAULT_STORE = "data/store"
+#: Environment variable that overrides :data:`DEFAULT_STORE` (e.g. a shared folder); an explicit location wins.
+STORE_ENV = "BEHEMB_STORE"
+
+
+def default_store() -> str:
+    """``$BEHEMB_STORE`` when set (and not blank), else :data:`DEFAULT_STORE`."""
+    return os.environ.get(STORE_ENV, "").strip() or DEFAULT_STORE
 
 
 def _package_for(protocol: str, exc: ImportError) -> str | None:
