@@ -10,6 +10,7 @@ import pandas as pd
 
 from behemb_core.checks.wording import format_value
 from behemb_core.compare.same_data import SameDataComparison
+from behemb_core.identity import Actor
 from behemb_core.reports import CompareReport, EvaluationReport, ScoreBlock, Summary, interval
 from behemb_core.reports import metric as metric_value
 
@@ -267,6 +268,21 @@ def approvals_table(records: list[dict[str, Any]]) -> pd.DataFrame:
              "override": bool(r.get("override")), "failed checks": ", ".join(r.get("failed", []))}
             for r in reversed(records)]
     return pd.DataFrame(rows, columns=["at", "by", "verified", "note", "acknowledged", "override", "failed checks"])
+
+
+def approved_by(records: list[dict[str, Any]], approvers: list[dict[str, Any]]) -> str:
+    """Who approved a version and when, for a sentence: ``Ada (unverified) on 2026-12-03 14:02:11 UTC and …`` —
+    each approver that counts (``lifecycle.approval_state``'s ``approvers``) with the time of their latest approval
+    record; the records' own names and times when none counts."""
+    parts = []
+    for rec in approvers:
+        who = Actor.from_record(rec)
+        when = [r.get("at", "") for r in records
+                if isinstance(r.get("actor"), dict) and Actor.from_record(r["actor"]).same_person(who)]
+        parts.append(f"{who.shown} on {human_time(max(when))}" if when else who.shown)
+    if not parts:
+        parts = [f"{r.get('by', '')} on {human_time(r.get('at', ''))}" for r in records[-1:]]
+    return " and ".join(parts)
 
 
 def same_data_table(report: SameDataComparison) -> pd.DataFrame:

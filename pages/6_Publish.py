@@ -13,7 +13,7 @@ from app_support import keys, loaders
 from app_support.drift_view import drift_section, why_trained_line
 from app_support.errors import user_errors
 from app_support.identity import current_access
-from app_support.views import approvals_table, audit_table, checks_table, md, versions_table
+from app_support.views import approvals_table, approved_by, audit_table, checks_table, md, versions_table
 from app_support.widgets import STATE_BADGES, static_table
 from behemb_core.signoff import approve, signoff_checks
 from behemb_core.store import (
@@ -23,6 +23,7 @@ from behemb_core.store import (
     published_version,
     read_audit_log,
     rollback,
+    rollback_target,
     rollback_targets,
     trained_by,
 )
@@ -33,6 +34,10 @@ FLASH = "pub_flash"  # success message of the last action, shown once after the 
 # Durable copies of widget values: Streamlit drops a widget's state when its page is left, and may reset a
 # selectbox whose labels change (a status in the label); the page re-seeds the widgets from these every run.
 SELECTED = "pub_selected"  # the version being worked on
+CLEAR_NOTE = "pub_clear_note"  # the note box to empty on this run (after its approval was recorded)
+ROLLBACK_FOR = "pub_rollback_for"  # the store state (published version, audit entries) the rollback choice is for
+if CLEAR_NOTE in st.session_state:  # set before the text area exists, so the browser's box is emptied too
+    st.session_state[st.session_state.pop(CLEAR_NOTE)] = ""
 
 
 def ack_key(version: str, check: str) -> str:
@@ -120,6 +125,7 @@ st.caption(f"State: {STATE_BADGES['pass']} · {STATE_BADGES['warning']} — a ju
            f"not judge; acknowledge it by name · {STATE_BADGES['fail']} — blocks approval unless overridden. A check "
            "that could not judge is never a pass. Acknowledgements and overrides are recorded with the approval.")
 
+records: list[dict] = []
 with user_errors("The approval records could not be read"):
     records = approvals(store, version)
     if records:
@@ -133,59 +139,74 @@ if status[version] == "published":
     st.info("This version is the published one; it cannot be changed. Approve and publish another version, or "
             "roll back below.")
 else:
-    with st.container(border=True):
-        st.markdown(f"**Approve {md(version)}**")
-        acknowledged = []
-        for ch in failed_ack:
-            why = f"could not judge — {ch.could_not_judge}" if ch.could_not_judge else ch.detail
-            if st.checkbox(f"I acknowledge the warning “{md(ch.name)}”: {md(why)}", key=ack_key(version, ch.name)):
-                acknowledged.append(ch.name)
-        override = st.checkbox(
-            "Override the failed checks that cannot be acknowledged", key=override_key(version),
-            disabled=not failed_hard,
-            help="Only when a check failed that cannot be acknowledged (" + ", ".join(c.name for c in failed_hard)
-            + "). The override is recorded with the approval." if failed_hard else
-            "Nothing to override: no check failed that cannot be acknowledged.",
-        ) and bool(failed_hard)
-        if override:
-            st.warning(f"Override: {md(', '.join(c.name for c in failed_hard))} failed. The override is recorded "
-                       "with your name in the approval and the audit log.", icon=":material/warning:")
-        note = st.text_area("Note (optional)", key=note_key(version), height=68,
-                            help="Why this version, what you looked at — kept with the approval.").strip() or None
-        may_approve = acc.refusal("approve")
-        trainer = trained_by(store, version)
-        if may_approve is None and acc.policy is not None and actor is not None and trainer is not None \
-                and trainer.same_person(actor):
-            may_approve = (f"you trained {version} and may not approve it too (four eyes); approvers: "
-                           f"{', '.join(acc.policy.holders('approver')) or 'nobody yet'}")
-        if may_approve is not None:
-            st.caption(f":material/lock: {md(may_approve)}.")
-        if st.button("Approve", type="primary", key="pub_approve", disabled=may_approve is not None,
-                     help=may_approve or "Runs the checks again and records them with your approval."):
-            if by is None:
-                st.error("Enter your name in the sidebar: every approval records who signed off.",
-                         icon=":material/block:")
-            else:
-                with user_errors("Not approved"):
-                    record = approve(store, version, by=by, note=note, acknowledge=acknowledged, override=override)
-                    extra = []
-                    if record["acknowledged"]:
-                        extra.append(f"acknowledged: {', '.join(record['acknowledged'])}")
-                    if record["override"]:
-                        extra.append("with override")
-                    ss.pop(note_key(version), None)  # the note belongs to this approval, not the next
-                    done(f"Approved {md(version)} by {md(by.shown)}" + (f" ({md('; '.join(extra))})" if extra else "")
-                         + ".")
-
     approved_now = status[version] == "approved"
     counted = approval_state(store, version, policy=acc.policy or False)
+    if approved_now and counted["count"]:
+        # Approved already: say by whom and when, and offer publishing; approving again only when the policy
+        # needs more approvals, as a secondary action.
+        with st.container(border=True):
+            st.markdown(f":material/verified: **{md(version)}** is approved by "
+                        f"{md(approved_by(records, counted['approvers']))}"
+                        + ("; publish it." if counted["enough"] else
+                           f"; this store's policy needs {md(counted['sentence'])} before it can be published."))
+    form = None
+    if not approved_now or not counted["count"]:
+        form = st.container(border=True)
+    elif not counted["enough"]:
+        form = st.expander(f"Add another approval of {version} (the policy needs more)")
+    if form is not None:
+        with form:
+            st.markdown(f"**Approve {md(version)}**")
+            acknowledged = []
+            for ch in failed_ack:
+                why = f"could not judge — {ch.could_not_judge}" if ch.could_not_judge else ch.detail
+                if st.checkbox(f"I acknowledge the warning “{md(ch.name)}”: {md(why)}", key=ack_key(version, ch.name)):
+                    acknowledged.append(ch.name)
+            override = st.checkbox(
+                "Override the failed checks that cannot be acknowledged", key=override_key(version),
+                disabled=not failed_hard,
+                help="Only when a check failed that cannot be acknowledged (" + ", ".join(c.name for c in failed_hard)
+                + "). The override is recorded with the approval." if failed_hard else
+                "Nothing to override: no check failed that cannot be acknowledged.",
+            ) and bool(failed_hard)
+            if override:
+                st.warning(f"Override: {md(', '.join(c.name for c in failed_hard))} failed. The override is recorded "
+                           "with your name in the approval and the audit log.", icon=":material/warning:")
+            note = st.text_area("Note (optional)", key=note_key(version), height=68,
+                                help="Why this version, what you looked at — kept with the approval.").strip() or None
+            may_approve = acc.refusal("approve")
+            trainer = trained_by(store, version)
+            if may_approve is None and acc.policy is not None and actor is not None and trainer is not None \
+                    and trainer.same_person(actor):
+                may_approve = (f"you trained {version} and may not approve it too (four eyes); approvers: "
+                               f"{', '.join(acc.policy.holders('approver')) or 'nobody yet'}")
+            if may_approve is not None:
+                st.caption(f":material/lock: {md(may_approve)}.")
+            if st.button("Approve", type="primary", key="pub_approve", disabled=may_approve is not None,
+                         help=may_approve or "Runs the checks again and records them with your approval."):
+                if by is None:
+                    st.error("Enter your name in the sidebar: every approval records who signed off.",
+                             icon=":material/block:")
+                else:
+                    with user_errors("Not approved"):
+                        record = approve(store, version, by=by, note=note, acknowledge=acknowledged, override=override)
+                        extra = []
+                        if record["acknowledged"]:
+                            extra.append(f"acknowledged: {', '.join(record['acknowledged'])}")
+                        if record["override"]:
+                            extra.append("with override")
+                        ss[CLEAR_NOTE] = note_key(version)  # the note belongs to this approval, not the next
+                        done(f"Approved {md(version)} by {md(by.shown)}"
+                             + (f" ({md('; '.join(extra))})" if extra else "") + ".")
+
     may_publish = acc.refusal("publish") or (
         None if counted["enough"] else f"this store's policy needs {counted['sentence']}")
     if approved_now:
         st.caption(f"Approvals that count for publishing: {md(counted['sentence'])}.")
     if approved_now and may_publish is not None:
         st.caption(f":material/lock: {md(may_publish)}.")
-    if st.button(f"Publish {version}", key="pub_publish", disabled=not approved_now or may_publish is not None,
+    if st.button(f"Publish {version}", key="pub_publish", type="primary" if approved_now else "secondary",
+                 disabled=not approved_now or may_publish is not None,
                  help=(may_publish or "Points the published pointer at this version (atomic; logged).")
                  if approved_now else "Only an approved version can be published: approve it first."):
         if by is None:
@@ -198,8 +219,10 @@ else:
 
 st.subheader("Roll back")
 targets: list[str] = []
+default_target = None
 with user_errors("The audit log could not be read"):
     targets = rollback_targets(store)  # published before, approved, not published now; most recent first
+    default_target = rollback_target(store)  # the library's default (the command line's): published just before
 if published is None:
     st.caption("Nothing is published yet, so there is nothing to roll back.")
 elif not targets:
@@ -208,7 +231,15 @@ elif not targets:
 else:
     cols = st.columns([3, 1], vertical_alignment="bottom")
     may_roll_back = acc.refusal("rollback")
-    target = cols[0].selectbox(f"Re-publish instead of {published}", targets, key="pub_rollback_to")
+    # Preselect the library's default whenever the store moved on (a publish, an approval or a rollback since the
+    # choice was made), so a choice made for an earlier state is never what the button re-publishes by default.
+    state_now = (published, len(log))
+    if ss.get(ROLLBACK_FOR) != state_now or ss.get("pub_rollback_to") not in targets:
+        ss["pub_rollback_to"] = default_target if default_target in targets else targets[0]
+        ss[ROLLBACK_FOR] = state_now
+    target = cols[0].selectbox(f"Re-publish instead of {published}", targets, key="pub_rollback_to",
+                               help=f"Preselected: {default_target}, the version published just before "
+                               f"{published}, as `rollback` picks by default." if default_target in targets else None)
     if cols[1].button("Roll back", key="pub_rollback", disabled=may_roll_back is not None, help=may_roll_back):
         if by is None:
             st.error("Enter your name in the sidebar: every rollback records who did it.", icon=":material/block:")

@@ -27,6 +27,7 @@ from behemb_core.store import (
     register_index,
     register_index_from_export,
     rollback,
+    rollback_target,
     rollback_targets,
     verify_store,
 )
@@ -132,6 +133,25 @@ def test_rollback_targets_are_versions_published_before(store: Store) -> None:
     assert rollback_targets(store) == ["beh_v1"]
     rollback(store, by="ops")
     assert rollback_targets(store) == ["beh_v2"]
+
+
+def test_rollback_target_is_the_version_published_just_before_the_current_one(store: Store) -> None:
+    """cs_v1 → demo_ppmi → rollback to cs_v1 → dig_cs: the default is cs_v1 (live just before), never demo_ppmi."""
+    for seed, name in enumerate(("cs_v1", "demo_ppmi", "dig_cs")):
+        save(store, name, seed)
+    approved(store, "cs_v1", "demo_ppmi", "dig_cs")
+    assert rollback_target(store) is None
+    publish(store, "cs_v1", by="alice")
+    assert rollback_target(store) is None  # the first published version
+    publish(store, "demo_ppmi", by="alice")
+    assert rollback_target(store) == "cs_v1"
+    rollback(store, by="ops", to="cs_v1")
+    assert rollback_target(store) == "demo_ppmi"
+    publish(store, "dig_cs", by="alice")
+    assert rollback_target(store) == "cs_v1"
+    assert rollback_targets(store) == ["cs_v1", "demo_ppmi"]
+    assert rollback(store, by="ops")["version"] == "cs_v1"  # the CLI's default: the same function
+    assert rollback_target(store) == "dig_cs"
 
 
 def test_approve_all_passing(store: Store) -> None:

@@ -57,8 +57,8 @@ from .verify import verify_store
 
 __all__ = ["AUDIT_FILE", "CHECK_STATES", "POINTER_FILE", "SIGNOFF_CHECK_NAMES", "ApprovalRefused", "CheckResult",
            "approval_state", "approvals", "check_four_eyes", "publish", "published_version", "read_audit_log",
-           "record_approval", "register_index", "register_index_from_export", "rollback", "rollback_targets",
-           "set_policy", "trained_by", "verify_store"]
+           "record_approval", "register_index", "register_index_from_export", "rollback", "rollback_target",
+           "rollback_targets", "set_policy", "trained_by", "verify_store"]
 _SHA_RE = re.compile(r"[0-9a-f]{64}")
 
 
@@ -259,8 +259,8 @@ def rollback(store: Store | str, *, by: Actor | str, to: str | None = None) -> d
         raise StoreError(f"nothing is published in {st.url}, so there is nothing to roll back; publish a version")
     target = to
     if target is None:
-        target = current.get("previous")
-        if not isinstance(target, str):
+        target = rollback_target(st)
+        if target is None:
             raise StoreError(f"no earlier published version to roll back to: {current['version']!r} is the first "
                              f"version published in {st.url}; pass to=<an approved version>")
     return _move_pointer(st, validate_version_name(target), who, "rollback", expected=current["version"])
@@ -336,6 +336,15 @@ def published_version(store: Store | str) -> str | None:
     """The version ``published.json`` names, or None when nothing was published (corrupt: IntegrityError)."""
     pointer = lio.read_pointer(lio.store_of(store))
     return None if pointer is None else pointer["version"]
+
+
+def rollback_target(store: Store | str) -> str | None:
+    """The version :func:`rollback` re-publishes when no ``to`` is given: the one published immediately before
+    the current one (the pointer's ``previous``), or None when nothing is published or the current version was
+    the first one published. The default of every rollback (command line and app alike)."""
+    pointer = lio.read_pointer(lio.store_of(store))
+    previous = None if pointer is None else pointer.get("previous")
+    return previous if isinstance(previous, str) else None
 
 
 def rollback_targets(store: Store | str) -> list[str]:
