@@ -274,3 +274,34 @@ def test_a_malformed_stored_evaluation_could_not_judge_quality(tmp_path: Path) -
     quality = next(c for c in checks if c.name == "quality vs item-kNN")
     assert not quality.passed and quality.could_not_judge is not None
     assert "the stored evaluation cannot be read" in quality.could_not_judge and "split" in quality.could_not_judge
+
+
+def test_the_publish_summary_never_subtracts_hr_measured_on_different_data(tmp_path: Path) -> None:
+    """Each stored evaluation was measured on its own version's training data: when the two versions were trained
+    on different data the summary says the HR@k change is not comparable instead of subtracting the two."""
+    from behemb_core.checks.published import publish_summary
+    from behemb_core.ingest import read_session_jsonl
+
+    store = Store(str(tmp_path / "store"))
+    demo = load_demo_dataset()
+    train_version(store, "ppmi_svd", {"dim": 8}, dataset=demo, seed=0, evaluate=True, name="live")
+    approve(store, "live", by="ana", acknowledge=(*FIRST, "quality vs item-kNN"))  # dim 8: below item-kNN
+    publish(store, "live", by="ana")
+    half = demo.sessions.select(np.arange(demo.sessions.n_sessions) % 2 == 0)
+    with open(tmp_path / "half.jsonl", "w") as fh:  # the demo's ids are text and numbers: written as they are
+        for sid, items in zip(half.session_ids, half.to_lists(), strict=True):
+            fh.write(json.dumps({"session_id": str(sid), "items": [str(x) for x in items]}) + "\n")
+    other = read_session_jsonl(tmp_path / "half.jsonl")
+    train_version(store, "ppmi_svd", {"dim": 8}, dataset=other, seed=0, evaluate=True, name="other_data")
+    train_version(store, "ppmi_svd", {"dim": 8}, dataset=demo, seed=1, evaluate=True, name="same_data")
+    clear_caches()
+    _, details = signoff_checks(store, "other_data")
+    summary = details["summary"]
+    assert summary["quality_delta"] is None and "not comparable" in summary["sentence"]
+    _, details = signoff_checks(store, "same_data")
+    assert details["summary"]["quality_delta"] is not None and "not comparable" not in details["summary"]["sentence"]
+    cmp = {"counts": {"added": 0, "removed": 0, "shared": 1, "a_items": 1, "b_items": 1}, "k": 10,
+           "overall": {"jaccard": {"median": 1.0}}}
+    ev = {"method": {"hr@10": 0.3}}
+    assert publish_summary("a", "b", cmp, ev, ev, same_data=True)["quality_delta"] == 0.0  # type: ignore[arg-type]
+    assert publish_summary("a", "b", cmp, ev, ev, same_data=False)["quality_delta"] is None  # type: ignore[arg-type]

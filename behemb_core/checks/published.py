@@ -76,8 +76,10 @@ def summary_of(ctx: CheckContext) -> PublishSummary:
     live = ctx.published
     if live is None or live == ctx.version:
         return publish_summary(live, ctx.version, None, None, None, k=ctx.k)
+    fingerprints = {(m.get("dataset") or {}).get("fingerprint") for m in (ctx.manifest, ctx.published_stored.manifest)}
     return publish_summary(live, ctx.version, ctx.comparison(), _readable(lambda: ctx.evaluation),
-                           _readable(lambda: stored_evaluation(ctx.published_stored.manifest)), k=ctx.k)
+                           _readable(lambda: stored_evaluation(ctx.published_stored.manifest)), k=ctx.k,
+                           same_data=len(fingerprints) == 1 and None not in fingerprints)
 
 
 def _readable(read: Callable[[], EvaluationReport | None]) -> EvaluationReport | None:
@@ -90,7 +92,7 @@ def _readable(read: Callable[[], EvaluationReport | None]) -> EvaluationReport |
 
 def publish_summary(live: str | None, version: str, cmp: CompareReport | None,
                     evaluation: EvaluationReport | None, live_evaluation: EvaluationReport | None, *,
-                    k: int = 10) -> PublishSummary:
+                    k: int = 10, same_data: bool = True) -> PublishSummary:
     """What changes if ``version`` is published instead of ``live``: items added and removed, the HR@k change
     (when both versions store an evaluation) and the median neighbor overlap, with one sentence for people."""
     if cmp is None:
@@ -101,10 +103,18 @@ def publish_summary(live: str | None, version: str, cmp: CompareReport | None,
     c = cmp["counts"]
     ours = metric(evaluation["method"], "hr", k) if evaluation else None
     theirs = metric(live_evaluation["method"], "hr", k) if live_evaluation else None
-    delta = None if ours is None or theirs is None else round(ours - theirs, 3)
+    # Each stored evaluation was measured on its own version's training data: a difference means something only
+    # when that data is the same (``same_data``); otherwise it is not computed, never shown as a change.
+    delta = None if ours is None or theirs is None or not same_data else round(ours - theirs, 3)
     median = _median_jaccard(cmp)
     parts = [f"{c['added']:,} items added and {c['removed']:,} removed ({c['shared']:,} kept)"]
-    parts.append(f"HR@{k} {delta:+.3f}" if delta is not None else f"HR@{k} change unknown (an evaluation is missing)")
+    if delta is not None:
+        parts.append(f"HR@{k} {delta:+.3f}")
+    elif ours is not None and theirs is not None:
+        parts.append(f"HR@{k} not comparable (each was measured on its own, different training data; score both "
+                     "on the same data on the Compare page)")
+    else:
+        parts.append(f"HR@{k} change unknown (an evaluation is missing)")
     parts.append(f"median neighbor overlap (Jaccard@{cmp['k']}) {median:.3f}" if median is not None else
                  "neighbor lists cannot be compared (no shared items)")
     return {"published": live, "added": c["added"], "removed": c["removed"], "quality_delta": delta,
