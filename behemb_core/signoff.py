@@ -23,9 +23,10 @@ from .checks.integrity import check_files_intact, check_unique_ids, check_vector
 from .checks.published import check_same_catalogue, check_stability, publish_summary, summary_of
 from .checks.quality import check_popularity_collapse, check_quality_vs_knn
 from .checks.wording import describe_blocking
+from .compare.sources import shared_ids_note
 from .identity import Actor, as_actor
 from .progress import ProgressCallback, as_reporter
-from .reports import EvaluationReport, SignoffDetails
+from .reports import EvaluationReport, PublishSummary, SignoffDetails
 from .store import Store
 from .store.checklist import CheckResult
 from .store.lifecycle import ApprovalRefused, check_four_eyes, record_approval, trained_by
@@ -89,9 +90,20 @@ def _run(ctx: CheckContext, checks: tuple[Check, ...]) -> tuple[tuple[CheckResul
             raise TypeError(f"sign-off check {check.__name__} returned {type(result).__name__}, not a CheckResult")
         results.append(result)
     if ctx.load_error() is None:
-        ctx.details["summary"] = summary_of(ctx)
+        ctx.details["summary"] = _with_ids_note(ctx, summary_of(ctx))
     rep("done", 1.0, "checks done")
     return tuple(results), ctx.details
+
+
+def _with_ids_note(ctx: CheckContext, summary: PublishSummary) -> PublishSummary:
+    """The publish summary, saying — when the published version's training data come from another source — that
+    the ids both versions share may not be the same products (ids are matched as text)."""
+    stability = ctx.details.get("stability")
+    if ctx.published is None or ctx.published == ctx.version or not stability:
+        return summary
+    note = shared_ids_note(ctx.published, ctx.published_stored.manifest, ctx.version, ctx.manifest,
+                           int(stability["counts"]["shared"]))
+    return summary if note is None else {**summary, "sentence": f"{summary['sentence']} {note}"}
 
 
 def approve(store: Store, version: str, *, by: Actor | str, note: str | None = None,

@@ -103,7 +103,18 @@ main = stored[version]
 meta_cols = [] if main.item_meta is None else [col for col in main.item_meta.table.columns
                                                 if col not in ("item_id", "name")]
 controls = st.columns([2, 2, 3, 4])
-colour = controls[0].radio("Colour by", [POPULARITY, METADATA, SOURCE], key="pj_colour")
+# "Source" tells behavior, fused and content-only items apart: only a version with more than one kind (fusion)
+# has something to show, so the choice is offered only then and its absence is explained.
+several_sources = [v for v in wanted if len(np.unique(stored[v].embeddings.source)) > 1]
+colour_options = [POPULARITY, METADATA, SOURCE] if several_sources else [POPULARITY, METADATA]
+if st.session_state.get("pj_colour") not in colour_options:
+    st.session_state["pj_colour"] = POPULARITY
+colour = controls[0].radio("Colour by", colour_options, key="pj_colour")
+if not several_sources:
+    kinds = ", ".join(sorted({str(stored[v].embeddings.source[0]) for v in wanted if len(stored[v].embeddings)}))
+    controls[0].caption(f"No “{SOURCE}” colouring: every item of {md(' and '.join(wanted))} has the one source "
+                        f"“{md(kinds or 'none')}”; it tells behavior, fused and content-only items apart in a "
+                        "fusion version.")
 meta_col = None
 if colour == METADATA:
     if meta_cols:
@@ -248,9 +259,12 @@ for col, (v, table) in zip(cols, shown.items(), strict=True):
         fig, note = scatter(frame, [r["item_id"] for r in rows], item, label(v))
         st.plotly_chart(fig, key=f"pj_chart_{'a' if v == version else 'b'}", width="stretch")
         m = stored[v].manifest
+        one_source = colour == SOURCE and v not in several_sources
         st.caption(f"{md(m.get('method', '?'))}, {len(table):,} items × {m.get('dim', '?')} dimensions"
                    + (f" · colours: {md(meta_col)}{md(note)}" if colour == METADATA and meta_col else "")
-                   + (f" · colours{md(note)}" if colour == SOURCE and note else ""))
+                   + (f" · colours{md(note)}" if colour == SOURCE and note else "")
+                   + (f" · one colour: every item of {md(v)} has the same source (not a fusion version)"
+                      if one_source else ""))
         sample_note(v, table)
         if item is not None and item not in stored[v].embeddings.vocab:
             st.caption(f"Item {md(item)} is not in {md(v)}.")

@@ -15,7 +15,7 @@ from app_support import keys, loaders
 from app_support.errors import user_errors
 from app_support.views import bands_table, diagnostics_table, md, moved_table, quality_table, same_data_table
 from app_support.widgets import static_table
-from behemb_core.compare import compare_stored, pick_noise_floor
+from behemb_core.compare import compare_stored, pick_noise_floor, shared_ids_note
 from behemb_core.compare.same_data import SameDataComparison, compare_on_same_data
 from behemb_core.reports import EvaluationReport, NoiseFloor, StoredComparison
 
@@ -30,6 +30,7 @@ class Comparison(TypedDict):
     noise_from: str | None
     popularity: dict[str, dict[str, Any]]
     evaluations: dict[str, EvaluationReport | None]
+    ids_note: str | None
 
 
 @st.cache_data(show_spinner="Comparing the neighbor lists…", max_entries=16)
@@ -49,6 +50,7 @@ def comparison(store_url: str, a_name: str, b_name: str, k: int) -> Comparison:
         "noise_from": report["noise_floor_from"],
         "popularity": report["popularity"],
         "evaluations": report["evaluations"],
+        "ids_note": shared_ids_note(a_name, a.manifest, b_name, b.manifest, report["counts"]["shared"]),
     }
 
 store, versions, published = loaders.store_and_versions(
@@ -82,7 +84,11 @@ report = data["report"]
 noise = data["noise"]
 
 st.subheader("Verdict")
-sentence = md(report["sentence"])
+ids_note = data["ids_note"]
+# The report's sentence ends with the note on ids from different sources; it is shown on its own, as a warning.
+sentence = md(report["sentence"].replace(f" {ids_note}", "") if ids_note else report["sentence"])
+if ids_note:
+    st.warning(md(ids_note), icon=":material/warning:")
 if report["verdict"] == "within_noise":
     st.success(sentence, icon=":material/check_circle:")
 elif report["verdict"] == "beyond_noise":

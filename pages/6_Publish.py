@@ -8,6 +8,7 @@ is the signed-in identity, or the sidebar's typed name (unverified). Nothing her
 from __future__ import annotations
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from app_support import keys, loaders
 from app_support.drift_view import drift_section, why_trained_line
@@ -17,6 +18,7 @@ from app_support.views import approvals_table, approved_by, audit_table, checks_
 from app_support.widgets import STATE_BADGES, static_table
 from behemb_core.signoff import approve, signoff_checks
 from behemb_core.store import (
+    ApprovalRefused,
     approval_state,
     approvals,
     publish,
@@ -53,9 +55,16 @@ def note_key(version: str) -> str:
 
 
 def done(message: str) -> None:
-    """Remember the message and rerun, so every status on the page is read again after the action."""
+    """Remember the message and rerun, so every status on the page is read again after the action. The checklist
+    shown was the one of the store before the action: it is emptied now, not left standing while the next run
+    checks the new state."""
     st.session_state[FLASH] = message
+    if checklist is not None:
+        checklist.empty()
     st.rerun()
+
+
+checklist: DeltaGenerator | None = None  # the sign-off checklist's slot (below)
 
 
 store = None
@@ -106,24 +115,31 @@ version = st.selectbox("Version", names, key="pub_version", format_func=lambda v
 ss[SELECTED] = version
 st.caption(f"Status: **{md(status[version])}**" + (f" · published now: {md(published)}" if published else ""))
 
+# The checklist lives in one slot. Its first write (the container, then the spinner) replaces whatever the browser
+# still shows there from the previous run, so after an approval, a publish or a rollback the previous state's
+# checklist is gone at once instead of standing for the seconds the new checks take; ``done`` empties the slot too.
+checklist = st.empty()
 checks = None
-with user_errors("The checks could not be run"):
-    with st.spinner("Running the checks…"):
-        checks, _details = signoff_checks(store, version)
+with checklist.container():
+    with user_errors("The checks could not be run"):
+        with st.spinner("Running the checks…"):
+            checks, _details = signoff_checks(store, version)
+    if checks is not None:
+        summary = _details.get("summary")
+        if summary:
+            with st.container(border=True):
+                st.markdown(f"**What changes if you publish this** — {md(summary['sentence'])}")
+        with user_errors("The drift reports could not be read"):
+            why = why_trained_line(store, published, version)  # the published version's latest drift report
+            if why:
+                st.markdown(why)
+        static_table(checks_table(checks), alt=f"Sign-off checklist of {version}", badges={"state": STATE_BADGES})
+        st.caption(f"State: {STATE_BADGES['pass']} · {STATE_BADGES['warning']} — a judgement call, or a check that "
+                   f"could not judge; acknowledge it by name · {STATE_BADGES['fail']} — blocks approval unless "
+                   "overridden. A check that could not judge is never a pass. Acknowledgements and overrides are "
+                   "recorded with the approval.")
 if checks is None:
     st.stop()
-summary = _details.get("summary")
-if summary:
-    with st.container(border=True):
-        st.markdown(f"**What changes if you publish this** — {md(summary['sentence'])}")
-with user_errors("The drift reports could not be read"):
-    why = why_trained_line(store, published, version)  # the published version's latest drift report
-    if why:
-        st.markdown(why)
-static_table(checks_table(checks), alt=f"Sign-off checklist of {version}", badges={"state": STATE_BADGES})
-st.caption(f"State: {STATE_BADGES['pass']} · {STATE_BADGES['warning']} — a judgement call, or a check that could "
-           f"not judge; acknowledge it by name · {STATE_BADGES['fail']} — blocks approval unless overridden. A check "
-           "that could not judge is never a pass. Acknowledgements and overrides are recorded with the approval.")
 
 records: list[dict] = []
 with user_errors("The approval records could not be read"):
@@ -188,8 +204,15 @@ else:
                     st.error("Enter your name in the sidebar: every approval records who signed off.",
                              icon=":material/block:")
                 else:
+                    record = None
                     with user_errors("Not approved"):
-                        record = approve(store, version, by=by, note=note, acknowledge=acknowledged, override=override)
+                        try:
+                            record = approve(store, version, by=by, note=note, acknowledge=acknowledged,
+                                             override=override)
+                        except ApprovalRefused as exc:  # it says "version … not approved: why": no prefix again
+                            said = str(exc)
+                            st.error(said[:1].upper() + said[1:], icon=":material/block:")
+                    if record is not None:
                         extra = []
                         if record["acknowledged"]:
                             extra.append(f"acknowledged: {', '.join(record['acknowledged'])}")

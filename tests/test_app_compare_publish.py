@@ -204,7 +204,8 @@ def test_publish_page_approve_publish_and_audit_log(store_dir: Path) -> None:
     assert at.button(key="pub_publish").disabled  # a draft cannot be published
 
     approve(at, "ref", by="Ada")  # the warnings are not acknowledged: refused, naming them
-    assert any("Not approved" in e and "same catalogue as published" in e for e in errors(at)), errors(at)
+    assert any(e.startswith("Version 'ref' not approved: ") and "same catalogue as published" in e
+               for e in errors(at)), errors(at)
     assert Store(store_dir).status("ref") == "draft"
     approve(at, "ref", by="Ada", acknowledge=FIRST)
     assert not errors(at), errors(at)
@@ -249,8 +250,22 @@ def test_failed_acknowledgeable_check_blocks_until_acknowledged(store_dir: Path)
 
     approve(at, "cand", by="Ada")
     shown = errors(at)
-    assert shown and "Not approved" in shown[0] and "quality vs item-kNN" in shown[0]
+    assert shown and shown[0].startswith("Version 'cand' not approved: “quality vs item-kNN” is a warning")
+    assert shown[0].lower().count("not approved") == 1  # said once (it read "Not approved: version … not approved")
     assert "acknowledge it by name" in shown[0] and "acknowledge=[" not in shown[0]
+    # The page says exactly what `approve` on the command line says for the same store (less its flag hint).
+    import contextlib
+    import io
+
+    from behemb_core.cli import main
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        assert main(["approve", "--store", str(store_dir), "--version", "cand", "--by", "Ada", "--quiet"]) == 1
+    line = err.getvalue().strip().splitlines()[-1]
+    assert line.startswith("error: version 'cand' not approved: ") and line.count("not approved") == 1
+    cli_message = line.removeprefix("error: ")[: line.rindex(" (to approve anyway") - len("error: ")]
+    assert shown[0] == "V" + cli_message[1:]
     assert Store(store_dir).status("cand") == "draft"
 
     approve(at, "cand", by="Ada", acknowledge=("quality vs item-kNN", *FIRST))
@@ -350,3 +365,50 @@ def test_publish_page_keeps_the_version_you_work_on(store_dir: Path) -> None:
     assert at.button(key="pub_publish").label == "Publish cand" and not at.button(key="pub_publish").disabled
     assert metrics(at)["Approved versions"] == "1" and metrics(at)["Published version"] == "ref"
     assert at.session_state["actor_name"] == "Ada"
+
+
+def test_compare_of_catalogues_from_different_sources_warns_that_shared_ids_may_differ(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two catalogues whose ids collide by chance (86 shared, as Online Retail and Diginetica) were presented as
+    sharing items: the page now says, once and as a warning, that the shared ids may not be the same products."""
+    import numpy as np
+
+    from behemb_core.embeddings import make_embeddings
+    from behemb_core.vocab import Vocabulary
+
+    def log(item: str, session: str) -> dict:
+        return {"kind": "event_log", "paths": ["/d/x.csv"], "files": 1,
+                "columns": {"user": None, "item": item, "timestamp": "t", "session": session, "weight": None,
+                            "event_type": None}}
+
+    path = tmp_path / "store"
+    store = Store(str(path))
+    shared = [str(i) for i in range(86)]
+    for name, ids, source in (("retail", [*shared, *(f"{i}A" for i in range(200))], log("StockCode", "InvoiceNo")),
+                              ("digi", [*shared, *(str(i) for i in range(1000, 1300))], log("itemId", "sessionId"))):
+        emb = make_embeddings(Vocabulary(np.array(ids, dtype=object)),
+                              np.random.default_rng(len(ids)).normal(size=(len(ids), 8)))
+        store.save_version(emb, manifest={"method": "ppmi_svd", "dataset": {"fingerprint": name, "source": source}},
+                           name=name)
+    monkeypatch.setenv("BEHEMB_STORE", str(path))
+    at = open_page(path, COMPARE)
+    assert at.selectbox(key="cmp_a").value == "retail" and at.selectbox(key="cmp_b").value == "digi"
+    warnings = [w.value for w in at.warning]
+    assert len([w for w in warnings if "may not be the same products" in w]) == 1, warnings
+    assert any("trained on data from different sources" in w and "the 86 ids they share" in w for w in warnings)
+    others = [m.value for m in (*at.info, *at.success, *at.error)]
+    assert not any("may not be the same products" in m for m in others), others  # said once
+
+    # With retail published, the Publish page's "What changes if you publish this" for digi says it too.
+    from behemb_core.signoff import signoff_checks
+    from behemb_core.store import publish
+    from behemb_core.store.lifecycle import record_approval
+
+    record_approval(store, "retail", by="Carol", checks=signoff_checks(store, "retail")[0], override=True)
+    publish(store, "retail", by="Carol")
+    at.switch_page(PUBLISH).run()
+    at.selectbox(key="pub_version").set_value("digi").run()
+    ok(at)
+    summary = [m.value.replace("\\", "") for m in at.markdown if "What changes if you publish this" in m.value]
+    assert len(summary) == 1 and "Publishing digi instead of retail" in summary[0]
+    assert "the 86 ids they share may not be the same products" in summary[0]

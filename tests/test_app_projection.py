@@ -101,3 +101,54 @@ def test_projection_page_draws_highlights_and_reuses_the_cache(planted_store: Pa
     # A fresh session: the maps come from the store cache, no button needed.
     again = open_page(planted_store, monkeypatch)
     assert len(charts(again)) == 1 and not any("No map" in i.value for i in again.info)
+
+
+@pytest.fixture(scope="module")
+def mixed_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two versions of 120 items: ``mixed`` has behavior, fused and content-only rows (as a fusion version has),
+    ``plain`` (the latest) only behavior rows."""
+    from behemb_core.embeddings import make_embeddings
+    from behemb_core.vocab import Vocabulary
+
+    store = Store(tmp_path_factory.mktemp("pj_src") / "store")
+    rng = np.random.default_rng(0)
+    vocab = Vocabulary(np.arange(120))
+    sources = np.array(["behavior", "fused", "content_only"], dtype=object)[np.arange(120) % 3]
+    store.save_version(make_embeddings(vocab, rng.normal(size=(120, 8)), source=sources), manifest={}, name="mixed")
+    store.save_version(make_embeddings(vocab, rng.normal(size=(120, 8))), manifest={}, name="plain")
+    return Path(store.root)
+
+
+def test_source_colouring_is_offered_only_for_a_version_with_several_sources(
+        mixed_store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Choosing "Source (fusion)" for a non-fusion version turned the map one colour without a word."""
+    at = open_page(mixed_store, monkeypatch)
+    assert at.selectbox(key="pj_version").value == "plain"
+    at.button(key="pj_compute").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.radio(key="pj_colour").options == ["Popularity (log events)", "Metadata column"]
+    assert any("No “Source (fusion)” colouring: every item of plain has the one source “behavior”" in c.value
+               for c in at.caption), [c.value for c in at.caption]
+
+    at.selectbox(key="pj_version").set_value("mixed").run()
+    at.button(key="pj_compute").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert "Source (fusion)" in at.radio(key="pj_colour").options
+    assert not any("No “Source (fusion)” colouring" in c.value for c in at.caption)
+    at.radio(key="pj_colour").set_value("Source (fusion)").run()
+    (chart,) = charts(at)
+    assert set(trace_names(chart)) == {"behavior", "fused", "content_only"}
+
+    # Side by side with the plain version: its map is one colour, and the caption under it says why.
+    at.selectbox(key="pj_other").set_value("plain").run()
+    assert not at.exception
+    assert len(charts(at)) == 2 and trace_names(charts(at)[1]) == ["behavior"]
+    assert any("one colour: every item of plain has the same source" in c.value for c in at.caption)
+
+    # Back to the plain version alone: the choice is withdrawn and the map is coloured by popularity.
+    at.selectbox(key="pj_other").set_value(None).run()
+    at.selectbox(key="pj_version").set_value("plain").run()
+    assert not at.exception
+    assert at.radio(key="pj_colour").value == "Popularity (log events)"
+    (chart,) = charts(at)
+    assert trace_names(chart) == ["items"]

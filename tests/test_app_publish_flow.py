@@ -74,7 +74,7 @@ def roll_back_on_page(at: AppTest) -> str:
     target = at.selectbox(key="pub_rollback_to").value
     at.button(key="pub_rollback").click().run()
     ok(at)
-    return target
+    return str(target)
 
 
 def approved_lines(at: AppTest) -> list[str]:
@@ -134,7 +134,7 @@ def test_the_note_box_is_empty_after_an_approval(store_dir: Path) -> None:
     at.selectbox(key="pub_version").set_value("draft_v").run()
     ok(at)
     for box in at.checkbox:
-        if box.key.startswith("pub_ack::draft_v::"):
+        if (box.key or "").startswith("pub_ack::draft_v::"):
             box.check()
     at.text_area(key="pub_note::draft_v").set_value("looked at the golden pairs")
     at.button(key="pub_approve").click().run()
@@ -145,3 +145,75 @@ def test_the_note_box_is_empty_after_an_approval(store_dir: Path) -> None:
     said = approved_lines(at)
     assert len(said) == 1 and "bob@example.com on" in said[0] and "needs 1 more" in said[0], said
     assert at.button(key="pub_publish").disabled
+
+
+class BrowserView:
+    """What a browser shows while a run is under way, rebuilt from the messages the app sends: an element stays on
+    screen until the running script writes at its place (Streamlit keeps the previous run's elements, stale, during
+    a rerun), and writing an element or block at a place replaces what was there with everything inside it. A
+    transient element (the spinner) is shown next to the element at its place, which it does not replace; an empty
+    transient message removes it."""
+
+    def __init__(self) -> None:
+        self.deltas: list[tuple[tuple[int, ...], str]] = []
+
+    def record(self, msg) -> None:
+        if msg.HasField("delta"):
+            self.deltas.append((tuple(msg.metadata.delta_path), str(msg.delta)))
+
+    def texts(self) -> list[str]:
+        view: dict[tuple[int, ...], str] = {}
+        transient: dict[tuple[int, ...], str] = {}
+        for path, delta in self.deltas:
+            if delta.startswith("new_transient"):
+                transient[path] = delta
+                continue
+            for shown in (view, transient):
+                for old in [p for p in shown if p[: len(path)] == path]:
+                    del shown[old]
+            view[path] = delta
+        return [*view.values(), *transient.values()]
+
+
+def test_the_old_checklist_is_gone_while_the_new_one_is_checked_after_a_rollback(
+        store_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 22 §1: for about 2 s after a rollback the previous checklist stood on the page while the new checks
+    ran. A slow check looks at the screen while the new checks run: the old checklist is not on it, the spinner is."""
+    import time
+
+    from streamlit.runtime.forward_msg_queue import ForwardMsgQueue
+
+    from behemb_core import signoff
+    from behemb_core.store.checklist import CheckResult
+
+    view = BrowserView()
+    enqueue = ForwardMsgQueue.enqueue
+
+    def recording(self, msg) -> None:
+        view.record(msg)
+        enqueue(self, msg)
+
+    seen: list[tuple[str | None, list[str]]] = []
+
+    def check_slow_marker(ctx) -> CheckResult:
+        time.sleep(0.8)  # slow checks (the spinner shows after half a second)
+        seen.append((ctx.published, view.texts()))
+        live = str(ctx.published).replace("_", "")  # no markdown escape in the way
+        return CheckResult("slow marker", True, 1.0, "none", f"checked while published={live}")
+
+    at = open_page(store_dir)
+    publish_on_page(at, "cs_v1")
+    publish_on_page(at, "demo_ppmi")
+    monkeypatch.setattr(signoff, "SIGNOFF_CHECKS", (*signoff.SIGNOFF_CHECKS, check_slow_marker))
+    monkeypatch.setattr(ForwardMsgQueue, "enqueue", recording)
+    at.run()  # a complete run: the screen shows demo_ppmi's checklist with demo_ppmi published
+    ok(at)
+    assert any("checked while published=demoppmi" in t for t in view.texts())
+    seen.clear()
+
+    assert roll_back_on_page(at) == "cs_v1"
+    (published, screen), = seen  # the checks of the new state ran once, in the run after the rollback
+    assert published == "cs_v1"
+    assert not any("checked while published=demoppmi" in t for t in screen)  # the old checklist is gone
+    assert any("Running the checks" in t for t in screen)
+    assert any("checked while published=csv1" in t for t in view.texts())  # and the new one is shown at the end

@@ -151,7 +151,7 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from ..compare import compare_stored, neighbor_overlap, overlap_table, version_names
+    from ..compare import compare_stored, neighbor_overlap, overlap_table, shared_ids_note, version_names
     from ..store import Store
 
     store = Store(args.store)
@@ -159,6 +159,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     compared = compare_stored(a, b, k=args.k)
     # the per-method blocks are in "quality"; full reports stay in the manifests
     report: dict[str, Any] = {key: value for key, value in compared.items() if key != "evaluations"}
+    # From different sources, shared ids may be other products: said on stderr and kept in the JSON (and sentence).
+    report["ids_note"] = shared_ids_note(a.name, a.manifest, b.name, b.manifest, compared["counts"]["shared"])
+    if report["ids_note"]:
+        print(f"note: {report['ids_note']}", file=sys.stderr)
     if args.csv:
         result = neighbor_overlap(a.embeddings, b.embeddings, k=args.k)
         stats = b.item_stats if b.item_stats is not None else a.item_stats

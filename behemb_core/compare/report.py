@@ -28,6 +28,7 @@ from ..reports import (
     stored_evaluation,
 )
 from .noise_floor import pick_noise_floor
+from .sources import shared_ids_note
 from .stability import (
     BAND_DEFINITION,
     BANDS,
@@ -133,8 +134,11 @@ def compare_versions(
         report["sentence"] = f"{name_a} and {name_b} share no items, so their neighbor lists cannot be compared."
         report["no_verdict_reason"] = report["catalogues"]["explanation"]
         return report
+    # Ids are matched as text: from different sources, a shared id may be another product (every sentence says so).
+    ids_note = shared_ids_note(name_a, getattr(a, "manifest", None), name_b, getattr(b, "manifest", None),
+                               int(len(result.ids)))
     if not report["catalogues"]["comparable"]:
-        report["sentence"] = _sentence(report, name_a, name_b, k)
+        report["sentence"] = _with_note(_sentence(report, name_a, name_b, k), ids_note)
         report["no_verdict_reason"] = report["catalogues"]["explanation"]
         return report
     scopes: dict[str, np.ndarray] = {"overall": result.jaccard}
@@ -152,8 +156,12 @@ def compare_versions(
     else:
         report["no_verdict_reason"] = (f"No noise floor at K = {k} was given (train with “Measure noise floor”), so "
                                        "the change cannot be judged against retraining noise.")
-    report["sentence"] = _sentence(report, name_a, name_b, k)
+    report["sentence"] = _with_note(_sentence(report, name_a, name_b, k), ids_note)
     return report
+
+
+def _with_note(sentence: str, note: str | None) -> str:
+    return sentence if note is None else f"{sentence} {note}"
 
 
 def _training_fingerprint(version: VersionLike) -> str | None:
