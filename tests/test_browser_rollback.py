@@ -21,6 +21,7 @@ from test_browser import (  # noqa: F401 — chromium is a fixture
     serve,
     settle,
     status_line,
+    sync_api,
 )
 
 pytestmark = pytest.mark.slow
@@ -47,8 +48,19 @@ def history_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[s
 
 
 def choose_version(page: object, version: str) -> None:
-    page.get_by_role("combobox", name="Version", exact=True).click()
-    page.get_by_role("option", name=re.compile(f"^{re.escape(version)} \\(")).click()
+    """Open the Version select and pick ``version``. A rerun still finishing (the labels carry each version's status,
+    which an action just changed) can close the open list under the click: then the list is opened again."""
+    option = page.get_by_role("option", name=re.compile(f"^{re.escape(version)} \\("))
+    for _ in range(3):
+        page.get_by_role("combobox", name="Version", exact=True).click()
+        try:
+            option.click(timeout=10_000)
+            break
+        except sync_api.TimeoutError:
+            page.keyboard.press("Escape")
+            settle(page)
+    else:
+        raise AssertionError(f"the Version select never offered {version!r}")
     settle(page)
 
 
