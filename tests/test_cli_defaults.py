@@ -167,6 +167,15 @@ def test_approve_lists_acknowledged_warnings_apart_from_failures(capsys, tmp_pat
     assert "[acknowledged]" in err
 
 
+def test_approve_says_a_could_not_judge_reason_once(capsys, tmp_path: Path, planted) -> None:
+    """A check that could not judge whose detail already gives the reason prints it once, approved or refused."""
+    store = trained_store(capsys, tmp_path, planted)  # trained without --evaluate: quality could not judge
+    for extra in ([], WARN):
+        _, _, err = cli(capsys, "approve", "--store", store, "--version", "v1", "--quiet", *extra)
+        line = next(x for x in err.splitlines() if "quality vs item-kNN:" in x)
+        assert line.count("no evaluation is stored with this version") == 1, line
+
+
 def test_republishing_the_published_version_is_a_successful_no_op(capsys, tmp_path: Path, planted) -> None:
     store = trained_store(capsys, tmp_path, planted, publish=True)
     entries = read_audit_log(Store(store))

@@ -9,6 +9,10 @@ from ..errors import ConfigError
 from ._common import BY_HELP, StderrProgress, acting, emit, store_option
 
 
+def _unless_said(reason: str | None, detail: str) -> str:
+    """" — could not judge: <reason>", unless the check's detail already gives that reason."""
+    return f" — could not judge: {reason}" if reason and reason not in (detail or "") else ""
+
 def cmd_approve(args: argparse.Namespace) -> int:
     from ..checks.wording import format_value
     from ..signoff import approve
@@ -21,7 +25,7 @@ def cmd_approve(args: argparse.Namespace) -> int:
                          override=args.override, progress=StderrProgress(args.quiet))
     except ApprovalRefused as exc:
         for c in exc.checks:
-            why = f" — could not judge: {c.could_not_judge}" if c.could_not_judge else ""
+            why = _unless_said(c.could_not_judge, c.detail)
             print(f"[{c.state}] {c.name}: {format_value(c.value)} ({c.threshold}) {c.detail}{why}", file=sys.stderr)
         acks = [f"--acknowledge \"{f['name']}\"" for f in exc.failed if f.get("acknowledgeable")]
         hint = (f"to approve anyway, add {' '.join(acks)}" if acks else "")
@@ -30,7 +34,7 @@ def cmd_approve(args: argparse.Namespace) -> int:
         raise ConfigError(f"{exc} ({hint})") from None
     acknowledged = list(record["acknowledged"])
     for c in record["checks"]:
-        why = f" — could not judge: {c['could_not_judge']}" if c.get("could_not_judge") else ""
+        why = _unless_said(c.get("could_not_judge"), c["detail"])
         state = "acknowledged" if c["name"] in acknowledged else c["state"]
         print(f"[{state}] {c['name']}: {c['value']} ({c['threshold']}) {c['detail']}{why}", file=sys.stderr)
     # "failed": the failed checks not lifted by an acknowledgement (approved despite them only with --override);
