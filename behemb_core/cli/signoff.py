@@ -13,6 +13,7 @@ def _unless_said(reason: str | None, detail: str) -> str:
     """" — could not judge: <reason>", unless the check's detail already gives that reason."""
     return f" — could not judge: {reason}" if reason and reason not in (detail or "") else ""
 
+
 def cmd_approve(args: argparse.Namespace) -> int:
     from ..checks.wording import format_value
     from ..signoff import approve
