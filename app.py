@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_support import jobs, keys, loaders
+from app_support import jobs, keys, loaders, resume
 from app_support.errors import page_guard, user_errors
 from app_support.identity import identity_sidebar, sign_in_gate, view_gate
 from app_support.views import md
@@ -67,12 +67,19 @@ def sidebar() -> None:
 
 @st.fragment(run_every=2.0)
 def training_indicator() -> None:
-    """This session's training job, on every page: method, share done, and where to see the outcome."""
+    """This session's training job, on every page (also after a reload): method, share done, a Cancel button,
+    and where to see the outcome."""
     job = jobs.get_job(st.session_state.get(keys.TRAIN_JOB))
     if job is None:
         return
     if job.running:
         st.progress(job.fraction, text=f"training: {md(job.label)}, {job.fraction:.0%}")
+        if not job.cancelling and st.button(
+                "Cancel training", key="sidebar_train_cancel", icon=":material/cancel:",
+                help="Stops at the next progress step (epoch, SVD iteration…); nothing is saved."):
+            job.cancel()
+        if job.cancelling:
+            st.caption("Cancelling: it stops at its next progress step; nothing is saved.")
     else:
         st.caption(f"Training {md(job.label)} {job.status} — see the Train page.")
 
@@ -129,7 +136,11 @@ PUBLISH = st.Page("pages/6_Publish.py", title="Publish", icon=":material/rocket_
 sign_in_gate()  # with sign-in configured, a visitor who is not signed in sees only the sign-in
 sidebar()
 pg = st.navigation([HOME, DATA, TRAIN, NEIGHBORS, PROJECTION, COMPARE, PUBLISH])
-with page_guard(pg.title):
-    if loaders.store_problem() is None:
-        view_gate(loaders.current_store())  # a store whose policy gives this person no role shows nothing
-    pg.run()
+try:
+    with page_guard(pg.title):
+        resume.show_notice()  # a reload that could not bring the session back says so, loudly, on every page
+        if loaders.store_problem() is None:
+            view_gate(loaders.current_store())  # a store whose policy gives this person no role shows nothing
+        pg.run()
+finally:  # also after st.stop / st.rerun: what the page changed (the dataset read on Data) survives a reload
+    resume.remember(st.session_state)

@@ -77,6 +77,15 @@ def field_label(name: str, field: FieldInfo) -> str:
     return words[:1].upper() + words[1:]
 
 
+def unless_kept(key: str, **initial: Any) -> dict[str, Any]:
+    """``initial`` (a widget's ``value=`` / ``index=``) unless session state already holds the widget's value.
+
+    Kept form values are re-assigned through session state on every run (:mod:`.persist`); a widget that also
+    got a default would make Streamlit log "created with a default value but also had its value set via the
+    Session State API" on every visit. Pass ``**unless_kept(key, value=default)`` instead of ``value=default``."""
+    return {} if key in st.session_state else initial
+
+
 def field_widget(
     name: str, field: FieldInfo, *, key: str, default: Any = None, label: str | None = None,
     choices: list[Any] | None = None,
@@ -92,37 +101,38 @@ def field_widget(
     if choices is None and origin is typing.Literal:
         choices = list(typing.get_args(annotation))
     if choices is not None:
-        return st.selectbox(label, choices, index=choices.index(value) if value in choices else 0, key=key,
-                            help=help_text)
+        return st.selectbox(label, choices, key=key, help=help_text,
+                            **unless_kept(key, index=choices.index(value) if value in choices else 0))
     if annotation is bool:
-        return st.checkbox(label, value=bool(value), key=key, help=help_text)
+        return st.checkbox(label, key=key, help=help_text, **unless_kept(key, value=bool(value)))
     if annotation in (int, float):
         lo, hi = bounds(field)
         if annotation is int:
             return st.number_input(
                 label, min_value=None if lo is None else int(lo), max_value=None if hi is None else int(hi),
-                value=None if value is None else int(value), step=1, key=key, help=help_text,
-                placeholder="empty = automatic" if optional else None,
+                step=1, key=key, help=help_text, placeholder="empty = automatic" if optional else None,
+                **unless_kept(key, value=None if value is None else int(value)),
             )
         return st.number_input(
             label, min_value=None if lo is None else float(lo), max_value=None if hi is None else float(hi),
-            value=None if value is None else float(value), step=_float_step(value), format="%g", key=key,
-            help=help_text, placeholder="empty = automatic" if optional else None,
+            step=_float_step(value), format="%g", key=key, help=help_text,
+            placeholder="empty = automatic" if optional else None,
+            **unless_kept(key, value=None if value is None else float(value)),
         )
     if origin is list:
-        text = st.text_input(label, value=", ".join(map(str, value or [])), key=key,
-                             help=(help_text or "") + " (comma-separated)")
+        text = st.text_input(label, key=key, help=(help_text or "") + " (comma-separated)",
+                             **unless_kept(key, value=", ".join(map(str, value or []))))
         items = [t.strip() for t in text.split(",") if t.strip()]
         return None if optional and not items and value is None else items
     if origin is dict or annotation is dict:
-        text = st.text_area(label, value=json.dumps(value or {}), key=key, help=(help_text or "") + " (JSON)",
-                            height=68)
+        text = st.text_area(label, key=key, help=(help_text or "") + " (JSON)", height=68,
+                            **unless_kept(key, value=json.dumps(value or {})))
         try:
             parsed = json.loads(text or "{}")
         except ValueError as exc:
             raise ConfigError(f"{name}: not valid JSON ({exc})") from None
         return parsed
-    text = st.text_input(label, value="" if value is None else str(value), key=key, help=help_text)
+    text = st.text_input(label, key=key, help=help_text, **unless_kept(key, value="" if value is None else str(value)))
     return (text or None) if optional else text
 
 

@@ -40,6 +40,7 @@ class TrainingJob:
 
     key: str
     label: str
+    owner: str | None = None  # the browser session's key (app_support.resume) that started it, found after a reload
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     status: str = "running"  # running | done | failed | cancelled
     fraction: float = 0.0
@@ -49,6 +50,7 @@ class TrainingJob:
     error: str | None = None
     started: float = field(default_factory=time.time)
     finished: float | None = None
+    reported: bool = False  # its outcome was shown on the Train page (a reload does not bring it back again)
     _cancel: threading.Event = field(default_factory=threading.Event, repr=False)
     _saving: bool = False
 
@@ -68,6 +70,11 @@ class TrainingJob:
         self._cancel.set()
 
     @property
+    def cancelling(self) -> bool:
+        """Cancel was pressed and the job has not stopped yet (it stops at its next progress step)."""
+        return self.running and self._cancel.is_set()
+
+    @property
     def running(self) -> bool:
         return self.status == "running"
 
@@ -82,9 +89,14 @@ def _registry() -> dict[str, TrainingJob]:
     return {}
 
 
-def start_job(key: str, label: str, work: Callable[[Callable[[ProgressEvent], None]], dict[str, Any]]) -> TrainingJob:
-    """Run ``work(progress)`` in a daemon thread and return its job (the result is ``work``'s return value)."""
-    job = TrainingJob(key=key, label=label)
+MAX_FINISHED = 200  # finished jobs kept in the registry (each holds only its summary); reported, oldest go first
+
+
+def start_job(key: str, label: str, work: Callable[[Callable[[ProgressEvent], None]], dict[str, Any]], *,
+              owner: str | None = None) -> TrainingJob:
+    """Run ``work(progress)`` in a daemon thread and return its job (the result is ``work``'s return value).
+    ``owner`` is the key of the browser session that starts it: a reload of that session finds it again."""
+    job = TrainingJob(key=key, label=label, owner=owner)
 
     def target() -> None:
         try:
@@ -103,13 +115,27 @@ def start_job(key: str, label: str, work: Callable[[Callable[[ProgressEvent], No
         finally:
             job.finished = time.time()
 
-    _registry()[job.id] = job
+    registry = _registry()
+    finished = sorted((j for j in registry.values() if not j.running),
+                      key=lambda j: (not j.reported, j.finished or 0.0))
+    for old in finished[: max(0, len(finished) + 1 - MAX_FINISHED)]:
+        registry.pop(old.id, None)
+    registry[job.id] = job
     threading.Thread(target=target, name=f"behemb-train-{job.id}", daemon=True).start()
     return job
 
 
 def get_job(job_id: str | None) -> TrainingJob | None:
     return _registry().get(job_id) if job_id else None
+
+
+def resumable(owner: str | None) -> TrainingJob | None:
+    """The newest job of the browser session keyed ``owner`` that still runs or whose outcome was not shown yet:
+    what a reload of that session shows again. ``None`` for no key, or when every job of it was reported."""
+    if not owner:
+        return None
+    mine = [j for j in list(_registry().values()) if j.owner == owner and (j.running or not j.reported)]
+    return max(mine, key=lambda j: j.started) if mine else None
 
 
 def wait(job: TrainingJob, timeout: float = 300.0) -> TrainingJob:

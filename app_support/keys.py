@@ -13,6 +13,7 @@ from behemb_core.store.location import DEFAULT_STORE as DEFAULT_STORE  # re-expo
 from behemb_core.store.location import STORE_ENV as STORE_ENV
 from behemb_core.store.location import default_store as default_store
 
+from . import resume
 from .persist import keep_form_values
 from .shell import leave_legacy_page_mode
 
@@ -43,15 +44,18 @@ TRAIN_MESSAGE = "train_message"
 
 def init_state() -> None:
     """Set defaults for missing keys (idempotent; every page calls it first, so pages also run on their own).
-    A page that a fresh server ran outside ``app.py``'s navigation is rerun through it first."""
+    A page that a fresh server ran outside ``app.py``'s navigation is rerun through it first. After a browser
+    reload, what the session had (dataset, store, its training job) is taken back first (:mod:`.resume`)."""
     leave_legacy_page_mode()
     ss = st.session_state
+    resume.restore(ss)
     if STORE_PATH not in ss:
         ss[STORE_PATH] = default_store()
     if DATASET_SPEC not in ss:
         ss[DATASET_SPEC] = demo_spec().to_json()
         ss[DATASET_LABEL] = DEMO_LABEL
     ss.setdefault(TRAIN_RUNS, {})
+    resume.remember(ss)  # what a callback changed (the sidebar's store) is kept before the page runs
     keep_form_values(ss)  # forms such as Train's survive a visit to another page
 
 

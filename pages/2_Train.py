@@ -6,15 +6,23 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_support import jobs, keys, loaders
+from app_support import jobs, keys, loaders, resume
 from app_support.errors import page_guard, user_errors
-from app_support.forms import model_form
+from app_support.forms import model_form, unless_kept
 from app_support.identity import current_access
 from app_support.runs import run_key
+from app_support.train_view import (
+    content_refusal,
+    extra_fits,
+    holdout_words,
+    missing_text_columns,
+    outcome_sentence,
+    session_order,
+)
 from app_support.tuning_view import tuning_caption, tuning_table
 from app_support.views import evaluation_table, md
 from behemb_core.boundary import doing
-from behemb_core.errors import VersionExistsError
+from behemb_core.errors import ConfigError, VersionExistsError
 from behemb_core.methods.registry import DEFAULT_METHOD, METHODS, parse_config
 from behemb_core.reports import Manifest, read_manifest
 from behemb_core.store import validate_version_name
@@ -47,8 +55,8 @@ with user_errors("The store could not be opened"):
 if store is not None and may_train:
     st.info(md(may_train) + ".", icon=":material/lock:")
 
-method = st.selectbox("Method", list(METHODS), index=list(METHODS).index(DEFAULT_METHOD), key="train_method",
-                      format_func=lambda m: METHODS[m].title)
+method = st.selectbox("Method", list(METHODS), key="train_method", format_func=lambda m: METHODS[m].title,
+                      **unless_kept("train_method", index=list(METHODS).index(DEFAULT_METHOD)))
 spec_m = METHODS[method]
 st.caption(spec_m.description)
 
@@ -62,26 +70,50 @@ if spec_m.accepts_base_version and store is not None:
         )
         base_version = None if choice.startswith("(") else choice
 
+# A method that needs content gets it from item names (the dataset's, else the base version's): without any, say
+# so now and offer no Train that would fail after the fit started.
+no_content: str | None = None
+if dataset is not None and spec_m.accepts_content:
+    with user_errors("The base version could not be read"):
+        base_meta = loaders.load_version(store.url, base_version).item_meta \
+            if base_version is not None and store is not None and dataset.item_meta is None else None
+        no_content = content_refusal(spec_m, dataset_meta=dataset.item_meta, base_version=base_version,
+                                     base_meta=base_meta)
+if no_content is not None:
+    st.warning(md(no_content), icon=":material/text_snippet:")
+
 warm_from: str | None = None
 warm_refusal: str | None = "no store is open"
 if store is not None:
     with user_errors():
         warm_from, warm_refusal = warm_start_choice(store, method)
 
+# Outside the form, so that ticking it enables the budget at once (a form's widgets change nothing until Train).
+tunable = spec_m.tunable
+tune = st.checkbox(
+    "Tune parameters first", value=False, key="train_tune", disabled=not tunable,
+    help="Search the method's main parameters on a validation split carved from the training sessions — the "
+    "evaluation hold-out is never read — starting from the values below, then train the best on all sessions."
+    if tunable else f"{spec_m.title} has no search space"
+    + ("; tune its base method and build on that version." if spec_m.accepts_base_version else "."),
+) and tunable
+
 with st.form("train_form"):
     st.markdown(f"**{md(spec_m.title)} parameters**")
     with user_errors() as form_outcome:
         values = model_form(spec_m.config_class, key_prefix=f"cfg_{method}", columns=3, choices=spec_m.field_choices())
     c = st.columns(4)
-    seed = c[0].number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, step=1, key="train_seed")
+    seed = c[0].number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="train_seed",
+                             **unless_kept("train_seed", value=0))
     name = c[1].text_input("Version name (optional)", key="train_name",
                            help="1–64 characters [A-Za-z0-9._-]; empty = generated (e.g. ppmi_v3).").strip() or None
     not_here = "" if spec_m.learns_from_sessions else \
         f" Not available for {spec_m.title}: it does not learn from the sessions alone."
-    evaluate = c[2].checkbox("Evaluate against baselines", value=True, key="train_evaluate",
+    evaluate = c[2].checkbox("Evaluate against baselines", key="train_evaluate",
+                             **unless_kept("train_evaluate", value=True),
                              help="Also train on a time split and score HR/NDCG@10 vs most-popular and item-kNN "
                              "(a second training run)." + not_here)
-    noise_floor = c[3].checkbox("Measure noise floor", value=False, key="train_noise_floor",
+    noise_floor = c[3].checkbox("Measure noise floor", key="train_noise_floor",
                                 help="Retrain with seed+1 and store how much the neighbor lists move by chance "
                                 "(another training run)." + not_here)
     warm = st.checkbox(
@@ -91,26 +123,27 @@ with st.form("train_form"):
               "lists move less from the published ones." if warm_refusal is None else md(warm_refusal) + "."),
     ) and warm_refusal is None
     warm_start = warm_from if warm else None
-    t = st.columns([2, 1, 1])
-    tunable = spec_m.tunable
-    tune = t[0].checkbox(
-        "Tune parameters first", value=False, key="train_tune", disabled=not tunable,
-        help="Search the method's main parameters on a validation split carved from the training sessions — the "
-        "evaluation hold-out is never read — starting from the values above, then train the best on all sessions."
-        if tunable else f"{spec_m.title} has no search space"
-        + ("; tune its base method and build on that version." if spec_m.accepts_base_version else "."),
-    ) and tunable
-    budget = t[1].number_input("Tuning budget (minutes)", min_value=0.5, max_value=600.0, value=10.0, step=0.5,
-                               key="train_budget", disabled=not tunable,
-                               help="No new trial starts once this is spent; the best so far wins.")
-    submitted = st.form_submit_button("Train", type="primary", key="train_submit", disabled=may_train is not None,
-                                      help=may_train)
+    budget = st.columns([1, 3])[0].number_input(
+        "Tuning budget (minutes)", min_value=0.5, max_value=600.0, step=0.5, key="train_budget",
+        disabled=not tune, **unless_kept("train_budget", value=10.0),
+        help="No new trial starts once this is spent; the best so far wins." if tune else
+        "Tick 'Tune parameters first' above to set a budget.")
+    blocked = may_train or no_content
+    submitted = st.form_submit_button("Train", type="primary", key="train_submit", disabled=blocked is not None,
+                                      help=blocked)
 
-if submitted and dataset is not None and store is not None and not form_outcome.failed and may_train is None:
+if submitted and dataset is not None and store is not None and not form_outcome.failed and may_train is None \
+        and no_content is None:
     with user_errors("Training could not start"):
         if name is not None:
             validate_version_name(name)  # before anything else is looked at
         config = parse_config(method, values).model_dump(mode="json")
+        if spec_m.accepts_content:  # the names' columns are known now: refuse before the job, not in it
+            meta = dataset.item_meta if dataset.item_meta is not None or base_version is None else \
+                loaders.load_version(store.url, base_version).item_meta
+            bad_columns = missing_text_columns(spec_m, config, meta)
+            if bad_columns is not None:
+                raise ConfigError(bad_columns)
         key = run_key(fingerprint=fingerprint, method=method, config=config, seed=int(seed), store_url=store.url,
                       evaluate=evaluate, noise_floor=noise_floor, name=name, base_version=base_version,
                       tune_budget=float(budget) if tune else None, warm_start=None if tune else warm_start)
@@ -130,23 +163,27 @@ if submitted and dataset is not None and store is not None and not form_outcome.
             if name is not None and store.exists(name):  # fail now, not after the training
                 raise VersionExistsError(f"version {name!r} already exists in the store; choose another name")
 
+            fits = extra_fits(spec_m, evaluate=evaluate, noise_floor=noise_floor)
+
             def work(progress, _ds=dataset, _store=store, _cfg=config, _seed=int(seed), _by=actor):  # in the thread
                 with doing(path=_store.url):  # an OS error without a file name (a full disk) names the store
                     if tune:  # the form's values are the starting point and trial 1 of the search
-                        return tune_and_train(
+                        result = tune_and_train(
                             _store, method, dataset=_ds, budget_seconds=float(budget) * 60, seed=_seed, name=name,
                             evaluate=evaluate, noise_floor=noise_floor, base_config=_cfg, progress=progress, by=_by,
                             base_version=base_version,
                         )
-                    return train_version(
-                        _store, method, _cfg, dataset=_ds, seed=_seed, name=name, evaluate=evaluate,
-                        noise_floor=noise_floor, base_version=base_version, progress=progress, by=_by,
-                        warm_start=warm_start,
-                    )
+                    else:
+                        result = train_version(
+                            _store, method, _cfg, dataset=_ds, seed=_seed, name=name, evaluate=evaluate,
+                            noise_floor=noise_floor, base_version=base_version, progress=progress, by=_by,
+                            warm_start=warm_start,
+                        )
+                return {**result, "extra_fits": fits}
 
             label = f"{spec_m.title}, seed {int(seed)}" + (f", tuned for up to {float(budget):g} min" if tune else "") \
                 + (f", warm-started from {warm_start}" if warm_start and not tune else "")
-            job = jobs.start_job(key, label, work)
+            job = jobs.start_job(key, label, work, owner=resume.token(st.session_state))
             st.session_state[keys.TRAIN_JOB] = job.id
 
 
@@ -167,22 +204,21 @@ def show_training_status() -> None:
         if job.losses:
             st.caption("Loss per epoch: " + ", ".join(f"{x:,.0f}" if abs(x) >= 100 else f"{x:.4g}"
                                                   for x in job.losses))
-        if st.button("Cancel training", key="train_cancel",
-                     help="Stops at the next progress step (epoch, SVD iteration…); nothing is saved."):
+        if not job.cancelling and st.button(
+                "Cancel training", key="train_cancel",
+                help="Stops at the next progress step (epoch, SVD iteration…); nothing is saved."):
             job.cancel()
+        if job.cancelling:
+            st.caption("Cancelling: it stops at its next progress step; nothing is saved.")
         st.caption(f"Running for {job.seconds:.0f} s in the background — other pages stay usable.")
         return
     st.session_state.pop(keys.TRAIN_JOB, None)
+    job.reported = True  # a later reload does not show this outcome again
     if job.status == "done" and job.result is not None:
         st.session_state[keys.TRAIN_RUNS][job.key] = job.result["version"]
         st.session_state[keys.LAST_VERSION] = job.result["version"]
-        st.session_state[keys.TRAIN_MESSAGE] = (
-            "success", f"Saved version **{md(job.result['version'])}**: {job.result['items']:,} items × "
-            f"{job.result['dim']} dimensions, fitted in {job.result['seconds']:.1f} s"
-            + (f" (the whole job, with its evaluation and noise-floor fits, took {job.result['job_seconds']:.1f} s)."
-               if job.result.get("job_seconds", 0) > job.result["seconds"] + 0.5 else ".")
-            + (f" Tuned first in {job.result['tuning_seconds']:.0f} s ({len(job.result['trials'])} trials)."
-               if "tuning_seconds" in job.result else ""))
+        result = {**job.result, "version": md(job.result["version"])}
+        st.session_state[keys.TRAIN_MESSAGE] = ("success", outcome_sentence(result, job.result.get("extra_fits", [])))
     elif job.status == "cancelled":
         st.session_state[keys.TRAIN_MESSAGE] = (
             "warning", f"Training {md(job.label)} was cancelled; nothing was saved.")
@@ -211,8 +247,12 @@ if last and store is not None:
             evaluation = manifest.get("evaluation")
             if evaluation:
                 split = evaluation["split"]
-                st.markdown(f"**Held-out next-item evaluation** — latest {split.get('holdout', 0):.0%} of sessions "
-                            f"by time, {split['pairs']:,} query pairs")
+                trained_on = manifest.get("dataset") or {}
+                same_data = dataset is not None and trained_on.get("fingerprint") == fingerprint
+                order = session_order(trained_on.get("source"),
+                                      (dataset.sessions.start_times is not None) if same_data else None)
+                st.markdown(f"**Held-out next-item evaluation** — {holdout_words(split, order)}, "
+                            f"{split['pairs']:,} query pairs")
                 st.dataframe(evaluation_table(evaluation), hide_index=True, key="train_eval_table")
                 cmp = evaluation.get("comparison")
                 if cmp is not None:
