@@ -18,19 +18,26 @@ from typing import Any, Literal
 from behemb_core.demo import DEMO_FILE, ONLINE_RETAIL_FILTERS
 from behemb_core.errors import InputError
 from behemb_core.ingest import (
+    ENCODINGS,
     ROLES,
     Dataset,
     DatasetSpec,
     EventFilters,
+    SessionFields,
     detect_columns,
+    detect_session_fields,
     detect_timestamp,
+    guess_header,
     load,
     peek_table,
+    suggest_layout,
 )
 from behemb_core.ingest import peek_columns as read_columns
 
 UPLOAD_ROOT = Path(tempfile.gettempdir()) / "behemb-uploads"
-UPLOAD_TYPES = ["csv", "tsv", "txt", "gz", "parquet", "pq", "jsonl", "json", "ndjson"]
+#: File types the Data page names (uploads of any other name — ``u.data``, ``clicks.dat`` — are taken too and
+#: read by their content).
+UPLOAD_TYPES = ["csv", "tsv", "txt", "dat", "data", "gz", "parquet", "pq", "jsonl", "json", "ndjson"]
 DEMO_NAME_COLUMN = "Description"
 
 
@@ -106,7 +113,8 @@ def save_uploads(
 
 
 def input_kind(paths: Sequence[str | Path]) -> Literal["events", "sessions"]:
-    """Session JSONL or event log, from the file suffixes (the library's rule); mixing both is a user error."""
+    """Session JSONL or event log, from the file suffixes or, for other names (``u.data``), the content (the
+    library's rule); mixing both is a user error."""
     return DatasetSpec(paths=[str(p) for p in paths]).resolved_format()  # type: ignore[return-value]
 
 
@@ -115,22 +123,89 @@ def peek_columns(path: str | Path) -> list[str]:
     return read_columns(Path(path))
 
 
-#: Delimiter choices of the Data page: value passed to the library (None = sniffed) → label.
-DELIMITER_CHOICES: dict[str | None, str] = {
-    None: "auto-detect", ",": "comma ,", ";": "semicolon ;", "\t": "tab", "|": "pipe |",
+#: Delimiter choices of the Data page: choice → label. ``"auto"`` (sniffed) is a string, not ``None``: a selectbox
+#: whose kept value is ``None`` shows an empty "Choose an option" (:func:`delimiter_value` maps it).
+DELIMITER_CHOICES: dict[str, str] = {
+    "auto": "auto-detect", ",": "comma ,", ";": "semicolon ;", "\t": "tab", "|": "pipe |",
 }
+#: Encoding choices for item-name files: choice → label (``auto`` = detected: UTF-8, else cp1252, else Latin-1).
+ENCODING_CHOICES: dict[str, str] = {"auto": "auto-detect", **{e: e for e in ENCODINGS}}
 
 
-def preview(path: str | Path, *, delimiter: str | None = None, header: bool = True, rows: int = 5
-            ) -> tuple[list[str], str | None, Any]:
+def delimiter_value(choice: str | None) -> str | None:
+    """The library's delimiter for a page choice (``auto``/``None`` → ``None``, sniffed)."""
+    return None if choice in (None, "auto") else choice
+
+
+def delimiter_choice(delimiter: str | None) -> str:
+    """The page choice for a library delimiter (``None`` → ``auto``; an unusual one → ``auto``)."""
+    return delimiter if delimiter in DELIMITER_CHOICES else "auto"
+
+
+def preview(path: str | Path, *, delimiter: str | None = None, header: bool | None = True, rows: int = 5,
+            encoding: str | None = None) -> tuple[list[str], str | None, Any]:
     """Columns, delimiter in use (sniffed unless given) and the first ``rows`` rows as a DataFrame of text."""
     import pandas as pd
 
-    names, delim, data = peek_table(Path(path), delimiter, header, rows)
+    names, delim, data = peek_table(Path(path), delimiter, header, rows, encoding)
     width = max([len(names), *(len(r) for r in data)]) if data else len(names)
     cols = names + [f"column_{i + 1}" for i in range(len(names), width)]
     frame = pd.DataFrame([r + [""] * (width - len(r)) for r in data], columns=cols, dtype=object)
     return names, delim, frame
+
+
+def file_layout(path: str | Path) -> dict[str, Any]:
+    """What the Data page pre-selects for a new upload: ``layout`` (``baskets`` for ragged rows without an id or
+    time column, else ``table``), ``header`` (a first line with a number or a date is data) and ``delimiter``."""
+    p = Path(path)
+    header = guess_header(p)
+    baskets = suggest_layout(p) == "baskets"
+    return {"layout": "baskets" if baskets else "table", "header": False if baskets else header,
+            "baskets_suggested": baskets}
+
+
+def names_preview(path: str | Path, *, delimiter: str | None, header: bool | None, encoding: str | None,
+                  rows: int = 5) -> tuple[list[str], str | None, Any, str, bool]:
+    """An item-name file's columns, delimiter, first rows, the encoding used and whether it has a header (both
+    detected when ``None``): what the page shows before reading."""
+    from behemb_core.ingest import check_encoding, detect_encoding, sniff_header
+
+    p = Path(path)
+    enc = check_encoding(encoding) if encoding else detect_encoding(p)
+    has_header = sniff_header(p, delimiter, enc) if header is None else header
+    names, delim, frame = preview(p, delimiter=delimiter, header=has_header, rows=rows, encoding=enc)
+    return names, delim, frame, enc, has_header
+
+
+def session_fields(path: str | Path, given: dict[str, Any] | None = None) -> SessionFields:
+    """The layout and fields of an uploaded session file (detected; ``given`` fields win)."""
+    return detect_session_fields(Path(path), SessionFields(**(given or {})))
+
+
+def spec_changes(page: DatasetSpec, in_use: DatasetSpec, resolved: dict[str, Any] | None = None) -> list[str]:
+    """What reading ``page`` would change against the dataset in use, one ``setting: old → new`` per setting
+    (empty when the page shows the settings of the dataset in use). ``resolved`` is the dataset in use's
+    ``source["columns"]``: a column the spec left to detection counts as the one detected."""
+    def flat(d: Any, prefix: str = "") -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for k, v in d.items():
+            if isinstance(v, dict):
+                out.update(flat(v, f"{prefix}{k}."))
+            else:
+                out[f"{prefix}{k}"] = v
+        return out
+
+    a, b = flat(in_use.model_dump(mode="json")), flat(page.model_dump(mode="json"))
+    for role, col in (resolved or {}).items():
+        if role in ROLES and a.get(f"columns.{role}") is None:
+            a[f"columns.{role}"] = col
+    a = {k: (None if v == "" else v) for k, v in a.items()}
+    b = {k: (None if v == "" else v) for k, v in b.items()}
+    if a.get("paths") != b.get("paths"):
+        return ["files: " + ", ".join(Path(p).name for p in in_use.paths) + " → "
+                + ", ".join(Path(p).name for p in page.paths)]
+    return [f"{k.split('.', 1)[-1].replace('_', ' ')}: {a.get(k)!r} → {b.get(k)!r}"
+            for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
 
 
 def suggest_columns(path: str | Path, *, delimiter: str | None = None, header: bool = True) -> dict[str, Any]:
@@ -157,6 +232,15 @@ def check_page_columns(columns: dict[str, Any], *, use_session: bool) -> None:
     required = ["item", "timestamp"]
     if not (use_session and columns.get("session")):
         required.append("user")
+    chosen: dict[str, list[str]] = {}
+    for role in ROLES:
+        if columns.get(role):
+            chosen.setdefault(str(columns[role]), []).append(PAGE_ROLE_LABELS[role])
+    twice = {col: roles for col, roles in chosen.items() if len(roles) > 1}
+    if twice:
+        col, roles = next(iter(twice.items()))
+        raise InputError(f"the column {col!r} is chosen for both " + " and ".join(f"'{r}'" for r in roles)
+                         + " above under Columns — choose one column per role")
     missing = [r for r in required if not columns.get(r)]
     if missing:
         which = " and ".join(f"the '{PAGE_ROLE_LABELS[r]}' column" for r in missing)

@@ -18,7 +18,8 @@ KEPT_KEYS = (
     "train_base_version",
 )
 KEPT_PREFIXES = ("cfg_", "data_source", "data_layout", "data_delimiter", "data_header", "data_col_", "data_ts_unit",
-                 "data_filter_", "data_opt_")
+                 "data_filter_", "data_opt_", "data_field_", "data_meta_delimiter", "data_meta_header",
+                 "data_meta_encoding", "data_meta_col_")
 
 
 def keep_form_values(state: MutableMapping[Any, Any]) -> list[str]:

@@ -30,3 +30,6 @@ class ItemMetadata:
         for col in cols[1:]:  # vectorised string concatenation; "|"-separated lists become words
             text = text + " " + self.table[col].fillna("").astype(str).str.replace("|", " ", regex=False)
         return pd.Series(text.to_numpy(), index=self.table["item_id"].to_numpy())
+
+
+# ---------------------------------------------------------------- the interaction verb a dataset suggests

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..boundary import doing
 from ..errors import ConfigError
-from ..ingest import DatasetSpec
+from ..ingest import DatasetSpec, guess_header
 from ._common import StderrProgress, emit
 
 
@@ -21,8 +21,11 @@ def add_input_options(p: argparse.ArgumentParser, *, required: bool) -> None:
                         "per line, items separated by the delimiter, no header (the 'groceries' layout).")
     g.add_argument("--delimiter", help="Text files: field delimiter (default: sniffed from the first lines; "
                                        "'\\t' or 'tab' for TAB).")
-    g.add_argument("--no-header", action="store_true",
-                   help="Event logs: the first line is data; columns are named column_1, column_2, …")
+    hdr = g.add_mutually_exclusive_group()
+    hdr.add_argument("--no-header", action="store_true",
+                     help="Event logs: the first line is data; columns are named column_1, column_2, … (default: "
+                          "detected — a first line with a number or a date is data, e.g. MovieLens u.data).")
+    hdr.add_argument("--header", action="store_true", help="Event logs: the first line is a header line.")
     g.add_argument("--user-col", help="Event logs: user column (default: auto-detected).")
     g.add_argument("--item-col", help="Event logs: item column (default: auto-detected).")
     g.add_argument("--time-col", help="Event logs: timestamp column (default: auto-detected).")
@@ -34,6 +37,18 @@ def add_input_options(p: argparse.ArgumentParser, *, required: bool) -> None:
                    help="Unit of numeric timestamps (default s).")
     g.add_argument("--no-auto-columns", action="store_true",
                    help="Do not auto-detect columns; only use the ones given.")
+    j = p.add_argument_group("session JSON Lines fields (flat: session_id + items; nested: a session field and a "
+                             "list of event objects, e.g. OTTO's {\"session\": 12, \"events\": [{\"aid\": 3, "
+                             "\"ts\": …, \"type\": \"clicks\"}]}; detected from the first lines)")
+    j.add_argument("--jsonl-layout", choices=["auto", "flat", "nested"], default="auto",
+                   help="Layout of session JSON Lines (default: detected).")
+    j.add_argument("--session-field", help="Nested sessions: the session id field (default: detected).")
+    j.add_argument("--events-field", help="Nested sessions: the list of event objects (default: detected).")
+    j.add_argument("--event-item-field", help="Nested sessions: the item id field of an event (OTTO: aid).")
+    j.add_argument("--event-time-field", help="Nested sessions: the time field of an event (OTTO: ts; '' = none). "
+                                              "Numbers are unix time in --timestamp-unit or inferred.")
+    j.add_argument("--event-type-field", help="Nested sessions: the event type field (OTTO: type; '' = none); "
+                                              "--keep-event-types filters on it.")
     f = p.add_argument_group("row filters (every dropped row is counted by reason)")
     f.add_argument("--keep-event-types", help="Comma-separated event types to keep.")
     f.add_argument("--exclude-items", action="append", default=[], metavar="ID[,ID…]",
@@ -52,13 +67,25 @@ def add_input_options(p: argparse.ArgumentParser, *, required: bool) -> None:
     m = p.add_argument_group("item metadata")
     m.add_argument("--item-meta", metavar="PATH", help="Table of item id → name (CSV/TSV/Parquet).")
     m.add_argument("--meta-id-col", help="Id column of --item-meta (default item_id, auto-detected).")
-    m.add_argument("--meta-name-col", help="Name column of --item-meta (default name, auto-detected).")
+    m.add_argument("--meta-name-col", help="Name column of --item-meta (default name, auto-detected; without a "
+                                           "header column_2).")
+    m.add_argument("--meta-delimiter", help="Delimiter of --item-meta (default: sniffed; 'tab' for TAB; MovieLens "
+                                            "u.item: '|').")
+    mh = m.add_mutually_exclusive_group()
+    mh.add_argument("--meta-no-header", action="store_true",
+                    help="--item-meta has no header line: columns are column_1, column_2, … and the id and name "
+                         "default to the first two (default: detected).")
+    mh.add_argument("--meta-header", action="store_true", help="--item-meta starts with a header line.")
+    m.add_argument("--meta-encoding", help="Text encoding of --item-meta: utf-8, cp1252, latin-1, … (default: "
+                                           "detected — UTF-8, else cp1252, else Latin-1; the summary says which).")
     p.add_argument("--quiet", action="store_true", help="No progress on stderr.")
 
 
 #: Options that say how to read ``--input`` (item metadata aside): meaningless for data prepared elsewhere.
 READING_OPTIONS = (
-    "format", "delimiter", "no_header", "user_col", "item_col", "time_col", "session_col", "weight_col",
+    "format", "delimiter", "no_header", "header", "jsonl_layout", "session_field", "events_field",
+    "event_item_field", "event_time_field", "event_type_field", "user_col", "item_col", "time_col", "session_col",
+    "weight_col",
     "event_type_col", "name_col", "timestamp_unit", "no_auto_columns", "keep_event_types", "exclude_items",
     "exclude_session_prefix", "keep_nonpositive_weight", "gap_minutes", "no_session_column", "keep_repeats",
     "min_count", "min_length", "max_length",
@@ -74,7 +101,7 @@ def reading_options_given(args: argparse.Namespace) -> list[str]:
 def dataset_spec(args: argparse.Namespace) -> DatasetSpec:
     """The :class:`DatasetSpec` the input options describe (validated: a bad value is one ConfigError naming
     the field, e.g. ``dataset: options.min_length=0: …``)."""
-    delimiter = {"\\t": "\t", "tab": "\t"}.get(args.delimiter or "", args.delimiter) or None
+    delimiter = delimiter_option(args.delimiter)
     columns: dict[str, Any] = {
         "user": args.user_col, "item": args.item_col, "timestamp": args.time_col, "session": args.session_col,
         "weight": args.weight_col, "event_type": args.event_type_col,
@@ -82,8 +109,14 @@ def dataset_spec(args: argparse.Namespace) -> DatasetSpec:
     if args.no_auto_columns:  # "" marks a role as absent, so nothing is detected for it
         columns = {k: ("" if v is None else v) for k, v in columns.items()}
     columns = {k: v for k, v in columns.items() if v is not None}
-    columns.update({"timestamp_unit": args.timestamp_unit, "header": not args.no_header,
+    header: bool | None = False if args.no_header else (True if args.header else None)
+    if header is None and args.format in ("auto", "events"):
+        header = guess_header(list(args.input), delimiter)  # concrete in the spec: the Spark engine reads it too
+    columns.update({"timestamp_unit": args.timestamp_unit, "header": True if header is None else header,
                     "delimiter": delimiter if args.format != "baskets" else None})
+    fields = {"layout": args.jsonl_layout, "session": args.session_field, "events": args.events_field,
+              "item": args.event_item_field, "time": args.event_time_field, "type": args.event_type_field,
+              "time_unit": args.timestamp_unit}
     options = {"gap_minutes": args.gap_minutes, "min_count": args.min_count, "min_length": args.min_length,
                "max_length": args.max_length}
     options = {k: v for k, v in options.items() if v is not None}
@@ -100,8 +133,17 @@ def dataset_spec(args: argparse.Namespace) -> DatasetSpec:
     return DatasetSpec.create(
         paths=list(args.input), format=args.format, columns=columns, filters=filters, options=options,
         delimiter=delimiter if args.format == "baskets" else None, name_column=args.name_col,
+        fields={k: v for k, v in fields.items() if v is not None},
         meta_path=args.item_meta, meta_id_column=args.meta_id_col, meta_name_column=args.meta_name_col,
+        meta_delimiter=delimiter_option(args.meta_delimiter),
+        meta_header=False if args.meta_no_header else (True if args.meta_header else None),
+        meta_encoding=args.meta_encoding or None,
     )
+
+
+def delimiter_option(text: str | None) -> str | None:
+    """A delimiter option as the library takes it: ``tab`` or ``\\t`` → TAB, empty → None (sniffed)."""
+    return {"\\t": "\t", "tab": "\t", "TAB": "\t"}.get(text or "", text) or None
 
 
 def load_dataset(args: argparse.Namespace, progress: Any) -> Any:
@@ -147,6 +189,8 @@ def recorded_spec(manifest: dict[str, Any], version: str) -> DatasetSpec:
     values: dict[str, Any] = {"paths": paths, "format": fmt, "options": recorded.get("session_options") or {}}
     if fmt == "events":
         values.update(columns=source.get("columns") or {}, filters=source.get("filters") or {})
+    elif fmt == "sessions" and source.get("layout") == "nested":  # its fields and event-type filter
+        values.update(fields=source.get("fields") or {}, filters=source.get("filters") or {})
     elif fmt == "baskets" and isinstance(source.get("delimiter"), str):
         values["delimiter"] = source["delimiter"]
     return DatasetSpec.create(**values)

@@ -14,7 +14,7 @@ from typing import Any
 from ..boundary import doing
 from ..errors import ConfigError, StoreError
 from ._common import BY_HELP, StderrProgress, acting, emit, parse_sets, print_table, store_option
-from .data import add_input_options, dataset_spec, load_dataset, reading_options_given
+from .data import add_input_options, dataset_spec, delimiter_option, load_dataset, reading_options_given
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -72,7 +72,10 @@ def _train(args: argparse.Namespace, store: Any, spec: Any, config: Any, dataset
         from ..ingest import read_item_metadata
 
         with doing("read the item metadata", args.item_meta):
-            meta = read_item_metadata(args.item_meta, id_column=args.meta_id_col, name_column=args.meta_name_col)
+            meta = read_item_metadata(
+                args.item_meta, id_column=args.meta_id_col, name_column=args.meta_name_col,
+                delimiter=delimiter_option(args.meta_delimiter), encoding=args.meta_encoding or None,
+                header=False if args.meta_no_header else (True if args.meta_header else None))
     content = None
     if args.content_vectors:
         with doing("read the content vectors", args.content_vectors):

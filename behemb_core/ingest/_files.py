@@ -12,6 +12,7 @@ import re
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -140,11 +141,84 @@ def has_suffix(path: Path, suffixes: tuple[str, ...]) -> bool:
     return any(name.endswith(s) for s in suffixes)
 
 
-def open_text(path: Path) -> io.TextIOBase:
-    """Open a text file, transparently gunzipping ``.gz`` files (UTF-8, BOM tolerated)."""
+def open_text(path: Path, encoding: str | None = None) -> io.TextIOBase:
+    """Open a text file, transparently gunzipping ``.gz`` files (UTF-8, BOM tolerated, unless ``encoding``)."""
+    enc = "utf-8-sig" if encoding in (None, "utf-8", "utf8") else encoding
     if path.name.lower().endswith(".gz"):
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
-    return open(path, encoding="utf-8-sig", newline="")
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding=enc, newline="")
+    return open(path, encoding=enc, newline="")
+
+
+#: Encodings offered for text files (the Data page's choices; any codec Python knows is accepted).
+ENCODINGS = ("utf-8", "cp1252", "latin-1", "utf-16", "cp1250", "iso-8859-15", "mac-roman")
+
+
+def check_encoding(encoding: str) -> str:
+    """``encoding`` normalised (``latin1`` → ``latin-1``), or an InputError naming it when Python knows no such
+    codec."""
+    import codecs
+
+    try:
+        name = codecs.lookup(encoding).name
+    except LookupError:
+        raise InputError(f"unknown text encoding {encoding!r} (e.g. {', '.join(ENCODINGS)})",
+                         field="encoding") from None
+    return {"iso8859-1": "latin-1", "utf-8": "utf-8"}.get(name, name)
+
+
+def detect_encoding(path: Path) -> str:
+    """The encoding of a text file: ``utf-8`` when every byte decodes as UTF-8, else ``cp1252`` (Windows
+    Western, a superset of Latin-1's printable characters) when it decodes, else ``latin-1`` (any byte). Reads
+    the file once in 1 MB blocks with incremental decoders."""
+    import codecs
+
+    decoders = {enc: codecs.getincrementaldecoder(enc)() for enc in ("utf-8", "cp1252")}
+    ok = dict.fromkeys(decoders, True)
+    try:
+        with _open_binary(path) as fh:
+            while block := fh.read(1 << 20):
+                for enc, dec in decoders.items():
+                    if ok[enc]:
+                        try:
+                            dec.decode(block)
+                        except UnicodeDecodeError:
+                            ok[enc] = False
+                if not any(ok.values()):
+                    break
+        for enc, dec in decoders.items():
+            if ok[enc]:
+                try:
+                    dec.decode(b"", final=True)
+                except UnicodeDecodeError:
+                    ok[enc] = False
+    except READ_ERRORS as exc:
+        raise unreadable(path, exc) from None
+    return next((enc for enc in ("utf-8", "cp1252") if ok[enc]), "latin-1")
+
+
+_NUMBER_OR_DATE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
+                             r"|^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$")
+
+
+def looks_like_data(fields: list[str]) -> bool:
+    """True when a field of a first line is a number or an ISO date/time — a data row, not a header: column names
+    are words (MovieLens ``u.data``: ``196<TAB>242<TAB>3<TAB>881250949``; ``u.item``: ``1|Toy Story (1995)|…``)."""
+    return any(_NUMBER_OR_DATE.match(f.strip()) for f in fields if f.strip())
+
+
+def sniff_kind(path: Path) -> Literal["sessions", "events"]:
+    """``"sessions"`` (JSON Lines) or ``"events"`` (a table): by the suffix when it is a known one, else by the
+    content — a first non-blank character ``{`` is JSON Lines, anything else a table (``u.data``, ``.dat``)."""
+    if has_suffix(path, JSONL_SUFFIXES):
+        return "sessions"
+    if has_suffix(path, TABLE_SUFFIXES):
+        return "events"
+    try:
+        with _open_binary(path) as fh:
+            head = fh.read(4096)
+    except (*READ_ERRORS, ValueError):
+        return "events"  # the reader says what is wrong with it
+    return "sessions" if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{") else "events"
 
 
 def table_format(path: Path) -> str:
@@ -157,10 +231,10 @@ DELIMITERS = (",", ";", "\t", "|")
 SNIFF_LINES = 50
 
 
-def first_lines(path: Path, n: int = SNIFF_LINES) -> list[str]:
+def first_lines(path: Path, n: int = SNIFF_LINES, encoding: str | None = None) -> list[str]:
     """The first ``n`` lines of a text file (gzipped too), for sniffing its layout."""
     try:
-        with open_text(path) as fh:
+        with open_text(path, encoding) as fh:
             lines = []
             for line in fh:
                 lines.append(line.rstrip("\r\n"))
@@ -187,39 +261,65 @@ def sniff_delimiter(lines: list[str], *, default: str = ",") -> str:
     return best
 
 
-def text_delimiter(path: Path, delimiter: str | None = None) -> str:
+def text_delimiter(path: Path, delimiter: str | None = None, encoding: str | None = None) -> str:
     """``delimiter`` if given, else sniffed from the first lines (``.tsv`` falls back to TAB, others to ``,``)."""
     if delimiter:
         return delimiter
     default = "\t" if path.name.lower().removesuffix(".gz").endswith(".tsv") else ","
-    return sniff_delimiter(first_lines(path), default=default)
+    return sniff_delimiter(first_lines(path, encoding=encoding), default=default)
 
 
-def read_header(path: Path, delimiter: str | None = None, header: bool = True) -> tuple[list[str], str | None]:
+def sniff_header(path: Path, delimiter: str | None = None, encoding: str | None = None) -> bool:
+    """Whether a text file starts with a header line: not when every field of its first line is a number or a
+    date/time (:func:`looks_like_data`). Parquet files always have column names."""
+    if table_format(path) == "parquet":
+        return True
+    lines = [ln for ln in first_lines(path, 1, encoding) if ln.strip()]
+    if not lines:
+        return True
+    delim = text_delimiter(path, delimiter, encoding)
+    return not looks_like_data(next(csv.reader([lines[0]], delimiter=delim)))
+
+
+def is_ragged(path: Path, delimiter: str | None = None, encoding: str | None = None) -> bool:
+    """Whether the first lines of a text file have different numbers of fields (baskets, not a table)."""
+    if table_format(path) == "parquet":
+        return False
+    lines = [ln for ln in first_lines(path, encoding=encoding) if ln.strip()]
+    delim = text_delimiter(path, delimiter, encoding)
+    return len({len(next(csv.reader([ln], delimiter=delim))) for ln in lines}) > 1
+
+
+def read_header(path: Path, delimiter: str | None = None, header: bool | None = True, encoding: str | None = None
+                ) -> tuple[list[str], str | None]:
     """Column names of a table file and, for text files, the delimiter (``delimiter`` or sniffed from the first
     lines of every text file: csv/tsv/txt, gzipped too). Without a ``header`` line, columns are named
-    ``column_1``, ``column_2``, … by the first line's fields."""
+    ``column_1``, ``column_2``, … by the first line's fields; ``header=None`` decides by :func:`sniff_header`."""
     if table_format(path) == "parquet":
         try:
             return list(pq.read_schema(path).names), None
         except Exception as exc:  # noqa: BLE001 - any reader failure is a bad input file
             raise InputError(f"not a readable Parquet file: {_arrow_reason(exc)}", path=str(path)) from None
-    lines = first_lines(path)
+    lines = first_lines(path, encoding=encoding)
     first = lines[0] if lines else ""
     if not first.strip():
         raise InputError("the file is empty (expected a header line)" if header else "the first line is empty",
                          path=str(path), line=1)
-    delim = text_delimiter(path, delimiter)
+    delim = text_delimiter(path, delimiter, encoding)
     fields = next(csv.reader([first], delimiter=delim))
+    if header is None:
+        header = not looks_like_data(fields)
     if not header:
         return [f"column_{i + 1}" for i in range(len(fields))], delim
     return [h.strip() for h in fields], delim
 
 
-def peek_rows(path: Path, delimiter: str | None = None, header: bool = True, rows: int = 5
-              ) -> tuple[list[str], str | None, list[list[str]]]:
+def peek_rows(path: Path, delimiter: str | None = None, header: bool | None = True, rows: int = 5,
+              encoding: str | None = None) -> tuple[list[str], str | None, list[list[str]]]:
     """Columns, delimiter and the first ``rows`` data rows of a table file as text (for previews)."""
-    names, delim = read_header(path, delimiter, header)
+    if header is None:
+        header = sniff_header(path, delimiter, encoding)
+    names, delim = read_header(path, delimiter, header, encoding)
     if delim is None:
         try:
             pf = pq.ParquetFile(path)
@@ -230,13 +330,13 @@ def peek_rows(path: Path, delimiter: str | None = None, header: bool = True, row
             return names, None, []
         head = table.slice(0, rows).to_pylist()
         return names, None, [[str(r.get(c, "")) for c in names] for r in head]
-    lines = [ln for ln in first_lines(path, rows + 1 + 20) if ln.strip()][(1 if header else 0):]
+    lines = [ln for ln in first_lines(path, rows + 1 + 20, encoding) if ln.strip()][(1 if header else 0):]
     out = [next(csv.reader([ln], delimiter=delim)) for ln in lines[:rows]]
     return names, delim, out
 
 
 def read_table(path: Path, columns: list[str], delimiter: str | None, *, names: list[str] | None = None,
-               header: bool = True) -> pa.Table:
+               header: bool = True, encoding: str | None = None) -> pa.Table:
     """Read only ``columns`` of one file. Text files are read as strings (ids such as ``85123A`` and
     ``17850.0`` survive untouched; empty cells become nulls); Parquet keeps its types. ``names`` (from
     :func:`read_header`) name the text columns; without a ``header`` the first line is data."""
@@ -246,7 +346,8 @@ def read_table(path: Path, columns: list[str], delimiter: str | None, *, names: 
         return pacsv.read_csv(
             path,
             read_options=pacsv.ReadOptions(block_size=8 << 20, column_names=names,
-                                           skip_rows=1 if (names is not None and header) else 0),
+                                           skip_rows=1 if (names is not None and header) else 0,
+                                           encoding=encoding or "utf8"),
             parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
             convert_options=pacsv.ConvertOptions(
                 include_columns=columns,

@@ -31,6 +31,11 @@ CANDIDATES: dict[str, tuple[str, ...]] = {
 }
 
 
+#: The command-line option that names each role's column.
+_OPTION = {"user": "user-col", "item": "item-col", "timestamp": "time-col", "session": "session-col",
+           "weight": "weight-col", "event_type": "event-type-col"}
+
+
 def _key(name: str) -> str:
     return name.lower().replace("_", "").replace("-", "").replace(" ", "")
 
@@ -56,7 +61,8 @@ class EventColumns(BaseModel):
     )
     timestamp_format: str | None = Field(None, description="strptime format of text timestamps (default ISO).")
     delimiter: str | None = Field(None, description="Delimiter of text files (default: sniffed per file).")
-    header: bool = Field(True, description="Text files start with a header line (else columns are column_1…).")
+    header: bool | None = Field(True, description="Text files start with a header line (else columns are column_1…; "
+                                "None = detected: a first line with a number or a date is data).")
 
 
 class EventFilters(BaseModel):
@@ -107,9 +113,9 @@ _TIME_WORDS = ("time", "date", "day", "frame", "epoch")
 def detect_timestamp(header: list[str], rows: list[list[str]], used: AbstractSet[str] = frozenset()) -> str | None:
     """A timestamp column found by *content* among the columns not in ``used``, or ``None``.
 
-    Tried in this order (first column wins): numbers in a plausible unix-time range (1973–2286 in s, ms, us
-    or ns); ISO dates (``YYYY-MM-DD``, optionally with a time); numbers in a column whose name mentions
-    time/date/day/frame/epoch (day offsets, ``timeframe``). ``rows`` are sample rows as text.
+    Tried in this order (first column wins): ISO date-times (``YYYY-MM-DDTHH:MM…``); numbers in a plausible
+    unix-time range (1973–2286 in s, ms, us or ns); ISO dates (``YYYY-MM-DD``); numbers in a column whose name
+    mentions time/date/day/frame/epoch (day offsets, ``timeframe``). ``rows`` are sample rows as text.
     """
     def values(j: int) -> list[str]:
         return [r[j].strip() for r in rows if j < len(r) and r[j].strip()]
@@ -122,12 +128,15 @@ def detect_timestamp(header: list[str], rows: list[list[str]], used: AbstractSet
         x = [abs(float(s)) for s in v]
         return any(all(1e8 * k <= y < 1e10 * k for y in x) for k in (1, 1e3, 1e6, 1e9))
 
+    dates = [h for h, v in cols.items() if v and all(_DATE_TEXT.match(x) for x in v)]
+    for h in dates:  # date-times first: ids of 9-10 digits (YOOCHOOSE's items) look like unix seconds too
+        if any(len(x) > 10 for x in cols[h]):
+            return h
     for h, v in numeric.items():
         if epoch_like(v):
             return h
-    for h, v in cols.items():
-        if v and all(_DATE_TEXT.match(x) for x in v):
-            return h
+    for h in dates:
+        return h
     for h in numeric:
         if any(w in h.lower() for w in _TIME_WORDS):
             return h
@@ -183,7 +192,8 @@ def resolve_columns(
         if merged[role] is None:
             looked = ", ".join(CANDIDATES[role])
             raise InputError(
-                f"no {role} column found (looked for {looked}; name it with EventColumns({role}=...)); "
+                f"no {role} column found (looked for {looked}; name it: --{_OPTION[role]} on the command line, "
+                f"the '{role.replace('_', ' ')}' select on the Data page); "
                 f"columns present: {present}",
                 path=path,
                 field=role,

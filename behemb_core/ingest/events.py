@@ -27,7 +27,7 @@ from ..errors import InputError
 from ..metadata import ItemMetadata
 from ..progress import Reporter, as_reporter
 from ..sessions import DropLog, RawSessions, SessionOptions, build_sessions
-from ._files import TABLE_SUFFIXES, PathsLike, list_files, peek_rows, read_header, read_table
+from ._files import TABLE_SUFFIXES, PathsLike, list_files, peek_rows, read_header, read_table, sniff_header
 from ._values import (
     NAT,
     RowError,
@@ -74,7 +74,7 @@ def _read_all(
                 f"header differs from the first file ({files[0].name}): expected {header0}, got {header}",
                 path=str(f), line=1,
             )
-        table = read_table(f, needed, delim, names=header0 if delim is not None else None, header=cols.header)
+        table = read_table(f, needed, delim, names=header0 if delim is not None else None, header=bool(cols.header))
         # text: header is line 1 (if any); Parquet: 1-based row number
         first_line = 2 if delim is not None and cols.header else 1
         if unit is None and cols.timestamp_format is None:
@@ -89,7 +89,7 @@ def _read_all(
             if cols.weight:
                 weights.append(parse_numbers(table[cols.weight], path=f, first_line=first_line, field="weight"))
         except RowError as err:
-            line = physical_line(f, delim, err.row, cols.header) if delim is not None else None
+            line = physical_line(f, delim, err.row, bool(cols.header)) if delim is not None else None
             if line is None or line == err.line:
                 raise
             raise InputError(err.detail, path=str(f), line=line, field=err.field) from None
@@ -286,7 +286,9 @@ def read_event_log(
     """
     rep = as_reporter(progress)
     files = list_files(paths, TABLE_SUFFIXES, "event log")
-    delimiter, has_header = (columns.delimiter, columns.header) if columns is not None else (None, True)
+    if columns is not None and columns.header is None:
+        columns = columns.model_copy(update={"header": sniff_header(files[0], columns.delimiter)})
+    delimiter, has_header = (columns.delimiter, bool(columns.header)) if columns is not None else (None, True)
     header0, sample, delim0 = _sample(files[0], delimiter, has_header)
     use_session = bool(options.use_session_column)
     found_by: dict[str, str] = {}

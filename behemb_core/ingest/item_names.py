@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 
 from ..errors import InputError
 from ..metadata import ItemMetadata
-from ._files import read_header, read_table
+from ._files import check_encoding, detect_encoding, read_header, read_table, sniff_header, table_format
 from ._values import as_strings, factorize_ids
 
 ID_CANDIDATES = ("item_id", "itemId", "movieId", "StockCode", "product_id", "productId", "sku", "item", "id")
@@ -67,29 +67,44 @@ def most_frequent_names(
 
 
 def read_item_metadata(
-    path: str | os.PathLike, *, id_column: str | None = None, name_column: str | None = None
+    path: str | os.PathLike, *, id_column: str | None = None, name_column: str | None = None,
+    delimiter: str | None = None, header: bool | None = None, encoding: str | None = None,
 ) -> ItemMetadata:
-    """Read a catalogue (CSV/TSV/TXT, optionally ``.gz``, or Parquet) into :class:`ItemMetadata`.
+    """Read a catalogue (a text table of any suffix, optionally ``.gz``, or Parquet) into :class:`ItemMetadata`.
 
-    The id column defaults to ``item_id`` or a common alternative (movieId, StockCode, …), the name column
-    to ``name`` or (title, Description, …). Other columns are kept (first row per id). Rows without an id are
-    skipped; missing names become ``""``. ``table.attrs`` records ``source``, ``rows_read``,
-    ``rows_without_id`` and ``duplicate_ids`` (ids that occurred on more than one row).
+    Text files are read like event logs: ``delimiter`` (default sniffed: ``,`` ``;`` TAB ``|``), ``header``
+    (default: detected — a first line with a number or a date is data) and ``encoding`` (default: detected —
+    UTF-8, else cp1252, else Latin-1; MovieLens ``u.item`` is Latin-1). Without a header the columns are
+    ``column_1``, ``column_2``, … and the id and name default to the first two. With one, the id column defaults
+    to ``item_id`` or a common alternative (movieId, StockCode, …), the name column to ``name`` or (title,
+    Description, …). Other columns are kept (first row per id). Rows without an id are skipped; missing names
+    become ``""``. ``table.attrs`` records ``source``, ``rows_read``, ``rows_without_id``, ``duplicate_ids`` (ids
+    that occurred on more than one row), ``delimiter``, ``header`` and ``encoding`` (``encoding_detected``).
     """
     p = Path(path)
     if "\0" in str(p):
         raise InputError("the path contains a NUL byte", path=repr(str(p)))
     if not p.is_file():
         raise InputError("a folder, not a file" if p.is_dir() else "no such file", path=str(p))
-    header, delim = read_header(p)
-    id_col = _pick(header, id_column, ID_CANDIDATES, "id", p)
-    name_col = _pick(header, name_column, NAME_CANDIDATES, "name", p)
-    table = read_table(p, header, delim)
+    text = table_format(p) != "parquet"
+    enc = (check_encoding(encoding) if encoding else detect_encoding(p)) if text else None
+    has_header = (sniff_header(p, delimiter, enc) if header is None else header) if text else True
+    header_names, delim = read_header(p, delimiter, has_header, enc)
+    if not has_header and len(header_names) < 2 and (id_column is None or name_column is None):
+        raise InputError(f"only one column per line with delimiter {delim!r}: expected an id and a name column "
+                         "(choose the delimiter)", path=str(p), line=1)
+    id_col = _pick(header_names, id_column or (None if has_header else "column_1"), ID_CANDIDATES, "id", p)
+    name_col = _pick(header_names, name_column or (None if has_header else "column_2"), NAME_CANDIDATES, "name", p)
+    if id_col == name_col:
+        raise InputError(f"the id and the name are the same column {id_col!r}; choose two columns", path=str(p),
+                         field="name")
+    table = read_table(p, header_names, delim, names=header_names if delim is not None else None, header=has_header,
+                       encoding=enc)
     codes, ids = factorize_ids(table[id_col])
     names, n_multi = most_frequent_names(codes, ids, table[name_col])
     has_id = codes >= 0
     first_rows = pd.Series(np.flatnonzero(has_id)).groupby(codes[has_id], sort=True).first().to_numpy()
-    others = [c for c in header if c not in (id_col, name_col)]
+    others = [c for c in header_names if c not in (id_col, name_col)]
     extra = table.select(others).take(pa.array(first_rows)).to_pandas() if others else pd.DataFrame()
     # Extra columns with the same name as ours would collide; they are prefixed.
     extra = extra.rename(columns={c: f"{c}_" for c in extra.columns if c in ("item_id", "name")})
@@ -98,5 +113,6 @@ def read_item_metadata(
     out.attrs.update(
         source=str(p), id_column=id_col, name_column=name_col, rows_read=int(len(codes)),
         rows_without_id=int((~has_id).sum()), duplicate_ids=n_dup_ids, ids_with_several_names=n_multi,
+        delimiter=delim, header=has_header, encoding=enc, encoding_detected=text and not encoding,
     )
     return ItemMetadata(out)

@@ -9,7 +9,6 @@ new settings, never a mix. Published versions are never touched: the wording is 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any, Literal, get_args
 
@@ -17,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..errors import ConfigError
 from ..identity import Actor, as_actor
+from ..interaction import guess_interaction
 from . import _lifecycle_io as lio
 from .filestore import Store
 from .policy import access
@@ -25,14 +25,6 @@ SETTINGS_FILE = "settings.json"
 Interaction = Literal["viewed", "bought", "played"]
 INTERACTIONS: tuple[str, ...] = get_args(Interaction)
 DEFAULT_INTERACTION: Interaction = "bought"
-
-# Words in an event type (or the column that holds it) and the verb they mean; the first match decides.
-_VERB_WORDS: tuple[tuple[Interaction, tuple[str, ...]], ...] = (
-    ("viewed", ("view", "click", "pageview")),
-    ("bought", ("purchase", "buy", "transaction", "order", "basket", "invoice")),
-    ("played", ("play", "listen", "stream", "watch", "rating")),
-)
-
 
 class StoreSettings(BaseModel):
     """The settings of one store. ``interaction`` None means: from the version's training data."""
@@ -80,35 +72,13 @@ def write_settings(store: Store | str, *, by: Actor | str | None = None, **chang
     return settings
 
 
-def _verb_of(word: str) -> Interaction | None:
-    """The verb a name suggests, by whole words (``InvoiceNo`` → invoice, no; ``page_views`` → page, views): a
-    word matches a keyword it starts with, so "views" and "played" count but "review" and "display" do not."""
-    tokens = re.findall(r"[a-z]+", re.sub(r"([a-z])([A-Z])", r"\1 \2", word).lower())
-    for verb, words in _VERB_WORDS:
-        if any(t.startswith(w) for t in tokens for w in words):
-            return verb
-    return None
-
-
 def verb_from_source(source: Mapping[str, Any] | None) -> Interaction:
-    """The verb a version's training data suggests (``manifest["dataset"]["source"]``).
-
-    Looked at in order: the kept event types (``filters.keep_event_types``; with several, the first that names
-    a known interaction), then the event-type column's name, then the other column names (a session column
-    ``InvoiceNo`` means baskets, a weight column ``rating`` means ratings), then the kind of input (``baskets``).
-    view/click/pageview → viewed; purchase/buy/transaction/order/basket/invoice → bought;
-    play/listen/stream/watch/rating → played; nothing recognised → bought."""
-    source = source or {}
-    filters = source.get("filters") or {}
-    columns = source.get("columns") or {}
-    words: list[str] = [str(t) for t in (filters.get("keep_event_types") or [])]
-    words += [str(columns[role]) for role in ("event_type", "session", "weight") if columns.get(role)]
-    words.append(str(source.get("kind") or ""))
-    for word in words:
-        verb = _verb_of(word)
-        if verb is not None:
-            return verb
-    return DEFAULT_INTERACTION
+    """The verb a version's training data suggests (``manifest["dataset"]["source"]``): the one guess of
+    :func:`behemb_core.interaction.guess_interaction` — kept event types, the most frequent event type, the event-type
+    column, the file names (``train-item-views.csv`` → viewed), the session and weight columns, the kind of input;
+    nothing recognised → bought."""
+    verb = guess_interaction(source).verb
+    return verb if verb in INTERACTIONS else DEFAULT_INTERACTION  # type: ignore[return-value]
 
 
 def interaction_verb(store: Store | str, manifest: Mapping[str, Any] | None) -> str:
