@@ -104,3 +104,9 @@ def enable_disk_cache(module_name: str, names: Iterable[str]) -> list[str]:
                 continue
         enabled.append(name)
     return enabled
+
+
+def cache_dir() -> Path | None:
+    """The folder numba's disk cache uses now (``$NUMBA_CACHE_DIR``), or ``None`` when numba's default applies."""
+    chosen = os.environ.get(ENV)
+    return Path(chosen) if chosen else None

@@ -21,24 +21,39 @@ Two estimators of the same gradient:
 
 Both are deterministic for a seed on a given machine: every random draw comes from one seeded generator,
 compiled loops write disjoint rows (or disjoint column blocks), and reductions run in a fixed order.
+
+Small catalogues (fewer than 16 full batches) get a cost that follows their size: batches shrink so an epoch
+still takes ``MIN_STEPS_PER_EPOCH`` steps, the shared negatives are capped at a sixteenth of the catalogue
+(:func:`effective_negatives`), and the fit runs on one thread (:func:`fit_threads`). Which estimator a method
+uses is its choice (``cooc_softmax``'s ``softmax="auto"`` compares their costs per epoch).
 """
 
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 
+import numba
 import numpy as np
 import scipy.sparse as sp
 from numba import njit, prange
+from threadpoolctl import threadpool_limits
 
 from .progress import Reporter
 from .warm_start import EarlyStop, WarmRows
 
 _BETA1, _BETA2, _EPS = 0.9, 0.999, 1e-8
-# A small catalogue still takes this many steps per epoch: the batch shrinks to ceil(n / 4) below 4 batches.
-MIN_STEPS_PER_EPOCH = 4
+# A small catalogue still takes this many steps per epoch: the batch shrinks to ceil(n / 16) below 16 batches.
+# Adam needs steps, not passes: with 4 steps an epoch a 6,000-item catalogue ran 13 epochs of 4-6 steps; with
+# 16 it reaches the same loss and held-out HR@10 in 7-10 (benchmarks/results/small-data-ablation.md).
+MIN_STEPS_PER_EPOCH = 16
+# Shared negatives per step are at most this share of the catalogue, and never fewer than MIN_NEGATIVES
+# (see effective_negatives).
+NEGATIVE_SHARE = 16
+MIN_NEGATIVES = 64
 
 
 @dataclass(frozen=True)
@@ -64,6 +79,8 @@ class SoftmaxFitResult:
     estimator: str = "full"
     batch_size: int = 0
     seconds_per_epoch: list[float] = field(default_factory=list)
+    threads: int = 0
+    negatives: int = 0  # shared negatives per step (sampled softmax; 0 for the full one)
 
     @property
     def epochs_run(self) -> int:
@@ -91,6 +108,47 @@ def effective_batch_size(batch_size: int, n: int) -> int:
     return max(1, min(batch_size, math.ceil(n / MIN_STEPS_PER_EPOCH)))
 
 
+def effective_negatives(negatives: int, n: int) -> int:
+    """Shared negatives per step: ``negatives``, but at most a ``NEGATIVE_SHARE``-th of the catalogue (never
+    fewer than ``MIN_NEGATIVES``).
+
+    The draws follow the smoothed column mass, so in a small catalogue a few hundred of them already repeat its
+    popular items many times over; 2,048 of them made an epoch cost ``n · 2048`` item pairs, a third of the full
+    softmax's ``n²`` at 6,000 items. With the cap an epoch costs at most ``n² / 16`` pairs, and held-out quality
+    did not move (MovieLens-small HR@10 0.0617 with 375 negatives per step, 0.0618 with 997; the Diginetica-like
+    sample's cluster precision 0.331 with 375 and 750 — benchmarks/results/small-data-ablation.md). From 32,768
+    items up the cap is above the default 2,048 and changes nothing."""
+    return min(negatives, max(MIN_NEGATIVES, math.ceil(n / NEGATIVE_SHARE)))
+
+
+def fit_threads(batch_size: int, n: int) -> int:
+    """Threads a fit of ``n`` items uses: one when the catalogue is smaller than ``MIN_STEPS_PER_EPOCH`` full
+    batches (its batches were shrunk), else numba's thread count.
+
+    A small fit's steps take milliseconds. Two threads then wait for each other at every compiled loop and BLAS
+    product, and on a busy machine the wait for a thread another process holds costs more than the second
+    thread gains (benchmarks/results/small-data-ablation.md). Which count a fit uses depends only on its size,
+    so a seed still gives the same vectors (the compiled loops and OpenBLAS's products give the same bits at
+    any thread count here)."""
+    return 1 if n < MIN_STEPS_PER_EPOCH * batch_size else numba.get_num_threads()
+
+
+@contextmanager
+def _thread_limit(threads: int) -> Iterator[None]:
+    """Run numba's parallel loops (this thread only) and BLAS (process-wide, as ``svd`` does) on ``threads``
+    threads when that is fewer than now; restore both afterwards."""
+    previous = numba.get_num_threads()
+    if threads >= previous:
+        yield
+        return
+    numba.set_num_threads(threads)
+    try:
+        with threadpool_limits(limits=threads, user_api="blas"):
+            yield
+    finally:
+        numba.set_num_threads(previous)
+
+
 def fit_cosine_softmax(
     t: sp.csr_matrix,
     params: SoftmaxFitParams,
@@ -106,6 +164,7 @@ def fit_cosine_softmax(
     as for a cold fit, so a warm fit is as deterministic for a seed). Runs at most ``params.epochs`` epochs and
     stops earlier once the loss stops improving (``params.tol``, ``params.patience``, ``params.min_epochs``)."""
     n = t.shape[0]
+    params = replace(params, negatives=effective_negatives(params.negatives, n))
     p, w = row_distribution(t, params.row_weight_exponent)
     rng = np.random.default_rng(seed)
     e = rng.standard_normal((n, params.dim)).astype(np.float32)
@@ -119,7 +178,19 @@ def fit_cosine_softmax(
     stop = EarlyStop(max_epochs=params.epochs, min_epochs=params.min_epochs, tol=params.tol, patience=params.patience)
     step = SoftmaxTrainer(params, p, w, e, rng)
     batch_size = effective_batch_size(params.batch_size, n)
-    result = SoftmaxFitResult(vectors=e, estimator="full" if full else "sampled", batch_size=batch_size)
+    threads = fit_threads(params.batch_size, n)
+    result = SoftmaxFitResult(vectors=e, estimator="full" if full else "sampled", batch_size=batch_size,
+                              threads=threads, negatives=0 if full else params.negatives)
+    with _thread_limit(threads):
+        _run_epochs(result, step, stop, params, n, batch_size, rng, full, progress)
+    return result
+
+
+def _run_epochs(
+    result: SoftmaxFitResult, step: SoftmaxTrainer, stop: EarlyStop, params: SoftmaxFitParams, n: int,
+    batch_size: int, rng: np.random.Generator, full: bool, progress: Reporter | None,
+) -> None:
+    w = step.w
     batches = math.ceil(n / batch_size)
     last_report = time.perf_counter()
     for epoch in range(params.epochs):
@@ -144,7 +215,6 @@ def fit_cosine_softmax(
             )
         if stop.should_stop(result.epoch_losses):
             break
-    return result
 
 
 class SoftmaxTrainer:

@@ -13,16 +13,24 @@ from pydantic import Field
 from ..cooccurrence import Weighting
 from ..embeddings import FitResult, make_embeddings
 from ..progress import ProgressCallback, Reporter, as_reporter
-from ..softmax_fit import SoftmaxFitParams, fit_cosine_softmax
+from ..softmax_fit import SoftmaxFitParams, effective_negatives, fit_cosine_softmax
 from ..target_similarity import target_similarity
 from ..warm_start import warm_rows
 from .base import MethodConfig, MethodSpec, TrainingInputs, require_sessions
 from .facts import TargetParams, stage
 
-# Up to this many items ``softmax="auto"`` fits the exact softmax; above it the sampled one. Where both were
-# run the two agree (benchmarks/results/softmax-agreement.md); the full softmax's cost grows with n², so above
-# this size the sampled estimator is the faster of the two by a growing factor.
+# Up to this many items ``softmax="auto"`` may fit the exact softmax; above it always the sampled one. Where both
+# were run the two agree (benchmarks/results/softmax-agreement.md); the full softmax's cost grows with n², so
+# above this size the sampled estimator is the faster of the two by a growing factor.
 FULL_SOFTMAX_MAX_ITEMS = 15_000
+# Below that size ``auto`` takes whichever estimator costs less per epoch, in units of one item's vector against
+# another's: the full softmax costs n per row, the sampled one (negatives + POSITIVE_COST × non-zeros of the row
+# of T) — a positive costs about six negatives, three compiled passes against three BLAS products (measured on
+# Online Retail, MovieLens-small and a Diginetica-like sample: benchmarks/results/small-data-ablation.md). So a
+# sparse target — short click sessions, where each item co-occurs with a handful of others — takes the sampled
+# softmax even at a few thousand items, and a dense one (baskets: Online Retail's 3,900 items have ~650 partners
+# each) keeps the exact softmax.
+POSITIVE_COST = 6.0
 # ``lr`` is the step at this dimension; other dims scale it by √(REFERENCE_DIM / dim), so unit vectors move by the
 # same relative amount at any dim (what that gains at small dims: benchmarks/results/method-defaults.md).
 REFERENCE_DIM = 128
@@ -80,13 +88,13 @@ class CoocSoftmaxConfig(MethodConfig):
     )
     batch_size: int = Field(
         1024, title="Batch size", ge=16, le=65536,
-        description="Items per optimisation step (at most a quarter of the catalogue, so every epoch takes 4+ "
+        description="Items per optimisation step (at most a sixteenth of the catalogue, so every epoch takes 16+ "
         "steps). Larger is faster per epoch but takes fewer steps.",
     )
     negatives: int = Field(
         2048, title="Shared negatives", ge=16, le=65536,
-        description="Shared negative items per step for the sampled softmax (large catalogues). More is closer "
-        "to the exact softmax and slower.",
+        description="Shared negative items per step for the sampled softmax (at most a sixteenth of the "
+        "catalogue). More is closer to the exact softmax and slower.",
     )
     row_weight_exponent: float = Field(
         0.5, title="Row weight exponent", ge=0, le=2,
@@ -96,7 +104,8 @@ class CoocSoftmaxConfig(MethodConfig):
     softmax: Literal["auto", "full", "sampled"] = Field(
         "auto", title="Softmax",
         description=f"'full' is exact but costs items² per epoch; 'sampled' scales to millions of items; "
-        f"'auto' uses full up to {FULL_SOFTMAX_MAX_ITEMS:,} items.",
+        f"'auto' uses full where it costs no more than sampled (dense co-occurrence, at most "
+        f"{FULL_SOFTMAX_MAX_ITEMS:,} items).",
     )
 
     def step_size(self) -> float:
@@ -111,10 +120,15 @@ class CoocSoftmaxConfig(MethodConfig):
         )
 
 
-def use_full_softmax(config: CoocSoftmaxConfig, n_items: int) -> bool:
-    if config.softmax == "auto":
-        return n_items <= FULL_SOFTMAX_MAX_ITEMS
-    return config.softmax == "full"
+def use_full_softmax(config: CoocSoftmaxConfig, n_items: int, target_nnz: int) -> bool:
+    """Whether the fit uses the exact softmax: as configured, or for ``auto`` when it costs no more per epoch
+    than the sampled one (see ``POSITIVE_COST``) on at most ``FULL_SOFTMAX_MAX_ITEMS`` items."""
+    if config.softmax != "auto":
+        return config.softmax == "full"
+    if n_items > FULL_SOFTMAX_MAX_ITEMS:
+        return False
+    negatives = effective_negatives(config.negatives, n_items)
+    return n_items <= negatives + POSITIVE_COST * target_nnz / max(n_items, 1)
 
 
 def fit_cooc_softmax(
@@ -141,7 +155,7 @@ def fit_cooc_softmax(
             "provide sessions with at least two different items"
         )
     t = target.matrix[keep][:, keep].tocsr()
-    full = use_full_softmax(config, len(keep))
+    full = use_full_softmax(config, len(keep), int(t.nnz))
     vocab = sessions.vocab.subset(keep)
     warm = None
     if inputs.warm_start is not None:
@@ -157,11 +171,13 @@ def fit_cooc_softmax(
         report={
             "estimator": res.estimator,
             "batch_size": res.batch_size,
+            **({"negatives": res.negatives} if not full else {}),
             "adam_lr": config.step_size(),
             "epoch_losses": res.epoch_losses,
             "epochs_run": res.epochs_run,
             "stopped_early": res.epochs_run < config.epochs,
             "seconds_per_epoch": res.seconds_per_epoch,
+            "threads": res.threads,
             "target_nnz": int(t.nnz),
             "items_without_vector": int(len(dropped)),
             "items_without_vector_examples": dropped[:20].tolist(),
@@ -179,7 +195,9 @@ def _target(config: CoocSoftmaxConfig) -> TargetParams:
 SPEC = MethodSpec(
     name="cooc_softmax", title="Co-occurrence cosine softmax", config_class=CoocSoftmaxConfig, fit=fit_cooc_softmax,
     description="Unit vectors whose cosine softmax reproduces popularity-damped, distance-weighted co-occurrence. "
-    "Pick it first: the most accurate neighbors on real data, and the only method that beats item-kNN there.",
+    "Pick it first: the most accurate neighbors on real data, and the only method that beats item-kNN there — "
+    "unless the popularity diagnosis shown after training says its lists lean on bestsellers more than item-kNN's "
+    "(then raise gamma, or tune with the collapse gate).",
     version_prefix="cs",
     # The target stage picks the cheap parameters of T without training; the fit stage then tunes the fit.
     search_space=(
