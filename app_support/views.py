@@ -173,16 +173,18 @@ def diagnostics_table(reports: dict[str, dict[str, Any]]) -> pd.DataFrame:
     each with a readable name and what it measures."""
     out: dict[str, list[Any]] = {
         "metric": ["verdict", "rules over their limit", *(label for _, label, _ in DIAGNOSTIC_METRICS)],
-        "what it measures": ["ok, warning (one rule over its limit) or collapsed (two or more)",
-                             "which of the measures below crossed their limit",
+        "what it measures": ["ok, warning (one rule over its limit) or collapsed (two or more) — as sign-off judges "
+                             "it: a rule counts only when item-kNN on the same sessions does not explain it",
+                             "which of the measures below crossed their limit and count against the version",
                              *(meaning for _, _, meaning in DIAGNOSTIC_METRICS)],
     }
     for name, rep in reports.items():
         name = f"{name} (version)" if name in out else name  # a version called "metric" keeps both columns
         metrics = rep.get("metrics", {})
-        tripped = [_DIAGNOSTIC_LABELS.get(_RULE_METRICS.get(t["rule"], t["rule"]), t["rule"])
-                   for t in rep.get("tripped", [])]
-        values: list[Any] = [rep.get("verdict"), ", ".join(tripped) or "none"]
+        judged = rep.get("judged") or {}  # the sign-off check's verdict (against item-kNN) when the report has it
+        rules = judged["tripped_rules"] if "tripped_rules" in judged else [t["rule"] for t in rep.get("tripped", [])]
+        tripped = [_DIAGNOSTIC_LABELS.get(_RULE_METRICS.get(r, r), r) for r in rules]
+        values: list[Any] = [judged.get("verdict") or rep.get("verdict"), ", ".join(tripped) or "none"]
         for metric, _, _ in DIAGNOSTIC_METRICS:
             v = metrics.get(metric)
             values.append("—" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v))

@@ -365,6 +365,8 @@ class Manifest(TypedDict, total=False):
     dataset: dict[str, Any]
     tuning: dict[str, Any]
     trained_by: dict[str, Any]
+    collapse_reference: dict[str, Any]  # item-kNN's popularity diagnostics on the training sessions (--evaluate)
+    popularity_diagnosis: dict[str, Any]  # the version's diagnostics, judged against that reference
 
 
 @cache

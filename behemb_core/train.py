@@ -209,6 +209,11 @@ def train_version(
         ev = rep.sub(fit_end, 2 * fit_end, labels.get("evaluation split"))
         ev("evaluate", 0.0, "evaluating on a time split against the baselines")
         manifest["evaluation"] = evaluate_method(sessions, spec.name, cfg, seeds=[seed], ks=[10], progress=ev)
+    if evaluate and sessions is not None:  # the collapse gate's reference: item-kNN on the same sessions
+        from .evaluation.collapse import knn_reference
+
+        rep("evaluate", 2 * fit_end, "popularity diagnostics of item-kNN on the training sessions")
+        manifest["collapse_reference"] = knn_reference(sessions, fingerprint=dataset.fingerprint() if dataset else None)
     if noise_floor:
         from .compare import neighbor_overlap, noise_floor_from_pair
 
@@ -221,6 +226,11 @@ def train_version(
         )
     if dataset is not None:
         manifest["dataset"] = dataset.manifest_section()
+        from .evaluation.collapse import collapse_diagnosis
+
+        rep("diagnose", 0.96, "popularity diagnostics of the version's neighbor lists")
+        manifest["popularity_diagnosis"] = collapse_diagnosis(
+            result.embeddings, dataset.item_stats(), reference=manifest.get("collapse_reference"), method=spec.name)
     clash = sorted(set(extra_manifest or {}) & set(manifest))
     if clash:
         raise ValueError(f"extra_manifest may not replace {clash}")
@@ -242,6 +252,7 @@ def train_version(
         "seconds": round(seconds, 3),
         "job_seconds": round(time.perf_counter() - job_start, 3),
         "path": info.path,
+        **({"diagnosis": manifest["popularity_diagnosis"]} if "popularity_diagnosis" in manifest else {}),
     }
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app_support import jobs, keys, loaders, resume
+from app_support.collapse_view import show_collapse_diagnosis
 from app_support.errors import page_guard, user_errors
 from app_support.forms import model_form, unless_kept
 from app_support.identity import current_access
@@ -261,6 +262,7 @@ if last and store is not None:
                     st.caption(f"{md(method_name(manifest))} {verdict} item-kNN (HR@{cmp['k']} difference "
                                f"{cmp['hr_minus_item_knn']:+.3f})"
                                + (f" and reaches {ratio:.1f}× most-popular." if ratio else "."))
+            show_collapse_diagnosis(manifest.get("popularity_diagnosis"), method_title=method_name(manifest))
             tuning = manifest.get("tuning")
             if tuning:
                 st.markdown("**Parameter search** — " + md(tuning_caption(tuning)))

@@ -151,7 +151,8 @@ static_table(diagnostics_table(data["popularity"]), alt="Popularity diagnostics 
 cols = st.columns(2)
 for col, (name, diag) in zip(cols, data["popularity"].items(), strict=False):
     with col:
-        st.markdown(f"**{md(name)}** — {md(diag['summary'])}")
+        summary = (diag.get("judged") or {}).get("summary") or diag["summary"]  # as sign-off judges it
+        st.markdown(f"**{md(name)}** — {md(summary)}")
         for hint in diag.get("hints", []):
             st.markdown(f"- {md(hint)}")
 

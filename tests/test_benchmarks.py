@@ -64,7 +64,9 @@ def test_smoke_run_times_the_library_stages_and_the_peers(xs_result):
     for s in result["stages"]:
         by_group.setdefault(s["group"], []).append(s["stage"])
         assert s["seconds"] >= 0 and s["peak_rss_gib"] >= 0
-    assert by_group["ppmi_svd"] == ["pair counting", "PPMI", "SVD", "fingerprint + summary", "store write"]
+    # XS is small enough for training's popularity diagnosis (behemb_core.evaluation.collapse); M and L skip it
+    assert by_group["ppmi_svd"] == ["pair counting", "PPMI", "SVD", "fingerprint + summary", "diagnose",
+                                    "store write"]
     assert by_group["cooc_softmax"][:2] == ["pair counting", "softmax fit"]
     assert by_group["read sessions JSONL"] == ["read (parse)", "vocabulary + cleaning"]
     assert "randomized SVD (scikit-learn)" in by_group["reference ppmi→svd"]

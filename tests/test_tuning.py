@@ -339,7 +339,7 @@ def test_train_page_tunes_first_and_shows_the_search(tmp_path: Path, small_space
     at.number_input(key="cfg_cooc_softmax_dim").set_value(8)
     at.number_input(key="cfg_cooc_softmax_epochs").set_value(2)
     at.checkbox(key="train_evaluate").uncheck()
-    at.checkbox(key="train_tune").check()
+    at.checkbox(key="train_tune").check().run()  # the budget is enabled once tuning is ticked
     at.number_input(key="train_budget").set_value(5.0)
     at.text_input(key="train_name").set_value("app-tuned")
     at.button(key="train_submit").click().run()

@@ -1,10 +1,11 @@
 """Checks of what the version is worth on its own: quality against item-kNN on the stored evaluation (a judgement
-call: acknowledge by name) and no popularity collapse (override only)."""
+call: acknowledge by name) and no popularity collapse (a warning verdict: acknowledge by name; collapsed: override
+only), judged against item-kNN on the version's own training sessions when the version stores that reference."""
 
 from __future__ import annotations
 
-from ..diagnostics import popularity_diagnostics
 from ..errors import IntegrityError
+from ..evaluation.collapse import judged_diagnosis
 from ..reports import metric
 from ..store.checklist import CheckResult
 from .context import CheckContext
@@ -42,10 +43,20 @@ def check_quality_vs_knn(ctx: CheckContext) -> CheckResult:
 
 
 def check_popularity_collapse(ctx: CheckContext) -> CheckResult:
-    """The popularity diagnostics' verdict is not ``collapsed`` (on the version's cached top-k lists)."""
-    stored = ctx.stored
-    diag = popularity_diagnostics(stored.embeddings, stored.item_stats, k=ctx.k, thresholds=ctx.policy.collapse,
-                                  method=stored.manifest.get("method"), neighbors=ctx.neighbors())
+    """The popularity diagnostics of the version's cached top-k lists, judged against item-kNN on the version's own
+    training sessions when the version stores that reference (``collapse_reference``, made by ``train --evaluate``
+    at the same k and hub factor), else on the absolute thresholds alone (said in the detail). ``ok`` passes,
+    ``warning`` is a warning (acknowledge by name), ``collapsed`` fails (override only)."""
+    diag = judged_diagnosis(ctx.stored, k=ctx.k, thresholds=ctx.policy.collapse, neighbors=ctx.neighbors())
     ctx.details["popularity"] = diag
-    return CheckResult("no popularity collapse", diag["verdict"] != "collapsed", diag["verdict"],
-                       "verdict ok or warning", diag.get("summary", ""))
+    judged = diag["judged"]
+    verdict = judged["verdict"]
+    if judged["basis"] == "item_knn":
+        threshold = (f"verdict ok: no measure past its threshold and over {judged['margin']:g}× item-kNN's on the "
+                     "training sessions (warning: acknowledge; collapsed: override)")
+        detail = judged["summary"]
+    else:
+        threshold = "verdict ok on the absolute thresholds (warning: acknowledge; collapsed: override)"
+        detail = f"{diag.get('summary', '')} Judged on absolute thresholds only: {judged['why_absolute']}."
+    return CheckResult("no popularity collapse", verdict == "ok", verdict, threshold, detail,
+                       acknowledgeable=verdict != "collapsed")

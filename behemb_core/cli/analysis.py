@@ -140,13 +140,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_diagnose(args: argparse.Namespace) -> int:
-    from ..diagnostics import popularity_diagnostics
+    from ..evaluation.collapse import judged_diagnosis
     from ..store import Store
 
     stored = Store(args.store).load_version(args.version)
-    report = popularity_diagnostics(stored.embeddings, stored.item_stats, k=args.k,
-                                    method=stored.manifest.get("method"))
-    emit({"version": args.version, **report})
+    report = judged_diagnosis(stored, k=args.k)
+    # "verdict" is the sign-off check's: judged against the version's item-kNN reference when it has one (see
+    # "judged": basis, excused rules, why_absolute); "absolute_verdict" is the thresholds' alone
+    emit({"version": args.version, **report, "verdict": report["judged"]["verdict"],
+          "absolute_verdict": report["verdict"]})
     return 0
 
 

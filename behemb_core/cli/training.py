@@ -7,6 +7,7 @@ import argparse
 import contextlib
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from typing import Any
@@ -210,8 +211,11 @@ def cmd_tune(args: argparse.Namespace) -> int:
     summary = tune_and_train(
         store, spec, dataset=dataset, budget_seconds=args.budget_minutes * 60, seed=args.seed,
         name=args.version, evaluate=args.evaluate, base_config=config, progress=progress, by=actor,
-        content=content, base_version=args.base_version,
+        content=content, base_version=args.base_version, pass_gate=args.pass_gate,
     )
+    gate = summary.get("gate")
+    if gate is not None and not gate["met"]:
+        print(f"warning: {gate['note']}", file=sys.stderr)
     emit(summary)
     return 0
 
@@ -311,6 +315,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--content-vectors", metavar="PATH", help="Content vectors: item id → vector table "
                    "(Parquet/CSV/NPY); else the item names of the input (or --item-meta).")
     p.add_argument("--content-id-col", default="item_id", help="Id column of --content-vectors.")
+    p.add_argument("--pass-gate", action="store_true",
+                   help="Choose the best setting whose vectors pass the sign-off popularity-collapse gate (verdict "
+                   "ok against item-kNN on the validation-train sessions).")
     p.set_defaults(func=cmd_tune)
     p = sub.add_parser("demo", help="Train on the bundled Online Retail demo and show neighbors.")
     store_option(p)

@@ -229,12 +229,13 @@ def _sentence(report: CompareReport, name_a: str, name_b: str, k: int) -> str:
 def compare_stored(a: StoredVersion, b: StoredVersion, *, k: int = 10,
                    include_overlaps: bool = False) -> StoredComparison:
     """Everything a person compares two stored versions by, in one report (the CLI and the app show it):
-    stability against the stored noise floor (:func:`compare_versions`), popularity diagnostics and the stored
+    stability against the stored noise floor (:func:`compare_versions`), popularity diagnostics (with the verdict
+    judged as sign-off judges it, ``judged``) and the stored
     evaluation of each, and — with ``include_overlaps`` — the per-item Jaccard@k values (for a histogram).
 
     Never fails on catalogues that share few or no items (versions trained on different data): the report then
     has no verdict, ``no_verdict_reason`` explains why, and the diagnostics and evaluations are still there."""
-    from ..diagnostics import popularity_diagnostics
+    from ..evaluation.collapse import judged_diagnosis
 
     noise, noise_from = pick_noise_floor(a, b, k)
     result = neighbor_overlap(a.embeddings, b.embeddings, k=k)
@@ -246,10 +247,8 @@ def compare_stored(a: StoredVersion, b: StoredVersion, *, k: int = 10,
         "noise_floor_from": noise_from if compared["noise"] is not None else None,
         "quality": quality,
         "evaluations": evaluations,
-        "popularity": {
-            v.name: popularity_diagnostics(v.embeddings, v.item_stats, k=k, method=v.manifest.get("method"))
-            for v in (a, b)
-        },
+        # judged as the sign-off check judges it: against the item-kNN reference stored with each version
+        "popularity": {v.name: judged_diagnosis(v, k=k) for v in (a, b)},
     }
     if noise is None and report["catalogues"]["comparable"]:
         report["no_verdict_reason"] = (f"Neither version stores a noise floor at K = {k} (train with “Measure noise "

@@ -11,9 +11,11 @@ import scipy.sparse as sp
 
 from ..content import ContentVectors
 from ..cooccurrence import count_cooccurrence
-from ..embeddings import FitResult
+from ..diagnostics import CollapseThresholds, judge_collapse, popularity_diagnostics
+from ..embeddings import FitResult, ItemEmbeddings
 from ..errors import ConfigError
 from ..evaluation import metrics_from_ranks, ranks_for_embeddings
+from ..evaluation.collapse import knn_reference
 from ..metadata import ItemMetadata
 from ..methods.base import MethodConfig, MethodSpec, TrainingInputs
 from ..progress import ProgressCallback, Reporter, as_reporter
@@ -26,8 +28,25 @@ def _metrics(ranks: np.ndarray) -> dict[str, float]:
     return {f"hr@{K}": m[f"hr@{K}"], f"ndcg@{K}": m[f"ndcg@{K}"]}
 
 
+class CollapseGate:
+    """The sign-off collapse gate applied to a trial's vectors: popularity diagnostics of their top-``K`` lists on the
+    validation-train sessions, judged against item-kNN on those same sessions (computed once)."""
+
+    def __init__(self, split: ValidationSplit, thresholds: CollapseThresholds = CollapseThresholds()) -> None:
+        self.thresholds = thresholds
+        self.stats = split.train.item_stats()
+        self.reference = knn_reference(split.train, k=K, thresholds=thresholds)
+
+    def __call__(self, emb: ItemEmbeddings, method: str) -> dict[str, Any]:
+        diag = popularity_diagnostics(emb, self.stats, k=K, thresholds=self.thresholds, method=method)
+        judged = judge_collapse(diag, self.reference)
+        return {"verdict": judged["verdict"], "tripped": judged["tripped_rules"],
+                "head_slot_lift": diag["metrics"]["head_slot_lift"], "hub_share": diag["metrics"]["hub_share"]}
+
+
 class FitScorer:
-    """Train the method on the validation-train sessions and rank the validation pairs by cosine.
+    """Train the method on the validation-train sessions and rank the validation pairs by cosine (with a ``gate``,
+    also record the trial's collapse verdict under ``"collapse"``).
 
     A method that builds on behavior vectors (``spec.builds_on``: fusion) gets its base method fitted on the same
     validation-train sessions once per base plan (the search varies only the method's own, cheap parameters, so
@@ -36,9 +55,9 @@ class FitScorer:
 
     def __init__(
         self, spec: MethodSpec, split: ValidationSplit, *, seed: int, content: ContentVectors | None = None,
-        item_meta: ItemMetadata | None = None,
+        item_meta: ItemMetadata | None = None, gate: CollapseGate | None = None,
     ) -> None:
-        self.spec, self.split, self.seed = spec, split, seed
+        self.spec, self.split, self.seed, self.gate = spec, split, seed, gate
         self.content, self.item_meta = content, item_meta
         self._base_key: str | None = None
         self._base: FitResult | None = None
@@ -72,7 +91,10 @@ class FitScorer:
         inputs, rest = self.inputs(config, progress)
         result = self.spec.fit(inputs, config, seed=self.seed, progress=rest)
         ranks, missing = ranks_for_embeddings(result.embeddings, self.split.pairs, K)
-        return {**_metrics(ranks), "queries_without_vector": missing}
+        out: dict[str, Any] = {**_metrics(ranks), "queries_without_vector": missing}
+        if self.gate is not None:
+            out["collapse"] = self.gate(result.embeddings, self.spec.name)
+        return out
 
 
 class TargetScorer:

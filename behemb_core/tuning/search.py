@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..content import ContentVectors
+from ..diagnostics import CollapseThresholds
 from ..errors import ConfigError, FitError
 from ..metadata import ItemMetadata
 from ..methods.base import MethodConfig, MethodSpec
@@ -24,7 +25,7 @@ from ..methods.registry import get_method
 from ..progress import ProgressCallback, ProgressEvent, Reporter, as_reporter
 from ..sessions import Sessions
 from .protocol import K, validation_split
-from .scoring import FitScorer, TargetScorer
+from .scoring import CollapseGate, FitScorer, TargetScorer
 from .space import Stage, search_space
 
 _clock = time.perf_counter  # the budget's clock (tests replace it with a fake one)
@@ -54,6 +55,7 @@ class TuneResult:
     budget_seconds: float
     seed: int
     tuned_params: list[str] = field(default_factory=list)
+    gate: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict: what a version's manifest stores under ``"tuning"``."""
@@ -70,6 +72,7 @@ class TuneResult:
             "seconds": round(self.seconds, 3),
             "budget_seconds": self.budget_seconds,
             "seed": self.seed,
+            "gate": self.gate,
         }
 
 
@@ -83,6 +86,8 @@ def tune_method(
     progress: ProgressCallback | Reporter | None = None,
     item_meta: ItemMetadata | None = None,
     content: ContentVectors | None = None,
+    pass_gate: bool = False,
+    gate_thresholds: CollapseThresholds = CollapseThresholds(),
 ) -> TuneResult:
     """Search ``method``'s parameters on a validation split of ``sessions`` within ``budget_seconds``.
 
@@ -95,6 +100,11 @@ def tune_method(
     A method that builds on behavior vectors (fusion) has its base method fitted once on the validation-train
     sessions (``base_config``'s base plan) and only its own parameters searched on top (the blend weights: no
     refit per trial); ``item_meta`` or ``content`` give it content, as in training.
+
+    With ``pass_gate`` every fitted trial also gets the sign-off collapse verdict of its vectors (judged against
+    item-kNN on the validation-train sessions, ``gate_thresholds``; recorded as the trial's ``collapse``), and the
+    winner is the best fitted trial whose verdict is ``ok``; later stages build on that one. When no fitted trial
+    passes, the best one wins anyway and ``gate`` says so (``met`` False) — never silently.
     """
     spec = get_method(method)  # resolved once: every trial fits and validates with this spec
     stages = search_space(spec)
@@ -107,13 +117,26 @@ def tune_method(
     t0 = _clock()
     rep("tune", 0.0, "splitting off the validation sessions (the evaluation hold-out is never read)")
     split = validation_split(sessions, seed=seed)
-    fit_scorer = FitScorer(spec, split, seed=seed, content=content, item_meta=item_meta)
+    gate = None
+    if pass_gate:
+        rep("tune", 0.0, "item-kNN's popularity diagnostics on the validation-train sessions (the collapse gate)")
+        gate = CollapseGate(split, gate_thresholds)
+    fit_scorer = FitScorer(spec, split, seed=seed, content=content, item_meta=item_meta, gate=gate)
     scorers: dict[str, Scorer] = {"fit": fit_scorer}
     if any(s.scored_by == "target" for s in stages):
         scorers["target"] = TargetScorer(spec, split)
-    search = _Search(spec, base, stages, scorers, rep, t0, float(budget_seconds))
+    search = _Search(spec, base, stages, scorers, rep, t0, float(budget_seconds), pass_gate=pass_gate)
     search.run()
     best = search.best
+    gate_record = None
+    if pass_gate:
+        met = best is not None
+        if best is None:
+            best = search.best_any
+        gate_record = {"required": True, "met": met, "rule": "sign-off collapse verdict 'ok' against item-kNN on "
+                       "the validation-train sessions", "passing_trials": search.passing,
+                       "note": None if met else "no fitted trial passed the collapse gate; the best trial by HR@10 "
+                       "was chosen anyway (its verdict is in its 'collapse' record)"}
     if best is None:
         first = next((t["note"] for t in search.trials if t["status"] == "error"), "no trial ran")
         raise ConfigError(f"tuning {spec.name}: no trial could be trained on the validation split ({first})")
@@ -134,7 +157,7 @@ def tune_method(
         default_score={HR: default[HR], NDCG: default[NDCG]} if default["status"] == "ok" else None,
         trials=search.trials, protocol=protocol, stopped_early=search.stopped_early,
         seconds=_clock() - t0, budget_seconds=float(budget_seconds), seed=seed,
-        tuned_params=[p for s in stages for p in s.params],
+        tuned_params=[p for s in stages for p in s.params], gate=gate_record,
     )
 
 
@@ -143,7 +166,7 @@ class _Search:
 
     def __init__(
         self, spec: MethodSpec, base: MethodConfig, stages: tuple[Stage, ...], scorers: dict[str, Scorer],
-        rep: Reporter, t0: float, budget: float,
+        rep: Reporter, t0: float, budget: float, *, pass_gate: bool = False,
     ) -> None:
         self.spec, self.base, self.stages, self.scorers = spec, base, stages, scorers
         self.rep, self.t0, self.budget = rep, t0, budget
@@ -152,6 +175,9 @@ class _Search:
         self.done_cost = 0.0
         self.trials: list[dict[str, Any]] = []
         self.best: tuple[MethodConfig, dict[str, Any], int] | None = None  # (config, record, trial number)
+        self.best_any: tuple[MethodConfig, dict[str, Any], int] | None = None  # ignoring the gate
+        self.pass_gate = pass_gate
+        self.passing: list[int] = []  # fitted trials whose collapse verdict is ok (with pass_gate)
         self.stopped_early = False
         self.last_seconds: dict[str, float] = {}
         self.seen: dict[str, int] = {}  # scored_by + config → trial number
@@ -210,10 +236,18 @@ class _Search:
                 record.update(status="error", note=str(exc))
             record["seconds"] = round(_clock() - started, 3)
             self.last_seconds[scored_by] = record["seconds"]
-        if scored_by == "fit" and record["status"] == "ok" and (self.best is None or _key(record) > _key(self.best[1])):
-            self.best = (config, record, n)
+        if scored_by == "fit" and record["status"] == "ok":
+            if self.best_any is None or _key(record) > _key(self.best_any[1]):
+                self.best_any = (config, record, n)
+            passes = not self.pass_gate or (record.get("collapse") or {}).get("verdict") == "ok"
+            if self.pass_gate and passes:
+                self.passing.append(n)
+            if passes and (self.best is None or _key(record) > _key(self.best[1])):
+                self.best = (config, record, n)
         outcome = f"HR@{K} {record[HR]:.3f}" if record[HR] is not None else record["status"]
         outcome += f" ({record['note']})" if record["status"] == "repeat" else ""
+        if record.get("collapse"):
+            outcome += f", collapse verdict {record['collapse']['verdict']}"
         self.rep("trial", hi, f"{label} → {outcome}", trial=n, status=record["status"], **{HR: record[HR]})
         return record
 

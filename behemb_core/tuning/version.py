@@ -36,6 +36,7 @@ def tune_and_train(
     by: Actor | str | None = None,
     content: ContentVectors | None = None,
     base_version: str | None = None,
+    pass_gate: bool = False,
 ) -> dict[str, Any]:
     """:func:`~.search.tune_method` on ``dataset``'s sessions, then :func:`~behemb_core.train.train_version`
     with the winning config on all of them; the search (every trial, scores, protocol) goes into the version's
@@ -54,6 +55,9 @@ def tune_and_train(
     its HR@10 as ``holdout``. With ``base_version`` (a stored behavior version) the search fits that version's
     method and config on the validation-train sessions — the stored vectors saw the validation and hold-out
     sessions, so scoring with them would not be honest — and the final version fuses the stored vectors.
+
+    With ``pass_gate`` the search chooses the best setting whose vectors pass the sign-off collapse gate (see
+    :func:`~.search.tune_method`); the summary's ``gate`` says whether one did.
     """
     spec = get_method(method)  # resolved once for the search and the final training
     if name is not None and store.exists(name):  # validates the name too; fail before the search
@@ -75,7 +79,7 @@ def tune_and_train(
     tune_share = _TUNE_SHARE - (0.1 if builder and evaluate else 0.0)
     result = tune_method(
         dataset.sessions, spec, budget_seconds=budget_seconds, seed=seed, base_config=base_config,
-        progress=rep.sub(0.0, tune_share), item_meta=item_meta, content=content,
+        progress=rep.sub(0.0, tune_share), item_meta=item_meta, content=content, pass_gate=pass_gate,
     )
     extra: dict[str, Any] = {"tuning": result.to_json()}
     holdout = None
@@ -105,4 +109,5 @@ def tune_and_train(
         "stopped_early": result.stopped_early,
         "tuning_seconds": round(result.seconds, 3),
         "protocol": result.protocol["summary"],
+        **({"gate": result.gate} if result.gate is not None else {}),
     }
