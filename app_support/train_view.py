@@ -60,6 +60,8 @@ def holdout_words(split: Mapping[str, Any], order: str | None) -> str:
     share = f"{float(split.get('holdout', 0)):.0%}"
     if split.get("kind") == "random":
         return f"a random {share} of sessions"
+    recorded = split.get("order")  # recorded by the evaluation since issue 22; older versions leave it to `order`
+    order = {"start time": "time", "file order": "file"}.get(str(recorded), order) if recorded else order
     if order == "time":
         return f"latest {share} of sessions by time"
     if order == "file":

@@ -118,6 +118,8 @@ class EvaluationSplit(TypedDict):
     pairs: int
     holdout: NotRequired[float]
     train_sessions: NotRequired[int]
+    # a "time" split's order: "start time", or "file order" when the sessions have no time (baskets never do)
+    order: NotRequired[str]
 
 
 class Comparison(TypedDict):

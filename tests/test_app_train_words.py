@@ -174,6 +174,25 @@ def test_holdout_words_are_true_for_the_data() -> None:
     assert holdout_words({"kind": "random", "holdout": 0.2}, "time") == "a random 20% of sessions"
 
 
+def test_the_evaluation_records_the_order_of_its_hold_out_and_the_words_follow_it() -> None:
+    """A plain session file may or may not carry times: the evaluation records which order it held out in, so the
+    words need no guess from the manifest's source."""
+    import dataclasses
+
+    from behemb_core.evaluation import evaluate_method
+    from behemb_core.synthetic import planted_sessions
+
+    timed = planted_sessions(n_items=120, n_clusters=6, n_sessions=600, seed=0).sessions
+    assert timed.start_times is not None
+    untimed = dataclasses.replace(timed, start_times=None)
+    report = evaluate_method(untimed, "ppmi_svd", {"dim": 8}, n_boot=0)
+    assert report["split"]["order"] == "file order"
+    assert "in file order" in holdout_words(report["split"], session_order({"kind": "sessions_jsonl"}))
+    report = evaluate_method(timed, "ppmi_svd", {"dim": 8}, n_boot=0)
+    assert report["split"]["order"] == "start time"
+    assert holdout_words(report["split"], None) == "latest 10% of sessions by time"
+
+
 def test_content_refusal_and_text_columns() -> None:
     import pandas as pd
 

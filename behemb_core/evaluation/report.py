@@ -119,6 +119,8 @@ def evaluate_method(
         "baselines": baselines,
         "comparison": _comparison(method_block, baselines, max(ks)),
     }
+    if split == "time":  # which order "latest" means: the sessions' start times, or the file's (no times)
+        report["split"]["order"] = "start time" if sessions.start_times is not None else "file order"
     rep("done", 1.0, f"HR@{max(ks)} {metric(method_block, 'hr', max(ks)):.3f}")
     return report
 
