@@ -16,7 +16,7 @@ from .jobs import STAGE_LABELS
 
 def run_key(*, fingerprint: str, method: str, config: dict[str, Any], seed: int, store_url: str,
             evaluate: bool, noise_floor: bool, name: str | None, base_version: str | None = None,
-            tune_budget: float | None = None, warm_start: str | None = None) -> str:
+            tune_budget: float | None = None, warm_start: str | None = None, pass_gate: bool = False) -> str:
     """Same data + method + validated config + seed (+ store, options, requested name, tuning budget) → same
     key → no retrain."""
     payload = {
@@ -27,6 +27,8 @@ def run_key(*, fingerprint: str, method: str, config: dict[str, Any], seed: int,
         payload["tune_budget"] = float(tune_budget)
     if warm_start is not None:  # likewise absent for a cold start
         payload["warm_start"] = warm_start
+    if pass_gate:  # likewise absent unless the search must pass the collapse gate
+        payload["pass_gate"] = True
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 

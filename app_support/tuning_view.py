@@ -22,11 +22,14 @@ def tuning_table(tuning: dict[str, Any], k: int = 10) -> pd.DataFrame:
             f"HR@{k}": t.get(f"hr@{k}"),
             "seconds": t.get("seconds"),
             "status": t["status"] + (f": {t['note']}" if t.get("note") else ""),
+            "collapse": (t.get("collapse") or {}).get("verdict", ""),  # with the gate: the trial's verdict
         }
         for t in tuning.get("trials", [])
     ]
-    return pd.DataFrame(rows, columns=["chosen", "trial", "stage", "scored by", "params", f"HR@{k}", "seconds",
-                                       "status"])
+    columns = ["chosen", "trial", "stage", "scored by", "params", f"HR@{k}", "seconds", "status", "collapse"]
+    if not (tuning.get("gate") or any(t.get("collapse") for t in tuning.get("trials", []))):
+        columns.remove("collapse")  # searched without the gate: no verdicts to show
+    return pd.DataFrame(rows, columns=columns)
 
 
 def tuning_caption(tuning: dict[str, Any], k: int = 10) -> str:
@@ -43,4 +46,8 @@ def tuning_caption(tuning: dict[str, Any], k: int = 10) -> str:
     text += f", in {tuning.get('seconds', 0):.0f} s"
     if tuning.get("stopped_early"):
         text += f" (stopped at the {tuning.get('budget_seconds', 0) / 60:.1f}-minute budget)"
+    gate = tuning.get("gate")
+    if gate:
+        text += (", the best of the settings that pass the popularity-collapse check" if gate.get("met") else
+                 f". {gate.get('note') or 'No fitted setting passed the popularity-collapse check'}")
     return text + "."

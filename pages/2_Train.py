@@ -124,11 +124,17 @@ with st.form("train_form"):
               "lists move less from the published ones." if warm_refusal is None else md(warm_refusal) + "."),
     ) and warm_refusal is None
     warm_start = warm_from if warm else None
-    budget = st.columns([1, 3])[0].number_input(
+    tuning_cols = st.columns([1, 3])
+    budget = tuning_cols[0].number_input(
         "Tuning budget (minutes)", min_value=0.5, max_value=600.0, step=0.5, key="train_budget",
         disabled=not tune, **unless_kept("train_budget", value=10.0),
         help="No new trial starts once this is spent; the best so far wins." if tune else
         "Tick 'Tune parameters first' above to set a budget.")
+    pass_gate = tuning_cols[1].checkbox(
+        "Only settings that pass the popularity-collapse check", key="train_pass_gate", disabled=not tune,
+        help="Diagnose every fitted trial as sign-off does (against item-kNN on the validation sessions) and choose "
+        "the best one whose verdict is ok; if none is, the best is chosen anyway and the search says so."
+        if tune else "Tick 'Tune parameters first' above to choose this.") and tune
     blocked = may_train or no_content
     submitted = st.form_submit_button("Train", type="primary", key="train_submit", disabled=blocked is not None,
                                       help=blocked)
@@ -147,7 +153,8 @@ if submitted and dataset is not None and store is not None and not form_outcome.
                 raise ConfigError(bad_columns)
         key = run_key(fingerprint=fingerprint, method=method, config=config, seed=int(seed), store_url=store.url,
                       evaluate=evaluate, noise_floor=noise_floor, name=name, base_version=base_version,
-                      tune_budget=float(budget) if tune else None, warm_start=None if tune else warm_start)
+                      tune_budget=float(budget) if tune else None, warm_start=None if tune else warm_start,
+                      pass_gate=pass_gate)
         current = jobs.get_job(st.session_state.get(keys.TRAIN_JOB))
         previous = None if tune else find_same_training(
             store, method, config, dataset=dataset, seed=int(seed), base_version=base_version, evaluate=evaluate,
@@ -172,7 +179,7 @@ if submitted and dataset is not None and store is not None and not form_outcome.
                         result = tune_and_train(
                             _store, method, dataset=_ds, budget_seconds=float(budget) * 60, seed=_seed, name=name,
                             evaluate=evaluate, noise_floor=noise_floor, base_config=_cfg, progress=progress, by=_by,
-                            base_version=base_version,
+                            base_version=base_version, pass_gate=pass_gate,
                         )
                     else:
                         result = train_version(

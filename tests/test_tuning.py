@@ -356,3 +356,33 @@ def test_train_page_tunes_first_and_shows_the_search(tmp_path: Path, small_space
 
     at.selectbox(key="train_method").set_value("fusion").run()
     assert not at.checkbox(key="train_tune").disabled  # fusion's blend weights are tunable too
+
+
+def test_train_page_can_ask_the_search_to_pass_the_collapse_gate(tmp_path: Path, small_space: None,
+                                                                  monkeypatch) -> None:
+    """Issue 22 §2: on the Train page the tuner can be asked for the best setting that passes the gate; the search
+    records that, the table shows each fitted trial's verdict and the caption says what was chosen."""
+    pytest.importorskip("streamlit")
+    from test_app_pages import finish_training, shown_errors, start
+
+    store_dir = tmp_path / "store"
+    monkeypatch.setenv("BEHEMB_STORE", str(store_dir))
+    at = start(store_dir)
+    at.switch_page("pages/2_Train.py").run()
+    assert at.checkbox(key="train_pass_gate").disabled  # only with tuning on
+    at.number_input(key="cfg_cooc_softmax_dim").set_value(8)
+    at.checkbox(key="train_evaluate").uncheck()
+    at.checkbox(key="train_tune").check().run()
+    assert not at.checkbox(key="train_pass_gate").disabled
+    at.checkbox(key="train_pass_gate").check()
+    at.text_input(key="train_name").set_value("app-gated")
+    at.button(key="train_submit").click().run()
+    job = finish_training(at)
+    assert job.status == "done", job.error
+    assert not at.exception and not shown_errors(at), shown_errors(at)
+    tuning = Store(store_dir).manifest("app-gated")["tuning"]
+    assert tuning["gate"]["required"] is True
+    table = next(d.value for d in at.dataframe if "chosen" in d.value.columns)
+    fitted = [t for t in tuning["trials"] if t.get("collapse")]
+    assert fitted and set(table["collapse"]) >= {t["collapse"]["verdict"] for t in fitted}
+    assert any("Parameter search" in m.value and "collapse check" in m.value for m in at.markdown)
