@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -81,6 +82,14 @@ def open_app(store: Path | str, page: str | None = None, monkeypatch: pytest.Mon
         at.switch_page(page).run()
     assert not at.exception, [e.value for e in at.exception]
     return at
+
+
+def store_copy(template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A test's own copy of a module's template store (trained once per module), in use as ``BEHEMB_STORE``."""
+    path = tmp_path / "store"
+    shutil.copytree(template, path)
+    monkeypatch.setenv("BEHEMB_STORE", str(path))
+    return path
 
 
 def write_sessions_jsonl(path: Path, sessions) -> Path:

@@ -7,13 +7,12 @@ acknowledged) and copied into every test's own store.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 pytest.importorskip("streamlit")
-from conftest import shown_tables
+from conftest import shown_tables, store_copy
 from streamlit.testing.v1 import AppTest
 
 from behemb_core.demo import load_demo_dataset
@@ -38,10 +37,7 @@ def template_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def store_dir(template_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "store"
-    shutil.copytree(template_store, path)
-    monkeypatch.setenv("BEHEMB_STORE", str(path))
-    return path
+    return store_copy(template_store, tmp_path, monkeypatch)
 
 
 def open_page(store: Path, page: str) -> AppTest:

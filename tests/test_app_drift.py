@@ -4,13 +4,12 @@ the candidate's summary showing the published version's latest drift report as t
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 pytest.importorskip("streamlit")
-from conftest import shown_tables
+from conftest import shown_tables, store_copy
 from streamlit.testing.v1 import AppTest
 
 from behemb_core.demo import load_demo_dataset
@@ -37,10 +36,7 @@ def template_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def store_dir(template_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "store"
-    shutil.copytree(template_store, path)
-    monkeypatch.setenv("BEHEMB_STORE", str(path))
-    return path
+    return store_copy(template_store, tmp_path, monkeypatch)
 
 
 def open_publish(store: Path, name: str | None) -> AppTest:

@@ -8,12 +8,12 @@ approved with the library (so the page only publishes and rolls back), and copie
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 pytest.importorskip("streamlit")
+from conftest import store_copy
 from streamlit.testing.v1 import AppTest
 from test_app_access import AUTH, claims
 
@@ -43,10 +43,7 @@ def template_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def store_dir(template_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "store"
-    shutil.copytree(template_store, path)
-    monkeypatch.setenv("BEHEMB_STORE", str(path))
-    return path
+    return store_copy(template_store, tmp_path, monkeypatch)
 
 
 def open_page(store: Path) -> AppTest:

@@ -12,11 +12,11 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import store_copy
 
 import behemb_core.checks.cache as check_cache
 import behemb_core.signoff as signoff
@@ -63,9 +63,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def store(template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Store:
-    path = tmp_path / "store"
-    shutil.copytree(template, path)
-    monkeypatch.setenv("BEHEMB_STORE", str(path))
+    path = store_copy(template, tmp_path, monkeypatch)
     clear_caches()
     calls.clear()
     return Store(str(path))
