@@ -51,6 +51,9 @@ LAYOUT_CHOICES = {"table": "Table: one row per event (columns)",
 #: Widgets whose value is decided by the file (detected) or by the dataset in use: forgotten on a new upload.
 LAYOUT_KEYS = ("data_layout", "data_delimiter", "data_header")
 FIELD_ROLES = ("session", "events", "item", "time", "type")
+#: Prefixes of the choices made for one file (its columns, fields, timestamp unit): a new upload starts from
+#: detection, even when its columns have the same generic names (column_1, …) as the previous file's.
+FILE_PREFIXES = ("data_field_", "data_col_", "data_ts_unit")
 META_KEYS = ("data_meta_delimiter", "data_meta_header", "data_meta_encoding", "data_meta_col_id",
              "data_meta_col_name")
 
@@ -70,13 +73,15 @@ def _seed(key: str, value: Any) -> None:
 
 def _clear_uploads() -> None:
     st.session_state.pop(keys.UPLOADED_PATHS, None)
-    for key in [*LAYOUT_KEYS, *(k for k in st.session_state if str(k).startswith("data_field_"))]:
+    for key in [*LAYOUT_KEYS, *(k for k in st.session_state if str(k).startswith(FILE_PREFIXES))]:
         st.session_state.pop(key, None)
+    if st.session_state.get("data_meta_upload") is None:  # names uploaded for earlier files, no longer shown
+        _clear_meta()
 
 
 def _clear_meta() -> None:
     st.session_state.pop(keys.UPLOADED_META_PATH, None)
-    for key in META_KEYS:
+    for key in [*META_KEYS, *(k for k in st.session_state if str(k).startswith("data_meta_col_"))]:
         st.session_state.pop(key, None)
 
 

@@ -38,6 +38,7 @@ FLASH = "pub_flash"  # success message of the last action, shown once after the 
 SELECTED = "pub_selected"  # the version being worked on
 CLEAR_NOTE = "pub_clear_note"  # the note box to empty on this run (after its approval was recorded)
 ROLLBACK_FOR = "pub_rollback_for"  # the store state (published version, audit entries) the rollback choice is for
+SEEN_TRAINED = "pub_seen_trained"  # the Train page's last version when the selection was last made
 if CLEAR_NOTE in st.session_state:  # set before the text area exists, so the browser's box is emptied too
     st.session_state[st.session_state.pop(CLEAR_NOTE)] = ""
 
@@ -107,9 +108,12 @@ if actor is None:
 st.subheader("Sign-off checklist")
 if ss.get("pub_version") in names and ss.get("pub_version") != ss.get(SELECTED):
     ss[SELECTED] = ss["pub_version"]  # the person picked another version
+trained = ss.get(keys.LAST_VERSION)
+if trained in names and trained != ss.get(SEEN_TRAINED):
+    ss[SELECTED] = trained  # trained since the last visit: the version to sign off now, not the one left selected
+ss[SEEN_TRAINED] = trained
 if ss.get(SELECTED) not in names:
-    preferred = ss.get(keys.LAST_VERSION)
-    ss[SELECTED] = preferred if preferred in names else names[-1]
+    ss[SELECTED] = names[-1]
 ss["pub_version"] = ss[SELECTED]
 version = st.selectbox("Version", names, key="pub_version", format_func=lambda v: f"{v} ({status[v]})")
 ss[SELECTED] = version

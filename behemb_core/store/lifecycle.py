@@ -178,7 +178,8 @@ def _permitted(st: Store, actor: Actor, action: str, j: _journal.Journal, key: A
 
 def approval_state(store: Store | str, version: str, *, policy: StorePolicy | None | bool = True) -> dict[str, Any]:
     """The approvals that count for publishing ``version``: those of its current embeddings and manifest, one per
-    distinct approver, none by its trainer. ``{"approvers", "count", "required", "enough", "sentence"}``;
+    distinct approver, under a policy none by its trainer (four eyes; without a policy a self-approval is allowed,
+    so it counts, as :func:`publish` takes it). ``{"approvers", "count", "required", "enough", "sentence"}``;
     ``required`` comes from the store's policy (1 without one)."""
     st = lio.store_of(store)
     pol = read_policy_state(st).policy if policy is True else (policy or None)
@@ -191,7 +192,7 @@ def approval_state(store: Store | str, version: str, *, policy: StorePolicy | No
         if not isinstance(rec.get("actor"), dict):
             raise IntegrityError(f"version {version!r}: an approval record names no actor; run verify")
         who = Actor.from_record(rec["actor"])
-        if trainer is not None and trainer.same_person(who):
+        if pol is not None and trainer is not None and trainer.same_person(who):
             continue
         if not any(who.same_person(c) for c in counted):
             counted.append(who)
