@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import REPO
 
 from behemb_core.cooccurrence import count_pairs
 from behemb_core.demo import ONLINE_RETAIL_FILTERS
@@ -171,12 +172,16 @@ def test_string_item_ids_prepare_exactly(spark, tmp_path: Path) -> None:
 
 
 def test_a_sessions_file_prepares_exactly(spark, tmp_path: Path) -> None:
-    names = tmp_path / "items.csv"  # a catalogue (--item-meta), read on the driver
-    names.write_text("item_id,name\n" + "".join(f"{i},item number {i}\n" for i in range(0, 200, 3)))
+    # A catalogue (--item-meta), read on the driver with the spec's reading options: `|`, no header, and cp1251
+    # text, which detection alone would read as cp1252 (the names would then differ from the single machine's).
+    names = tmp_path / "items.txt"
+    names.write_bytes("".join(f"{i}|товар {i}\n" for i in range(0, 200, 3)).encode("cp1251"))
     spec = DatasetSpec(paths=[str(sessions_jsonl(tmp_path / "s"))], format="sessions",
-                       options={"max_length": 10, "min_count": 2}, meta_path=str(names))
+                       options={"max_length": 10, "min_count": 2}, meta_path=str(names), meta_delimiter="|",
+                       meta_header=False, meta_encoding="cp1251")
     ds, prepared = prepare_both(spark, tmp_path, spec, window=2, weighting="linear")
     assert ds.notes and ds.sessions.users is not None and ds.item_meta is not None
+    assert ds.item_meta.names_for(np.array([3]))[0] == "товар 3"
     assert_same(ds, prepared, window=2, weighting="linear")
     assert_same_vectors(ds, prepared, {"dim": 8, "window": 2, "weighting": "linear"})
 
@@ -324,6 +329,8 @@ def test_what_the_spark_engine_does_not_read_is_refused_with_what_to_do(spark, t
         (DatasetSpec(paths=[str(log)], format="events", columns={"timestamp_format": "%d/%m/%Y"}), ConfigError,
          "timestamp format"),
         (DatasetSpec(paths=[str(tmp_path / "mixed")], format="events"), InputError, "not both"),
+        (DatasetSpec(paths=[str(REPO / "tests" / "data" / "layouts" / "otto.jsonl")], format="sessions"), ConfigError,
+         "nested sessions"),
     ]
     for spec, error, words in cases:
         with pytest.raises(error, match=words):

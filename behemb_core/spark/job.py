@@ -286,7 +286,9 @@ def _write_names(raw: RawSessionsFrame, spec: DatasetSpec, work_dir: str, drops:
                                                                     0)}}
     if not spec.meta_path:
         return None
-    catalogue = read_item_metadata(spec.meta_path, id_column=spec.meta_id_column, name_column=spec.meta_name_column)
+    catalogue = read_item_metadata(spec.meta_path, id_column=spec.meta_id_column, name_column=spec.meta_name_column,
+                                   delimiter=spec.meta_delimiter, header=spec.meta_header,
+                                   encoding=spec.meta_encoding)
     fs, path = filesystem(join(work_dir, "names"))
     fs.makedirs(path, exist_ok=True)
     with fs.open(join(path, "part-00000.parquet"), "wb") as fh:

@@ -20,7 +20,8 @@ from ..ingest._files import JSONL_SUFFIXES, TABLE_SUFFIXES, sniff_delimiter
 from ..ingest._values import INTLIKE, NUMERIC, UNIT_BOUNDS, UNIT_NS
 from ..ingest.columns import EventColumns, resolve_columns
 from ..ingest.events import event_log_source
-from ..ingest.spec import DatasetSpec
+from ..ingest.nested import detect_session_fields
+from ..ingest.spec import DatasetSpec, first_file
 from ..sessions import DropLog
 from ..vocab import CANONICAL_INT
 from .inputs import (
@@ -54,6 +55,11 @@ def read_raw_sessions(spark: SparkSession, spec: DatasetSpec) -> RawSessionsFram
         raise ConfigError("--engine spark reads event logs and session JSON Lines; baskets (one session per line) "
                           "are read by the single-machine engine")
     if fmt == "sessions":
+        fields = spec.fields
+        if fields.layout != "flat" and detect_session_fields(first_file(spec.paths), fields).layout == "nested":
+            raise ConfigError("--engine spark reads flat session JSON Lines (session_id + items); nested sessions "
+                              "(one session per line with its events as objects, as in OTTO) are read by the "
+                              "single-machine engine")
         return _jsonl_sessions(spark, spec)
     return _event_sessions(spark, spec)
 
