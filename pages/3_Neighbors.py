@@ -21,6 +21,7 @@ from app_support.widgets import static_table
 from behemb_core.checks.golden import check_golden
 from behemb_core.errors import BehembError
 from behemb_core.explain import evidence_plan, explain_version
+from behemb_core.interaction import guess_interaction
 from behemb_core.neighbor_export import neighbor_diff, neighbors_bytes, parse_item_list
 from behemb_core.neighbors import item_neighbors
 from behemb_core.progress import ProgressEvent
@@ -96,9 +97,12 @@ st.caption(f"{md(m.get('method', '?'))}, {m.get('n_items', 0):,} items × {m.get
            + ("" if stored.item_meta is not None else " — no item names stored"))
 
 verb = "bought"
+verb_basis = None  # why this verb, when the store's wording is not set (then it is a guess from the data's names)
 with user_errors("The store's settings could not be read"):
     st.session_state["nb_wording"] = read_settings(store).interaction or AUTOMATIC  # the store is the truth
     verb = interaction_verb(store, m)
+    if st.session_state["nb_wording"] == AUTOMATIC:
+        verb_basis = guess_interaction(((m or {}).get("dataset") or {}).get("source")).reason()
 if WORDING_ERROR in st.session_state:
     st.error(st.session_state.pop(WORDING_ERROR), icon=":material/block:")
 
@@ -150,7 +154,8 @@ if second is not None:
 catalogue_names = dict(zip(catalogue["item_id"].astype(str), catalogue["name"].astype(str), strict=True))
 pop = catalogue.set_index("item_id")["events"].get(item)
 st.subheader(f"People who {verb} {md(labels.get(item) or item)} also {verb}")
-st.caption(f"Item {md(item)}" + (f", {int(pop):,} training events" if pd.notna(pop) else ""))
+st.caption(f"Item {md(item)}" + (f", {int(pop):,} training events" if pd.notna(pop) else "")
+           + (f" · “{verb}”: {md(verb_basis)} (set **Wording** to decide it for the store)" if verb_basis else ""))
 st.markdown("\n".join(
     f"{r['rank']}. " + (f"{md(r['name'])} · " if r["name"] else "") + f"{md(r['item_id'])} · similarity "
     f"{r['similarity']:.3f}"

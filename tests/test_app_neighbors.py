@@ -278,9 +278,12 @@ def test_wording_follows_the_data_and_the_store_setting(own_store: Path, monkeyp
     at = open_neighbors(own_store, monkeypatch)
     assert at.selectbox(key="nb_wording").value == "automatic (from the data)"
     assert any(s.value.startswith("People who bought ") and s.value.endswith(" also bought") for s in at.subheader)
+    # automatic: the verb is a guess from the data's names, and the page says what it was read from
+    assert any("“bought”: guessed from" in c.value or "“bought”: a default guess" in c.value for c in at.caption)
     at.selectbox(key="nb_wording").set_value("viewed").run()
     assert not at.exception and not at.error
     assert any(s.value.startswith("People who viewed ") and s.value.endswith(" also viewed") for s in at.subheader)
+    assert not any("guess" in c.value for c in at.caption)  # set for the store: no longer a guess
     assert read_settings(Store(own_store)).interaction == "viewed"  # a setting of the store, not of the session
     fresh = open_neighbors(own_store, monkeypatch)
     assert fresh.selectbox(key="nb_wording").value == "viewed"
