@@ -46,7 +46,7 @@ def sidebar() -> None:
     with st.sidebar:
         st.session_state[keys.STORE_PATH_INPUT] = st.session_state[keys.STORE_PATH]
         st.text_input(
-            "Store (folder or fsspec URL)", key=keys.STORE_PATH_INPUT, on_change=keys.keep_store_path,
+            "Store (folder or fsspec URL)", key=keys.STORE_PATH_INPUT, on_change=keys.keep_store_path, max_chars=2048,
             help="Where versions are saved and read. Several people can share one store folder; versions are "
             f"immutable and never overwritten. Default: {keys.DEFAULT_STORE} (env {keys.STORE_ENV} overrides).",
         )

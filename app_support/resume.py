@@ -57,6 +57,10 @@ LAST_VERSION = "last_version"
 TYPED_NAME = "actor_name"
 TRAIN_JOB = "train_job"
 KEPT = (STORE_PATH, DATASET_SPEC, DATASET_LABEL, UPLOADED_PATHS, UPLOADED_META_PATH, LAST_VERSION, TYPED_NAME)
+#: A value longer than this (as text) is not kept: the shelf outlives the session for a day, so what one session
+#: can make it hold must stay small (1,000 records × these few values). The record says which were left out.
+MAX_VALUE_CHARS = 65_536
+TOO_LARGE = "_too_large"
 
 
 @dataclass
@@ -154,7 +158,8 @@ def _current_binding() -> str | None:
         if not st.user.is_logged_in:
             return None
         actor = current_actor()
-        actor_id = actor.id if actor is not None else None
+        # the issuer and subject, not the email: the same address at another configured provider is someone else
+        actor_id = None if actor is None else f"{actor.issuer}\0{actor.subject}" if actor.verified else actor.id
     try:
         cookies: Mapping[str, str] = st.context.cookies
     except Exception:  # noqa: BLE001 - no request context (bare script run): no browser to bind to
@@ -209,6 +214,11 @@ def _take_back(state: MutableMapping[Any, Any], binding: str) -> str:
             "job started before a restart is not running any more; the versions it saved are in the store."
         return secrets.token_urlsafe(18)  # never adopt a key nobody can vouch for: it may be someone else's
     values = dict(rec.values)
+    if DATASET_SPEC in values.pop(TOO_LARGE, []):
+        state[NOTICE] = "The dataset in use before the reload was described by too much text to keep on the " \
+            "server, so it was not restored: you are back on the bundled demo dataset. Read it again on the Data page."
+        for k in (DATASET_LABEL, UPLOADED_PATHS, UPLOADED_META_PATH):
+            values.pop(k, None)
     spec_json = values.get(DATASET_SPEC)
     gone = _files_missing(spec_json) if isinstance(spec_json, str) else []
     if gone:
@@ -233,7 +243,9 @@ def remember(state: Mapping[Any, Any]) -> None:
     binding = _current_binding() if token else None
     if token is None or binding is None:
         return
-    shelf().put(token, binding, {k: state[k] for k in KEPT if k in state})
+    kept = {k: state[k] for k in KEPT if k in state and len(str(state[k])) <= MAX_VALUE_CHARS}
+    too_large = [k for k in KEPT if k in state and k not in kept]
+    shelf().put(token, binding, {**kept, **({TOO_LARGE: too_large} if too_large else {})})
 
 
 def token(state: Mapping[Any, Any]) -> str | None:

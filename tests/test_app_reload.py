@@ -265,3 +265,22 @@ def test_cancelling_raises_at_the_next_progress_step() -> None:
     job.cancel()
     with pytest.raises(Cancelled):
         job.progress(ProgressEvent(stage="epoch", fraction=0.2, message="epoch 2"))
+
+
+def test_what_one_session_can_make_the_shelf_hold_is_bounded_and_a_lost_dataset_is_said(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shelf outlives a session for a day: a huge value (a store path or dataset description of megabytes) is not
+    kept, and a reload that cannot bring the dataset back because of it says so."""
+    monkeypatch.setenv("BEHEMB_STORE", str(tmp_path / "store"))
+    at = start(tmp_path / "store")
+    token = at.session_state[resume.TOKEN]
+    huge = "x" * (resume.MAX_VALUE_CHARS + 1)
+    state = {resume.TOKEN: token, "store_path": huge, "dataset_spec": huge, "dataset_label": "mine"}
+    resume.remember(state)
+    kept = resume.shelf().take(token, resume.binding_of(None, ""))
+    assert kept is not None and "store_path" not in kept.values and "dataset_spec" not in kept.values
+    assert all(len(str(v)) <= resume.MAX_VALUE_CHARS for v in kept.values.values())
+    resume.remember(state)
+    again = start(tmp_path / "store", token)
+    assert again.session_state["dataset_label"] == DEMO_LABEL
+    assert any("too much text" in n for n in notices(again))
