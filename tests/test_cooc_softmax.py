@@ -7,6 +7,7 @@ sampled estimator approaches.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -18,15 +19,8 @@ from behemb_core.methods.base import TrainingInputs
 from behemb_core.methods.cooc_softmax import CoocSoftmaxConfig, use_full_softmax
 from behemb_core.methods.registry import get_method, parse_config
 from behemb_core.neighbors import top_k_neighbors
-from behemb_core.softmax_fit import (
-    SoftmaxFitParams,
-    SoftmaxTrainer,
-    effective_batch_size,
-    effective_negatives,
-    fit_cosine_softmax,
-    fit_threads,
-    row_distribution,
-)
+from behemb_core.softmax_fit import SoftmaxFitParams, SoftmaxTrainer, fit_cosine_softmax, row_distribution
+from behemb_core.softmax_sizing import effective_batch_size, effective_negatives, fit_threads
 from behemb_core.synthetic import cluster_precision_at_k, sessions_from_lists
 from behemb_core.target_similarity import popularity_normalize, target_similarity, top_k_by_target
 
@@ -273,7 +267,7 @@ def test_small_catalogues_take_more_steps_and_fewer_negatives_per_epoch():
     assert effective_negatives(32, 500) == 32  # ... unless asked for fewer
     assert effective_negatives(2048, 32_768) == effective_negatives(2048, 1_000_000) == 2048  # large: unchanged
     assert fit_threads(1024, 6000) == 1
-    assert fit_threads(1024, 100_000) == softmax_fit.numba.get_num_threads()
+    assert fit_threads(1024, 100_000) == numba.get_num_threads()
 
 
 def _sparse_clicks(n_items=3000, n_sessions=900, seed=0):
@@ -314,10 +308,10 @@ def test_thread_count_does_not_change_the_vectors(planted, monkeypatch, softmax)
 def test_a_small_fit_leaves_the_thread_settings_as_it_found_them(planted):
     from threadpoolctl import threadpool_info
 
-    before = (softmax_fit.numba.get_num_threads(), [p["num_threads"] for p in threadpool_info()])
+    before = (numba.get_num_threads(), [p["num_threads"] for p in threadpool_info()])
     small = planted.sessions.select(np.arange(planted.sessions.n_sessions) < 500)
     assert fit(small, epochs=1).report["threads"] == 1
-    assert (softmax_fit.numba.get_num_threads(), [p["num_threads"] for p in threadpool_info()]) == before
+    assert (numba.get_num_threads(), [p["num_threads"] for p in threadpool_info()]) == before
 
 
 def test_fit_rejects_empty_rows():

@@ -13,7 +13,8 @@ from pydantic import Field
 from ..cooccurrence import Weighting
 from ..embeddings import FitResult, make_embeddings
 from ..progress import ProgressCallback, Reporter, as_reporter
-from ..softmax_fit import SoftmaxFitParams, effective_negatives, fit_cosine_softmax
+from ..softmax_fit import SoftmaxFitParams, fit_cosine_softmax
+from ..softmax_sizing import effective_negatives
 from ..target_similarity import target_similarity
 from ..warm_start import warm_rows
 from .base import MethodConfig, MethodSpec, TrainingInputs, require_sessions
