@@ -179,6 +179,16 @@ def settle(page: object, timeout: int = LONG) -> None:
     no_exception(page)
 
 
+def choose(page: object, label: str, option: str) -> None:
+    """Pick ``option`` in the select labelled ``label`` by typing it, and wait for the rerun."""
+    box = page.get_by_role("combobox", name=label, exact=True)
+    box.click()
+    page.keyboard.type(option)
+    page.keyboard.press("Enter")
+    settle(page)
+    expect(box).to_have_value(option)
+
+
 def no_exception(page: object) -> None:
     """No traceback element, and no error that app.py's page guard caught (it hides the traceback, so it would
     hide a crash from this test too)."""

@@ -16,6 +16,7 @@ pytestmark = pytest.mark.slow
 
 from test_browser import (
     LONG,
+    choose,
     chromium,  # noqa: F401 - the module's Chromium fixture
     expect,
     go_via_sidebar,
@@ -25,15 +26,6 @@ from test_browser import (
 )
 
 LAYOUTS = Path(__file__).resolve().parent / "data" / "layouts"
-
-
-def _choose(page: object, label: str, option: str) -> None:
-    box = page.get_by_role("combobox", name=label, exact=True)
-    box.click()
-    page.keyboard.type(option)
-    page.keyboard.press("Enter")
-    settle(page)
-    expect(box).to_have_value(option)
 
 
 def test_extensionless_upload_names_and_second_upload_in_a_browser(tmp_path: Path, chromium: object) -> None:  # noqa: F811
@@ -53,7 +45,7 @@ def test_extensionless_upload_names_and_second_upload_in_a_browser(tmp_path: Pat
             delimiter = page.get_by_role("combobox", name="Delimiter", exact=True)
             expect(delimiter).to_have_value("auto-detect")
             for role, column in (("user", "column_1"), ("item", "column_2"), ("timestamp", "column_4")):
-                _choose(page, role, column)
+                choose(page, role, column)
             page.get_by_test_id("stFileUploaderDropzoneInput").nth(1).set_input_files(str(LAYOUTS / "u.item"))
             expect(page.get_by_text("encoding cp1252 (detected")).to_be_visible(timeout=LONG)
             settle(page)

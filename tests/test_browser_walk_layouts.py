@@ -25,9 +25,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_browser import (  # noqa: F401 — chromium is a fixture
+from test_browser import (
     LONG,
-    chromium,
+    choose,
+    chromium,  # noqa: F401 - the module's Chromium fixture
     expect,
     go_to,
     go_via_sidebar,
@@ -82,15 +83,6 @@ def walk(tmp_path_factory: pytest.TempPathFactory, chromium: object) -> Iterator
             yield url, tmp / "store", page
         finally:
             page.close()
-
-
-def choose(page: Any, label: str, option: str) -> None:
-    box = page.get_by_role("combobox", name=label, exact=True)
-    box.click()
-    page.keyboard.type(option)
-    page.keyboard.press("Enter")
-    settle(page)
-    expect(box).to_have_value(option)
 
 
 def read_data(page: Any, url: str, layout: Layout) -> None:

@@ -10,21 +10,13 @@ import shutil
 from pathlib import Path
 
 import pytest
+from test_cli_access import WARN, cli  # the same approve flags and CLI runner
 
 from behemb_core.cli import build_parser, main
 from behemb_core.methods.registry import DEFAULT_METHOD
 from behemb_core.store import Store, read_audit_log
 from behemb_core.store.location import DEFAULT_STORE, STORE_ENV, default_store
 from behemb_core.synthetic import planted_sessions
-
-WARN = ["--acknowledge", "quality vs item-kNN", "--acknowledge", "same catalogue as published",
-        "--acknowledge", "stability vs published", "--acknowledge", "golden pairs"]
-
-
-def cli(capsys, *argv: object) -> tuple[int, str, str]:
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")
