@@ -337,6 +337,7 @@ class SignoffDetails(TypedDict, total=False):
     popularity: dict[str, Any]
     stability: CompareReport
     golden: dict[str, Any]
+    served: dict[str, Any]
     summary: PublishSummary
 
 

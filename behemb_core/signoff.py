@@ -22,6 +22,7 @@ from .checks.golden import check_golden_pairs
 from .checks.integrity import check_files_intact, check_unique_ids, check_vectors_valid
 from .checks.published import check_same_catalogue, check_stability, publish_summary, summary_of
 from .checks.quality import check_popularity_collapse, check_quality_vs_knn
+from .checks.served import check_served_neighbors
 from .checks.wording import describe_blocking
 from .compare.sources import shared_ids_note
 from .identity import Actor, as_actor
@@ -46,6 +47,7 @@ SIGNOFF_CHECKS: tuple[Check, ...] = (
     check_same_catalogue,
     check_stability,
     check_golden_pairs,
+    check_served_neighbors,
 )
 
 

@@ -20,7 +20,8 @@ AUTH = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret":
 POLICY = {"members": {"alice@example.com": ["trainer"], "bob@example.com": ["approver"],
                       "dave@example.com": ["publisher", "admin"]}}
 PUBLISH, TRAIN, NEIGHBORS = "pages/6_Publish.py", "pages/2_Train.py", "pages/3_Neighbors.py"
-WARNINGS = ("quality vs item-kNN", "same catalogue as published", "stability vs published", "golden pairs")
+WARNINGS = ("quality vs item-kNN", "same catalogue as published", "stability vs published", "golden pairs",
+            "served neighbors match")  # no evaluation, nothing published, no golden pair, no ANN index
 
 
 def claims(name: str) -> dict:

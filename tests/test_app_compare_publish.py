@@ -83,9 +83,9 @@ def checks(at: AppTest):
     return frame(at, "pub_checks").set_index("check")
 
 
-# With nothing published and no golden pair marked, three checks have nothing to judge: they are warnings the
-# approver acknowledges by name, never passes.
-FIRST = ("same catalogue as published", "stability vs published", "golden pairs")
+# With nothing published, no golden pair marked and no ANN index built, four checks have nothing to judge: they
+# are warnings the approver acknowledges by name, never passes.
+FIRST = ("same catalogue as published", "stability vs published", "golden pairs", "served neighbors match")
 
 
 def approve(at: AppTest, version: str, by: str | None = "Ada", acknowledge: tuple[str, ...] = ()) -> AppTest:
@@ -190,7 +190,7 @@ def test_publish_page_approve_publish_and_audit_log(store_dir: Path) -> None:
     table = checks(at)
     assert list(table.index) == ["files intact", "vectors valid", "unique ids", "quality vs item-kNN",
                                  "no popularity collapse", "same catalogue as published", "stability vs published",
-                                 "golden pairs"]
+                                 "golden pairs", "served neighbors match"]
     judged = table.drop(index=list(FIRST))
     assert set(judged["state"]) == {"pass"}  # in words, readable without colour or emoji fonts
     assert set(table.loc[list(FIRST), "state"]) == {"warning"}  # nothing to compare with is not a pass

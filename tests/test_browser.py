@@ -6,7 +6,7 @@ Two walks, each asserting after every step that no traceback and no "Something w
 First: the home page shows the demo dataset → Train trains the default method, cooc_softmax (dim 16), and saves a
 version → Neighbors shows the neighbors of 85123A (WHITE HANGING HEART T-LIGHT HOLDER) by name, and a screenshot is
 saved to ``test-artifacts/neighbors.png`` → the Publish page (when the app has one) shows the expected check states
-(five pass, three warnings acknowledged by name; an override is never offered) and approves and publishes the version
+(five pass, four warnings acknowledged by name; an override is never offered) and approves and publishes the version
 → its drift section checks the published version on the demo data: the verdict (fresh, or why it could not judge),
 the rules and coverage figures are shown and the report is kept under the store's ``drift/<version>/`` → Train,
 whose "Start from the published version" box was disabled (nothing published) on the first visit, now names the
@@ -286,16 +286,16 @@ def test_train_look_at_neighbors_and_publish_in_a_browser(server: tuple[str, Pat
     by.press("Tab")
     settle(page)
     # The demo version passes every check that can judge it (trained with the page's evaluation, it beats item-kNN);
-    # with nothing published and no golden pairs the other three cannot judge: warnings, acknowledged by name. An
-    # override is never needed — if one is, a sign-off check regressed.
+    # with nothing published, no golden pairs and no ANN index built the other four cannot judge: warnings,
+    # acknowledged by name. An override is never needed — if one is, a sign-off check regressed.
     states = {row.get("check"): row.get("state", "").split()[-1] for row in grid_rows(
         page.get_by_test_id("stTable").filter(has_text="files intact"))}
     assert states == {**dict.fromkeys(("files intact", "vectors valid", "unique ids", "quality vs item-kNN",
                                        "no popularity collapse"), "pass"),
-                      **dict.fromkeys(("same catalogue as published", "stability vs published", "golden pairs"),
-                                      "warning")}, states
+                      **dict.fromkeys(("same catalogue as published", "stability vs published", "golden pairs",
+                                       "served neighbors match"), "warning")}, states
     boxes = page.get_by_test_id("stCheckbox").filter(has_text="I acknowledge")
-    assert boxes.count() == 3
+    assert boxes.count() == 4
     for i in range(boxes.count()):
         boxes.nth(i).locator("label").click()
         settle(page)
@@ -313,7 +313,7 @@ def test_train_look_at_neighbors_and_publish_in_a_browser(server: tuple[str, Pat
     record = approvals(Store(store_dir), VERSION)[-1]
     assert record["override"] is False
     assert sorted(record["failed"]) == sorted(record["acknowledged"]) == [
-        "golden pairs", "same catalogue as published", "stability vs published"]
+        "golden pairs", "same catalogue as published", "served neighbors match", "stability vs published"]
 
     check_drift_in_browser(page, store_dir)
     warm_start_in_browser(page, url, store_dir)

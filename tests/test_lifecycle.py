@@ -382,7 +382,8 @@ def test_verify_clean_store(store: Store, tmp_path: Path) -> None:
     assert report["ok"], report["problems"]
     assert report["versions_checked"] == 3 and report["published"] == "beh_v2" and report["problems"] == []
     assert report["indexes"] == [{"index": "main-ann", "version": "beh_v2", "embeddings_sha256": emb_sha(
-        store, "beh_v2"), "published": True, "ok": True, "problem": None}]
+        store, "beh_v2"), "published": True, "ok": True, "problem": None,
+        "index_file": None, "file_unchecked": None}]  # an npy export registers no index file: nothing to hash
 
 
 def test_verify_detects_tampered_published_version(store: Store) -> None:
@@ -451,7 +452,7 @@ def test_index_skew_from_old_version_and_wrong_sha(store: Store) -> None:
     (problem,) = report["problems"]
     sha = emb_sha(store, "beh_v1")
     assert problem == (f"index skew: index 'main-ann' was built from beh_v1 (sha256 {sha[:12]}…) but the "
-                       "published version is beh_v2: rebuild the index")
+                       "published version is beh_v2: rebuild the index from the published version, or publish beh_v1")
     assert report["indexes"][0]["published"] is False and report["indexes"][0]["ok"] is False
     wrong = hashlib.sha256(b"something else").hexdigest()
     register_index(store, "main-ann", version="beh_v2", embeddings_sha256=wrong.upper())

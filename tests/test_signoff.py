@@ -37,9 +37,12 @@ def _train(capsys, store, data, version, *extra):
     return json.loads(out)
 
 
-# Nothing published and no golden pair marked: these three have nothing to judge — warnings, never passes.
-FIRST = ("same catalogue as published", "stability vs published", "golden pairs")
+# Nothing published, no golden pair marked and no ANN index built: these four have nothing to judge — warnings,
+# never passes. ("served neighbors match" cannot judge any version without an index, first or not: SERVED.)
+SERVED = "served neighbors match"
+FIRST = ("same catalogue as published", "stability vs published", "golden pairs", SERVED)
 ACK_FIRST = [arg for name in FIRST for arg in ("--acknowledge", name)]
+ACK_SERVED = ["--acknowledge", SERVED]
 
 
 def test_good_version_passes_every_check_that_can_judge(workspace, capsys):
@@ -48,7 +51,7 @@ def test_good_version_passes_every_check_that_can_judge(workspace, capsys):
     checks, details = signoff_checks(Store(tmp / "s"), "good")
     assert [c.name for c in checks] == [
         "files intact", "vectors valid", "unique ids", "quality vs item-kNN", "no popularity collapse",
-        "same catalogue as published", "stability vs published", "golden pairs",
+        "same catalogue as published", "stability vs published", "golden pairs", "served neighbors match",
     ]
     judged = [c for c in checks if c.name not in FIRST]
     assert all(c.passed for c in judged), [c for c in judged if not c.passed]
@@ -116,7 +119,7 @@ def test_publish_rollback_verify_and_index_skew(workspace, capsys, tmp_path):
     stability = next(c for c in checks if c.name == "stability vs published")
     assert stability.passed and details["stability"]["verdict"] == "within_noise"
     assert cli(capsys, "approve", "--store", store, "--version", "v2", "--by", "bo", "--quiet",
-               "--acknowledge", "golden pairs")[0] == 0  # none marked yet
+               "--acknowledge", "golden pairs", *ACK_SERVED)[0] == 0  # none marked yet, no index for v2
     assert cli(capsys, "publish", "--store", store, "--version", "v2", "--by", "bo")[0] == 0
 
     # The index still serves v1: verify reports index skew and fails.
@@ -203,7 +206,7 @@ def test_version_for_another_catalogue_is_never_a_silent_pass(workspace, capsys)
     mark_pair(store, query, top[0], label="good", by="pm")
     mark_pair(store, query, top[1], label="good", by="pm")
     assert cli(capsys, "approve", "--store", tmp / "s", "--version", "shopA", "--by", "ana", "--quiet",
-               *ACK_FIRST[:4])[0] == 0
+               *ACK_FIRST[:4], *ACK_SERVED)[0] == 0
     assert cli(capsys, "publish", "--store", tmp / "s", "--version", "shopA", "--by", "ana")[0] == 0
 
     _train(capsys, tmp / "s", _shifted_copy(data, tmp / "other.jsonl", 100_000), "shopB")
@@ -223,14 +226,14 @@ def test_version_for_another_catalogue_is_never_a_silent_pass(workspace, capsys)
     assert '--acknowledge "stability vs published"' in err and '--acknowledge "golden pairs"' in err
     assert "[warning] golden pairs" in err and "override=True" not in err
     code, out, err = cli(capsys, "approve", "--store", tmp / "s", "--version", "shopB", "--by", "ana", "--quiet",
-                         "--acknowledge", "stability vs published", "--acknowledge", "golden pairs")
+                         "--acknowledge", "stability vs published", "--acknowledge", "golden pairs", *ACK_SERVED)
     assert code == 1 and '“same catalogue as published” is a warning' in err
     code, out, err = cli(capsys, "approve", "--store", tmp / "s", "--version", "shopB", "--by", "ana", "--quiet",
                          "--acknowledge", "stability vs published", "--acknowledge", "golden pairs",
-                         "--acknowledge", "same catalogue as published")
+                         "--acknowledge", "same catalogue as published", *ACK_SERVED)
     assert code == 0, err
     assert set(json.loads(out)["acknowledged"]) == {"same catalogue as published", "stability vs published",
-                                                    "golden pairs"}
+                                                    "golden pairs", SERVED}
 
 
 def test_too_few_shared_items_cannot_be_judged(workspace, capsys):

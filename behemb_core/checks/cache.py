@@ -147,4 +147,49 @@ def checklist_key(store: Store, version: str, *, policy_json: str, evaluation: M
     theirs = None if live is None or live == version else version_fingerprint(store, live)
     given = None if evaluation is None else hashlib.sha256(
         json.dumps(evaluation, sort_keys=True, default=str).encode()).hexdigest()
-    return (store.url, version, mine, live, theirs, golden_log_digest(store), policy_json, given, checks)
+    return (store.url, version, mine, live, theirs, golden_log_digest(store), ann_state(store, version), policy_json,
+            given, checks)
+
+
+def ann_state(store: Store, version: str) -> tuple[Any, ...]:
+    """What the served-neighbors check reads of the store: the registered indexes' records and the indexes kept
+    with ``version`` (names and stamps), and the stamps of registered index files outside the store (an export)
+    — a new build or registration, or a replaced exported file, is another key."""
+    from ..store._layout import ANN_DIR, INDEX_DIR
+
+    out: list[Any] = []
+    for folder in (store.join(INDEX_DIR), store.join(ANN_DIR, version)):
+        try:
+            listing = store.fs.ls(folder, detail=True)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        out += sorted((str(e.get("name")), *(str(e.get(k)) for k in _STAMP_KEYS if k in e)) for e in listing)
+        for e in listing:
+            if e.get("type") == "directory":
+                out += sorted((str(f.get("name")), *(str(f.get(k)) for k in _STAMP_KEYS if k in f))
+                              for f in store.fs.ls(e["name"], detail=True))
+            elif folder.endswith(INDEX_DIR) and str(e.get("name")).endswith(".json"):
+                out.append(_external_index_stamp(store, str(e["name"])))
+    return tuple(out)
+
+
+def _external_index_stamp(store: Store, record_path: str) -> tuple[Any, ...]:
+    """The stamps of the file a registration names when it is outside the store (a local path or URL: nothing
+    else in the key would change when it is replaced); ``()`` for a file in the store or an unreadable record."""
+    import os
+
+    import fsspec
+
+    try:
+        rec = json.loads(store.fs.cat_file(record_path))
+    except (OSError, ValueError):
+        return ()
+    path = rec.get("index_file") if isinstance(rec, dict) else None
+    if not isinstance(path, str) or not ("://" in path or os.path.isabs(path)):
+        return ()
+    try:
+        fs, where = fsspec.core.url_to_fs(path)
+        info = fs.info(where)
+    except (OSError, ValueError):
+        return (path, "unreadable")
+    return (path, *(str(info.get(k)) for k in _STAMP_KEYS if k in info))

@@ -45,6 +45,10 @@ class SignoffPolicy(BaseModel):
     min_shared_items: int = Field(
         50, ge=1, description="At least this many items must be in both versions for a comparison to mean something.",
     )
+    served_recall: float = Field(
+        0.95, ge=0, le=1, description="Recall@K the version's ANN index must reach against exact search (served "
+        "neighbors match the inspected ones).",
+    )
 
 
 class VectorsUnusable(Exception):

@@ -7,3 +7,4 @@ INDEX_DIR = "indexes"
 RECOVERED_DIR = "recovered"  # what recovery set aside: torn log tails, replaced pointers, orphan records
 RECORD_SUFFIX = "-approved.json"
 DRAFT = "draft"
+ANN_DIR = "ann"  # ANN indexes built from a version: ann/<version>/<build>/{index.faiss, index.json}

@@ -9,6 +9,7 @@ import contextlib
 import datetime as _dt
 import hashlib
 import json
+import os
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -146,3 +147,14 @@ def version_hashes(st: Store, version: str) -> dict[str, str | None]:
     except (UnicodeDecodeError, ValueError, AttributeError):
         emb = None
     return {"embeddings_sha256": emb if isinstance(emb, str) else None, "manifest_sha256": sha256(manifest_raw)}
+
+
+def read_index_file(st: Store, path: str) -> bytes:
+    """An ANN index file a record names: a path inside the store (an index kept with its version), else a local
+    path or a URL (an export). FileNotFoundError when it is gone."""
+    if "://" in path or os.path.isabs(path):
+        import fsspec
+
+        with fsspec.open(path, "rb") as fh:
+            return bytes(fh.read())
+    return st.read_bytes(st.join(path))

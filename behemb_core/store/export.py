@@ -38,12 +38,18 @@ def export_version(store: Store | str, name: str, *, fmt: ExportFormat, out: str
     * ``jsonl``: ``out`` (or ``out/embeddings.jsonl`` for a folder), one ``{"id": ..., "embedding": [...]}``
       per line; floats are printed so that they parse back to the identical float32.
 
+    An ANN index of a version is exported by :func:`behemb_core.ann.export.export_faiss` (``export --format
+    faiss``), which builds on the checks and writes of this module.
+
     Refused before anything is written (StoreError): an ``out`` inside the store (versions are immutable; on
     local disk real paths are compared, elsewhere normalised URLs), and existing output files unless
     ``overwrite=True``. Every file is written under a temporary name in its folder and renamed into place; a
     failed write (full disk, file-size limit, read-only folder) removes the temporary file and any folder the
     export created, so nothing half-written is left.
     """
+    if fmt == "faiss":
+        raise StoreError("an ANN index export (faiss) is written by behemb_core.ann.export.export_faiss(store, "
+                         "version, out=..., register_as=...), which builds, measures and registers the index")
     if fmt not in FORMATS:
         raise StoreError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
     st = store if isinstance(store, Store) else Store(store)

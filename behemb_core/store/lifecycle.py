@@ -372,11 +372,16 @@ def approvals(store: Store | str, version: str) -> list[dict[str, Any]]:
 
 
 def register_index(store: Store | str, index_name: str, *, version: str, embeddings_sha256: str,
-                   by: Actor | str | None = None) -> dict[str, Any]:
+                   by: Actor | str | None = None, details: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Record (in ``<store>/indexes/<index_name>.json``, replacing an earlier record) that an ANN index was
     built from ``version`` whose ``embeddings.parquet`` had ``embeddings_sha256``. The facts are recorded as
-    given — even a mismatch — so that :func:`verify_store` can report skew."""
-    return _register(lio.store_of(store), index_name, version, embeddings_sha256, by, source=None)
+    given — even a mismatch — so that :func:`verify_store` can report skew.
+
+    ``details`` are what a build knows of the index (:func:`behemb_core.ann.served.registry_details`): its
+    ``index_file`` (a path in the store, a local path or a URL) and ``index_sha256`` — which ``verify`` checks the
+    file against — its parameters and recall measurement."""
+    return _register(lio.store_of(store), index_name, version, embeddings_sha256, by, source=None,
+                     details=details)
 
 
 def register_index_from_export(store: Store | str, index_name: str, export_json_path: str | os.PathLike[str],
@@ -392,12 +397,29 @@ def register_index_from_export(store: Store | str, index_name: str, export_json_
         raise StoreError(f"export receipt {path} is not valid JSON: {exc}") from exc
     if not isinstance(receipt, dict) or not {"version", "embeddings_parquet_sha256"} <= receipt.keys():
         raise StoreError(f"export receipt {path} lacks 'version' or 'embeddings_parquet_sha256'")
+    details = {k: receipt[k] for k in _INDEX_DETAILS if k in receipt}
+    if isinstance(details.get("index_file"), str) and not _is_absolute(details["index_file"]):
+        details["index_file"] = _beside(path, details["index_file"])  # the receipt names it relative to itself
     return _register(lio.store_of(store), index_name, receipt["version"], receipt["embeddings_parquet_sha256"], by,
-                     source=path)
+                     source=path, details=details or None)
+
+
+#: What an export's receipt may say of an index, kept in its registration (``export --format faiss``).
+_INDEX_DETAILS = ("format", "index_file", "index_sha256", "params", "n", "dim", "build", "measurement", "library")
+
+
+def _is_absolute(path: str) -> bool:
+    return "://" in path or os.path.isabs(path)
+
+
+def _beside(receipt: str, name: str) -> str:
+    if "://" in receipt:
+        return receipt.rsplit("/", 1)[0] + "/" + name
+    return os.path.abspath(os.path.join(os.path.dirname(receipt), name))
 
 
 def _register(st: Store, index_name: str, version: str, sha: str, by: Actor | str | None,
-              source: str | None) -> dict[str, Any]:
+              source: str | None, details: Mapping[str, Any] | None = None) -> dict[str, Any]:
     try:
         validate_version_name(index_name)
     except StoreError as exc:
@@ -409,6 +431,14 @@ def _register(st: Store, index_name: str, version: str, sha: str, by: Actor | st
     record = {"index": index_name, "version": version, "embeddings_sha256": sha.lower(),
               "by": None if actor is None else actor.id, "actor": None if actor is None else actor.record(),
               "at": lio.utc_now(), "source": source}
+    if details:
+        clash = sorted(set(details) & set(record))
+        if clash:
+            raise StoreError(f"index {index_name!r}: details may not set {clash}")
+        if not isinstance(details.get("index_file", ""), str) or not _SHA_RE.fullmatch(
+                str(details.get("index_sha256", "0" * 64))):
+            raise StoreError(f"index {index_name!r}: index_file must be a path and index_sha256 64 hex digits")
+        record.update(details)
     with lio.locked(st):
         access(st, actor).require("index")
         _fsio.write_atomic(st, st.join(INDEX_DIR, f"{index_name}.json"), lio.json_bytes(record), point="index")

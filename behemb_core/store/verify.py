@@ -12,7 +12,9 @@ What is checked, and what each finding names:
   approved with; every approval has its record file, identical to the copy in the log, and every record file
   has its audit entry; the pointer is what the last publish/rollback wrote and names an intact, approved version;
 * the golden pairs log parses and its chain holds;
-* every registered ANN index was built from the published version's exact bytes (otherwise: **index skew**);
+* every registered ANN index was built from the published version's exact bytes (otherwise: **index skew**), and
+  an index file the registration names still has the registered sha256 (a file that cannot be read from here is
+  reported under ``unjudged``);
 * with the audit key (:mod:`.audit_key`), every line of the audit log and of the golden pairs log carries a valid
   MAC — an edited line whose chain, head, record and pointer were all recomputed is caught here; without the key
   this is reported under ``unjudged``, never as passed;
@@ -127,6 +129,7 @@ def verify_store(store: Store | str, *, key: AuditKey | None = _NO_KEY) -> dict[
                 "completes it" if finding.auto else "sets it aside"))
     indexes = _index_reports(st, published, {n: h["embeddings_sha256"] for n, h in hashes.items()})
     problems += [r["problem"] for r in indexes if r["problem"]]
+    unjudged += [r["file_unchecked"] for r in indexes if r["file_unchecked"]]
     verdict = "problems" if problems else "could not judge" if unjudged else "ok"
     return {"ok": verdict == "ok", "verdict": verdict, "problems": problems, "unjudged": unjudged,
             "pending": pending, "notes": notes, "versions_checked": len(hashes), "published": published,
@@ -240,12 +243,37 @@ def _index_reports(st: Store, published: str | None, shas: Mapping[str, str | No
                        f"{EMBEDDINGS_FILE} has sha256 {str(shas[version])[:12]}…: rebuild the index")
         elif version != published:
             now = f"the published version is {published}" if published else "no version is published"
-            problem = f"index skew: {built} but {now}: rebuild the index"
+            problem = (f"index skew: {built} but {now}: rebuild the index from the published version"
+                       + (f", or publish {version}" if version is not None else ""))
         else:
             problem = None
+        file_check = _index_file_problem(st, name, rec) if isinstance(rec, dict) else None
+        if file_check is not None and file_check[0] == "problem":
+            problem = file_check[1] if problem is None else f"{problem}; and {file_check[1]}"
+        unchecked = file_check[1] if file_check and file_check[0] == "unjudged" else None
         out.append({"index": name, "version": version, "embeddings_sha256": sha,
-                    "published": version is not None and version == published, "ok": problem is None,
-                    "problem": problem})
+                    "published": version is not None and version == published,
+                    "ok": problem is None and unchecked is None,
+                    "problem": problem, "index_file": rec.get("index_file") if isinstance(rec, dict) else None,
+                    "file_unchecked": unchecked})
     return out
+
+
+def _index_file_problem(st: Store, name: str, rec: Mapping[str, Any]) -> tuple[str, str] | None:
+    """For a registration that names its index file and sha256: ``("problem", why)`` when the file's bytes are
+    not the registered ones, ``("unjudged", why)`` when the file cannot be read from here, else None."""
+    path, want = rec.get("index_file"), rec.get("index_sha256")
+    if not isinstance(path, str) or not isinstance(want, str):
+        return None
+    try:
+        got = lio.sha256(lio.read_index_file(st, path))
+    except (FileNotFoundError, OSError) as exc:
+        return ("unjudged", f"index {name!r}: its file {path} could not be read here ({type(exc).__name__}), so its "
+                            "bytes were not checked against the registered sha256")
+    if got != want:
+        return ("problem", f"index {name!r}: the file {path} has sha256 {got[:12]}…, not the registered "
+                           f"{want[:12]}…: it is not the index that was built and measured from "
+                           f"{rec.get('version')} (replaced or edited): rebuild and register it again")
+    return None
 
 

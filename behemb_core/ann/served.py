@@ -1,0 +1,288 @@
+"""The ANN index of a stored version: built, measured and kept with the version, registered as the index that
+serves traffic, and read back (checked against its sha256) to show what customers are served.
+
+Layout beside the immutable versions (whose own folders are never written)::
+
+    <store>/ann/<version>/<build>/index.faiss    the index file (faiss binary format, no pickle)
+    <store>/ann/<version>/<build>/index.json     its record: version, the embeddings' sha256, the parameters,
+                                                 the index file's sha256, the recall measurement, who built it
+
+``<build>`` names the build parameters (``hnsw-m16-efc200``). A build is written once: building again with the same
+parameters reuses the stored index after checking its bytes. Registering (``<store>/indexes/<name>.json``, see
+:func:`behemb_core.store.register_index`) says which index serves; ``verify`` then reports an index built from
+another version than the published one, and an index file whose bytes are not the registered ones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from typing import Any, TypedDict
+
+import fsspec
+import numpy as np
+
+from ..checks.cache import LRUCache
+from ..embeddings import ItemEmbeddings
+from ..errors import IntegrityError, StoreError
+from ..identity import Actor, as_actor
+from ..neighbors import item_neighbors
+from ..progress import ProgressCallback, as_reporter
+from ..store import Store, StoredVersion, _fsio
+from ..store import _lifecycle_io as lio
+from ..store._layout import ANN_DIR, INDEX_DIR
+from ..store._manifest import EMBEDDINGS_FILE
+from ..store.golden import golden_pairs
+from ..store.lifecycle import register_index
+from ..store.names import validate_version_name
+from ..store.policy import access
+from ..vocab import parse_id_like
+from .index import AnnIndex, AnnParams, build_index, faiss_version, load_index
+from .recall import AnnMeasurement, measure_recall
+
+__all__ = ["INDEX_FILE", "RECORD_FILE", "ServedComparison", "build_version_index", "built_indexes", "golden_codes",
+           "index_for_version", "item_events", "open_index", "served_neighbors"]
+
+INDEX_FILE = "index.faiss"
+RECORD_FILE = "index.json"
+HOW_TO_QUERY = ("faiss IndexHNSWFlat on inner product of unit-norm vectors (= cosine); row i of the index is item "
+                "row i of the version (ids.json in an export); search with params.ef_search, ask k + 1 and drop the "
+                "query item itself")
+_MEMORY = LRUCache[AnnIndex](2)  # indexes built in memory for versions that have none stored (Neighbors page)
+_OPENED = LRUCache[AnnIndex](4)  # index files read and checked against their sha256
+
+
+def _url(st: Store, path: str) -> str:
+    return path if st.is_local else st.fs.unstrip_protocol(path)
+
+
+def item_events(stored: StoredVersion) -> np.ndarray | None:
+    """Training events per row of the version (0 for an item with a vector but no behaviour, e.g. a cold-start row
+    of a fusion version), or None when the version stores no item statistics."""
+    stats = stored.item_stats
+    if stats is None or "item_id" not in stats or "events" not in stats:
+        return None
+    codes = stored.embeddings.vocab.codes(stats["item_id"].to_numpy())
+    out = np.zeros(len(stored.embeddings), dtype=np.float64)
+    ok = codes >= 0
+    out[codes[ok]] = stats["events"].to_numpy(dtype=np.float64)[ok]
+    return out
+
+
+def golden_codes(store: Store, emb: ItemEmbeddings) -> np.ndarray:
+    """Rows of the golden pairs' query items that have a vector in ``emb``."""
+    pairs = golden_pairs(store)
+    if pairs.empty:
+        return np.zeros(0, dtype=np.int64)
+    codes = emb.vocab.codes(pairs["query_id"].to_numpy())
+    return np.unique(codes[codes >= 0])
+
+
+def built_indexes(store: Store | str, version: str) -> list[dict[str, Any]]:
+    """The records of the indexes built from ``version`` and kept with it, oldest first (unreadable records are
+    skipped: ``verify`` reports them)."""
+    st = lio.store_of(store)
+    validate_version_name(version)
+    folder = st.join(ANN_DIR, version)
+    out = []
+    for build, kind in sorted(st.list_dir(folder).items()):
+        if kind != "directory":
+            continue
+        rec = lio.read_json(st, f"{folder}/{build}/{RECORD_FILE}", "index record", strict=False)
+        if isinstance(rec, dict) and rec.get("version") == version:
+            out.append(rec)
+    return sorted(out, key=lambda r: str(r.get("built_at")))
+
+
+def _registered(st: Store) -> list[dict[str, Any]]:
+    folder = st.join(INDEX_DIR)
+    out = []
+    for fn, kind in sorted(st.list_dir(folder).items()):
+        if kind == "file" and fn.endswith(".json") and _fsio.TMP_MARK not in fn:
+            rec = lio.read_json(st, f"{folder}/{fn}", "index record", strict=False)
+            if isinstance(rec, dict):
+                out.append(rec)
+    return out
+
+
+def index_for_version(store: Store | str, version: str) -> dict[str, Any] | None:
+    """The index that serves (or would serve) ``version``: the most recently registered index built from it that
+    records its file, else the most recent index kept with the version, else None. The record says which it is
+    (``"registered_as"`` holds the registered name, else None)."""
+    st = lio.store_of(store)
+    registered = [r for r in _registered(st) if r.get("version") == version and isinstance(r.get("index_file"), str)
+                  and isinstance(r.get("index_sha256"), str)]
+    if registered:
+        rec = max(registered, key=lambda r: str(r.get("at")))
+        return {**rec, "registered_as": rec.get("index")}
+    built = built_indexes(st, version)
+    return {**built[-1], "registered_as": None} if built else None
+
+
+def _stamp(st: Store, path: str) -> tuple[Any, ...] | None:
+    """Size and modification stamp of an index file (None when it cannot be stated: then it is never cached)."""
+    try:
+        if "://" in path or os.path.isabs(path):
+            fs, p = fsspec.core.url_to_fs(path)
+            info = fs.info(p)
+        else:
+            info = st.fs.info(st.join(path))
+    except (OSError, ValueError):
+        return None
+    stamp = tuple(str(info.get(k)) for k in ("size", "mtime", "ino", "LastModified", "ETag") if k in info)
+    return stamp if len(stamp) > 1 else None
+
+
+def open_index(store: Store | str, record: dict[str, Any]) -> AnnIndex:
+    """The index a record (of :func:`built_indexes`, :func:`index_for_version` or the registry) names, after
+    checking its file against the recorded sha256 (IntegrityError: the file is not the one recorded;
+    FileNotFoundError when it is gone). An index read and checked before is reused while its file keeps its size
+    and modification stamp (a replaced file is read and checked again)."""
+    st = lio.store_of(store)
+    path = str(record.get("index_file"))
+    stamp = _stamp(st, path)
+    key = None if stamp is None else (st.url, path, str(record.get("index_sha256")), stamp,
+                                      json.dumps(record.get("params"), sort_keys=True))
+    return _OPENED.get_or_make(key, lambda: _read_checked(st, path, record))
+
+
+def _read_checked(st: Store, path: str, record: dict[str, Any]) -> AnnIndex:
+    data = lio.read_index_file(st, path)
+    got = hashlib.sha256(data).hexdigest()
+    if got != record.get("index_sha256"):
+        raise IntegrityError(f"index file {path} has sha256 {got[:12]}…, but its record says "
+                             f"{str(record.get('index_sha256'))[:12]}…: the file is not the index that was built and "
+                             "measured (replaced or edited); build it again")
+    params = AnnParams.model_validate(record.get("params") or {})
+    return load_index(data, params, n=int(record["n"]), dim=int(record["dim"]), where=path)
+
+
+def build_version_index(store: Store | str, version: str, *, params: AnnParams | None = None,
+                        by: Actor | str | None = None, register_as: str | None = None, queries: int = 2000,
+                        seed: int = 0, target: float = 0.95, k: int = 10,
+                        progress: ProgressCallback | None = None) -> dict[str, Any]:
+    """Build an ANN index of ``version`` (verified first), measure its recall@``k`` against exact search
+    (:func:`~behemb_core.ann.recall.measure_recall`: ``queries`` items drawn with ``seed``, by popularity band, the
+    golden pairs' query items, the smallest ``ef`` reaching ``target``), keep it with the version and return its
+    record. With ``register_as`` the index is also registered under that name (``<store>/indexes/<name>.json``,
+    with its file, sha256, parameters and measurement), so ``verify`` catches skew from then on.
+
+    Needs the right to register an index (the publisher role under a policy). An index already kept with the same
+    build parameters is reused when its bytes match its record (and never replaced); a record whose file does
+    not match raises IntegrityError."""
+    st = lio.store_of(store)
+    params = params or AnnParams()
+    actor = None if by is None else as_actor(by)
+    access(st, actor).require("index")
+    rep = as_reporter(progress)
+    folder = st.join(ANN_DIR, version, params.build_id)
+    rec_path = f"{folder}/{RECORD_FILE}"
+    existing = lio.read_json(st, rec_path, "index record", strict=False)
+    record: dict[str, Any]
+    if isinstance(existing, dict) and existing.get("embeddings_sha256") == lio.version_hashes(
+            st, version)["embeddings_sha256"]:
+        rep("index", 0.5, "checking the index kept with the version")
+        open_index(st, existing)
+        record = existing
+    else:
+        rep("index", 0.0, f"loading {version}")
+        stored = st.load_version(version, verify=True)
+        emb = stored.embeddings
+        rep("index", 0.05, f"building the ANN index of {len(emb):,} vectors")
+        index = build_index(emb.vectors, params)
+        rep("index", 0.6, "measuring recall against exact search")
+        measurement = measure_recall(index, emb.vectors, k=k, queries=queries, seed=seed, events=item_events(stored),
+                                     golden=golden_codes(st, emb), target=target)
+        data = index.to_bytes()
+        record = {"version": version, "embeddings_sha256": stored.manifest["files"][EMBEDDINGS_FILE]["sha256"],
+                  "build": params.build_id, "params": params.model_dump(mode="json"),
+                  "library": {"faiss-cpu": faiss_version()}, "format": "faiss",
+                  "index_file": f"{ANN_DIR}/{version}/{params.build_id}/{INDEX_FILE}",
+                  "index_sha256": hashlib.sha256(data).hexdigest(), "index_bytes": len(data), "n": len(emb),
+                  "dim": emb.dim, "id_kind": emb.vocab.kind, "measurement": measurement, "how_to_query": HOW_TO_QUERY,
+                  "built_at": lio.utc_now(), "by": None if actor is None else actor.id,
+                  "actor": None if actor is None else actor.record()}
+        rep("index", 0.9, "keeping the index with the version")
+        with lio.locked(st):
+            _fsio.write_atomic(st, f"{folder}/{INDEX_FILE}", data, point="ann index")
+            if not _fsio.create_exclusive(st, rec_path, lio.json_bytes(record), point="ann record"):
+                raise StoreError(f"{rec_path} appeared while this index was built (another build of {version}); "
+                                 "nothing was replaced — build again to use it")
+    if register_as is not None:
+        register_index(st, register_as, version=version, embeddings_sha256=record["embeddings_sha256"], by=actor,
+                       details=registry_details(record, record["index_file"]))
+    rep("index", 1.0, "index ready")
+    return record
+
+
+def registry_details(record: dict[str, Any], index_file: str) -> dict[str, Any]:
+    """What a registration records of a built index beside its version and sha256 (the file it serves from)."""
+    return {"format": record["format"], "index_file": index_file, "index_sha256": record["index_sha256"],
+            "params": record["params"], "n": record["n"], "dim": record["dim"], "build": record["build"],
+            "measurement": record["measurement"], "library": record["library"]}
+
+
+class ServedComparison(TypedDict):
+    """One item's exact neighbors beside what the ANN index serves for it (see :func:`served_neighbors`)."""
+
+    item_id: Any
+    k: int
+    exact: list[dict[str, Any]]
+    served: list[dict[str, Any]]
+    only_exact: list[Any]
+    only_served: list[Any]
+    same: bool
+    source: dict[str, Any]
+
+
+def served_neighbors(store: Store | str, stored: StoredVersion, item_id: Any, k: int = 10, *,
+                     names: np.ndarray | None = None, build_if_missing: bool = True) -> ServedComparison | None:
+    """Item ``item_id``'s exact top-``k`` (as on the Neighbors page) and the ``k`` neighbors the version's ANN
+    index serves for it (:func:`index_for_version`, read and checked against its sha256), with the ids only one
+    list has. Rows are ``{rank, item_id, score[, name], exact_rank}`` — ``exact_rank`` is the neighbor's rank in the
+    exact list, None when it is not in it. When the version has no index, one built in memory with the default
+    parameters stands in when ``build_if_missing`` (``source["kind"] == "memory"``: nothing is stored), else None.
+    KeyError naming the item when it has no vector."""
+    st = lio.store_of(store)
+    emb = stored.embeddings
+    if isinstance(item_id, str):
+        item_id = parse_id_like(item_id, emb.vocab.kind)
+    code = emb.vocab.code(item_id)
+    exact = item_neighbors(emb, item_id, k, names=names)
+    record = index_for_version(st, stored.name)
+    if record is not None:
+        index = open_index(st, record)
+        source = {"kind": "registered" if record["registered_as"] else "kept", "name": record["registered_as"],
+                  "build": record.get("build"), "index_file": record.get("index_file"), "params": record.get("params"),
+                  "measurement": record.get("measurement")}
+    elif build_if_missing:
+        params = AnnParams()
+        sha = stored.manifest["files"][EMBEDDINGS_FILE]["sha256"]
+        index = _MEMORY.get_or_make((sha, params.model_dump_json()), lambda: build_index(emb.vectors, params))
+        source = {"kind": "memory", "name": None, "build": params.build_id, "index_file": None,
+                  "params": params.model_dump(mode="json"), "measurement": None}
+    else:
+        return None
+    found, scores = index.search(emb.vectors[[code]], k, skip=np.array([code]))
+    exact_rank = {row["item_id"]: row["rank"] for row in exact}
+    served = []
+    for rank, (c, s) in enumerate(zip(found[0].tolist(), scores[0].tolist(), strict=True), start=1):
+        if c < 0:
+            break
+        nid = emb.vocab.ids[c].item() if emb.vocab.kind == "int" else emb.vocab.ids[c]
+        row = {"rank": rank, "item_id": nid, "score": round(float(s), 6), "exact_rank": exact_rank.get(nid)}
+        if names is not None:
+            row["name"] = str(names[c])
+        served.append(row)
+    served_ids = {r["item_id"] for r in served}
+    only_exact = [r["item_id"] for r in exact if r["item_id"] not in served_ids]
+    only_served = [r["item_id"] for r in served if r["item_id"] not in exact_rank]
+    return {"item_id": item_id, "k": k, "exact": exact, "served": served, "only_exact": only_exact,
+            "only_served": only_served, "same": not only_exact and not only_served, "source": source}
+
+
+def ann_measurement(record: dict[str, Any]) -> AnnMeasurement | None:
+    """The measurement a record holds (None for a registration that predates them)."""
+    m = record.get("measurement")
+    return m if isinstance(m, dict) else None  # type: ignore[return-value]

@@ -1,0 +1,64 @@
+"""Served neighbors match the inspected ones: the version's ANN index (what customers are served) against the
+exact neighbor lists people inspected on the Neighbors page and the other checks judged."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..ann.index import AnnParams, build_index
+from ..ann.recall import measure_recall
+from ..ann.served import golden_codes, index_for_version, item_events, open_index
+from ..errors import IntegrityError
+from ..store.checklist import CheckResult
+from .context import CheckContext
+
+__all__ = ["CHECK_NAME", "check_served_neighbors"]
+
+CHECK_NAME = "served neighbors match"
+
+
+def check_served_neighbors(ctx: CheckContext) -> CheckResult:
+    """Recall@k of the version's ANN index against exact search (seeded sample, by popularity band, golden pairs'
+    items) at or above the policy's ``served_recall``. The index is the one registered for the version, else the
+    one kept with it; when its file is gone an index built with the recorded parameters is measured (and the
+    detail says so). Below the threshold is a warning naming the worst band; no index is a check that could not
+    judge; an index file that is not the recorded one fails (override only: it is not what was measured)."""
+    k, need = ctx.k, ctx.policy.served_recall
+    threshold = f"recall@{k} of the served index ≥ {need:g}"
+    record = index_for_version(ctx.store, ctx.version)
+    if record is None:
+        why = (f"no ANN index was built for {ctx.version}, so the neighbors customers will be served were not "
+               "measured (build one in the Publish page's “ANN index” section, below the buttons, or with `export "
+               "--format faiss`)")
+        return CheckResult(CHECK_NAME, False, None, threshold, why, acknowledgeable=True, could_not_judge=why)
+    stored = ctx.stored
+    where = (f"index {record['registered_as']!r}" if record["registered_as"] else "the index kept with the version")
+    try:
+        index = open_index(ctx.store, record)
+        made = f"{where} ({record.get('index_file')})"
+    except FileNotFoundError:
+        index = build_index(stored.embeddings.vectors, AnnParams.model_validate(record.get("params") or {}))
+        made = f"an index built now with {where}'s recorded parameters (its file {record.get('index_file')} is gone)"
+    except IntegrityError as exc:
+        return CheckResult(CHECK_NAME, False, None, threshold, str(exc))
+    m = measure_recall(index, stored.embeddings.vectors, k=k, seed=0, events=item_events(stored),
+                       golden=golden_codes(ctx.store, stored.embeddings), target=need, ef_grid=None)
+    ctx.details["served"] = {"measurement": m, "index": {key: record.get(key) for key in (
+        "registered_as", "build", "index_file", "params", "index_sha256")}}
+    bands: dict[str, Any] = m["bands"] or {}
+    band_words = ", ".join(f"{b} {v['recall']:.3f}" for b, v in bands.items() if v["recall"] is not None)
+    golden = m["golden"]
+    gold_words = f"; golden pairs' items {golden['recall']:.3f} ({golden['n']})" if golden else ""
+    low = [(m["recall"], "all sampled items")]
+    if golden and golden["recall"] is not None:
+        low.append((golden["recall"], "the golden pairs' items"))
+    passed = all(r >= need for r, _ in low)
+    detail = (f"recall@{m['k']} {m['recall']:.3f} at ef {m['ef_search']} on {m['queries']:,} sampled items "
+              f"({band_words or 'no item counts stored: no bands'}){gold_words}; {made}")
+    if not passed:
+        worst = m["worst_band"]
+        worst_words = (f"; lowest in the {worst} band ({bands[worst]['recall']:.3f})" if worst else
+                       "; the same in every band" if bands else "")
+        detail = (f"the served index misses exact neighbors: {detail}{worst_words} — rebuild it with a larger "
+                  "ef_search or m")
+    return CheckResult(CHECK_NAME, passed, round(m["recall"], 4), threshold, detail, acknowledgeable=True)
