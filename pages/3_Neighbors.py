@@ -1,6 +1,8 @@
 """Neighbors: pick a version and an item, see its top-K neighbors with names and popularity (optionally next to
 a second version's, with the neighbors both lists share marked), optionally the co-occurrence evidence behind
 each one, and export the table as CSV. With a second version, a diff lists the neighbors kept, gained and lost.
+Beside the exact list, the list the version's ANN index serves for the item (the registered index, else the one kept
+with the version, else one built in memory with the default parameters — nothing stored), with what differs.
 A bulk export writes the top-K of pasted/uploaded ids or of the whole catalogue as one CSV/Parquet. Neighbor
 pairs can be marked good or bad (golden pairs, kept with the store) and every version is re-checked against them.
 Item names are untrusted text: they are shown in tables and escaped markdown only (never as HTML)."""
@@ -16,8 +18,10 @@ import streamlit as st
 from app_support import keys, loaders
 from app_support.errors import user_errors
 from app_support.identity import current_access
+from app_support.served_view import exact_frame, show_served_list, show_served_summary
 from app_support.views import evidence_table, example_lines, human_time, md, neighbor_table
 from app_support.widgets import static_table
+from behemb_core.ann.served import ServedComparison, index_for_version, served_neighbors
 from behemb_core.checks.golden import check_golden
 from behemb_core.errors import BehembError
 from behemb_core.explain import evidence_plan, explain_version
@@ -68,6 +72,7 @@ def save_wording(store) -> None:
 
 def names_for(catalogue: pd.DataFrame, vocab_ids: np.ndarray) -> np.ndarray:
     return catalogue.set_index("item_id")["name"].reindex(vocab_ids).fillna("").to_numpy(object)
+
 
 store, versions, published = loaders.store_and_versions()
 
@@ -162,7 +167,25 @@ st.markdown("\n".join(
     for r in table.to_dict("records")
 ))
 similarity_format = {"similarity": st.column_config.NumberColumn(format="%.3f")}
-if second is None:
+served: ServedComparison | None = None
+if st.toggle("Show what the ANN index serves", value=True, key="nb_served",
+             help="Next to the exact top-K, the K neighbors the version's approximate-nearest-neighbor index "
+             "returns for this item — what customers are served — and which neighbors differ."):
+    with user_errors("What the ANN index serves could not be shown"):
+        record = index_for_version(store, version)
+        spinner = ("Reading the ANN index…" if record is not None else
+                   f"Building an ANN index of {len(stored.embeddings):,} vectors in memory (nothing is stored)…")
+        with st.spinner(spinner):  # the library keeps opened and in-memory indexes: a rerun searches one item
+            served = served_neighbors(store, stored, item, int(k), names=names, build_if_missing=True)
+if second is None and served is not None:
+    exact_col, served_col = st.columns(2)
+    with exact_col:
+        st.markdown("**Exact top-K**")
+        st.dataframe(table, hide_index=True, key="nb_table", column_config=similarity_format)
+    with served_col:
+        show_served_list(served)
+    show_served_summary(served)
+elif second is None:
     st.dataframe(table, hide_index=True, key="nb_table", column_config=similarity_format)
 else:
     ids_a = set(map(str, table["item_id"]))
@@ -197,6 +220,16 @@ else:
                      decimals={f"rank in {version}": 0, f"rank in {second}": 0})
         st.caption(f"*kept*: in both top-{int(k)} lists; *gained*: only in {md(second)}; *lost*: only in "
                    f"{md(version)}.")
+    if served is not None:
+        st.markdown(f"**What the ANN index serves for {md(version)}**")
+        exact_col, served_col = st.columns(2)
+        with exact_col:
+            st.markdown("**Exact top-K**")
+            static_table(exact_frame(served), alt=f"Exact neighbors in {version}",
+                         decimals={"rank": 0, "served rank": 0})
+        with served_col:
+            show_served_list(served)
+        show_served_summary(served)
 dl = st.columns(2)
 dl[0].download_button(
     "Download CSV", table.to_csv(index=False).encode("utf-8"), file_name=f"neighbors-{version}-{item}.csv",

@@ -97,7 +97,11 @@ def frame_keys(at: AppTest) -> list[str]:
     out = []
     for t in page_tables(at):
         cols = set(t.columns)
-        if "in both" in cols:
+        if "exact rank" in cols:  # the list the ANN index serves (tests/test_app_neighbors_served.py)
+            out.append("nb_served")
+        elif "served rank" in cols:  # the exact list beside it, with a second version
+            out.append("nb_served_exact")
+        elif "in both" in cols:
             out.append("nb_side_b" if "nb_side_a" in out else "nb_side_a")
         elif "status" in cols and "overall_rank" in cols:
             out.append("nb_golden_table")
@@ -127,7 +131,7 @@ def test_two_versions_side_by_side_mark_shared_neighbors(own_store: Path, monkey
     at = open_neighbors(own_store, monkeypatch)
     at.selectbox(key="nb_version").set_value("demo-ppmi").run()
     at.text_input(key="nb_filter").set_value("85123A").run()
-    assert frame_keys(at) == ["nb_table"]  # one version: the table as before
+    assert frame_keys(at) == ["nb_served", "nb_table"]  # one version: the table as before, the served list beside
     assert at.selectbox(key="nb_version_b").options == ["(none)", "demo-16"]
 
     at.selectbox(key="nb_version_b").set_value("demo-16").run()

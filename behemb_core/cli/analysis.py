@@ -18,6 +18,9 @@ def cmd_neighbors(args: argparse.Namespace) -> int:
 
     if args.item is None and not (args.items_file or args.all):
         raise ConfigError("neighbors needs one of --item ID, --items-file FILE or --all")
+    if args.served and (args.items_file or args.all or args.output or args.explain):
+        raise ConfigError("--served shows one item's exact and served lists side by side: give --item ID, without "
+                          "--items-file, --all, --output or --explain")
     if (args.items_file or args.all) and not args.output:
         raise ConfigError("--items-file and --all write a file: give --output PATH.csv or PATH.parquet")
     if args.explain and args.output:
@@ -36,11 +39,13 @@ def cmd_neighbors(args: argparse.Namespace) -> int:
         rows = item_neighbors(emb, args.item, args.k, names=names)
     except KeyError:
         raise ConfigError(f"item {args.item!r} has no vector in version {args.version!r}") from None
+    served = _served(store, stored, args.item, args.k, names) if args.served else None
     if args.json:
         query = {"item_id": args.item}
         if names is not None:
             query["name"] = str(names[emb.vocab.code(typed_id(emb, args.item))])
-        emit({"version": args.version, "query": query, "neighbors": rows})
+        emit({"version": args.version, "query": query, "neighbors": rows,
+              **({"served": served} if served is not None else {})})
     else:
         from ..store import interaction_verb
 
@@ -48,7 +53,53 @@ def cmd_neighbors(args: argparse.Namespace) -> int:
         name = f" ({names[emb.vocab.code(typed_id(emb, args.item))]})" if names is not None else ""
         print(f"# People who {verb} {args.item}{name} also {verb}:")
         print_table(rows, ["rank", "item_id", "score", *(["name"] if names is not None else [])])
+        if served is not None:
+            print()
+            print("# Served by the ANN index:")
+            print_table([{**r, "exact_rank": "-" if r["exact_rank"] is None else r["exact_rank"]}
+                         for r in served["served"]],
+                        ["rank", "item_id", "score", "exact_rank", *(["name"] if names is not None else [])])
+            print(f"# {served_difference(served)}")
+            print(f"# {served_source(served['source'])}")
     return 0
+
+
+def _served(store: Any, stored: Any, item: str, k: int, names: Any) -> Any:
+    """The item's exact and served lists (:func:`~behemb_core.ann.served.served_neighbors`; an index built in
+    memory when the version has none), a ConfigError when the version has no vector for the item."""
+    from ..ann.served import served_neighbors
+
+    try:
+        return served_neighbors(store, stored, item, k, names=names, build_if_missing=True)
+    except KeyError:
+        raise ConfigError(f"item {item!r} has no vector in version {stored.name!r}") from None
+
+
+def served_difference(served: Any) -> str:
+    """What differs between the exact and the served list, in one line."""
+    n = len(served["exact"])
+    if served["same"]:
+        same_order = [r["item_id"] for r in served["exact"]] == [r["item_id"] for r in served["served"]]
+        order = "the same" if same_order else "another"
+        return f"the index serves the same {n} neighbors as exact search, in {order} order"
+    return (f"the index serves {len(served['served']) - len(served['only_served'])} of the exact top {n}; not in "
+            f"the exact top {n}: {', '.join(map(str, served['only_served'])) or 'none'}; exact neighbors the index "
+            f"misses: {', '.join(map(str, served['only_exact'])) or 'none'}")
+
+
+def served_source(source: dict[str, Any]) -> str:
+    """Where the served list comes from, in one line."""
+    p = source.get("params") or {}
+    params = f"m={p.get('m')}, ef_construction={p.get('ef_construction')}, ef_search={p.get('ef_search')}"
+    if source["kind"] == "memory":
+        return (f"no index was built for this version; shown is what an index built with the default parameters "
+                f"({params}) would serve (nothing stored); build one on the Publish page")
+    m = source.get("measurement")
+    recall = (f"measured recall@{m.get('k')} {float(m['recall']):.3f}" if isinstance(m, dict)
+              and m.get("recall") is not None else "no recall measured")
+    where = (f"the registered index {source.get('name')!r}" if source["kind"] == "registered"
+             else "the index kept with the version (not registered)")
+    return f"served by {where}: {source.get('build')} ({params}), {recall}; file {source.get('index_file')}"
 
 
 def _published(store: Any) -> str:
@@ -202,6 +253,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--explain", action="store_true",
                    help="Show co-occurrence evidence for each neighbor from the sessions in --input.")
     p.add_argument("--examples", type=int, default=2, help="Example sessions per neighbor with --explain.")
+    p.add_argument("--served", action="store_true",
+                   help="With --item: also the k neighbors the version's ANN index serves (the registered index, "
+                   "else the one kept with the version, else one built in memory with the default parameters, "
+                   "nothing stored), each with its rank in the exact list, and what differs.")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_neighbors)
     p = sub.add_parser("evaluate", help="Held-out next-item quality with most-popular and item-kNN baselines.")
