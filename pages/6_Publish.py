@@ -1,7 +1,8 @@
 """Publish: the sign-off checklist of a version, approval (with acknowledgements or a recorded override),
 publishing an approved version, rollback, the drift of the published version on the dataset in use
 (``app_support.drift_view``), and the append-only audit log. Every action is one library call
-(``behemb_core.signoff.approve``, which runs the checks itself, and ``behemb_core.store.lifecycle``), which also
+(``behemb_core.signoff.approve``, which runs the checks itself, ``behemb_core.store.lifecycle``, and
+``behemb_core.ann.served.build_version_index`` for the ANN index, ``app_support.ann_view``), which also
 enforces the store's policy; the page only disables what the policy refuses, with the library's reason. Who acts
 is the signed-in identity, or the sidebar's typed name (unverified). Nothing here edits or deletes a version."""
 
@@ -11,6 +12,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from app_support import keys, loaders
+from app_support.ann_view import ann_section
 from app_support.drift_view import drift_section, why_trained_line
 from app_support.errors import user_errors
 from app_support.identity import current_access
@@ -243,6 +245,10 @@ else:
                 entry = publish(store, version, by=by)
                 done(f"Published {md(version)} by {md(by.shown)} (previously "
                      f"{md(entry.get('previous') or 'nothing')}).")
+
+# The index customers are served from, judged by the checklist's "served neighbors match"; a build reruns the
+# page through ``done``, so the checklist above is run again on the new index.
+ann_section(store, version, published, acc, by, done)
 
 st.subheader("Roll back")
 targets: list[str] = []

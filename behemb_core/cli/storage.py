@@ -1,13 +1,15 @@
 """The store: ``versions``, ``settings``, ``verify`` (trust nothing), ``repair``, ``audit``, ``export`` for ANN
-index builders and ``register-index``."""
+index builders (``--format faiss`` builds, measures and registers the index itself) and ``register-index``."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from ..boundary import doing
-from ._common import BY_HELP, acting, emit, emit_rows, store_option
+from ..errors import ConfigError, StoreError
+from ._common import BY_HELP, StderrProgress, acting, emit, emit_rows, store_option
 
 
 def cmd_versions(args: argparse.Namespace) -> int:
@@ -78,13 +80,92 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return 0
 
 
+#: ``export --format faiss`` options → the :class:`~behemb_core.ann.index.AnnParams` field each sets.
+ANN_FLAGS = {"ann_m": ("--ann-m", "m"), "ann_ef_construction": ("--ann-ef-construction", "ef_construction"),
+             "ann_ef_search": ("--ann-ef-search", "ef_search")}
+DEFAULT_INDEX_NAME = "main"
+
+
+def ann_params_from_args(args: argparse.Namespace) -> Any:
+    """The :class:`~behemb_core.ann.index.AnnParams` the ``--ann-*`` options give (defaults for those not given);
+    ConfigError naming the flag and what it expects when a value is out of range."""
+    from pydantic import ValidationError
+
+    from ..ann.index import AnnParams
+
+    given = {field: getattr(args, dest) for dest, (_flag, field) in ANN_FLAGS.items()
+             if getattr(args, dest, None) is not None}
+    try:
+        return AnnParams(**given)
+    except ValidationError as exc:
+        flags = {field: flag for flag, field in ANN_FLAGS.values()}
+        said = []
+        for err in exc.errors():
+            loc = [str(p) for p in err.get("loc", ())]
+            msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+            said.append(f"{flags.get(loc[0], loc[0])} {err.get('input')!r}: {msg}" if loc else
+                        f"{msg} (set with --ann-ef-construction and --ann-m)")
+        raise ConfigError("invalid ANN index parameters: " + "; ".join(said)) from None
+
+
+def measurement_summary(m: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The recall measurement of an index record in short: recall@k overall, by band, on the golden pairs'
+    items, queries per second beside exact search and the smallest ef reaching the target."""
+    if not m:
+        return None
+    golden = m.get("golden")
+    return {"k": m.get("k"), "ef_search": m.get("ef_search"), "queries": m.get("queries"), "recall": m.get("recall"),
+            "bands": {b: v.get("recall") for b, v in (m.get("bands") or {}).items()} or None,
+            "worst_band": m.get("worst_band"), "golden": None if golden is None else golden.get("recall"),
+            "queries_per_second": m.get("queries_per_second"),
+            "exact_queries_per_second": m.get("exact_queries_per_second"),
+            "target": m.get("target"), "ef_for_target": m.get("ef_for_target")}
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from ..store import export_version, open_store
 
+    if args.format != "faiss":
+        used = [flag for dest, (flag, _f) in ANN_FLAGS.items() if getattr(args, dest) is not None]
+        used += ["--index-name"] * (args.index_name is not None) + ["--no-register"] * args.no_register
+        if used:
+            raise ConfigError(f"{', '.join(used)} only apply to --format faiss (an ANN index is built only then)")
+        with doing(path=args.out):
+            paths = export_version(open_store(args.store), args.version, fmt=args.format, out=args.out,
+                                   overwrite=args.overwrite)
+        emit({"version": args.version, "format": args.format, "written": paths})
+        return 0
+    return _export_faiss(args)
+
+
+def _export_faiss(args: argparse.Namespace) -> int:
+    """``export --format faiss``: build (or reuse), measure, write and register in one library call."""
+    from ..ann.export import export_faiss
+    from ..store import open_store
+    from ..store.names import validate_version_name
+
+    params = ann_params_from_args(args)
+    name = None if args.no_register else (args.index_name or DEFAULT_INDEX_NAME)
+    if name is not None:
+        try:
+            validate_version_name(name)
+        except StoreError as exc:
+            raise ConfigError(f"--index-name {name!r}: {str(exc).replace('version name', 'name')}") from None
+    store = open_store(args.store)
     with doing(path=args.out):
-        paths = export_version(open_store(args.store), args.version, fmt=args.format, out=args.out,
-                               overwrite=args.overwrite)
-    emit({"version": args.version, "format": args.format, "written": paths})
+        result = export_faiss(store, args.version, out=args.out, overwrite=args.overwrite, params=params,
+                              register_as=name, by=acting(args, store), progress=StderrProgress(args.quiet))
+    record, reg = result["record"], result["registered"]
+    summary = measurement_summary(record.get("measurement"))
+    if summary is not None and not args.quiet:
+        bands = ", ".join(f"{b} {r:.3f}" for b, r in (summary["bands"] or {}).items() if r is not None)
+        print(f"recall@{summary['k']} {summary['recall']:.3f} at ef_search {summary['ef_search']}"
+              + (f" ({bands})" if bands else "") + f"; {summary['queries_per_second']:,.0f} queries/s beside "
+              f"{summary['exact_queries_per_second']:,.0f} exact", file=sys.stderr)
+    registered = None if reg is None else {k: reg.get(k) for k in (
+        "index", "version", "embeddings_sha256", "index_file", "index_sha256", "by", "at")}
+    emit({"version": args.version, "format": "faiss", "written": result["paths"], "params": record.get("params"),
+          "index_sha256": record.get("index_sha256"), "registered": registered, "measurement": summary})
     return 0
 
 
@@ -131,13 +212,34 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("register-index", help="Record which version an ANN index was built from.")
     store_option(p)
     p.add_argument("--index", required=True, help="Index name, e.g. main-ann.")
-    p.add_argument("--export", required=True, help="The export.json written by 'export --format npy'.")
+    p.add_argument("--export", required=True, help="The export.json written by 'export --format npy' or "
+                   "'--format faiss' (then the index file and its sha256 are recorded too, so verify checks them).")
     p.add_argument("--by", help=BY_HELP)
     p.set_defaults(func=cmd_register_index)
-    p = sub.add_parser("export", help="Export a version for an ANN index builder.")
+    p = sub.add_parser("export", help="Export a version for an ANN index builder, or (--format faiss) build, "
+                       "measure and register the ANN index itself.")
     store_option(p)
     p.add_argument("--version", required=True)
-    p.add_argument("--format", choices=["parquet", "npy", "jsonl"], required=True)
+    p.add_argument("--format", choices=["parquet", "npy", "jsonl", "faiss"], required=True,
+                   help="faiss: the folder --out gets index.faiss (HNSW, inner product), ids.json and export.json "
+                   "(the index's sha256, parameters and recall measurement); the index is kept with the version and "
+                   "registered (--index-name) in the same step.")
     p.add_argument("--out", required=True)
     p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--index-name", help=f"faiss: register the index under this name (default: "
+                   f"{DEFAULT_INDEX_NAME}).")
+    p.add_argument("--no-register", action="store_true", help="faiss: build, measure and export, but register "
+                   "nothing (the index is still kept with the version).")
+    defaults = _ann_defaults()
+    for dest, (flag, field) in ANN_FLAGS.items():
+        p.add_argument(flag, dest=dest, type=int, metavar="N",
+                       help=f"faiss: {field} (default {defaults[field]}).")
+    p.add_argument("--by", help=BY_HELP)
+    p.add_argument("--quiet", action="store_true", help="No progress on stderr.")
     p.set_defaults(func=cmd_export)
+
+
+def _ann_defaults() -> dict[str, Any]:
+    from ..ann.index import AnnParams
+
+    return {name: field.default for name, field in AnnParams.model_fields.items()}
