@@ -110,7 +110,7 @@ DISTRIBUTIONS: dict[str, str] = {
     "gensim": "gensim", "numba": "numba", "llvmlite": "llvmlite", "umap": "umap-learn", "pynndescent": "pynndescent",
     "pydantic": "pydantic", "annotated_types": "annotated-types", "fsspec": "fsspec", "streamlit": "streamlit",
     "authlib": "Authlib", "joserfc": "joserfc", "cryptography": "cryptography", "plotly": "plotly",
-    "threadpoolctl": "threadpoolctl", "pyspark": "pyspark", "s3fs": "s3fs",
+    "threadpoolctl": "threadpoolctl", "faiss": "faiss-cpu", "pyspark": "pyspark", "s3fs": "s3fs",
 }
 
 
