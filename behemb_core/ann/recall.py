@@ -23,6 +23,7 @@ from .index import AnnIndex
 __all__ = ["DEFAULT_EF_GRID", "TIE_TOLERANCE", "AnnMeasurement", "BandRecall", "EfPoint", "measure_recall"]
 
 TIE_TOLERANCE = 1e-5
+_EXACT_BUFFER_BYTES = 256 << 20  # the similarity block of exact search (all items × a block of queries)
 #: The ``ef`` values tried to find the smallest one that reaches the target recall.
 DEFAULT_EF_GRID: tuple[int, ...] = (16, 32, 64, 128, 256, 512)
 
@@ -92,11 +93,12 @@ def measure_recall(index: AnnIndex, vectors: np.ndarray, *, k: int = 10, queries
     sample = np.sort(rng.choice(n, size=min(queries, n), replace=False)).astype(np.int64)
     gold = np.unique(np.asarray(golden, dtype=np.int64))
     gold = gold[(gold >= 0) & (gold < n)]
+    block = max(1, min(1024, _EXACT_BUFFER_BYTES // (4 * n)))  # one block × n float32 buffer: ≤ 256 MB at 1M items
     t0 = time.perf_counter()
-    _, exact_sims = exact_top_k(x[sample], x, kk, skip=sample)
+    _, exact_sims = exact_top_k(x[sample], x, kk, skip=sample, block_size=block)
     exact_qps = len(sample) / max(time.perf_counter() - t0, 1e-9)
     if len(gold):
-        _, gold_sims = exact_top_k(x[gold], x, kk, skip=gold)
+        _, gold_sims = exact_top_k(x[gold], x, kk, skip=gold, block_size=block)
         kth = np.empty(n, dtype=np.float32)
         kth[sample], kth[gold] = exact_sims[:, -1], gold_sims[:, -1]
     else:
