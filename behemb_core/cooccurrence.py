@@ -7,7 +7,7 @@ in-place sort of those keys, so the work is proportional to the number of pairs,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -33,8 +33,9 @@ def _offset_weight(d: int, window: int, weighting: Weighting) -> float:
 
 
 @njit(cache=True, nogil=True)
-def _pair_keys(indptr, codes, s_lo, s_hi, window, n, n_offsets, out):  # pragma: no cover - compiled
-    """Write the key of every pair within ``window`` (0 = whole session) of sessions ``s_lo..s_hi-1``."""
+def _pair_keys(indptr, codes, s_lo, s_hi, window, n, n_offsets, directed, out):  # pragma: no cover - compiled
+    """Write the key of every pair within ``window`` (0 = whole session) of sessions ``s_lo..s_hi-1``: the lower
+    code first, or with ``directed`` the earlier item first."""
     m = 0
     for s in range(s_lo, s_hi):
         start, end = indptr[s], indptr[s + 1]
@@ -45,7 +46,7 @@ def _pair_keys(indptr, codes, s_lo, s_hi, window, n, n_offsets, out):  # pragma:
                 b = codes[j]
                 if a == b:
                     continue
-                key = (a * n + b) if a < b else (b * n + a)
+                key = (a * n + b) if (directed or a < b) else (b * n + a)
                 if n_offsets > 1:
                     key = key * n_offsets + (j - i - 1)
                 out[m] = key
@@ -98,6 +99,10 @@ class PairCounts:
     ``count`` how many times that pair occurred at that offset. Keys are sorted and unique. Counts are integers,
     so a table counted in chunks, on several machines or in another order is the same table; the float weights
     are applied once, by :func:`cooccurrence_from_pairs`.
+
+    A ``directed`` table keeps the order: ``a`` is the item that came first, ``b`` the one ``d`` positions after
+    it (any codes). :meth:`undirected` folds it into the symmetric table — the very table :func:`count_pairs`
+    counts without ``directed`` — and :func:`forward_from_pairs` weighs it into the forward counts.
     """
 
     keys: np.ndarray  # int64, sorted, unique
@@ -105,6 +110,23 @@ class PairCounts:
     vocab: Vocabulary  # names the codes
     window: int
     weighting: Weighting
+    directed: bool = False
+
+    def undirected(self) -> PairCounts:
+        """The symmetric table of a directed one: ``a → b`` and ``b → a`` at the same offset add their integer
+        counts under the key with the lower code first (equal, bit for bit, to counting without ``directed``)."""
+        if not self.directed:
+            return self
+        n, n_off = self.n_items, self.n_offsets
+        pair, offset = np.divmod(self.keys, n_off)
+        a, b = np.divmod(pair, n) if n else (pair, pair)
+        keys = (np.minimum(a, b) * n + np.maximum(a, b)) * n_off + offset
+        order = np.argsort(keys, kind="stable")
+        keys, counts = keys[order], self.counts[order]
+        if len(keys):
+            starts = np.concatenate(([0], np.flatnonzero(np.diff(keys)) + 1))
+            keys, counts = keys[starts], np.add.reduceat(counts, starts)
+        return replace(self, keys=keys, counts=counts.astype(np.int64), directed=False)
 
     @property
     def n_items(self) -> int:
@@ -138,9 +160,11 @@ def count_pairs(
     *,
     window: int = 5,
     weighting: Weighting = "uniform",
+    directed: bool = False,
     progress: Reporter | None = None,
 ) -> PairCounts:
-    """The exact :class:`PairCounts` of ``sessions`` (see :func:`count_cooccurrence` for what counts as a pair).
+    """The exact :class:`PairCounts` of ``sessions`` (see :func:`count_cooccurrence` for what counts as a pair);
+    with ``directed`` each pair keeps which item came first (see :class:`PairCounts`).
 
     Each pair becomes one int64 key written by a compiled pass over the sessions; one in-place sort and a
     run-length pass count them. Sessions are taken in chunks of at most ``_PAIR_BUFFER`` pairs, so memory stays
@@ -165,7 +189,7 @@ def count_pairs(
         s_hi = int(np.searchsorted(cum, cum[s_lo] + _PAIR_BUFFER, side="right")) - 1
         s_hi = min(max(s_hi, s_lo + 1), n_sess)
         buf = np.empty(int(cum[s_hi] - cum[s_lo]), dtype=np.int64)
-        m = _pair_keys(indptr, codes, s_lo, s_hi, window, n, n_offsets, buf)
+        m = _pair_keys(indptr, codes, s_lo, s_hi, window, n, n_offsets, directed, buf)
         if m:
             parts.append(_count(buf[:m]))
         del buf
@@ -184,7 +208,7 @@ def count_pairs(
     else:
         keys, counts = np.zeros(0, np.int64), np.zeros(0, np.int64)
     return PairCounts(keys=keys, counts=counts.astype(np.int64), vocab=sessions.vocab, window=window,
-                      weighting=weighting)
+                      weighting=weighting, directed=directed)
 
 
 def _count(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -197,11 +221,31 @@ def _count(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def cooccurrence_from_pairs(pairs: PairCounts) -> sp.csr_matrix:
-    """The symmetric float32 CSR of weighted counts from a :class:`PairCounts` table.
+    """The symmetric float32 CSR of weighted counts from a :class:`PairCounts` table (a directed one is folded
+    first).
 
     A pair's weight is ``Σ_d count(d) · weight(d)``, added in float64 in increasing distance and then rounded
     to float32 once: a fixed order, so the same table gives the same bits whichever engine counted it.
     """
+    upper = _weighted(pairs.undirected())
+    sym = (upper + upper.T).tocsr()
+    sym.sort_indices()
+    return sym.astype(np.float32, copy=False)
+
+
+def forward_from_pairs(pairs: PairCounts) -> sp.csr_matrix:
+    """``F_ab``: the weighted counts of ``b`` coming after ``a`` (within the window) from a directed table, as a
+    float32 CSR with sorted indices; ``F + Fᵀ`` is :func:`cooccurrence_from_pairs` of the same table (up to
+    float32 rounding: that one adds both directions' counts before weighing them)."""
+    if not pairs.directed:
+        raise ValueError("forward counts need a directed pair table (count_pairs(..., directed=True))")
+    f = _weighted(pairs)
+    f.sort_indices()
+    return f
+
+
+def _weighted(pairs: PairCounts) -> sp.csr_matrix:
+    """The weighted counts of the table's keys as a CSR (rows: the keys' first item), float32."""
     n = pairs.n_items
     n_offsets = pairs.n_offsets
     offset_weights = np.array([_offset_weight(d, pairs.window, pairs.weighting) for d in range(1, n_offsets + 1)])
@@ -213,10 +257,7 @@ def cooccurrence_from_pairs(pairs: PairCounts) -> sp.csr_matrix:
     # Keys are sorted, so (rows, cols) is already in CSR order: build the upper triangle directly.
     upper_indptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(rows, minlength=n), out=upper_indptr[1:])
-    upper = sp.csr_matrix((weights.astype(np.float32), cols, upper_indptr), shape=(n, n))
-    sym = (upper + upper.T).tocsr()
-    sym.sort_indices()
-    return sym.astype(np.float32, copy=False)
+    return sp.csr_matrix((weights.astype(np.float32), cols, upper_indptr), shape=(n, n))
 
 
 def _pairs_per_session(lengths: np.ndarray, window: int) -> np.ndarray:

@@ -38,12 +38,41 @@ class ItemEmbeddings:
         return self.vectors[self.vocab.code(item_id)]
 
 
+@dataclass(frozen=True)
+class DirectionalPair:
+    """The "next item" tables beside a symmetric one: query vectors ``Q`` and candidate vectors ``K`` (unit rows,
+    float32, ``n × dim``), row ``i`` of both belonging to row ``i`` of the symmetric embeddings. The items people
+    go on to *after* item ``a`` are ranked by ``Q_a · K_b`` — an ANN index is built over ``K`` and queried with
+    ``Q``. ``alpha`` is the share of the forward co-occurrence (b after a) in the target they were fitted to, the
+    rest being the symmetric one."""
+
+    query: np.ndarray
+    candidate: np.ndarray
+    alpha: float
+
+    def __post_init__(self) -> None:
+        q, k = self.query, self.candidate
+        if q.ndim != 2 or q.shape != k.shape:
+            raise FitError(f"a directional pair needs Q and K of one shape, got {q.shape} and {k.shape}")
+        for name, x in (("query", q), ("candidate", k)):
+            if x.dtype != np.float32 or not np.isfinite(x).all():
+                raise FitError(f"directional {name} vectors must be finite float32")
+            norms = np.linalg.norm(x, axis=1)
+            if len(norms) and np.abs(norms - 1).max() > 1e-3:
+                raise FitError(f"directional {name} vectors are not L2-normalised (norms from {norms.min():.4f} "
+                               f"to {norms.max():.4f})")
+        if not 0.0 <= float(self.alpha) <= 1.0:
+            raise FitError(f"directional alpha must be within [0, 1], got {self.alpha}")
+
+
 @dataclass
 class FitResult:
-    """What a fit returns: the embeddings and a JSON-able report (stats, dropped items, per-epoch losses)."""
+    """What a fit returns: the embeddings, a JSON-able report (stats, dropped items, per-epoch losses) and, when
+    the method fitted them, the directional "next item" tables aligned with the embeddings' rows."""
 
     embeddings: ItemEmbeddings
     report: dict[str, Any] = field(default_factory=dict)
+    directional: DirectionalPair | None = None
 
 
 def l2_normalize(x: np.ndarray) -> np.ndarray:

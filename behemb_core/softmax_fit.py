@@ -165,21 +165,26 @@ class SoftmaxTrainer:
     """
 
     def __init__(
-        self, params: SoftmaxFitParams, p: sp.csr_matrix, w: np.ndarray, e: np.ndarray, rng: np.random.Generator
+        self, params: SoftmaxFitParams, p: sp.csr_matrix, w: np.ndarray, e: np.ndarray, rng: np.random.Generator,
+        *, candidates_from: int = 0,
     ) -> None:
+        """``p`` has a row per query row of ``e`` and a column per row of ``e``; candidates (positives and
+        negatives) are the rows of ``e`` from ``candidates_from`` on — 0 for one table that is both, ``n`` for a
+        query table stacked on a candidate table (:mod:`behemb_core.directional_fit`), where item ``a``'s own
+        candidate row is ``a + candidates_from``."""
         self.params, self.p, self.w, self.e, self.rng = params, p, w, e, rng
         self.m1 = np.zeros_like(e)
         self.m2 = np.zeros_like(e)
         self.t = 0
         self.inv_tau = np.float32(1.0 / params.tau)
-        n = p.shape[0]
+        self.offset = candidates_from
         if params.negatives > 0:
-            mass = np.asarray(p.multiply(w[:, None]).sum(axis=0), dtype=np.float64).ravel()
+            mass = np.asarray(p.multiply(w[:, None]).sum(axis=0), dtype=np.float64).ravel()[candidates_from:]
             q = np.power(np.maximum(mass, 1e-12), params.negative_exponent)
             self.q = q / q.sum()
             self.cum_q = np.cumsum(self.q)
             self.cum_q[-1] = 1.0
-        self.slot_of = np.full(n, -1, dtype=np.int64)
+        self.slot_of = np.full(len(e), -1, dtype=np.int64)
 
     def full(self, rows: np.ndarray) -> float:
         loss, touched, grad = self.full_gradient(rows)
@@ -225,8 +230,9 @@ class SoftmaxTrainer:
         ``touched[i]``); one fresh draw of shared negatives."""
         e, p, inv_tau = self.e, self.p, self.inv_tau
         m = self.params.negatives
-        neg = np.sort(np.searchsorted(self.cum_q, self.rng.random(m), side="right").astype(np.int64))
-        log_mq = np.log(m * self.q[neg]).astype(np.float32)
+        drawn = np.sort(np.searchsorted(self.cum_q, self.rng.random(m), side="right").astype(np.int64))
+        log_mq = np.log(m * self.q[drawn]).astype(np.float32)
+        neg = drawn + self.offset
         ea = e[rows]
         en = e[neg]
         # Logits of the shared negatives with the log-Q correction (BLAS, then numpy's SIMD exp and sums).
@@ -239,7 +245,7 @@ class SoftmaxTrainer:
         pos_max = np.empty(len(rows), dtype=np.float32)
         pos_sum = np.empty(len(rows), dtype=np.float64)
         _positive_logits(e, ea, rows, p.indptr, p.indices, p.data, neg, neg_logits, inv_tau, edge_off, edge_g,
-                         pos_max, pos_sum)
+                         pos_max, pos_sum, self.offset)
         mx = np.maximum(neg_logits.max(axis=1), pos_max)
         neg_logits -= mx[:, None]
         np.exp(neg_logits, out=neg_logits)  # masked draws: exp(-inf) = 0
@@ -329,10 +335,11 @@ def _mask(neg, logits_row, item):  # pragma: no cover - compiled
 
 @njit(cache=True, nogil=True, parallel=True)
 def _positive_logits(
-    e, ea, rows, indptr, indices, data, neg, neg_logits, inv_tau, edge_off, edge_g, pos_max, pos_sum
+    e, ea, rows, indptr, indices, data, neg, neg_logits, inv_tau, edge_off, edge_g, pos_max, pos_sum, self_offset
 ):  # pragma: no cover - compiled
     """Per batch row: the logits of its positives (into ``edge_g``), their maximum and ``Σ_b P_ab·s_ab``;
-    and masking of the sorted shared negatives that are the row's own item or one of its positives."""
+    and masking of the sorted shared negatives that are the row's own item (its candidate row: ``a +
+    self_offset``) or one of its positives."""
     for r in prange(len(rows)):
         a = rows[r]
         lo, hi = indptr[a], indptr[a + 1]
@@ -348,7 +355,7 @@ def _positive_logits(
         pos_max[r] = mx
         pos_sum[r] = acc
         row = neg_logits[r]
-        _mask(neg, row, a)
+        _mask(neg, row, a + self_offset)
         for k in range(lo, hi):
             _mask(neg, row, indices[k])
 

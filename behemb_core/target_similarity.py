@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from .cooccurrence import Weighting, count_cooccurrence
+from .cooccurrence import Weighting, cooccurrence_from_pairs, count_cooccurrence, count_pairs, forward_from_pairs
 from .progress import Reporter
 from .sessions import Sessions
 
@@ -81,3 +81,59 @@ def top_k_by_target(t: sp.csr_matrix, query_codes: np.ndarray, k: int) -> np.nda
     keep = pos < k
     out[r[order][keep], pos[keep]] = sub.indices[order][keep]
     return out
+
+
+@dataclass(frozen=True)
+class DirectionalTarget:
+    """What the "next item" tables are fitted to, from one directed count of the sessions: ``symmetric`` is the
+    usual ``T`` (bit for bit what :func:`target_similarity` gives), ``forward`` is ``F_ab / (d_a^γ · d_b^γ)`` with
+    ``F_ab`` the weighted counts of ``b`` coming after ``a`` within the window (``F + Fᵀ = C``) and the same
+    degrees."""
+
+    symmetric: TargetSimilarity
+    forward: sp.csr_matrix
+
+    def mixed(self, alpha: float, rows: np.ndarray) -> sp.csr_matrix:
+        """``P_a = α · F̃_a / Σ F̃_a + (1 − α) · T_a / Σ T_a`` for the items ``rows`` (codes; the result is indexed
+        by position in ``rows`` on both axes): rows sum to one. An item nothing ever followed has no forward row
+        and keeps its symmetric one (α is 0 there)."""
+        if not 0.0 <= alpha <= 1.0:
+            raise ValueError(f"alpha must be within [0, 1], got {alpha}")
+        t = _row_normalized(self.symmetric.matrix[rows][:, rows])
+        f = _row_normalized(self.forward[rows][:, rows])
+        has_forward = np.diff(f.indptr) > 0
+        share = np.where(has_forward, alpha, 0.0)
+        p = (sp.diags(share) @ f + sp.diags(1.0 - share) @ t).tocsr()
+        p.eliminate_zeros()
+        p.sort_indices()
+        return p.astype(np.float32)
+
+
+def _row_normalized(m: sp.csr_matrix) -> sp.csr_matrix:
+    m = m.tocsr().astype(np.float64)
+    mass = np.asarray(m.sum(axis=1)).ravel()
+    inv = np.zeros_like(mass)
+    np.divide(1.0, mass, out=inv, where=mass > 0)
+    return (sp.diags(inv) @ m).tocsr()
+
+
+def directional_target(
+    sessions: Sessions,
+    *,
+    window: int = 10,
+    weighting: Weighting = "harmonic",
+    gamma: float = 0.1,
+    progress: Reporter | None = None,
+) -> DirectionalTarget:
+    """Count the sessions' pairs once, keeping their order (:func:`~behemb_core.cooccurrence.count_pairs` with
+    ``directed``), and derive both the symmetric target and the forward one from that table."""
+    pairs = count_pairs(sessions, window=window, weighting=weighting, directed=True, progress=progress)
+    symmetric = popularity_normalize(cooccurrence_from_pairs(pairs), gamma)
+    f = forward_from_pairs(pairs).astype(np.float64)
+    scale = np.zeros_like(symmetric.degree)
+    np.power(symmetric.degree, -float(gamma), out=scale, where=symmetric.degree > 0)
+    rows = np.repeat(np.arange(f.shape[0]), np.diff(f.indptr))
+    forward = sp.csr_matrix(((f.data * scale[rows] * scale[f.indices]).astype(np.float32), f.indices, f.indptr),
+                            shape=f.shape)
+    forward.eliminate_zeros()
+    return DirectionalTarget(symmetric=symmetric, forward=forward)

@@ -8,14 +8,16 @@ import math
 from typing import Literal
 
 import numpy as np
-from pydantic import Field
+import scipy.sparse as sp
+from pydantic import Field, model_validator
 
 from ..cooccurrence import Weighting
-from ..embeddings import FitResult, make_embeddings
+from ..directional_fit import fit_directional_softmax
+from ..embeddings import DirectionalPair, FitResult, make_embeddings
 from ..progress import ProgressCallback, Reporter, as_reporter
-from ..softmax_fit import SoftmaxFitParams, fit_cosine_softmax
+from ..softmax_fit import SoftmaxFitParams, fit_cosine_softmax, row_distribution
 from ..softmax_sizing import effective_negatives
-from ..target_similarity import target_similarity
+from ..target_similarity import DirectionalTarget, directional_target, target_similarity
 from ..warm_start import warm_rows
 from .base import MethodConfig, MethodSpec, TrainingInputs, require_sessions
 from .facts import TargetParams, stage
@@ -102,12 +104,35 @@ class CoocSoftmaxConfig(MethodConfig):
         description="Item weight in the loss grows as (row mass)^exponent. Raise it to favour well-observed "
         "items; 0 weighs every item alike.",
     )
+    directional: bool = Field(
+        False, title="Also fit the 'next item' tables",
+        description="Besides the symmetric vectors ('also viewed'), fit query and candidate vectors Q and K that "
+        "rank what people go on to next after an item (by Q·K). Worth it where the order of events carries "
+        "signal; costs about one more fit.",
+    )
+    alpha: float = Field(
+        0.75, title="Forward share α", ge=0, le=1,
+        description="Share of the forward co-occurrence (b after a) in the 'next item' target; the rest is the "
+        "symmetric one. 0 ignores order; 1 uses order only. Used only with the 'next item' tables.",
+    )
+    serves: Literal["also", "next"] = Field(
+        "also", title="Meant to serve",
+        description="Which ranking the version is for: 'also' (people who viewed this also viewed, the symmetric "
+        "vectors) or 'next' (what people go on to next, Q·K; needs the 'next item' tables). Sign-off judges "
+        "quality, and the tuner scores trials, in this mode.",
+    )
     softmax: Literal["auto", "full", "sampled"] = Field(
         "auto", title="Softmax",
         description=f"'full' is exact but costs items² per epoch; 'sampled' scales to millions of items; "
         f"'auto' uses full where it costs no more than sampled (dense co-occurrence, at most "
         f"{FULL_SOFTMAX_MAX_ITEMS:,} items).",
     )
+
+    @model_validator(mode="after")
+    def _next_needs_the_tables(self) -> CoocSoftmaxConfig:
+        if self.serves == "next" and not self.directional:
+            raise ValueError("serves='next' needs the 'next item' tables: set directional=true too")
+        return self
 
     def step_size(self) -> float:
         """Adam's learning rate for this ``dim``: coordinates of a unit vector shrink as 1/√dim, so the step does."""
@@ -144,9 +169,14 @@ def fit_cooc_softmax(
     """
     sessions = require_sessions(inputs, "cooc_softmax")
     rep = as_reporter(progress)
-    target = target_similarity(
-        sessions, window=config.window, weighting=config.weighting, gamma=config.gamma, progress=rep.sub(0.0, 0.1)
-    )
+    directed = None
+    if config.directional:  # one directed count gives both targets
+        directed = directional_target(sessions, window=config.window, weighting=config.weighting,
+                                      gamma=config.gamma, progress=rep.sub(0.0, 0.1))
+        target = directed.symmetric
+    else:
+        target = target_similarity(sessions, window=config.window, weighting=config.weighting, gamma=config.gamma,
+                                   progress=rep.sub(0.0, 0.1))
     keep = np.flatnonzero(target.has_signal)
     if len(keep) < 2:
         from ..errors import ConfigError
@@ -163,11 +193,16 @@ def fit_cooc_softmax(
         warm = warm_rows(vocab, inputs.warm_start, config.dim, method="cooc_softmax")
     rep("fit", 0.1, f"fitting {len(keep):,} items with the {'full' if full else 'sampled'} softmax"
         + (f", {warm.reused:,} of them warm-started" if warm is not None else ""))
-    res = fit_cosine_softmax(t, config.fit_params(), seed=seed, full=full, progress=rep.sub(0.1, 0.98), warm=warm)
+    end = 0.98 if directed is None else 0.54
+    res = fit_cosine_softmax(t, config.fit_params(), seed=seed, full=full, progress=rep.sub(0.1, end), warm=warm)
     emb = make_embeddings(vocab, res.vectors, expected_dim=config.dim, method="cooc_softmax")
+    pair, pair_report = None, None
+    if directed is not None:
+        pair, pair_report = _fit_next_tables(directed, keep, t, config, seed, rep.sub(0.54, 0.98))
     dropped = sessions.vocab.take(np.flatnonzero(~target.has_signal))
     rep("done", 1.0, f"embedded {len(vocab)} items")
     return FitResult(
+        directional=pair,
         embeddings=emb,
         report={
             "estimator": res.estimator,
@@ -185,8 +220,34 @@ def fit_cooc_softmax(
             "items_without_vector_reason": f"no co-occurrence with another item within window={config.window}",
             "bit_reproducible": True,
             **({"warm_start": warm.record()} if warm is not None else {}),
+            **({"directional": pair_report} if pair_report is not None else {}),
         },
     )
+
+
+def _fit_next_tables(directed: DirectionalTarget, keep: np.ndarray, t: sp.csr_matrix, config: CoocSoftmaxConfig,
+                     seed: int, rep: Reporter) -> tuple[DirectionalPair, dict[str, object]]:
+    """The "next item" tables Q and K of the items ``keep`` (the symmetric fit's rows), fitted to the mix of the
+    forward and the symmetric target (share ``alpha``) with the symmetric fit's settings, row weights and early
+    stopping; a cold start even when the symmetric fit was warm-started.
+
+    Measured on Online Retail and MovieLens-small (README protocol): starting Q and K from the symmetric vectors
+    halves the fit but loses most of the gain on Online Retail (HR@10 .383 against .392 cold), and stopping the fit
+    at the symmetric fit's epoch count costs MovieLens-small 7 %; so neither is done."""
+    p = directed.mixed(config.alpha, keep)
+    _, w = row_distribution(t, config.row_weight_exponent)
+    full = use_full_softmax(config, len(keep), int(p.nnz))
+    forward_rows = int((np.diff(directed.forward[keep].indptr) > 0).sum())
+    rep("fit", 0.0, f"fitting the 'next item' tables (α {config.alpha:g}) with the {'full' if full else 'sampled'} "
+        "softmax")
+    res = fit_directional_softmax(p, w, config.fit_params(), seed=seed, full=full, progress=rep)
+    pair = DirectionalPair(query=np.ascontiguousarray(res.query), candidate=np.ascontiguousarray(res.candidate),
+                           alpha=float(config.alpha))
+    return pair, {"alpha": float(config.alpha), "estimator": res.estimator, "epoch_losses": res.epoch_losses,
+                  "epochs_run": res.epochs_run, "seconds_per_epoch": res.seconds_per_epoch,
+                  "target_nnz": int(p.nnz), "items_with_forward_pairs": forward_rows,
+                  "items_without_forward_pairs": int(len(keep) - forward_rows),
+                  "warm_start": "not used: the 'next item' tables start cold"}
 
 
 def _target(config: CoocSoftmaxConfig) -> TargetParams:

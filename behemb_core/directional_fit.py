@@ -1,0 +1,110 @@
+"""Fit the "next item" tables: query vectors ``Q`` and candidate vectors ``K`` (unit rows) whose cosine softmax
+``softmax_b(Q_a · K_b / τ)`` reproduces a directional target ``P`` (rows summing to one, see
+:meth:`behemb_core.target_similarity.DirectionalTarget.mixed`):
+
+    L(Q, K) = Σ_a w_a · Σ_b P_ab · (−log softmax_{b≠a}(Q_a·K_b / τ)).
+
+The estimators are :mod:`behemb_core.softmax_fit`'s, on the two tables stacked as one (``Q`` rows ``0..n-1``, ``K``
+rows ``n..2n-1``): a batch's rows are query rows, and every positive and negative is a candidate row, so the
+sampled softmax's compiled kernels, its shared negatives (drawn from the candidates' column mass) and its lazy
+Adam on the touched rows serve unchanged; the full softmax multiplies a batch of ``Q`` by all of ``K``. The same
+seed and data give the same tables on a machine, as for the symmetric fit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import scipy.sparse as sp
+
+from .progress import Reporter
+from .softmax_fit import SoftmaxFitParams, SoftmaxFitResult, SoftmaxTrainer, _run_epochs
+from .softmax_sizing import effective_batch_size, effective_negatives, fit_threads, thread_limit
+from .warm_start import EarlyStop
+
+__all__ = ["DirectionalFitResult", "fit_directional_softmax"]
+
+
+class DirectionalFitResult(SoftmaxFitResult):
+    """:class:`~behemb_core.softmax_fit.SoftmaxFitResult` whose ``vectors`` are ``Q`` stacked on ``K``."""
+
+    @property
+    def query(self) -> np.ndarray:
+        return self.vectors[: len(self.vectors) // 2]
+
+    @property
+    def candidate(self) -> np.ndarray:
+        return self.vectors[len(self.vectors) // 2:]
+
+
+class _TwoTableTrainer(SoftmaxTrainer):
+    """The trainer on ``e = [Q; K]`` with ``p`` shifted onto the candidate rows; the full softmax over ``K``."""
+
+    def __init__(self, params: SoftmaxFitParams, p: sp.csr_matrix, w: np.ndarray, e: np.ndarray,
+                 rng: np.random.Generator) -> None:
+        n = p.shape[0]
+        shifted = sp.csr_matrix((p.data, (p.indices + n).astype(np.int32), p.indptr), shape=(n, 2 * n))
+        super().__init__(params, shifted, w, e, rng, candidates_from=n)
+        self.p_local = p
+
+    def full_gradient(self, rows: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        """Exact weighted loss of ``rows`` (summed) and the gradient of its batch mean: ``Q`` rows of the batch
+        from the candidates, every ``K`` row from the batch."""
+        e, inv_tau, n = self.e, self.inv_tau, self.offset
+        qa = e[rows]
+        k = e[n:]
+        logits = qa @ k.T
+        logits *= inv_tau
+        logits[np.arange(len(rows)), rows] = -np.inf
+        mx = logits.max(axis=1)
+        logits -= mx[:, None]
+        np.exp(logits, out=logits)
+        z = logits.sum(axis=1)
+        logits /= z[:, None]
+        pb = self.p_local[rows]
+        pos_term = np.einsum("ij,ij->i", pb @ k, qa) * inv_tau
+        loss_rows = np.log(z) + mx - pos_term
+        br = np.repeat(np.arange(len(rows)), np.diff(pb.indptr))
+        logits[br, pb.indices] -= pb.data
+        coef = self.w[rows] * (inv_tau / len(rows))
+        logits *= coef[:, None]
+        grad = np.zeros_like(e)
+        grad[n:] = logits.T @ qa
+        grad[rows] = logits @ k
+        return float((loss_rows * self.w[rows]).sum()), np.arange(len(e)), grad
+
+
+def fit_directional_softmax(
+    p: sp.csr_matrix,
+    row_weights: np.ndarray,
+    params: SoftmaxFitParams,
+    *,
+    seed: int = 0,
+    full: bool,
+    progress: Reporter | None = None,
+) -> DirectionalFitResult:
+    """Fit ``Q`` and ``K`` (``n × dim`` float32 unit rows each) to ``p`` (``n × n``, rows summing to one, sorted
+    int32 indices, no diagonal) with row weights ``row_weights`` (mean 1), with the full or the sampled softmax;
+    early stopping as :func:`behemb_core.softmax_fit.fit_cosine_softmax`."""
+    n = p.shape[0]
+    p = p.tocsr()
+    p.sort_indices()
+    if p.shape != (n, n) or (np.diff(p.indptr) == 0).any():
+        raise ValueError("the directional target must be square with a positive entry in every row")
+    p = sp.csr_matrix((p.data.astype(np.float32), p.indices.astype(np.int32), p.indptr.astype(np.int64)),
+                      shape=p.shape)
+    w = np.asarray(row_weights, dtype=np.float32)
+    params = replace(params, negatives=effective_negatives(params.negatives, n))
+    rng = np.random.default_rng(seed)
+    e = rng.standard_normal((2 * n, params.dim)).astype(np.float32)
+    e /= np.linalg.norm(e, axis=1, keepdims=True)
+    stop = EarlyStop(max_epochs=params.epochs, min_epochs=params.min_epochs, tol=params.tol, patience=params.patience)
+    step = _TwoTableTrainer(params, p, w, e, rng)
+    batch_size = effective_batch_size(params.batch_size, n)
+    threads = fit_threads(params.batch_size, n)
+    result = DirectionalFitResult(vectors=e, estimator="full" if full else "sampled", batch_size=batch_size,
+                                  threads=threads, negatives=0 if full else params.negatives)
+    with thread_limit(threads):
+        _run_epochs(result, step, stop, params, n, batch_size, rng, full, progress)
+    return result
