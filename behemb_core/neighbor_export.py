@@ -1,11 +1,13 @@
 """Bulk neighbor export (top-K of a list of items or of the whole catalogue, one CSV/Parquet file) and the diff
 of one item's neighbors between two versions.
 
-The export is exact (:func:`behemb_core.neighbors.top_k_neighbors`). Neighbor codes and scores are numpy arrays
-(``n_queries × K``, 12 bytes per slot); the rows with their ids and names — the part that costs Python objects —
-are built and written ``block_rows`` queries at a time (one Parquet row group or one CSV chunk each), so a 100k-item
-catalogue never holds its whole items×K table as objects. The file is written to a temporary file beside the
-target and renamed into place, so a reader never sees half a file, and it is never written inside a store.
+The export is exact: "also viewed" by cosine (:func:`behemb_core.neighbors.top_k_neighbors`) or, given the
+version's directional pair, "next" by ``Q_a · K_b`` (:func:`behemb_core.neighbors.top_k_next`). Neighbor codes and
+scores are numpy arrays (``n_queries × K``, 12 bytes per slot); the rows with their ids and names — the part that
+costs Python objects — are built and written ``block_rows`` queries at a time (one Parquet row group or one CSV
+chunk each), so a 100k-item catalogue never holds its whole items×K table as objects. The file is written to a
+temporary file beside the target and renamed into place, so a reader never sees half a file, and it is never
+written inside a store.
 """
 
 from __future__ import annotations
@@ -25,9 +27,9 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from fsspec.implementations.local import LocalFileSystem
 
-from .embeddings import ItemEmbeddings
+from .embeddings import DirectionalPair, ItemEmbeddings
 from .errors import ConfigError, InputError
-from .neighbors import item_neighbors, top_k_neighbors
+from .neighbors import item_neighbors, top_k_neighbors, top_k_next
 from .progress import ProgressCallback, as_reporter
 from .store import Location, Staged
 
@@ -130,10 +132,13 @@ def _refuse_inside_store(path: Path, store_root: str | os.PathLike[str] | None) 
 
 
 def _blocks(emb: ItemEmbeddings, codes: np.ndarray | None, k: int, names: np.ndarray | None, block_rows: int,
-            progress: ProgressCallback | None) -> Iterator[pa.Table]:
-    """The export rows as Arrow tables of at most ``block_rows`` query items each."""
+            progress: ProgressCallback | None, pair: DirectionalPair | None = None) -> Iterator[pa.Table]:
+    """The export rows as Arrow tables of at most ``block_rows`` query items each (``pair``: the "next" ranking)."""
     report = as_reporter(progress)
-    table = top_k_neighbors(emb, k, queries=codes, progress=report.sub(0.0, 0.9))
+    if pair is None:
+        table = top_k_neighbors(emb, k, queries=codes, progress=report.sub(0.0, 0.9))
+    else:
+        table = top_k_next(emb, pair, k, queries=codes, progress=report.sub(0.0, 0.9))
     n_q = table.codes.shape[0]
     q_codes = np.arange(n_q) if codes is None else codes
     ids = emb.vocab.ids
@@ -160,9 +165,11 @@ def _blocks(emb: ItemEmbeddings, codes: np.ndarray | None, k: int, names: np.nda
 
 def write_neighbors(sink: BinaryIO, emb: ItemEmbeddings, k: int, *, fmt: ExportFormat,
                     queries: QueryItems | None = None, names: np.ndarray | None = None,
-                    block_rows: int = BLOCK_ROWS, progress: ProgressCallback | None = None) -> int:
+                    block_rows: int = BLOCK_ROWS, progress: ProgressCallback | None = None,
+                    pair: DirectionalPair | None = None) -> int:
     """Write the top-``k`` rows (columns :data:`COLUMNS`) of ``queries`` (``None``: every item) to ``sink``;
-    return the number of rows. ``names`` are aligned with ``emb.vocab`` (``""`` where unknown)."""
+    return the number of rows. ``names`` are aligned with ``emb.vocab`` (``""`` where unknown). Ranked by cosine
+    ("also viewed"), or with ``pair`` (the version's directional tables) by ``Q_a · K_b`` ("next")."""
     if k < 1:
         raise ConfigError(f"k must be at least 1, got {k}")
     if fmt not in ("csv", "parquet"):
@@ -170,7 +177,7 @@ def write_neighbors(sink: BinaryIO, emb: ItemEmbeddings, k: int, *, fmt: ExportF
     codes = None if queries is None else queries.codes
     rows = 0
     writer: pq.ParquetWriter | pacsv.CSVWriter | None = None
-    for block in _blocks(emb, codes, k, names, max(1, block_rows), progress):
+    for block in _blocks(emb, codes, k, names, max(1, block_rows), progress, pair):
         rows += block.num_rows
         if writer is None:
             # CSV: the header once, then one chunk per block
@@ -185,9 +192,11 @@ def write_neighbors(sink: BinaryIO, emb: ItemEmbeddings, k: int, *, fmt: ExportF
 def export_neighbors(emb: ItemEmbeddings, output: str | os.PathLike[str], *, k: int = 10,
                      items: Iterable[object] | None = None, names: np.ndarray | None = None,
                      store_root: str | os.PathLike[str] | None = None, overwrite: bool = False,
-                     block_rows: int = BLOCK_ROWS, progress: ProgressCallback | None = None) -> ExportResult:
+                     block_rows: int = BLOCK_ROWS, progress: ProgressCallback | None = None,
+                     pair: DirectionalPair | None = None) -> ExportResult:
     """Exact top-``k`` neighbors of ``items`` (ids; ``None``: the whole catalogue) to ``output`` (``.csv`` or
-    ``.parquet``, columns :data:`COLUMNS`), with the query's id and name on every row.
+    ``.parquet``, columns :data:`COLUMNS`), with the query's id and name on every row; with ``pair`` (the
+    version's directional tables) the "next" neighbors, ranked by ``Q_a · K_b``, in the same columns.
 
     Ids the version has no vector for are listed in the result (``unknown``); when none of the ids is known,
     ConfigError and nothing is written. The file is written beside ``output`` under a temporary name, flushed
@@ -207,7 +216,7 @@ def export_neighbors(emb: ItemEmbeddings, output: str | os.PathLike[str], *, k: 
 
     def write(fh: BinaryIO) -> None:
         written.append(write_neighbors(fh, emb, k, fmt=fmt, queries=queries, names=names, block_rows=block_rows,
-                                       progress=progress))
+                                       progress=progress, pair=pair))
 
     staged = Staged(Location(LocalFileSystem()), os.fspath(out), write, point="neighbor_export")
     try:
@@ -223,12 +232,13 @@ def export_neighbors(emb: ItemEmbeddings, output: str | os.PathLike[str], *, k: 
 
 def neighbors_bytes(emb: ItemEmbeddings, *, fmt: ExportFormat, k: int = 10, items: Iterable[object] | None = None,
                     names: np.ndarray | None = None, block_rows: int = BLOCK_ROWS,
-                    progress: ProgressCallback | None = None) -> tuple[bytes, ExportResult]:
+                    progress: ProgressCallback | None = None,
+                    pair: DirectionalPair | None = None) -> tuple[bytes, ExportResult]:
     """The same export as :func:`export_neighbors`, in memory (for a download button)."""
     queries = _known_queries(emb, items)
     buffer = io.BytesIO()
     rows = write_neighbors(buffer, emb, k, fmt=fmt, queries=queries, names=names, block_rows=block_rows,
-                           progress=progress)
+                           progress=progress, pair=pair)
     n_q = len(emb) if queries is None else len(queries.codes)
     return buffer.getvalue(), ExportResult(path=None, format=fmt, queries=n_q, rows=rows,
                                            unknown=[] if queries is None else queries.unknown,

@@ -1,6 +1,9 @@
 """Cosine nearest neighbors over a whole catalogue: exact (blocked BLAS matmul + compiled top-k selection) or
 approximate (pynndescent) for very large catalogues.
 
+Two rankings: "also viewed" (:func:`item_neighbors`, cosine of the symmetric vectors) and "next"
+(:func:`next_item_neighbors`, ``Q_a · K_b`` of a version's directional pair: what people go on to after ``a``).
+
 Exact search is the reference every other number in behemb is measured against. Besides the matmul, the cost is
 *selecting* the top k of each catalogue-long row (``argpartition`` would copy and reorder every row). Here a
 compiled, parallel kernel scans each row once, keeping a sorted k-buffer and skipping any value below its current
@@ -15,7 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit, prange
 
-from .embeddings import ItemEmbeddings
+from .embeddings import DirectionalPair, ItemEmbeddings
+from .errors import ConfigError
 from .parallel import KERNEL_LOCK
 from .progress import Reporter
 
@@ -234,3 +238,85 @@ def item_neighbors(
             row["name"] = str(names[c])
         rows.append(row)
     return rows
+
+
+def no_next_tables() -> str:
+    """Why a version has no "next" ranking, and how to get one (the CLI and the app show it)."""
+    from .methods.registry import methods_with_next_tables
+
+    names = methods_with_next_tables()
+    first = names[0] if names else "a method with the switch"
+    return (f"has no \"next item\" tables (directional query/candidate vectors): only versions trained by "
+            f"{' or '.join(names) or 'a method that fits them'} with directional=true store them (train --method "
+            f"{first} --set directional=true); train one that way to rank what people go on to next, or use the "
+            "\"also viewed\" mode")
+
+
+def require_next_tables(pair: DirectionalPair | None, version: str | None = None) -> DirectionalPair:
+    """``pair`` when there is one, else a :class:`ConfigError` saying the version has no "next" tables and how
+    to get them."""
+    if pair is None:
+        who = f"version {version!r}" if version is not None else "this version"
+        raise ConfigError(f"{who} {no_next_tables()}")
+    return pair
+
+
+def next_item_neighbors(
+    emb: ItemEmbeddings, pair: DirectionalPair | None, item_id: object, k: int = 10, *,
+    names: np.ndarray | None = None, version: str | None = None,
+) -> list[dict]:
+    """The ``k`` items people go on to *after* ``item_id``: every item ``b ≠ a`` ranked by ``Q_a · K_b`` (exact,
+    one matrix–vector product), as rows ``{rank, item_id, name, score}`` like :func:`item_neighbors`. The ranking
+    is directional: ``b`` may lead ``a``'s list while ``a`` is far down ``b``'s.
+
+    ``pair`` is the version's :class:`DirectionalPair` (rows aligned with ``emb.vocab``); ``None`` — a version
+    without one — is a :class:`ConfigError` naming ``version`` and how to get the tables. Raises ``KeyError``
+    naming the item when it has no vector."""
+    from .vocab import parse_id_like
+
+    pair = require_next_tables(pair, version)
+    if k < 1:
+        raise ConfigError(f"k must be at least 1, got {k}")
+    if isinstance(item_id, str):
+        item_id = parse_id_like(item_id, emb.vocab.kind)
+    code = emb.vocab.code(item_id)
+    table = top_k_next(emb, pair, k, queries=np.array([code]))
+    rows = []
+    for rank, (c, s) in enumerate(zip(table.codes[0].tolist(), table.scores[0].tolist(), strict=True), start=1):
+        if c < 0:
+            break
+        row = {"rank": rank, "item_id": emb.vocab.ids[c].item() if emb.vocab.kind == "int" else emb.vocab.ids[c],
+               "score": round(float(s), 6)}
+        if names is not None:
+            row["name"] = str(names[c])
+        rows.append(row)
+    return rows
+
+
+def top_k_next(
+    emb: ItemEmbeddings,
+    pair: DirectionalPair,
+    k: int = 10,
+    *,
+    queries: np.ndarray | None = None,
+    block_size: int = 1024,
+    progress: Reporter | None = None,
+) -> NeighborTable:
+    """Exact "next item" top-``k`` for ``queries`` (codes; default: every item): the items ``b ≠ a`` with the
+    largest ``Q_a · K_b``, as a :class:`NeighborTable` like :func:`top_k_neighbors` (``-1``/``nan`` where fewer
+    than ``k`` exist). Not symmetric, so every query row is multiplied by all of ``K`` (no triangle trick);
+    memory is one ``block_size × n_items`` float32 buffer."""
+    if len(pair.query) != len(emb):
+        raise ConfigError(f"the directional pair has {len(pair.query)} rows but the embeddings {len(emb)}: they "
+                          "must belong to the same version")
+    n = len(emb)
+    q_codes = np.arange(n, dtype=np.int64) if queries is None else np.asarray(queries, dtype=np.int64)
+    kk = min(k, n - 1)
+    codes = np.full((len(q_codes), k), -1, dtype=np.int64)
+    scores = np.full((len(q_codes), k), np.nan, dtype=np.float32)
+    if kk <= 0 or len(q_codes) == 0:
+        return NeighborTable(codes, scores)
+    q = pair.query if queries is None else pair.query[q_codes]
+    codes[:, :kk], scores[:, :kk] = exact_top_k(q, pair.candidate, kk, skip=q_codes, block_size=block_size,
+                                                progress=progress)
+    return NeighborTable(codes, scores)

@@ -241,7 +241,7 @@ def train_version(
     rep("save", 0.97, "writing the version to the store")
     info = store.save_version(
         result.embeddings, manifest=manifest, name=name, prefix=spec.version_prefix, item_meta=item_meta,
-        item_stats=dataset.item_stats() if dataset is not None else base_stats,
+        item_stats=dataset.item_stats() if dataset is not None else base_stats, directional=result.directional,
     )
     rep("done", 1.0, f"saved version {info.name}")
     return {

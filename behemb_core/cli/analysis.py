@@ -1,4 +1,6 @@
-"""Looking at versions: ``neighbors`` (one item, a list, or the whole catalogue; ``--explain`` with evidence),
+"""Looking at versions: ``neighbors`` (one item, a list, or the whole catalogue; ``--mode also`` — "also viewed",
+cosine — or ``--mode next`` — what people go on to next, ``Q_a · K_b`` of the version's directional tables;
+``--explain`` with evidence),
 ``evaluate`` (held-out quality with baselines), ``diagnose`` (popularity collapse) and ``compare`` (stability)."""
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from .data import add_input_options, load_dataset, recorded_dataset
 
 
 def cmd_neighbors(args: argparse.Namespace) -> int:
-    from ..neighbors import item_neighbors
+    from ..neighbors import item_neighbors, next_item_neighbors, require_next_tables
     from ..store import Store
 
     if args.item is None and not (args.items_file or args.all):
@@ -25,18 +27,25 @@ def cmd_neighbors(args: argparse.Namespace) -> int:
         raise ConfigError("--items-file and --all write a file: give --output PATH.csv or PATH.parquet")
     if args.explain and args.output:
         raise ConfigError("--explain shows one item's evidence and cannot be combined with --output")
+    nxt = args.mode == "next"
+    if nxt and (args.served or args.explain):
+        raise ConfigError("--mode next ranks by the version's directional tables; --served (the ANN index of the "
+                          "symmetric vectors) and --explain (symmetric co-occurrence evidence) work with --mode also "
+                          "only")
     store = Store(args.store)
     if args.version is None:
         args.version = _published(store)
     stored = store.load_version(args.version)
     emb = stored.embeddings
+    pair = require_next_tables(stored.directional, args.version) if nxt else None
     names = stored.item_meta.names_for(emb.vocab.ids) if stored.item_meta is not None else None
     if args.output:
-        return _export_neighbors(args, store, emb, names)
+        return _export_neighbors(args, store, emb, names, pair)
     if args.explain:
         return _explain(args, stored, names)
     try:
-        rows = item_neighbors(emb, args.item, args.k, names=names)
+        rows = (next_item_neighbors(emb, pair, args.item, args.k, names=names, version=args.version) if nxt
+                else item_neighbors(emb, args.item, args.k, names=names))
     except KeyError:
         raise ConfigError(f"item {args.item!r} has no vector in version {args.version!r}") from None
     served = _served(store, stored, args.item, args.k, names) if args.served else None
@@ -44,14 +53,17 @@ def cmd_neighbors(args: argparse.Namespace) -> int:
         query = {"item_id": args.item}
         if names is not None:
             query["name"] = str(names[emb.vocab.code(typed_id(emb, args.item))])
-        emit({"version": args.version, "query": query, "neighbors": rows,
+        emit({"version": args.version, "mode": args.mode, "query": query, "neighbors": rows,
               **({"served": served} if served is not None else {})})
     else:
         from ..store import interaction_verb
 
         verb = interaction_verb(store, stored.manifest)
         name = f" ({names[emb.vocab.code(typed_id(emb, args.item))]})" if names is not None else ""
-        print(f"# People who {verb} {args.item}{name} also {verb}:")
+        if nxt:
+            print(f"# After {args.item}{name}, people go on to (ranked by query · candidate):")
+        else:
+            print(f"# People who {verb} {args.item}{name} also {verb}:")
         print_table(rows, ["rank", "item_id", "score", *(["name"] if names is not None else [])])
         if served is not None:
             print()
@@ -113,18 +125,18 @@ def _published(store: Any) -> str:
     return version
 
 
-def _export_neighbors(args: argparse.Namespace, store, emb, names) -> int:
+def _export_neighbors(args: argparse.Namespace, store, emb, names, pair=None) -> int:
     from ..neighbor_export import export_neighbors, read_item_list
 
     items = [args.item] if args.item is not None else read_item_list(args.items_file) if args.items_file else None
     result = export_neighbors(emb, args.output, k=args.k, items=items, names=names,
                               store_root=store.root if store.is_local else None, overwrite=args.overwrite,
-                              progress=StderrProgress(args.quiet))
+                              progress=StderrProgress(args.quiet), pair=pair)
     if result.unknown:
         shown = ", ".join(result.unknown[:20]) + (" …" if len(result.unknown) > 20 else "")
         print(f"warning: {len(result.unknown)} of {result.queries + len(result.unknown)} item ids are not in version "
               f"{args.version!r} and have no rows: {shown}", file=sys.stderr)
-    emit({"version": args.version, "k": args.k, **result.summary()})
+    emit({"version": args.version, "mode": args.mode, "k": args.k, **result.summary()})
     return 0
 
 
@@ -236,7 +248,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add this group's commands to the subparsers."""
     from ..methods.registry import METHODS
 
-    p = sub.add_parser("neighbors", help="Top-k neighbors of an item by cosine (--explain: with evidence).")
+    p = sub.add_parser("neighbors", help="Top-k neighbors of an item: 'also viewed' by cosine (--explain: with "
+                       "evidence) or, with --mode next, what people go on to next.")
     add_input_options(p, required=False)
     store_option(p)
     p.add_argument("--version", help="The version (default: the published one).")
@@ -246,6 +259,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "column is item_id); ids not in the version are reported on stderr and in the summary.")
     which.add_argument("--all", action="store_true", help="Bulk export: every item of the version.")
     p.add_argument("-k", type=int, default=10)
+    p.add_argument("--mode", choices=["also", "next"], default="also",
+                   help="also (default): 'also viewed', cosine of the symmetric vectors. next: what people go on to "
+                   "after the item, ranked by Q_a·K_b of the version's directional tables (versions trained with "
+                   "--set directional=true); with --item or the bulk export.")
     p.add_argument("--output", help="Write the exact top-k to PATH.csv or PATH.parquet (columns query_item_id, "
                    "query_name, rank, item_id, name, score), atomically and never inside the store; prints a JSON "
                    "summary.")

@@ -89,3 +89,8 @@ def coerce_setting(method: str | MethodSpec, key: str, text: str) -> Any:
         return json.loads(lowered)
     except ValueError:
         return text
+
+
+def methods_with_next_tables() -> list[str]:
+    """Registered methods that can also fit the directional "next item" tables (a ``directional`` config switch)."""
+    return [name for name, spec in METHODS.items() if "directional" in spec.config_class.model_fields]

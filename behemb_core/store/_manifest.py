@@ -24,7 +24,11 @@ FORMAT_VERSION = 1
 EMBEDDINGS_FILE = "embeddings.parquet"
 ITEMS_FILE = "items.parquet"
 ITEM_STATS_FILE = "item_stats.parquet"
+DIRECTIONAL_FILE = "directional.parquet"
 MANIFEST_FILE = "manifest.json"
+
+#: What the manifest's ``directional`` section (and every export of the pair) says about using Q and K.
+DIRECTIONAL_HOW = "rank candidates b of item a by Q_a·K_b: an ANN index over K, queried with Q"
 
 #: Parquet schema metadata key of embeddings.parquet holding :func:`manifest_seal` of the version's manifest.
 SEAL_KEY = "behemb.manifest_seal"
@@ -128,11 +132,14 @@ def build_manifest(
     dim: int,
     id_kind: str,
     files: dict[str, dict[str, Any]],
+    directional: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The caller's (JSON-safe) manifest extended with the store's keys.
 
     A caller value for a store key is accepted only when it equals what the store would write, so a manifest
-    can never claim, say, a different dimension than the data it describes.
+    can never claim, say, a different dimension than the data it describes. ``directional`` (the section
+    :func:`directional_section` makes) is set only for a version that stores a directional pair; a caller may not
+    claim one otherwise.
     """
     own: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
@@ -144,12 +151,20 @@ def build_manifest(
         "library_versions": library_versions(),
         "files": files,
     }
-    clash = sorted(k for k in STORE_KEYS if k in caller and caller[k] != own[k])
+    if directional is not None:
+        own["directional"] = directional
+    clash = sorted(k for k in (*STORE_KEYS, "directional") if k in caller and (k not in own or caller[k] != own[k]))
     if clash:
         raise StoreError(f"manifest keys {clash} are set by the store; remove them from the manifest you pass")
     out = dict(caller)
     out.update(own)
     return out
+
+
+def directional_section(alpha: float, dim: int) -> dict[str, Any]:
+    """The manifest's ``directional`` section of a version storing "next item" tables: the file, the share
+    ``alpha`` of the forward co-occurrence in their target, their dimension and how to query them."""
+    return {"file": DIRECTIONAL_FILE, "alpha": float(alpha), "dim": int(dim), "how_to_query": DIRECTIONAL_HOW}
 
 
 def manifest_seal(manifest: Mapping[str, Any]) -> str:

@@ -7,6 +7,10 @@ nothing but pyarrow):
   (``fixed_size_list<float32>[dim]``), ``behavior_emb_version`` (string, null when not fused over a version),
   ``source`` (string: behavior / fused / content_only); one row per item in vocabulary (sorted id) order.
 * ``items.parquet``: ``item_id`` of the same type, ``name`` and any other metadata columns, same order.
+* ``directional.parquet`` (only in versions with "next item" tables): ``item_id`` — the ids of
+  ``embeddings.parquet`` in the same row order —, ``query`` and ``candidate`` (``fixed_size_list<float32>[dim]``:
+  Q and K; the items people go on to after ``a`` are ranked by ``Q_a · K_b``); the schema metadata names
+  ``behemb.directional_alpha`` and ``behemb.version``.
 """
 
 from __future__ import annotations
@@ -16,13 +20,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..embeddings import ItemEmbeddings
-from ..errors import IntegrityError, StoreError
+from ..embeddings import DirectionalPair, ItemEmbeddings
+from ..errors import FitError, IntegrityError, StoreError
 from ..metadata import ItemMetadata
 from ..vocab import Vocabulary
 from ._manifest import SEAL_KEY
 
 EMBEDDING_COLUMNS = ("item_id", "embedding", "behavior_emb_version", "source")
+DIRECTIONAL_COLUMNS = ("item_id", "query", "candidate")
+ALPHA_KEY = "behemb.directional_alpha"
 
 
 def _id_type(kind: str) -> pa.DataType:
@@ -40,8 +46,7 @@ def embeddings_to_table(emb: ItemEmbeddings, version: str, seal: str) -> pa.Tabl
     manifest's :func:`~._manifest.manifest_seal`) goes into the schema metadata."""
     kind = emb.vocab.kind
     n, dim = emb.vectors.shape
-    flat = pa.array(np.ascontiguousarray(emb.vectors, dtype=np.float32).reshape(-1), type=pa.float32())
-    vectors = pa.FixedSizeListArray.from_arrays(flat, dim)
+    vectors = _vector_array(emb.vectors)
     if emb.behavior_version is None:
         bev = pa.nulls(n, type=pa.string())
     else:
@@ -57,6 +62,88 @@ def embeddings_to_table(emb: ItemEmbeddings, version: str, seal: str) -> pa.Tabl
         metadata={"behemb.version": version, "behemb.format_version": "1", SEAL_KEY: seal},
     )
     return pa.Table.from_arrays([_id_array(emb.vocab.ids, kind), vectors, bev, source], schema=schema)
+
+
+def _vector_array(x: np.ndarray) -> pa.FixedSizeListArray:
+    flat = pa.array(np.ascontiguousarray(x, dtype=np.float32).reshape(-1), type=pa.float32())
+    return pa.FixedSizeListArray.from_arrays(flat, int(x.shape[1]))
+
+
+def directional_to_table(pair: DirectionalPair, vocab: Vocabulary, version: str) -> pa.Table:
+    """The ``directional.parquet`` table: ``item_id`` (``vocab``'s ids, the rows of ``embeddings.parquet``),
+    ``query`` and ``candidate`` copied bit-exactly as float32; ``alpha`` and the version in the schema metadata."""
+    dim = int(pair.query.shape[1])
+    schema = pa.schema(
+        [
+            pa.field("item_id", _id_type(vocab.kind), nullable=False),
+            pa.field("query", pa.list_(pa.float32(), dim), nullable=False),
+            pa.field("candidate", pa.list_(pa.float32(), dim), nullable=False),
+        ],
+        metadata={"behemb.version": version, "behemb.format_version": "1", ALPHA_KEY: repr(float(pair.alpha))},
+    )
+    return pa.Table.from_arrays([_id_array(vocab.ids, vocab.kind), _vector_array(pair.query),
+                                 _vector_array(pair.candidate)], schema=schema)
+
+
+def _vectors_from_column(table: pa.Table, column: str, n: int, where: str) -> np.ndarray:
+    col = table.column(column)
+    if not (pa.types.is_fixed_size_list(col.type) and pa.types.is_float32(col.type.value_type)):
+        raise IntegrityError(f"{where}: {column} has type {col.type}, expected fixed_size_list<float32>")
+    if col.null_count:
+        raise IntegrityError(f"{where}: {col.null_count} {column} vectors are missing")
+    dim = col.type.list_size
+    arr = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
+    flat = arr.flatten().to_numpy(zero_copy_only=False)
+    if flat.size != n * dim:
+        raise IntegrityError(f"{where}: {column} holds {flat.size} values, expected {n} x {dim}")
+    return np.array(flat, dtype=np.float32, copy=True).reshape(n, dim)
+
+
+def _kind_name(ids: np.ndarray) -> str:
+    return "integer" if ids.dtype.kind == "i" else "string"
+
+
+def table_to_directional(table: pa.Table, embeddings_table: pa.Table, alpha: float, where: str) -> DirectionalPair:
+    """Rebuild the :class:`DirectionalPair` of a version from its ``directional.parquet`` table.
+
+    Its ``item_id`` column must equal ``embeddings.parquet``'s, row for row (IntegrityError naming the first row
+    that differs), and its recorded alpha the manifest's ``alpha``; rows are then put in the order
+    :func:`table_to_embeddings` gives the embeddings, so row ``i`` of Q and K belongs to ``vocab.ids[i]``.
+    """
+    missing = [c for c in DIRECTIONAL_COLUMNS if c not in table.column_names]
+    if missing:
+        raise IntegrityError(f"{where}: missing columns {missing} (has {table.column_names})")
+    ids = _ids_from_column(table.column("item_id"), where)
+    emb_ids = _ids_from_column(embeddings_table.column("item_id"), where)
+    if len(ids) != len(emb_ids) or ids.dtype.kind != emb_ids.dtype.kind:
+        raise IntegrityError(f"{where}: item ids differ from embeddings.parquet's ({len(ids)} rows of "
+                             f"{_kind_name(ids)} ids, embeddings.parquet has {len(emb_ids)} of "
+                             f"{_kind_name(emb_ids)} ids)")
+    differ = np.flatnonzero(ids != emb_ids) if len(ids) else np.zeros(0, dtype=np.int64)
+    if len(differ):
+        row = int(differ[0])
+        mine, theirs = ids[row:row + 1].tolist()[0], emb_ids[row:row + 1].tolist()[0]  # plain ints / strings
+        raise IntegrityError(f"{where}: item ids differ from embeddings.parquet's in {len(differ)} rows (first: row "
+                             f"{row} holds {mine!r}, embeddings.parquet {theirs!r}); the rows must be the same items "
+                             "in the same order")
+    meta = table.schema.metadata or {}
+    recorded = meta.get(ALPHA_KEY.encode())
+    try:
+        file_alpha = float(recorded.decode("ascii")) if recorded is not None else None
+    except (UnicodeDecodeError, ValueError):
+        file_alpha = None
+    if file_alpha is None or file_alpha != float(alpha):
+        raise IntegrityError(f"{where}: records alpha {recorded!r} in its schema metadata ({ALPHA_KEY}), the "
+                             f"manifest says {alpha!r}")
+    query = _vectors_from_column(table, "query", len(ids), where)
+    candidate = _vectors_from_column(table, "candidate", len(ids), where)
+    order = _sort_order(emb_ids, where)
+    if order is not None:
+        query, candidate = query[order], candidate[order]
+    try:
+        return DirectionalPair(query=query, candidate=candidate, alpha=float(alpha))
+    except FitError as exc:
+        raise IntegrityError(f"{where}: stored directional vectors are invalid: {exc}") from exc
 
 
 def items_to_table(meta: ItemMetadata, vocab: Vocabulary) -> pa.Table:

@@ -3,12 +3,22 @@
 Every export starts from verified bytes, so an exported file always matches the checksums of its version; the
 ``npy`` export also writes ``export.json`` with the source ``embeddings.parquet`` sha256 so an index built from
 it can later be checked against the store (index skew detection).
+
+A version with directional "next item" tables (query vectors Q and candidate vectors K, see
+:class:`~behemb_core.embeddings.DirectionalPair`) exports them beside the symmetric vectors in every format, each
+named for what it is: the items people go on to *after* item ``a`` are ranked by ``Q_a · K_b`` — build an ANN
+index over the candidate vectors and query it with the query vectors; the symmetric ``embedding`` stays the "also
+viewed" table. ``parquet`` copies ``directional.parquet`` (columns ``item_id``, ``query``, ``candidate``; alpha in
+the schema metadata), ``npy`` writes ``query.npy`` and ``candidate.npy`` and names them in ``export.json``'s
+``directional`` section, ``jsonl`` adds ``"query"`` and ``"candidate"`` to every line. A version without the
+tables exports exactly as before.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import posixpath
 from collections.abc import Callable
 from typing import BinaryIO, Literal
 
@@ -19,7 +29,7 @@ from fsspec.implementations.local import LocalFileSystem
 from ..boundary import doing
 from ..errors import StoreError
 from . import _fsio
-from ._manifest import EMBEDDINGS_FILE
+from ._manifest import DIRECTIONAL_FILE, DIRECTIONAL_HOW, EMBEDDINGS_FILE
 from .filestore import Store
 
 ExportFormat = Literal["parquet", "npy", "jsonl"]
@@ -32,11 +42,17 @@ def export_version(store: Store | str, name: str, *, fmt: ExportFormat, out: str
     """Write version ``name`` of ``store`` to ``out`` in format ``fmt``; return the written paths.
 
     * ``parquet``: a byte copy of ``embeddings.parquet`` (checked against the manifest sha256), written to
-      ``out`` or to ``out/embeddings.parquet`` when ``out`` is a folder.
+      ``out`` or to ``out/embeddings.parquet`` when ``out`` is a folder. With directional tables also a byte copy
+      of ``directional.parquet``: ``out/directional.parquet``, or ``<stem>.directional.parquet`` beside a file
+      ``out`` (``x/emb.parquet`` → ``x/emb.directional.parquet``).
     * ``npy``: folder ``out`` with ``embeddings.npy`` (float32 n x d, no pickle), ``ids.json`` (ids in row
-      order, integers stay integers) and ``export.json`` (version, source sha256, dim, n), written last.
+      order, integers stay integers) and ``export.json`` (version, source sha256, dim, n), written last. With
+      directional tables also ``query.npy`` and ``candidate.npy`` (same rows as ``ids.json``), and
+      ``export.json`` gains ``"directional": {"query": "query.npy", "candidate": "candidate.npy", "alpha": …,
+      "dim": …, "how_to_query": …, "directional_parquet_sha256": …}``.
     * ``jsonl``: ``out`` (or ``out/embeddings.jsonl`` for a folder), one ``{"id": ..., "embedding": [...]}``
-      per line; floats are printed so that they parse back to the identical float32.
+      per line; floats are printed so that they parse back to the identical float32. With directional tables
+      every line also holds ``"query": [...]`` and ``"candidate": [...]`` (rank b after a by query_a · candidate_b).
 
     An ANN index of a version is exported by :func:`behemb_core.ann.export.export_faiss` (``export --format
     faiss``), which builds on the checks and writes of this module.
@@ -61,14 +77,20 @@ def export_version(store: Store | str, name: str, *, fmt: ExportFormat, out: str
 
     if fmt == "parquet":
         target = f"{out_path}/{EMBEDDINGS_FILE}" if is_dir else out_path
-        _refuse_existing(fs, [target], overwrite)
-        data = st.read_file(name, EMBEDDINGS_FILE, verify=True)
+        targets = {EMBEDDINGS_FILE: target}
+        if DIRECTIONAL_FILE in st.manifest(name)["files"]:
+            targets[DIRECTIONAL_FILE] = (f"{out_path}/{DIRECTIONAL_FILE}" if is_dir
+                                         else _beside(out_path, "directional.parquet"))
+        _refuse_existing(fs, list(targets.values()), overwrite)
+        blobs = {fn: st.read_file(name, fn, verify=True) for fn in targets}
         with doing("write the export", out_str), _Writes(fs) as w:
-            w.write(target, data)
-        return [_shown(fs, target)]
+            for fn, path in targets.items():
+                w.write(path, blobs[fn])
+        return [_shown(fs, p) for p in targets.values()]
 
     loaded = st.load_version(name, verify=True)
     emb = loaded.embeddings
+    pair = loaded.directional
     if fmt == "jsonl":
         target = f"{out_path}/embeddings.jsonl" if is_dir else out_path
         _refuse_existing(fs, [target], overwrite)
@@ -77,10 +99,16 @@ def export_version(store: Store | str, name: str, *, fmt: ExportFormat, out: str
 
         def lines(fh) -> None:
             for start in range(0, len(ids), _JSONL_CHUNK):
-                rows = vectors[start:start + _JSONL_CHUNK].tolist()  # exact float32 -> float64 widening
-                chunk = ids[start:start + _JSONL_CHUNK]
-                fh.write("".join(json.dumps({"id": i, "embedding": r}, ensure_ascii=False) + "\n"
-                                 for i, r in zip(chunk, rows, strict=True)).encode("utf-8"))
+                stop = start + _JSONL_CHUNK
+                rows = vectors[start:stop].tolist()  # exact float32 -> float64 widening
+                chunk = ids[start:stop]
+                if pair is None:
+                    objs = ({"id": i, "embedding": r} for i, r in zip(chunk, rows, strict=True))
+                else:
+                    objs = ({"id": i, "embedding": r, "query": q, "candidate": c} for i, r, q, c in
+                            zip(chunk, rows, pair.query[start:stop].tolist(), pair.candidate[start:stop].tolist(),
+                                strict=True))
+                fh.write("".join(json.dumps(o, ensure_ascii=False) + "\n" for o in objs).encode("utf-8"))
 
         with doing("write the export", out_str), _Writes(fs) as w:
             w.write(target, lines)
@@ -89,7 +117,9 @@ def export_version(store: Store | str, name: str, *, fmt: ExportFormat, out: str
     # npy
     if fs.exists(out_path) and not fs.isdir(out_path):
         raise StoreError(f"npy export needs a folder, but {out_str} is a file")
-    paths = {k: f"{out_path}/{k}" for k in ("embeddings.npy", "ids.json", "export.json")}
+    files = ("embeddings.npy", "ids.json", *(("query.npy", "candidate.npy") if pair is not None else ()),
+             "export.json")
+    paths = {k: f"{out_path}/{k}" for k in files}
     _refuse_existing(fs, list(paths.values()), overwrite)
     receipt = {
         "version": name,
@@ -99,12 +129,29 @@ def export_version(store: Store | str, name: str, *, fmt: ExportFormat, out: str
         "id_kind": emb.vocab.kind,
         "format": "npy",
     }
-    # all three under temporary names first, then renamed (export.json last)
+    if pair is not None:
+        receipt["directional"] = {
+            "query": "query.npy", "candidate": "candidate.npy", "alpha": pair.alpha, "dim": int(pair.query.shape[1]),
+            "how_to_query": DIRECTIONAL_HOW,
+            "directional_parquet_sha256": loaded.manifest["files"][DIRECTIONAL_FILE]["sha256"],
+        }
+    # all under temporary names first, then renamed (export.json last)
     with doing("write the export", out_str), _Writes(fs) as w:
         w.write(paths["embeddings.npy"], lambda fh: _write_npy(fh, emb.vectors))
         w.write(paths["ids.json"], (json.dumps(emb.vocab.ids.tolist(), ensure_ascii=False) + "\n").encode())
+        if pair is not None:
+            w.write(paths["query.npy"], lambda fh: _write_npy(fh, pair.query))
+            w.write(paths["candidate.npy"], lambda fh: _write_npy(fh, pair.candidate))
         w.write(paths["export.json"], (json.dumps(receipt, sort_keys=True, indent=2) + "\n").encode())
     return [_shown(fs, p) for p in paths.values()]
+
+
+def _beside(path: str, suffix: str) -> str:
+    """``path`` with its last extension replaced by ``.<suffix>`` (``x/emb.parquet`` → ``x/emb.directional.parquet``);
+    a name without an extension keeps its name whole."""
+    folder, base = posixpath.split(path)
+    stem = posixpath.splitext(base)[0] or base
+    return posixpath.join(folder, f"{stem}.{suffix}")
 
 
 def _write_npy(fh: BinaryIO, vectors: np.ndarray, chunk: int = 1 << 24) -> None:

@@ -5,6 +5,7 @@ Layout (the contract other programs rely on)::
     <store>/versions/<version>/embeddings.parquet   item_id, embedding, behavior_emb_version, source
     <store>/versions/<version>/items.parquet         optional item metadata of the version's items
     <store>/versions/<version>/item_stats.parquet    optional training popularity: item_id, events, sessions
+    <store>/versions/<version>/directional.parquet   optional "next item" tables: item_id, query, candidate
     <store>/versions/<version>/manifest.json         written last; holds sha256 + size of every other file
     <store>/lifecycle/<version>/*.json               lifecycle records (approve/publish), kept apart
 
@@ -28,27 +29,31 @@ import pandas as pd
 import pyarrow as pa
 from fsspec.implementations.local import LocalFileSystem
 
-from ..embeddings import ItemEmbeddings, check_embeddings
+from ..embeddings import DirectionalPair, ItemEmbeddings, check_embeddings
 from ..errors import FitError, IntegrityError, StoreError, VersionExistsError
 from ..metadata import ItemMetadata
 from ._fsio import conditional_writes
 from ._manifest import (
+    DIRECTIONAL_FILE,
     EMBEDDINGS_FILE,
     ITEM_STATS_FILE,
     ITEMS_FILE,
     MANIFEST_FILE,
     build_manifest,
+    directional_section,
     json_safe,
     manifest_bytes,
     manifest_seal,
     parse_manifest,
 )
 from ._tables import (
+    directional_to_table,
     embeddings_to_table,
     items_to_table,
     parquet_bytes,
     parquet_seal,
     read_parquet,
+    table_to_directional,
     table_to_embeddings,
     table_to_items,
 )
@@ -75,13 +80,15 @@ class VersionInfo:
 
 @dataclass(frozen=True)
 class StoredVersion:
-    """A loaded version: its manifest, its embeddings and (when stored) the metadata of its items."""
+    """A loaded version: its manifest, its embeddings and (when stored) the metadata of its items, their training
+    popularity and the directional "next item" tables (``None`` for a version without them)."""
 
     name: str
     manifest: dict[str, Any]
     embeddings: ItemEmbeddings
     item_meta: ItemMetadata | None
     item_stats: pd.DataFrame | None = None
+    directional: DirectionalPair | None = None
 
 
 class Store:
@@ -244,7 +251,8 @@ class Store:
     # ------------------------------------------------------------------ save
     def save_version(self, embeddings: ItemEmbeddings, *, manifest: Mapping[str, Any], name: str | None = None,
                      prefix: str = "beh", item_meta: ItemMetadata | None = None,
-                     item_stats: pd.DataFrame | None = None) -> VersionInfo:
+                     item_stats: pd.DataFrame | None = None,
+                     directional: DirectionalPair | None = None) -> VersionInfo:
         """Store ``embeddings`` as a new immutable version and return its :class:`VersionInfo`.
 
         ``name`` is validated; without one, ``<prefix>_v<N>`` is generated (global counter). An existing
@@ -254,6 +262,9 @@ class Store:
         size of every other file). On local disk the version appears atomically or not at all; elsewhere an
         incomplete leftover folder of the same name (no manifest) is replaced. ``item_stats`` (columns
         ``item_id``, ``events``, ``sessions``: popularity in the training data) is stored for the diagnostics.
+        ``directional`` (query and candidate vectors, row ``i`` belonging to the embeddings' row ``i``) is stored
+        as ``directional.parquet``, checksummed like every file, and described by the manifest's ``directional``
+        section (file, alpha, dim, how to query).
         """
         if not isinstance(manifest, Mapping):
             raise StoreError(f"manifest must be a mapping, got {type(manifest).__name__}")
@@ -261,6 +272,14 @@ class Store:
             check_embeddings(embeddings)
         except FitError as exc:
             raise StoreError(f"refusing to store invalid embeddings: {exc}") from exc
+        section = None
+        if directional is not None:
+            if not isinstance(directional, DirectionalPair):
+                raise StoreError(f"directional must be a DirectionalPair, got {type(directional).__name__}")
+            if len(directional.query) != len(embeddings):
+                raise StoreError(f"refusing to store a directional pair of {len(directional.query)} rows beside "
+                                 f"{len(embeddings)} embeddings: its rows must be the embeddings' items, in order")
+            section = directional_section(directional.alpha, int(directional.query.shape[1]))
         caller = json_safe(manifest)
         if self.is_local:
             os.makedirs(self.root, exist_ok=True)
@@ -274,13 +293,15 @@ class Store:
                                          "immutable, choose another name")
             # built per attempt: the version name (and the manifest's seal) are in the Parquet schema metadata
             full = build_manifest(caller, version=target, n_items=len(embeddings), dim=embeddings.dim,
-                                  id_kind=embeddings.vocab.kind, files={})
+                                  id_kind=embeddings.vocab.kind, files={}, directional=section)
             seal = manifest_seal(full)
             payload = {EMBEDDINGS_FILE: parquet_bytes(embeddings_to_table(embeddings, target, seal))}
             if item_meta is not None:
                 payload[ITEMS_FILE] = parquet_bytes(items_to_table(item_meta, embeddings.vocab))
             if item_stats is not None:
                 payload[ITEM_STATS_FILE] = parquet_bytes(_stats_table(item_stats))
+            if directional is not None:
+                payload[DIRECTIONAL_FILE] = parquet_bytes(directional_to_table(directional, embeddings.vocab, target))
             full["files"] = {fn: {"sha256": hashlib.sha256(b).hexdigest(), "bytes": len(b)}
                              for fn, b in payload.items()}
             try:
@@ -387,7 +408,8 @@ class Store:
         if EMBEDDINGS_FILE not in data:
             raise IntegrityError(f"version {name!r}: {EMBEDDINGS_FILE} is missing")
         where = f"version {name!r}: {EMBEDDINGS_FILE}"
-        emb = table_to_embeddings(read_parquet(data[EMBEDDINGS_FILE], where), where)
+        emb_table = read_parquet(data[EMBEDDINGS_FILE], where)
+        emb = table_to_embeddings(emb_table, where)
         expected = {"n_items": len(emb), "dim": emb.dim, "id_kind": emb.vocab.kind}
         wrong = {k: (manifest.get(k), v) for k, v in expected.items() if manifest.get(k) != v}
         if wrong:
@@ -404,8 +426,35 @@ class Store:
         item_stats = None
         if ITEM_STATS_FILE in data:
             item_stats = read_parquet(data[ITEM_STATS_FILE], f"version {name!r}: {ITEM_STATS_FILE}").to_pandas()
+        directional = self._load_directional(name, manifest, data, emb_table)
         return StoredVersion(name=name, manifest=manifest, embeddings=emb, item_meta=item_meta,
-                             item_stats=item_stats)
+                             item_stats=item_stats, directional=directional)
+
+    def _load_directional(self, name: str, manifest: Mapping[str, Any], data: Mapping[str, bytes],
+                          emb_table: pa.Table) -> DirectionalPair | None:
+        """The version's directional pair, None when it has none (every version written without one). The
+        manifest's ``directional`` section and the listed file must come together; the file's ids must be
+        ``embeddings.parquet``'s, row for row."""
+        section = manifest.get("directional")
+        listed = DIRECTIONAL_FILE in manifest["files"]
+        if section is None and not listed:
+            return None
+        where = f"version {name!r}: {DIRECTIONAL_FILE}"
+        if not listed:
+            raise IntegrityError(f"{where}: {MANIFEST_FILE} has a 'directional' section but does not list the file")
+        if not isinstance(section, dict) or section.get("file") != DIRECTIONAL_FILE:
+            raise IntegrityError(f"{where}: {MANIFEST_FILE} lists the file but has no 'directional' section naming "
+                                 f"it (found {section!r})")
+        if DIRECTIONAL_FILE not in data:
+            raise IntegrityError(f"{where}: listed in {MANIFEST_FILE} but missing")
+        alpha = section.get("alpha")
+        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)):
+            raise IntegrityError(f"{where}: the manifest's directional alpha is {alpha!r}, expected a number")
+        pair = table_to_directional(read_parquet(data[DIRECTIONAL_FILE], where), emb_table, float(alpha), where)
+        if section.get("dim") != pair.query.shape[1]:
+            raise IntegrityError(f"{where}: {MANIFEST_FILE} says dim {section.get('dim')!r}, the file holds "
+                                 f"{pair.query.shape[1]}")
+        return pair
 
 
 def _stats_table(stats: pd.DataFrame) -> pa.Table:
