@@ -43,6 +43,7 @@ __all__ = [
     "MetricName",
     "MethodBlock",
     "MovedItem",
+    "NextMode",
     "NoiseCheck",
     "NoiseFloor",
     "NoiseScope",
@@ -50,11 +51,13 @@ __all__ = [
     "PublishSummary",
     "ScoreBlock",
     "SeedSpread",
+    "SequentialRulesBlock",
     "SignoffDetails",
     "StoredComparison",
     "Summary",
     "TargetBlock",
     "Verdict",
+    "Versus",
     "as_score_block",
     "interval",
     "metric",
@@ -103,12 +106,20 @@ class TargetBlock(ScoreBlock):
     target: dict[str, Any]
 
 
+class SequentialRulesBlock(ScoreBlock):
+    """The sequential-rules baseline (``b`` after ``a`` within ``window`` positions, weighted 1/distance)."""
+
+    window: int
+
+
 class Baselines(TypedDict, total=False):
     """The reference rows: most-popular (missing only for a stored version scored without its popularity),
-    item-kNN (needs the training sessions) and, for a method that fits a target, the target ranking."""
+    item-kNN and sequential rules (both need the training sessions) and, for a method that fits a target, the
+    target ranking. Reports written before sequential rules existed lack that row."""
 
     most_popular: ScoreBlock
     item_knn: ScoreBlock
+    sequential_rules: SequentialRulesBlock
     target_ranking: TargetBlock
 
 
@@ -133,8 +144,30 @@ class Comparison(TypedDict):
     beats_most_popular: bool
 
 
+class Versus(TypedDict):
+    """HR at ``k`` of one row against another's (``against``: ``"symmetric"`` or ``"sequential_rules"``)."""
+
+    k: int
+    against: str
+    hr_minus: float | None
+    hr_ratio: float | None
+
+
+class NextMode(TypedDict):
+    """The "next item" mode of a directional pair (``Q_a · K_b``) on the same held-out pairs as the symmetric
+    ``method`` block: its scores (``method``, same metrics, Ks and intervals), the pair's ``alpha``, the comparison
+    against item-kNN (when item-kNN was scored) and HR against the symmetric mode and sequential rules."""
+
+    method: MethodBlock
+    alpha: float
+    comparison: NotRequired[Comparison]
+    vs_symmetric: Versus
+    vs_sequential_rules: NotRequired[Versus]
+
+
 class EvaluationReport(TypedDict):
-    """``evaluate_method`` / ``evaluate_version`` / ``evaluate_stored``, and a manifest's ``evaluation``."""
+    """``evaluate_method`` / ``evaluate_version`` / ``evaluate_stored``, and a manifest's ``evaluation``;
+    ``next`` only when a directional pair was scored."""
 
     split: EvaluationSplit
     k: list[int]
@@ -142,6 +175,7 @@ class EvaluationReport(TypedDict):
     baselines: Baselines
     comparison: NotRequired[Comparison]
     notes: NotRequired[list[str]]
+    next: NotRequired[NextMode]
 
 
 def metric(block: ScoreBlock | Mapping[str, Any] | None, name: MetricName, k: int) -> float | None:

@@ -161,7 +161,7 @@ def test_target_ranking_row_for_cooc_softmax_only(planted):
     assert report["comparison"]["hr_minus_item_knn"] == pytest.approx(report["method"]["hr@10"] - knn)
 
     other = evaluate_method(planted.sessions, "ppmi_svd", {"dim": 16}, n_boot=0)
-    assert set(other["baselines"]) == {"most_popular", "item_knn"}
+    assert set(other["baselines"]) == {"most_popular", "item_knn", "sequential_rules"}
 
 
 def test_evaluation_table_shows_the_target_ranking_row(planted):

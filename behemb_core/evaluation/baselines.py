@@ -6,12 +6,13 @@
 * **target ranking** — for methods that fit a target similarity (their entry's ``target``): the sparse ranking by that
   method's target ``T`` (:mod:`behemb_core.target_similarity`) built from the training sessions, i.e. what the
   embedding would return if it reproduced ``T`` perfectly. The gap between the method and this row is what the
-  fit loses (or gains).
+  fit loses (or gains);
+* **sequential rules** — the directional baseline (:mod:`.sequential`): ``b`` after ``a`` within the window,
+  weighted ``1 / distance``; the reference for the "next item" mode, reported for every method.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -25,7 +26,8 @@ from ..methods.registry import spec_for_config
 from ..sessions import Sessions
 from ..target_similarity import target_similarity, top_k_by_target
 from ..vocab import Vocabulary, normalize_ids
-from .metrics import metrics_from_ranks, score_block, target_ranks
+from .metrics import metrics_from_ranks, ranks_from_lists, score_block, target_ranks
+from .sequential import SEQUENTIAL_RULES_WINDOW, ranks_for_sequential_rules
 from .split import Pairs
 
 
@@ -70,21 +72,8 @@ def item_knn_neighbors(train: Sessions, query_codes: np.ndarray, k: int) -> np.n
     return out
 
 
-def _ranks_from_lists(train: Sessions, pairs: Pairs, top_k: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-    """Rank of every target in its query's list, where ``top_k(unique query codes)`` gives the lists (codes,
-    ``-1`` padded); a query outside the training vocabulary is a miss."""
-    q = train.vocab.codes(pairs.queries)
-    t = train.vocab.codes(pairs.targets)
-    has_q = q >= 0
-    uniq, rows = np.unique(q[has_q], return_inverse=True)
-    ranks = np.zeros(len(q), dtype=np.int64)
-    if len(uniq):
-        ranks[has_q] = target_ranks(top_k(uniq), rows, t[has_q])
-    return ranks
-
-
 def ranks_for_item_knn(train: Sessions, pairs: Pairs, k: int) -> np.ndarray:
-    return _ranks_from_lists(train, pairs, lambda queries: item_knn_neighbors(train, queries, k))
+    return ranks_from_lists(train, pairs, lambda queries: item_knn_neighbors(train, queries, k))
 
 
 def ranks_for_target(
@@ -97,7 +86,7 @@ def ranks_for_target(
     vocabulary, or co-occurring with nothing) is a miss; rows shorter than k rank only what they hold.
     """
     t = target_similarity(train, window=window, weighting=weighting, gamma=gamma).matrix
-    return _ranks_from_lists(train, pairs, lambda queries: top_k_by_target(t, queries, k))
+    return ranks_from_lists(train, pairs, lambda queries: top_k_by_target(t, queries, k))
 
 
 def evaluate_most_popular(train: Sessions, pairs: Pairs, *, k: int = 10) -> dict[str, float | int]:
@@ -132,13 +121,18 @@ def target_params(cfg: MethodConfig | None) -> dict[str, Any] | None:
 
 
 def baseline_blocks(
-    train: Sessions, pairs: Pairs, ks: tuple[int, ...], n_boot: int, seed: int, cfg: MethodConfig | None = None
+    train: Sessions, pairs: Pairs, ks: tuple[int, ...], n_boot: int, seed: int, cfg: MethodConfig | None = None,
+    *, sr_window: int = SEQUENTIAL_RULES_WINDOW,
 ) -> dict[str, Any]:
-    """Scored blocks of most-popular and item-kNN (and, for a method with a target, the target ranking)."""
+    """Scored blocks of most-popular, item-kNN and sequential rules (window ``sr_window``, recorded in the block),
+    and, for a method with a target, the target ranking."""
     kmax = max(ks)
+    sr = score_block(ranks_for_sequential_rules(train, pairs, kmax, window=sr_window), ks, n_boot=n_boot, seed=seed)
+    sr["window"] = sr_window
     out = {
         "most_popular": score_block(ranks_for_most_popular(train, pairs, kmax), ks, n_boot=n_boot, seed=seed),
         "item_knn": score_block(ranks_for_item_knn(train, pairs, kmax), ks, n_boot=n_boot, seed=seed),
+        "sequential_rules": sr,
     }
     target = target_params(cfg)
     if target is not None:

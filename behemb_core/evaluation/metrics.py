@@ -6,6 +6,7 @@ vector is a miss and is counted separately, so a method that embeds fewer items 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,20 @@ def target_ranks(neighbor_codes: np.ndarray, rows: np.ndarray, targets: np.ndarr
     match = (neighbor_codes[rows] == targets[:, None]) & (targets[:, None] >= 0)
     found = match.any(axis=1)
     return np.where(found, match.argmax(axis=1) + 1, 0)
+
+
+def ranks_from_lists(train: Sessions, pairs: Pairs, top_k: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """Rank of every target in its query's list, where ``top_k(unique query codes)`` gives the lists (codes of
+    ``train``'s vocabulary, ``-1`` padded); a query outside the training vocabulary is a miss. Shared by the
+    baselines that rank from training-side lists (item-kNN, target ranking, sequential rules)."""
+    q = train.vocab.codes(pairs.queries)
+    t = train.vocab.codes(pairs.targets)
+    has_q = q >= 0
+    uniq, rows = np.unique(q[has_q], return_inverse=True)
+    ranks = np.zeros(len(q), dtype=np.int64)
+    if len(uniq):
+        ranks[has_q] = target_ranks(top_k(uniq), rows, t[has_q])
+    return ranks
 
 
 def ranks_for_embeddings(emb: ItemEmbeddings, pairs: Pairs, k: int) -> tuple[np.ndarray, int]:
