@@ -261,11 +261,14 @@ SPEC = MethodSpec(
     "unless the popularity diagnosis shown after training says its lists lean on bestsellers more than item-kNN's "
     "(then raise gamma, or tune with the collapse gate).",
     version_prefix="cs",
-    # The target stage picks the cheap parameters of T without training; the fit stage then tunes the fit.
+    # The target stage picks the cheap parameters of T without training; the fit stage then tunes the fit. The
+    # "next" stage (the tuner's NEXT_STAGE) runs only for a config with directional=true: the forward share α of
+    # the "next item" tables, fitted and scored in the mode the config serves.
     search_space=(
         stage("target", "target", window=(10, 1, 2, 3, 5), weighting=("harmonic", "uniform"),
               gamma=(0.1, 0.0, 0.2, 0.3, 0.5)),
         stage("fit", "fit", tau=(0.1, 0.05, 0.2), epochs=(20, 10, 40)),
+        stage("next", "fit", alpha=(0.75, 0.0, 0.25, 0.5, 1.0)),
     ),
     warm_up=({"epochs": 1, "softmax": "full"}, {"epochs": 1, "softmax": "sampled", "negatives": 32}),
     collapse_hints=(

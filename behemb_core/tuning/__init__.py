@@ -4,10 +4,10 @@ hold-out; see :mod:`.protocol` (the split), :mod:`.space` (what is searched), :m
 
 from .protocol import describe_protocol, validation_split
 from .search import TuneResult, describe_params, tune_method
-from .space import Stage, search_space, tunable_methods
+from .space import NEXT_STAGE, Stage, scoring_mode, search_space, stages_for, tunable_methods
 from .version import tune_and_train
 
 __all__ = [
-    "Stage", "TuneResult", "describe_params", "describe_protocol", "search_space", "tunable_methods",
-    "tune_and_train", "tune_method", "validation_split",
+    "NEXT_STAGE", "Stage", "TuneResult", "describe_params", "describe_protocol", "scoring_mode", "search_space",
+    "stages_for", "tunable_methods", "tune_and_train", "tune_method", "validation_split",
 ]

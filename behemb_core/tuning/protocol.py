@@ -77,8 +77,14 @@ def describe_protocol(protocol: dict[str, Any]) -> str:
     """The protocol in one sentence (the CLI, the app and the README say the same thing)."""
     ev, va = protocol["evaluation_holdout"], protocol["validation"]
     how = "by time" if va["kind"] == "time" else f"at random (seed {va['seed']})"
+    scored = f"HR@{protocol['k']}"  # a symmetric-only search: the sentence it always was
+    if protocol.get("next_tables"):  # a config with the "next item" tables says which ranking was scored
+        scored = (f"HR@{protocol['k']} of the 'next item' ranking (Q·K), the mode this config serves,"
+                  if protocol.get("mode") == "next" else
+                  f"HR@{protocol['k']} of the symmetric 'also viewed' ranking, the mode this config serves (ties, "
+                  "and so α, by the 'next item' ranking),")
     return (
-        f"Scored by HR@{protocol['k']} on {va['pairs']:,} next-item pairs of {va['sessions']:,} validation "
+        f"Scored by {scored} on {va['pairs']:,} next-item pairs of {va['sessions']:,} validation "
         f"sessions ({va['share']:.0%} {how}) after training on {va['train_sessions']:,}; the {ev['sessions']:,} "
         f"evaluation hold-out sessions (last {ev['share']:.0%} by {'time' if ev['kind'] == 'time' else 'file order'}) "
         "were never read; the final version is trained on all sessions."

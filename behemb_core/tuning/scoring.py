@@ -1,4 +1,9 @@
-"""Scoring one trial on the validation pairs: by fitted vectors, or by the sparse ranking of ``T`` itself."""
+"""Scoring one trial on the validation pairs: by fitted vectors, or by the sparse ranking of ``T`` itself.
+
+A config that fits the "next item" tables is scored in the mode it serves (:func:`.space.scoring_mode`): its
+record's ``hr@10`` / ``ndcg@10`` are that mode's, and ``modes`` holds both (``"also"``: the symmetric vectors by
+cosine; ``"next"``: ``Q·K``, :func:`~behemb_core.evaluation.sequential.ranks_for_directional`). A symmetric-only
+config is scored exactly as before and its record has no ``modes``."""
 
 from __future__ import annotations
 
@@ -10,17 +15,19 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..content import ContentVectors
-from ..cooccurrence import count_cooccurrence
+from ..cooccurrence import Weighting, cooccurrence_from_pairs, count_cooccurrence, count_pairs, forward_from_pairs
 from ..diagnostics import CollapseThresholds, judge_collapse, popularity_diagnostics
 from ..embeddings import FitResult, ItemEmbeddings
-from ..errors import ConfigError
+from ..errors import ConfigError, FitError
 from ..evaluation import metrics_from_ranks, ranks_for_embeddings
 from ..evaluation.collapse import knn_reference
+from ..evaluation.sequential import ranks_for_directional
 from ..metadata import ItemMetadata
 from ..methods.base import MethodConfig, MethodSpec, TrainingInputs
 from ..progress import ProgressCallback, Reporter, as_reporter
-from ..target_similarity import popularity_normalize, top_k_by_target
+from ..target_similarity import DirectionalTarget, popularity_normalize, top_k_by_target
 from .protocol import K, ValidationSplit
+from .space import Mode, fits_next_tables, scoring_mode
 
 
 def _metrics(ranks: np.ndarray) -> dict[str, float]:
@@ -88,10 +95,19 @@ class FitScorer:
         return replace(plain, base=self._base.embeddings, base_report=self._base.report), out
 
     def __call__(self, config: MethodConfig, progress: ProgressCallback) -> dict[str, Any]:
+        mode = scoring_mode(config)
         inputs, rest = self.inputs(config, progress)
         result = self.spec.fit(inputs, config, seed=self.seed, progress=rest)
         ranks, missing = ranks_for_embeddings(result.embeddings, self.split.pairs, K)
         out: dict[str, Any] = {**_metrics(ranks), "queries_without_vector": missing}
+        if fits_next_tables(config):
+            pair = getattr(result, "directional", None)
+            if pair is None:
+                raise FitError(f"{self.spec.name}: the config asks for the 'next item' tables but its fit returned "
+                               "none")
+            next_ranks, _ = ranks_for_directional(result.embeddings, pair, self.split.pairs, K)
+            modes = {"also": _metrics(ranks), "next": _metrics(next_ranks)}
+            out.update(modes[mode], modes=modes)
         if self.gate is not None:
             out["collapse"] = self.gate(result.embeddings, self.spec.name)
         return out
@@ -99,10 +115,13 @@ class FitScorer:
 
 class TargetScorer:
     """Rank the validation pairs by the target ``T = D^-γ C D^-γ`` a method fits (its entry's ``target``),
-    counted on the validation-train sessions.
+    counted on the validation-train sessions; a config scored in the "next" mode is ranked by the target its
+    "next item" tables fit instead — the row-normalised mix of the forward and the symmetric target at the
+    config's share ``alpha`` (:meth:`~behemb_core.target_similarity.DirectionalTarget.mixed`).
 
-    ``C`` is counted once per ``(window, weighting)`` and only the latest count is kept: the stage's grid varies
-    ``gamma`` fastest, so each count serves all its gammas and memory holds one count matrix at a time.
+    ``C`` (with the forward counts ``F`` in the next mode) is counted once per ``(window, weighting)`` and only the
+    latest count is kept: the stage's grid varies ``gamma`` fastest, so each count serves all its gammas and memory
+    holds one count at a time.
     """
 
     def __init__(self, spec: MethodSpec, split: ValidationSplit) -> None:
@@ -116,19 +135,41 @@ class TargetScorer:
         self.valid = (q >= 0) & (t >= 0)  # a query or target outside the vocabulary is a miss
         self.uniq, self.rows = np.unique(q[self.valid], return_inverse=True)
         self.targets = t[self.valid]
-        self._key: tuple[int, str] | None = None
+        self._key: tuple[int, Weighting, Mode] | None = None
         self._counts: sp.csr_matrix | None = None
+        self._forward: sp.csr_matrix | None = None
 
-    def __call__(self, config: MethodConfig, progress: ProgressCallback) -> dict[str, Any]:
-        target = self.target(config)
-        window, weighting, gamma = target.window, target.weighting, target.gamma
-        if (window, weighting) != self._key:
-            self._counts = None  # free the previous count before building the next
+    def _count(self, window: int, weighting: Weighting, mode: Mode, progress: ProgressCallback) -> None:
+        if (window, weighting, mode) == self._key:
+            return
+        self._counts, self._forward = None, None  # free the previous count before building the next
+        if mode == "next":
+            pairs = count_pairs(self.split.train, window=window, weighting=weighting, directed=True,
+                                progress=as_reporter(progress))
+            self._counts, self._forward = cooccurrence_from_pairs(pairs), forward_from_pairs(pairs)
+        else:
             self._counts = count_cooccurrence(
                 self.split.train, window=window, weighting=weighting, progress=as_reporter(progress)
             )
-            self._key = (window, weighting)
-        t = popularity_normalize(self._counts, float(gamma)).matrix
+        self._key = (window, weighting, mode)
+
+    def __call__(self, config: MethodConfig, progress: ProgressCallback) -> dict[str, Any]:
+        target = self.target(config)
+        mode = scoring_mode(config)
+        self._count(target.window, target.weighting, mode, progress)
+        assert self._counts is not None
+        symmetric = popularity_normalize(self._counts, float(target.gamma))
+        if mode == "next":
+            assert self._forward is not None
+            directed = DirectionalTarget(symmetric=symmetric, forward=_damped(self._forward, symmetric.degree,
+                                                                              float(target.gamma)))
+            alpha = getattr(config, "alpha", None)
+            if alpha is None:
+                raise ConfigError(f"{type(config).__name__} has no forward share 'alpha': it cannot be scored in the "
+                                  "next mode")
+            t = directed.mixed(float(alpha), np.arange(self._counts.shape[0])).tocsr()
+        else:
+            t = symmetric.matrix
         ranks = np.zeros(len(self.valid), dtype=np.int64)
         if len(self.uniq):
             top = top_k_by_target(t, self.uniq, K)
@@ -137,3 +178,16 @@ class TargetScorer:
         has_row = np.zeros(len(self.valid), dtype=bool)
         has_row[self.valid] = np.diff(t.indptr)[self.uniq][self.rows] > 0
         return {**_metrics(ranks), "queries_without_vector": int((~has_row).sum())}
+
+
+def _damped(forward: sp.csr_matrix, degree: np.ndarray, gamma: float) -> sp.csr_matrix:
+    """``F_ab / (d_a^γ · d_b^γ)`` with the symmetric degrees — the forward target
+    :func:`~behemb_core.target_similarity.directional_target` builds, here re-damped per ``gamma`` from one count."""
+    f = forward.tocsr().astype(np.float64)
+    scale = np.zeros_like(degree, dtype=np.float64)
+    np.power(degree, -gamma, out=scale, where=degree > 0)
+    rows = np.repeat(np.arange(f.shape[0]), np.diff(f.indptr))
+    out = sp.csr_matrix(((f.data * scale[rows] * scale[f.indices]).astype(np.float32), f.indices, f.indptr),
+                        shape=f.shape)
+    out.eliminate_zeros()
+    return out

@@ -6,6 +6,12 @@ so far. The winner is the best *fitted* trial on the validation pairs (HR@10, th
 trial), so it is never worse there than the base config. The clock is checked between trials: when the next
 trial would likely end past the budget the search stops, keeps the best so far and lists the trials it did
 not run as ``skipped``.
+
+A config that fits the "next item" tables (``directional``) adds the method's ``next`` stage (e.g. the forward
+share α) and is scored in the mode it serves (:func:`.space.scoring_mode`): ``"next"`` by the HR@10 of ``Q·K``
+(the target stage by the target those tables fit), ``"also"`` by the symmetric HR@10 as always, ties broken by the
+next mode — which is how α, which does not touch the symmetric vectors, is chosen there. A symmetric-only config
+runs exactly the trials it always did and is chosen the same way.
 """
 
 from __future__ import annotations
@@ -24,9 +30,9 @@ from ..methods.base import MethodConfig, MethodSpec
 from ..methods.registry import get_method
 from ..progress import ProgressCallback, ProgressEvent, Reporter, as_reporter
 from ..sessions import Sessions
-from .protocol import K, validation_split
+from .protocol import K, describe_protocol, validation_split
 from .scoring import CollapseGate, FitScorer, TargetScorer
-from .space import Stage, search_space
+from .space import Mode, Stage, fits_next_tables, scoring_mode, search_space, stages_for
 
 _clock = time.perf_counter  # the budget's clock (tests replace it with a fake one)
 _COST = {"fit": 1.0, "target": 0.05}  # progress weight of a trial: counting + ranking costs a sliver of a fit
@@ -56,6 +62,7 @@ class TuneResult:
     seed: int
     tuned_params: list[str] = field(default_factory=list)
     gate: dict[str, Any] | None = None
+    mode: Mode = "also"  # the ranking trials were scored by: "also" (symmetric vectors) or "next" (Q·K)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict: what a version's manifest stores under ``"tuning"``."""
@@ -73,6 +80,7 @@ class TuneResult:
             "budget_seconds": self.budget_seconds,
             "seed": self.seed,
             "gate": self.gate,
+            "mode": self.mode,
         }
 
 
@@ -111,6 +119,8 @@ def tune_method(
     if not budget_seconds >= 0:
         raise ConfigError(f"budget_seconds must be 0 or more, got budget_seconds={budget_seconds}")
     base = spec.parse_config(base_config)
+    stages = stages_for(spec, base)  # the "next" stage only for a config that fits the next-item tables
+    mode, directional = scoring_mode(base), fits_next_tables(base)
     if content is not None:
         spec.check_sources(sessions=True, content=True)
     rep = as_reporter(progress)
@@ -125,7 +135,8 @@ def tune_method(
     scorers: dict[str, Scorer] = {"fit": fit_scorer}
     if any(s.scored_by == "target" for s in stages):
         scorers["target"] = TargetScorer(spec, split)
-    search = _Search(spec, base, stages, scorers, rep, t0, float(budget_seconds), pass_gate=pass_gate)
+    search = _Search(spec, base, stages, scorers, rep, t0, float(budget_seconds), pass_gate=pass_gate,
+                     mode=mode, directional=directional)
     search.run()
     best = search.best
     gate_record = None
@@ -137,12 +148,17 @@ def tune_method(
                        "the validation-train sessions", "passing_trials": search.passing,
                        "note": None if met else "no fitted trial passed the collapse gate; the best trial by HR@10 "
                        "was chosen anyway (its verdict is in its 'collapse' record)"}
+        if mode == "next":
+            gate_record["judged"] = "the symmetric vectors' top lists (the next-item tables have no collapse gate)"
     if best is None:
         first = next((t["note"] for t in search.trials if t["status"] == "error"), "no trial ran")
         raise ConfigError(f"tuning {spec.name}: no trial could be trained on the validation split ({first})")
     default = search.trials[0]
     score = {HR: best[1][HR], NDCG: best[1][NDCG]}
-    protocol = split.protocol
+    protocol = {**split.protocol, "mode": mode}
+    if directional:
+        protocol["next_tables"] = True
+        protocol["summary"] = describe_protocol(protocol)
     if spec.builds_on is not None:
         plan = spec.builds_on(base)
         protocol = {**protocol, "base": {
@@ -150,15 +166,28 @@ def tune_method(
             "note": "the base vectors were fitted once on the validation-train sessions; each trial only "
                     f"re-ran {spec.name}'s own fit on top of them",
         }}
-    rep("tune", 1.0, f"best: trial {best[2]} → HR@{K} {score[HR]:.3f}"
+    rep("tune", 1.0, f"best: trial {best[2]} → {_hr_label(mode)} {score[HR]:.3f}"
         + (f" (default {default[HR]:.3f})" if default["status"] == "ok" else ""))
     return TuneResult(
         method=spec.name, best_config=best[0], best_trial=best[2], best_score=score,
         default_score={HR: default[HR], NDCG: default[NDCG]} if default["status"] == "ok" else None,
         trials=search.trials, protocol=protocol, stopped_early=search.stopped_early,
         seconds=_clock() - t0, budget_seconds=float(budget_seconds), seed=seed,
-        tuned_params=[p for s in stages for p in s.params], gate=gate_record,
+        tuned_params=[p for s in stages for p in s.params], gate=gate_record, mode=mode,
     )
+
+
+def _labels(mode: Mode, directional: bool) -> dict[str, str]:
+    """What a trial record's ``scored_by`` says, per kind of stage (a symmetric-only search: as always)."""
+    if mode == "next":
+        return {"fit": "next-item tables (Q·K)", "target": "next-item target ranking"}
+    if directional:
+        return {"fit": "embeddings (ties: next-item Q·K)", "target": "target ranking"}
+    return {"fit": "embeddings", "target": "target ranking"}
+
+
+def _hr_label(mode: Mode) -> str:
+    return f"next-item HR@{K}" if mode == "next" else f"HR@{K}"
 
 
 class _Search:
@@ -166,7 +195,8 @@ class _Search:
 
     def __init__(
         self, spec: MethodSpec, base: MethodConfig, stages: tuple[Stage, ...], scorers: dict[str, Scorer],
-        rep: Reporter, t0: float, budget: float, *, pass_gate: bool = False,
+        rep: Reporter, t0: float, budget: float, *, pass_gate: bool = False, mode: Mode = "also",
+        directional: bool = False,
     ) -> None:
         self.spec, self.base, self.stages, self.scorers = spec, base, stages, scorers
         self.rep, self.t0, self.budget = rep, t0, budget
@@ -181,6 +211,7 @@ class _Search:
         self.stopped_early = False
         self.last_seconds: dict[str, float] = {}
         self.seen: dict[str, int] = {}  # scored_by + config → trial number
+        self.labels, self.hr_label = _labels(mode, directional), _hr_label(mode)
 
     def run(self) -> None:
         all_params = [p for s in self.stages for p in s.params]
@@ -207,7 +238,7 @@ class _Search:
         n = len(self.trials) + 1
         params = {p: getattr(config, p) for p in shown}
         record: dict[str, Any] = {
-            "trial": n, "stage": stage, "scored_by": "embeddings" if scored_by == "fit" else "target ranking",
+            "trial": n, "stage": stage, "scored_by": self.labels[scored_by],
             "params": params, HR: None, NDCG: None, "queries_without_vector": None, "seconds": 0.0,
             "status": "skipped", "note": "",
         }
@@ -222,6 +253,8 @@ class _Search:
             record.update({HR: same[HR], NDCG: same[NDCG], "queries_without_vector": same["queries_without_vector"],
                            "status": "repeat" if same["status"] == "ok" else same["status"],
                            "note": f"same config as trial {same['trial']}"})
+            if "modes" in same:
+                record["modes"] = same["modes"]
         elif self.out_of_time(scored_by, n):
             record["note"] = "budget reached"
             self.rep("trial", hi, f"{label} → skipped (budget reached)", trial=n, status="skipped")
@@ -244,7 +277,7 @@ class _Search:
                 self.passing.append(n)
             if passes and (self.best is None or _key(record) > _key(self.best[1])):
                 self.best = (config, record, n)
-        outcome = f"HR@{K} {record[HR]:.3f}" if record[HR] is not None else record["status"]
+        outcome = f"{self.hr_label} {record[HR]:.3f}" if record[HR] is not None else record["status"]
         outcome += f" ({record['note']})" if record["status"] == "repeat" else ""
         if record.get("collapse"):
             outcome += f", collapse verdict {record['collapse']['verdict']}"
@@ -260,9 +293,12 @@ class _Search:
         return self.stopped_early
 
 
-def _key(record: dict[str, Any]) -> tuple[float, float]:
-    """Higher is better; ``>`` keeps the earlier trial on ties (the default, then the table's order)."""
-    return (record[HR], record[NDCG])
+def _key(record: dict[str, Any]) -> tuple[float, ...]:
+    """Higher is better; ``>`` keeps the earlier trial on ties (the default, then the table's order). A trial
+    scored in both modes (``modes``) breaks a tie of its scored mode by the other one (listing both modes adds
+    nothing else: the scored one is already the key's head)."""
+    modes = record.get("modes") or {}
+    return (record[HR], record[NDCG], *(m[name] for key in sorted(modes) for m in [modes[key]] for name in (HR, NDCG)))
 
 
 def describe_params(params: dict[str, Any]) -> str:

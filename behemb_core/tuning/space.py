@@ -9,14 +9,21 @@ config found so far. ``scored_by`` says how a trial of the stage is scored on th
   cheap parameters are chosen before any fit. A target stage never picks the final config alone: its winner is
   only carried into the next stage, whose fitted trials are compared with the fitted default.
 
+A stage named :data:`NEXT_STAGE` tunes the "next item" tables (query and candidate vectors ranked by ``Q·K``) of a
+method that can fit them: it runs only for a config that asks for them (``directional``), so a symmetric-only
+search runs exactly the trials it always did. Which ranking a trial is *scored* by is the config's ``serves``
+(:func:`scoring_mode`): ``"also"`` (the symmetric vectors, as always) or ``"next"`` (``Q·K``).
+
 ``dim`` is tuned for no method: it sets the size (and serving cost) of every index built from the version, a
 deployment decision, and a validation score tends to reward the largest dimension offered.
 """
 
 from __future__ import annotations
 
+from typing import Literal
+
 from ..errors import ConfigError
-from ..methods.base import MethodSpec
+from ..methods.base import MethodConfig, MethodSpec
 from ..methods.facts import Stage
 from ..methods.registry import METHODS, get_method
 
@@ -37,6 +44,37 @@ def search_space(method: str | MethodSpec) -> tuple[Stage, ...]:
     )
 
 
+#: The name of the stage that tunes only the "next item" tables (e.g. the forward share α); see the module text.
+NEXT_STAGE = "next"
+
+Mode = Literal["also", "next"]
+
+
+def fits_next_tables(config: MethodConfig) -> bool:
+    """Whether ``config`` asks its method for the "next item" tables too (a ``directional`` switch set to true)."""
+    return getattr(config, "directional", False) is True
+
+
+def scoring_mode(config: MethodConfig) -> Mode:
+    """The ranking a trial of ``config`` is scored by: its ``serves`` (``"also"`` when the method has no such
+    field); ``"next"`` without the tables is refused."""
+    mode = getattr(config, "serves", "also")
+    if mode not in ("also", "next"):
+        raise ConfigError(f"serves must be 'also' or 'next', got {mode!r}")
+    if mode == "next" and not fits_next_tables(config):
+        raise ConfigError("serves='next' needs the 'next item' tables: set directional=true too")
+    return "next" if mode == "next" else "also"
+
+
+def stages_for(method: str | MethodSpec, config: MethodConfig) -> tuple[Stage, ...]:
+    """The stages a search from ``config`` runs: :func:`search_space` without the :data:`NEXT_STAGE` stage unless
+    ``config`` fits the "next item" tables (its parameters change nothing else)."""
+    stages = search_space(method)
+    if fits_next_tables(config):
+        return stages
+    return tuple(s for s in stages if s.name != NEXT_STAGE)
+
+
 def tunable_methods() -> list[str]:
     """Every registered method with a search space, in registry order."""
     return [name for name, spec in METHODS.items() if spec.tunable]
@@ -47,4 +85,7 @@ def tuned_params(method: str | MethodSpec) -> tuple[str, ...]:
     return tuple(p for stage in search_space(method) for p in stage.params)
 
 
-__all__ = ["Stage", "search_space", "tunable_methods", "tuned_params"]
+__all__ = [
+    "NEXT_STAGE", "Mode", "Stage", "fits_next_tables", "scoring_mode", "search_space", "stages_for", "tunable_methods",
+    "tuned_params",
+]

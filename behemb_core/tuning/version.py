@@ -43,7 +43,9 @@ def tune_and_train(
     manifest under ``"tuning"``.
 
     Returns ``train_version``'s summary plus ``best_config``, ``best_trial``, ``best_validation``,
-    ``default_validation``, ``trials``, ``stopped_early``, ``tuning_seconds`` and ``protocol`` (one sentence).
+    ``default_validation``, ``trials``, ``stopped_early``, ``tuning_seconds``, ``protocol`` (one sentence) and
+    ``scored_mode`` (the ranking the trials were scored by: ``"also"``, or ``"next"`` for a config that serves the
+    "next item" tables).
     With ``evaluate`` the evaluation report is made on the very hold-out the tuner never read, so it stays an
     honest estimate of the tuned config.
 
@@ -109,5 +111,6 @@ def tune_and_train(
         "stopped_early": result.stopped_early,
         "tuning_seconds": round(result.seconds, 3),
         "protocol": result.protocol["summary"],
+        "scored_mode": result.mode,
         **({"gate": result.gate} if result.gate is not None else {}),
     }
