@@ -1,4 +1,4 @@
-"""The README's "Quality on real data" table says what benchmarks/results/quality.json says, figure by figure.
+"""The README's "Quality on real data" tables say what benchmarks/results/quality.json says, figure by figure.
 
 Nothing is trained here: the table is parsed and every number is compared with the file, rounded as the README
 shows it, so a re-run of ``python -m benchmarks.quality`` that is not carried into the README fails this test.
@@ -12,7 +12,18 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.quality import BASELINES, LABELS, METHODS, METRICS, readme_table
+from benchmarks.quality import (
+    BASELINES,
+    DIRECTIONAL_ROWS,
+    LABELS,
+    METHODS,
+    METRICS,
+    NEXT_MODE_COLUMNS,
+    dataset_names,
+    methods_run_on,
+    readme_table,
+    shuffle_within_sessions,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "quality.json"
@@ -24,16 +35,36 @@ def results() -> dict:
     return json.loads(RESULTS.read_text())
 
 
-@pytest.fixture(scope="module")
-def table() -> list[list[str]]:
-    """The section's table as rows of cells (header first, the |---| line dropped)."""
+def _tables() -> list[list[list[str]]]:
+    """The section's tables, each as rows of cells (header first, the |---| line dropped)."""
     text = (REPO / "README.md").read_text()
     assert SECTION in text, f"README.md has no {SECTION!r} section"
     section = text.split(SECTION, 1)[1].split("\n## ", 1)[0]
-    lines = [ln.strip() for ln in section.splitlines() if ln.strip().startswith("|")]
-    assert lines, "no table in the section"
-    rows = [[c.strip() for c in ln.strip("|").split("|")] for ln in lines]
-    return [r for r in rows if not all(re.fullmatch(r":?-+:?", c) for c in r)]
+    tables: list[list[list[str]]] = []
+    previous_was_row = False
+    for line in section.splitlines():
+        is_row = line.strip().startswith("|")
+        if is_row:
+            if not previous_was_row:
+                tables.append([])
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if not all(re.fullmatch(r":?-+:?", c) for c in cells):
+                tables[-1].append(cells)
+        previous_was_row = is_row
+    assert len(tables) == 2, f"the section should hold the quality table and the next-mode table, found {len(tables)}"
+    return tables
+
+
+@pytest.fixture(scope="module")
+def table() -> list[list[str]]:
+    """The quality table: a row per model, three columns per dataset."""
+    return _tables()[0]
+
+
+@pytest.fixture(scope="module")
+def next_table() -> list[list[str]]:
+    """The next-mode table: a row per dataset."""
+    return _tables()[1]
 
 
 def _check(cell: str, value: float | None, what: str) -> None:
@@ -42,6 +73,9 @@ def _check(cell: str, value: float | None, what: str) -> None:
         assert cell == "—", f"{what}: README shows {cell!r}, quality.json has no value"
         return
     number = cell.removesuffix("×")
+    if re.fullmatch(r"\d+", number):  # a whole number shown without decimals (α 1, say)
+        assert float(number) == value, f"{what}: README {cell!r}, quality.json {value!r}"
+        return
     assert re.fullmatch(r"\d+\.\d+", number), f"{what}: {cell!r} is not a number"
     digits = len(number.split(".")[1])
     assert number == f"{value:.{digits}f}", f"{what}: README {cell!r}, quality.json {value!r}"
@@ -75,24 +109,76 @@ def test_readme_table_matches_quality_json(table, results):
     assert measured <= seen, measured - seen
 
 
+def test_readme_next_mode_table_matches_quality_json(next_table, results):
+    """The next-mode table: α, next ÷ symmetric, next ÷ sequential rules and the two fits' seconds per dataset."""
+    header, body = next_table[0], next_table[1:]
+    assert header == ["data", *NEXT_MODE_COLUMNS], header
+    datasets = {d["title"]: d for d in results["datasets"].values()}
+    assert sorted(row[0] for row in body) == sorted(t for t, d in datasets.items() if "next_mode" in d)
+    for row in body:
+        nm = datasets[row[0]]["next_mode"]
+        for cell, (column, get) in zip(row[1:], NEXT_MODE_COLUMNS.items(), strict=True):
+            _check(cell, get(nm), f"{column} on {row[0]}")
+
+
 def test_quality_json_is_complete(results):
-    """The committed run covers every behavior method at its defaults and the three references, per dataset."""
-    assert set(results["datasets"]) == {"online-retail", "movielens-small"}
-    for ds in results["datasets"].values():
-        assert set(ds["methods"]) == set(METHODS) and set(ds["baselines"]) == set(BASELINES)
+    """The committed run covers every behavior method at its defaults, the default method's directional fit in
+    both modes and the four references on the two real datasets; on the order-shuffled copy the default method
+    in both modes and the references."""
+    assert list(results["datasets"]) == dataset_names() == ["online-retail", "movielens-small",
+                                                            "online-retail-shuffled"]
+    hr = METRICS[0]
+    for name, ds in results["datasets"].items():
+        expected = set(methods_run_on(name)) | set(DIRECTIONAL_ROWS)
+        assert set(ds["methods"]) == expected and set(ds["baselines"]) == set(BASELINES), name
         assert ds["pairs"] > 0 and ds["sessions"] > ds["test_sessions"] > 0 and ds["items"] > 0
         knn = ds["baselines"]["item_knn"]
-        assert knn["ratio_to_item_knn"][METRICS[0]] == pytest.approx(1.0)
+        assert knn["ratio_to_item_knn"][hr] == pytest.approx(1.0)
         for block in (*ds["methods"].values(), *ds["baselines"].values()):
             for m in METRICS:
                 lo, hi = block["ci95"][m]
                 assert lo <= block[m] <= hi
         assert all(block["train_seconds"] > 0 for block in ds["methods"].values())
+        # The directional rows: the default method with directional=true, α recorded, ratios from the rows.
+        sym, nxt, plain = (ds["methods"][k] for k in (*DIRECTIONAL_ROWS, METHODS[0]))
+        assert sym["config"]["directional"] is True and plain["config"]["directional"] is False
+        nm = ds["next_mode"]
+        assert nm["alpha"] == nxt["alpha"] == sym["config"]["alpha"]
+        assert nm["next_over_symmetric"] == pytest.approx(nxt[hr] / plain[hr])
+        assert nm["next_over_directional_symmetric"] == pytest.approx(nxt[hr] / sym[hr])
+        assert nm["next_over_sequential_rules"] == pytest.approx(nxt[hr] / ds["baselines"]["sequential_rules"][hr])
+        assert nm["directional_symmetric_equals_symmetric"] == (sym[hr] == plain[hr])
+        fit = nm["fit"]
+        for part in ("symmetric_fit", "directional_fit"):
+            assert fit[part]["seconds"] > 0 and fit[part]["epochs_run"] >= 1
+        assert fit["directional_over_symmetric"] == pytest.approx(
+            fit["directional_fit"]["seconds"] / fit["symmetric_fit"]["seconds"])
+        assert fit["symmetric_fit"]["seconds"] + fit["directional_fit"]["seconds"] <= sym["train_seconds"]
+    # The shuffled copy holds the same sessions, items and events as Online Retail, on the same split.
+    real, shuffled = results["datasets"]["online-retail"], results["datasets"]["online-retail-shuffled"]
+    for key in ("sessions", "items", "events", "train_sessions", "test_sessions"):
+        assert real[key] == shuffled[key], key
     assert results["command"].startswith("python -m benchmarks.quality")
     assert results["machine"]["versions"]["numpy"]
 
 
+def test_shuffle_keeps_every_session_and_changes_order():
+    """Each session keeps its items (as a multiset), ids and start time; the order moves; a seed repeats."""
+    from behemb_core.synthetic import sessions_from_lists
+
+    lists = [[f"i{j}" for j in range(n)] for n in (1, 2, 9, 30, 30)]
+    sessions = sessions_from_lists(lists, start_times=[5, 4, 3, 2, 1])
+    shuffled = shuffle_within_sessions(sessions, seed=3)
+    assert [sorted(x) for x in shuffled.to_lists()] == [sorted(x) for x in lists]
+    assert shuffled.to_lists()[0] == ["i0"]
+    assert shuffled.to_lists()[3] != lists[3] and shuffled.to_lists()[4] != lists[4]
+    assert shuffled.to_lists()[3] != shuffled.to_lists()[4]  # each session gets its own order
+    assert list(shuffled.start_times) == [5, 4, 3, 2, 1] and list(shuffled.session_ids) == list(sessions.session_ids)
+    assert shuffle_within_sessions(sessions, seed=3).to_lists() == shuffled.to_lists()
+    assert shuffle_within_sessions(sessions, seed=4).to_lists() != shuffled.to_lists()
+
+
 def test_readme_table_is_what_the_script_prints(results):
-    """``python -m benchmarks.quality --readme`` regenerates exactly the README's table."""
+    """``python -m benchmarks.quality --readme`` regenerates exactly the README's tables."""
     text = (REPO / "README.md").read_text()
     assert readme_table(results) in text
