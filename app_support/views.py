@@ -42,18 +42,27 @@ def length_histogram(summary: dict[str, Any]) -> pd.DataFrame:
 
 
 #: Row labels of the evaluation reports' ``baselines`` blocks, in display order.
-BASELINE_LABELS: dict[Literal["most_popular", "item_knn", "target_ranking"], str] = {
+BASELINE_LABELS: dict[Literal["most_popular", "item_knn", "sequential_rules", "target_ranking"], str] = {
     "most_popular": "most-popular",
     "item_knn": "item-kNN",
+    "sequential_rules": "sequential rules (directional)",
     "target_ranking": "target ranking (what the method fits)",
 }
 
+#: Row label of the evaluation's ``next`` block: the version's "next item" ranking (``Q_a · K_b``).
+NEXT_LABEL = "this version, next item (Q·K)"
+
 
 def evaluation_table(evaluation: EvaluationReport, k: int = 10) -> pd.DataFrame:
-    """HR@k / NDCG@k (with 95 % intervals) of the method and the baselines, from a manifest's ``evaluation``:
-    most-popular, item-kNN and, for ``cooc_softmax``, the ranking by the target similarity it fits."""
+    """HR@k / NDCG@k (with 95 % intervals) of the method and the baselines, from a manifest's ``evaluation``: the
+    method, its "next item" mode when the evaluation scored one (a ``next`` block), most-popular, item-kNN,
+    sequential rules (reports written before it existed lack the row) and, for a method that fits a target, the
+    ranking by the target similarity it fits."""
     method = evaluation["method"]
     blocks: list[tuple[str, ScoreBlock]] = [(method.get("name") or "method", method)]
+    nxt = evaluation.get("next")
+    if nxt is not None:
+        blocks.append((NEXT_LABEL, nxt["method"]))
     baselines = evaluation["baselines"]
     for key, label in BASELINE_LABELS.items():
         block = baselines.get(key)
@@ -80,7 +89,20 @@ def neighbor_table(rows: list[dict[str, Any]], catalogue: pd.DataFrame) -> pd.Da
 
 
 def evidence_table(explained: dict[str, Any]) -> pd.DataFrame:
-    """One row per neighbor with its direct evidence from the sessions."""
+    """One row per neighbor with its direct evidence from the sessions; for the "next item" list
+    (``explained["mode"] == "next"``) the forward co-occurrence: how often it came after the item (weighted and
+    counted) and before it, and direct support means it came after the item at least once."""
+    if explained.get("mode") == "next":
+        rows = [
+            {
+                "rank": r["rank"], "item_id": r["item_id"], "name": r.get("name", ""), "score": r["score"],
+                "after it (weighted)": r["forward"], "after it": r["forward_count"], "before it": r["backward_count"],
+                "sessions together": r["sessions_together"], "direct support": not r["no_direct_support"],
+            }
+            for r in explained["neighbors"]
+        ]
+        return pd.DataFrame(rows, columns=["rank", "item_id", "name", "score", "after it (weighted)", "after it",
+                                           "before it", "sessions together", "direct support"])
     rows = [
         {
             "rank": r["rank"], "item_id": r["item_id"], "name": r.get("name", ""), "similarity": r["score"],

@@ -9,6 +9,12 @@ Evidence only means something over the version's **own training data**: :func:`e
 fingerprint the manifest records with the sessions given and refuses to count over other data (zero counts over
 another catalogue would read as "no support"); :func:`evidence_plan` decides the window, so the CLI and the app
 count alike.
+
+The "next item" mode (``mode="next"``, a version with directional tables) lists the items people go on to after
+the query (:func:`~.neighbors.next_item_neighbors`), and its evidence is the **forward** co-occurrence
+(:class:`ForwardEvidence`): how often the neighbor came *after* the query within the window, weighted by distance
+as the method weights its pairs and as a raw count, next to how often it came before. A neighbor that never came
+after the query is the one flagged.
 """
 
 from __future__ import annotations
@@ -20,16 +26,19 @@ from typing import Any, Literal
 import numpy as np
 import scipy.sparse as sp
 
-from .cooccurrence import count_cooccurrence, ppmi
-from .embeddings import ItemEmbeddings
+from .cooccurrence import Weighting, count_cooccurrence, count_pairs, forward_from_pairs, ppmi
+from .embeddings import DirectionalPair, ItemEmbeddings
 from .errors import ConfigError
 from .methods.registry import get_method
-from .neighbors import top_k_neighbors
+from .neighbors import next_item_neighbors, require_next_tables, top_k_neighbors
 from .sessions import Sessions
 from .vocab import parse_id_like
 
 #: Window for versions whose config has none (e.g. fusion): the skip-gram default.
 DEFAULT_EVIDENCE_WINDOW = 5
+
+#: Which list the evidence is for: "also" (the symmetric neighbors) or "next" (what people go on to after the item).
+ExplainMode = Literal["also", "next"]
 
 
 @dataclass(frozen=True)
@@ -93,14 +102,51 @@ class Evidence:
         return out
 
 
+@dataclass(frozen=True)
+class ForwardEvidence:
+    """Ordered co-occurrence over one set of sessions: for items ``a`` then ``b`` (``b`` within ``window``
+    positions after ``a``; 0 = anywhere later in the session), ``weighted[a, b]`` — the forward counts ``F`` as
+    the method weighs its pairs (``weighting`` by distance, :func:`~.cooccurrence.forward_from_pairs`) — and
+    ``counts[a, b]``, how many times it happened. Pairs of an item with itself are not counted."""
+
+    sessions: Sessions
+    weighted: sp.csr_matrix
+    counts: sp.csr_matrix
+    window: int
+    weighting: Weighting
+
+    @classmethod
+    def build(cls, sessions: Sessions, *, window: int = 5, weighting: Weighting = "uniform") -> ForwardEvidence:
+        pairs = count_pairs(sessions, window=window, weighting=weighting, directed=True)
+        n = pairs.n_items
+        first, then = np.divmod(pairs.keys // pairs.n_offsets, n) if n else (pairs.keys, pairs.keys)
+        raw = sp.csr_matrix((pairs.counts.astype(np.float64), (first, then)), shape=(n, n))
+        raw.sum_duplicates()  # one entry per pair (a table with offsets has one key per distance)
+        return cls(sessions=sessions, weighted=forward_from_pairs(pairs), counts=raw, window=window,
+                   weighting=weighting)
+
+    def pair(self, a_id: Any, b_id: Any) -> dict[str, Any]:
+        """``b`` after ``a``: ``forward`` (weighted), ``forward_count`` and ``backward_count`` (``a`` after ``b``,
+        for contrast); all zero for items the sessions do not know."""
+        codes = self.sessions.vocab.codes(np.asarray([a_id, b_id], dtype=object))
+        a, b = int(codes[0]), int(codes[1])
+        if a < 0 or b < 0:
+            return {"forward": 0.0, "forward_count": 0, "backward_count": 0}
+        return {"forward": round(float(self.weighted[a, b]), 6), "forward_count": int(self.counts[a, b]),
+                "backward_count": int(self.counts[b, a])}
+
+
 def _neighbor_rows(
-    emb: ItemEmbeddings, item_id: Any, k: int, names: np.ndarray | None
+    emb: ItemEmbeddings, item_id: Any, k: int, names: np.ndarray | None, pair: DirectionalPair | None = None
 ) -> tuple[Any, list[dict[str, Any]], dict | None]:
-    """The typed query id, its top-``k`` rows (rank, item_id, score, name) and the id → name map."""
+    """The typed query id, its top-``k`` rows (rank, item_id, score, name) and the id → name map; with ``pair``
+    the "next item" list (``Q_a · K_b``) instead of the symmetric one."""
     if isinstance(item_id, str):
         item_id = parse_id_like(item_id, emb.vocab.kind)
-    table = top_k_neighbors(emb, k, queries=np.array([emb.vocab.code(item_id)]))
     name_of = dict(zip(emb.vocab.ids.tolist(), names.tolist(), strict=True)) if names is not None else None
+    if pair is not None:
+        return item_id, next_item_neighbors(emb, pair, item_id, k, names=names), name_of
+    table = top_k_neighbors(emb, k, queries=np.array([emb.vocab.code(item_id)]))
     rows = []
     for rank, (c, score) in enumerate(zip(table.codes[0].tolist(), table.scores[0].tolist(), strict=True), start=1):
         if c < 0:
@@ -121,24 +167,40 @@ def explain_neighbors(
     k: int = 10,
     names: np.ndarray | None = None,
     examples: int = 3,
+    forward: ForwardEvidence | None = None,
+    pair: DirectionalPair | None = None,
 ) -> dict[str, Any]:
     """The top-``k`` neighbors of ``item_id`` in ``emb`` with the session evidence for each.
 
     ``names`` (aligned with ``emb.vocab``) label the query, the neighbors and the items of example sessions.
+
+    With ``pair`` (a version's "next item" tables) the list is what people go on to after the item
+    (``mode: "next"``) and ``forward`` — built over the same sessions — must be given: each row then adds
+    ``forward``, ``forward_count`` and ``backward_count`` (:meth:`ForwardEvidence.pair`), and a neighbor is
+    without direct support when it never came after the item within the window (it may still share sessions).
     """
-    item_id, rows, name_of = _neighbor_rows(emb, item_id, k, names)
+    if pair is not None and forward is None:
+        raise ValueError("the 'next item' evidence needs the forward counts (ForwardEvidence) of the sessions")
+    item_id, rows, name_of = _neighbor_rows(emb, item_id, k, names, pair)
     for row in rows:
         row.update(evidence.pair(item_id, row["item_id"], examples=examples, names=name_of))
+        if pair is not None and forward is not None:
+            row.update(forward.pair(item_id, row["item_id"]))
+            row["no_direct_support"] = row["forward_count"] == 0
     unsupported = sum(r["no_direct_support"] for r in rows)
     known = item_id in evidence.sessions.vocab
     query_sessions = int(len(evidence._sessions_of(evidence.sessions.vocab.code(item_id)))) if known else 0
-    return {
+    out: dict[str, Any] = {
         "query": {"item_id": item_id, "name": name_of.get(item_id, "") if name_of else None,
                   "sessions": query_sessions},
+        "mode": "next" if pair is not None else "also",
         "window": evidence.window,
         "neighbors": rows,
         "without_direct_support": unsupported,
     }
+    if pair is not None and forward is not None:
+        out["weighting"] = forward.weighting
+    return out
 
 
 @dataclass(frozen=True)
@@ -148,11 +210,14 @@ class EvidencePlan:
     ``source`` is ``"training_data"`` (the sessions' fingerprint is the one the version was trained on),
     ``"unverified"`` (the version records no training data, e.g. fusion: counted, with a note) or
     ``"other_data"`` (a different dataset: nothing is counted). ``note`` is the sentence to show, if any.
+    ``weighting`` is how the method weighs a pair by distance (:func:`implied_weighting`): the forward evidence
+    of the "next item" mode is weighted so.
     """
 
     window: int
     source: Literal["training_data", "unverified", "other_data"]
     note: str | None
+    weighting: Weighting = "uniform"
 
     @property
     def usable(self) -> bool:
@@ -173,20 +238,38 @@ def implied_window(manifest: Mapping[str, Any]) -> int:
     return DEFAULT_EVIDENCE_WINDOW if window is None else int(window)
 
 
-def evidence_plan(manifest: Mapping[str, Any], fingerprint: str) -> EvidencePlan:
+def implied_weighting(manifest: Mapping[str, Any]) -> Weighting:
+    """How a version's method weighs a pair by the distance between the items (its registry entry's target
+    parameters), else ``"uniform"`` (a method without a target, a version built on a base version, a config this
+    library can no longer read)."""
+    try:
+        spec = get_method(str(manifest.get("method")))
+        if spec.target is None or manifest.get("base_version"):
+            return "uniform"
+        return spec.target(spec.parse_config(dict(manifest.get("config") or {}))).weighting
+    except ConfigError:
+        return "uniform"
+
+
+def evidence_plan(manifest: Mapping[str, Any], fingerprint: str, *, mode: ExplainMode = "also") -> EvidencePlan:
     """The window (:func:`implied_window`) and whether sessions with ``fingerprint`` are the version's training
-    data."""
+    data; for ``mode="next"`` also the method's distance weighting (:func:`implied_weighting`) of the forward
+    counts."""
+    if mode not in ("also", "next"):
+        raise ConfigError(f"mode must be 'also' or 'next', got {mode!r}")
     window = implied_window(manifest)
+    weighting = implied_weighting(manifest) if mode == "next" else "uniform"
     trained_on = (manifest.get("dataset") or {}).get("fingerprint")
     if not trained_on:
         return EvidencePlan(window, "unverified", "This version does not record its training data: the evidence "
-                            "comes from the dataset in use, which may not be the data it learned from.")
+                            "comes from the dataset in use, which may not be the data it learned from.", weighting)
     if trained_on != fingerprint:
         return EvidencePlan(window, "other_data", (
             f"The dataset in use (fingerprint {fingerprint[:19]}…) is not the one this version was trained on "
             f"({trained_on[:19]}…), so no co-occurrence evidence is shown: counts from other data would read as "
-            "'no support'. Load the version's training data (Data page, or --input) to see its evidence."))
-    return EvidencePlan(window, "training_data", None)
+            "'no support'. Load the version's training data (Data page, or --input) to see its evidence."),
+            weighting)
+    return EvidencePlan(window, "training_data", None, weighting)
 
 
 def explain_version(
@@ -199,24 +282,35 @@ def explain_version(
     examples: int = 3,
     evidence: Evidence | None = None,
     fingerprint: str | None = None,
+    mode: ExplainMode = "also",
+    forward: ForwardEvidence | None = None,
 ) -> dict[str, Any]:
-    """:func:`explain_neighbors` for a stored version (``embeddings`` and ``manifest``), counted only over its own
-    training data.
+    """:func:`explain_neighbors` for a stored version (``embeddings`` and ``manifest``; ``directional`` and ``name``
+    for ``mode="next"``), counted only over its own training data.
 
     ``fingerprint`` of ``sessions`` may be passed when known (it is computed otherwise); ``evidence`` built over
-    ``sessions`` with :func:`evidence_plan`'s window may be passed to reuse it. The report adds ``evidence_source``
-    and ``note`` (see :class:`EvidencePlan`). Over other data the neighbors are listed without any counts and
-    ``without_direct_support`` is ``None``: not judged, never "all unsupported".
+    ``sessions`` with :func:`evidence_plan`'s window may be passed to reuse it, and so may ``forward`` (built with
+    the plan's window and weighting) in the "next" mode. The report adds ``evidence_source`` and ``note`` (see
+    :class:`EvidencePlan`). Over other data the neighbors are listed without any counts and
+    ``without_direct_support`` is ``None``: not judged, never "all unsupported". ``mode="next"`` for a version
+    without "next item" tables is a :class:`ConfigError` saying how to get them.
     """
     fp = fingerprint if fingerprint is not None else sessions.fingerprint()
-    plan = evidence_plan(version.manifest or {}, fp)
+    plan = evidence_plan(version.manifest or {}, fp, mode=mode)
+    pair = None
+    if mode == "next":
+        pair = require_next_tables(getattr(version, "directional", None), getattr(version, "name", None))
     if not plan.usable:
-        item_id, rows, name_of = _neighbor_rows(version.embeddings, item_id, k, names)
+        item_id, rows, name_of = _neighbor_rows(version.embeddings, item_id, k, names, pair)
         return {"query": {"item_id": item_id, "name": name_of.get(item_id, "") if name_of else None,
                           "sessions": None},
-                "window": plan.window, "neighbors": rows, "without_direct_support": None,
+                "mode": mode, "window": plan.window, "neighbors": rows, "without_direct_support": None,
                 "evidence_source": plan.source, "note": plan.note}
     if evidence is None or evidence.window != plan.window:
         evidence = Evidence.build(sessions, window=plan.window)
-    report = explain_neighbors(version.embeddings, evidence, item_id, k=k, names=names, examples=examples)
+    if pair is not None and (forward is None or forward.window != plan.window
+                             or forward.weighting != plan.weighting):
+        forward = ForwardEvidence.build(sessions, window=plan.window, weighting=plan.weighting)
+    report = explain_neighbors(version.embeddings, evidence, item_id, k=k, names=names, examples=examples,
+                               forward=forward if pair is not None else None, pair=pair)
     return {**report, "evidence_source": plan.source, "note": plan.note}

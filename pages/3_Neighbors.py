@@ -5,6 +5,10 @@ Beside the exact list, the list the version's ANN index serves for the item (the
 with the version, else one built in memory with the default parameters — nothing stored), with what differs.
 A bulk export writes the top-K of pasted/uploaded ids or of the whole catalogue as one CSV/Parquet. Neighbor
 pairs can be marked good or bad (golden pairs, kept with the store) and every version is re-checked against them.
+A version with "next item" tables (directional query/candidate vectors) adds a *Next* mode: what people go on to
+after the item (``Q_a · K_b``), with the same names, downloads and bulk export, and the forward co-occurrence
+(how often the neighbor came *after* the item) as its evidence; the ANN list, the golden-pair marks and the
+side-by-side comparison stay with the "also viewed" list.
 Item names are untrusted text: they are shown in tables and escaped markdown only (never as HTML)."""
 
 from __future__ import annotations
@@ -23,13 +27,15 @@ from app_support.views import evidence_table, example_lines, human_time, md, nei
 from app_support.widgets import static_table
 from behemb_core.ann.served import ServedComparison, index_for_version, served_neighbors
 from behemb_core.checks.golden import check_golden
+from behemb_core.cooccurrence import Weighting
 from behemb_core.errors import BehembError
-from behemb_core.explain import evidence_plan, explain_version
+from behemb_core.explain import ForwardEvidence, evidence_plan, explain_version
 from behemb_core.interaction import guess_interaction
 from behemb_core.neighbor_export import neighbor_diff, neighbors_bytes, parse_item_list
-from behemb_core.neighbors import item_neighbors
+from behemb_core.neighbors import item_neighbors, next_item_neighbors, no_next_tables
 from behemb_core.progress import ProgressEvent
 from behemb_core.reports import GoldenCheck
+from behemb_core.sessions import Sessions
 from behemb_core.store import (
     INTERACTIONS,
     golden_pairs,
@@ -46,6 +52,7 @@ NO_SECOND = "(none)"
 GOLDEN_FLASH = "nb_golden_flash"  # confirmation of the last mark, shown once after the rerun
 AUTOMATIC = "automatic (from the data)"
 WORDING_ERROR = "nb_wording_error"  # a refused wording setting, shown once after the rerun
+ALSO, NEXT = "Also viewed", "Next"  # the list's mode: symmetric neighbors, or what people go on to after the item
 
 
 def in_version(emb, item):
@@ -72,6 +79,12 @@ def save_wording(store) -> None:
 
 def names_for(catalogue: pd.DataFrame, vocab_ids: np.ndarray) -> np.ndarray:
     return catalogue.set_index("item_id")["name"].reindex(vocab_ids).fillna("").to_numpy(object)
+
+
+@st.cache_resource(show_spinner="Counting which items follow which…", max_entries=4)
+def forward_evidence(fingerprint: str, _sessions: Sessions, window: int, weighting: Weighting) -> ForwardEvidence:
+    """Forward co-occurrence over the loaded sessions (the "Next" mode's evidence), keyed by their fingerprint."""
+    return ForwardEvidence.build(_sessions, window=window, weighting=weighting)
 
 
 store, versions, published = loaders.store_and_versions()
@@ -111,6 +124,16 @@ with user_errors("The store's settings could not be read"):
 if WORDING_ERROR in st.session_state:
     st.error(st.session_state.pop(WORDING_ERROR), icon=":material/block:")
 
+if stored.directional is not None:
+    mode = st.radio("List", [ALSO, NEXT], key="nb_mode", horizontal=True,
+                    help="*Also viewed*: items seen in the same sessions (symmetric). *Next*: what people go on to "
+                    "after the item, from the version's \"next item\" tables (query · candidate) — directional: "
+                    "b may lead a's list while a is far down b's.")
+else:
+    mode = ALSO
+    st.caption(f"Only the \"also viewed\" list: this version {md(no_next_tables())}.")
+next_mode = mode == NEXT
+
 c = st.columns([3, 5, 1, 2])
 query = c[0].text_input("Search items by name or id", key="nb_filter",
                         help="Case-insensitive substring; the list on the right is ordered by popularity.")
@@ -142,9 +165,18 @@ c[3].selectbox("Wording", [AUTOMATIC, *INTERACTIONS], key="nb_wording", on_chang
                "ratings).")
 
 names = names_for(catalogue, stored.embeddings.vocab.ids)
-rows = item_neighbors(stored.embeddings, item, int(k), names=names)
-table = neighbor_table(rows, catalogue)
+if next_mode:
+    rows = next_item_neighbors(stored.embeddings, stored.directional, item, int(k), names=names, version=version)
+    table = neighbor_table(rows, catalogue).rename(columns={"similarity": "score"})
+else:
+    rows = item_neighbors(stored.embeddings, item, int(k), names=names)
+    table = neighbor_table(rows, catalogue)
+score_col = "score" if next_mode else "similarity"
 
+if next_mode and second is not None:
+    st.caption(f"The side-by-side comparison with {md(second)} is of the \"also viewed\" lists: switch **List** to "
+               "*Also viewed* to see it.")
+    second = None
 table_b = None
 if second is not None:
     with user_errors(f"Version {second} could not be loaded"):
@@ -158,17 +190,23 @@ if second is not None:
 
 catalogue_names = dict(zip(catalogue["item_id"].astype(str), catalogue["name"].astype(str), strict=True))
 pop = catalogue.set_index("item_id")["events"].get(item)
-st.subheader(f"People who {verb} {md(labels.get(item) or item)} also {verb}")
+if next_mode:
+    st.subheader(f"What people {verb} after {md(labels.get(item) or item)}")
+else:
+    st.subheader(f"People who {verb} {md(labels.get(item) or item)} also {verb}")
 st.caption(f"Item {md(item)}" + (f", {int(pop):,} training events" if pd.notna(pop) else "")
            + (f" · “{verb}”: {md(verb_basis)} (set **Wording** to decide it for the store)" if verb_basis else ""))
 st.markdown("\n".join(
-    f"{r['rank']}. " + (f"{md(r['name'])} · " if r["name"] else "") + f"{md(r['item_id'])} · similarity "
-    f"{r['similarity']:.3f}"
+    f"{r['rank']}. " + (f"{md(r['name'])} · " if r["name"] else "") + f"{md(r['item_id'])} · {score_col} "
+    f"{r[score_col]:.3f}"
     for r in table.to_dict("records")
 ))
-similarity_format = {"similarity": st.column_config.NumberColumn(format="%.3f")}
+similarity_format = {score_col: st.column_config.NumberColumn(format="%.3f")}
 served: ServedComparison | None = None
-if st.toggle("Show what the ANN index serves", value=True, key="nb_served",
+if next_mode:
+    st.caption("Ranked by the version's \"next item\" tables (query · candidate). What the ANN index serves and "
+               "the golden-pair marks are for the \"also viewed\" list: switch **List** to *Also viewed* for them.")
+elif st.toggle("Show what the ANN index serves", value=True, key="nb_served",
              help="Next to the exact top-K, the K neighbors the version's approximate-nearest-neighbor index "
              "returns for this item — what customers are served — and which neighbors differ."):
     with user_errors("What the ANN index serves could not be shown"):
@@ -231,17 +269,19 @@ else:
             show_served_list(served)
         show_served_summary(served)
 dl = st.columns(2)
+file_stem = f"{'next' if next_mode else 'neighbors'}-{version}-{item}"
 dl[0].download_button(
-    "Download CSV", table.to_csv(index=False).encode("utf-8"), file_name=f"neighbors-{version}-{item}.csv",
+    "Download CSV", table.to_csv(index=False).encode("utf-8"), file_name=f"{file_stem}.csv",
     mime="text/csv", key="nb_download",
 )
 dl[1].download_button(
-    "Download Parquet", parquet_bytes(table), file_name=f"neighbors-{version}-{item}.parquet",
+    "Download Parquet", parquet_bytes(table), file_name=f"{file_stem}.parquet",
     mime="application/vnd.apache.parquet", key="nb_download_parquet",
 )
 
 with st.expander("Bulk export — top-K of many items or of the whole catalogue"):
-    st.caption("Exact neighbors, one file with the query's id and name on every row: "
+    st.caption(("Exact \"next item\" lists (query · candidate)" if next_mode else "Exact neighbors")
+               + ", one file with the query's id and name on every row: "
                "`query_item_id, query_name, rank, item_id, name, score`. Ids this version lacks are listed, "
                "not dropped silently.")
     scope = st.radio("Items", ["Listed items", "Whole catalogue"], key="nb_bulk_scope", horizontal=True)
@@ -272,7 +312,7 @@ with st.expander("Bulk export — top-K of many items or of the whole catalogue"
             with user_errors("The export failed") as failed:
                 data, result = neighbors_bytes(
                     stored.embeddings, fmt="parquet" if bulk_fmt == "parquet" else "csv", k=int(bulk_k), items=ids,
-                    names=names, progress=show_progress)
+                    names=names, progress=show_progress, pair=stored.directional if next_mode else None)
             bar.empty()
             if not failed.failed:
                 if result.unknown:
@@ -282,72 +322,85 @@ with st.expander("Bulk export — top-K of many items or of the whole catalogue"
                 st.success(f"{result.rows:,} rows for {result.queries:,} items, K = {int(bulk_k)}.",
                            icon=":material/check_circle:")
                 st.download_button(
-                    f"Download {bulk_fmt.upper()}", data, file_name=f"neighbors-{version}-top{int(bulk_k)}.{bulk_fmt}",
+                    f"Download {bulk_fmt.upper()}", data,
+                    file_name=f"{'next' if next_mode else 'neighbors'}-{version}-top{int(bulk_k)}.{bulk_fmt}",
                     mime="text/csv" if bulk_fmt == "csv" else "application/vnd.apache.parquet",
                     key="nb_bulk_download", on_click="ignore")
 
-with st.container(border=True):
-    st.markdown("**Mark a neighbor as good or bad** — kept with the store as a golden pair and re-checked for "
-                "every later version (below).")
-    if GOLDEN_FLASH in st.session_state:
-        st.success(st.session_state.pop(GOLDEN_FLASH), icon=":material/check_circle:")
-    neighbor_ids = table["item_id"].tolist()
-    neighbor_names = dict(zip(neighbor_ids, table["name"].astype(str), strict=True))
-    ranks = dict(zip(neighbor_ids, table["rank"], strict=True))
-    gc = st.columns([3, 2, 3, 1.2, 1.2], vertical_alignment="bottom")
-    neighbor = gc[0].selectbox(
-        "Neighbor", neighbor_ids, key="nb_golden_neighbor",
-        format_func=lambda i: f"{ranks.get(i, '?')}. {i} — {neighbor_names.get(i, '')}",
-    )
-    acc = current_access(store)
-    refusal = acc.refusal("golden")
-    by = acc.actor
-    gc[1].caption(f"Marked as **{md(by.shown)}**" if by is not None else "Enter your name in the sidebar")
-    note = gc[2].text_input("Note (optional)", key="nb_golden_note", max_chars=1000,
-                            disabled=refusal is not None).strip() or None
-    good = gc[3].button("Good", icon=":material/thumb_up:", key="nb_mark_good", disabled=refusal is not None,
-                        help=refusal or "This neighbor belongs in the list.")
-    bad = gc[4].button("Bad", icon=":material/thumb_down:", key="nb_mark_bad", disabled=refusal is not None,
-                       help=refusal or "This neighbor should not be in the list.")
-    if refusal is not None:
-        st.caption(f":material/lock: {md(refusal)}.")
-    if (good or bad) and neighbor is not None:
-        if by is None:
-            st.error("Enter your name in the sidebar: every mark records who made it.", icon=":material/block:")
-        else:
-            with user_errors("Not marked") as marked:
-                mark_pair(store, item, neighbor, label="good" if good else "bad", by=by, note=note, version=version)
-            if not marked.failed:
-                st.session_state[GOLDEN_FLASH] = (
-                    f"Marked {md(neighbor_names.get(neighbor) or neighbor)} as a {'good' if good else 'bad'} "
-                    f"neighbor of {md(labels.get(item) or item)}.")
-                st.rerun()
-    marks = None
-    with user_errors("The golden pairs could not be read"):
-        marks = golden_pairs(store)
-    if marks is not None and not marks.empty:
-        mine = marks[marks["query_id"].astype(str) == str(item)]
-        if not mine.empty:
-            st.caption("Marked for this item: " + " · ".join(
-                f"{':material/thumb_up:' if r['label'] == 'good' else ':material/thumb_down:'} {r['label']}: "
-                f"{md(catalogue_names.get(str(r['neighbor_id'])) or r['neighbor_id'])} ({md(r['by'])})"
-                for r in mine.to_dict("records")))
+marks = None
+with user_errors("The golden pairs could not be read"):
+    marks = golden_pairs(store)
+if not next_mode:  # marks are judged against the "also viewed" list
+    with st.container(border=True):
+        st.markdown("**Mark a neighbor as good or bad** — kept with the store as a golden pair and re-checked for "
+                    "every later version (below).")
+        if GOLDEN_FLASH in st.session_state:
+            st.success(st.session_state.pop(GOLDEN_FLASH), icon=":material/check_circle:")
+        neighbor_ids = table["item_id"].tolist()
+        neighbor_names = dict(zip(neighbor_ids, table["name"].astype(str), strict=True))
+        ranks = dict(zip(neighbor_ids, table["rank"], strict=True))
+        gc = st.columns([3, 2, 3, 1.2, 1.2], vertical_alignment="bottom")
+        neighbor = gc[0].selectbox(
+            "Neighbor", neighbor_ids, key="nb_golden_neighbor",
+            format_func=lambda i: f"{ranks.get(i, '?')}. {i} — {neighbor_names.get(i, '')}",
+        )
+        acc = current_access(store)
+        refusal = acc.refusal("golden")
+        by = acc.actor
+        gc[1].caption(f"Marked as **{md(by.shown)}**" if by is not None else "Enter your name in the sidebar")
+        note = gc[2].text_input("Note (optional)", key="nb_golden_note", max_chars=1000,
+                                disabled=refusal is not None).strip() or None
+        good = gc[3].button("Good", icon=":material/thumb_up:", key="nb_mark_good", disabled=refusal is not None,
+                            help=refusal or "This neighbor belongs in the list.")
+        bad = gc[4].button("Bad", icon=":material/thumb_down:", key="nb_mark_bad", disabled=refusal is not None,
+                           help=refusal or "This neighbor should not be in the list.")
+        if refusal is not None:
+            st.caption(f":material/lock: {md(refusal)}.")
+        if (good or bad) and neighbor is not None:
+            if by is None:
+                st.error("Enter your name in the sidebar: every mark records who made it.", icon=":material/block:")
+            else:
+                with user_errors("Not marked") as marked:
+                    mark_pair(store, item, neighbor, label="good" if good else "bad", by=by, note=note,
+                              version=version)
+                if not marked.failed:
+                    st.session_state[GOLDEN_FLASH] = (
+                        f"Marked {md(neighbor_names.get(neighbor) or neighbor)} as a {'good' if good else 'bad'} "
+                        f"neighbor of {md(labels.get(item) or item)}.")
+                    st.rerun()
+        if marks is not None and not marks.empty:
+            mine = marks[marks["query_id"].astype(str) == str(item)]
+            if not mine.empty:
+                st.caption("Marked for this item: " + " · ".join(
+                    f"{':material/thumb_up:' if r['label'] == 'good' else ':material/thumb_down:'} {r['label']}: "
+                    f"{md(catalogue_names.get(str(r['neighbor_id'])) or r['neighbor_id'])} ({md(r['by'])})"
+                    for r in mine.to_dict("records")))
 
 st.divider()
+evidence_help = ("How often each neighbor came *after* the item within the window (weighted by distance as the "
+                 "method weighs its pairs, and as a count), how often before it, and example sessions"
+                 if next_mode else "Co-occurrence counts, sessions containing both items, PPMI and example sessions")
 if st.toggle("Show the evidence from the sessions", key="nb_explain",
-             help="Co-occurrence counts, sessions containing both items, PPMI and example sessions, from the "
-             "version's training data (load it on the Data page)."):
+             help=f"{evidence_help}, from the version's training data (load it on the Data page)."):
     with user_errors("The evidence could not be computed"):
         spec, dataset = loaders.current_dataset()
         fingerprint = loaders.current_fingerprint()
-        plan = evidence_plan(m, fingerprint)
+        plan = evidence_plan(m, fingerprint, mode="next" if next_mode else "also")
         ev = loaders.evidence(fingerprint, dataset.sessions, plan.window) if plan.usable else None
+        fwd = (forward_evidence(fingerprint, dataset.sessions, plan.window, plan.weighting)
+               if plan.usable and next_mode else None)
         explained = explain_version(stored, dataset.sessions, item, k=int(k), names=names, evidence=ev,
-                                    fingerprint=fingerprint)
+                                    fingerprint=fingerprint, mode="next" if next_mode else "also", forward=fwd)
         if explained["note"]:
             st.warning(md(explained["note"]), icon=":material/warning:")
         unsupported = explained["without_direct_support"]
-        if unsupported is not None:
+        if unsupported is not None and next_mode:
+            st.caption(f"Window {explained['window']}, pairs weighted {explained['weighting']}; the item is in "
+                       f"{explained['query']['sessions']:,} sessions. {unsupported} of {len(explained['neighbors'])} "
+                       "next items never come after it within the window (the tables generalise from the "
+                       "symmetric co-occurrence and from neighbors of neighbors — worth a look).")
+            st.dataframe(evidence_table(explained), hide_index=True, key="nb_evidence")
+        elif unsupported is not None:
             st.caption(f"Window {explained['window']}; the item is in {explained['query']['sessions']:,} sessions. "
                        f"{unsupported} of {len(explained['neighbors'])} neighbors never occur with it directly "
                        "(they come from the embedding's smoothing — worth a look).")
@@ -360,6 +413,8 @@ if st.toggle("Show the evidence from the sessions", key="nb_explain",
 
 st.divider()
 st.subheader(f"Golden pairs — check of {md(version)}")
+if next_mode:
+    st.caption("Golden pairs are checked against the \"also viewed\" lists (the version's symmetric neighbors).")
 if marks is None:
     st.stop()
 if marks.empty:

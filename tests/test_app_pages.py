@@ -93,7 +93,7 @@ def test_train_page_trains_ppmi_svd_and_does_not_retrain_on_resubmit(store_dir: 
     shown = metrics(at)
     assert shown["Dimensions"] == "16" and shown["Items"] == "3,124"
     table = at.dataframe[0].value
-    assert table["model"].tolist() == ["ppmi_svd", "most-popular", "item-kNN"]
+    assert table["model"].tolist() == ["ppmi_svd", "most-popular", "item-kNN", "sequential rules (directional)"]
     assert table.set_index("model").loc["ppmi_svd", "HR@10"] > 5 * table.set_index("model").loc["most-popular", "HR@10"]
 
     # Same data, method, config and seed again: no second training, no second version — whatever the name,

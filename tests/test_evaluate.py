@@ -170,12 +170,31 @@ def test_evaluation_table_shows_the_target_ranking_row(planted):
     report = evaluate_method(planted.sessions, "cooc_softmax", {"dim": 16, "epochs": 2}, n_boot=20)
     table = evaluation_table(report)
     assert table["model"].tolist() == [
-        "cooc_softmax", "most-popular", "item-kNN", "target ranking (what the method fits)",
+        "cooc_softmax", "most-popular", "item-kNN", "sequential rules (directional)",
+        "target ranking (what the method fits)",
     ]
     row = table.set_index("model").loc["target ranking (what the method fits)"]
     assert row["HR@10"] == pytest.approx(report["baselines"]["target_ranking"]["hr@10"])
     lo, hi = report["baselines"]["target_ranking"]["ci95"]["hr@10"]
     assert row["HR@10 95% CI"] == f"{lo:.3f}–{hi:.3f}"
-    # A report without the row (any other method) renders the two baselines only.
+    sr = table.set_index("model").loc["sequential rules (directional)"]
+    assert sr["HR@10"] == pytest.approx(report["baselines"]["sequential_rules"]["hr@10"])
+    # A report without the row (any other method) renders the other baselines only; one written before sequential
+    # rules existed lacks that row too.
     del report["baselines"]["target_ranking"]
-    assert len(evaluation_table(report)) == 3
+    assert len(evaluation_table(report)) == 4
+    del report["baselines"]["sequential_rules"]
+    assert evaluation_table(report)["model"].tolist() == ["cooc_softmax", "most-popular", "item-kNN"]
+
+
+def test_evaluation_table_shows_the_next_mode_row(planted):
+    from app_support.views import NEXT_LABEL, evaluation_table
+
+    report = evaluate_method(planted.sessions, "cooc_softmax", {"dim": 16, "epochs": 2, "directional": True},
+                             n_boot=20)
+    assert "next" in report
+    table = evaluation_table(report).set_index("model")
+    assert table.index.tolist()[:2] == ["cooc_softmax", NEXT_LABEL]  # right under the version's own row
+    assert table.loc[NEXT_LABEL, "HR@10"] == pytest.approx(report["next"]["method"]["hr@10"])
+    lo, hi = report["next"]["method"]["ci95"]["hr@10"]
+    assert table.loc[NEXT_LABEL, "HR@10 95% CI"] == f"{lo:.3f}–{hi:.3f}"

@@ -28,10 +28,9 @@ def cmd_neighbors(args: argparse.Namespace) -> int:
     if args.explain and args.output:
         raise ConfigError("--explain shows one item's evidence and cannot be combined with --output")
     nxt = args.mode == "next"
-    if nxt and (args.served or args.explain):
+    if nxt and args.served:
         raise ConfigError("--mode next ranks by the version's directional tables; --served (the ANN index of the "
-                          "symmetric vectors) and --explain (symmetric co-occurrence evidence) work with --mode also "
-                          "only")
+                          "symmetric vectors) works with --mode also only")
     store = Store(args.store)
     if args.version is None:
         args.version = _published(store)
@@ -147,7 +146,8 @@ def _explain(args: argparse.Namespace, stored, names) -> int:
         raise ConfigError("--explain needs the sessions as evidence: give --input (and its options)")
     dataset = load_dataset(args, StderrProgress(args.quiet))
     try:
-        report = explain_version(stored, dataset.sessions, args.item, k=args.k, names=names, examples=args.examples)
+        report = explain_version(stored, dataset.sessions, args.item, k=args.k, names=names, examples=args.examples,
+                                 mode=args.mode)
     except KeyError:
         raise ConfigError(f"item {args.item!r} has no vector in version {args.version!r}") from None
     if args.json:
@@ -163,6 +163,12 @@ def _explain(args: argparse.Namespace, stored, names) -> int:
     rows = [
         {**r, "support": "none (embedding only)" if r["no_direct_support"] else "direct"} for r in report["neighbors"]
     ]
+    if args.mode == "next":  # the forward co-occurrence: how often b came after (and before) the item
+        print_table(rows, ["rank", "item_id", "score", "forward", "forward_count", "backward_count",
+                           "sessions_together", "support", *(["name"] if names is not None else [])])
+        print(f"{report['without_direct_support']} of {len(rows)} neighbors never came after the item within the "
+              "window.")
+        return 0
     print_table(rows, ["rank", "item_id", "score", "cooccurrences", "sessions_together", "ppmi", "support",
                         *(["name"] if names is not None else [])])
     print(f"{report['without_direct_support']} of {len(rows)} neighbors have no direct co-occurrence support.")
