@@ -6,8 +6,8 @@ Layout of a work dir (any URL fsspec opens: a folder, ``s3://…``, …)::
                     fingerprint, source and session options, the pair table's window and weighting
     items/          Parquet: item_id, events, sessions (the vocabulary with training popularity)
     sessions/       Parquet: order, session_id, user, start, items (the cleaned sessions, in session order)
-    pairs/          Parquet: a, b, offset, count (exact pair counts, a < b; see
-                    :class:`~behemb_core.cooccurrence.PairCounts`)
+    pairs/          Parquet: a, b, offset, count (exact pair counts, a < b — or, in a table prepared
+                    ``directed``, a the item that came first; see :class:`~behemb_core.cooccurrence.PairCounts`)
     names/          Parquet: item_id, name (when the data names its items)
 
 Reading is pyarrow only (no Spark): the driver that trains from a work dir needs the library and nothing else.
@@ -161,20 +161,28 @@ class PreparedDataset:
 
     # Pairs ---------------------------------------------------------------------------------------------------
 
-    def has_pairs(self, window: int, weighting: Weighting) -> bool:
+    def has_pairs(self, window: int, weighting: Weighting, *, directed: bool = False) -> bool:
         """Whether the pair table serves ``window`` and ``weighting``: the same window, counted per distance when
-        the weight depends on it (per-distance counts serve every such weighting)."""
+        the weight depends on it (per-distance counts serve every such weighting). A directed table serves both
+        readings (the symmetric one by folding it); a symmetric table cannot serve ``directed``."""
         p = self.meta.get("pairs") or {}
         return bool(p) and p["window"] == window and (
-            pair_offsets(p["window"], p["weighting"]) == pair_offsets(window, weighting))
+            pair_offsets(p["window"], p["weighting"]) == pair_offsets(window, weighting)) and (
+            bool(p.get("directed", False)) or not directed)
 
-    def pairs(self, window: int, weighting: Weighting) -> PairCounts:
-        """The exact pair table for ``window`` and ``weighting``; a work dir counted with others is refused."""
-        if not self.has_pairs(window, weighting):
+    def pairs(self, window: int, weighting: Weighting, *, directed: bool = False) -> PairCounts:
+        """The exact pair table for ``window`` and ``weighting`` — with ``directed``, the table that keeps which
+        item came first (``count_pairs(..., directed=True)``); without, the symmetric one (a directed table is
+        folded: :meth:`~behemb_core.cooccurrence.PairCounts.undirected`). A work dir counted with other settings,
+        or without direction when ``directed`` is asked for, is refused with what to prepare instead."""
+        if not self.has_pairs(window, weighting, directed=directed):
             p = self.meta.get("pairs")
-            had = f"window {p['window']}, {p['weighting']} weighting" if p else "no pair table"
-            raise ConfigError(f"the prepared dataset has {had}; this job needs window {window} with {weighting} "
-                              "weighting: prepare again with --window/--weighting")
+            had = (f"{'a directed' if p.get('directed') else 'a symmetric'} pair table (window {p['window']}, "
+                   f"{p['weighting']} weighting)") if p else "no pair table"
+            needs = f"{'a directed' if directed else 'a'} pair table with window {window} and {weighting} weighting"
+            how = "prepare again with --window/--weighting" + (" and directed pairs" if directed else "")
+            raise ConfigError(f"the prepared dataset has {had}; this job needs {needs}: {how}")
+        stored_directed = bool(self.meta["pairs"].get("directed", False))
         vocab = self.vocab
         n = len(vocab)
         pair_keys_fit(n, window, weighting)
@@ -182,14 +190,16 @@ class PreparedDataset:
         table = read_table(join(self.url, "pairs"))
         a = vocab.codes(ids_of(table["a"], kind))
         b = vocab.codes(ids_of(table["b"], kind))
-        if len(a) and ((a < 0).any() or (b < 0).any() or (a >= b).any()):
+        out_of_order = (a == b) if stored_directed else (a >= b)
+        if len(a) and ((a < 0).any() or (b < 0).any() or out_of_order.any()):
             raise InputError("the pair table names items outside the vocabulary or out of order; prepare again",
                              path=self.url)
         n_offsets = pair_offsets(window, weighting)
         keys = (a.astype(np.int64) * n + b) * n_offsets + table["offset"].to_numpy().astype(np.int64)
         order = np.argsort(keys, kind="stable")
-        return PairCounts(keys=keys[order], counts=table["count"].to_numpy().astype(np.int64)[order], vocab=vocab,
-                          window=window, weighting=weighting)
+        counts = PairCounts(keys=keys[order], counts=table["count"].to_numpy().astype(np.int64)[order], vocab=vocab,
+                            window=window, weighting=weighting, directed=stored_directed)
+        return counts if directed else counts.undirected()
 
     # Sessions ------------------------------------------------------------------------------------------------
 

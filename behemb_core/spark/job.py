@@ -4,7 +4,9 @@ written to a work dir (:mod:`behemb_core.prepared`), plus the dataset summary an
 The cleaning rules are :func:`behemb_core.sessions.build_sessions`' (collapse repeats → min_count → max_length
 chunks → min_length), applied to whole sessions as arrays; pairs are generated per session with Spark's array
 functions and counted per (pair, distance) as integers, so the table equals
-:func:`~behemb_core.cooccurrence.count_pairs`.
+:func:`~behemb_core.cooccurrence.count_pairs` — the symmetric table, or with ``directed`` the table that keeps
+which item came first (``count_pairs(..., directed=True)``), which also serves the symmetric one
+(:meth:`~behemb_core.cooccurrence.PairCounts.undirected`).
 Nothing here collects events to the driver: it collects per-file, per-length and per-reason counts, and it streams
 the written sessions once to hash them (the fingerprint is a sequential hash).
 """
@@ -27,7 +29,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from ..cooccurrence import Weighting, pair_offsets
-from ..errors import EngineError, InputError
+from ..errors import ConfigError, EngineError, InputError
 from ..ingest.dataset import summarize_counts
 from ..ingest.item_names import read_item_metadata
 from ..ingest.spec import DatasetSpec
@@ -169,10 +171,12 @@ def clean_sessions(sessions: DataFrame, options: SessionOptions, drops: DropLog)
     return sessions.where(~short)
 
 
-def pair_counts(sessions: DataFrame, window: int, weighting: Weighting) -> DataFrame:
+def pair_counts(sessions: DataFrame, window: int, weighting: Weighting, *, directed: bool = False) -> DataFrame:
     """``a, b, offset, count``: how often items ``a < b`` are ``offset + 1`` apart (``offset`` 0 when the weight
     does not depend on the distance), within ``window`` (0 = the whole session); an item paired with itself is not
-    counted — :func:`~behemb_core.cooccurrence.count_pairs`' rules."""
+    counted — :func:`~behemb_core.cooccurrence.count_pairs`' rules. With ``directed``, ``a`` is the item that came
+    first and ``b`` the one ``offset + 1`` positions after it (in either order of their ids), as
+    ``count_pairs(..., directed=True)`` keys them."""
     items = F.col("items")
     n = F.size(items)
     far = (n - 1) if window == 0 else F.least(F.lit(window), n - 1)
@@ -182,8 +186,12 @@ def pair_counts(sessions: DataFrame, window: int, weighting: Weighting) -> DataF
                               lambda i: F.struct(items[i].alias("x"), items[i + d].alias("y"), d.alias("d"))))))
     exploded = sessions.select(F.explode(pairs).alias("p")).where(F.col("p.x") != F.col("p.y"))
     offset: Column = (F.col("p.d") - 1) if pair_offsets(window, weighting) > 1 else F.lit(0)
-    return exploded.select(F.least("p.x", "p.y").alias("a"), F.greatest("p.x", "p.y").alias("b"),
-                           offset.cast("int").alias("offset")).groupBy("a", "b", "offset").count()
+    if directed:
+        a, b = F.col("p.x"), F.col("p.y")
+    else:
+        a, b = F.least("p.x", "p.y"), F.greatest("p.x", "p.y")
+    return exploded.select(a.alias("a"), b.alias("b"), offset.cast("int").alias("offset")) \
+        .groupBy("a", "b", "offset").count()
 
 
 def prepare(
@@ -192,11 +200,15 @@ def prepare(
     work_dir: str,
     *,
     pairs: tuple[int, Weighting] | None = None,
+    directed: bool = False,
     progress: ProgressCallback | Reporter | None = None,
 ) -> PreparedDataset:
     """Run the prepare job for ``spec`` and write ``work_dir`` (pair counts when ``pairs`` gives a window and a
-    weighting). ``work_dir`` must not hold a finished preparation; a killed run's leftovers are overwritten.
-    Returns the finished work dir, opened."""
+    weighting; with ``directed`` the table keeps which item came first — it serves both the directed and the
+    symmetric reading, see :meth:`~behemb_core.prepared.PreparedDataset.pairs`). ``work_dir`` must not hold a
+    finished preparation; a killed run's leftovers are overwritten. Returns the finished work dir, opened."""
+    if directed and pairs is None:  # before Spark reads anything
+        raise ConfigError("prepare: directed=True needs a pair table to count: give pairs=(window, weighting)")
     rep = as_reporter(progress)
     fs, path = filesystem(work_dir)
     if fs.exists(join(path, META_FILE)):
@@ -224,9 +236,13 @@ def prepare(
     pairs_meta = None
     if pairs is not None:
         window, weighting = pairs
-        rep("pairs", 0.65, f"counting pairs (window {window}, {weighting})")
-        pair_counts(corpus, window, weighting).write.mode("overwrite").parquet(join(work_dir, "pairs"))
+        rep("pairs", 0.65, f"counting {'directed ' if directed else ''}pairs (window {window}, {weighting})")
+        pair_counts(corpus, window, weighting, directed=directed).write.mode("overwrite") \
+            .parquet(join(work_dir, "pairs"))
         pairs_meta = {"window": window, "weighting": weighting}
+        if directed:  # absent = symmetric (work dirs prepared before directed tables existed read the same)
+            pairs_meta["directed"] = True
+
     names_meta = _write_names(raw, spec, work_dir, drops)
 
     rep("summary", 0.85, "summarizing")
