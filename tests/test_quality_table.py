@@ -19,6 +19,7 @@ from benchmarks.quality import (
     METHODS,
     METRICS,
     NEXT_MODE_COLUMNS,
+    VALIDATED_ROW,
     dataset_names,
     methods_run_on,
     readme_table,
@@ -117,19 +118,20 @@ def test_readme_next_mode_table_matches_quality_json(next_table, results):
     assert sorted(row[0] for row in body) == sorted(t for t, d in datasets.items() if "next_mode" in d)
     for row in body:
         nm = datasets[row[0]]["next_mode"]
-        for cell, (column, get) in zip(row[1:], NEXT_MODE_COLUMNS.items(), strict=True):
+        for cell, (column, (get, _)) in zip(row[1:], NEXT_MODE_COLUMNS.items(), strict=True):
             _check(cell, get(nm), f"{column} on {row[0]}")
+        assert row[header.index("validated α")] != "—", f"{row[0]}: no validated α in the README"
 
 
 def test_quality_json_is_complete(results):
     """The committed run covers every behavior method at its defaults, the default method's directional fit in
-    both modes and the four references on the two real datasets; on the order-shuffled copy the default method
-    in both modes and the references."""
+    both modes, its next mode at the validated α and the four references on the two real datasets; on the
+    order-shuffled copy the default method (both modes, both α) and the references."""
     assert list(results["datasets"]) == dataset_names() == ["online-retail", "movielens-small",
                                                             "online-retail-shuffled"]
     hr = METRICS[0]
     for name, ds in results["datasets"].items():
-        expected = set(methods_run_on(name)) | set(DIRECTIONAL_ROWS)
+        expected = set(methods_run_on(name)) | set(DIRECTIONAL_ROWS) | {VALIDATED_ROW}
         assert set(ds["methods"]) == expected and set(ds["baselines"]) == set(BASELINES), name
         assert ds["pairs"] > 0 and ds["sessions"] > ds["test_sessions"] > 0 and ds["items"] > 0
         knn = ds["baselines"]["item_knn"]
@@ -154,12 +156,46 @@ def test_quality_json_is_complete(results):
         assert fit["directional_over_symmetric"] == pytest.approx(
             fit["directional_fit"]["seconds"] / fit["symmetric_fit"]["seconds"])
         assert fit["symmetric_fit"]["seconds"] + fit["directional_fit"]["seconds"] <= sym["train_seconds"]
+        _check_validated(ds, name)
     # The shuffled copy holds the same sessions, items and events as Online Retail, on the same split.
     real, shuffled = results["datasets"]["online-retail"], results["datasets"]["online-retail-shuffled"]
     for key in ("sessions", "items", "events", "train_sessions", "test_sessions"):
         assert real[key] == shuffled[key], key
     assert results["command"].startswith("python -m benchmarks.quality")
     assert results["machine"]["versions"]["numpy"]
+
+
+def _check_validated(ds: dict, name: str) -> None:
+    """The validated-α row: α chosen by the tuner's next-mode HR@10 on a validation split of the training part
+    only, every α of the grid tried, the winner the best validation score, trained with that α."""
+    hr, ndcg = METRICS
+    va, row, plain = ds["next_mode"]["validated"], ds["methods"][VALIDATED_ROW], ds["methods"][METHODS[0]]
+    tuning = va["tuning"]
+    assert va["alpha"] == row["alpha"] == row["config"]["alpha"] == tuning["alpha"], name
+    assert row["config"]["directional"] is True and tuning["mode"] == "next", name
+    # only α differs from the defaults the α .75 run used (serves says which mode the tuner scored)
+    default_config = ds["methods"]["directional_next"]["config"]
+    assert {k for k in default_config if default_config[k] != row["config"][k]} <= {"alpha", "serves"}, name
+    # the tuner never read the evaluation hold-out: it dropped exactly the held-out sessions, and its validation
+    # sessions come out of the training part
+    assert tuning["evaluation_holdout_sessions"] == ds["test_sessions"], name
+    validation = tuning["validation"]
+    assert validation["kind"] == "time"
+    assert validation["train_sessions"] + validation["sessions"] == ds["train_sessions"], name
+    # every α of the grid was fitted and scored; the winner has the best validation HR@10 (ties: NDCG, then the
+    # earlier trial — the default α is trial 1)
+    fitted = [t for t in tuning["trials"] if t["status"] == "ok"]
+    assert sorted(t["alpha"] for t in fitted) == [0.0, 0.25, 0.5, 0.75, 1.0], name
+    assert fitted[0]["alpha"] == 0.75 and fitted[0]["trial"] == 1
+    best = max(fitted, key=lambda t: (t[hr], t[ndcg], -t["trial"]))
+    assert best["alpha"] == va["alpha"] and tuning["best_trial"] == best["trial"], name
+    assert tuning["validation_score"][hr] == best[hr]
+    # the ratios come from the rows; α leaves the symmetric vectors as they are
+    assert va["next_over_symmetric"] == pytest.approx(row[hr] / plain[hr])
+    assert va["next_over_sequential_rules"] == pytest.approx(row[hr] / ds["baselines"]["sequential_rules"][hr])
+    assert va["symmetric_mode_equals_symmetric"] is True, name
+    if va["alpha"] == ds["next_mode"]["alpha"]:  # the same config as the α .75 run: the same figures (seeded)
+        assert row[hr] == ds["methods"]["directional_next"][hr], name
 
 
 def test_shuffle_keeps_every_session_and_changes_order():
