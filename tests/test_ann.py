@@ -37,7 +37,7 @@ from behemb_core.identity import Actor
 from behemb_core.methods.registry import DEFAULT_METHOD
 from behemb_core.signoff import SIGNOFF_CHECKS, approve, signoff_checks
 from behemb_core.store import CheckResult, Store, publish, set_policy
-from behemb_core.store.lifecycle import register_index_from_export
+from behemb_core.store.lifecycle import register_index, register_index_from_export
 from behemb_core.store.verify import verify_store
 from behemb_core.train import train_version
 
@@ -423,3 +423,36 @@ def test_only_a_publisher_builds_or_exports_an_index(store: Store, tmp_path: Pat
     record = build_version_index(store, "v1", by=publisher, register_as="main")
     assert record["by"] == publisher.id
     assert index_for_version(store, "v1")["registered_as"] == "main"  # type: ignore[index]
+
+
+@pytest.mark.parametrize("path", ["http://127.0.0.1:9/x.faiss", "s3://bucket/x.faiss", "/etc/passwd",
+                                  "../../outside/index.faiss", "ann/../../x.faiss"])
+def test_a_registration_cannot_make_the_server_read_another_file_or_fetch_a_url(
+        indexed: Store, path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Registering such an index file is refused; a registry record edited to name one is never opened (no file
+    read, no URL fetched): reading it, the sign-off check and verify all say it is refused."""
+    import fsspec
+
+    record = index_for_version(indexed, "v1")
+    assert record is not None
+    sha = record["embeddings_sha256"]
+    with pytest.raises(StoreError, match="index file"):
+        register_index(indexed, "evil", version="v1", embeddings_sha256=sha,
+                       details={"index_file": path, "index_sha256": "0" * 64})
+    registry = root(indexed) / "indexes" / "main.json"
+    rec = json.loads(registry.read_text())
+    rec["index_file"] = path
+    registry.write_text(json.dumps(rec))
+    clear_caches()
+
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"opened {args} {kwargs}")
+
+    monkeypatch.setattr(fsspec, "open", never)
+    monkeypatch.setattr(fsspec.core, "url_to_fs", never)
+    with pytest.raises(IntegrityError, match="refusing to read"):
+        open_index(indexed, {**rec, "registered_as": "main"})
+    check, _ = served_check(indexed)
+    assert check.state == "fail" and "refusing to read" in check.detail
+    problems = [p for p in verify_store(indexed, key=None)["problems"] if "index 'main'" in p]
+    assert problems and path in problems[0]

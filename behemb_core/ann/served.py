@@ -141,6 +141,9 @@ def open_index(store: Store | str, record: dict[str, Any]) -> AnnIndex:
     and modification stamp (a replaced file is read and checked again)."""
     st = lio.store_of(store)
     path = str(record.get("index_file"))
+    refused = lio.index_file_problem(st, path)
+    if refused is not None:  # checked before the file is even looked at: no other file or URL is ever touched
+        raise IntegrityError(f"refusing to read {refused}")
     stamp = _stamp(st, path)
     key = None if stamp is None else (st.url, path, str(record.get("index_sha256")), stamp,
                                       json.dumps(record.get("params"), sort_keys=True))

@@ -180,6 +180,8 @@ def _external_index_stamp(store: Store, record_path: str) -> tuple[Any, ...]:
 
     import fsspec
 
+    from ..store._lifecycle_io import index_file_problem
+
     try:
         rec = json.loads(store.fs.cat_file(record_path))
     except (OSError, ValueError):
@@ -187,6 +189,8 @@ def _external_index_stamp(store: Store, record_path: str) -> tuple[Any, ...]:
     path = rec.get("index_file") if isinstance(rec, dict) else None
     if not isinstance(path, str) or not ("://" in path or os.path.isabs(path)):
         return ()
+    if index_file_problem(store, path) is not None:
+        return (path, "refused")  # never looked at: the check says why
     try:
         fs, where = fsspec.core.url_to_fs(path)
         info = fs.info(where)

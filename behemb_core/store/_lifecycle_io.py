@@ -149,9 +149,36 @@ def version_hashes(st: Store, version: str) -> dict[str, str | None]:
     return {"embeddings_sha256": emb if isinstance(emb, str) else None, "manifest_sha256": sha256(manifest_raw)}
 
 
+def index_file_problem(st: Store, path: str) -> str | None:
+    """Why ``path`` cannot name an ANN index file of ``st``'s registrations, or None. Allowed: a relative path inside
+    the store (no ``..``), an absolute local path, or a URL of the store's own protocol (an export to the same
+    object store) — each ending in ``.faiss``. Anything else (``http://``, another protocol, a path leaving the
+    store) is refused, so a registration cannot make the server read arbitrary files or fetch URLs."""
+    if not isinstance(path, str) or not path or "\x00" in path or len(path) > 4096:
+        return "an index file must be a non-empty path"
+    if not path.endswith(".faiss"):
+        return f"index file {path!r} must end in .faiss"
+    if "://" in path:
+        protocol = path.split("://", 1)[0].lower()
+        own = st.fs.protocol if isinstance(st.fs.protocol, tuple) else (st.fs.protocol,)
+        if protocol not in {str(p).lower() for p in own} or protocol in ("file", "local") and not st.is_local:
+            return (f"index file {path!r}: a URL must use the store's own protocol ({', '.join(map(str, own))}); "
+                    "other URLs are never fetched")
+        return None
+    if os.path.isabs(path):
+        return None
+    if any(part in ("..", "") for part in path.split("/")):
+        return f"index file {path!r}: a path inside the store may not contain '..' or empty parts"
+    return None
+
+
 def read_index_file(st: Store, path: str) -> bytes:
     """An ANN index file a record names: a path inside the store (an index kept with its version), else a local
-    path or a URL (an export). FileNotFoundError when it is gone."""
+    path or a URL of the store's protocol (an export). FileNotFoundError when it is gone; a path
+    :func:`index_file_problem` refuses is an IntegrityError (nothing is read)."""
+    problem = index_file_problem(st, path)
+    if problem is not None:
+        raise IntegrityError(f"refusing to read {problem}")
     if "://" in path or os.path.isabs(path):
         import fsspec
 

@@ -438,6 +438,10 @@ def _register(st: Store, index_name: str, version: str, sha: str, by: Actor | st
         if not isinstance(details.get("index_file", ""), str) or not _SHA_RE.fullmatch(
                 str(details.get("index_sha256", "0" * 64))):
             raise StoreError(f"index {index_name!r}: index_file must be a path and index_sha256 64 hex digits")
+        if "index_file" in details:
+            problem = lio.index_file_problem(st, details["index_file"])
+            if problem is not None:
+                raise StoreError(f"index {index_name!r}: {problem}")
         record.update(details)
     with lio.locked(st):
         access(st, actor).require("index")

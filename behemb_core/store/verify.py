@@ -265,6 +265,9 @@ def _index_file_problem(st: Store, name: str, rec: Mapping[str, Any]) -> tuple[s
     path, want = rec.get("index_file"), rec.get("index_sha256")
     if not isinstance(path, str) or not isinstance(want, str):
         return None
+    refused = lio.index_file_problem(st, path)
+    if refused is not None:
+        return ("problem", f"index {name!r}: {refused}")
     try:
         got = lio.sha256(lio.read_index_file(st, path))
     except (FileNotFoundError, OSError) as exc:
