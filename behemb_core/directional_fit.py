@@ -69,10 +69,13 @@ class _TwoTableTrainer(SoftmaxTrainer):
         logits[br, pb.indices] -= pb.data
         coef = self.w[rows] * (inv_tau / len(rows))
         logits *= coef[:, None]
-        grad = np.zeros_like(e)
-        grad[n:] = logits.T @ qa
-        grad[rows] = logits @ k
-        return float((loss_rows * self.w[rows]).sum()), np.arange(len(e)), grad
+        # Only the batch's Q rows and every K row have a gradient: the other Q rows are not touched (a zero
+        # gradient would still move them through Adam's momentum).
+        touched = np.concatenate((rows, np.arange(n, 2 * n)))
+        grad = np.empty((len(touched), e.shape[1]), dtype=e.dtype)
+        grad[: len(rows)] = logits @ k
+        grad[len(rows):] = logits.T @ qa
+        return float((loss_rows * self.w[rows]).sum()), touched, grad
 
 
 def fit_directional_softmax(
