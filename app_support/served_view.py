@@ -16,8 +16,8 @@ __all__ = ["exact_frame", "served_frame", "show_served_list", "show_served_summa
 
 
 def params_text(params: dict[str, Any] | None) -> str:
-    p = params or {}
-    return f"m {p.get('m', '?')}, ef_construction {p.get('ef_construction', '?')}, ef_search {p.get('ef_search', '?')}"
+    p = params if isinstance(params, dict) else {}
+    return ", ".join(f"{key} {md(str(p.get(key, '?')))}" for key in ("m", "ef_construction", "ef_search"))
 
 
 def source_text(served: ServedComparison) -> str:
@@ -27,9 +27,10 @@ def source_text(served: ServedComparison) -> str:
         return ("No index was built for this version; shown is what an index built with the default parameters "
                 f"({params_text(src.get('params'))}) would serve (nothing stored); build one on the Publish page.")
     m = src.get("measurement") if isinstance(src.get("measurement"), dict) else None
-    recall = (f"its measured recall@{m.get('k', '?')} is **{float(m['recall']):.3f}**"
+    ok = m is not None and isinstance(m.get("recall"), (int, float)) and isinstance(m.get("queries", 0), int)
+    recall = (f"its measured recall@{md(str(m.get('k', '?')))} is **{float(m['recall']):.3f}**"
               + (f" on {int(m['queries']):,} queries" if m.get("queries") else "")
-              if m is not None and m.get("recall") is not None else "no recall was measured for it")
+              if ok and m is not None else "no recall was measured for it")
     where = (f"the registered index **{md(src.get('name'))}**" if src["kind"] == "registered"
              else "the index kept with this version (not registered as the one serving it)")
     return f"Served by {where} ({md(src.get('build') or '?')}: {params_text(src.get('params'))}); {recall}."

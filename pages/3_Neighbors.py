@@ -25,7 +25,7 @@ from app_support.identity import current_access
 from app_support.served_view import exact_frame, show_served_list, show_served_summary
 from app_support.views import evidence_table, example_lines, human_time, md, neighbor_table
 from app_support.widgets import static_table
-from behemb_core.ann.served import ServedComparison, index_for_version, served_neighbors
+from behemb_core.ann.served import MEMORY_BUILD_MAX_ITEMS, ServedComparison, index_for_version, served_neighbors
 from behemb_core.checks.golden import check_golden
 from behemb_core.cooccurrence import Weighting
 from behemb_core.errors import BehembError
@@ -211,10 +211,14 @@ elif st.toggle("Show what the ANN index serves", value=True, key="nb_served",
              "returns for this item — what customers are served — and which neighbors differ."):
     with user_errors("What the ANN index serves could not be shown"):
         record = index_for_version(store, version)
+        small = len(stored.embeddings) <= MEMORY_BUILD_MAX_ITEMS
         spinner = ("Reading the ANN index…" if record is not None else
                    f"Building an ANN index of {len(stored.embeddings):,} vectors in memory (nothing is stored)…")
         with st.spinner(spinner):  # the library keeps opened and in-memory indexes: a rerun searches one item
-            served = served_neighbors(store, stored, item, int(k), names=names, build_if_missing=True)
+            served = served_neighbors(store, stored, item, int(k), names=names, build_if_missing=small)
+        if served is None:
+            st.caption(f"No ANN index was built for {md(version)}, and at {len(stored.embeddings):,} items none is "
+                       "built in memory here: build one on the Publish page to see what it serves.")
 if second is None and served is not None:
     exact_col, served_col = st.columns(2)
     with exact_col:

@@ -235,7 +235,8 @@ def test_a_replaced_kept_index_file_is_caught_by_open_signoff_and_verify(indexed
     assert kept == root(indexed) / "ann" / "v1" / DEFAULT_BUILD / "index.faiss"
     replace_file(kept, other_index_bytes(indexed, "v1"))
 
-    with pytest.raises(IntegrityError, match=f"index file {record['index_file']} has sha256"):
+    # a file of another size is refused before it is read; one of the same size by its sha256
+    with pytest.raises(IntegrityError, match=f"index file {record['index_file']} has .*not the index that was built"):
         open_index(indexed, record)
     check, _ = served_check(indexed)
     assert check.state == "fail" and not check.acknowledgeable and record["index_file"] in check.detail
@@ -456,3 +457,47 @@ def test_a_registration_cannot_make_the_server_read_another_file_or_fetch_a_url(
     assert check.state == "fail" and "refusing to read" in check.detail
     problems = [p for p in verify_store(indexed, key=None)["problems"] if "index 'main'" in p]
     assert problems and path in problems[0]
+
+
+def test_other_search_settings_reuse_the_kept_index_and_measure_again(indexed: Store) -> None:
+    """The check's advice "rebuild it with a larger ef_search" can be followed: the kept file is reused (never
+    replaced), measured at the new ef_search, and the registration carries it."""
+    first = index_for_version(indexed, "v1")
+    assert first is not None and first["params"]["ef_search"] == AnnParams().ef_search
+    kept_bytes = (root(indexed) / first["index_file"]).read_bytes()
+    again = build_version_index(indexed, "v1", params=AnnParams(ef_search=11), register_as="main")
+    assert again["params"]["ef_search"] == 11 and again["measurement"]["ef_search"] == 11
+    assert again["index_sha256"] == first["index_sha256"]
+    assert (root(indexed) / first["index_file"]).read_bytes() == kept_bytes
+    now = index_for_version(indexed, "v1")
+    assert now is not None and now["registered_as"] == "main" and now["params"]["ef_search"] == 11
+    check, _ = served_check(indexed)
+    assert "at ef 11" in check.detail
+
+
+def test_an_index_file_built_elsewhere_is_never_read_and_cannot_be_judged(indexed: Store, tmp_path: Path) -> None:
+    """A registered .faiss file whose bytes no kept build has (another store's, or crafted) is not deserialized:
+    the check could not judge, it does not pass."""
+    record = index_for_version(indexed, "v1")
+    assert record is not None
+    foreign = tmp_path / "elsewhere" / "index.faiss"
+    foreign.parent.mkdir()
+    data = other_index_bytes(indexed, "v1")
+    foreign.write_bytes(data)
+    register_index(indexed, "main", version="v1", embeddings_sha256=record["embeddings_sha256"],
+                   details={"index_file": str(foreign), "index_sha256": hashlib.sha256(data).hexdigest(),
+                            "index_bytes": len(data), "params": record["params"], "n": record["n"],
+                            "dim": record["dim"]})
+    clear_caches()
+    check, _ = served_check(indexed)
+    assert check.could_not_judge and "not built in this store" in check.could_not_judge and not check.passed
+
+
+def test_a_version_meant_to_serve_next_items_is_not_judged_by_its_symmetric_index(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    st = Store(str(tmp_path / "s"))
+    train_version(st, DEFAULT_METHOD, {"dim": 8, "epochs": 2, "directional": True, "serves": "next"},
+                  dataset=load_demo_dataset(), seed=0, name="nx")
+    build_version_index(st, "nx")
+    check, _ = served_check(st, "nx")
+    assert check.could_not_judge and "'next item'" in check.could_not_judge and not check.passed

@@ -139,3 +139,26 @@ def test_the_two_table_fit_refuses_a_target_with_an_empty_row() -> None:
 def test_alpha_outside_zero_one_is_a_config_error(alpha: float) -> None:
     with pytest.raises(ConfigError, match="alpha"):
         parse_config("cooc_softmax", {"directional": True, "alpha": alpha})
+
+
+def test_a_full_softmax_step_moves_only_the_batch_query_rows_and_the_candidates() -> None:
+    """Q rows outside the batch have no gradient and must not move (Adam's momentum would move them if they
+    were updated with a zero gradient), across several steps."""
+    from behemb_core.directional_fit import _TwoTableTrainer
+
+    rng = np.random.default_rng(0)
+    n, d = 12, 4
+    t = sp.random(n, n, density=0.5, random_state=1, format="csr") + sp.eye(n, k=1, format="csr")
+    t.setdiag(0)
+    t.eliminate_zeros()
+    p, w = row_distribution(t, 0.5)
+    e = rng.standard_normal((2 * n, d)).astype(np.float32)
+    e /= np.linalg.norm(e, axis=1, keepdims=True)
+    trainer = _TwoTableTrainer(SoftmaxFitParams(dim=d, negatives=0), p, w, e, rng)
+    before = e.copy()
+    trainer.full(np.array([0, 1]))
+    trainer.full(np.array([2, 3]))
+    trainer.full(np.array([2, 3]))
+    untouched = np.arange(4, n)
+    np.testing.assert_array_equal(e[untouched], before[untouched])
+    assert not np.array_equal(e[:4], before[:4]) and not np.array_equal(e[n:], before[n:])

@@ -56,7 +56,8 @@ def export_faiss(store: Store | str, version: str, *, out: str | os.PathLike[str
     ids = st.load_version(version, verify=True).embeddings.vocab.ids.tolist()
     receipt = {"version": version, "embeddings_parquet_sha256": record["embeddings_sha256"], "dim": record["dim"],
                "n": record["n"], "id_kind": record["id_kind"], "format": "faiss", "index_file": INDEX_FILE,
-               "index_sha256": record["index_sha256"], "params": record["params"], "build": record["build"],
+               "index_sha256": record["index_sha256"], "index_bytes": record.get("index_bytes"),
+               "params": record["params"], "build": record["build"],
                "measurement": record["measurement"], "library": record["library"],
                "how_to_query": record["how_to_query"], "ids_file": "ids.json"}
     with doing("write the export", out_str), _Writes(fs) as w:

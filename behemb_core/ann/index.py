@@ -14,6 +14,7 @@ benchmark); nothing here takes a seed because nothing here is random beyond that
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -66,6 +67,12 @@ def _faiss() -> Any:
     return faiss
 
 
+def _threads(params: AnnParams) -> int:
+    """The threads faiss uses: the parameter, at most the machine's cores (a record cannot oversubscribe the
+    process-wide OpenMP pool)."""
+    return max(1, min(params.threads, os.cpu_count() or 1))
+
+
 def faiss_version() -> str:
     """The faiss library's version (recorded with every index)."""
     return str(_faiss().__version__)
@@ -94,7 +101,7 @@ class AnnIndex:
         sp = faiss.SearchParametersHNSW()
         sp.efSearch = max(int(ef or self.params.ef_search), want)
         with _FAISS_LOCK:
-            faiss.omp_set_num_threads(self.params.threads)
+            faiss.omp_set_num_threads(_threads(self.params))
             scores, labels = self.raw.search(q, want, params=sp)
         labels = labels.astype(np.int64, copy=False)
         codes = np.full((len(q), k), -1, dtype=np.int64)
@@ -126,7 +133,7 @@ def build_index(vectors: np.ndarray, params: AnnParams | None = None) -> AnnInde
     raw = faiss.IndexHNSWFlat(x.shape[1], params.m, faiss.METRIC_INNER_PRODUCT)
     raw.hnsw.efConstruction = params.ef_construction
     with _FAISS_LOCK:
-        faiss.omp_set_num_threads(params.threads)
+        faiss.omp_set_num_threads(_threads(params))
         raw.add(x)
     return AnnIndex(params, len(x), x.shape[1], raw)
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 from typing import Any, TypedDict
 
 import fsspec
@@ -39,7 +40,7 @@ from ..store.names import validate_version_name
 from ..store.policy import access
 from ..vocab import parse_id_like
 from .index import AnnIndex, AnnParams, build_index, faiss_version, load_index
-from .recall import AnnMeasurement, measure_recall
+from .recall import measure_recall
 
 __all__ = ["INDEX_FILE", "RECORD_FILE", "ServedComparison", "build_version_index", "built_indexes", "golden_codes",
            "index_for_version", "item_events", "open_index", "served_neighbors"]
@@ -50,11 +51,11 @@ HOW_TO_QUERY = ("faiss IndexHNSWFlat on inner product of unit-norm vectors (= co
                 "row i of the version (ids.json in an export); search with params.ef_search, ask k + 1 and drop the "
                 "query item itself")
 _MEMORY = LRUCache[AnnIndex](2)  # indexes built in memory for versions that have none stored (Neighbors page)
+_MEMORY_BUILD = threading.Lock()  # one in-memory build at a time (two viewers of one version build it once)
+#: The largest catalogue :func:`served_neighbors` builds an index of in memory (seconds on two cores); above it a
+#: version without a built index shows no served list.
+MEMORY_BUILD_MAX_ITEMS = 50_000
 _OPENED = LRUCache[AnnIndex](4)  # index files read and checked against their sha256
-
-
-def _url(st: Store, path: str) -> str:
-    return path if st.is_local else st.fs.unstrip_protocol(path)
 
 
 def item_events(stored: StoredVersion) -> np.ndarray | None:
@@ -107,16 +108,18 @@ def _registered(st: Store) -> list[dict[str, Any]]:
 
 
 def index_for_version(store: Store | str, version: str) -> dict[str, Any] | None:
-    """The index that serves (or would serve) ``version``: the most recently registered index built from it that
-    records its file, else the most recent index kept with the version, else None. The record says which it is
+    """The index that serves (or would serve) ``version``: the most recently registered index built from its
+    current embeddings (the recorded sha256 is the version's) that records its file, else the most recent index kept
+    with the version, else None. The record says which it is
     (``"registered_as"`` holds the registered name, else None)."""
     st = lio.store_of(store)
+    sha = lio.version_hashes(st, version)["embeddings_sha256"]
     registered = [r for r in _registered(st) if r.get("version") == version and isinstance(r.get("index_file"), str)
-                  and isinstance(r.get("index_sha256"), str)]
+                  and isinstance(r.get("index_sha256"), str) and r.get("embeddings_sha256") == sha]
     if registered:
         rec = max(registered, key=lambda r: str(r.get("at")))
         return {**rec, "registered_as": rec.get("index")}
-    built = built_indexes(st, version)
+    built = [b for b in built_indexes(st, version) if b.get("embeddings_sha256") == sha]
     return {**built[-1], "registered_as": None} if built else None
 
 
@@ -130,7 +133,9 @@ def _stamp(st: Store, path: str) -> tuple[Any, ...] | None:
             info = st.fs.info(st.join(path))
     except (OSError, ValueError):
         return None
-    stamp = tuple(str(info.get(k)) for k in ("size", "mtime", "ino", "LastModified", "ETag") if k in info)
+    if "size" not in info:
+        return None
+    stamp = (str(info["size"]), *(str(info.get(k)) for k in ("mtime", "ino", "LastModified", "ETag") if k in info))
     return stamp if len(stamp) > 1 else None
 
 
@@ -145,9 +150,30 @@ def open_index(store: Store | str, record: dict[str, Any]) -> AnnIndex:
     if refused is not None:  # checked before the file is even looked at: no other file or URL is ever touched
         raise IntegrityError(f"refusing to read {refused}")
     stamp = _stamp(st, path)
+    size = record.get("index_bytes")
+    if stamp is not None and isinstance(size, int) and stamp[0] != str(size):
+        raise IntegrityError(f"index file {path} has {stamp[0]} bytes, but its record says {size}: the file is not "
+                             "the index that was built and measured (replaced or edited); build it again")
     key = None if stamp is None else (st.url, path, str(record.get("index_sha256")), stamp,
                                       json.dumps(record.get("params"), sort_keys=True))
     return _OPENED.get_or_make(key, lambda: _read_checked(st, path, record))
+
+
+class ForeignIndex(IntegrityError):
+    """An index file whose bytes no build kept in this store has: never deserialized (faiss is not hardened against
+    crafted files), so nothing can be measured of it."""
+
+
+def _built_here(st: Store, record: dict[str, Any]) -> bool:
+    """Whether an index kept with the record's version has the bytes the record names (an export registered from a
+    build is a copy of the kept file)."""
+    version = record.get("version")
+    if not isinstance(version, str):
+        return False
+    try:
+        return any(b.get("index_sha256") == record.get("index_sha256") for b in built_indexes(st, version))
+    except StoreError:
+        return False
 
 
 def _read_checked(st: Store, path: str, record: dict[str, Any]) -> AnnIndex:
@@ -157,6 +183,10 @@ def _read_checked(st: Store, path: str, record: dict[str, Any]) -> AnnIndex:
         raise IntegrityError(f"index file {path} has sha256 {got[:12]}…, but its record says "
                              f"{str(record.get('index_sha256'))[:12]}…: the file is not the index that was built and "
                              "measured (replaced or edited); build it again")
+    if not _built_here(st, record):
+        raise ForeignIndex(f"index file {path} was not built in this store (no index kept with "
+                           f"{record.get('version')} has its sha256), so it is not read: build the index here "
+                           "(the Publish page, or export --format faiss) to measure it")
     params = AnnParams.model_validate(record.get("params") or {})
     return load_index(data, params, n=int(record["n"]), dim=int(record["dim"]), where=path)
 
@@ -172,8 +202,11 @@ def build_version_index(store: Store | str, version: str, *, params: AnnParams |
     with its file, sha256, parameters and measurement), so ``verify`` catches skew from then on.
 
     Needs the right to register an index (the publisher role under a policy). An index already kept with the same
-    build parameters is reused when its bytes match its record (and never replaced); a record whose file does
-    not match raises IntegrityError."""
+    build parameters (``m``, ``ef_construction``) is reused when its bytes match its record, and is never replaced;
+    asked for other search settings (``ef_search``, ``threads``) it is measured again at them, and the returned
+    record (and the registration) carry them, while the kept record stays as written. A kept record that is
+    unreadable, or that records other embeddings, raises IntegrityError; so does an index file that does not match
+    its record."""
     st = lio.store_of(store)
     params = params or AnnParams()
     actor = None if by is None else as_actor(by)
@@ -182,12 +215,24 @@ def build_version_index(store: Store | str, version: str, *, params: AnnParams |
     folder = st.join(ANN_DIR, version, params.build_id)
     rec_path = f"{folder}/{RECORD_FILE}"
     existing = lio.read_json(st, rec_path, "index record", strict=False)
+    version_sha = lio.version_hashes(st, version)["embeddings_sha256"]
     record: dict[str, Any]
-    if isinstance(existing, dict) and existing.get("embeddings_sha256") == lio.version_hashes(
-            st, version)["embeddings_sha256"]:
-        rep("index", 0.5, "checking the index kept with the version")
-        open_index(st, existing)
+    if existing is not None:
+        if not isinstance(existing, dict) or existing.get("embeddings_sha256") != version_sha:
+            why = "is unreadable" if not isinstance(existing, dict) else "records other embeddings than the version's"
+            raise IntegrityError(f"{rec_path} {why}; the index kept beside it is left as it is (kept indexes are "
+                                 "never replaced): run verify, and build with other parameters meanwhile")
+        rep("index", 0.3, "checking the index kept with the version")
+        kept = open_index(st, existing)
         record = existing
+        if AnnParams.model_validate(existing.get("params") or {}) != params:  # other search settings: measure again
+            stored = st.load_version(version, verify=True)
+            rep("index", 0.6, f"measuring recall at ef_search {params.ef_search}")
+            measurement = measure_recall(AnnIndex(params, kept.n, kept.dim, kept.raw), stored.embeddings.vectors,
+                                         k=k, queries=queries, seed=seed, events=item_events(stored),
+                                         golden=golden_codes(st, stored.embeddings), target=target)
+            record = {**existing, "params": params.model_dump(mode="json"), "measurement": measurement,
+                      "measured_at": lio.utc_now()}
     else:
         rep("index", 0.0, f"loading {version}")
         stored = st.load_version(version, verify=True)
@@ -207,11 +252,13 @@ def build_version_index(store: Store | str, version: str, *, params: AnnParams |
                   "built_at": lio.utc_now(), "by": None if actor is None else actor.id,
                   "actor": None if actor is None else actor.record()}
         rep("index", 0.9, "keeping the index with the version")
-        with lio.locked(st):
-            _fsio.write_atomic(st, f"{folder}/{INDEX_FILE}", data, point="ann index")
-            if not _fsio.create_exclusive(st, rec_path, lio.json_bytes(record), point="ann record"):
+        with lio.locked(st):  # the record is checked first: a kept index file is never replaced
+            if st.fs.exists(rec_path):
                 raise StoreError(f"{rec_path} appeared while this index was built (another build of {version}); "
                                  "nothing was replaced — build again to use it")
+            _fsio.write_atomic(st, f"{folder}/{INDEX_FILE}", data, point="ann index")
+            if not _fsio.create_exclusive(st, rec_path, lio.json_bytes(record), point="ann record"):
+                raise StoreError(f"{rec_path} appeared while this index was built; build again to use it")
     if register_as is not None:
         register_index(st, register_as, version=version, embeddings_sha256=record["embeddings_sha256"], by=actor,
                        details=registry_details(record, record["index_file"]))
@@ -222,6 +269,7 @@ def build_version_index(store: Store | str, version: str, *, params: AnnParams |
 def registry_details(record: dict[str, Any], index_file: str) -> dict[str, Any]:
     """What a registration records of a built index beside its version and sha256 (the file it serves from)."""
     return {"format": record["format"], "index_file": index_file, "index_sha256": record["index_sha256"],
+            "index_bytes": record.get("index_bytes"),
             "params": record["params"], "n": record["n"], "dim": record["dim"], "build": record["build"],
             "measurement": record["measurement"], "library": record["library"]}
 
@@ -245,7 +293,8 @@ def served_neighbors(store: Store | str, stored: StoredVersion, item_id: Any, k:
     index serves for it (:func:`index_for_version`, read and checked against its sha256), with the ids only one
     list has. Rows are ``{rank, item_id, score[, name], exact_rank}`` — ``exact_rank`` is the neighbor's rank in the
     exact list, None when it is not in it. When the version has no index, one built in memory with the default
-    parameters stands in when ``build_if_missing`` (``source["kind"] == "memory"``: nothing is stored), else None.
+    parameters stands in when ``build_if_missing`` and the catalogue has at most :data:`MEMORY_BUILD_MAX_ITEMS` items
+    (``source["kind"] == "memory"``: nothing is stored), else None.
     KeyError naming the item when it has no vector."""
     st = lio.store_of(store)
     emb = stored.embeddings
@@ -259,10 +308,11 @@ def served_neighbors(store: Store | str, stored: StoredVersion, item_id: Any, k:
         source = {"kind": "registered" if record["registered_as"] else "kept", "name": record["registered_as"],
                   "build": record.get("build"), "index_file": record.get("index_file"), "params": record.get("params"),
                   "measurement": record.get("measurement")}
-    elif build_if_missing:
+    elif build_if_missing and len(emb) <= MEMORY_BUILD_MAX_ITEMS:
         params = AnnParams()
         sha = stored.manifest["files"][EMBEDDINGS_FILE]["sha256"]
-        index = _MEMORY.get_or_make((sha, params.model_dump_json()), lambda: build_index(emb.vectors, params))
+        with _MEMORY_BUILD:
+            index = _MEMORY.get_or_make((sha, params.model_dump_json()), lambda: build_index(emb.vectors, params))
         source = {"kind": "memory", "name": None, "build": params.build_id, "index_file": None,
                   "params": params.model_dump(mode="json"), "measurement": None}
     else:
@@ -283,9 +333,3 @@ def served_neighbors(store: Store | str, stored: StoredVersion, item_id: Any, k:
     only_served = [r["item_id"] for r in served if r["item_id"] not in exact_rank]
     return {"item_id": item_id, "k": k, "exact": exact, "served": served, "only_exact": only_exact,
             "only_served": only_served, "same": not only_exact and not only_served, "source": source}
-
-
-def ann_measurement(record: dict[str, Any]) -> AnnMeasurement | None:
-    """The measurement a record holds (None for a registration that predates them)."""
-    m = record.get("measurement")
-    return m if isinstance(m, dict) else None  # type: ignore[return-value]

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..ann.index import AnnParams, build_index
 from ..ann.recall import measure_recall
-from ..ann.served import golden_codes, index_for_version, item_events, open_index
+from ..ann.served import ForeignIndex, golden_codes, index_for_version, item_events, open_index
 from ..errors import IntegrityError
 from ..store.checklist import CheckResult
 from .context import CheckContext
@@ -32,15 +32,28 @@ def check_served_neighbors(ctx: CheckContext) -> CheckResult:
                "--format faiss`)")
         return CheckResult(CHECK_NAME, False, None, threshold, why, acknowledgeable=True, could_not_judge=why)
     stored = ctx.stored
+    config = ctx.manifest.get("config")
+    if isinstance(config, dict) and config.get("serves") == "next":
+        why = (f"{ctx.version} is meant to serve the 'next item' ranking (Q·K), and its ANN index is over the "
+               "symmetric vectors: what it will serve was not measured")
+        return CheckResult(CHECK_NAME, False, None, threshold, why, acknowledgeable=True, could_not_judge=why)
     where = (f"index {record['registered_as']!r}" if record["registered_as"] else "the index kept with the version")
     try:
-        index = open_index(ctx.store, record)
-        made = f"{where} ({record.get('index_file')})"
-    except FileNotFoundError:
-        index = build_index(stored.embeddings.vectors, AnnParams.model_validate(record.get("params") or {}))
-        made = f"an index built now with {where}'s recorded parameters (its file {record.get('index_file')} is gone)"
+        try:
+            index = open_index(ctx.store, record)
+            made = f"{where} ({record.get('index_file')})"
+        except FileNotFoundError:
+            index = build_index(stored.embeddings.vectors, AnnParams.model_validate(record.get("params") or {}))
+            made = (f"an index built now with {where}'s recorded parameters (its file {record.get('index_file')} is "
+                    "gone)")
+    except ForeignIndex as exc:
+        return CheckResult(CHECK_NAME, False, None, threshold, str(exc), acknowledgeable=True,
+                           could_not_judge=str(exc))
     except IntegrityError as exc:
         return CheckResult(CHECK_NAME, False, None, threshold, str(exc))
+    except (OSError, ValueError, KeyError, TypeError) as exc:  # pydantic's ValidationError is a ValueError
+        why = f"{where} could not be read ({type(exc).__name__}: {str(exc)[:200]}), so it was not measured"
+        return CheckResult(CHECK_NAME, False, None, threshold, why, acknowledgeable=True, could_not_judge=why)
     m = measure_recall(index, stored.embeddings.vectors, k=k, seed=0, events=item_events(stored),
                        golden=golden_codes(ctx.store, stored.embeddings), target=need, ef_grid=None)
     ctx.details["served"] = {"measurement": m, "index": {key: record.get(key) for key in (

@@ -270,7 +270,7 @@ def _index_file_problem(st: Store, name: str, rec: Mapping[str, Any]) -> tuple[s
         return ("problem", f"index {name!r}: {refused}")
     try:
         got = lio.sha256(lio.read_index_file(st, path))
-    except (FileNotFoundError, OSError) as exc:
+    except (OSError, ValueError) as exc:  # gone, unreadable, an unknown protocol
         return ("unjudged", f"index {name!r}: its file {path} could not be read here ({type(exc).__name__}), so its "
                             "bytes were not checked against the registered sha256")
     if got != want:
