@@ -27,7 +27,8 @@ def run_cli(command: Callable[[], int], *, debug: bool = False) -> int:
         message = describe(exc)
         if message is None:
             message = unexpected_message(exc, hint="" if debug else "run with --debug for the traceback")
-        print(f"error: {message}", file=sys.stderr)
+        sys.stderr.write(f"error: {message}\n")  # one write: another thread's output cannot split the line
+        sys.stderr.flush()
         return 1
 
 
