@@ -19,9 +19,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from .progress import Reporter
-from .softmax_fit import SoftmaxFitParams, SoftmaxFitResult, SoftmaxTrainer, _run_epochs
-from .softmax_sizing import effective_batch_size, effective_negatives, fit_threads, thread_limit
-from .warm_start import EarlyStop
+from .softmax_fit import SoftmaxFitParams, SoftmaxFitResult, SoftmaxTrainer, random_unit_rows, run_fit
+from .softmax_sizing import effective_negatives
 
 __all__ = ["DirectionalFitResult", "fit_directional_softmax"]
 
@@ -100,14 +99,6 @@ def fit_directional_softmax(
     w = np.asarray(row_weights, dtype=np.float32)
     params = replace(params, negatives=effective_negatives(params.negatives, n))
     rng = np.random.default_rng(seed)
-    e = rng.standard_normal((2 * n, params.dim)).astype(np.float32)
-    e /= np.linalg.norm(e, axis=1, keepdims=True)
-    stop = EarlyStop(max_epochs=params.epochs, min_epochs=params.min_epochs, tol=params.tol, patience=params.patience)
-    step = _TwoTableTrainer(params, p, w, e, rng)
-    batch_size = effective_batch_size(params.batch_size, n)
-    threads = fit_threads(params.batch_size, n)
-    result = DirectionalFitResult(vectors=e, estimator="full" if full else "sampled", batch_size=batch_size,
-                                  threads=threads, negatives=0 if full else params.negatives)
-    with thread_limit(threads):
-        _run_epochs(result, step, stop, params, n, batch_size, rng, full, progress)
-    return result
+    e = random_unit_rows(rng, 2 * n, params.dim)
+    return run_fit(_TwoTableTrainer(params, p, w, e, rng), DirectionalFitResult(vectors=e), params, n, rng,
+                   full=full, progress=progress)

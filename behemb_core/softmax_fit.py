@@ -31,6 +31,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -108,20 +109,38 @@ def fit_cosine_softmax(
     params = replace(params, negatives=effective_negatives(params.negatives, n))
     p, w = row_distribution(t, params.row_weight_exponent)
     rng = np.random.default_rng(seed)
-    e = rng.standard_normal((n, params.dim)).astype(np.float32)
-    e /= np.linalg.norm(e, axis=1, keepdims=True)
+    e = random_unit_rows(rng, n, params.dim)
     if warm is not None:
         if warm.n_items != n or warm.vectors.shape[1:] != (params.dim,):
             raise ValueError(f"warm start for {warm.n_items} items × {warm.vectors.shape[1:]}, "
                              f"fit of {n} × {params.dim}")
         e[warm.codes] = warm.vectors
         e /= np.linalg.norm(e, axis=1, keepdims=True)
+    return run_fit(SoftmaxTrainer(params, p, w, e, rng), SoftmaxFitResult(vectors=e), params, n, rng,
+                   full=full, progress=progress)
+
+
+def random_unit_rows(rng: np.random.Generator, rows: int, dim: int) -> np.ndarray:
+    """The seeded random start: ``rows × dim`` float32 rows drawn from a normal and scaled to unit length."""
+    e = rng.standard_normal((rows, dim)).astype(np.float32)
+    e /= np.linalg.norm(e, axis=1, keepdims=True)
+    return e
+
+
+R = TypeVar("R", bound=SoftmaxFitResult)
+
+
+def run_fit(step: SoftmaxTrainer, result: R, params: SoftmaxFitParams, n: int, rng: np.random.Generator, *,
+            full: bool, progress: Reporter | None) -> R:
+    """Run ``step``'s epochs over ``n`` query rows with ``params``' early stopping, batch size and threads, and
+    fill ``result`` (whose ``vectors`` are the trainer's table, updated in place) with the estimator, the sizes,
+    the losses and the seconds of each epoch. Shared by the symmetric and the two-table fit."""
     stop = EarlyStop(max_epochs=params.epochs, min_epochs=params.min_epochs, tol=params.tol, patience=params.patience)
-    step = SoftmaxTrainer(params, p, w, e, rng)
     batch_size = effective_batch_size(params.batch_size, n)
     threads = fit_threads(params.batch_size, n)
-    result = SoftmaxFitResult(vectors=e, estimator="full" if full else "sampled", batch_size=batch_size,
-                              threads=threads, negatives=0 if full else params.negatives)
+    result.estimator = "full" if full else "sampled"
+    result.batch_size, result.threads = batch_size, threads
+    result.negatives = 0 if full else params.negatives
     with thread_limit(threads):
         _run_epochs(result, step, stop, params, n, batch_size, rng, full, progress)
     return result
