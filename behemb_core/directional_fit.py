@@ -85,10 +85,14 @@ def fit_directional_softmax(
     seed: int = 0,
     full: bool,
     progress: Reporter | None = None,
+    start: np.ndarray | None = None,
 ) -> DirectionalFitResult:
     """Fit ``Q`` and ``K`` (``n × dim`` float32 unit rows each) to ``p`` (``n × n``, rows summing to one, sorted
     int32 indices, no diagonal) with row weights ``row_weights`` (mean 1), with the full or the sampled softmax;
-    early stopping as :func:`behemb_core.softmax_fit.fit_cosine_softmax`."""
+    early stopping as :func:`behemb_core.softmax_fit.fit_cosine_softmax`.
+
+    With ``start`` (``n × dim``, e.g. the symmetric fit's vectors of the same items) both tables start from it;
+    else from the seeded random start (drawn either way, so both are deterministic for a seed)."""
     n = p.shape[0]
     p = p.tocsr()
     p.sort_indices()
@@ -100,5 +104,11 @@ def fit_directional_softmax(
     params = replace(params, negatives=effective_negatives(params.negatives, n))
     rng = np.random.default_rng(seed)
     e = random_unit_rows(rng, 2 * n, params.dim)
+    if start is not None:
+        if start.shape != (n, params.dim):
+            raise ValueError(f"start vectors {start.shape}, fit of {n} × {params.dim}")
+        e[:n] = start
+        e[n:] = start
+        e /= np.linalg.norm(e, axis=1, keepdims=True)
     return run_fit(_TwoTableTrainer(params, p, w, e, rng), DirectionalFitResult(vectors=e), params, n, rng,
                    full=full, progress=progress)
