@@ -217,6 +217,23 @@ def exact_top_k(
     return out_idx, out_val
 
 
+def _rows(emb: ItemEmbeddings, codes: np.ndarray, scores: np.ndarray, names: np.ndarray | None) -> list[dict]:
+    """One query's neighbor list as rows ``{rank, item_id, score, name}`` (``name`` when ``names`` given, aligned
+    with ``emb.vocab``): ``codes``/``scores`` are a :class:`NeighborTable` row, whose ``-1`` tail is left out."""
+    codes = np.asarray(codes, dtype=np.int64)
+    empty = np.flatnonzero(codes < 0)
+    codes = codes[: empty[0] if len(empty) else len(codes)]
+    ids = emb.vocab.ids[codes].tolist()  # int64 → int; str ids are kept as they are
+    rows = []
+    for rank, (c, item, s) in enumerate(zip(codes.tolist(), ids, np.asarray(scores)[: len(codes)].tolist(),
+                                            strict=True), start=1):
+        row = {"rank": rank, "item_id": item, "score": round(float(s), 6)}
+        if names is not None:
+            row["name"] = str(names[c])
+        rows.append(row)
+    return rows
+
+
 def item_neighbors(
     emb: ItemEmbeddings, item_id: object, k: int = 10, *, names: np.ndarray | None = None
 ) -> list[dict]:
@@ -228,16 +245,7 @@ def item_neighbors(
         item_id = parse_id_like(item_id, emb.vocab.kind)
     code = emb.vocab.code(item_id)
     table = top_k_neighbors(emb, k, queries=np.array([code]))
-    rows = []
-    for rank, (c, s) in enumerate(zip(table.codes[0].tolist(), table.scores[0].tolist(), strict=True), start=1):
-        if c < 0:
-            break
-        row = {"rank": rank, "item_id": emb.vocab.ids[c].item() if emb.vocab.kind == "int" else emb.vocab.ids[c],
-               "score": round(float(s), 6)}
-        if names is not None:
-            row["name"] = str(names[c])
-        rows.append(row)
-    return rows
+    return _rows(emb, table.codes[0], table.scores[0], names)
 
 
 def no_next_tables() -> str:
@@ -281,16 +289,7 @@ def next_item_neighbors(
         item_id = parse_id_like(item_id, emb.vocab.kind)
     code = emb.vocab.code(item_id)
     table = top_k_next(emb, pair, k, queries=np.array([code]))
-    rows = []
-    for rank, (c, s) in enumerate(zip(table.codes[0].tolist(), table.scores[0].tolist(), strict=True), start=1):
-        if c < 0:
-            break
-        row = {"rank": rank, "item_id": emb.vocab.ids[c].item() if emb.vocab.kind == "int" else emb.vocab.ids[c],
-               "score": round(float(s), 6)}
-        if names is not None:
-            row["name"] = str(names[c])
-        rows.append(row)
-    return rows
+    return _rows(emb, table.codes[0], table.scores[0], names)
 
 
 def top_k_next(
