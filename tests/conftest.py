@@ -117,6 +117,32 @@ def shown_tables(at) -> list:
     return [t.value.map(clean) for t in at.table]
 
 
+def open_neighbors(store: Path | str, version: str, item: str, monkeypatch: pytest.MonkeyPatch):
+    """The Neighbors page on ``version`` with the item filter set to ``item`` (nothing asserted beyond
+    :func:`open_app`'s own check)."""
+    at = open_app(store, "pages/3_Neighbors.py", monkeypatch)
+    at.selectbox(key="nb_version").set_value(version).run()
+    at.text_input(key="nb_filter").set_value(item).run()
+    return at
+
+
+@pytest.fixture()
+def downloads(monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
+    """Every file handed to a download button, by file name (AppTest's media storage lives for one run only)."""
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+
+    seen: dict[str, bytes] = {}
+    original = MemoryMediaFileStorage.load_and_get_id
+
+    def record(self, path_or_data, mimetype, kind, filename=None):
+        if filename is not None and isinstance(path_or_data, bytes):
+            seen[filename] = path_or_data
+        return original(self, path_or_data, mimetype, kind, filename)
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", record)
+    return seen
+
+
 @pytest.fixture(scope="session")
 def s3_bucket() -> str:
     """A bucket on an S3-compatible server on a loopback port (moto, serialised: tests/s3_server.py), reached the

@@ -9,8 +9,7 @@ import pandas as pd
 import pytest
 
 pytest.importorskip("streamlit")
-from conftest import open_app, shown_tables
-from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+from conftest import open_neighbors, shown_tables
 from streamlit.testing.v1 import AppTest
 
 from behemb_core.demo import load_demo_dataset
@@ -28,26 +27,8 @@ def two_versions(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture()
-def downloads(monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
-    """Every file handed to a download button, by file name (AppTest's media storage lives for one run only)."""
-    seen: dict[str, bytes] = {}
-    original = MemoryMediaFileStorage.load_and_get_id
-
-    def record(self, path_or_data, mimetype, kind, filename=None):
-        if filename is not None and isinstance(path_or_data, bytes):
-            seen[filename] = path_or_data
-        return original(self, path_or_data, mimetype, kind, filename)
-
-    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", record)
-    return seen
-
-
 def open_page(store: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
-    at = open_app(store, "pages/3_Neighbors.py", monkeypatch)
-    at.selectbox(key="nb_version").set_value("a-ppmi").run()
-    at.text_input(key="nb_filter").set_value("85123A").run()
-    return at
+    return open_neighbors(store, "a-ppmi", "85123A", monkeypatch)
 
 
 def test_bulk_export_of_pasted_ids_downloads_csv_and_reports_unknown(two_versions, monkeypatch, downloads):

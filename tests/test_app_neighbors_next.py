@@ -11,8 +11,7 @@ import pandas as pd
 import pytest
 
 pytest.importorskip("streamlit")
-from conftest import open_app
-from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+from conftest import open_neighbors
 from streamlit.testing.v1 import AppTest
 
 from behemb_core.demo import load_demo_dataset
@@ -33,25 +32,8 @@ def next_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture()
-def downloads(monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
-    """Every file handed to a download button, by file name (AppTest's media storage lives for one run only)."""
-    seen: dict[str, bytes] = {}
-    original = MemoryMediaFileStorage.load_and_get_id
-
-    def record(self, path_or_data, mimetype, kind, filename=None):
-        if filename is not None and isinstance(path_or_data, bytes):
-            seen[filename] = path_or_data
-        return original(self, path_or_data, mimetype, kind, filename)
-
-    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", record)
-    return seen
-
-
 def open_on(store: Path, version: str, monkeypatch: pytest.MonkeyPatch) -> AppTest:
-    at = open_app(store, "pages/3_Neighbors.py", monkeypatch)
-    at.selectbox(key="nb_version").set_value(version).run()
-    at.text_input(key="nb_filter").set_value(ITEM).run()
+    at = open_neighbors(store, version, ITEM, monkeypatch)
     assert at.selectbox(key="nb_item").value == ITEM
     assert not at.exception and not at.error, [e.value for e in at.error]
     return at
