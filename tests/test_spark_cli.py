@@ -117,6 +117,47 @@ def test_prepare_then_train_from_prepared_gives_the_same_vectors(spark_cli, tmp_
         ignored.stderr)  # never silently ignored
 
 
+def test_prepare_directed_pairs_then_next_item_tables_from_the_work_dir(spark_cli, tmp_path: Path) -> None:
+    """``prepare --directed-pairs`` counts the directed table and ``prepared.json`` says so; ``cooc_softmax`` with
+    ``directional=true`` trained from that work dir has the same vectors, Q and K as trained from the sessions
+    (issue 24); ``--help`` names the flag, and ``--no-pairs`` with it is refused before Spark starts."""
+    from behemb_core.cooccurrence import count_pairs
+    from behemb_core.ingest import DatasetSpec, load
+    from behemb_core.prepared import PreparedDataset
+
+    sessions = sessions_jsonl(tmp_path / "s")
+    data = ["--input", str(sessions), "--format", "sessions"]
+    work = tmp_path / "work"
+    out = json.loads(ok(cli(spark_cli, "prepare", "--master", "local[2]", *data, "--work-dir", str(work),
+                            "--window", "3", "--weighting", "harmonic", "--directed-pairs", "--quiet")))
+    assert out["pairs"] == {"window": 3, "weighting": "harmonic", "directed": True}
+    prepared = PreparedDataset.open(str(work))
+    assert prepared.meta["pairs"] == out["pairs"]
+    here = count_pairs(load(DatasetSpec(paths=[str(sessions)], format="sessions")).sessions, window=3,
+                       weighting="harmonic", directed=True)
+    there = prepared.pairs(3, "harmonic", directed=True)
+    assert there.directed and np.array_equal(there.keys, here.keys) and np.array_equal(there.counts, here.counts)
+
+    store = str(tmp_path / "store")
+    cfg = ["--method", "cooc_softmax", "--set", "dim=8", "--set", "window=3", "--set", "weighting=harmonic",
+           "--set", "epochs=3", "--set", "softmax=full", "--set", "directional=true", "--seed", "4", "--quiet"]
+    ok(cli(spark_cli, "train", "--from-prepared", str(work), *cfg, "--store", store, "--version", "p"))
+    ok(cli(spark_cli, "train", *data, *cfg, "--store", store, "--version", "l"))
+    st = Store(store)
+    p, loc = st.load_version("p"), st.load_version("l")
+    assert p.embeddings.vocab == loc.embeddings.vocab
+    assert np.array_equal(p.embeddings.vectors, loc.embeddings.vectors)
+    assert p.directional is not None and loc.directional is not None and p.directional.query.shape[1] == 8
+    assert np.array_equal(p.directional.query, loc.directional.query)
+    assert np.array_equal(p.directional.candidate, loc.directional.candidate)
+
+    shown = ok(cli(spark_cli, "prepare", "--help"))
+    assert "--directed-pairs" in shown and "directed=True" in shown
+    both = cli(spark_cli, "prepare", *data, "--work-dir", str(tmp_path / "never"), "--no-pairs", "--directed-pairs")
+    assert both.returncode == 1 and "--directed-pairs" in both.stderr and "--no-pairs" in both.stderr
+    assert not (tmp_path / "never").exists()
+
+
 def test_spark_submit_runs_the_entry_script_from_a_zipped_package(spark_cli, tmp_path: Path) -> None:
     """The README's cluster command, on a local master: the package zipped for ``--py-files`` and the entry script
     ``behemb_core/cli/spark_submit.py`` prepare the same work dir as ``python -m behemb_core prepare``."""

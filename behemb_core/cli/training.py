@@ -159,6 +159,9 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     ds_spec = dataset_spec(args)
     if args.window is not None and args.window < 0:
         raise ConfigError(f"--window must be 0 or more, got {args.window}")
+    if args.directed_pairs and args.no_pairs:
+        raise ConfigError("--directed-pairs counts the pair table keeping which item came first; --no-pairs counts "
+                          "no pair table: give one of them")
     require_pyspark()
     from ..spark.job import jvm_failures, prepare, stop_session
 
@@ -167,7 +170,8 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     spark = _start_spark(args)
     try:
         with jvm_failures(spark):
-            prepared = prepare(spark, ds_spec, args.work_dir, pairs=pairs, progress=progress)
+            prepared = prepare(spark, ds_spec, args.work_dir, pairs=pairs, directed=args.directed_pairs,
+                               progress=progress)
     finally:
         stop_session(spark)
     emit({"work_dir": args.work_dir, **prepared.meta["counts"], "fingerprint": prepared.fingerprint(),
@@ -247,7 +251,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add this group's commands to the subparsers."""
-    from ..methods.registry import DEFAULT_METHOD, METHODS
+    from ..methods.registry import DEFAULT_METHOD, METHODS, methods_with_next_tables
 
     p = sub.add_parser("train", help="Train a method and save a draft version to a store.")
     add_input_options(p, required=False)
@@ -289,10 +293,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--work-dir", required=True, metavar="URL", help="Where to write (a new folder or URL).")
     from_pairs = ", ".join(name for name, spec in METHODS.items() if spec.pair_table is not None)
     others = ", ".join(name for name, spec in METHODS.items() if spec.pair_table is None and spec.learns_from_sessions)
+    next_tables = " or ".join(methods_with_next_tables())
     p.add_argument("--window", type=int, help=f"Pair window of {from_pairs} (default 5; 0 = the whole session).")
     p.add_argument("--weighting", choices=["uniform", "harmonic", "linear"], default="uniform",
                    help=f"Pair weighting of {from_pairs} (harmonic and linear count pairs per distance).")
     p.add_argument("--no-pairs", action="store_true", help=f"Do not count pairs (for {others}).")
+    p.add_argument("--directed-pairs", action="store_true",
+                   help="Count the pair table keeping which item came first, as count_pairs(..., directed=True) "
+                   "does; prepared.json records \"directed\": true under pairs. It serves the symmetric reading too "
+                   f"({from_pairs}: folded on the driver). The \"next item\" tables of {next_tables} "
+                   "(directional=true) do not need it: they are counted from the work dir's sessions on the driver.")
     add_spark_options(p)
     p.set_defaults(func=cmd_prepare)
     p = sub.add_parser("tune", help="Tune a method's parameters on a validation split, then train the winner.")
