@@ -39,13 +39,21 @@ def popularity_normalize(counts: sp.csr_matrix, gamma: float) -> TargetSimilarit
     """``T = D^-γ · C · D^-γ`` for a symmetric count matrix ``C`` (zero rows stay zero)."""
     c = counts.tocsr().astype(np.float64)
     degree = np.asarray(c.sum(axis=1)).ravel()
-    scale = np.zeros_like(degree)
-    np.power(degree, -float(gamma), out=scale, where=degree > 0)
-    rows = np.repeat(np.arange(c.shape[0]), np.diff(c.indptr))
-    data = c.data * scale[rows] * scale[c.indices]
-    t = sp.csr_matrix((data.astype(np.float32), c.indices.astype(np.int32), c.indptr), shape=c.shape)
-    t.eliminate_zeros()
+    t = damp(c, degree, gamma)
     return TargetSimilarity(matrix=t, degree=degree)
+
+
+def damp(counts: sp.csr_matrix, degree: np.ndarray, gamma: float) -> sp.csr_matrix:
+    """``M_ab / (d_a^γ · d_b^γ)`` (float32, explicit zeros dropped) for counts ``M`` and item degrees ``d``; an
+    item of degree 0 keeps an empty row and column."""
+    m = counts.tocsr().astype(np.float64, copy=False)
+    scale = np.zeros_like(degree, dtype=np.float64)
+    np.power(degree, -float(gamma), out=scale, where=degree > 0)
+    rows = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
+    out = sp.csr_matrix(((m.data * scale[rows] * scale[m.indices]).astype(np.float32), m.indices.astype(np.int32),
+                         m.indptr), shape=m.shape)
+    out.eliminate_zeros()
+    return out
 
 
 def target_similarity(
@@ -129,11 +137,5 @@ def directional_target(
     ``directed``), and derive both the symmetric target and the forward one from that table."""
     pairs = count_pairs(sessions, window=window, weighting=weighting, directed=True, progress=progress)
     symmetric = popularity_normalize(cooccurrence_from_pairs(pairs), gamma)
-    f = forward_from_pairs(pairs).astype(np.float64)
-    scale = np.zeros_like(symmetric.degree)
-    np.power(symmetric.degree, -float(gamma), out=scale, where=symmetric.degree > 0)
-    rows = np.repeat(np.arange(f.shape[0]), np.diff(f.indptr))
-    forward = sp.csr_matrix(((f.data * scale[rows] * scale[f.indices]).astype(np.float32), f.indices, f.indptr),
-                            shape=f.shape)
-    forward.eliminate_zeros()
-    return DirectionalTarget(symmetric=symmetric, forward=forward)
+    # the forward counts damped by the symmetric degrees
+    return DirectionalTarget(symmetric=symmetric, forward=damp(forward_from_pairs(pairs), symmetric.degree, gamma))

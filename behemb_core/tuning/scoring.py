@@ -25,7 +25,7 @@ from ..evaluation.sequential import ranks_for_directional
 from ..metadata import ItemMetadata
 from ..methods.base import MethodConfig, MethodSpec, TrainingInputs
 from ..progress import ProgressCallback, Reporter, as_reporter
-from ..target_similarity import DirectionalTarget, popularity_normalize, top_k_by_target
+from ..target_similarity import DirectionalTarget, damp, popularity_normalize, top_k_by_target
 from .protocol import K, ValidationSplit
 from .space import Mode, fits_next_tables, scoring_mode
 
@@ -161,8 +161,8 @@ class TargetScorer:
         symmetric = popularity_normalize(self._counts, float(target.gamma))
         if mode == "next":
             assert self._forward is not None
-            directed = DirectionalTarget(symmetric=symmetric, forward=_damped(self._forward, symmetric.degree,
-                                                                              float(target.gamma)))
+            directed = DirectionalTarget(symmetric=symmetric, forward=damp(self._forward, symmetric.degree,
+                                                                           float(target.gamma)))
             alpha = getattr(config, "alpha", None)
             if alpha is None:
                 raise ConfigError(f"{type(config).__name__} has no forward share 'alpha': it cannot be scored in the "
@@ -178,16 +178,3 @@ class TargetScorer:
         has_row = np.zeros(len(self.valid), dtype=bool)
         has_row[self.valid] = np.diff(t.indptr)[self.uniq][self.rows] > 0
         return {**_metrics(ranks), "queries_without_vector": int((~has_row).sum())}
-
-
-def _damped(forward: sp.csr_matrix, degree: np.ndarray, gamma: float) -> sp.csr_matrix:
-    """``F_ab / (d_a^γ · d_b^γ)`` with the symmetric degrees — the forward target
-    :func:`~behemb_core.target_similarity.directional_target` builds, here re-damped per ``gamma`` from one count."""
-    f = forward.tocsr().astype(np.float64)
-    scale = np.zeros_like(degree, dtype=np.float64)
-    np.power(degree, -gamma, out=scale, where=degree > 0)
-    rows = np.repeat(np.arange(f.shape[0]), np.diff(f.indptr))
-    out = sp.csr_matrix(((f.data * scale[rows] * scale[f.indices]).astype(np.float32), f.indices, f.indptr),
-                        shape=f.shape)
-    out.eliminate_zeros()
-    return out
