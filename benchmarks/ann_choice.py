@@ -42,6 +42,8 @@ from typing import Any
 
 import numpy as np
 
+from .results_io import write_results
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("BEHEMB_SHARED_DATA", REPO.parent / "shared" / "data"))
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "ann-choice.json"
@@ -793,9 +795,7 @@ def markdown(result: dict[str, Any]) -> str:
 
 
 def write(result: dict[str, Any], out: Path) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2, default=float) + "\n")
-    out.with_suffix(".md").write_text(markdown(result))
+    write_results(result, out, markdown)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -53,6 +53,7 @@ from typing import Any
 import numpy as np
 
 from .ann_choice import _reset_peak, _status_kib, vector_shape_facts, vectors_for
+from .results_io import write_results
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "ann-served.json"
@@ -507,9 +508,7 @@ def markdown(result: dict[str, Any]) -> str:
 
 
 def write(result: dict[str, Any], out: Path) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2, default=float) + "\n")
-    out.with_suffix(".md").write_text(markdown(result))
+    write_results(result, out, markdown)
 
 
 def main(argv: list[str] | None = None) -> int:

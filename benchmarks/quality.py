@@ -36,6 +36,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
+from .results_io import write_results
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("BEHEMB_SHARED_DATA", REPO.parent / "shared" / "data"))
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "quality.json"
@@ -537,8 +539,7 @@ def run(datasets: list[str], out: Path, command: str, *, log=sys.stderr) -> dict
     out.parent.mkdir(parents=True, exist_ok=True)
 
     def save(_: Any = None) -> None:
-        out.write_text(json.dumps(results, indent=2) + "\n")
-        out.with_suffix(".md").write_text(markdown(results))
+        write_results(results, out, markdown)
 
     for name in datasets:
 

@@ -25,6 +25,7 @@ from typing import Any
 from .data import SCALES, prepare
 from .machine import machine_info
 from .ours import read_sessions, train
+from .results_io import write_results
 
 REPO = Path(__file__).resolve().parents[1]
 PPMI_SVD = {"dim": 128, "window": 5, "alpha": 0.75, "n_iter": 3, "oversample": 10}  # as benchmarks/run.py
@@ -145,9 +146,7 @@ def run(scale: str, *, seed: int = 0, workdir: Path, out: Path | None, reruns: i
             if old.get("scale") == facts:
                 result["runs"] = old.get("runs", {})
         result["runs"][label] = entry
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(result, indent=2, default=float) + "\n")
-        path.with_suffix(".md").write_text(markdown(result))
+        write_results(result, path, markdown)
     else:
         result["runs"][label] = entry
     return result
