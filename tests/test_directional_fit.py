@@ -185,3 +185,18 @@ def test_both_tables_start_from_the_given_vectors_and_a_wrong_shape_is_refused()
         fit_directional_softmax(p, w, params, full=True, start=start[:, :4])
     res = fit_default(sessions_from_lists(planted_sequences(300)), window=3, epochs=2, directional=True)
     assert res.report["directional"]["start"] == "the symmetric vectors (both tables)"
+
+
+def test_alpha_zero_tables_are_the_symmetric_vectors_without_a_second_fit() -> None:
+    """At α 0 the mixed target is the symmetric target, whose fit is the symmetric table: no second fit, both
+    tables equal it, so the next mode then ranks exactly as the symmetric one (self excluded)."""
+    s = sessions_from_lists(planted_sequences(300))
+    res = fit_default(s, window=3, epochs=3, directional=True, alpha=0.0)
+    pair, emb = res.directional, res.embeddings
+    np.testing.assert_array_equal(pair.query, emb.vectors)
+    np.testing.assert_array_equal(pair.candidate, emb.vectors)
+    assert pair.alpha == 0.0 and pair.query is not pair.candidate
+    report = res.report["directional"]
+    assert report["epochs_run"] == 0 and report["start"].startswith("α 0")
+    moved = fit_default(s, window=3, epochs=3, directional=True, alpha=0.5).directional
+    assert not np.array_equal(moved.query, emb.vectors)
