@@ -498,6 +498,6 @@ def test_a_version_meant_to_serve_next_items_is_not_judged_by_its_symmetric_inde
     st = Store(str(tmp_path / "s"))
     train_version(st, DEFAULT_METHOD, {"dim": 8, "epochs": 2, "directional": True, "serves": "next"},
                   dataset=load_demo_dataset(), seed=0, name="nx")
-    build_version_index(st, "nx")
+    build_version_index(st, "nx", mode="also")  # an index of the symmetric vectors: not the mode it serves
     check, _ = served_check(st, "nx")
     assert check.could_not_judge and "'next item'" in check.could_not_judge and not check.passed

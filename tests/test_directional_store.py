@@ -334,9 +334,11 @@ def test_cli_neighbors_mode_next_and_its_refusal(tmp_path: Path, capsys: pytest.
         assert len(lines) == 1 and lines[0].startswith("error: version 'plain' has no \"next item\" tables")
     assert not (tmp_path / "nb.csv").exists()
 
-    code, _, err = _cli(capsys, "neighbors", "--store", tmp_path / "s", "--version", "v1", "--item", a, "--mode",
-                        "next", "--served")
-    assert code == 1 and "--mode also only" in err
+    # --served follows --mode: the index over K queried with Q (built in memory here) serves b first after a.
+    code, out, err = _cli(capsys, "neighbors", "--store", tmp_path / "s", "--version", "v1", "--item", a, "--mode",
+                          "next", "--served", "--json")
+    served = json.loads(out)["served"]
+    assert code == 0 and served["source"]["mode"] == "next" and served["served"][0]["item_id"] == b
 
 
 def test_cli_bulk_export_mode_next_equals_the_exact_ranking(tmp_path: Path,

@@ -5,6 +5,10 @@ A returned neighbor counts as a hit when its exact similarity reaches the query'
 :data:`TIE_TOLERANCE`): items tied with the ``k``-th are equally right, and float32 sums in another order must not
 count as misses. The query itself is never a neighbor (as on the Neighbors page). Queries are a seeded sample of the
 catalogue's items; the golden pairs' query items are measured as well, on their own.
+
+An index of the "next item" mode holds the candidate vectors ``K`` and is queried with the query vectors ``Q``
+(``query_vectors``): the exact reference is then ``Q_a · K_b`` (the query item itself excluded), as on the
+Neighbors page's "Next" list.
 """
 
 from __future__ import annotations
@@ -60,10 +64,11 @@ class AnnMeasurement(TypedDict):
     band_definition: str
 
 
-def _hits(vectors: np.ndarray, queries: np.ndarray, found: np.ndarray, kth: np.ndarray) -> np.ndarray:
+def _hits(vectors: np.ndarray, query_vectors: np.ndarray, queries: np.ndarray, found: np.ndarray,
+          kth: np.ndarray) -> np.ndarray:
     """Per query, how many distinct ``found`` items are true top-k neighbors (similarity ≥ the k-th exact one)."""
     valid = found >= 0
-    sims = np.einsum("qd,qkd->qk", vectors[queries], vectors[np.maximum(found, 0)])
+    sims = np.einsum("qd,qkd->qk", query_vectors[queries], vectors[np.maximum(found, 0)])
     ok = valid & (sims >= kth[:, None] - TIE_TOLERANCE)
     srt = np.sort(np.where(ok, found, -1), axis=1)
     dup = np.zeros_like(ok)
@@ -74,8 +79,11 @@ def _hits(vectors: np.ndarray, queries: np.ndarray, found: np.ndarray, kth: np.n
 def measure_recall(index: AnnIndex, vectors: np.ndarray, *, k: int = 10, queries: int = 2000, seed: int = 0,
                    events: np.ndarray | None = None, golden: Sequence[int] | np.ndarray = (),
                    target: float = 0.95, ef_grid: Sequence[int] | None = DEFAULT_EF_GRID,
-                   progress: Reporter | None = None) -> AnnMeasurement:
+                   query_vectors: np.ndarray | None = None, progress: Reporter | None = None) -> AnnMeasurement:
     """Recall@``k`` of ``index`` (built over ``vectors``, unit-norm, row = item code) against exact search.
+
+    Item ``a`` is queried with row ``a`` of ``query_vectors`` (default: ``vectors`` — the "also viewed" mode; the
+    query vectors ``Q`` for an index over the candidate vectors ``K``), never returning ``a`` itself.
 
     ``queries`` items are drawn with ``seed`` (all of them in a smaller catalogue); ``events`` (per row: how
     often the item occurred in training, 0 for an item with no behaviour, such as a cold-start row of a fusion
@@ -85,6 +93,9 @@ def measure_recall(index: AnnIndex, vectors: np.ndarray, *, k: int = 10, queries
     are of one batch of the sampled queries on the index's threads, beside exact search of the same batch —
     a busy machine shows lower figures, so the ratio means more than either."""
     x = np.ascontiguousarray(vectors, dtype=np.float32)
+    q = x if query_vectors is None else np.ascontiguousarray(query_vectors, dtype=np.float32)
+    if q.shape != x.shape:
+        raise ValueError(f"query vectors must have the indexed vectors' shape {x.shape}, got {q.shape}")
     n = len(x)
     kk = min(k, n - 1)
     if kk < 1:
@@ -95,10 +106,10 @@ def measure_recall(index: AnnIndex, vectors: np.ndarray, *, k: int = 10, queries
     gold = gold[(gold >= 0) & (gold < n)]
     block = max(1, min(1024, _EXACT_BUFFER_BYTES // (4 * n)))  # one block × n float32 buffer: ≤ 256 MB at 1M items
     t0 = time.perf_counter()
-    _, exact_sims = exact_top_k(x[sample], x, kk, skip=sample, block_size=block)
+    _, exact_sims = exact_top_k(q[sample], x, kk, skip=sample, block_size=block)
     exact_qps = len(sample) / max(time.perf_counter() - t0, 1e-9)
     if len(gold):
-        _, gold_sims = exact_top_k(x[gold], x, kk, skip=gold, block_size=block)
+        _, gold_sims = exact_top_k(q[gold], x, kk, skip=gold, block_size=block)
         kth = np.empty(n, dtype=np.float32)
         kth[sample], kth[gold] = exact_sims[:, -1], gold_sims[:, -1]
     else:
@@ -107,9 +118,9 @@ def measure_recall(index: AnnIndex, vectors: np.ndarray, *, k: int = 10, queries
 
     def run(ef: int, rows: np.ndarray) -> tuple[np.ndarray, float]:
         t = time.perf_counter()
-        found, _ = index.search(x[rows], kk, ef=ef, skip=rows)
+        found, _ = index.search(q[rows], kk, ef=ef, skip=rows)
         seconds = time.perf_counter() - t
-        return _hits(x, rows, found, kth[rows]) / kk, len(rows) / max(seconds, 1e-9)
+        return _hits(x, q, rows, found, kth[rows]) / kk, len(rows) / max(seconds, 1e-9)
 
     ef_own = max(index.params.ef_search, kk + 1)  # the index searches at least k + 1 candidates (one is the query)
     grid = sorted({max(int(e), kk + 1) for e in (ef_grid or ())} | {ef_own})

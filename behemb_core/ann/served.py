@@ -7,10 +7,12 @@ Layout beside the immutable versions (whose own folders are never written)::
     <store>/ann/<version>/<build>/index.json     its record: version, the embeddings' sha256, the parameters,
                                                  the index file's sha256, the recall measurement, who built it
 
-``<build>`` names the build parameters (``hnsw-m16-efc200``). A build is written once: building again with the same
-parameters reuses the stored index after checking its bytes. Registering (``<store>/indexes/<name>.json``, see
-:func:`behemb_core.store.register_index`) says which index serves; ``verify`` then reports an index built from
-another version than the published one, and an index file whose bytes are not the registered ones.
+``<build>`` names the build parameters (``hnsw-m16-efc200``), prefixed ``next-`` for an index of the "next item"
+mode (over the candidate vectors ``K``, queried with ``Q``; see :mod:`.modes`). A build is written once: building
+again with the same parameters reuses the stored index after checking its bytes. Registering
+(``<store>/indexes/<name>.json``, see :func:`behemb_core.store.register_index`) says which index serves; ``verify``
+then reports an index built from another version than the published one, and an index file whose bytes are not the
+registered ones.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from ..checks.cache import LRUCache
 from ..embeddings import ItemEmbeddings
 from ..errors import IntegrityError, StoreError
 from ..identity import Actor, as_actor
-from ..neighbors import item_neighbors
+from ..neighbors import item_neighbors, next_item_neighbors
 from ..progress import ProgressCallback, as_reporter
 from ..store import Store, StoredVersion, _fsio
 from ..store import _lifecycle_io as lio
@@ -40,6 +42,7 @@ from ..store.names import validate_version_name
 from ..store.policy import access
 from ..vocab import parse_id_like
 from .index import AnnIndex, AnnParams, build_index, faiss_version, load_index
+from .modes import MODE_FIELDS, IndexMode, build_folder, mode_vectors, record_mode, resolve_mode, served_mode
 from .recall import measure_recall
 
 __all__ = ["INDEX_FILE", "RECORD_FILE", "ServedComparison", "build_version_index", "built_indexes", "golden_codes",
@@ -50,6 +53,12 @@ RECORD_FILE = "index.json"
 HOW_TO_QUERY = ("faiss IndexHNSWFlat on inner product of unit-norm vectors (= cosine); row i of the index is item "
                 "row i of the version (ids.json in an export); search with params.ef_search, ask k + 1 and drop the "
                 "query item itself")
+#: How to query an index of the "next item" mode (over K, queried with Q).
+HOW_TO_QUERY_NEXT = ("faiss IndexHNSWFlat on inner product over the candidate vectors K (unit-norm); query it with "
+                     "the item's query vector Q (query.npy in an export, row i = item row i = ids.json[i]), not with "
+                     "its symmetric vector; scores are Q_a·K_b (the 'next item' ranking); search with "
+                     "params.ef_search, ask k + 1 and drop the query item itself")
+_HOW: dict[IndexMode, str] = {"also": HOW_TO_QUERY, "next": HOW_TO_QUERY_NEXT}
 _MEMORY = LRUCache[AnnIndex](2)  # indexes built in memory for versions that have none stored (Neighbors page)
 _MEMORY_BUILD = threading.Lock()  # one in-memory build at a time (two viewers of one version build it once)
 #: The largest catalogue :func:`served_neighbors` builds an index of in memory (seconds on two cores); above it a
@@ -107,19 +116,30 @@ def _registered(st: Store) -> list[dict[str, Any]]:
     return out
 
 
-def index_for_version(store: Store | str, version: str) -> dict[str, Any] | None:
-    """The index that serves (or would serve) ``version``: the most recently registered index built from its
-    current embeddings (the recorded sha256 is the version's) that records its file, else the most recent index kept
-    with the version, else None. The record says which it is
-    (``"registered_as"`` holds the registered name, else None)."""
+def _mode_of(record: dict[str, Any]) -> str:
+    """A record's mode for filtering (an unknown one matches no mode: such a record is never served)."""
+    mode = record.get("mode", "also")
+    return mode if isinstance(mode, str) else "?"
+
+
+def index_for_version(store: Store | str, version: str, mode: str | None = None) -> dict[str, Any] | None:
+    """The index of ``mode`` (``"also"`` or ``"next"``, see :mod:`.modes`; None: the mode the version serves) that
+    serves (or would serve) ``version``: the most recently registered index of that mode built from its current
+    embeddings (the recorded sha256 is the version's) that records its file, else the most recent such index kept
+    with the version, else None. The record says which it is (``"registered_as"`` holds the registered name, else
+    None). Records without a mode are ``"also"`` indexes."""
     st = lio.store_of(store)
+    if mode is None:
+        manifest = st.manifest_or_none(version)
+        mode = served_mode(manifest) if manifest is not None else "also"
     sha = lio.version_hashes(st, version)["embeddings_sha256"]
     registered = [r for r in _registered(st) if r.get("version") == version and isinstance(r.get("index_file"), str)
-                  and isinstance(r.get("index_sha256"), str) and r.get("embeddings_sha256") == sha]
+                  and isinstance(r.get("index_sha256"), str) and r.get("embeddings_sha256") == sha
+                  and _mode_of(r) == mode]
     if registered:
         rec = max(registered, key=lambda r: str(r.get("at")))
         return {**rec, "registered_as": rec.get("index")}
-    built = [b for b in built_indexes(st, version) if b.get("embeddings_sha256") == sha]
+    built = [b for b in built_indexes(st, version) if b.get("embeddings_sha256") == sha and _mode_of(b) == mode]
     return {**built[-1], "registered_as": None} if built else None
 
 
@@ -193,9 +213,12 @@ def _read_checked(st: Store, path: str, record: dict[str, Any]) -> AnnIndex:
 
 def build_version_index(store: Store | str, version: str, *, params: AnnParams | None = None,
                         by: Actor | str | None = None, register_as: str | None = None, queries: int = 2000,
-                        seed: int = 0, target: float = 0.95, k: int = 10,
+                        seed: int = 0, target: float = 0.95, k: int = 10, mode: str | None = None,
                         progress: ProgressCallback | None = None) -> dict[str, Any]:
-    """Build an ANN index of ``version`` (verified first), measure its recall@``k`` against exact search
+    """Build an ANN index of ``version`` (verified first) for ``mode`` — ``"also"``: over the symmetric vectors,
+    ``"next"``: over the candidate vectors ``K``, queried with ``Q`` (:mod:`.modes`); None: the mode the version
+    serves, a ``"next"`` for a version without the directional pair being a ConfigError naming it — measure its
+    recall@``k`` against exact search of the same mode
     (:func:`~behemb_core.ann.recall.measure_recall`: ``queries`` items drawn with ``seed``, by popularity band, the
     golden pairs' query items, the smallest ``ef`` reaching ``target``), keep it with the version and return its
     record. With ``register_as`` the index is also registered under that name (``<store>/indexes/<name>.json``,
@@ -206,20 +229,26 @@ def build_version_index(store: Store | str, version: str, *, params: AnnParams |
     asked for other search settings (``ef_search``, ``threads``) it is measured again at them, and the returned
     record (and the registration) carry them, while the kept record stays as written. A kept record that is
     unreadable, or that records other embeddings, raises IntegrityError; so does an index file that does not match
-    its record."""
+    its record. The record says the ``mode`` and what the index holds and is queried with (``indexed``,
+    ``query_with``)."""
     st = lio.store_of(store)
     params = params or AnnParams()
     actor = None if by is None else as_actor(by)
     access(st, actor).require("index")
+    chosen = resolve_mode(st.manifest(version), version, mode)
     rep = as_reporter(progress)
-    folder = st.join(ANN_DIR, version, params.build_id)
+    build = build_folder(params, chosen)
+    folder = st.join(ANN_DIR, version, build)
     rec_path = f"{folder}/{RECORD_FILE}"
     existing = lio.read_json(st, rec_path, "index record", strict=False)
     version_sha = lio.version_hashes(st, version)["embeddings_sha256"]
     record: dict[str, Any]
     if existing is not None:
-        if not isinstance(existing, dict) or existing.get("embeddings_sha256") != version_sha:
-            why = "is unreadable" if not isinstance(existing, dict) else "records other embeddings than the version's"
+        if (not isinstance(existing, dict) or existing.get("embeddings_sha256") != version_sha
+                or existing.get("mode", "also") != chosen):
+            why = ("is unreadable" if not isinstance(existing, dict) else "records other embeddings than the "
+                   "version's" if existing.get("embeddings_sha256") != version_sha else
+                   f"records mode {existing.get('mode', 'also')!r}, not {chosen!r}")
             raise IntegrityError(f"{rec_path} {why}; the index kept beside it is left as it is (kept indexes are "
                                  "never replaced): run verify, and build with other parameters meanwhile")
         rep("index", 0.3, "checking the index kept with the version")
@@ -227,28 +256,32 @@ def build_version_index(store: Store | str, version: str, *, params: AnnParams |
         record = existing
         if AnnParams.model_validate(existing.get("params") or {}) != params:  # other search settings: measure again
             stored = st.load_version(version, verify=True)
+            indexed, query_with = mode_vectors(stored, chosen)
             rep("index", 0.6, f"measuring recall at ef_search {params.ef_search}")
-            measurement = measure_recall(AnnIndex(params, kept.n, kept.dim, kept.raw), stored.embeddings.vectors,
-                                         k=k, queries=queries, seed=seed, events=item_events(stored),
-                                         golden=golden_codes(st, stored.embeddings), target=target)
+            measurement = measure_recall(AnnIndex(params, kept.n, kept.dim, kept.raw), indexed, k=k,
+                                         queries=queries, seed=seed, events=item_events(stored),
+                                         golden=golden_codes(st, stored.embeddings), target=target,
+                                         query_vectors=query_with)
             record = {**existing, "params": params.model_dump(mode="json"), "measurement": measurement,
                       "measured_at": lio.utc_now()}
     else:
         rep("index", 0.0, f"loading {version}")
         stored = st.load_version(version, verify=True)
         emb = stored.embeddings
-        rep("index", 0.05, f"building the ANN index of {len(emb):,} vectors")
-        index = build_index(emb.vectors, params)
+        indexed, query_with = mode_vectors(stored, chosen)
+        what = "candidate vectors (K) of the 'next item' mode" if chosen == "next" else "vectors"
+        rep("index", 0.05, f"building the ANN index of {len(emb):,} {what}")
+        index = build_index(indexed, params)
         rep("index", 0.6, "measuring recall against exact search")
-        measurement = measure_recall(index, emb.vectors, k=k, queries=queries, seed=seed, events=item_events(stored),
-                                     golden=golden_codes(st, emb), target=target)
+        measurement = measure_recall(index, indexed, k=k, queries=queries, seed=seed, events=item_events(stored),
+                                     golden=golden_codes(st, emb), target=target, query_vectors=query_with)
         data = index.to_bytes()
         record = {"version": version, "embeddings_sha256": stored.manifest["files"][EMBEDDINGS_FILE]["sha256"],
-                  "build": params.build_id, "params": params.model_dump(mode="json"),
+                  "build": build, "params": params.model_dump(mode="json"), "mode": chosen, **MODE_FIELDS[chosen],
                   "library": {"faiss-cpu": faiss_version()}, "format": "faiss",
-                  "index_file": f"{ANN_DIR}/{version}/{params.build_id}/{INDEX_FILE}",
+                  "index_file": f"{ANN_DIR}/{version}/{build}/{INDEX_FILE}",
                   "index_sha256": hashlib.sha256(data).hexdigest(), "index_bytes": len(data), "n": len(emb),
-                  "dim": emb.dim, "id_kind": emb.vocab.kind, "measurement": measurement, "how_to_query": HOW_TO_QUERY,
+                  "dim": emb.dim, "id_kind": emb.vocab.kind, "measurement": measurement, "how_to_query": _HOW[chosen],
                   "built_at": lio.utc_now(), "by": None if actor is None else actor.id,
                   "actor": None if actor is None else actor.record()}
         rep("index", 0.9, "keeping the index with the version")
@@ -267,11 +300,12 @@ def build_version_index(store: Store | str, version: str, *, params: AnnParams |
 
 
 def registry_details(record: dict[str, Any], index_file: str) -> dict[str, Any]:
-    """What a registration records of a built index beside its version and sha256 (the file it serves from)."""
+    """What a registration records of a built index beside its version and sha256 (the file it serves from, and
+    the mode it serves: ``"also"`` for a record from before modes)."""
     return {"format": record["format"], "index_file": index_file, "index_sha256": record["index_sha256"],
             "index_bytes": record.get("index_bytes"),
             "params": record["params"], "n": record["n"], "dim": record["dim"], "build": record["build"],
-            "measurement": record["measurement"], "library": record["library"]}
+            "measurement": record["measurement"], "library": record["library"], "mode": record_mode(record)}
 
 
 class ServedComparison(TypedDict):
@@ -288,36 +322,44 @@ class ServedComparison(TypedDict):
 
 
 def served_neighbors(store: Store | str, stored: StoredVersion, item_id: Any, k: int = 10, *,
-                     names: np.ndarray | None = None, build_if_missing: bool = True) -> ServedComparison | None:
+                     names: np.ndarray | None = None, build_if_missing: bool = True,
+                     mode: str | None = None) -> ServedComparison | None:
     """Item ``item_id``'s exact top-``k`` (as on the Neighbors page) and the ``k`` neighbors the version's ANN
-    index serves for it (:func:`index_for_version`, read and checked against its sha256), with the ids only one
-    list has. Rows are ``{rank, item_id, score[, name], exact_rank}`` — ``exact_rank`` is the neighbor's rank in the
-    exact list, None when it is not in it. When the version has no index, one built in memory with the default
+    index of ``mode`` serves for it (:func:`index_for_version`, read and checked against its sha256), with the ids
+    only one list has. ``mode`` is ``"also"`` (the symmetric list, an index over ``E`` queried with ``E_a``) or
+    ``"next"`` (the "next item" list ``Q_a · K_b``, an index over ``K`` queried with ``Q_a``); None: the mode the
+    version serves; ``"next"`` for a version without the directional pair is a ConfigError naming it. Rows are
+    ``{rank, item_id, score[, name], exact_rank}`` — ``exact_rank`` is the neighbor's rank in the exact list, None
+    when it is not in it. When the version has no index, one built in memory with the default
     parameters stands in when ``build_if_missing`` and the catalogue has at most :data:`MEMORY_BUILD_MAX_ITEMS` items
     (``source["kind"] == "memory"``: nothing is stored), else None.
     KeyError naming the item when it has no vector."""
     st = lio.store_of(store)
     emb = stored.embeddings
+    chosen = resolve_mode(stored.manifest, stored.name, mode)
+    indexed, query_with = mode_vectors(stored, chosen)
     if isinstance(item_id, str):
         item_id = parse_id_like(item_id, emb.vocab.kind)
     code = emb.vocab.code(item_id)
-    exact = item_neighbors(emb, item_id, k, names=names)
-    record = index_for_version(st, stored.name)
+    exact = (next_item_neighbors(emb, stored.directional, item_id, k, names=names, version=stored.name)
+             if chosen == "next" else item_neighbors(emb, item_id, k, names=names))
+    record = index_for_version(st, stored.name, chosen)
     if record is not None:
         index = open_index(st, record)
         source = {"kind": "registered" if record["registered_as"] else "kept", "name": record["registered_as"],
                   "build": record.get("build"), "index_file": record.get("index_file"), "params": record.get("params"),
-                  "measurement": record.get("measurement")}
+                  "measurement": record.get("measurement"), "mode": chosen}
     elif build_if_missing and len(emb) <= MEMORY_BUILD_MAX_ITEMS:
         params = AnnParams()
         sha = stored.manifest["files"][EMBEDDINGS_FILE]["sha256"]
         with _MEMORY_BUILD:
-            index = _MEMORY.get_or_make((sha, params.model_dump_json()), lambda: build_index(emb.vectors, params))
-        source = {"kind": "memory", "name": None, "build": params.build_id, "index_file": None,
-                  "params": params.model_dump(mode="json"), "measurement": None}
+            index = _MEMORY.get_or_make((sha, chosen, params.model_dump_json()),
+                                        lambda: build_index(indexed, params))
+        source = {"kind": "memory", "name": None, "build": build_folder(params, chosen), "index_file": None,
+                  "params": params.model_dump(mode="json"), "measurement": None, "mode": chosen}
     else:
         return None
-    found, scores = index.search(emb.vectors[[code]], k, skip=np.array([code]))
+    found, scores = index.search(query_with[[code]], k, skip=np.array([code]))
     exact_rank = {row["item_id"]: row["rank"] for row in exact}
     served = []
     for rank, (c, s) in enumerate(zip(found[0].tolist(), scores[0].tolist(), strict=True), start=1):

@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from ..ann.index import AnnParams, build_index
+from ..ann.modes import IndexMode, mode_vectors, mode_words, served_mode
 from ..ann.recall import measure_recall
 from ..ann.served import ForeignIndex, golden_codes, index_for_version, item_events, open_index
-from ..errors import IntegrityError
+from ..errors import ConfigError, IntegrityError
 from ..store.checklist import CheckResult
 from .context import CheckContext
 
@@ -18,32 +19,30 @@ CHECK_NAME = "served neighbors match"
 
 
 def check_served_neighbors(ctx: CheckContext) -> CheckResult:
-    """Recall@k of the version's ANN index against exact search (seeded sample, by popularity band, golden pairs'
-    items) at or above the policy's ``served_recall``. The index is the one registered for the version, else the
-    one kept with it; when its file is gone an index built with the recorded parameters is measured (and the
-    detail says so). Below the threshold is a warning naming the worst band; no index is a check that could not
-    judge; an index file that is not the recorded one fails (override only: it is not what was measured)."""
+    """Recall@k of the version's ANN index of the mode it serves (:func:`~behemb_core.ann.modes.served_mode`: an
+    index over the symmetric vectors queried with them, or over ``K`` queried with ``Q`` for a version serving the
+    "next item" ranking) against exact search of that mode (seeded sample, by popularity band, golden pairs'
+    items) at or above the policy's ``served_recall``. The index is the one of that mode registered for the
+    version, else the one kept with it; when its file is gone an index built with the recorded parameters is
+    measured (and the detail says so). Below the threshold is a warning naming the worst band; no index of the mode
+    is a check that could not judge (naming an index of the other mode when there is one, and how to build the
+    right one); an index file that is not the recorded one fails (override only: it is not what was measured)."""
     k, need = ctx.k, ctx.policy.served_recall
     threshold = f"recall@{k} of the served index ≥ {need:g}"
-    record = index_for_version(ctx.store, ctx.version)
+    mode = served_mode(ctx.manifest)
+    record = index_for_version(ctx.store, ctx.version, mode)
     if record is None:
-        why = (f"no ANN index was built for {ctx.version}, so the neighbors customers will be served were not "
-               "measured (build one in the Publish page's “ANN index” section, below the buttons, or with `export "
-               "--format faiss`)")
+        why = _no_index(ctx, mode)
         return CheckResult(CHECK_NAME, False, None, threshold, why, acknowledgeable=True, could_not_judge=why)
     stored = ctx.stored
-    config = ctx.manifest.get("config")
-    if isinstance(config, dict) and config.get("serves") == "next":
-        why = (f"{ctx.version} is meant to serve the 'next item' ranking (Q·K), and its ANN index is over the "
-               "symmetric vectors: what it will serve was not measured")
-        return CheckResult(CHECK_NAME, False, None, threshold, why, acknowledgeable=True, could_not_judge=why)
     where = (f"index {record['registered_as']!r}" if record["registered_as"] else "the index kept with the version")
     try:
+        indexed, query_with = mode_vectors(stored, mode)
         try:
             index = open_index(ctx.store, record)
             made = f"{where} ({record.get('index_file')})"
         except FileNotFoundError:
-            index = build_index(stored.embeddings.vectors, AnnParams.model_validate(record.get("params") or {}))
+            index = build_index(indexed, AnnParams.model_validate(record.get("params") or {}))
             made = (f"an index built now with {where}'s recorded parameters (its file {record.get('index_file')} is "
                     "gone)")
     except ForeignIndex as exc:
@@ -51,12 +50,12 @@ def check_served_neighbors(ctx: CheckContext) -> CheckResult:
                            could_not_judge=str(exc))
     except IntegrityError as exc:
         return CheckResult(CHECK_NAME, False, None, threshold, str(exc))
-    except (OSError, ValueError, KeyError, TypeError) as exc:  # pydantic's ValidationError is a ValueError
+    except (OSError, ValueError, KeyError, TypeError, ConfigError) as exc:  # pydantic's ValidationError: a ValueError
         why = f"{where} could not be read ({type(exc).__name__}: {str(exc)[:200]}), so it was not measured"
         return CheckResult(CHECK_NAME, False, None, threshold, why, acknowledgeable=True, could_not_judge=why)
-    m = measure_recall(index, stored.embeddings.vectors, k=k, seed=0, events=item_events(stored),
+    m = measure_recall(index, indexed, k=k, seed=0, events=item_events(stored), query_vectors=query_with,
                        golden=golden_codes(ctx.store, stored.embeddings), target=need, ef_grid=None)
-    ctx.details["served"] = {"measurement": m, "index": {key: record.get(key) for key in (
+    ctx.details["served"] = {"measurement": m, "mode": mode, "index": {key: record.get(key) for key in (
         "registered_as", "build", "index_file", "params", "index_sha256")}}
     bands: dict[str, Any] = m["bands"] or {}
     band_words = ", ".join(f"{b} {v['recall']:.3f}" for b, v in bands.items() if v["recall"] is not None)
@@ -66,7 +65,8 @@ def check_served_neighbors(ctx: CheckContext) -> CheckResult:
     if golden and golden["recall"] is not None:
         low.append((golden["recall"], "the golden pairs' items"))
     passed = all(r >= need for r, _ in low)
-    detail = (f"recall@{m['k']} {m['recall']:.3f} at ef {m['ef_search']} on {m['queries']:,} sampled items "
+    of_mode = " of the 'next item' ranking (Q·K)" if mode == "next" else ""
+    detail = (f"recall@{m['k']}{of_mode} {m['recall']:.3f} at ef {m['ef_search']} on {m['queries']:,} sampled items "
               f"({band_words or 'no item counts stored: no bands'}){gold_words}; {made}")
     if not passed:
         worst = m["worst_band"]
@@ -75,3 +75,18 @@ def check_served_neighbors(ctx: CheckContext) -> CheckResult:
         detail = (f"the served index misses exact neighbors: {detail}{worst_words} — rebuild it with a larger "
                   "ef_search or m")
     return CheckResult(CHECK_NAME, passed, round(m["recall"], 4), threshold, detail, acknowledgeable=True)
+
+
+def _no_index(ctx: CheckContext, mode: IndexMode) -> str:
+    """Why there is nothing to measure: no index at all, or only one of the other mode (and how to build one)."""
+    how = ("build one in the Publish page's “ANN index” section, below the buttons, or with `export --format faiss"
+           + (" --mode next`" if mode == "next" else "`"))
+    other: IndexMode = "also" if mode == "next" else "next"
+    wrong = index_for_version(ctx.store, ctx.version, other)
+    if wrong is None:
+        return (f"no ANN index was built for {ctx.version}, so the neighbors customers will be served were not "
+                f"measured ({how})")
+    name = f"index {wrong['registered_as']!r}" if wrong["registered_as"] else "the index kept with the version"
+    return (f"{ctx.version} serves {mode_words(mode)}, but its ANN index ({name}, {wrong.get('build')}) is of the "
+            f"'{other}' mode, built for {mode_words(other)}: what customers will be served was not measured — "
+            f"build a '{mode}' index ({how})")

@@ -28,9 +28,6 @@ def cmd_neighbors(args: argparse.Namespace) -> int:
     if args.explain and args.output:
         raise ConfigError("--explain shows one item's evidence and cannot be combined with --output")
     nxt = args.mode == "next"
-    if nxt and args.served:
-        raise ConfigError("--mode next ranks by the version's directional tables; --served (the ANN index of the "
-                          "symmetric vectors) works with --mode also only")
     store = Store(args.store)
     if args.version is None:
         args.version = _published(store)
@@ -47,7 +44,7 @@ def cmd_neighbors(args: argparse.Namespace) -> int:
                 else item_neighbors(emb, args.item, args.k, names=names))
     except KeyError:
         raise ConfigError(f"item {args.item!r} has no vector in version {args.version!r}") from None
-    served = _served(store, stored, args.item, args.k, names) if args.served else None
+    served = _served(store, stored, args.item, args.k, names, args.mode) if args.served else None
     if args.json:
         query = {"item_id": args.item}
         if names is not None:
@@ -75,13 +72,14 @@ def cmd_neighbors(args: argparse.Namespace) -> int:
     return 0
 
 
-def _served(store: Any, stored: Any, item: str, k: int, names: Any) -> Any:
-    """The item's exact and served lists (:func:`~behemb_core.ann.served.served_neighbors`; an index built in
-    memory when the version has none), a ConfigError when the version has no vector for the item."""
+def _served(store: Any, stored: Any, item: str, k: int, names: Any, mode: str) -> Any:
+    """The item's exact and served lists of ``mode`` (:func:`~behemb_core.ann.served.served_neighbors`: the index
+    of that mode, over the symmetric vectors or, for ``next``, over K queried with Q; one built in memory when the
+    version has none), a ConfigError when the version has no vector for the item."""
     from ..ann.served import served_neighbors
 
     try:
-        return served_neighbors(store, stored, item, k, names=names, build_if_missing=True)
+        return served_neighbors(store, stored, item, k, names=names, build_if_missing=True, mode=mode)
     except KeyError:
         raise ConfigError(f"item {item!r} has no vector in version {stored.name!r}") from None
 
@@ -110,6 +108,8 @@ def served_source(source: dict[str, Any]) -> str:
               and m.get("recall") is not None else "no recall measured")
     where = (f"the registered index {source.get('name')!r}" if source["kind"] == "registered"
              else "the index kept with the version (not registered)")
+    if source.get("mode") == "next":
+        where += ", over K queried with Q"
     return f"served by {where}: {source.get('build')} ({params}), {recall}; file {source.get('index_file')}"
 
 
@@ -277,9 +277,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="Show co-occurrence evidence for each neighbor from the sessions in --input.")
     p.add_argument("--examples", type=int, default=2, help="Example sessions per neighbor with --explain.")
     p.add_argument("--served", action="store_true",
-                   help="With --item: also the k neighbors the version's ANN index serves (the registered index, "
-                   "else the one kept with the version, else one built in memory with the default parameters, "
-                   "nothing stored), each with its rank in the exact list, and what differs.")
+                   help="With --item: also the k neighbors the version's ANN index of --mode serves (the registered "
+                   "index, else the one kept with the version, else one built in memory with the default "
+                   "parameters, nothing stored), each with its rank in the exact list, and what differs; with "
+                   "--mode next the index over K queried with Q.")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_neighbors)
     p = sub.add_parser("evaluate", help="Held-out next-item quality with most-popular and item-kNN baselines.")

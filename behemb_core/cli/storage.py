@@ -128,6 +128,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.format != "faiss":
         used = [flag for dest, (flag, _f) in ANN_FLAGS.items() if getattr(args, dest) is not None]
         used += ["--index-name"] * (args.index_name is not None) + ["--no-register"] * args.no_register
+        used += ["--mode"] * (args.mode is not None)
         if used:
             raise ConfigError(f"{', '.join(used)} only apply to --format faiss (an ANN index is built only then)")
         with doing(path=args.out):
@@ -154,7 +155,8 @@ def _export_faiss(args: argparse.Namespace) -> int:
     store = open_store(args.store)
     with doing(path=args.out):
         result = export_faiss(store, args.version, out=args.out, overwrite=args.overwrite, params=params,
-                              register_as=name, by=acting(args, store), progress=StderrProgress(args.quiet))
+                              register_as=name, by=acting(args, store), mode=args.mode,
+                              progress=StderrProgress(args.quiet))
     record, reg = result["record"], result["registered"]
     summary = measurement_summary(record.get("measurement"))
     if summary is not None and not args.quiet:
@@ -164,7 +166,8 @@ def _export_faiss(args: argparse.Namespace) -> int:
               f"{summary['exact_queries_per_second']:,.0f} exact", file=sys.stderr)
     registered = None if reg is None else {k: reg.get(k) for k in (
         "index", "version", "embeddings_sha256", "index_file", "index_sha256", "by", "at")}
-    emit({"version": args.version, "format": "faiss", "written": result["paths"], "params": record.get("params"),
+    emit({"version": args.version, "format": "faiss", "mode": record.get("mode", "also"), "written": result["paths"],
+          "params": record.get("params"),
           "index_sha256": record.get("index_sha256"), "registered": registered, "measurement": summary})
     return 0
 
@@ -234,6 +237,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     for dest, (flag, field) in ANN_FLAGS.items():
         p.add_argument(flag, dest=dest, type=int, metavar="N",
                        help=f"faiss: {field} (default {defaults[field]}).")
+    p.add_argument("--mode", choices=["also", "next"], help="faiss: the ranking the index serves — also: over the "
+                   "symmetric vectors, queried with them; next: over the candidate vectors K, queried with the query "
+                   "vectors Q (written beside it as query.npy), for versions with directional tables (default: the "
+                   "version's serves).")
     p.add_argument("--by", help=BY_HELP)
     p.add_argument("--quiet", action="store_true", help="No progress on stderr.")
     p.set_defaults(func=cmd_export)

@@ -406,7 +406,7 @@ def register_index_from_export(store: Store | str, index_name: str, export_json_
 
 #: What an export's receipt may say of an index, kept in its registration (``export --format faiss``).
 _INDEX_DETAILS = ("format", "index_file", "index_sha256", "index_bytes", "params", "n", "dim", "build", "measurement",
-                  "library")
+                  "library", "mode")
 
 
 def _is_absolute(path: str) -> bool:
