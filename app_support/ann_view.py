@@ -3,7 +3,9 @@
 show the measurement kept with it — recall@k against exact search overall, by popularity band and on the golden
 pairs' items, queries per second beside exact search, the smallest ``ef`` reaching the target, the file and its
 sha256, the parameters. An index already kept or registered for the version is shown from its record, never
-rebuilt on a page run."""
+rebuilt on a page run. The index is of the mode the version serves (:func:`behemb_core.ann.modes.served_mode`):
+over the symmetric vectors, or — for a version serving the "next item" ranking — over the candidate vectors K,
+queried with the query vectors Q; the section says which."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import streamlit as st
 from pydantic import ValidationError
 
 from behemb_core.ann.index import AnnParams
+from behemb_core.ann.modes import IndexMode, served_mode
 from behemb_core.ann.served import build_version_index, index_for_version
 from behemb_core.errors import StoreError
 from behemb_core.identity import Actor
@@ -27,7 +30,7 @@ from .forms import field_widget
 from .views import human_time, md
 
 __all__ = ["AnnProgress", "EDITABLE", "ann_section", "code", "index_name_problem", "measurement_sentences",
-           "param_errors", "recall_text"]
+           "mode_sentence", "param_errors", "recall_text"]
 
 #: The build and search settings a person may change on the page (``threads`` stays the library's default).
 EDITABLE = ("m", "ef_construction", "ef_search")
@@ -57,6 +60,16 @@ def index_name_problem(name: str) -> str | None:
     except StoreError as exc:
         return f"index name {name!r}: {str(exc).replace('version name', 'name')}"
     return None
+
+
+def mode_sentence(mode: IndexMode) -> str:
+    """Which ranking the version's index serves and what it holds, in one markdown sentence."""
+    if mode == "next":
+        return ("Mode: **next item** — this version serves what people go on to next, so its index holds the "
+                "candidate vectors (K) and is queried with each item's query vector (Q); recall is measured against "
+                "the exact Q·K ranking.")
+    return ("Mode: **also viewed** — the index holds the symmetric vectors and is queried with them; recall is "
+            "measured against the exact cosine neighbors.")
 
 
 def recall_text(value: float | None) -> str:
@@ -166,12 +179,19 @@ def ann_section(store: Store, version: str, published: str | None, acc: Access, 
     st.caption("Customers are served neighbors from an approximate-nearest-neighbor index (faiss HNSW), not from the "
                "exact lists inspected above. Building it measures how many exact neighbors it serves; the "
                "checklist's “served neighbors match” judges that measurement.")
-    record = None
+    record = other = None
+    mode: IndexMode = "also"
     with user_errors("The ANN index records could not be read"):
-        record = index_for_version(store, version)
+        mode = served_mode(store.manifest(version))
+        record = index_for_version(store, version, mode)
+        other = None if record is not None else index_for_version(store, version, "also" if mode == "next" else
+                                                                  "next")
+    st.caption(mode_sentence(mode))
     if record is None:
-        st.info(f"No ANN index has been built from {md(version)} yet, so the check “served neighbors match” cannot "
-                "judge it.", icon=":material/info:")
+        wrong = (f" for the mode it serves (an index of the other mode, {md(other.get('build'))}, exists: it does "
+                 "not serve what this version serves)" if other is not None else "")
+        st.info(f"No ANN index has been built from {md(version)} yet{wrong}, so the check “served neighbors match” "
+                "cannot judge it.", icon=":material/info:")
     else:
         _show_record(record, version)
 
@@ -204,11 +224,13 @@ def ann_section(store: Store, version: str, published: str | None, acc: Access, 
         view = AnnProgress()
         built = None
         with user_errors("The ANN index was not built"):
-            built = build_version_index(store, version, params=params, by=by, register_as=name, progress=view)
+            built = build_version_index(store, version, params=params, by=by, register_as=name, mode=mode,
+                                        progress=view)
         view.empty()
         if built is not None:
             m = built.get("measurement") or {}
-            done(f"Built and registered the ANN index {md(name)} of {md(version)} by {md(by.shown)}: recall@"
+            what = "“next item” ANN index" if mode == "next" else "ANN index"
+            done(f"Built and registered the {what} {md(name)} of {md(version)} by {md(by.shown)}: recall@"
                  f"{m.get('k')} {recall_text(m.get('recall'))} at ef_search {m.get('ef_search')}.")
     if version != published:
         st.caption("Registering an index of a version that is not the published one makes `verify` report index "

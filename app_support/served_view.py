@@ -33,26 +33,36 @@ def source_text(served: ServedComparison) -> str:
               if ok and m is not None else "no recall was measured for it")
     where = (f"the registered index **{md(src.get('name'))}**" if src["kind"] == "registered"
              else "the index kept with this version (not registered as the one serving it)")
-    return f"Served by {where} ({md(src.get('build') or '?')}: {params_text(src.get('params'))}); {recall}."
+    over = (" — over the candidate vectors K, queried with the item's query vector Q" if src.get("mode") == "next"
+            else "")
+    return f"Served by {where} ({md(src.get('build') or '?')}: {params_text(src.get('params'))}){over}; {recall}."
+
+
+def _score_column(served: ServedComparison) -> str:
+    """What the score is called: the "next item" score Q·K, else the cosine similarity."""
+    return "score" if served["source"].get("mode") == "next" else "similarity"
 
 
 def served_frame(served: ServedComparison) -> pd.DataFrame:
-    """The served list as shown: rank, id, name, similarity, the neighbor's rank in the exact list and a note."""
+    """The served list as shown: rank, id, name, similarity (the score Q·K in the "next item" mode), the neighbor's
+    rank in the exact list and a note."""
+    score = _score_column(served)
     return pd.DataFrame([{"rank": r["rank"], "item_id": r["item_id"], "name": r.get("name", ""),
-                          "similarity": r["score"], "exact rank": r["exact_rank"],
+                          score: r["score"], "exact rank": r["exact_rank"],
                           "note": "" if r["exact_rank"] is not None else "not in exact top-K"}
                          for r in served["served"]],
-                        columns=["rank", "item_id", "name", "similarity", "exact rank", "note"])
+                        columns=["rank", "item_id", "name", score, "exact rank", "note"])
 
 
 def exact_frame(served: ServedComparison) -> pd.DataFrame:
     """The exact list beside the served one (the side-by-side layout): each neighbor's rank in the served list."""
     served_rank = {r["item_id"]: r["rank"] for r in served["served"]}
+    score = _score_column(served)
     return pd.DataFrame([{"rank": r["rank"], "item_id": r["item_id"], "name": r.get("name", ""),
-                          "similarity": r["score"], "served rank": served_rank.get(r["item_id"]),
+                          score: r["score"], "served rank": served_rank.get(r["item_id"]),
                           "note": "" if r["item_id"] in served_rank else "the index misses it"}
                          for r in served["exact"]],
-                        columns=["rank", "item_id", "name", "similarity", "served rank", "note"])
+                        columns=["rank", "item_id", "name", score, "served rank", "note"])
 
 
 def show_served_list(served: ServedComparison) -> None:

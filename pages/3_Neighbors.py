@@ -7,7 +7,8 @@ A bulk export writes the top-K of pasted/uploaded ids or of the whole catalogue 
 pairs can be marked good or bad (golden pairs, kept with the store) and every version is re-checked against them.
 A version with "next item" tables (directional query/candidate vectors) adds a *Next* mode: what people go on to
 after the item (``Q_a · K_b``), with the same names, downloads and bulk export, and the forward co-occurrence
-(how often the neighbor came *after* the item) as its evidence; the ANN list, the golden-pair marks and the
+(how often the neighbor came *after* the item) as its evidence, and beside it what the version's "next item" ANN
+index (over the candidate vectors, queried with the query vectors) serves; the golden-pair marks and the
 side-by-side comparison stay with the "also viewed" list.
 Item names are untrusted text: they are shown in tables and escaped markdown only (never as HTML)."""
 
@@ -203,19 +204,23 @@ st.markdown("\n".join(
 ))
 similarity_format = {score_col: st.column_config.NumberColumn(format="%.3f")}
 served: ServedComparison | None = None
+index_mode = "next" if next_mode else "also"
 if next_mode:
-    st.caption("Ranked by the version's \"next item\" tables (query · candidate). What the ANN index serves and "
-               "the golden-pair marks are for the \"also viewed\" list: switch **List** to *Also viewed* for them.")
-elif st.toggle("Show what the ANN index serves", value=True, key="nb_served",
+    st.caption("Ranked by the version's \"next item\" tables (query · candidate); the ANN index beside it is the "
+               "one over the candidate vectors, queried with the item's query vector. The golden-pair marks are "
+               "for the \"also viewed\" list: switch **List** to *Also viewed* for them.")
+if st.toggle("Show what the ANN index serves", value=True, key="nb_served",
              help="Next to the exact top-K, the K neighbors the version's approximate-nearest-neighbor index "
-             "returns for this item — what customers are served — and which neighbors differ."):
+             "of this list's mode returns for this item — what customers are served — and which neighbors "
+             "differ."):
     with user_errors("What the ANN index serves could not be shown"):
-        record = index_for_version(store, version)
+        record = index_for_version(store, version, index_mode)
         small = len(stored.embeddings) <= MEMORY_BUILD_MAX_ITEMS
         spinner = ("Reading the ANN index…" if record is not None else
                    f"Building an ANN index of {len(stored.embeddings):,} vectors in memory (nothing is stored)…")
         with st.spinner(spinner):  # the library keeps opened and in-memory indexes: a rerun searches one item
-            served = served_neighbors(store, stored, item, int(k), names=names, build_if_missing=small)
+            served = served_neighbors(store, stored, item, int(k), names=names, build_if_missing=small,
+                                      mode=index_mode)
         if served is None:
             st.caption(f"No ANN index was built for {md(version)}, and at {len(stored.embeddings):,} items none is "
                        "built in memory here: build one on the Publish page to see what it serves.")

@@ -77,8 +77,8 @@ def test_next_mode_shows_the_next_item_list_with_names_and_popularity(next_store
     stored = Store(next_store).load_version("dir")
     assert table["item_id"].astype(str).tolist() != [str(r["item_id"]) for r in item_neighbors(
         stored.embeddings, ITEM, 10)]
-    # The ANN list and the golden marks stay with "also viewed": one caption says so, neither is shown.
-    assert not any(t.key == "nb_served" for t in at.toggle)
+    # What the "next item" ANN index serves is shown beside it; the golden marks stay with "also viewed".
+    assert any(t.key == "nb_served" for t in at.toggle)
     assert not any(b.key == "nb_mark_good" for b in at.button)
     assert any("golden-pair marks are for the \"also viewed\" list" in c.value.replace("\\", "")
                for c in at.caption)

@@ -20,6 +20,8 @@ from streamlit.testing.v1 import AppTest
 from behemb_core.ann.index import AnnParams
 from behemb_core.ann.served import build_version_index, served_neighbors
 from behemb_core.demo import load_demo_dataset
+from behemb_core.methods.registry import DEFAULT_METHOD
+from behemb_core.neighbors import next_item_neighbors
 from behemb_core.store import Store
 from behemb_core.train import train_version
 
@@ -182,3 +184,40 @@ def test_with_a_second_version_the_served_list_follows_the_comparison(store: Pat
     q = emb.vectors[emb.vocab.code(ITEM)]
     cos = [float(emb.vectors[emb.vocab.code(i)] @ q) for i in exact["item_id"]]
     assert np.allclose(cos, exact["similarity"].astype(float), atol=1e-3)
+
+
+@pytest.fixture(scope="module")
+def next_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A version with the "next item" tables serving that ranking, its "next" index registered as ``next-main``."""
+    path = tmp_path_factory.mktemp("nb-served-next") / "store"
+    train_version(Store(path), DEFAULT_METHOD, {"dim": 16, "directional": True, "serves": "next"},
+                  dataset=load_demo_dataset(), seed=0, name="dir")
+    build_version_index(path, "dir", register_as="next-main")
+    return path
+
+
+def test_next_mode_shows_the_next_index_beside_the_exact_next_list(next_template: Path, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    store = store_copy(next_template, tmp_path, monkeypatch)
+    at = open_app(store, "pages/3_Neighbors.py", monkeypatch)
+    at.selectbox(key="nb_version").set_value("dir").run()
+    at.text_input(key="nb_filter").set_value(ITEM).run()
+    at.radio(key="nb_mode").set_value("Next").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.toggle(key="nb_served").value is True
+    stored = Store(store).load_version("dir")
+    expected = served_neighbors(Store(store), stored, ITEM, 10, mode="next")
+    assert expected is not None and expected["source"]["mode"] == "next"
+    assert [r["item_id"] for r in expected["exact"]] == [
+        r["item_id"] for r in next_item_neighbors(stored.embeddings, stored.directional, ITEM, 10)]
+    served = served_table(at)
+    assert list(served.columns) == ["rank", "item_id", "name", "score", "exact rank", "note"]
+    assert served["item_id"].tolist() == [r["item_id"] for r in expected["served"]]
+    # the exact table beside it is the "next item" list, not the symmetric one
+    assert at.dataframe[0].value["item_id"].astype(str).tolist() == [str(r["item_id"]) for r in expected["exact"]]
+    text = captions(at)
+    assert "registered index **next-main**" in text and "queried with the item's query vector Q" in text
+    # back to "also viewed": the "next" index is not used for the symmetric list (one is built in memory)
+    at.radio(key="nb_mode").set_value("Also viewed").run()
+    assert not at.exception and not at.error
+    assert "No index was built for this version" in captions(at)

@@ -24,6 +24,7 @@ from behemb_core.ann.served import build_version_index
 from behemb_core.errors import PermissionDenied
 from behemb_core.identity import Actor
 from behemb_core.ingest import read_session_jsonl
+from behemb_core.methods.registry import DEFAULT_METHOD
 from behemb_core.store import Store, set_policy
 from behemb_core.train import train_version
 
@@ -48,7 +49,7 @@ def store_dir(template: Path, tmp_path: Path) -> Path:
     return path
 
 
-def open_publish(store: Path, user: dict | None = None) -> AppTest:
+def open_publish(store: Path, user: dict | None = None, version: str = "v1") -> AppTest:
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=180)
     if user is not None:
         at.secrets["auth"] = AUTH
@@ -58,7 +59,7 @@ def open_publish(store: Path, user: dict | None = None) -> AppTest:
     at.switch_page(PUBLISH).run()
     if user is None:
         at.session_state["actor_name"] = "Ada"
-    at.selectbox(key="pub_version").set_value("v1").run()
+    at.selectbox(key="pub_version").set_value(version).run()
     ok(at)
     return at
 
@@ -164,3 +165,36 @@ def test_a_publisher_under_the_policy_builds_as_the_signed_in_identity(store_dir
     record = json.loads((store_dir / "indexes" / "serving.json").read_text())
     assert record["by"] == "dave@example.com" and record["actor"]["verified"] is True
     assert Actor.from_claims(claims("dave"), via="app sign-in").id == record["by"]
+
+
+@pytest.fixture(scope="module")
+def next_template(template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The template plus ``nx``: the default method with the "next item" tables, serving that ranking."""
+    path = tmp_path_factory.mktemp("app-ann-next") / "store"
+    shutil.copytree(template, path)
+    dataset = read_session_jsonl(template.parent / "sessions.jsonl")  # the sessions v1 was trained on
+    train_version(Store(path), DEFAULT_METHOD, {"dim": 8, "epochs": 3, "directional": True, "serves": "next"},
+                  dataset=dataset, name="nx", by="Tom")
+    return path
+
+
+def test_a_version_serving_next_items_builds_and_judges_its_next_index(next_template: Path, tmp_path: Path) -> None:
+    store_dir = tmp_path / "store"
+    shutil.copytree(next_template, store_dir)
+    build_version_index(str(store_dir), "nx", mode="also")  # an index of the other mode: not what nx serves
+    at = open_publish(store_dir, version="nx")
+    shown = text(at)
+    assert "Mode: **next item**" in shown and "candidate vectors (K)" in shown
+    assert "No ANN index has been built from nx yet for the mode it serves" in shown
+    before = served_row(at)
+    assert before["state"] == "warning" and "'also' mode" in before["detail"], before
+
+    at.button(key=BUILD).click().run()
+    ok(at)
+    record = json.loads((store_dir / "indexes" / "main.json").read_text())
+    assert record["version"] == "nx" and record["mode"] == "next" and record["build"].startswith("next-")
+    m = record["measurement"]
+    assert metric(at, f"Recall@{m['k']}") == f"{m['recall']:.3f}"
+    assert f"Built and registered the “next item” ANN index main of nx by Ada (unverified): recall@{m['k']}" in text(at)
+    after = served_row(at)
+    assert after["state"] == "pass" and "of the 'next item' ranking (Q·K)" in after["detail"], after
