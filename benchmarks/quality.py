@@ -18,6 +18,9 @@ validation split — the last 10 % by time of the training part; the evaluation 
 winner is trained on the whole training part and scored on the held-out pairs like the other rows. A third dataset,
 Online Retail with the items of every session shuffled (seeded), is where order carries no signal by construction;
 only the default method (both modes, both α) and the references run on it.
+Last, per dataset, the default α's directional fit is scored once more on *random* hold-outs of 10 % of the
+sessions (split seeds 0 and 1: the protocol of the study that asked for the "next item" mode), its two modes
+beside sequential rules, so the time split's figures can be read against it.
 Writes ``quality.json`` (every figure, the dataset sizes, training seconds, machine and library versions, the git
 commit and the command) and ``quality.md`` beside it, after every method, so a run that dies keeps what it
 measured. ``--readme`` prints the README table from an existing ``quality.json`` without training anything."""
@@ -55,6 +58,8 @@ SEED = 0
 #: The seed of the within-session shuffle of the "order shuffled" dataset.
 SHUFFLE_SEED = 0
 N_BOOT = 200
+#: The split seeds of the random hold-outs the default α's directional fit is also scored on.
+RANDOM_SPLIT_SEEDS = (0, 1)
 METRICS = (f"hr@{K}", f"ndcg@{K}")
 
 
@@ -320,7 +325,39 @@ def evaluate_dataset(name: str, shared: Path, *, on_method: Callable[[dict[str, 
                   file=log, flush=True)
         if on_method is not None:
             on_method(result)
+    result["random_split"] = random_split_next(sessions, log=log)
+    if on_method is not None:
+        on_method(result)
     return result
+
+
+def random_split_next(sessions: Any, *, log=sys.stderr) -> dict[str, Any]:
+    """The default method with ``directional=true`` (default α) on random hold-outs of :data:`HOLDOUT` of the
+    sessions, one per seed of :data:`RANDOM_SPLIT_SEEDS`: HR@K of its symmetric mode, its next mode and sequential
+    rules on each split's held-out pairs, and the means' ratios (next ÷ symmetric, next ÷ sequential rules)."""
+    from behemb_core.evaluation import evaluate_method
+    from behemb_core.methods.registry import DEFAULT_METHOD
+
+    hr = METRICS[0]
+    runs = []
+    for split_seed in RANDOM_SPLIT_SEEDS:
+        report: dict[str, Any] = cast(dict[str, Any], evaluate_method(
+            sessions, DEFAULT_METHOD, {"directional": True}, seeds=[SEED], ks=[K], holdout=HOLDOUT, split="random",
+            split_seed=split_seed, n_boot=N_BOOT))
+        if "next" not in report:
+            raise RuntimeError(f"{DEFAULT_METHOD} with directional=true returned no directional pair")
+        run = {"split_seed": split_seed, "pairs": report["split"]["pairs"],
+               "test_sessions": report["split"]["test_sessions"], "alpha": report["next"]["alpha"],
+               "symmetric": report["method"][hr], "next": report["next"]["method"][hr],
+               "sequential_rules": report["baselines"]["sequential_rules"][hr]}
+        runs.append(run)
+        print(f"  random split (seed {split_seed}): HR@{K} symmetric {run['symmetric']:.4f}, next {run['next']:.4f}, "
+              f"sequential rules {run['sequential_rules']:.4f}", file=log, flush=True)
+    mean = {key: sum(r[key] for r in runs) / len(runs) for key in ("symmetric", "next", "sequential_rules")}
+    return {"seeds": list(RANDOM_SPLIT_SEEDS), "holdout": HOLDOUT, "alpha": runs[0]["alpha"], "runs": runs, **mean,
+            "next_over_symmetric": mean["next"] / mean["symmetric"] if mean["symmetric"] > 0 else None,
+            "next_over_sequential_rules": (mean["next"] / mean["sequential_rules"]
+                                           if mean["sequential_rules"] > 0 else None)}
 
 
 def _add_validated(result: dict[str, Any], report: dict[str, Any], method_block: dict[str, Any],
@@ -420,7 +457,20 @@ def _next_mode_lines(ds: dict[str, Any]) -> list[str]:
         f"({_fmt(sym['median_seconds_per_epoch'], 3)} s/epoch); Q and K {nxt['epochs_run']} epochs, "
         f"{nxt['seconds']:.1f} s ({_fmt(nxt['median_seconds_per_epoch'], 3)} s/epoch): "
         f"{_ratio3(fit['directional_over_symmetric'])} the symmetric fit's seconds "
-        f"({_ratio3(fit['directional_over_symmetric_per_epoch'])} per epoch).", "", *_validated_lines(nm)]
+        f"({_ratio3(fit['directional_over_symmetric_per_epoch'])} per epoch).", "", *_validated_lines(nm),
+        *_random_split_lines(ds)]
+
+
+def _random_split_lines(ds: dict[str, Any]) -> list[str]:
+    """The default α's directional fit on the random hold-outs, in words."""
+    rs = ds.get("random_split")
+    if rs is None:
+        return []
+    runs = "; ".join(f"seed {r['split_seed']}: symmetric {r['symmetric']:.4f}, next {r['next']:.4f}, sequential "
+                     f"rules {r['sequential_rules']:.4f} ({r['pairs']:,} pairs)" for r in rs["runs"])
+    return [f"Random hold-outs ({rs['holdout']:.0%} of the sessions, α {rs['alpha']:g}), HR@{K}: {runs}. Mean next "
+            f"÷ symmetric {_ratio3(rs['next_over_symmetric'])}, next ÷ sequential rules "
+            f"{_ratio3(rs['next_over_sequential_rules'])}.", ""]
 
 
 def _validated_lines(nm: dict[str, Any]) -> list[str]:
@@ -461,7 +511,7 @@ def readme_table(results: dict[str, Any]) -> str:
             cells += ["—"] * 3 if block is None else [
                 _fmt(block[hr]), _fmt(block[ndcg]), _ratio(block["ratio_to_item_knn"][hr])]
         lines.append(f"| {LABELS[name]} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n\n" + next_mode_table(results)
+    return "\n".join(lines) + "\n\n" + next_mode_table(results) + "\n" + random_split_table(results)
 
 
 def _alpha(value: float | None) -> str:
@@ -506,6 +556,35 @@ def next_mode_table(results: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _seeds(rs: dict[str, Any]) -> str:
+    return ", ".join(str(s) for s in rs["seeds"])
+
+
+#: The columns of the random-split table: header → (how the cell is read from a dataset's ``random_split`` block —
+#: mean HR@K over the split seeds, and the means' ratios — how it is shown).
+RANDOM_SPLIT_COLUMNS: dict[str, tuple[Callable[[dict[str, Any]], Any], Callable[[Any], str]]] = {
+    "split seeds": (_seeds, str),
+    f"symmetric HR@{K}": (lambda rs: rs["symmetric"], lambda v: _fmt(v, 4)),
+    f"next HR@{K}": (lambda rs: rs["next"], lambda v: _fmt(v, 4)),
+    f"sequential rules HR@{K}": (lambda rs: rs["sequential_rules"], lambda v: _fmt(v, 4)),
+    "next ÷ symmetric": (lambda rs: rs["next_over_symmetric"], _ratio3),
+    "next ÷ sequential rules": (lambda rs: rs["next_over_sequential_rules"], _ratio3),
+}
+
+
+def random_split_table(results: dict[str, Any]) -> str:
+    """Per dataset: the default α's directional fit on random hold-outs — mean HR@K of its symmetric and next
+    modes and of sequential rules over the split seeds, and the next mode's ratios."""
+    head = "| data | " + " | ".join(RANDOM_SPLIT_COLUMNS) + " |"
+    lines = [head, "|---|---|" + "---:|" * (len(RANDOM_SPLIT_COLUMNS) - 1)]
+    for d in results["datasets"].values():
+        rs = d.get("random_split")
+        if rs is not None:
+            lines.append(f"| {d['title']} | "
+                         + " | ".join(show(get(rs)) for get, show in RANDOM_SPLIT_COLUMNS.values()) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def run(datasets: list[str], out: Path, command: str, *, log=sys.stderr) -> dict[str, Any]:
     from .machine import machine_info
 
@@ -513,7 +592,7 @@ def run(datasets: list[str], out: Path, command: str, *, log=sys.stderr) -> dict
         "command": command,
         "protocol": {
             "holdout": HOLDOUT, "split": "time", "k": K, "seed": SEED, "bootstrap": N_BOOT,
-            "shuffle_seed": SHUFFLE_SEED,
+            "shuffle_seed": SHUFFLE_SEED, "random_split_seeds": list(RANDOM_SPLIT_SEEDS),
             "configs": "each method's defaults (behemb_core.methods.registry)",
             "text": f"Each method with its default config is trained (seed {SEED}) on the first "
                     f"{1 - HOLDOUT:.0%} of sessions by start time; every consecutive pair of different items in "
@@ -528,7 +607,11 @@ def run(datasets: list[str], out: Path, command: str, *, log=sys.stderr) -> dict
                     "(the last 10% by time of the training part; the held-out sessions are never read), and the "
                     "chosen α is trained on the whole training part and scored on the held-out pairs. On "
                     "'Online Retail, order shuffled' the events of every session "
-                    f"are shuffled (seed {SHUFFLE_SEED}) before the split, so order carries no signal.",
+                    f"are shuffled (seed {SHUFFLE_SEED}) before the split, so order carries no signal. Last, the "
+                    "default α's directional fit is scored on random hold-outs of "
+                    f"{HOLDOUT:.0%} of the sessions (split seeds "
+                    f"{', '.join(str(s) for s in RANDOM_SPLIT_SEEDS)}): HR@{K} of both modes and of sequential "
+                    "rules.",
         },
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "git": _git(),

@@ -19,6 +19,8 @@ from benchmarks.quality import (
     METHODS,
     METRICS,
     NEXT_MODE_COLUMNS,
+    RANDOM_SPLIT_COLUMNS,
+    RANDOM_SPLIT_SEEDS,
     VALIDATED_ROW,
     dataset_names,
     methods_run_on,
@@ -52,7 +54,8 @@ def _tables() -> list[list[list[str]]]:
             if not all(re.fullmatch(r":?-+:?", c) for c in cells):
                 tables[-1].append(cells)
         previous_was_row = is_row
-    assert len(tables) == 2, f"the section should hold the quality table and the next-mode table, found {len(tables)}"
+    assert len(tables) == 3, ("the section should hold the quality table, the next-mode table and the random-split "
+                              f"table, found {len(tables)}")
     return tables
 
 
@@ -66,6 +69,12 @@ def table() -> list[list[str]]:
 def next_table() -> list[list[str]]:
     """The next-mode table: a row per dataset."""
     return _tables()[1]
+
+
+@pytest.fixture(scope="module")
+def random_table() -> list[list[str]]:
+    """The random-split table: a row per dataset."""
+    return _tables()[2]
 
 
 def _check(cell: str, value: float | None, what: str) -> None:
@@ -123,6 +132,35 @@ def test_readme_next_mode_table_matches_quality_json(next_table, results):
         assert row[header.index("validated α")] != "—", f"{row[0]}: no validated α in the README"
 
 
+def test_readme_random_split_table_matches_quality_json(random_table, results):
+    """The random-split table: split seeds, mean HR@10 of both modes and of sequential rules, and the ratios."""
+    header, body = random_table[0], random_table[1:]
+    assert header == ["data", *RANDOM_SPLIT_COLUMNS], header
+    datasets = {d["title"]: d for d in results["datasets"].values()}
+    assert sorted(row[0] for row in body) == sorted(datasets)
+    for row in body:
+        rs = datasets[row[0]]["random_split"]
+        assert row[1] == ", ".join(str(s) for s in rs["seeds"]), row
+        for cell, (column, (get, _)) in list(zip(row[1:], RANDOM_SPLIT_COLUMNS.items(), strict=True))[1:]:
+            _check(cell, get(rs), f"{column} on {row[0]}")
+
+
+def _check_random_split(ds: dict, name: str) -> None:
+    """The random hold-outs: one run per split seed, each holding out other sessions than the time split, the
+    means and ratios computed from the runs."""
+    rs = ds["random_split"]
+    assert rs["seeds"] == list(RANDOM_SPLIT_SEEDS) == [r["split_seed"] for r in rs["runs"]], name
+    assert rs["alpha"] == ds["next_mode"]["alpha"], name
+    for key in ("symmetric", "next", "sequential_rules"):
+        assert rs[key] == pytest.approx(sum(r[key] for r in rs["runs"]) / len(rs["runs"])), (name, key)
+        assert all(0 < r[key] < 1 for r in rs["runs"]), (name, key)
+    assert rs["next_over_symmetric"] == pytest.approx(rs["next"] / rs["symmetric"])
+    assert rs["next_over_sequential_rules"] == pytest.approx(rs["next"] / rs["sequential_rules"])
+    # two seeds draw two hold-outs: their pair counts (or scores) differ
+    first, second = rs["runs"][:2]
+    assert (first["pairs"], first["symmetric"]) != (second["pairs"], second["symmetric"]), name
+
+
 def test_quality_json_is_complete(results):
     """The committed run covers every behavior method at its defaults, the default method's directional fit in
     both modes, its next mode at the validated α and the four references on the two real datasets; on the
@@ -157,6 +195,7 @@ def test_quality_json_is_complete(results):
             fit["directional_fit"]["seconds"] / fit["symmetric_fit"]["seconds"])
         assert fit["symmetric_fit"]["seconds"] + fit["directional_fit"]["seconds"] <= sym["train_seconds"]
         _check_validated(ds, name)
+        _check_random_split(ds, name)
     # The shuffled copy holds the same sessions, items and events as Online Retail, on the same split.
     real, shuffled = results["datasets"]["online-retail"], results["datasets"]["online-retail-shuffled"]
     for key in ("sessions", "items", "events", "train_sessions", "test_sessions"):
