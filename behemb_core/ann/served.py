@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import threading
 from typing import Any, TypedDict
 
@@ -146,7 +145,7 @@ def index_for_version(store: Store | str, version: str, mode: str | None = None)
 def _stamp(st: Store, path: str) -> tuple[Any, ...] | None:
     """Size and modification stamp of an index file (None when it cannot be stated: then it is never cached)."""
     try:
-        if "://" in path or os.path.isabs(path):
+        if lio.outside_store(path):
             fs, p = fsspec.core.url_to_fs(path)
             info = fs.info(p)
         else:

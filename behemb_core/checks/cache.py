@@ -176,18 +176,17 @@ def ann_state(store: Store, version: str) -> tuple[Any, ...]:
 def _external_index_stamp(store: Store, record_path: str) -> tuple[Any, ...]:
     """The stamps of the file a registration names when it is outside the store (a local path or URL: nothing
     else in the key would change when it is replaced); ``()`` for a file in the store or an unreadable record."""
-    import os
 
     import fsspec
 
-    from ..store._lifecycle_io import index_file_problem
+    from ..store._lifecycle_io import index_file_problem, outside_store
 
     try:
         rec = json.loads(store.fs.cat_file(record_path))
     except (OSError, ValueError):
         return ()
     path = rec.get("index_file") if isinstance(rec, dict) else None
-    if not isinstance(path, str) or not ("://" in path or os.path.isabs(path)):
+    if not isinstance(path, str) or not outside_store(path):
         return ()
     if index_file_problem(store, path) is not None:
         return (path, "refused")  # never looked at: the check says why

@@ -149,6 +149,12 @@ def version_hashes(st: Store, version: str) -> dict[str, str | None]:
     return {"embeddings_sha256": emb if isinstance(emb, str) else None, "manifest_sha256": sha256(manifest_raw)}
 
 
+def outside_store(path: str) -> bool:
+    """Whether an index file path names a file outside the store — a URL or an absolute local path (an export) —
+    rather than a path relative to the store's root (an index kept with its version)."""
+    return "://" in path or os.path.isabs(path)
+
+
 def index_file_problem(st: Store, path: str) -> str | None:
     """Why ``path`` cannot name an ANN index file of ``st``'s registrations, or None. Allowed: a relative path inside
     the store (no ``..``), an absolute local path, or a URL of the store's own protocol (an export to the same
@@ -179,7 +185,7 @@ def read_index_file(st: Store, path: str) -> bytes:
     problem = index_file_problem(st, path)
     if problem is not None:
         raise IntegrityError(f"refusing to read {problem}")
-    if "://" in path or os.path.isabs(path):
+    if outside_store(path):
         import fsspec
 
         with fsspec.open(path, "rb") as fh:

@@ -398,7 +398,7 @@ def register_index_from_export(store: Store | str, index_name: str, export_json_
     if not isinstance(receipt, dict) or not {"version", "embeddings_parquet_sha256"} <= receipt.keys():
         raise StoreError(f"export receipt {path} lacks 'version' or 'embeddings_parquet_sha256'")
     details = {k: receipt[k] for k in _INDEX_DETAILS if k in receipt}
-    if isinstance(details.get("index_file"), str) and not _is_absolute(details["index_file"]):
+    if isinstance(details.get("index_file"), str) and not lio.outside_store(details["index_file"]):
         details["index_file"] = _beside(path, details["index_file"])  # the receipt names it relative to itself
     return _register(lio.store_of(store), index_name, receipt["version"], receipt["embeddings_parquet_sha256"], by,
                      source=path, details=details or None)
@@ -407,10 +407,6 @@ def register_index_from_export(store: Store | str, index_name: str, export_json_
 #: What an export's receipt may say of an index, kept in its registration (``export --format faiss``).
 _INDEX_DETAILS = ("format", "index_file", "index_sha256", "index_bytes", "params", "n", "dim", "build", "measurement",
                   "library", "mode")
-
-
-def _is_absolute(path: str) -> bool:
-    return "://" in path or os.path.isabs(path)
 
 
 def _beside(receipt: str, name: str) -> str:
