@@ -236,9 +236,10 @@ def test_check_9_could_not_judge_an_index_of_the_other_mode(store: Store) -> Non
     why = wrong.could_not_judge or ""
     assert "nx serves the 'next item' ranking (Q·K)" in why and "index 'main'" in why
     assert "'also' mode" in why and "build a 'next' index" in why and "export --format faiss --mode next" in why
-    build_version_index(store, "nx", register_as="main")  # the right mode: judged
+    build_version_index(store, "nx", register_as="main-next")  # the right mode: judged
     right, details = check(store, "nx")
-    assert right.could_not_judge is None and right.passed and details["served"]["index"]["registered_as"] == "main"
+    assert right.could_not_judge is None and right.passed
+    assert details["served"]["index"]["registered_as"] == "main-next"
     # a version that serves "also" is judged by its "also" index and ignores a "next" one
     build_version_index(store, "plain")
     plain, details = check(store, "plain")
@@ -281,8 +282,12 @@ def test_export_round_trip_of_a_next_index_and_verify(store: Store, tmp_path: Pa
 
     registered = json.loads((Path(str(store.root)) / "indexes" / "main.json").read_text())
     assert registered["mode"] == "next" and registered["index_file"] == os.path.abspath(out / "index.faiss")
+    # the registration says how to query it, as the receipt does
+    for key in ("indexed", "query_with", "how_to_query", "directional_parquet_sha256"):
+        assert registered[key] == receipt[key], key
     again = register_index_from_export(store, "from-receipt", out / "export.json")
     assert again["mode"] == "next" and again["index_sha256"] == receipt["index_sha256"]
+    assert again["query_file"] == os.path.abspath(out / "query.npy")  # resolved beside the receipt, like the index
 
     # verify: the registered next index was built from nx's exact bytes; skew until nx is published, then fine
     def report(name: str) -> dict:
@@ -345,16 +350,16 @@ def test_cli_export_mode_next_and_neighbors_served_mode_next(store: Store, tmp_p
                          tmp_path / "e", "--mode", "next", "--quiet")
     assert code == 0, err
     result = json.loads(out)
-    assert result["mode"] == "next" and result["registered"]["index"] == "main"
+    assert result["mode"] == "next" and result["registered"]["index"] == "main-next"  # the next mode's default name
     assert {p.name for p in (tmp_path / "e").iterdir()} == {"index.faiss", "ids.json", "query.npy", "export.json"}
-    assert json.loads((Path(root) / "indexes" / "main.json").read_text())["mode"] == "next"
+    assert json.loads((Path(root) / "indexes" / "main-next.json").read_text())["mode"] == "next"
 
     code, out, err = run(capsys, "neighbors", "--store", root, "--version", "nx", "--item", 4, "-k", 3, "--mode",
                          "next", "--served", "--json")
     assert code == 0, err
     report = json.loads(out)
     served = report["served"]
-    assert served["source"]["mode"] == "next" and served["source"]["name"] == "main"
+    assert served["source"]["mode"] == "next" and served["source"]["name"] == "main-next"
     assert served["served"][0]["item_id"] == 5 and [r["item_id"] for r in report["neighbors"]] == [
         r["item_id"] for r in served["exact"]]
     code, out, _ = run(capsys, "neighbors", "--store", root, "--version", "nx", "--item", 4, "-k", 3, "--mode",
@@ -377,3 +382,88 @@ def test_cli_export_mode_next_and_neighbors_served_mode_next(store: Store, tmp_p
     code, _, err = run(capsys, "export", "--store", root, "--version", "nx", "--format", "npy", "--out",
                        tmp_path / "n", "--mode", "next")
     assert code == 1 and "--mode only apply to --format faiss" in err
+
+
+def test_neighbors_served_without_an_index_too_large_to_build_says_so(store: Store, tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str],
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import behemb_core.ann.served as served_mod
+
+    monkeypatch.setattr(served_mod, "MEMORY_BUILD_MAX_ITEMS", 1)  # as a catalogue too large to build in memory
+    code, out, err = run(capsys, "neighbors", "--store", str(store.root), "--version", "nx", "--item", 4, "-k", 3,
+                         "--mode", "next", "--served", "--json")
+    assert code == 0 and json.loads(out)["served"] is None
+    assert "no 'next' ANN index was built for nx" in err and "export --format faiss --mode next" in err
+
+
+# ------------------------------------------------------------------------------------------------ 7. one name, one mode
+
+
+def test_a_name_serves_one_mode_for_good(store: Store, tmp_path: Path) -> None:
+    """Whatever reads a registered name queries it one way: an index of the other mode is refused under it —
+    before anything is built or written — and the two modes' default names differ."""
+    from behemb_core.errors import StoreError
+    from behemb_core.store import register_index
+
+    build_version_index(store, "nx", mode="also", register_as="main")
+    root = Path(str(store.root))
+    with pytest.raises(StoreError, match="index 'main' serves the 'also viewed'.*default for a 'next' index is "
+                                         "'main-next'"):
+        export_faiss(store, "nx", out=tmp_path / "e", register_as="main")
+    assert not (tmp_path / "e").exists() and not (root / "ann" / "nx" / NEXT_BUILD).exists()
+    with pytest.raises(StoreError, match="serves the 'also viewed'"):
+        build_version_index(store, "nx", register_as="main")
+    assert not (root / "ann" / "nx" / NEXT_BUILD).exists()
+    assert json.loads((root / "indexes" / "main.json").read_text())["mode"] == "also"  # left as it was
+    build_version_index(store, "nx", register_as="main-next")
+    assert (index_for_version(store, "nx", "next") or {}).get("registered_as") == "main-next"
+    with pytest.raises(StoreError, match="index 'main-next' serves the 'next item'"):
+        build_version_index(store, "nx", mode="also", register_as="main-next")
+    # a registration's mode is one of the two, and "next" needs a version with the directional tables
+    sha = store.manifest("plain")["files"]["embeddings.parquet"]["sha256"]
+    with pytest.raises(StoreError, match="mode must be 'also' or 'next', got 'sideways'"):
+        register_index(store, "odd", version="plain", embeddings_sha256=sha, details={"mode": "sideways"})
+    with pytest.raises(StoreError, match="version 'plain' stores none"):
+        register_index(store, "odd", version="plain", embeddings_sha256=sha, details={"mode": "next"})
+    assert not (root / "indexes" / "odd.json").exists()
+
+
+def test_a_registration_claiming_the_other_mode_of_a_kept_build_is_never_read(store: Store) -> None:
+    """A registration that says "also" for the bytes of a kept "next" build (a receipt edited, say) would have
+    its readers query K with E: it is a foreign index — never deserialized — not a served list."""
+    from behemb_core.ann.served import ForeignIndex, open_index
+    from behemb_core.store import register_index
+
+    nxt = build_version_index(store, "nx")
+    details = {**registry_details(nxt, nxt["index_file"]), "mode": "also"}
+    register_index(store, "liar", version="nx", embeddings_sha256=nxt["embeddings_sha256"], details=details)
+    record = index_for_version(store, "nx", "also")
+    assert record is not None and record["registered_as"] == "liar"
+    with pytest.raises(ForeignIndex):
+        open_index(store, record)
+
+
+def test_a_next_index_of_other_directional_tables_is_not_the_versions(store: Store) -> None:
+    """A kept "next item" index names the sha256 of the directional tables it was built from; one that names other
+    tables is not served for the version, and building again refuses to reuse it."""
+    from behemb_core.errors import IntegrityError
+
+    nxt = build_version_index(store, "nx")
+    assert nxt["directional_parquet_sha256"] == store.manifest("nx")["files"]["directional.parquet"]["sha256"]
+    assert (nxt["n"], nxt["dim"]) == store.load_version("nx").directional.candidate.shape
+    path = Path(str(store.root)) / nxt["index_file"]
+    record = json.loads(path.with_name("index.json").read_text())
+    path.with_name("index.json").write_text(json.dumps({**record, "directional_parquet_sha256": "0" * 64}))
+    clear_caches()
+    assert index_for_version(store, "nx", "next") is None
+    with pytest.raises(IntegrityError, match="records other directional tables than the version's"):
+        build_version_index(store, "nx")
+
+
+def test_an_also_export_over_a_next_one_leaves_no_query_file(store: Store, tmp_path: Path) -> None:
+    out = tmp_path / "e"
+    export_faiss(store, "nx", out=out, register_as=None)
+    assert (out / "query.npy").exists()
+    export_faiss(store, "nx", out=out, register_as=None, mode="also", overwrite=True)
+    assert sorted(p.name for p in out.iterdir()) == ["export.json", "ids.json", "index.faiss"]
+    assert json.loads((out / "export.json").read_text())["mode"] == "also"

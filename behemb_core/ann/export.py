@@ -22,7 +22,7 @@ from ..store import Store
 from ..store import _lifecycle_io as lio
 from ..store._manifest import DIRECTIONAL_FILE
 from ..store.export import _refuse_existing, _refuse_inside_store, _shown, _write_npy, _Writes
-from ..store.lifecycle import register_index
+from ..store.lifecycle import index_name_refusal, register_index
 from .index import AnnParams
 from .modes import MODE_FIELDS, mode_vectors, resolve_mode
 from .served import INDEX_FILE, build_version_index, registry_details
@@ -44,7 +44,9 @@ def export_faiss(store: Store | str, version: str, *, out: str | os.PathLike[str
     query it, and the ``mode`` (``"also"``, or ``"next"``: an index over ``K`` queried with ``Q``, with ``query.npy``
     beside it; None: the mode the version serves). The index is built and kept with the version (or the kept one
     with the same parameters reused, :func:`~behemb_core.ann.served.build_version_index`) and, with
-    ``register_as``, registered under that name with the exported file as the one that serves. Returns
+    ``register_as``, registered under that name with the exported file as the one that serves (a name that already
+    serves the other mode is refused: :func:`~behemb_core.store.register_index`). With ``overwrite``, an "also
+    viewed" export over an earlier "next item" one removes its ``query.npy``. Returns
     ``{"paths", "record", "registered"}``.
 
     Refused before anything is written (StoreError) like every export: an ``out`` inside the store, an ``out``
@@ -60,6 +62,9 @@ def export_faiss(store: Store | str, version: str, *, out: str | os.PathLike[str
     chosen = resolve_mode(st.manifest(version), version, mode)
     paths = {k: f"{out_path}/{k}" for k in (NEXT_EXPORT_FILES if chosen == "next" else EXPORT_FILES)}
     _refuse_existing(fs, list(paths.values()), overwrite)
+    refused = None if register_as is None else index_name_refusal(st, register_as, chosen)
+    if refused is not None:
+        raise StoreError(refused)
     record = build_version_index(st, version, params=params, by=by, mode=chosen, progress=progress)
     data = st.read_bytes(st.join(record["index_file"]))
     if lio.sha256(data) != record["index_sha256"]:
@@ -83,6 +88,9 @@ def export_faiss(store: Store | str, version: str, *, out: str | os.PathLike[str
         if chosen == "next":
             w.write(paths["query.npy"], lambda fh: _write_npy(fh, query_with))
         w.write(paths["export.json"], (json.dumps(receipt, sort_keys=True, indent=2) + "\n").encode())
+    stale = f"{out_path}/query.npy"
+    if chosen == "also" and overwrite and fs.exists(stale):  # an earlier "next item" export's: not this index's
+        fs.rm(stale)
     shown = [_shown(fs, p) for p in paths.values()]
     registered = None
     if register_as is not None:

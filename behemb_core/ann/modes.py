@@ -20,10 +20,11 @@ import numpy as np
 from ..errors import ConfigError, IntegrityError
 from ..neighbors import require_next_tables
 from ..store import StoredVersion
+from ..store.lifecycle import DEFAULT_INDEX_NAMES
 from .index import AnnParams
 
-__all__ = ["INDEX_MODES", "MODE_FIELDS", "IndexMode", "build_folder", "check_mode", "mode_vectors", "mode_words",
-           "record_mode", "resolve_mode", "served_mode"]
+__all__ = ["DEFAULT_INDEX_NAMES", "INDEX_MODES", "MODE_FIELDS", "IndexMode", "build_folder", "check_mode",
+           "mode_vectors", "mode_words", "record_mode", "resolve_mode", "served_mode"]
 
 IndexMode = Literal["also", "next"]
 INDEX_MODES: tuple[IndexMode, ...] = ("also", "next")

@@ -34,9 +34,9 @@ from ..progress import ProgressCallback, as_reporter
 from ..store import Store, StoredVersion, _fsio
 from ..store import _lifecycle_io as lio
 from ..store._layout import ANN_DIR, INDEX_DIR
-from ..store._manifest import EMBEDDINGS_FILE
+from ..store._manifest import DIRECTIONAL_FILE, EMBEDDINGS_FILE
 from ..store.golden import golden_pairs
-from ..store.lifecycle import register_index
+from ..store.lifecycle import index_name_refusal, register_index
 from ..store.names import validate_version_name
 from ..store.policy import access
 from ..vocab import parse_id_like
@@ -115,6 +115,22 @@ def _registered(st: Store) -> list[dict[str, Any]]:
     return out
 
 
+def _directional_sha(st: Store, version: str) -> str | None:
+    """The sha256 of ``version``'s ``directional.parquet`` as its manifest records it (None: no directional pair)."""
+    manifest = st.manifest_or_none(version)
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    entry = files.get(DIRECTIONAL_FILE) if isinstance(files, dict) else None
+    sha = entry.get("sha256") if isinstance(entry, dict) else None
+    return sha if isinstance(sha, str) else None
+
+
+def _same_vectors(record: dict[str, Any], mode: str, embeddings_sha: str | None, directional_sha: str | None) -> bool:
+    """Whether an index record (kept or registered) was built for ``mode`` from the version's current vectors: its
+    embeddings' sha256 and, for a "next item" index (over K, queried with Q), its directional tables' sha256."""
+    return (_mode_of(record) == mode and record.get("embeddings_sha256") == embeddings_sha
+            and (mode != "next" or record.get("directional_parquet_sha256") == directional_sha))
+
+
 def _mode_of(record: dict[str, Any]) -> str:
     """A record's mode for filtering (an unknown one matches no mode: such a record is never served)."""
     mode = record.get("mode", "also")
@@ -124,21 +140,21 @@ def _mode_of(record: dict[str, Any]) -> str:
 def index_for_version(store: Store | str, version: str, mode: str | None = None) -> dict[str, Any] | None:
     """The index of ``mode`` (``"also"`` or ``"next"``, see :mod:`.modes`; None: the mode the version serves) that
     serves (or would serve) ``version``: the most recently registered index of that mode built from its current
-    embeddings (the recorded sha256 is the version's) that records its file, else the most recent such index kept
-    with the version, else None. The record says which it is (``"registered_as"`` holds the registered name, else
-    None). Records without a mode are ``"also"`` indexes."""
+    embeddings (the recorded sha256 is the version's; for ``"next"`` also its directional tables') that records its
+    file, else the most recent such index kept with the version, else None. The record says which it is
+    (``"registered_as"`` holds the registered name, else None). Records without a mode are ``"also"`` indexes."""
     st = lio.store_of(store)
     if mode is None:
         manifest = st.manifest_or_none(version)
         mode = served_mode(manifest) if manifest is not None else "also"
     sha = lio.version_hashes(st, version)["embeddings_sha256"]
+    dsha = _directional_sha(st, version) if mode == "next" else None
     registered = [r for r in _registered(st) if r.get("version") == version and isinstance(r.get("index_file"), str)
-                  and isinstance(r.get("index_sha256"), str) and r.get("embeddings_sha256") == sha
-                  and _mode_of(r) == mode]
+                  and isinstance(r.get("index_sha256"), str) and _same_vectors(r, mode, sha, dsha)]
     if registered:
         rec = max(registered, key=lambda r: str(r.get("at")))
         return {**rec, "registered_as": rec.get("index")}
-    built = [b for b in built_indexes(st, version) if b.get("embeddings_sha256") == sha and _mode_of(b) == mode]
+    built = [b for b in built_indexes(st, version) if _same_vectors(b, mode, sha, dsha)]
     return {**built[-1], "registered_as": None} if built else None
 
 
@@ -190,7 +206,8 @@ def _built_here(st: Store, record: dict[str, Any]) -> bool:
     if not isinstance(version, str):
         return False
     try:
-        return any(b.get("index_sha256") == record.get("index_sha256") for b in built_indexes(st, version))
+        return any(b.get("index_sha256") == record.get("index_sha256") and _mode_of(b) == _mode_of(record)
+                   for b in built_indexes(st, version))
     except StoreError:
         return False
 
@@ -235,19 +252,23 @@ def build_version_index(store: Store | str, version: str, *, params: AnnParams |
     actor = None if by is None else as_actor(by)
     access(st, actor).require("index")
     chosen = resolve_mode(st.manifest(version), version, mode)
+    refused = None if register_as is None else index_name_refusal(st, register_as, chosen)
+    if refused is not None:  # before building: a name serves one mode
+        raise StoreError(refused)
     rep = as_reporter(progress)
     build = build_folder(params, chosen)
     folder = st.join(ANN_DIR, version, build)
     rec_path = f"{folder}/{RECORD_FILE}"
     existing = lio.read_json(st, rec_path, "index record", strict=False)
     version_sha = lio.version_hashes(st, version)["embeddings_sha256"]
+    directional_sha = _directional_sha(st, version) if chosen == "next" else None
     record: dict[str, Any]
     if existing is not None:
-        if (not isinstance(existing, dict) or existing.get("embeddings_sha256") != version_sha
-                or existing.get("mode", "also") != chosen):
+        if not isinstance(existing, dict) or not _same_vectors(existing, chosen, version_sha, directional_sha):
             why = ("is unreadable" if not isinstance(existing, dict) else "records other embeddings than the "
                    "version's" if existing.get("embeddings_sha256") != version_sha else
-                   f"records mode {existing.get('mode', 'also')!r}, not {chosen!r}")
+                   f"records mode {existing.get('mode', 'also')!r}, not {chosen!r}" if _mode_of(existing) != chosen
+                   else "records other directional tables than the version's")
             raise IntegrityError(f"{rec_path} {why}; the index kept beside it is left as it is (kept indexes are "
                                  "never replaced): run verify, and build with other parameters meanwhile")
         rep("index", 0.3, "checking the index kept with the version")
@@ -279,10 +300,13 @@ def build_version_index(store: Store | str, version: str, *, params: AnnParams |
                   "build": build, "params": params.model_dump(mode="json"), "mode": chosen, **MODE_FIELDS[chosen],
                   "library": {"faiss-cpu": faiss_version()}, "format": "faiss",
                   "index_file": f"{ANN_DIR}/{version}/{build}/{INDEX_FILE}",
-                  "index_sha256": hashlib.sha256(data).hexdigest(), "index_bytes": len(data), "n": len(emb),
-                  "dim": emb.dim, "id_kind": emb.vocab.kind, "measurement": measurement, "how_to_query": _HOW[chosen],
+                  "index_sha256": hashlib.sha256(data).hexdigest(), "index_bytes": len(data),
+                  "n": int(indexed.shape[0]), "dim": int(indexed.shape[1]), "id_kind": emb.vocab.kind,
+                  "measurement": measurement, "how_to_query": _HOW[chosen],
                   "built_at": lio.utc_now(), "by": None if actor is None else actor.id,
                   "actor": None if actor is None else actor.record()}
+        if chosen == "next":  # K and Q come from the directional tables: the record names their file's sha256
+            record["directional_parquet_sha256"] = directional_sha
         rep("index", 0.9, "keeping the index with the version")
         with lio.locked(st):  # the record is checked first: a kept index file is never replaced
             if st.fs.exists(rec_path):
@@ -304,7 +328,9 @@ def registry_details(record: dict[str, Any], index_file: str) -> dict[str, Any]:
     return {"format": record["format"], "index_file": index_file, "index_sha256": record["index_sha256"],
             "index_bytes": record.get("index_bytes"),
             "params": record["params"], "n": record["n"], "dim": record["dim"], "build": record["build"],
-            "measurement": record["measurement"], "library": record["library"], "mode": record_mode(record)}
+            "measurement": record["measurement"], "library": record["library"], "mode": record_mode(record),
+            **{key: record[key] for key in ("indexed", "query_with", "how_to_query", "directional_parquet_sha256")
+               if key in record}}
 
 
 class ServedComparison(TypedDict):

@@ -45,12 +45,16 @@ def cmd_neighbors(args: argparse.Namespace) -> int:
     except KeyError:
         raise ConfigError(f"item {args.item!r} has no vector in version {args.version!r}") from None
     served = _served(store, stored, args.item, args.k, names, args.mode) if args.served else None
+    if args.served and served is None:  # no index of the mode, and too many items to build one in memory
+        print(f"note: no '{args.mode}' ANN index was built for {args.version}, and at {len(emb):,} items none is "
+              f"built in memory: build one with `export --format faiss --mode {args.mode}` to see what it serves",
+              file=sys.stderr)
     if args.json:
         query = {"item_id": args.item}
         if names is not None:
             query["name"] = str(names[emb.vocab.code(typed_id(emb, args.item))])
         emit({"version": args.version, "mode": args.mode, "query": query, "neighbors": rows,
-              **({"served": served} if served is not None else {})})
+              **({"served": served} if args.served else {})})
     else:
         from ..store import interaction_verb
 

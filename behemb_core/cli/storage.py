@@ -83,7 +83,6 @@ def cmd_audit(args: argparse.Namespace) -> int:
 #: ``export --format faiss`` options → the :class:`~behemb_core.ann.index.AnnParams` field each sets.
 ANN_FLAGS = {"ann_m": ("--ann-m", "m"), "ann_ef_construction": ("--ann-ef-construction", "ef_construction"),
              "ann_ef_search": ("--ann-ef-search", "ef_search")}
-DEFAULT_INDEX_NAME = "main"
 
 
 def ann_params_from_args(args: argparse.Namespace) -> Any:
@@ -142,20 +141,22 @@ def cmd_export(args: argparse.Namespace) -> int:
 def _export_faiss(args: argparse.Namespace) -> int:
     """``export --format faiss``: build (or reuse), measure, write and register in one library call."""
     from ..ann.export import export_faiss
+    from ..ann.modes import DEFAULT_INDEX_NAMES, resolve_mode
     from ..store import open_store
     from ..store.names import validate_version_name
 
     params = ann_params_from_args(args)
-    name = None if args.no_register else (args.index_name or DEFAULT_INDEX_NAME)
-    if name is not None:
+    if args.index_name is not None:
         try:
-            validate_version_name(name)
+            validate_version_name(args.index_name)
         except StoreError as exc:
-            raise ConfigError(f"--index-name {name!r}: {str(exc).replace('version name', 'name')}") from None
+            raise ConfigError(f"--index-name {args.index_name!r}: {str(exc).replace('version name', 'name')}") from None
     store = open_store(args.store)
+    mode = resolve_mode(store.manifest(args.version), args.version, args.mode)
+    name = None if args.no_register else (args.index_name or DEFAULT_INDEX_NAMES[mode])
     with doing(path=args.out):
         result = export_faiss(store, args.version, out=args.out, overwrite=args.overwrite, params=params,
-                              register_as=name, by=acting(args, store), mode=args.mode,
+                              register_as=name, by=acting(args, store), mode=mode,
                               progress=StderrProgress(args.quiet))
     record, reg = result["record"], result["registered"]
     summary = measurement_summary(record.get("measurement"))
@@ -229,8 +230,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "registered (--index-name) in the same step.")
     p.add_argument("--out", required=True)
     p.add_argument("--overwrite", action="store_true")
-    p.add_argument("--index-name", help=f"faiss: register the index under this name (default: "
-                   f"{DEFAULT_INDEX_NAME}).")
+    p.add_argument("--index-name", help="faiss: register the index under this name (default: main for an "
+                   "'also viewed' index, main-next for a 'next item' one; a name serves one mode for good).")
     p.add_argument("--no-register", action="store_true", help="faiss: build, measure and export, but register "
                    "nothing (the index is still kept with the version).")
     defaults = _ann_defaults()

@@ -398,15 +398,27 @@ def register_index_from_export(store: Store | str, index_name: str, export_json_
     if not isinstance(receipt, dict) or not {"version", "embeddings_parquet_sha256"} <= receipt.keys():
         raise StoreError(f"export receipt {path} lacks 'version' or 'embeddings_parquet_sha256'")
     details = {k: receipt[k] for k in _INDEX_DETAILS if k in receipt}
-    if isinstance(details.get("index_file"), str) and not lio.outside_store(details["index_file"]):
-        details["index_file"] = _beside(path, details["index_file"])  # the receipt names it relative to itself
+    for key in ("index_file", "query_file"):  # the receipt names its files relative to itself
+        if isinstance(details.get(key), str) and not lio.outside_store(details[key]):
+            details[key] = _beside(path, details[key])
     return _register(lio.store_of(store), index_name, receipt["version"], receipt["embeddings_parquet_sha256"], by,
                      source=path, details=details or None)
 
 
-#: What an export's receipt may say of an index, kept in its registration (``export --format faiss``).
+#: What an export's receipt may say of an index, kept in its registration (``export --format faiss``): for an
+#: index of the "next item" mode also what it holds and is queried with, and the query vectors' file.
 _INDEX_DETAILS = ("format", "index_file", "index_sha256", "index_bytes", "params", "n", "dim", "build", "measurement",
-                  "library", "mode")
+                  "library", "mode", "indexed", "query_with", "how_to_query", "query_file",
+                  "directional_parquet_sha256")
+#: The rankings an index may serve (see :mod:`behemb_core.ann.modes`): "also viewed" (over the symmetric vectors,
+#: queried with them) and "next item" (over the candidate vectors K, queried with the query vectors Q).
+INDEX_MODES = ("also", "next")
+_MODE_WORDS = {"also": "'also viewed' (over the symmetric vectors, queried with them)",
+               "next": "'next item' (over the candidate vectors K, queried with the query vectors Q)"}
+#: The name an index of each mode is registered under when none is given. A name serves one mode for good
+#: (:func:`register_index` refuses an index of another mode under it: its readers would query it with the wrong
+#: vectors), so the two defaults differ.
+DEFAULT_INDEX_NAMES = {"also": "main", "next": "main-next"}
 
 
 def _beside(receipt: str, name: str) -> str:
@@ -440,10 +452,36 @@ def _register(st: Store, index_name: str, version: str, sha: str, by: Actor | st
             if problem is not None:
                 raise StoreError(f"index {index_name!r}: {problem}")
         record.update(details)
+    mode = record.get("mode", "also")
+    if mode not in INDEX_MODES:
+        raise StoreError(f"index {index_name!r}: mode must be 'also' or 'next', got {mode!r}")
+    if mode == "next":
+        manifest = st.manifest_or_none(version)
+        if manifest is None or manifest.get("directional") is None:
+            raise StoreError(f"index {index_name!r}: a 'next item' index is over a version's directional tables, "
+                             f"and version {version!r} stores none")
     with lio.locked(st):
         access(st, actor).require("index")
+        refused = index_name_refusal(st, index_name, mode)
+        if refused is not None:
+            raise StoreError(refused)
         _fsio.write_atomic(st, st.join(INDEX_DIR, f"{index_name}.json"), lio.json_bytes(record), point="index")
     return record
+
+
+def index_name_refusal(store: Store | str, index_name: str, mode: str) -> str | None:
+    """Why an index of ``mode`` cannot be registered as ``index_name``: the name already serves the other mode
+    (whatever reads it would query the new index with the wrong vectors). None when it can (a new name, or one of
+    the same mode)."""
+    st = lio.store_of(store)
+    earlier = lio.read_json(st, st.join(INDEX_DIR, f"{index_name}.json"), "index registration", strict=False)
+    was = earlier.get("mode", "also") if isinstance(earlier, dict) else mode
+    if was == mode:
+        return None
+    return (f"index {index_name!r} serves the {_MODE_WORDS.get(str(was), repr(was))} ranking; an index of the "
+            f"{_MODE_WORDS.get(mode, repr(mode))} ranking is queried with other vectors, so whatever reads "
+            f"{index_name!r} would query it wrongly: register it under another name (the default for a '{mode}' "
+            f"index is {DEFAULT_INDEX_NAMES.get(mode, 'main')!r})")
 
 
 # ------------------------------------------------------------------------------------------------ helpers
