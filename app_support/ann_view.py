@@ -16,7 +16,7 @@ import streamlit as st
 from pydantic import ValidationError
 
 from behemb_core.ann.index import AnnParams
-from behemb_core.ann.modes import IndexMode, served_mode
+from behemb_core.ann.modes import DEFAULT_INDEX_NAMES, IndexMode, served_mode
 from behemb_core.ann.served import build_version_index, index_for_version
 from behemb_core.errors import StoreError
 from behemb_core.identity import Actor
@@ -37,7 +37,6 @@ EDITABLE = ("m", "ef_construction", "ef_search")
 KEY_PREFIX = "pub_ann"
 NAME_KEY = f"{KEY_PREFIX}_name"
 BUILD_KEY = f"{KEY_PREFIX}_build"
-DEFAULT_NAME = "main"
 _STAGES = {"index": "Building the ANN index", "recall": "Measuring recall"}
 
 
@@ -198,11 +197,14 @@ def ann_section(store: Store, version: str, published: str | None, acc: Access, 
     params, problems = _params_form()
     for problem in problems:
         st.error(f"Index parameters: {md(problem)}", icon=":material/block:")
-    if NAME_KEY not in st.session_state:
-        st.session_state[NAME_KEY] = DEFAULT_NAME
-    name = st.text_input("Index name", key=NAME_KEY,
+    name_key = NAME_KEY if mode == "also" else f"{NAME_KEY}_{mode}"  # each mode keeps its own name
+    if name_key not in st.session_state:
+        st.session_state[name_key] = DEFAULT_INDEX_NAMES[mode]
+    name = st.text_input("Index name", key=name_key,
                          help="The name the index is registered under (`indexes/<name>.json` in the store); "
-                         "`verify` then reports it when it was built from another version than the published one.")
+                         "`verify` then reports it when it was built from another version than the published one. "
+                         "A name serves one mode for good: an “also viewed” index and a “next item” one never share "
+                         "it.")
     name = name.strip()
     bad_name = index_name_problem(name)
     if bad_name is not None:

@@ -24,8 +24,15 @@ def source_text(served: ServedComparison) -> str:
     """Where the served list comes from, in one markdown sentence."""
     src = served["source"]
     if src["kind"] == "memory":
-        return ("No index was built for this version; shown is what an index built with the default parameters "
-                f"({params_text(src.get('params'))}) would serve (nothing stored); build one on the Publish page.")
+        if src.get("mode") == "next":
+            return ("No “next item” index was built for this version; shown is what one built with the default "
+                    f"parameters ({params_text(src.get('params'))}) would serve (nothing stored). The Publish page "
+                    "builds the index of the ranking the version serves; `export --format faiss --mode next` "
+                    "builds this one.")
+        return ("No “also viewed” index was built for this version; shown is what one built with the default "
+                f"parameters ({params_text(src.get('params'))}) would serve (nothing stored). The Publish page "
+                "builds the index of the ranking the version serves; `export --format faiss --mode also` builds "
+                "this one.")
     m = src.get("measurement") if isinstance(src.get("measurement"), dict) else None
     ok = m is not None and isinstance(m.get("recall"), (int, float)) and isinstance(m.get("queries", 0), int)
     recall = (f"its measured recall@{md(str(m.get('k', '?')))} is **{float(m['recall']):.3f}**"

@@ -222,8 +222,11 @@ if st.toggle("Show what the ANN index serves", value=True, key="nb_served",
             served = served_neighbors(store, stored, item, int(k), names=names, build_if_missing=small,
                                       mode=index_mode)
         if served is None:
-            st.caption(f"No ANN index was built for {md(version)}, and at {len(stored.embeddings):,} items none is "
-                       "built in memory here: build one on the Publish page to see what it serves.")
+            words = "“next item”" if index_mode == "next" else "“also viewed”"
+            st.caption(f"No {words} ANN index was built for {md(version)}, and at {len(stored.embeddings):,} items "
+                       "none is built in memory here: build one (the Publish page builds the index of the ranking "
+                       f"the version serves; `export --format faiss --mode {index_mode}` builds this one) to see "
+                       "what it serves.")
 if second is None and served is not None:
     exact_col, served_col = st.columns(2)
     with exact_col:

@@ -103,8 +103,8 @@ def test_without_an_index_the_page_says_it_builds_one_in_memory(store: Path,
     assert expected["source"]["kind"] == "memory"
     assert served["item_id"].tolist() == [r["item_id"] for r in expected["served"]]
     text = captions(at)
-    assert "No index was built for this version" in text and "(nothing stored)" in text
-    assert "build one on the Publish page" in text and "ef_search 64" in text
+    assert "No “also viewed” index was built for this version" in text and "(nothing stored)" in text
+    assert "The Publish page builds the index" in text and "ef_search 64" in text
     assert not (store / "ann").exists() and not (store / "indexes").exists()  # nothing was written
 
 
@@ -220,4 +220,4 @@ def test_next_mode_shows_the_next_index_beside_the_exact_next_list(next_template
     # back to "also viewed": the "next" index is not used for the symmetric list (one is built in memory)
     at.radio(key="nb_mode").set_value("Also viewed").run()
     assert not at.exception and not at.error
-    assert "No index was built for this version" in captions(at)
+    assert "No “also viewed” index was built for this version" in captions(at)

@@ -191,10 +191,11 @@ def test_a_version_serving_next_items_builds_and_judges_its_next_index(next_temp
 
     at.button(key=BUILD).click().run()
     ok(at)
-    record = json.loads((store_dir / "indexes" / "main.json").read_text())
+    record = json.loads((store_dir / "indexes" / "main-next.json").read_text())
     assert record["version"] == "nx" and record["mode"] == "next" and record["build"].startswith("next-")
     m = record["measurement"]
     assert metric(at, f"Recall@{m['k']}") == f"{m['recall']:.3f}"
-    assert f"Built and registered the “next item” ANN index main of nx by Ada (unverified): recall@{m['k']}" in text(at)
+    assert (f"Built and registered the “next item” ANN index main-next of nx by Ada (unverified): "
+            f"recall@{m['k']}") in text(at)
     after = served_row(at)
     assert after["state"] == "pass" and "of the 'next item' ranking (Q·K)" in after["detail"], after
