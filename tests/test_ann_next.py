@@ -467,3 +467,24 @@ def test_an_also_export_over_a_next_one_leaves_no_query_file(store: Store, tmp_p
     export_faiss(store, "nx", out=out, register_as=None, mode="also", overwrite=True)
     assert sorted(p.name for p in out.iterdir()) == ["export.json", "ids.json", "index.faiss"]
     assert json.loads((out / "export.json").read_text())["mode"] == "also"
+
+
+def test_verify_names_each_registrations_mode_and_a_next_index_of_other_tables(store: Store) -> None:
+    build_version_index(store, "nx", register_as="main-next")
+    build_version_index(store, "plain", register_as="main")
+    approve(store, "nx", by="alice", override=True, note="test store")
+    publish(store, "nx", by="alice")
+
+    def rows() -> dict[str, dict]:
+        return {r["index"]: r for r in verify_store(store)["indexes"]}
+
+    now = rows()
+    assert now["main-next"]["mode"] == "next" and now["main-next"]["problem"] is None
+    assert now["main"]["mode"] == "also" and "index skew" in now["main"]["problem"]  # plain is not published
+    path = Path(str(store.root)) / "indexes" / "main-next.json"
+    rec = json.loads(path.read_text())
+    path.write_text(json.dumps({**rec, "directional_parquet_sha256": "f" * 64}))
+    assert "a 'next item' index recording directional tables sha256 ffffffffffff… for nx" in rows()["main-next"][
+        "problem"]
+    path.write_text(json.dumps({**rec, "mode": "sideways"}))
+    assert "says mode 'sideways', which is not 'also' or 'next'" in rows()["main-next"]["problem"]

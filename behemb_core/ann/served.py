@@ -34,7 +34,7 @@ from ..progress import ProgressCallback, as_reporter
 from ..store import Store, StoredVersion, _fsio
 from ..store import _lifecycle_io as lio
 from ..store._layout import ANN_DIR, INDEX_DIR
-from ..store._manifest import DIRECTIONAL_FILE, EMBEDDINGS_FILE
+from ..store._manifest import EMBEDDINGS_FILE
 from ..store.golden import golden_pairs
 from ..store.lifecycle import index_name_refusal, register_index
 from ..store.names import validate_version_name
@@ -115,15 +115,6 @@ def _registered(st: Store) -> list[dict[str, Any]]:
     return out
 
 
-def _directional_sha(st: Store, version: str) -> str | None:
-    """The sha256 of ``version``'s ``directional.parquet`` as its manifest records it (None: no directional pair)."""
-    manifest = st.manifest_or_none(version)
-    files = manifest.get("files") if isinstance(manifest, dict) else None
-    entry = files.get(DIRECTIONAL_FILE) if isinstance(files, dict) else None
-    sha = entry.get("sha256") if isinstance(entry, dict) else None
-    return sha if isinstance(sha, str) else None
-
-
 def _same_vectors(record: dict[str, Any], mode: str, embeddings_sha: str | None, directional_sha: str | None) -> bool:
     """Whether an index record (kept or registered) was built for ``mode`` from the version's current vectors: its
     embeddings' sha256 and, for a "next item" index (over K, queried with Q), its directional tables' sha256."""
@@ -148,7 +139,7 @@ def index_for_version(store: Store | str, version: str, mode: str | None = None)
         manifest = st.manifest_or_none(version)
         mode = served_mode(manifest) if manifest is not None else "also"
     sha = lio.version_hashes(st, version)["embeddings_sha256"]
-    dsha = _directional_sha(st, version) if mode == "next" else None
+    dsha = lio.directional_sha256(st, version) if mode == "next" else None
     registered = [r for r in _registered(st) if r.get("version") == version and isinstance(r.get("index_file"), str)
                   and isinstance(r.get("index_sha256"), str) and _same_vectors(r, mode, sha, dsha)]
     if registered:
@@ -261,7 +252,7 @@ def build_version_index(store: Store | str, version: str, *, params: AnnParams |
     rec_path = f"{folder}/{RECORD_FILE}"
     existing = lio.read_json(st, rec_path, "index record", strict=False)
     version_sha = lio.version_hashes(st, version)["embeddings_sha256"]
-    directional_sha = _directional_sha(st, version) if chosen == "next" else None
+    directional_sha = lio.directional_sha256(st, version) if chosen == "next" else None
     record: dict[str, Any]
     if existing is not None:
         if not isinstance(existing, dict) or not _same_vectors(existing, chosen, version_sha, directional_sha):

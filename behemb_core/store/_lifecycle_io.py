@@ -18,7 +18,7 @@ from . import _fsio, _journal
 from ._fsio import write_atomic  # noqa: F401  (the lifecycle's writers import it from here)
 from ._journal import Journal, json_line  # noqa: F401
 from ._layout import AUDIT_FILE, INDEX_DIR, LIFECYCLE_DIR, POINTER_FILE, RECORD_SUFFIX, RECOVERED_DIR  # noqa: F401
-from ._manifest import EMBEDDINGS_FILE, MANIFEST_FILE
+from ._manifest import DIRECTIONAL_FILE, EMBEDDINGS_FILE, MANIFEST_FILE
 from .filestore import Store
 from .store_format import ensure_format
 
@@ -147,6 +147,21 @@ def version_hashes(st: Store, version: str) -> dict[str, str | None]:
     except (UnicodeDecodeError, ValueError, AttributeError):
         emb = None
     return {"embeddings_sha256": emb if isinstance(emb, str) else None, "manifest_sha256": sha256(manifest_raw)}
+
+
+#: The rankings an ANN index may serve (see :mod:`behemb_core.ann.modes`): "also viewed" (over the symmetric
+#: vectors, queried with them) and "next item" (over the candidate vectors K, queried with the query vectors Q).
+INDEX_MODES = ("also", "next")
+
+
+def directional_sha256(st: Store, version: str) -> str | None:
+    """The sha256 of ``version``'s ``directional.parquet`` as its manifest records it (None: no such version, or no
+    directional tables): what a "next item" index records it was built from."""
+    manifest = st.manifest_or_none(version)
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    entry = files.get(DIRECTIONAL_FILE) if isinstance(files, dict) else None
+    sha = entry.get("sha256") if isinstance(entry, dict) else None
+    return sha if isinstance(sha, str) else None
 
 
 def outside_store(path: str) -> bool:

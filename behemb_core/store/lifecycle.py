@@ -410,9 +410,7 @@ def register_index_from_export(store: Store | str, index_name: str, export_json_
 _INDEX_DETAILS = ("format", "index_file", "index_sha256", "index_bytes", "params", "n", "dim", "build", "measurement",
                   "library", "mode", "indexed", "query_with", "how_to_query", "query_file",
                   "directional_parquet_sha256")
-#: The rankings an index may serve (see :mod:`behemb_core.ann.modes`): "also viewed" (over the symmetric vectors,
-#: queried with them) and "next item" (over the candidate vectors K, queried with the query vectors Q).
-INDEX_MODES = ("also", "next")
+INDEX_MODES = lio.INDEX_MODES
 _MODE_WORDS = {"also": "'also viewed' (over the symmetric vectors, queried with them)",
                "next": "'next item' (over the candidate vectors K, queried with the query vectors Q)"}
 #: The name an index of each mode is registered under when none is given. A name serves one mode for good

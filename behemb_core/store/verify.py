@@ -241,6 +241,14 @@ def _index_reports(st: Store, published: str | None, shas: Mapping[str, str | No
         elif sha != shas[version]:
             problem = (f"index skew: index {name!r} records sha256 {str(sha)[:12]}… for {version}, but {version}'s "
                        f"{EMBEDDINGS_FILE} has sha256 {str(shas[version])[:12]}…: rebuild the index")
+        elif rec.get("mode", "also") not in lio.INDEX_MODES:
+            problem = (f"index record {folder}/{fn} says mode {rec.get('mode')!r}, which is not "
+                       f"{' or '.join(map(repr, lio.INDEX_MODES))}: nothing can tell how to query it")
+        elif rec.get("mode") == "next" and rec.get("directional_parquet_sha256") != lio.directional_sha256(st, version):
+            has = lio.directional_sha256(st, version)
+            problem = (f"index skew: index {name!r} is a 'next item' index recording directional tables sha256 "
+                       f"{str(rec.get('directional_parquet_sha256'))[:12]}… for {version}, but {version} "
+                       + (f"has {has[:12]}…" if has else "stores no directional tables") + ": rebuild the index")
         elif version != published:
             now = f"the published version is {published}" if published else "no version is published"
             problem = (f"index skew: {built} but {now}: rebuild the index from the published version"
@@ -252,6 +260,7 @@ def _index_reports(st: Store, published: str | None, shas: Mapping[str, str | No
             problem = file_check[1] if problem is None else f"{problem}; and {file_check[1]}"
         unchecked = file_check[1] if file_check and file_check[0] == "unjudged" else None
         out.append({"index": name, "version": version, "embeddings_sha256": sha,
+                    "mode": rec.get("mode", "also") if isinstance(rec, dict) else None,
                     "published": version is not None and version == published,
                     "ok": problem is None and unchecked is None,
                     "problem": problem, "index_file": rec.get("index_file") if isinstance(rec, dict) else None,
