@@ -382,7 +382,7 @@ def test_verify_clean_store(store: Store, tmp_path: Path) -> None:
     assert report["ok"], report["problems"]
     assert report["versions_checked"] == 3 and report["published"] == "beh_v2" and report["problems"] == []
     assert report["indexes"] == [{"index": "main-ann", "version": "beh_v2", "embeddings_sha256": emb_sha(
-        store, "beh_v2"), "published": True, "ok": True, "problem": None,
+        store, "beh_v2"), "mode": "also", "published": True, "ok": True, "problem": None,
         "index_file": None, "file_unchecked": None}]  # an npy export registers no index file: nothing to hash
 
 
