@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from test_directional_fit import CHAINS, planted_sequences  # b always follows a, a never follows b
 
 from behemb_core.ann.export import export_faiss
 from behemb_core.ann.index import AnnParams, build_index
@@ -38,29 +39,17 @@ from behemb_core.neighbors import next_item_neighbors, top_k_next
 from behemb_core.sessions import SessionOptions
 from behemb_core.signoff import approve
 from behemb_core.store import CheckResult, Store, publish
-from behemb_core.store.lifecycle import register_index_from_export
+from behemb_core.store.indexes import register_index_from_export
 from behemb_core.store.verify import verify_store
 from behemb_core.synthetic import sessions_from_lists
 from behemb_core.train import train_version
 from behemb_core.vocab import Vocabulary
 
 WEAK = AnnParams(m=4, ef_construction=8, ef_search=1)
-CHAINS = 30
 NEXT_BUILD = f"next-{AnnParams().build_id}"
 
 
 # ------------------------------------------------------------------------------------------------ fixtures
-
-
-def planted_sequences(n_sessions: int = 2000, seed: int = 0) -> list[list[int]]:
-    """Sessions ``noise, a, b, noise`` with ``(a, b) = (2c, 2c + 1)``: b always follows a, a never follows b."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for _ in range(n_sessions):
-        c = int(rng.integers(0, CHAINS))
-        x, y = (int(v) for v in rng.integers(100, 200, size=2))
-        out.append([x, 2 * c, 2 * c + 1, y])
-    return out
 
 
 @pytest.fixture(scope="module")
