@@ -37,7 +37,7 @@ from behemb_core.identity import Actor
 from behemb_core.methods.registry import DEFAULT_METHOD
 from behemb_core.signoff import SIGNOFF_CHECKS, approve, signoff_checks
 from behemb_core.store import CheckResult, Store, publish, set_policy
-from behemb_core.store.lifecycle import register_index, register_index_from_export
+from behemb_core.store.indexes import register_index, register_index_from_export
 from behemb_core.store.verify import verify_store
 from behemb_core.train import train_version
 

@@ -22,7 +22,7 @@ from ..store import Store
 from ..store import _lifecycle_io as lio
 from ..store._manifest import DIRECTIONAL_FILE
 from ..store.export import _refuse_existing, _refuse_inside_store, _shown, _write_npy, _Writes
-from ..store.lifecycle import index_name_refusal, register_index
+from ..store.indexes import index_name_refusal, register_index
 from .index import AnnParams
 from .modes import MODE_FIELDS, mode_vectors, resolve_mode
 from .served import INDEX_FILE, build_version_index, registry_details

@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import ConfigError, IntegrityError
 from ..neighbors import require_next_tables
 from ..store import StoredVersion
-from ..store.lifecycle import DEFAULT_INDEX_NAMES
+from ..store.indexes import DEFAULT_INDEX_NAMES
 from .index import AnnParams
 
 __all__ = ["DEFAULT_INDEX_NAMES", "INDEX_MODES", "MODE_FIELDS", "IndexMode", "build_folder", "check_mode",

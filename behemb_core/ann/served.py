@@ -36,7 +36,7 @@ from ..store import _lifecycle_io as lio
 from ..store._layout import ANN_DIR, INDEX_DIR
 from ..store._manifest import EMBEDDINGS_FILE
 from ..store.golden import golden_pairs
-from ..store.lifecycle import index_name_refusal, register_index
+from ..store.indexes import index_name_refusal, register_index
 from ..store.names import validate_version_name
 from ..store.policy import access
 from ..vocab import parse_id_like

@@ -175,7 +175,7 @@ def _export_faiss(args: argparse.Namespace) -> int:
 
 def cmd_register_index(args: argparse.Namespace) -> int:
     from ..store import Store
-    from ..store.lifecycle import register_index_from_export
+    from ..store.indexes import register_index_from_export
 
     store = Store(args.store)
     emit(register_index_from_export(store, args.index, args.export, by=acting(args, store)))

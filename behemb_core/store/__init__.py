@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from .export import export_version
 from .filestore import Store, StoredVersion, VersionInfo
+from .indexes import register_index, register_index_from_export
 from .lifecycle import (
     ApprovalRefused,
     CheckResult,
@@ -15,8 +16,6 @@ from .lifecycle import (
     publish,
     published_version,
     read_audit_log,
-    register_index,
-    register_index_from_export,
     rollback,
     rollback_target,
     rollback_targets,
