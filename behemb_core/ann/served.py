@@ -34,14 +34,23 @@ from ..progress import ProgressCallback, as_reporter
 from ..store import Store, StoredVersion, _fsio
 from ..store import _lifecycle_io as lio
 from ..store._layout import ANN_DIR, INDEX_DIR
-from ..store._manifest import EMBEDDINGS_FILE
+from ..store._manifest import DIRECTIONAL_FILE, EMBEDDINGS_FILE
 from ..store.golden import golden_pairs
 from ..store.indexes import index_name_refusal, register_index
 from ..store.names import validate_version_name
 from ..store.policy import access
 from ..vocab import parse_id_like
 from .index import AnnIndex, AnnParams, build_index, faiss_version, load_index
-from .modes import MODE_FIELDS, IndexMode, build_folder, mode_vectors, record_mode, resolve_mode, served_mode
+from .modes import (
+    MODE_FIELDS,
+    IndexMode,
+    build_folder,
+    claimed_mode,
+    mode_vectors,
+    record_mode,
+    resolve_mode,
+    served_mode,
+)
 from .recall import measure_recall
 
 __all__ = ["INDEX_FILE", "RECORD_FILE", "ServedComparison", "build_version_index", "built_indexes", "golden_codes",
@@ -118,14 +127,8 @@ def _registered(st: Store) -> list[dict[str, Any]]:
 def _same_vectors(record: dict[str, Any], mode: str, embeddings_sha: str | None, directional_sha: str | None) -> bool:
     """Whether an index record (kept or registered) was built for ``mode`` from the version's current vectors: its
     embeddings' sha256 and, for a "next item" index (over K, queried with Q), its directional tables' sha256."""
-    return (_mode_of(record) == mode and record.get("embeddings_sha256") == embeddings_sha
+    return (claimed_mode(record) == mode and record.get("embeddings_sha256") == embeddings_sha
             and (mode != "next" or record.get("directional_parquet_sha256") == directional_sha))
-
-
-def _mode_of(record: dict[str, Any]) -> str:
-    """A record's mode for filtering (an unknown one matches no mode: such a record is never served)."""
-    mode = record.get("mode", "also")
-    return mode if isinstance(mode, str) else "?"
 
 
 def index_for_version(store: Store | str, version: str, mode: str | None = None) -> dict[str, Any] | None:
@@ -135,11 +138,11 @@ def index_for_version(store: Store | str, version: str, mode: str | None = None)
     file, else the most recent such index kept with the version, else None. The record says which it is
     (``"registered_as"`` holds the registered name, else None). Records without a mode are ``"also"`` indexes."""
     st = lio.store_of(store)
+    manifest = st.manifest_or_none(version)  # read once: the served mode and both tables' sha256
     if mode is None:
-        manifest = st.manifest_or_none(version)
         mode = served_mode(manifest) if manifest is not None else "also"
-    sha = lio.version_hashes(st, version)["embeddings_sha256"]
-    dsha = lio.directional_sha256(st, version) if mode == "next" else None
+    sha = lio.recorded_sha256(manifest, EMBEDDINGS_FILE)
+    dsha = lio.recorded_sha256(manifest, DIRECTIONAL_FILE) if mode == "next" else None
     registered = [r for r in _registered(st) if r.get("version") == version and isinstance(r.get("index_file"), str)
                   and isinstance(r.get("index_sha256"), str) and _same_vectors(r, mode, sha, dsha)]
     if registered:
@@ -197,7 +200,7 @@ def _built_here(st: Store, record: dict[str, Any]) -> bool:
     if not isinstance(version, str):
         return False
     try:
-        return any(b.get("index_sha256") == record.get("index_sha256") and _mode_of(b) == _mode_of(record)
+        return any(b.get("index_sha256") == record.get("index_sha256") and claimed_mode(b) == claimed_mode(record)
                    for b in built_indexes(st, version))
     except StoreError:
         return False
@@ -242,7 +245,8 @@ def build_version_index(store: Store | str, version: str, *, params: AnnParams |
     params = params or AnnParams()
     actor = None if by is None else as_actor(by)
     access(st, actor).require("index")
-    chosen = resolve_mode(st.manifest(version), version, mode)
+    manifest = st.manifest(version)  # read once: the mode and both tables' sha256
+    chosen = resolve_mode(manifest, version, mode)
     refused = None if register_as is None else index_name_refusal(st, register_as, chosen)
     if refused is not None:  # before building: a name serves one mode
         raise StoreError(refused)
@@ -251,14 +255,14 @@ def build_version_index(store: Store | str, version: str, *, params: AnnParams |
     folder = st.join(ANN_DIR, version, build)
     rec_path = f"{folder}/{RECORD_FILE}"
     existing = lio.read_json(st, rec_path, "index record", strict=False)
-    version_sha = lio.version_hashes(st, version)["embeddings_sha256"]
-    directional_sha = lio.directional_sha256(st, version) if chosen == "next" else None
+    version_sha = lio.recorded_sha256(manifest, EMBEDDINGS_FILE)
+    directional_sha = lio.recorded_sha256(manifest, DIRECTIONAL_FILE) if chosen == "next" else None
     record: dict[str, Any]
     if existing is not None:
         if not isinstance(existing, dict) or not _same_vectors(existing, chosen, version_sha, directional_sha):
             why = ("is unreadable" if not isinstance(existing, dict) else "records other embeddings than the "
                    "version's" if existing.get("embeddings_sha256") != version_sha else
-                   f"records mode {existing.get('mode', 'also')!r}, not {chosen!r}" if _mode_of(existing) != chosen
+                   f"records mode {claimed_mode(existing)!r}, not {chosen!r}" if claimed_mode(existing) != chosen
                    else "records other directional tables than the version's")
             raise IntegrityError(f"{rec_path} {why}; the index kept beside it is left as it is (kept indexes are "
                                  "never replaced): run verify, and build with other parameters meanwhile")

@@ -141,12 +141,19 @@ def version_hashes(st: Store, version: str) -> dict[str, str | None]:
     except FileNotFoundError:
         return {"embeddings_sha256": None, "manifest_sha256": None}
     try:
-        files = json.loads(manifest_raw.decode("utf-8")).get("files")
-        rec = files.get(EMBEDDINGS_FILE) if isinstance(files, dict) else None
-        emb = rec.get("sha256") if isinstance(rec, dict) else None
-    except (UnicodeDecodeError, ValueError, AttributeError):
-        emb = None
-    return {"embeddings_sha256": emb if isinstance(emb, str) else None, "manifest_sha256": sha256(manifest_raw)}
+        manifest = json.loads(manifest_raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        manifest = None
+    return {"embeddings_sha256": recorded_sha256(manifest, EMBEDDINGS_FILE), "manifest_sha256": sha256(manifest_raw)}
+
+
+def recorded_sha256(manifest: Any, filename: str) -> str | None:
+    """The sha256 a version's parsed manifest records for one of its files (None: no manifest, no such file, or
+    no readable record of it)."""
+    files = manifest.get("files") if isinstance(manifest, Mapping) else None
+    entry = files.get(filename) if isinstance(files, Mapping) else None
+    sha = entry.get("sha256") if isinstance(entry, Mapping) else None
+    return sha if isinstance(sha, str) else None
 
 
 #: The rankings an ANN index may serve (see :mod:`behemb_core.ann.modes`): "also viewed" (over the symmetric
@@ -157,11 +164,7 @@ INDEX_MODES = ("also", "next")
 def directional_sha256(st: Store, version: str) -> str | None:
     """The sha256 of ``version``'s ``directional.parquet`` as its manifest records it (None: no such version, or no
     directional tables): what a "next item" index records it was built from."""
-    manifest = st.manifest_or_none(version)
-    files = manifest.get("files") if isinstance(manifest, dict) else None
-    entry = files.get(DIRECTIONAL_FILE) if isinstance(files, dict) else None
-    sha = entry.get("sha256") if isinstance(entry, dict) else None
-    return sha if isinstance(sha, str) else None
+    return recorded_sha256(st.manifest_or_none(version), DIRECTIONAL_FILE)
 
 
 def outside_store(path: str) -> bool:

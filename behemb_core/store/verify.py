@@ -244,8 +244,8 @@ def _index_reports(st: Store, published: str | None, shas: Mapping[str, str | No
         elif rec.get("mode", "also") not in lio.INDEX_MODES:
             problem = (f"index record {folder}/{fn} says mode {rec.get('mode')!r}, which is not "
                        f"{' or '.join(map(repr, lio.INDEX_MODES))}: nothing can tell how to query it")
-        elif rec.get("mode") == "next" and rec.get("directional_parquet_sha256") != lio.directional_sha256(st, version):
-            has = lio.directional_sha256(st, version)
+        elif rec.get("mode") == "next" and (rec.get("directional_parquet_sha256")
+                                            != (has := lio.directional_sha256(st, version))):
             problem = (f"index skew: index {name!r} is a 'next item' index recording directional tables sha256 "
                        f"{str(rec.get('directional_parquet_sha256'))[:12]}… for {version}, but {version} "
                        + (f"has {has[:12]}…" if has else "stores no directional tables") + ": rebuild the index")
