@@ -24,7 +24,7 @@ from ..store.indexes import DEFAULT_INDEX_NAMES
 from .index import AnnParams
 
 __all__ = ["DEFAULT_INDEX_NAMES", "INDEX_MODES", "MODE_FIELDS", "IndexMode", "build_folder", "check_mode",
-           "mode_vectors", "mode_words", "record_mode", "resolve_mode", "served_mode"]
+           "claimed_mode", "mode_vectors", "mode_words", "record_mode", "resolve_mode", "served_mode"]
 
 IndexMode = Literal["also", "next"]
 INDEX_MODES: tuple[IndexMode, ...] = ("also", "next")
@@ -67,10 +67,16 @@ def resolve_mode(manifest: Mapping[str, Any], version: str, mode: str | None) ->
     return chosen
 
 
+def claimed_mode(record: Mapping[str, Any]) -> Any:
+    """What an index record says its mode is, unchecked (no ``mode``: ``"also"``, as every index built before
+    modes): for matching records against a mode, which an unknown value never matches."""
+    return record.get("mode", "also")
+
+
 def record_mode(record: Mapping[str, Any]) -> IndexMode:
-    """The mode an index record says it was built for (no ``mode``: ``"also"``, as every index built before
-    modes); an unknown mode is an IntegrityError naming the record's index file."""
-    mode = record.get("mode", "also")
+    """The mode an index record says it was built for (:func:`claimed_mode`), checked: an unknown mode is an
+    IntegrityError naming the record's index file."""
+    mode = claimed_mode(record)
     if mode not in INDEX_MODES:
         raise IntegrityError(f"the index record of {record.get('index_file')!r} says mode {mode!r}, which is not "
                              "'also' or 'next'")

@@ -230,8 +230,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "registered (--index-name) in the same step.")
     p.add_argument("--out", required=True)
     p.add_argument("--overwrite", action="store_true")
-    p.add_argument("--index-name", help="faiss: register the index under this name (default: main for an "
-                   "'also viewed' index, main-next for a 'next item' one; a name serves one mode for good).")
+    names = _default_index_names()
+    p.add_argument("--index-name", help=f"faiss: register the index under this name (default: {names['also']} for "
+                   f"an 'also viewed' index, {names['next']} for a 'next item' one; a name serves one mode for good).")
     p.add_argument("--no-register", action="store_true", help="faiss: build, measure and export, but register "
                    "nothing (the index is still kept with the version).")
     defaults = _ann_defaults()
@@ -245,6 +246,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--by", help=BY_HELP)
     p.add_argument("--quiet", action="store_true", help="No progress on stderr.")
     p.set_defaults(func=cmd_export)
+
+
+def _default_index_names() -> dict[str, str]:
+    from ..store.indexes import DEFAULT_INDEX_NAMES
+
+    return dict(DEFAULT_INDEX_NAMES)
 
 
 def _ann_defaults() -> dict[str, Any]:
