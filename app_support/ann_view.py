@@ -5,7 +5,9 @@ pairs' items, queries per second beside exact search, the smallest ``ef`` reachi
 sha256, the parameters. An index already kept or registered for the version is shown from its record, never
 rebuilt on a page run. The index is of the mode the version serves (:func:`behemb_core.ann.modes.served_mode`):
 over the symmetric vectors, or — for a version serving the "next item" ranking — over the candidate vectors K,
-queried with the query vectors Q; the section says which."""
+queried with the query vectors Q; the section says which. A version with the "next item" tables may also get the
+other ranking's index (another placement): the section then asks which, the served one first; the checklist judges
+only the served ranking's index."""
 
 from __future__ import annotations
 
@@ -29,8 +31,8 @@ from .errors import user_errors
 from .forms import field_widget
 from .views import human_time, md
 
-__all__ = ["AnnProgress", "EDITABLE", "ann_section", "code", "index_name_problem", "measurement_sentences",
-           "mode_sentence", "param_errors", "recall_text"]
+__all__ = ["AnnProgress", "EDITABLE", "MODE_LABELS", "ann_section", "code", "index_name_problem",
+           "measurement_sentences", "mode_sentence", "param_errors", "recall_text"]
 
 #: The build and search settings a person may change on the page (``threads`` stays the library's default).
 EDITABLE = ("m", "ef_construction", "ef_search")
@@ -38,6 +40,8 @@ KEY_PREFIX = "pub_ann"
 NAME_KEY = f"{KEY_PREFIX}_name"
 BUILD_KEY = f"{KEY_PREFIX}_build"
 _STAGES = {"index": "Building the ANN index", "recall": "Measuring recall"}
+MODE_KEY = f"{KEY_PREFIX}_mode"
+MODE_LABELS: dict[IndexMode, str] = {"also": "Also viewed", "next": "Next item"}
 
 
 def param_errors(exc: ValidationError) -> list[str]:
@@ -61,14 +65,23 @@ def index_name_problem(name: str) -> str | None:
     return None
 
 
-def mode_sentence(mode: IndexMode) -> str:
-    """Which ranking the version's index serves and what it holds, in one markdown sentence."""
+def mode_sentence(mode: IndexMode, served: IndexMode | None = None) -> str:
+    """Which ranking an index of ``mode`` serves and what it holds, in markdown; ``served`` (default: ``mode``) is
+    the mode the version serves — an index of the other mode is said to be for another placement, not judged."""
+    served = mode if served is None else served
     if mode == "next":
-        return ("Mode: **next item** — this version serves what people go on to next, so its index holds the "
-                "candidate vectors (K) and is queried with each item's query vector (Q); recall is measured against "
-                "the exact Q·K ranking.")
-    return ("Mode: **also viewed** — the index holds the symmetric vectors and is queried with them; recall is "
-            "measured against the exact cosine neighbors.")
+        what = ("its index holds the candidate vectors (K) and is queried with each item's query vector (Q); recall "
+                "is measured against the exact Q·K ranking.")
+        head = "this version serves what people go on to next, so " if served == "next" else ""
+        text = f"Mode: **next item** — {head}{what}"
+    else:
+        text = ("Mode: **also viewed** — the index holds the symmetric vectors and is queried with them; recall is "
+                "measured against the exact cosine neighbors.")
+    if served != mode:
+        text += (f" This version serves the **{MODE_LABELS[served].lower()}** ranking: this index is for another "
+                 f"placement, and the checklist's “served neighbors match” judges the {MODE_LABELS[served].lower()} "
+                 "index, not this one.")
+    return text
 
 
 def recall_text(value: float | None) -> str:
@@ -180,17 +193,32 @@ def ann_section(store: Store, version: str, published: str | None, acc: Access, 
                "checklist's “served neighbors match” judges that measurement.")
     record = other = None
     mode: IndexMode = "also"
+    served: IndexMode = "also"
+    has_pair = False
     with user_errors("The ANN index records could not be read"):
-        mode = served_mode(store.manifest(version))
+        manifest = store.manifest(version)
+        served = served_mode(manifest)
+        mode = served
+        has_pair = manifest.get("directional") is not None
+    if has_pair:  # both rankings can be indexed; the served one first, and chosen unless the person picks the other
+        options: list[IndexMode] = [served, "also" if served == "next" else "next"]
+        mode = st.radio("Index of", options=options, horizontal=True,
+                        format_func=lambda m: MODE_LABELS[m], key=f"{MODE_KEY}_{version}",
+                        help="This version has the “next item” tables, so it can be served by two indexes: one of "
+                        "the “also viewed” ranking (symmetric vectors) and one of the “next item” ranking (K, "
+                        "queried with Q). The checklist judges the index of the ranking the version serves.")
+    with user_errors("The ANN index records could not be read"):
         record = index_for_version(store, version, mode)
         other = None if record is not None else index_for_version(store, version, "also" if mode == "next" else
                                                                   "next")
-    st.caption(mode_sentence(mode))
+    st.caption(mode_sentence(mode, served))
     if record is None:
         wrong = (f" for the mode it serves (an index of the other mode, {md(other.get('build'))}, exists: it does "
-                 "not serve what this version serves)" if other is not None else "")
-        st.info(f"No ANN index has been built from {md(version)} yet{wrong}, so the check “served neighbors match” "
-                "cannot judge it.", icon=":material/info:")
+                 "not serve what this version serves)" if other is not None and mode == served else
+                 f" for the {MODE_LABELS[mode].lower()} ranking" if mode != served else "")
+        judge = ("so the check “served neighbors match” cannot judge it" if mode == served else
+                 "(the check “served neighbors match” judges the index of the ranking the version serves)")
+        st.info(f"No ANN index has been built from {md(version)} yet{wrong}, {judge}.", icon=":material/info:")
     else:
         _show_record(record, version)
 

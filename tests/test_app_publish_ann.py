@@ -199,3 +199,41 @@ def test_a_version_serving_next_items_builds_and_judges_its_next_index(next_temp
             f"recall@{m['k']}") in text(at)
     after = served_row(at)
     assert after["state"] == "pass" and "of the 'next item' ranking (Q·K)" in after["detail"], after
+
+
+def test_the_other_ranking_of_a_version_with_the_tables_gets_its_own_index_and_is_not_judged(
+        next_template: Path, tmp_path: Path) -> None:
+    """A version serving "next item" can also get an "also viewed" index (another placement): the page offers both,
+    the served one first; the other one's build registers under its own default name, and the checklist still
+    judges only the served ranking's index."""
+    store_dir = tmp_path / "store"
+    shutil.copytree(next_template, store_dir)
+    at = open_publish(store_dir, version="nx")
+    radio = at.radio(key="pub_ann_mode_nx")
+    assert list(radio.options) == ["Next item", "Also viewed"] and radio.value == "next"
+    radio.set_value("also").run()
+    ok(at)
+    shown = text(at)
+    assert "Mode: **also viewed**" in shown and "this index is for another placement" in shown
+    assert "No ANN index has been built from nx yet for the also viewed ranking" in shown
+    assert at.text_input(key="pub_ann_name").value == "main"
+
+    at.button(key=BUILD).click().run()
+    ok(at)
+    record = json.loads((store_dir / "indexes" / "main.json").read_text())
+    assert record["version"] == "nx" and record.get("mode", "also") == "also"
+    assert not (store_dir / "indexes" / "main-next.json").exists()
+    assert "Built and registered the ANN index main of nx" in text(at)
+    judged = served_row(at)  # the version serves "next": an "also" index does not make the check pass
+    assert judged["state"] == "warning" and "'also' mode" in judged["detail"], judged
+
+    at.radio(key="pub_ann_mode_nx").set_value("next").run()
+    ok(at)
+    assert "No ANN index has been built from nx yet for the mode it serves" in text(at)
+    assert at.text_input(key="pub_ann_name_next").value == "main-next"
+
+
+def test_a_version_without_the_tables_offers_no_choice_of_ranking(store_dir: Path) -> None:
+    at = open_publish(store_dir)
+    assert not [r for r in at.radio if str(r.key).startswith("pub_ann_mode")]
+    assert "Mode: **also viewed**" in text(at) and "another placement" not in text(at)
