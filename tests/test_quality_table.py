@@ -42,7 +42,7 @@ def _tables() -> list[list[list[str]]]:
     """The section's tables, each as rows of cells (header first, the |---| line dropped)."""
     text = (REPO / "README.md").read_text()
     assert SECTION in text, f"README.md has no {SECTION!r} section"
-    section = text.split(SECTION, 1)[1].split("\n## ", 1)[0]
+    section = text.split(SECTION, 1)[1].split("\n## ", 1)[0].split("\n### ", 1)[0]  # its own text, not subsections
     tables: list[list[list[str]]] = []
     previous_was_row = False
     for line in section.splitlines():
