@@ -432,6 +432,25 @@ def test_a_registration_claiming_the_other_mode_of_a_kept_build_is_never_read(st
         open_index(store, record)
 
 
+def test_an_index_read_under_its_true_record_is_not_reused_for_one_claiming_the_other_mode(store: Store) -> None:
+    """The cache of indexes read and checked is keyed by the record's mode and version too: once the Neighbors
+    page (say) has read the "next" index under its own record, a registration claiming "also" for the same bytes
+    still faces the check that refuses it, instead of getting the cached index (and querying K with E)."""
+    from behemb_core.ann.served import ForeignIndex, open_index
+    from behemb_core.store import register_index
+
+    nxt = build_version_index(store, "nx", register_as="main-next")
+    details = {**registry_details(nxt, nxt["index_file"]), "mode": "also"}
+    register_index(store, "liar", version="nx", embeddings_sha256=nxt["embeddings_sha256"], details=details)
+    true_record = index_for_version(store, "nx", "next")
+    assert true_record is not None and true_record["registered_as"] == "main-next"
+    assert open_index(store, true_record).n == nxt["n"]  # read, checked and cached
+    liar = index_for_version(store, "nx", "also")
+    assert liar is not None and liar["registered_as"] == "liar" and liar["index_file"] == true_record["index_file"]
+    with pytest.raises(ForeignIndex):
+        open_index(store, liar)
+
+
 def test_a_next_index_of_other_directional_tables_is_not_the_versions(store: Store) -> None:
     """A kept "next item" index names the sha256 of the directional tables it was built from; one that names other
     tables is not served for the version, and building again refuses to reuse it."""

@@ -183,8 +183,11 @@ def open_index(store: Store | str, record: dict[str, Any]) -> AnnIndex:
     if stamp is not None and isinstance(size, int) and stamp[0] != str(size):
         raise IntegrityError(f"index file {path} has {stamp[0]} bytes, but its record says {size}: the file is not "
                              "the index that was built and measured (replaced or edited); build it again")
+    # the record's version and mode are part of the key: a record naming the same bytes for another version or mode
+    # must face _built_here itself, not reuse an index read under a record it was checked against
     key = None if stamp is None else (st.url, path, str(record.get("index_sha256")), stamp,
-                                      json.dumps(record.get("params"), sort_keys=True))
+                                      json.dumps(record.get("params"), sort_keys=True), str(record.get("version")),
+                                      str(claimed_mode(record)))
     return _OPENED.get_or_make(key, lambda: _read_checked(st, path, record))
 
 
