@@ -21,6 +21,7 @@ from behemb_core.ann.index import AnnIndex, AnnParams, build_index
 from behemb_core.ann.recall import TIE_TOLERANCE, measure_recall
 from behemb_core.ann.served import (
     build_version_index,
+    built_indexes,
     index_for_version,
     item_events,
     open_index,
@@ -271,6 +272,26 @@ def test_a_replaced_or_missing_exported_index_is_caught_by_verify(indexed: Store
     assert ext["file_unchecked"] and "could not be read" in ext["file_unchecked"]
     assert ext["file_unchecked"] in report["unjudged"]
     assert not report["ok"] and report["verdict"] == "could not judge"  # ...and not ok either
+    gone, _ = served_check(indexed)  # the same bytes are kept with the version: those are measured, and it says so
+    assert gone.state == "pass" and f"its file {exported} cannot be read here" in gone.detail
+    assert "the index kept with the version with the same bytes" in gone.detail
+
+
+def test_an_index_whose_bytes_are_nowhere_here_is_not_judged_from_a_rebuild(indexed: Store, tmp_path: Path) -> None:
+    """A registered export whose file cannot be read here (on the serving host, or gone) and whose bytes are not
+    kept with the version either: the check could not judge — it quotes the measurement the record holds — rather
+    than passing on an index built now, which is not what customers are served."""
+    export_faiss(indexed, "v1", out=tmp_path / "export", register_as="ext")
+    (tmp_path / "export" / "index.faiss").unlink()
+    kept = built_indexes(indexed, "v1")
+    assert len(kept) == 1
+    (root(indexed) / kept[0]["index_file"]).unlink()
+    clear_caches()
+    check, _ = served_check(indexed)
+    assert check.state == "warning" and check.could_not_judge and check.acknowledgeable, check
+    assert "cannot be read from here" in check.detail and "were not measured" in check.detail
+    recorded = json.loads((root(indexed) / "indexes" / "ext.json").read_text())["measurement"]
+    assert f"its record says recall@{recorded['k']} {recorded['recall']:.3f}" in check.detail
 
 
 # ------------------------------------------------------------------------------------------------ 5. skew

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..ann.index import AnnParams, build_index
-from ..ann.modes import IndexMode, mode_vectors, mode_words, served_mode
+from ..ann.modes import IndexMode, claimed_mode, mode_vectors, mode_words, served_mode
 from ..ann.recall import measure_recall
-from ..ann.served import ForeignIndex, golden_codes, index_for_version, item_events, open_index
+from ..ann.served import ForeignIndex, built_indexes, golden_codes, index_for_version, item_events, open_index
 from ..errors import ConfigError, IntegrityError
 from ..store.checklist import CheckResult
 from .context import CheckContext
@@ -23,10 +22,12 @@ def check_served_neighbors(ctx: CheckContext) -> CheckResult:
     index over the symmetric vectors queried with them, or over ``K`` queried with ``Q`` for a version serving the
     "next item" ranking) against exact search of that mode (seeded sample, by popularity band, golden pairs'
     items) at or above the policy's ``served_recall``. The index is the one of that mode registered for the
-    version, else the one kept with it; when its file is gone an index built with the recorded parameters is
-    measured (and the detail says so). Below the threshold is a warning naming the worst band; no index of the mode
-    is a check that could not judge (naming an index of the other mode when there is one, and how to build the
-    right one); an index file that is not the recorded one fails (override only: it is not what was measured)."""
+    version, else the one kept with it; when its file cannot be read here (gone, or an export on the serving host)
+    the index kept with the version that has the same bytes is measured (the detail says so), and without one the
+    check could not judge (quoting the measurement the record holds). Below the threshold is a warning naming the
+    worst band; no index of the mode is a check that could not judge (naming an index of the other mode when there
+    is one, and how to build the right one); an index file that is not the recorded one fails (override only: it is
+    not what was measured)."""
     k, need = ctx.k, ctx.policy.served_recall
     threshold = f"recall@{k} of the served index ≥ {need:g}"
     mode = served_mode(ctx.manifest)
@@ -42,9 +43,18 @@ def check_served_neighbors(ctx: CheckContext) -> CheckResult:
             index = open_index(ctx.store, record)
             made = f"{where} ({record.get('index_file')})"
         except FileNotFoundError:
-            index = build_index(indexed, AnnParams.model_validate(record.get("params") or {}))
-            made = (f"an index built now with {where}'s recorded parameters (its file {record.get('index_file')} is "
-                    "gone)")
+            # not here (gone, or an export on the serving host): the same bytes kept with the version, or nothing
+            copy = _kept_copy(ctx, record)
+            try:
+                if copy is None:
+                    raise FileNotFoundError(record.get("index_file"))
+                index = open_index(ctx.store, copy)
+            except FileNotFoundError:  # no kept copy, or its file is gone too: nothing with those bytes to measure
+                why = _unreachable(record, where)
+                return CheckResult(CHECK_NAME, False, None, threshold, why, acknowledgeable=True, could_not_judge=why)
+            made = (f"{where}: its file {record.get('index_file')} cannot be read here, so the index kept with the "
+                    f"version with the same bytes (sha256 {str(record.get('index_sha256'))[:12]}…, "
+                    f"{copy.get('index_file')}) was measured")
     except ForeignIndex as exc:
         return CheckResult(CHECK_NAME, False, None, threshold, str(exc), acknowledgeable=True,
                            could_not_judge=str(exc))
@@ -75,6 +85,29 @@ def check_served_neighbors(ctx: CheckContext) -> CheckResult:
         detail = (f"the served index misses exact neighbors: {detail}{worst_words} — rebuild it with a larger "
                   "ef_search or m")
     return CheckResult(CHECK_NAME, passed, round(m["recall"], 4), threshold, detail, acknowledgeable=True)
+
+
+def _kept_copy(ctx: CheckContext, record: dict[str, Any]) -> dict[str, Any] | None:
+    """``record`` pointed at the index kept with the version that has its bytes and mode (the registration's search
+    settings kept), or None when there is none (or the record is that kept index itself)."""
+    if record.get("registered_as") is None:
+        return None
+    for kept in reversed(built_indexes(ctx.store, ctx.version)):
+        if kept.get("index_sha256") == record.get("index_sha256") and claimed_mode(kept) == claimed_mode(record):
+            return {**record, "index_file": kept.get("index_file"), "index_bytes": kept.get("index_bytes")}
+    return None
+
+
+def _unreachable(record: dict[str, Any], where: str) -> str:
+    """Why an index whose file cannot be read here was not measured, with what its record says was measured when
+    it was built (a person decides whether that is enough)."""
+    m = record.get("measurement")
+    recall = m.get("recall") if isinstance(m, dict) else None
+    said = (f"; its record says recall@{m.get('k')} {recall:.3f} at ef {m.get('ef_search')} when it was built"
+            if isinstance(m, dict) and isinstance(recall, (int, float)) else "; its record holds no measurement")
+    return (f"{where}'s file {record.get('index_file')} cannot be read from here (gone, or on another host) and no "
+            "index kept with the version has its bytes, so the neighbors customers are served were not measured"
+            f"{said} — rebuild it here (the Publish page, or export --format faiss) to measure it")
 
 
 def _no_index(ctx: CheckContext, mode: IndexMode) -> str:
