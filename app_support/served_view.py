@@ -12,7 +12,7 @@ from app_support.views import md
 from app_support.widgets import static_table
 from behemb_core.ann.served import ServedComparison
 
-__all__ = ["exact_frame", "served_frame", "show_served_list", "show_served_summary", "source_text"]
+__all__ = ["build_hint", "exact_frame", "served_frame", "show_served_list", "show_served_summary", "source_text"]
 
 
 def params_text(params: dict[str, Any] | None) -> str:
@@ -20,19 +20,21 @@ def params_text(params: dict[str, Any] | None) -> str:
     return ", ".join(f"{key} {md(str(p.get(key, '?')))}" for key in ("m", "ef_construction", "ef_search"))
 
 
+def build_hint(mode: object) -> str:
+    """Where the index of ``mode`` ("also" or "next") is built, in one sentence."""
+    which = "Next item" if mode == "next" else "Also viewed"
+    return (f"The Publish page's ANN section builds it (for a version with the “next item” tables, pick **{which}** "
+            f"under *Index of*), as does `export --format faiss --mode {'next' if mode == 'next' else 'also'}`.")
+
+
 def source_text(served: ServedComparison) -> str:
     """Where the served list comes from, in one markdown sentence."""
     src = served["source"]
     if src["kind"] == "memory":
-        if src.get("mode") == "next":
-            return ("No “next item” index was built for this version; shown is what one built with the default "
-                    f"parameters ({params_text(src.get('params'))}) would serve (nothing stored). The Publish page "
-                    "builds the index of the ranking the version serves; `export --format faiss --mode next` "
-                    "builds this one.")
-        return ("No “also viewed” index was built for this version; shown is what one built with the default "
-                f"parameters ({params_text(src.get('params'))}) would serve (nothing stored). The Publish page "
-                "builds the index of the ranking the version serves; `export --format faiss --mode also` builds "
-                "this one.")
+        words = "“next item”" if src.get("mode") == "next" else "“also viewed”"
+        return (f"No {words} index was built for this version; shown is what one built with the default "
+                f"parameters ({params_text(src.get('params'))}) would serve (nothing stored). "
+                f"{build_hint(src.get('mode'))}")
     m = src.get("measurement") if isinstance(src.get("measurement"), dict) else None
     ok = m is not None and isinstance(m.get("recall"), (int, float)) and isinstance(m.get("queries", 0), int)
     recall = (f"its measured recall@{md(str(m.get('k', '?')))} is **{float(m['recall']):.3f}**"

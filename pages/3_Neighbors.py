@@ -23,7 +23,7 @@ import streamlit as st
 from app_support import keys, loaders
 from app_support.errors import user_errors
 from app_support.identity import current_access
-from app_support.served_view import exact_frame, show_served_list, show_served_summary
+from app_support.served_view import build_hint, exact_frame, show_served_list, show_served_summary
 from app_support.views import evidence_table, example_lines, human_time, md, neighbor_table
 from app_support.widgets import static_table
 from behemb_core.ann.served import MEMORY_BUILD_MAX_ITEMS, ServedComparison, index_for_version, served_neighbors
@@ -224,9 +224,7 @@ if st.toggle("Show what the ANN index serves", value=True, key="nb_served",
         if served is None:
             words = "“next item”" if index_mode == "next" else "“also viewed”"
             st.caption(f"No {words} ANN index was built for {md(version)}, and at {len(stored.embeddings):,} items "
-                       "none is built in memory here: build one (the Publish page builds the index of the ranking "
-                       f"the version serves; `export --format faiss --mode {index_mode}` builds this one) to see "
-                       "what it serves.")
+                       f"none is built in memory here: build one to see what it serves. {build_hint(index_mode)}")
 if second is None and served is not None:
     exact_col, served_col = st.columns(2)
     with exact_col:

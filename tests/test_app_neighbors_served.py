@@ -104,7 +104,7 @@ def test_without_an_index_the_page_says_it_builds_one_in_memory(store: Path,
     assert served["item_id"].tolist() == [r["item_id"] for r in expected["served"]]
     text = captions(at)
     assert "No “also viewed” index was built for this version" in text and "(nothing stored)" in text
-    assert "The Publish page builds the index" in text and "ef_search 64" in text
+    assert "The Publish page's ANN section builds it" in text and "ef_search 64" in text
     assert not (store / "ann").exists() and not (store / "indexes").exists()  # nothing was written
 
 
