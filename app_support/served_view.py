@@ -44,7 +44,10 @@ def source_text(served: ServedComparison) -> str:
              else "the index kept with this version (not registered as the one serving it)")
     over = (" — over the candidate vectors K, queried with the item's query vector Q" if src.get("mode") == "next"
             else "")
-    return f"Served by {where} ({md(src.get('build') or '?')}: {params_text(src.get('params'))}){over}; {recall}."
+    copy = (f" Its registered file ({md(src['registered_file'])}) cannot be read here, so the index kept with the "
+            "version with the same bytes was read." if src.get("registered_file") else "")
+    return (f"Served by {where} ({md(src.get('build') or '?')}: {params_text(src.get('params'))}){over}; "
+            f"{recall}.{copy}")
 
 
 def _score_column(served: ServedComparison) -> str:

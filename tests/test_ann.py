@@ -275,6 +275,12 @@ def test_a_replaced_or_missing_exported_index_is_caught_by_verify(indexed: Store
     gone, _ = served_check(indexed)  # the same bytes are kept with the version: those are measured, and it says so
     assert gone.state == "pass" and f"its file {exported} cannot be read here" in gone.detail
     assert "the index kept with the version with the same bytes" in gone.detail
+    stored = indexed.load_version("v1")  # the Neighbors page's served list reads the kept copy too, and says so
+    item = stored.embeddings.vocab.ids[0]
+    shown = served_neighbors(indexed, stored, item, k=10, build_if_missing=False)
+    assert shown is not None and shown["source"]["name"] == "ext"
+    assert shown["source"]["registered_file"] == str(exported)
+    assert shown["source"]["index_file"] == built_indexes(indexed, "v1")[0]["index_file"]
 
 
 def test_an_index_whose_bytes_are_nowhere_here_is_not_judged_from_a_rebuild(indexed: Store, tmp_path: Path) -> None:

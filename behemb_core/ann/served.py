@@ -54,7 +54,7 @@ from .modes import (
 from .recall import measure_recall
 
 __all__ = ["INDEX_FILE", "RECORD_FILE", "ServedComparison", "build_version_index", "built_indexes", "golden_codes",
-           "index_for_version", "item_events", "open_index", "served_neighbors"]
+           "index_for_version", "item_events", "kept_copy", "open_index", "served_neighbors"]
 
 INDEX_FILE = "index.faiss"
 RECORD_FILE = "index.json"
@@ -166,6 +166,19 @@ def _stamp(st: Store, path: str) -> tuple[Any, ...] | None:
         return None
     stamp = (str(info["size"]), *(str(info.get(k)) for k in ("mtime", "ino", "LastModified", "ETag") if k in info))
     return stamp if len(stamp) > 1 else None
+
+
+def kept_copy(store: Store | str, record: dict[str, Any]) -> dict[str, Any] | None:
+    """A registration (``record["registered_as"]`` set) pointed at the index kept with its version that has the same
+    bytes and mode — for when the registered file cannot be read here (an export on the serving host, or gone);
+    the registration's search settings are kept. None when there is no such copy, or the record is a kept index."""
+    version = record.get("version")
+    if record.get("registered_as") is None or not isinstance(version, str):
+        return None
+    for kept in reversed(built_indexes(lio.store_of(store), version)):
+        if kept.get("index_sha256") == record.get("index_sha256") and claimed_mode(kept) == claimed_mode(record):
+            return {**record, "index_file": kept.get("index_file"), "index_bytes": kept.get("index_bytes")}
+    return None
 
 
 def open_index(store: Store | str, record: dict[str, Any]) -> AnnIndex:
@@ -368,10 +381,18 @@ def served_neighbors(store: Store | str, stored: StoredVersion, item_id: Any, k:
              if chosen == "next" else item_neighbors(emb, item_id, k, names=names))
     record = index_for_version(st, stored.name, chosen)
     if record is not None:
-        index = open_index(st, record)
+        try:
+            index = open_index(st, record)
+        except FileNotFoundError:  # the registered file is not here: the same bytes kept with the version, if any
+            copy = kept_copy(st, record)
+            if copy is None:
+                raise
+            index = open_index(st, copy)
+            record = {**copy, "registered_file": record.get("index_file")}
         source = {"kind": "registered" if record["registered_as"] else "kept", "name": record["registered_as"],
                   "build": record.get("build"), "index_file": record.get("index_file"), "params": record.get("params"),
-                  "measurement": record.get("measurement"), "mode": chosen}
+                  "measurement": record.get("measurement"), "mode": chosen,
+                  "registered_file": record.get("registered_file")}
     elif build_if_missing and len(emb) <= MEMORY_BUILD_MAX_ITEMS:
         params = AnnParams()
         sha = stored.manifest["files"][EMBEDDINGS_FILE]["sha256"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..ann.modes import IndexMode, claimed_mode, mode_vectors, mode_words, served_mode
+from ..ann.modes import IndexMode, mode_vectors, mode_words, served_mode
 from ..ann.recall import measure_recall
-from ..ann.served import ForeignIndex, built_indexes, golden_codes, index_for_version, item_events, open_index
+from ..ann.served import ForeignIndex, golden_codes, index_for_version, item_events, kept_copy, open_index
 from ..errors import ConfigError, IntegrityError
 from ..store.checklist import CheckResult
 from .context import CheckContext
@@ -44,7 +44,7 @@ def check_served_neighbors(ctx: CheckContext) -> CheckResult:
             made = f"{where} ({record.get('index_file')})"
         except FileNotFoundError:
             # not here (gone, or an export on the serving host): the same bytes kept with the version, or nothing
-            copy = _kept_copy(ctx, record)
+            copy = kept_copy(ctx.store, record)
             try:
                 if copy is None:
                     raise FileNotFoundError(record.get("index_file"))
@@ -85,17 +85,6 @@ def check_served_neighbors(ctx: CheckContext) -> CheckResult:
         detail = (f"the served index misses exact neighbors: {detail}{worst_words} — rebuild it with a larger "
                   "ef_search or m")
     return CheckResult(CHECK_NAME, passed, round(m["recall"], 4), threshold, detail, acknowledgeable=True)
-
-
-def _kept_copy(ctx: CheckContext, record: dict[str, Any]) -> dict[str, Any] | None:
-    """``record`` pointed at the index kept with the version that has its bytes and mode (the registration's search
-    settings kept), or None when there is none (or the record is that kept index itself)."""
-    if record.get("registered_as") is None:
-        return None
-    for kept in reversed(built_indexes(ctx.store, ctx.version)):
-        if kept.get("index_sha256") == record.get("index_sha256") and claimed_mode(kept) == claimed_mode(record):
-            return {**record, "index_file": kept.get("index_file"), "index_bytes": kept.get("index_bytes")}
-    return None
 
 
 def _unreachable(record: dict[str, Any], where: str) -> str:

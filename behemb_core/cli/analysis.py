@@ -114,7 +114,9 @@ def served_source(source: dict[str, Any]) -> str:
              else "the index kept with the version (not registered)")
     if source.get("mode") == "next":
         where += ", over K queried with Q"
-    return f"served by {where}: {source.get('build')} ({params}), {recall}; file {source.get('index_file')}"
+    copy = (f" (its registered file {source['registered_file']} cannot be read here: the kept index with the same "
+            "bytes)" if source.get("registered_file") else "")
+    return f"served by {where}: {source.get('build')} ({params}), {recall}; file {source.get('index_file')}{copy}"
 
 
 def _published(store: Any) -> str:
