@@ -54,7 +54,7 @@ from .modes import (
 from .recall import measure_recall
 
 __all__ = ["INDEX_FILE", "RECORD_FILE", "ServedComparison", "build_version_index", "built_indexes", "golden_codes",
-           "index_for_version", "item_events", "kept_copy", "open_index", "served_neighbors"]
+           "index_for_version", "item_events", "kept_copy", "open_index", "open_served", "served_neighbors"]
 
 INDEX_FILE = "index.faiss"
 RECORD_FILE = "index.json"
@@ -179,6 +179,19 @@ def kept_copy(store: Store | str, record: dict[str, Any]) -> dict[str, Any] | No
         if kept.get("index_sha256") == record.get("index_sha256") and claimed_mode(kept) == claimed_mode(record):
             return {**record, "index_file": kept.get("index_file"), "index_bytes": kept.get("index_bytes")}
     return None
+
+
+def open_served(store: Store | str, record: dict[str, Any]) -> tuple[AnnIndex, dict[str, Any]]:
+    """The index a record names (:func:`open_index`) and the record read; when the registered file cannot be read
+    here (an export on the serving host, or gone), the index kept with the version with the same bytes
+    (:func:`kept_copy`), whose record then says ``registered_file``. FileNotFoundError when neither is here."""
+    try:
+        return open_index(store, record), record
+    except FileNotFoundError:
+        copy = kept_copy(store, record)
+        if copy is None:
+            raise
+        return open_index(store, copy), {**copy, "registered_file": record.get("index_file")}
 
 
 def open_index(store: Store | str, record: dict[str, Any]) -> AnnIndex:
@@ -381,14 +394,7 @@ def served_neighbors(store: Store | str, stored: StoredVersion, item_id: Any, k:
              if chosen == "next" else item_neighbors(emb, item_id, k, names=names))
     record = index_for_version(st, stored.name, chosen)
     if record is not None:
-        try:
-            index = open_index(st, record)
-        except FileNotFoundError:  # the registered file is not here: the same bytes kept with the version, if any
-            copy = kept_copy(st, record)
-            if copy is None:
-                raise
-            index = open_index(st, copy)
-            record = {**copy, "registered_file": record.get("index_file")}
+        index, record = open_served(st, record)
         source = {"kind": "registered" if record["registered_as"] else "kept", "name": record["registered_as"],
                   "build": record.get("build"), "index_file": record.get("index_file"), "params": record.get("params"),
                   "measurement": record.get("measurement"), "mode": chosen,

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..ann.modes import IndexMode, mode_vectors, mode_words, served_mode
 from ..ann.recall import measure_recall
-from ..ann.served import ForeignIndex, golden_codes, index_for_version, item_events, kept_copy, open_index
+from ..ann.served import ForeignIndex, golden_codes, index_for_version, item_events, open_served
 from ..errors import ConfigError, IntegrityError
 from ..store.checklist import CheckResult
 from .context import CheckContext
@@ -40,21 +40,14 @@ def check_served_neighbors(ctx: CheckContext) -> CheckResult:
     try:
         indexed, query_with = mode_vectors(stored, mode)
         try:
-            index = open_index(ctx.store, record)
-            made = f"{where} ({record.get('index_file')})"
-        except FileNotFoundError:
-            # not here (gone, or an export on the serving host): the same bytes kept with the version, or nothing
-            copy = kept_copy(ctx.store, record)
-            try:
-                if copy is None:
-                    raise FileNotFoundError(record.get("index_file"))
-                index = open_index(ctx.store, copy)
-            except FileNotFoundError:  # no kept copy, or its file is gone too: nothing with those bytes to measure
-                why = _unreachable(record, where)
-                return CheckResult(CHECK_NAME, False, None, threshold, why, acknowledgeable=True, could_not_judge=why)
-            made = (f"{where}: its file {record.get('index_file')} cannot be read here, so the index kept with the "
-                    f"version with the same bytes (sha256 {str(record.get('index_sha256'))[:12]}…, "
-                    f"{copy.get('index_file')}) was measured")
+            index, read = open_served(ctx.store, record)
+        except FileNotFoundError:  # neither the file nor a kept copy of its bytes: nothing to measure
+            why = _unreachable(record, where)
+            return CheckResult(CHECK_NAME, False, None, threshold, why, acknowledgeable=True, could_not_judge=why)
+        made = (f"{where} ({record.get('index_file')})" if "registered_file" not in read else
+                f"{where}: its file {record.get('index_file')} cannot be read here, so the index kept with the "
+                f"version with the same bytes (sha256 {str(record.get('index_sha256'))[:12]}…, "
+                f"{read.get('index_file')}) was measured")
     except ForeignIndex as exc:
         return CheckResult(CHECK_NAME, False, None, threshold, str(exc), acknowledgeable=True,
                            could_not_judge=str(exc))
