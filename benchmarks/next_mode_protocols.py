@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
-from .quality import DATASETS, HOLDOUT, SEED, SHARED_DATA, K, _git
+from .quality import DATASETS, HOLDOUT, SEED, SHARED_DATA, K, _git, random_split_run
 from .results_io import write_results
 
 REPO = Path(__file__).resolve().parents[1]
@@ -65,18 +65,9 @@ def summarize_seeds(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def random_holdouts(sessions: Any, seeds: int, *, log=sys.stderr) -> dict[str, Any]:
-    from behemb_core.evaluation import evaluate_method
-    from behemb_core.methods.registry import DEFAULT_METHOD
-
-    runs = []
-    for split_seed in range(seeds):
-        report = cast(dict[str, Any], evaluate_method(
-            sessions, DEFAULT_METHOD, {"directional": True}, seeds=[SEED], ks=[K], holdout=HOLDOUT, split="random",
-            split_seed=split_seed, n_boot=10))
-        run = {"split_seed": split_seed, "pairs": report["split"]["pairs"], **_scores(report)}
-        runs.append(run)
-        print(f"  random split {split_seed}: HR@{K} symmetric {run['symmetric']:.4f}, next {run['next']:.4f}, "
-              f"sequential rules {run['sequential_rules']:.4f}", file=log, flush=True)
+    """:func:`benchmarks.quality.random_split_run` on split seeds ``0 … seeds-1`` (a short bootstrap: only the
+    point estimates are read here) and their summary."""
+    runs = [random_split_run(sessions, split_seed, n_boot=10, log=log) for split_seed in range(seeds)]
     return {"runs": runs, **summarize_seeds(runs)}
 
 

@@ -331,28 +331,32 @@ def evaluate_dataset(name: str, shared: Path, *, on_method: Callable[[dict[str, 
     return result
 
 
-def random_split_next(sessions: Any, *, log=sys.stderr) -> dict[str, Any]:
-    """The default method with ``directional=true`` (default α) on random hold-outs of :data:`HOLDOUT` of the
-    sessions, one per seed of :data:`RANDOM_SPLIT_SEEDS`: HR@K of its symmetric mode, its next mode and sequential
-    rules on each split's held-out pairs, and the means' ratios (next ÷ symmetric, next ÷ sequential rules)."""
+def random_split_run(sessions: Any, split_seed: int, *, n_boot: int = N_BOOT, log=sys.stderr) -> dict[str, Any]:
+    """The default method with ``directional=true`` (default α) trained on a random ``1 - HOLDOUT`` of the sessions
+    (split seed ``split_seed``) and scored on the consecutive pairs of the rest: HR@K of its symmetric mode, its
+    next mode and sequential rules on those pairs, with the split's sizes and the α used."""
     from behemb_core.evaluation import evaluate_method
     from behemb_core.methods.registry import DEFAULT_METHOD
 
     hr = METRICS[0]
-    runs = []
-    for split_seed in RANDOM_SPLIT_SEEDS:
-        report: dict[str, Any] = cast(dict[str, Any], evaluate_method(
-            sessions, DEFAULT_METHOD, {"directional": True}, seeds=[SEED], ks=[K], holdout=HOLDOUT, split="random",
-            split_seed=split_seed, n_boot=N_BOOT))
-        if "next" not in report:
-            raise RuntimeError(f"{DEFAULT_METHOD} with directional=true returned no directional pair")
-        run = {"split_seed": split_seed, "pairs": report["split"]["pairs"],
-               "test_sessions": report["split"]["test_sessions"], "alpha": report["next"]["alpha"],
-               "symmetric": report["method"][hr], "next": report["next"]["method"][hr],
-               "sequential_rules": report["baselines"]["sequential_rules"][hr]}
-        runs.append(run)
-        print(f"  random split (seed {split_seed}): HR@{K} symmetric {run['symmetric']:.4f}, next {run['next']:.4f}, "
-              f"sequential rules {run['sequential_rules']:.4f}", file=log, flush=True)
+    report: dict[str, Any] = cast(dict[str, Any], evaluate_method(
+        sessions, DEFAULT_METHOD, {"directional": True}, seeds=[SEED], ks=[K], holdout=HOLDOUT, split="random",
+        split_seed=split_seed, n_boot=n_boot))
+    if "next" not in report:
+        raise RuntimeError(f"{DEFAULT_METHOD} with directional=true returned no directional pair")
+    run = {"split_seed": split_seed, "pairs": report["split"]["pairs"],
+           "test_sessions": report["split"]["test_sessions"], "alpha": report["next"]["alpha"],
+           "symmetric": report["method"][hr], "next": report["next"]["method"][hr],
+           "sequential_rules": report["baselines"]["sequential_rules"][hr]}
+    print(f"  random split (seed {split_seed}): HR@{K} symmetric {run['symmetric']:.4f}, next {run['next']:.4f}, "
+          f"sequential rules {run['sequential_rules']:.4f}", file=log, flush=True)
+    return run
+
+
+def random_split_next(sessions: Any, *, log=sys.stderr) -> dict[str, Any]:
+    """:func:`random_split_run` once per seed of :data:`RANDOM_SPLIT_SEEDS`, and the means' ratios (next ÷
+    symmetric, next ÷ sequential rules)."""
+    runs = [random_split_run(sessions, split_seed, log=log) for split_seed in RANDOM_SPLIT_SEEDS]
     mean = {key: sum(r[key] for r in runs) / len(runs) for key in ("symmetric", "next", "sequential_rules")}
     return {"seeds": list(RANDOM_SPLIT_SEEDS), "holdout": HOLDOUT, "alpha": runs[0]["alpha"], "runs": runs, **mean,
             "next_over_symmetric": mean["next"] / mean["symmetric"] if mean["symmetric"] > 0 else None,
